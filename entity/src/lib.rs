@@ -1,0 +1,30 @@
+//! sea-orm entities of Flow HQ, one module per table of `migration`.
+//!
+//! Written by hand rather than generated: the columns are plain strings in the
+//! database (portable between SQLite and PostgreSQL) and typed here as active
+//! enums, which `sea-orm-cli generate` cannot infer. Keep them in step with the
+//! migrations; `tests/it` checks both backends against them.
+//! Only `flowhq::services` may use these types; web handlers never do.
+
+pub mod admin_account;
+pub mod audit_log;
+pub mod enums;
+pub mod message_log;
+pub mod setup_request;
+pub mod tenant;
+pub mod tenant_config;
+pub mod user;
+pub mod whatsapp_session;
+pub mod worker_process;
+
+pub mod prelude {
+    pub use super::admin_account::Entity as AdminAccount;
+    pub use super::audit_log::Entity as AuditLog;
+    pub use super::message_log::Entity as MessageLog;
+    pub use super::setup_request::Entity as SetupRequest;
+    pub use super::tenant::Entity as Tenant;
+    pub use super::tenant_config::Entity as TenantConfig;
+    pub use super::user::Entity as User;
+    pub use super::whatsapp_session::Entity as WhatsappSession;
+    pub use super::worker_process::Entity as WorkerProcess;
+}

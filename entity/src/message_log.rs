@@ -1,0 +1,43 @@
+use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+use crate::enums::{Direction, MessageStatus};
+
+/// One message in or out of a tenant's bot. UNIQUE(tenant_id, direction,
+/// wa_message_id) makes inbound dedup durable; INDEX(tenant_id, created_at)
+/// serves the log pages.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
+#[sea_orm(table_name = "message_log")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub tenant_id: Uuid,
+    pub direction: Direction,
+    pub chat_id: String,
+    pub sender: String,
+    pub recipient: String,
+    pub text: String,
+    pub wa_message_id: Option<String>,
+    pub status: MessageStatus,
+    pub error: Option<String>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::tenant::Entity",
+        from = "Column::TenantId",
+        to = "super::tenant::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Tenant,
+}
+
+impl Related<super::tenant::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Tenant.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

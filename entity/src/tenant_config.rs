@@ -1,0 +1,44 @@
+use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+use crate::enums::{TemplateType, TransportKind};
+
+/// 1:1 with `tenant`: how its bot answers. `hours` is the JSON of
+/// `flowhq::domain::BusinessHours` (per weekday open/close or closed).
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
+#[sea_orm(table_name = "tenant_config")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    pub template_type: TemplateType,
+    pub business_name: String,
+    pub language: String,
+    pub timezone: String,
+    pub hours: Json,
+    pub welcome_message: String,
+    pub auto_reply: bool,
+    pub response_delay_ms: i32,
+    pub max_message_length: i32,
+    pub transport: TransportKind,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::tenant::Entity",
+        from = "Column::TenantId",
+        to = "super::tenant::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Tenant,
+}
+
+impl Related<super::tenant::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Tenant.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,18 @@
+//! Schema migrations for Flow HQ, applied at start-up and by `flowhq migrate`.
+//!
+//! Migrations are self-contained: they describe tables with `DeriveIden` enums of
+//! their own and never import the `entity` crate, so an old migration keeps
+//! meaning what it meant when it shipped, whatever the entities become later.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_initial_schema;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_initial_schema::Migration)]
+    }
+}

@@ -1,0 +1,396 @@
+//! Typed settings, loaded in layers: the embedded `config/default.toml`, then
+//! `config/local.toml` when present, then `FLOWHQ__SECTION__KEY` environment
+//! variables. `Settings::load` refuses unknown keys and bad values with one
+//! line that names the key; `validate` adds the checks serde cannot express.
+//!
+//! Secrets (`SecretString`) print as `[REDACTED]` in `Debug`, so logging a
+//! `Settings` never leaks one.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+/// The documented defaults, compiled in.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+/// The optional local override, relative to the working directory.
+pub const LOCAL_TOML: &str = "config/local.toml";
+/// Prefix of the environment variables that override the files.
+pub const ENV_PREFIX: &str = "FLOWHQ__";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    #[serde(default)]
+    pub public_url: Option<Url>,
+    pub workers: usize,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// May carry a password: use [`DatabaseSettings::redacted_url`] to show it.
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub sqlite_busy_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub slow_statement_threshold: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Which database a URL points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+/// A configuration problem, as the one line the operator reads.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, message: impl Into<String>) -> Self {
+        Self {
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads defaults ← `config/local.toml` ← the process environment, then validates.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::extract(
+            Figment::new()
+                .merge(Toml::string(DEFAULT_TOML))
+                .merge(Toml::file(LOCAL_TOML))
+                .merge(Env::prefixed(ENV_PREFIX).split("__")),
+        )
+    }
+
+    fn extract(figment: Figment) -> Result<Self, ConfigError> {
+        let settings: Settings = figment.extract().map_err(ConfigError::from_figment)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The defaults, listening on a free loopback port, on the given database.
+    /// What `tests/it` boots; also handy for benchmarks.
+    pub fn for_tests(database_url: &str) -> Self {
+        let mut settings: Settings = Figment::new()
+            .merge(Toml::string(DEFAULT_TOML))
+            .extract()
+            .unwrap_or_else(|err| panic!("the embedded default.toml must parse: {err}"));
+        settings.server.port = 0;
+        settings.server.workers = 1;
+        settings.server.shutdown_timeout = Duration::from_secs(1);
+        settings.database.url = SecretString::from(database_url.to_owned());
+        settings.database.max_connections = 4;
+        settings.database.min_connections = 0;
+        settings
+    }
+
+    /// Checks serde cannot express: ranges, URL schemes, cross-field rules.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let server = &self.server;
+        if server.host.trim().is_empty() {
+            return Err(ConfigError::new("server.host", "must not be empty"));
+        }
+        if let Some(url) = &server.public_url
+            && (!matches!(url.scheme(), "http" | "https") || url.host().is_none())
+        {
+            return Err(ConfigError::new(
+                "server.public_url",
+                format!("must be an absolute http(s) URL, got {url}"),
+            ));
+        }
+        if server.shutdown_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "server.shutdown_timeout",
+                "must be longer than 0s",
+            ));
+        }
+
+        let db = &self.database;
+        self.database.kind()?;
+        if db.max_connections == 0 {
+            return Err(ConfigError::new(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if db.min_connections > db.max_connections {
+            return Err(ConfigError::new(
+                "database.min_connections",
+                format!(
+                    "must not exceed database.max_connections ({})",
+                    db.max_connections
+                ),
+            ));
+        }
+        for (key, value) in [
+            ("database.connect_timeout", db.connect_timeout),
+            ("database.acquire_timeout", db.acquire_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::new(key, "must be longer than 0s"));
+            }
+        }
+
+        if let Err(err) = tracing_subscriber::EnvFilter::builder().parse(&self.telemetry.filter) {
+            return Err(ConfigError::new("telemetry.filter", err.to_string()));
+        }
+        Ok(())
+    }
+
+    /// The address users reach us at: `server.public_url`, or `http://host:port`.
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        match &self.server.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{bound}"),
+        }
+    }
+
+    /// Whether cookies must be marked `Secure`.
+    pub fn serves_https(&self) -> bool {
+        self.server
+            .public_url
+            .as_ref()
+            .is_some_and(|url| url.scheme() == "https")
+    }
+
+    /// `host:port` to bind, with IPv6 literals bracketed.
+    pub fn bind_address(&self) -> String {
+        match self.server.host.parse::<IpAddr>() {
+            Ok(IpAddr::V6(ip)) => format!("[{ip}]:{}", self.server.port),
+            _ => format!("{}:{}", self.server.host, self.server.port),
+        }
+    }
+}
+
+impl DatabaseSettings {
+    pub fn kind(&self) -> Result<DatabaseKind, ConfigError> {
+        let url = self.url.expose_secret();
+        if url.starts_with("sqlite:") {
+            Ok(DatabaseKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Url::parse(url).map_err(|err| {
+                ConfigError::new("database.url", format!("malformed PostgreSQL URL: {err}"))
+            })?;
+            Ok(DatabaseKind::Postgres)
+        } else {
+            Err(ConfigError::new(
+                "database.url",
+                "must start with sqlite: or postgres:// (e.g. sqlite://data/flowhq.db)",
+            ))
+        }
+    }
+
+    /// The URL with any password replaced, fit for logs.
+    pub fn redacted_url(&self) -> String {
+        let raw = self.url.expose_secret();
+        match Url::parse(raw) {
+            Ok(mut url) if url.password().is_some() => {
+                // Cannot fail for URLs that already carry a password.
+                let _ = url.set_password(Some("redacted"));
+                url.to_string()
+            }
+            _ => raw.to_owned(),
+        }
+    }
+
+    /// For SQLite URLs: the database file (None for in-memory databases).
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let raw = self.url.expose_secret().strip_prefix("sqlite:")?;
+        let path = raw.strip_prefix("//").unwrap_or(raw);
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" {
+            None
+        } else {
+            Some(PathBuf::from(path))
+        }
+    }
+}
+
+impl ConfigError {
+    /// One line out of figment's error: the dotted key, what is wrong, and
+    /// where the bad value came from (file or environment variable).
+    fn from_figment(err: figment::Error) -> Self {
+        let key = if err.path.is_empty() {
+            "(top level)".to_owned()
+        } else {
+            err.path.join(".")
+        };
+        let message = match &err.kind {
+            // figment's path already ends with the unknown field's name.
+            figment::error::Kind::UnknownField(field, _) => {
+                if err.path.is_empty() {
+                    return Self::new(field, format!("unknown key{}", origin(&err)));
+                }
+                "unknown key".to_owned()
+            }
+            kind => kind.to_string(),
+        };
+        Self {
+            key,
+            message: format!("{message}{}", origin(&err)),
+        }
+    }
+}
+
+fn origin(err: &figment::Error) -> String {
+    let Some(meta) = &err.metadata else {
+        return String::new();
+    };
+    match (&meta.source, err.path.last()) {
+        (Some(figment::Source::File(path)), _) => format!(" (in {})", path.display()),
+        (_, Some(_)) if meta.name.contains("environment") => {
+            let var = meta.interpolate(&err.profile.clone().unwrap_or_default(), &err.path);
+            format!(" (from environment variable {var})")
+        }
+        _ => format!(" (in {})", meta.name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The defaults with `local` merged over them, as `config/local.toml` would be.
+    fn load_with(local: &str) -> Result<Settings, ConfigError> {
+        Settings::extract(
+            Figment::new()
+                .merge(Toml::string(DEFAULT_TOML))
+                .merge(Toml::string(local)),
+        )
+    }
+
+    #[test]
+    fn defaults_load_and_validate() {
+        let settings = load_with("").unwrap();
+        assert_eq!(settings.server.port, 8080);
+        assert_eq!(settings.server.host, "127.0.0.1");
+        assert_eq!(settings.database.kind().unwrap(), DatabaseKind::Sqlite);
+        assert_eq!(
+            settings.database.sqlite_path(),
+            Some(PathBuf::from("data/flowhq.db"))
+        );
+        assert!(!settings.serves_https());
+    }
+
+    #[test]
+    fn each_bad_value_names_its_key() {
+        let cases = [
+            ("[server]\nport = \"abc\"", "server.port"),
+            ("[server]\nport = 70000", "server.port"),
+            (
+                "[server]\nshutdown_timeout = \"soon\"",
+                "server.shutdown_timeout",
+            ),
+            ("[server]\npublic_url = \"not a url\"", "server.public_url"),
+            (
+                "[server]\npublic_url = \"ftp://example.com\"",
+                "server.public_url",
+            ),
+            ("[server]\ncolour = \"blue\"", "server.colour"),
+            ("[nonsense]\nkey = 1", "nonsense"),
+            ("[database]\nurl = \"mysql://x\"", "database.url"),
+            (
+                "[database]\nmin_connections = 9\nmax_connections = 2",
+                "database.min_connections",
+            ),
+            ("[telemetry]\nformat = \"xml\"", "telemetry.format"),
+            ("[telemetry]\nfilter = \"info,=[\"", "telemetry.filter"),
+        ];
+        for (toml, key) in cases {
+            let err = load_with(toml).expect_err(toml);
+            assert_eq!(err.key, key, "{toml} gave: {err}");
+            let line = err.to_string();
+            assert!(!line.contains('\n'), "one line, got {line:?}");
+            assert!(
+                line.starts_with(&format!("configuration error: {key}: ")),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn database_password_is_redacted_for_logs() {
+        let settings =
+            load_with("[database]\nurl = \"postgres://flow:hunter2@db:5432/flowhq\"").unwrap();
+        assert_eq!(settings.database.kind().unwrap(), DatabaseKind::Postgres);
+        let shown = settings.database.redacted_url();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn https_public_url_means_secure_cookies() {
+        let settings = load_with("[server]\npublic_url = \"https://bots.example.com/\"").unwrap();
+        assert!(settings.serves_https());
+        assert_eq!(
+            settings.public_url("127.0.0.1:1".parse().unwrap()),
+            "https://bots.example.com"
+        );
+    }
+
+    #[test]
+    fn sqlite_paths_are_read_from_urls() {
+        for (url, path) in [
+            ("sqlite://data/flowhq.db", Some("data/flowhq.db")),
+            ("sqlite:///data/flowhq.db", Some("/data/flowhq.db")),
+            ("sqlite:flow.db?mode=rwc", Some("flow.db")),
+            ("sqlite::memory:", None),
+        ] {
+            let settings = load_with(&format!("[database]\nurl = \"{url}\"")).unwrap();
+            assert_eq!(
+                settings.database.sqlite_path(),
+                path.map(PathBuf::from),
+                "{url}"
+            );
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Opening the database: SQLite (default; WAL, busy timeout, foreign keys) or
+//! PostgreSQL, with the pool sized from settings, and applying migrations.
+//! Errors here are start-up errors: each says plainly what to fix.
+
+use std::fs::{self, OpenOptions};
+use std::path::Path;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use secrecy::ExposeSecret;
+
+use crate::config::{DatabaseKind, DatabaseSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("database: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("database: cannot create the data directory {dir}: {source}")]
+    DataDir { dir: String, source: std::io::Error },
+    #[error("database: the SQLite file {path} is not writable: {source}")]
+    NotWritable {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("database: cannot connect to {url}: {source}")]
+    Connect { url: String, source: sea_orm::DbErr },
+    #[error("database: migrations failed: {0}")]
+    Migrate(sea_orm::DbErr),
+}
+
+/// Connects (creating the SQLite file and its directory when missing).
+pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbSetupError> {
+    let kind = settings.kind()?;
+    if kind == DatabaseKind::Sqlite
+        && let Some(path) = settings.sqlite_path()
+    {
+        prepare_sqlite_file(&path)?;
+    }
+
+    let mut options = ConnectOptions::new(settings.url.expose_secret().to_owned());
+    options
+        .max_connections(settings.max_connections)
+        .min_connections(settings.min_connections)
+        .connect_timeout(settings.connect_timeout)
+        .acquire_timeout(settings.acquire_timeout)
+        .idle_timeout(settings.idle_timeout)
+        .sqlx_logging(true)
+        .sqlx_logging_level(tracing::log::LevelFilter::Trace)
+        .sqlx_slow_statements_logging_settings(
+            tracing::log::LevelFilter::Warn,
+            settings.slow_statement_threshold,
+        );
+    let busy_timeout = settings.sqlite_busy_timeout;
+    options.map_sqlx_sqlite_opts(move |opts| {
+        opts.create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL is durable across a crash of this process in WAL mode;
+            // only a power loss can roll back the last commits.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(busy_timeout)
+            .foreign_keys(true)
+    });
+
+    Database::connect(options)
+        .await
+        .map_err(|source| DbSetupError::Connect {
+            url: settings.redacted_url(),
+            source,
+        })
+}
+
+/// Applies every pending migration; returns how many ran.
+pub async fn migrate(db: &DatabaseConnection) -> Result<usize, DbSetupError> {
+    let pending = Migrator::get_pending_migrations(db)
+        .await
+        .map_err(DbSetupError::Migrate)?
+        .len();
+    Migrator::up(db, None)
+        .await
+        .map_err(DbSetupError::Migrate)?;
+    Ok(pending)
+}
+
+/// Creates the directory and checks the file can be opened for writing, so a
+/// read-only volume fails with its path named instead of SQLite's
+/// "unable to open database file".
+fn prepare_sqlite_file(path: &Path) -> Result<(), DbSetupError> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|source| DbSetupError::DataDir {
+            dir: dir.display().to_string(),
+            source,
+        })?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(drop)
+        .map_err(|source| DbSetupError::NotWritable {
+            path: path.display().to_string(),
+            source,
+        })
+}

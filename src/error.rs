@@ -1,0 +1,267 @@
+//! One error type for every handler: a stable machine-readable code, a message
+//! fit for the user, optional per-field messages, and — kept apart — the cause
+//! chain for the log. Clients never see the cause.
+//!
+//! `ResponseError` gives a plain JSON rendering; `web::errors::render_errors`
+//! (middleware) re-renders every error response with the request id, as JSON
+//! under `/api` and `/webhooks` and as an HTML page elsewhere.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use sea_orm::DbErr;
+use serde::Serialize;
+
+/// Stable error codes: clients and scripts match on these, so never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    ValidationFailed,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    TenantNotFound,
+    MethodNotAllowed,
+    Conflict,
+    PayloadTooLarge,
+    RateLimited,
+    Internal,
+    ServiceUnavailable,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::ValidationFailed => "validation_failed",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::TenantNotFound => "tenant_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::RateLimited => "rate_limited",
+            Self::Internal => "internal_error",
+            Self::ServiceUnavailable => "service_unavailable",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound | Self::TenantNotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The code a bare HTTP status maps to, for errors raised outside our
+    /// handlers (extractors, routing).
+    pub fn from_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            401 => Self::Unauthorized,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            405 => Self::MethodNotAllowed,
+            409 => Self::Conflict,
+            413 => Self::PayloadTooLarge,
+            422 => Self::ValidationFailed,
+            429 => Self::RateLimited,
+            503 => Self::ServiceUnavailable,
+            400..=499 => Self::BadRequest,
+            _ => Self::Internal,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Per-field validation messages, keyed by the form/JSON field name.
+pub type FieldErrors = BTreeMap<String, String>;
+
+pub struct AppError {
+    code: ErrorCode,
+    /// Shown to the user.
+    message: Cow<'static, str>,
+    fields: FieldErrors,
+    /// Logged, never shown.
+    source: Option<anyhow::Error>,
+}
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            fields: FieldErrors::new(),
+            source: None,
+        }
+    }
+
+    /// Something broke on our side: the user gets a generic message, the log the cause.
+    pub fn internal(source: impl Into<anyhow::Error>) -> Self {
+        Self::new(
+            ErrorCode::Internal,
+            "Something went wrong on our side. Please try again.",
+        )
+        .with_source(source)
+    }
+
+    pub fn not_found(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(code, message)
+    }
+
+    /// 422 with one message per offending field.
+    pub fn validation(fields: FieldErrors) -> Self {
+        let message = match fields.len() {
+            1 => "One field needs attention.".to_owned(),
+            n => format!("{n} fields need attention."),
+        };
+        Self {
+            fields,
+            ..Self::new(ErrorCode::ValidationFailed, message)
+        }
+    }
+
+    pub fn with_source(mut self, source: impl Into<anyhow::Error>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn fields(&self) -> &FieldErrors {
+        &self.fields
+    }
+
+    /// The full cause chain, for the log only.
+    pub fn log_detail(&self) -> Option<String> {
+        self.source.as_ref().map(|err| format!("{err:#}"))
+    }
+}
+
+impl fmt::Debug for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppError")
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .field("fields", &self.fields)
+            .field("source", &self.log_detail())
+            .finish()
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for AppError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|err| err.as_ref())
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        match err {
+            DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => Self::new(
+                ErrorCode::ServiceUnavailable,
+                "The database is not reachable right now. Please try again shortly.",
+            )
+            .with_source(err),
+            err => Self::internal(err),
+        }
+    }
+}
+
+/// The JSON body of every error under `/api`.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: &'a str,
+    pub message: &'a str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: &'a FieldErrors,
+    pub request_id: &'a str,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    /// Without the middleware (which adds the request id), still no internals.
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            error: self.code.as_str(),
+            message: &self.message,
+            fields: &self.fields,
+            request_id: "",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause_from_users() {
+        let err = AppError::internal(anyhow::anyhow!("disk /var/lib/secret full"));
+        assert_eq!(err.code().as_str(), "internal_error");
+        assert!(!err.to_string().contains("/var/lib"));
+        assert!(!err.message().contains("/var/lib"));
+        assert!(
+            err.log_detail()
+                .unwrap()
+                .contains("disk /var/lib/secret full")
+        );
+    }
+
+    #[test]
+    fn database_connection_loss_is_a_503() {
+        let err = AppError::from(DbErr::Conn(sea_orm::RuntimeErr::Internal("refused".into())));
+        assert_eq!(err.code(), ErrorCode::ServiceUnavailable);
+        assert_eq!(err.code().status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn statuses_map_to_stable_codes() {
+        assert_eq!(
+            ErrorCode::from_status(StatusCode::NOT_FOUND),
+            ErrorCode::NotFound
+        );
+        assert_eq!(
+            ErrorCode::from_status(StatusCode::URI_TOO_LONG),
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            ErrorCode::from_status(StatusCode::BAD_GATEWAY),
+            ErrorCode::Internal
+        );
+        assert_eq!(ErrorCode::TenantNotFound.to_string(), "tenant_not_found");
+    }
+}

@@ -1,0 +1,12 @@
+//! Flow HQ: one process hosting the admin console, the tenant portal, the
+//! JSON APIs and every tenant's WhatsApp bot. See DESIGN.md for the shape.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod state;
+pub mod telemetry;
+pub mod views;
+pub mod web;

@@ -1,0 +1,17 @@
+//! `AppState`: everything handlers share, built once in `App::build` (never
+//! inside the `HttpServer::new` factory, which runs once per worker) and never
+//! global, so tests can run many isolated apps in one process.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::config::Settings;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    /// The address users reach us at (public URL or the bound address).
+    pub public_url: Arc<str>,
+}

@@ -1,0 +1,19 @@
+use maud::{Markup, html};
+
+use super::layout;
+
+pub fn page() -> Markup {
+    layout::page(
+        "Welcome",
+        html! {
+            section.card.hero {
+                h1 { "Flow HQ" }
+                p.lead {
+                    "WhatsApp bots for small businesses — booking, e-commerce and support — "
+                    "in their language, inside their business hours."
+                }
+                p.muted { "The server is running. Health: " a href="/healthz" { "/healthz" } " · readiness: " a href="/readyz" { "/readyz" } }
+            }
+        },
+    )
+}

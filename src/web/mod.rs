@@ -1,0 +1,40 @@
+//! HTTP: routes and the middleware every request goes through. Handlers parse
+//! the request, call a service and render; they never touch `entity::*`.
+
+pub mod errors;
+mod health;
+mod home;
+mod static_files;
+
+use actix_web::web;
+
+use crate::error::{AppError, ErrorCode};
+
+/// Every route of the app. The paths are the contract of DESIGN.md.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home::index))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .service(
+            web::resource("/static/{file}")
+                .route(web::get().to(static_files::serve))
+                .route(web::head().to(static_files::serve)),
+        )
+        .default_service(web::to(not_found));
+}
+
+/// Whether errors on this path are answered in JSON (APIs, webhooks) rather than HTML.
+pub fn wants_json(path: &str) -> bool {
+    path == "/api"
+        || path.starts_with("/api/")
+        || path.starts_with("/webhooks/")
+        || path == "/healthz"
+        || path == "/readyz"
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::not_found(
+        ErrorCode::NotFound,
+        "There is nothing at this address.",
+    ))
+}

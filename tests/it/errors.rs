@@ -1,0 +1,85 @@
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn unknown_api_path_answers_json_with_a_stable_code_and_the_request_id() {
+    let app = spawn_app().await;
+    let response = app.get("/api/no/such/thing").await;
+
+    assert_eq!(response.status(), 404);
+    let header_id = response
+        .headers()
+        .get("x-request-id")
+        .expect("x-request-id header")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert_eq!(body["request_id"], header_id.as_str());
+    assert!(!header_id.is_empty());
+}
+
+#[tokio::test]
+async fn unknown_page_answers_an_html_page_with_the_request_id() {
+    let app = spawn_app().await;
+    let response = app.get("/no/such/page").await;
+
+    assert_eq!(response.status(), 404);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let page = response.text().await.unwrap();
+    assert!(page.contains("<!DOCTYPE html>"));
+    assert!(page.contains(&request_id), "the page shows the request id");
+}
+
+#[tokio::test]
+async fn each_request_gets_its_own_request_id() {
+    let app = spawn_app().await;
+    let first = app.get("/api/nope").await;
+    let second = app.get("/api/nope").await;
+    assert_ne!(
+        first.headers()["x-request-id"],
+        second.headers()["x-request-id"]
+    );
+}
+
+#[tokio::test]
+async fn the_stylesheet_is_served_with_long_cache_headers_for_get_and_head() {
+    let app = spawn_app().await;
+    let home = app.get("/").await.text().await.unwrap();
+    let href = home
+        .split("href=\"")
+        .map(|rest| rest.split('"').next().unwrap_or_default())
+        .find(|href| href.starts_with("/static/") && href.contains(".css"))
+        .expect("the page links a stylesheet")
+        .to_owned();
+
+    let response = app.get(&href).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert!(
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert!(!response.text().await.unwrap().is_empty());
+
+    let head = app.client.head(app.url(&href)).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+}

@@ -1,0 +1,14 @@
+//! The one integration test binary (one link step instead of one per file).
+//! Every test boots the real `App` on port 0 with a database of its own: a
+//! temp SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL`
+//! is set. Tests run in parallel and share nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod config;
+mod data_model;
+mod errors;
+mod health;
+mod migrations;

@@ -288,8 +288,9 @@ fn origin(err: &figment::Error) -> String {
     match (&meta.source, err.path.last()) {
         (Some(figment::Source::File(path)), _) => format!(" (in {})", path.display()),
         (_, Some(_)) if meta.name.contains("environment") => {
-            let var = meta.interpolate(&err.profile.clone().unwrap_or_default(), &err.path);
-            format!(" (from environment variable {var})")
+            // figment would name the key, not the variable the operator set.
+            let var = err.path.join("__").to_uppercase();
+            format!(" (from environment variable {ENV_PREFIX}{var})")
         }
         _ => format!(" (in {})", meta.name),
     }

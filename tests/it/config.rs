@@ -66,6 +66,13 @@ fn bad_config_values_stop_the_start_with_one_line_naming_the_key() {
 }
 
 #[test]
+fn a_bad_environment_variable_is_named_as_the_operator_wrote_it() {
+    let output = flowhq(&[("FLOWHQ__SERVER__PORT", "abc")], &["migrate"]);
+    let line = single_error_line(&output);
+    assert!(line.contains("FLOWHQ__SERVER__PORT"), "{line}");
+}
+
+#[test]
 fn a_database_password_never_appears_in_the_output() {
     // Nothing listens on port 1: the connection fails and is reported.
     let output = flowhq(

@@ -13,10 +13,14 @@ use std::sync::Arc;
 use actix_web::middleware::{Logger, from_fn};
 use actix_web::{App as ActixApp, HttpServer, web};
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
+use crate::limits::LoginLimiter;
+use crate::services::{admins, sessions};
 use crate::state::AppState;
 use crate::{db, web as routes};
 
@@ -25,6 +29,8 @@ pub struct App {
     address: SocketAddr,
     state: AppState,
     shutdown: CancellationToken,
+    /// Background work owned by the app; awaited at shutdown.
+    tasks: TaskTracker,
 }
 
 impl App {
@@ -39,12 +45,38 @@ impl App {
             TcpListener::bind(&bind).with_context(|| format!("server: cannot listen on {bind}"))?;
         let address = listener.local_addr()?;
 
+        match admins::ensure_bootstrap_admin(&db, settings.admin.bootstrap_password.as_ref())
+            .await
+            .map_err(|err| anyhow::anyhow!("creating the first admin failed: {err}"))?
+        {
+            admins::Bootstrap::Existing => {}
+            admins::Bootstrap::Configured => tracing::info!(
+                username = admins::BOOTSTRAP_USERNAME,
+                "first admin created with the password from admin.bootstrap_password"
+            ),
+            admins::Bootstrap::Generated(password) => tracing::warn!(
+                "first admin created: username `{}`, password `{}` (shown only this once; \
+                 change it with `flowhq admin reset-password {}`)",
+                admins::BOOTSTRAP_USERNAME,
+                password.expose_secret(),
+                admins::BOOTSTRAP_USERNAME,
+            ),
+        }
+
+        let admin = &settings.admin;
+        let login_limiter = Arc::new(LoginLimiter::new(
+            admin.login_attempts,
+            admin.login_attempt_period,
+        ));
         let state = AppState {
             db,
             public_url: settings.public_url(address).into(),
+            login_limiter,
             settings: Arc::new(settings),
         };
         let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        tasks.spawn(maintenance(state.clone(), shutdown.clone()));
 
         let data = web::Data::new(state.clone());
         let server = &state.settings.server;
@@ -69,6 +101,7 @@ impl App {
             address,
             state,
             shutdown,
+            tasks,
         })
     }
 
@@ -90,11 +123,31 @@ impl App {
         let signals = tokio::spawn(cancel_on_signal(self.shutdown.clone()));
         let served = self.server.await.context("server: stopped with an error");
         signals.abort();
+        self.shutdown.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
         tracing::info!("HTTP server stopped; closing the database");
         if let Err(err) = self.state.db.close_by_ref().await {
             tracing::warn!(error = %err, "closing the database pool failed");
         }
         served
+    }
+}
+
+/// Once a minute: drop expired sessions and forget idle throttling keys.
+async fn maintenance(state: AppState, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match sessions::sweep_expired(&state.db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(n, "expired sessions removed"),
+            Err(err) => tracing::warn!(error = %err, "sweeping sessions failed"),
+        }
+        state.login_limiter.sweep();
     }
 }
 

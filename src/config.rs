@@ -7,6 +7,7 @@
 //! `Settings` never leaks one.
 
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ pub const ENV_PREFIX: &str = "FLOWHQ__";
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
+    pub admin: AdminSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -60,6 +62,20 @@ pub struct DatabaseSettings {
     pub sqlite_busy_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub slow_statement_threshold: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    #[serde(default)]
+    pub bootstrap_password: Option<SecretString>,
+    #[serde(with = "humantime_serde")]
+    pub session_idle_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub session_absolute_timeout: Duration,
+    pub login_attempts: NonZeroU32,
+    #[serde(with = "humantime_serde")]
+    pub login_attempt_period: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -178,6 +194,31 @@ impl Settings {
             if value.is_zero() {
                 return Err(ConfigError::new(key, "must be longer than 0s"));
             }
+        }
+
+        let admin = &self.admin;
+        for (key, value) in [
+            ("admin.session_idle_timeout", admin.session_idle_timeout),
+            (
+                "admin.session_absolute_timeout",
+                admin.session_absolute_timeout,
+            ),
+            ("admin.login_attempt_period", admin.login_attempt_period),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::new(key, "must be longer than 0s"));
+            }
+        }
+        if let Some(password) = &admin.bootstrap_password
+            && password.expose_secret().chars().count() < crate::services::admins::MIN_PASSWORD_LEN
+        {
+            return Err(ConfigError::new(
+                "admin.bootstrap_password",
+                format!(
+                    "must have at least {} characters",
+                    crate::services::admins::MIN_PASSWORD_LEN
+                ),
+            ));
         }
 
         if let Err(err) = tracing_subscriber::EnvFilter::builder().parse(&self.telemetry.filter) {

@@ -25,8 +25,12 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     TenantNotFound,
+    SetupRequestNotFound,
     MethodNotAllowed,
     Conflict,
+    PhoneNumberTaken,
+    IllegalTransition,
+    CsrfRejected,
     PayloadTooLarge,
     RateLimited,
     Internal,
@@ -42,8 +46,12 @@ impl ErrorCode {
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::TenantNotFound => "tenant_not_found",
+            Self::SetupRequestNotFound => "setup_request_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
+            Self::PhoneNumberTaken => "phone_number_taken",
+            Self::IllegalTransition => "illegal_transition",
+            Self::CsrfRejected => "csrf_rejected",
             Self::PayloadTooLarge => "payload_too_large",
             Self::RateLimited => "rate_limited",
             Self::Internal => "internal_error",
@@ -56,10 +64,14 @@ impl ErrorCode {
             Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound | Self::TenantNotFound => StatusCode::NOT_FOUND,
+            Self::Forbidden | Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::NotFound | Self::TenantNotFound | Self::SetupRequestNotFound => {
+                StatusCode::NOT_FOUND
+            }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict => StatusCode::CONFLICT,
+            Self::Conflict | Self::PhoneNumberTaken | Self::IllegalTransition => {
+                StatusCode::CONFLICT
+            }
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -100,6 +112,8 @@ pub struct AppError {
     /// Shown to the user.
     message: Cow<'static, str>,
     fields: FieldErrors,
+    /// Headers the response must carry (Retry-After, WWW-Authenticate).
+    headers: Vec<(actix_web::http::header::HeaderName, String)>,
     /// Logged, never shown.
     source: Option<anyhow::Error>,
 }
@@ -110,8 +124,33 @@ impl AppError {
             code,
             message: message.into(),
             fields: FieldErrors::new(),
+            headers: Vec::new(),
             source: None,
         }
+    }
+
+    /// 401: the caller must sign in (pages redirect to their sign-in page).
+    pub fn unauthorized(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::Unauthorized, message)
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn rate_limited(retry_after: std::time::Duration) -> Self {
+        let secs = retry_after.as_secs().max(1);
+        Self::new(
+            ErrorCode::RateLimited,
+            format!("Too many attempts. Try again in {secs} s."),
+        )
+        .with_header(actix_web::http::header::RETRY_AFTER, secs.to_string())
+    }
+
+    pub fn with_header(
+        mut self,
+        name: actix_web::http::header::HeaderName,
+        value: impl Into<String>,
+    ) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     /// Something broke on our side: the user gets a generic message, the log the cause.
@@ -137,6 +176,12 @@ impl AppError {
             fields,
             ..Self::new(ErrorCode::ValidationFailed, message)
         }
+    }
+
+    /// Per-field messages on an error that is not a plain 422 (e.g. a 409).
+    pub fn with_fields(mut self, fields: FieldErrors) -> Self {
+        self.fields = fields;
+        self
     }
 
     pub fn with_source(mut self, source: impl Into<anyhow::Error>) -> Self {
@@ -215,7 +260,11 @@ impl ResponseError for AppError {
 
     /// Without the middleware (which adds the request id), still no internals.
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut builder = HttpResponse::build(self.status_code());
+        for (name, value) in &self.headers {
+            builder.insert_header((name.clone(), value.as_str()));
+        }
+        builder.json(ErrorBody {
             error: self.code.as_str(),
             message: &self.message,
             fields: &self.fields,

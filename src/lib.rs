@@ -4,8 +4,12 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod db;
+pub mod domain;
 pub mod error;
+pub mod limits;
+pub mod services;
 pub mod state;
 pub mod telemetry;
 pub mod views;

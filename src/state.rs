@@ -7,6 +7,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::config::Settings;
+use crate::limits::LoginLimiter;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,4 +15,6 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The address users reach us at (public URL or the bound address).
     pub public_url: Arc<str>,
+    /// Failed sign-ins (console and API Basic auth), per IP and username.
+    pub login_limiter: Arc<LoginLimiter>,
 }

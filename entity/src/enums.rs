@@ -184,3 +184,16 @@ pub enum SetupRequestStatus {
     #[sea_orm(string_value = "REJECTED")]
     Rejected,
 }
+
+/// Who a browser session belongs to.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(8))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SessionKind {
+    #[sea_orm(string_value = "ADMIN")]
+    Admin,
+    #[sea_orm(string_value = "PORTAL")]
+    Portal,
+}

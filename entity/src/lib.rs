@@ -7,6 +7,7 @@
 //! Only `flowhq::services` may use these types; web handlers never do.
 
 pub mod admin_account;
+pub mod admin_api_token;
 pub mod audit_log;
 pub mod enums;
 pub mod message_log;
@@ -14,17 +15,20 @@ pub mod setup_request;
 pub mod tenant;
 pub mod tenant_config;
 pub mod user;
+pub mod web_session;
 pub mod whatsapp_session;
 pub mod worker_process;
 
 pub mod prelude {
     pub use super::admin_account::Entity as AdminAccount;
+    pub use super::admin_api_token::Entity as AdminApiToken;
     pub use super::audit_log::Entity as AuditLog;
     pub use super::message_log::Entity as MessageLog;
     pub use super::setup_request::Entity as SetupRequest;
     pub use super::tenant::Entity as Tenant;
     pub use super::tenant_config::Entity as TenantConfig;
     pub use super::user::Entity as User;
+    pub use super::web_session::Entity as WebSession;
     pub use super::whatsapp_session::Entity as WhatsappSession;
     pub use super::worker_process::Entity as WorkerProcess;
 }

@@ -1,7 +1,9 @@
 //! Server-rendered HTML (maud). Pure functions from data to markup: no
 //! database, no request; handlers give them what to show.
 
+pub mod admin;
 pub mod assets;
+pub mod components;
 pub mod error;
 pub mod home;
 pub mod layout;

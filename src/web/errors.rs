@@ -5,6 +5,7 @@
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse};
@@ -20,6 +21,9 @@ pub async fn render_errors(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let json = super::wants_json(req.path());
+    let sign_in = (!json)
+        .then(|| super::urls::sign_in_for(req.path(), req.query_string()))
+        .flatten();
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -32,7 +36,16 @@ pub async fn render_errors(
     // request beforehand to rebuild one would break actix's routing.)
     let mut res = next.call(req).await?.map_into_boxed_body();
     if res.response().error().is_some() {
-        res = rerender(res, json, &request_id);
+        res = match sign_in {
+            // A signed-out browser on a page: off to the sign-in page.
+            Some(location) if res.status() == StatusCode::UNAUTHORIZED => {
+                let redirect = HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, location))
+                    .finish();
+                res.into_response(redirect)
+            }
+            _ => rerender(res, json, &request_id),
+        };
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(REQUEST_ID_HEADER, value);

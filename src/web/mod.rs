@@ -1,10 +1,13 @@
 //! HTTP: routes and the middleware every request goes through. Handlers parse
 //! the request, call a service and render; they never touch `entity::*`.
 
+mod admin;
+pub mod auth;
 pub mod errors;
 mod health;
 mod home;
 mod static_files;
+pub mod urls;
 
 use actix_web::web;
 
@@ -12,7 +15,8 @@ use crate::error::{AppError, ErrorCode};
 
 /// Every route of the app. The paths are the contract of DESIGN.md.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home::index))
+    cfg.configure(admin::routes)
+        .route("/", web::get().to(home::index))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .service(

@@ -1,0 +1,3 @@
+//! The admin console's pages.
+
+pub mod login;

@@ -1,0 +1,242 @@
+//! Who is calling: extractors for the admin console (cookie session) and the
+//! admin API (HTTP Basic or a bearer token), and the CSRF-checked form.
+//!
+//! Handlers ask for what they need in their signature — `AdminSession`,
+//! `ApiAdmin`, `CsrfForm<T>` — and cannot forget a check: without a valid
+//! session the extractor fails (401; pages turn that into a redirect to the
+//! sign-in page), without the right CSRF token a form fails with 403.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use entity::enums::SessionKind;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{AppError, ErrorCode};
+use crate::limits::LoginKey;
+use crate::services::admins::{self, Admin};
+use crate::services::audit::Actor;
+use crate::services::sessions::{self, Flash, Session};
+use crate::state::AppState;
+
+pub const ADMIN_COOKIE: &str = "flowhq_admin";
+
+type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState is not registered")))
+}
+
+/// The client address used for throttling: the TCP peer. (Behind a reverse
+/// proxy every client shares the proxy's address; see the README.)
+pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    req.peer_addr().map(|addr| addr.ip())
+}
+
+/// A session cookie as the browser should keep it.
+pub fn session_cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.settings.serves_https())
+        .finish()
+}
+
+/// The same cookie, expired: the browser drops it.
+pub fn removal_cookie(state: &AppState, name: &'static str) -> Cookie<'static> {
+    let mut cookie = session_cookie(state, name, String::new());
+    cookie.set_max_age(time::Duration::ZERO);
+    cookie
+}
+
+/// A signed-in admin in the browser. The session is also left in the
+/// request's extensions, where `CsrfForm` finds it.
+#[derive(Clone)]
+pub struct AdminSession {
+    pub admin: Admin,
+    pub session: Session,
+}
+
+impl AdminSession {
+    pub fn actor(&self) -> Actor {
+        Actor::Admin(self.admin.username.clone())
+    }
+
+    /// Leaves a message for the next page.
+    pub async fn flash(&self, state: &AppState, flash: Flash) -> Result<(), AppError> {
+        sessions::set_flash(&state.db, &self.session.id, flash).await
+    }
+}
+
+impl FromRequest for AdminSession {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            if let Some(found) = req.extensions().get::<AdminSession>() {
+                return Ok(found.clone());
+            }
+            let state = state(&req)?;
+            let signed_out = || AppError::unauthorized("Please sign in.");
+            let cookie = req.cookie(ADMIN_COOKIE).ok_or_else(signed_out)?;
+            let idle = state.settings.admin.session_idle_timeout;
+            let session = sessions::load(&state.db, SessionKind::Admin, cookie.value(), idle)
+                .await?
+                .ok_or_else(signed_out)?;
+            let sessions::Subject::Admin(admin_id) = session.subject else {
+                return Err(signed_out());
+            };
+            let admin = admins::find(&state.db, admin_id)
+                .await?
+                .ok_or_else(signed_out)?;
+            let found = AdminSession { admin, session };
+            req.extensions_mut().insert(found.clone());
+            req.extensions_mut().insert(found.session.clone());
+            Ok(found)
+        })
+    }
+}
+
+/// An admin calling `/api/admin` with `Authorization: Bearer fhq_…` (an API
+/// token) or `Authorization: Basic …` (username and password; failures are
+/// throttled like sign-ins).
+pub struct ApiAdmin(pub Admin);
+
+impl ApiAdmin {
+    pub fn actor(&self) -> Actor {
+        Actor::Admin(self.0.username.clone())
+    }
+}
+
+fn api_unauthorized(message: &'static str) -> AppError {
+    AppError::unauthorized(message).with_header(
+        header::WWW_AUTHENTICATE,
+        r#"Basic realm="Flow HQ admin API", charset="UTF-8""#,
+    )
+}
+
+impl FromRequest for ApiAdmin {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state(&req)?;
+            let header = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .ok_or_else(|| {
+                    api_unauthorized("Authenticate with an API token (Bearer) or HTTP Basic.")
+                })?;
+            let (scheme, credentials) = header.split_once(' ').unwrap_or((header, ""));
+            let credentials = credentials.trim();
+            if scheme.eq_ignore_ascii_case("bearer") {
+                return admins::authenticate_token(&state.db, credentials)
+                    .await?
+                    .map(ApiAdmin)
+                    .ok_or_else(|| api_unauthorized("The API token is unknown or revoked."));
+            }
+            if !scheme.eq_ignore_ascii_case("basic") {
+                return Err(api_unauthorized("Use Bearer or Basic authentication."));
+            }
+            let decoded = STANDARD
+                .decode(credentials)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| api_unauthorized("Malformed Basic credentials."))?;
+            let (username, password) = decoded
+                .split_once(':')
+                .ok_or_else(|| api_unauthorized("Malformed Basic credentials."))?;
+            let keys = login_keys(&req, username);
+            state
+                .login_limiter
+                .check(&keys)
+                .map_err(AppError::rate_limited)?;
+            match admins::authenticate(&state.db, username, password).await? {
+                Some(admin) => Ok(ApiAdmin(admin)),
+                None => {
+                    state
+                        .login_limiter
+                        .record_failure(&keys)
+                        .map_err(AppError::rate_limited)?;
+                    Err(api_unauthorized("Wrong username or password."))
+                }
+            }
+        })
+    }
+}
+
+/// The throttling keys of a sign-in attempt.
+pub fn login_keys(req: &HttpRequest, username: &str) -> Vec<LoginKey> {
+    let mut keys = vec![LoginKey::Username(username.trim().to_lowercase())];
+    if let Some(ip) = client_ip(req) {
+        keys.push(LoginKey::Ip(ip));
+    }
+    keys
+}
+
+#[derive(Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// A form whose fields a handler reads by name (or ignores).
+pub type AnyForm = std::collections::HashMap<String, String>;
+
+/// A urlencoded form whose `csrf_token` field matched the session's token.
+/// Put it after the session extractor in the handler's arguments.
+pub struct CsrfForm<T>(pub T);
+
+pub fn csrf_rejected() -> AppError {
+    AppError::new(
+        ErrorCode::CsrfRejected,
+        "This form has expired or did not come from Flow HQ. Go back, reload the page and try again.",
+    )
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = web::Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let body = body.await.map_err(|err| {
+                AppError::new(ErrorCode::BadRequest, "The form could not be read.")
+                    .with_source(anyhow::anyhow!("{err}"))
+            })?;
+            let session = req.extensions().get::<Session>().cloned();
+            let submitted: CsrfField =
+                serde_urlencoded::from_bytes(&body).map_err(|_| csrf_rejected())?;
+            match session {
+                Some(session) if session.csrf_matches(&submitted.csrf_token) => {}
+                _ => return Err(csrf_rejected()),
+            }
+            serde_urlencoded::from_bytes(&body)
+                .map(CsrfForm)
+                .map_err(|err| {
+                    AppError::new(
+                        ErrorCode::BadRequest,
+                        format!("The form is malformed: {err}"),
+                    )
+                })
+        })
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod admins;
 pub mod audit;
+pub mod messages;
 pub mod sessions;
 pub mod setup_requests;
 pub mod tenants;

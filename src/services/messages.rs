@@ -1,0 +1,69 @@
+//! Reading a tenant's message log (the bot runtime writes it).
+
+use chrono::{DateTime, Utc};
+use entity::enums::{Direction, MessageStatus};
+use entity::message_log;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{Page, PageRequest};
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub id: i64,
+    pub direction: Direction,
+    pub chat_id: String,
+    pub from: String,
+    pub to: String,
+    pub text: String,
+    pub wa_message_id: Option<String>,
+    pub status: MessageStatus,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<message_log::Model> for MessageView {
+    fn from(row: message_log::Model) -> Self {
+        Self {
+            id: row.id,
+            direction: row.direction,
+            chat_id: row.chat_id,
+            from: row.sender,
+            to: row.recipient,
+            text: row.text,
+            wa_message_id: row.wa_message_id,
+            status: row.status,
+            error: row.error,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// Newest first; served by INDEX(tenant_id, created_at).
+pub async fn list(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    page: PageRequest,
+) -> Result<Page<MessageView>, AppError> {
+    let page = page.clamped();
+    let query = message_log::Entity::find().filter(message_log::Column::TenantId.eq(tenant_id));
+    let total = query.clone().count(db).await?;
+    let rows = query
+        .order_by_desc(message_log::Column::CreatedAt)
+        .order_by_desc(message_log::Column::Id)
+        .offset(page.offset())
+        .limit(page.per_page)
+        .all(db)
+        .await?;
+    Ok(Page {
+        items: rows.into_iter().map(MessageView::from).collect(),
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    })
+}

@@ -2,6 +2,7 @@
 //! JSON APIs and every tenant's WhatsApp bot. See DESIGN.md for the shape.
 
 pub mod app;
+pub mod bots;
 pub mod cli;
 pub mod config;
 pub mod crypto;

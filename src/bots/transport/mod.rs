@@ -1,0 +1,67 @@
+//! The one contract between a bot and WhatsApp. The bot never knows which
+//! transport it drives: the sandbox, WhatsApp Web (linked device) or the
+//! Cloud API all report the same events and send the same way.
+
+pub mod sandbox;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// What a transport reports to its bot, in order, over a bounded channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportEvent {
+    /// A code to scan with the phone, valid until `expires_at`.
+    Qr {
+        code: String,
+        expires_at: DateTime<Utc>,
+    },
+    /// Linked and online as `phone`.
+    Connected { phone: String },
+    /// A customer wrote.
+    Message(InboundMessage),
+    /// Offline for now; the transport may come back.
+    Disconnected { reason: String },
+    /// The phone removed this device: a new link is needed.
+    LoggedOut,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundMessage {
+    /// The transport's message id (dedup key).
+    pub id: String,
+    /// The customer's chat (their number).
+    pub from: String,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The QR codes ran out without a scan (WhatsApp Web does the same).
+    #[error("the QR code was not scanned in time")]
+    QrTimeout,
+    #[error("not connected")]
+    NotConnected,
+    #[error("logged out from the phone")]
+    LoggedOut,
+    #[error("{0}")]
+    Failed(String),
+}
+
+#[async_trait::async_trait]
+pub trait Transport: Send + Sync + 'static {
+    /// Connects and reports events until `cancel` fires (Ok) or the
+    /// connection fails for good (Err). Reconnects inside are its own business.
+    async fn run(
+        &self,
+        events: mpsc::Sender<TransportEvent>,
+        cancel: CancellationToken,
+    ) -> Result<(), TransportError>;
+
+    /// Sends a text to a chat; answers the message id.
+    async fn send_text(&self, chat: &str, text: &str) -> Result<String, TransportError>;
+
+    /// Unlinks this device.
+    async fn logout(&self) -> Result<(), TransportError>;
+}

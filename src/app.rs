@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing_actix_web::TracingLogger;
 
+use crate::bots::BotRegistry;
+use crate::bots::transport::sandbox::SandboxHub;
 use crate::config::Settings;
 use crate::limits::LoginLimiter;
 use crate::services::{admins, sessions};
@@ -68,15 +70,23 @@ impl App {
             admin.login_attempts,
             admin.login_attempt_period,
         ));
+        let sandbox = Arc::new(SandboxHub::default());
+        let bots = BotRegistry::new(db.clone(), settings.bots.clone(), sandbox.clone());
         let state = AppState {
             db,
             public_url: settings.public_url(address).into(),
             login_limiter,
+            bots,
+            sandbox,
             settings: Arc::new(settings),
         };
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         tasks.spawn(maintenance(state.clone(), shutdown.clone()));
+        // Every bot that should run runs again (and answers what it missed).
+        let (started, _) = state.bots.reconcile().await?;
+        tracing::info!(started, "bots resumed");
+        state.bots.spawn_loops(shutdown.clone(), &tasks);
 
         let data = web::Data::new(state.clone());
         let server = &state.settings.server;
@@ -126,6 +136,8 @@ impl App {
         self.shutdown.cancel();
         self.tasks.close();
         self.tasks.wait().await;
+        tracing::info!(running = self.state.bots.running(), "stopping bots");
+        self.state.bots.shutdown().await;
         tracing::info!("HTTP server stopped; closing the database");
         if let Err(err) = self.state.db.close_by_ref().await {
             tracing::warn!(error = %err, "closing the database pool failed");

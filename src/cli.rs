@@ -1,12 +1,24 @@
-//! The command line: `flowhq [serve]`, `flowhq migrate`.
+//! The command line: `flowhq [serve]`, `flowhq migrate`, and the admin
+//! account commands `flowhq admin create|reset-password|create-token`.
+//!
+//! The admin commands connect to the database and migrate it, do their one
+//! thing through `services::admins` and exit: they never start the HTTP
+//! server nor create the bootstrap admin. Results go to stdout, plainly; an
+//! error is one line on stderr and exit code 1.
 
+use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sea_orm::DatabaseConnection;
+use serde_json::json;
 
 use crate::app::App;
 use crate::config::Settings;
-use crate::{db, telemetry};
+use crate::error::{AppError, ErrorCode};
+use crate::services::admins;
+use crate::services::audit::{self, Actor};
+use crate::{crypto, db, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,6 +40,35 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage admin accounts and API tokens (without starting the server).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Load-test the bot runtime on a scratch database and print the figures.
+    Bench(crate::bench::BenchArgs),
+}
+
+/// How a password reaches `create` and `reset-password`.
+const PASSWORD_HELP: &str = "The password is read from the first line of stdin when stdin is \
+    not a terminal (e.g. `printf '%s\\n' \"$PASSWORD\" | flowhq admin create alice`); \
+    in a terminal a random one is generated and printed once.";
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an admin account.
+    #[command(after_help = PASSWORD_HELP)]
+    Create {
+        /// 3 to 64 characters: lower-case letters, digits, '.', '_' or '-'.
+        username: String,
+    },
+    /// Set a new password for an admin and end all of their sessions.
+    #[command(after_help = PASSWORD_HELP)]
+    ResetPassword { username: String },
+    /// Create an API token for an admin (for /api/admin); printed once.
+    CreateToken {
+        username: String,
+        /// What the token is for, e.g. "deploy script".
+        name: String,
+    },
 }
 
 /// Parses the command line, loads settings and runs the command.
@@ -52,16 +93,23 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Admin commands talk to a person at a shell: their error is the one
+    // line on stderr, not also a log line on stdout.
+    let log_errors = !matches!(cli.command, Some(Command::Admin(_)));
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => App::build(settings).await?.run_until_stopped().await,
             Command::Migrate => migrate(settings).await,
+            Command::Admin(command) => admin(settings, command).await,
+            Command::Bench(args) => crate::bench::run(settings, args).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err:#}");
+            if log_errors {
+                tracing::error!("{err:#}");
+            }
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
@@ -77,4 +125,174 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
     );
     db.close().await?;
     Ok(())
+}
+
+/// A password for `create`/`reset-password`, and whether it must be shown
+/// (it was generated, so nobody knows it yet).
+struct NewPassword {
+    value: String,
+    generated: bool,
+}
+
+/// From stdin when it is piped (first line, without its line ending; an
+/// empty one is refused), generated when stdin is a terminal. Checked
+/// against the password rules before anything touches the database.
+fn new_password() -> anyhow::Result<NewPassword> {
+    let stdin = std::io::stdin();
+    let password = if stdin.is_terminal() {
+        NewPassword {
+            value: crypto::random_token(15),
+            generated: true,
+        }
+    } else {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|err| anyhow::anyhow!("cannot read the password from stdin: {err}"))?;
+        let value = line.strip_suffix('\n').unwrap_or(&line);
+        let value = value.strip_suffix('\r').unwrap_or(value);
+        if value.is_empty() {
+            anyhow::bail!(
+                "no password on stdin: pipe one in, or run the command in a terminal to generate one"
+            );
+        }
+        NewPassword {
+            value: value.to_owned(),
+            generated: false,
+        }
+    };
+    admins::check_password(&password.value).map_err(cli_error)?;
+    Ok(password)
+}
+
+/// An `AppError` as one line for the operator: the per-field messages when
+/// there are some ("password: must have at least 12 characters"), else the
+/// message. The operator owns the database, so an internal error's cause
+/// is shown too.
+fn cli_error(err: AppError) -> anyhow::Error {
+    let line = if !err.fields().is_empty() {
+        err.fields()
+            .iter()
+            .map(|(field, message)| format!("{field}: {message}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    } else {
+        match (err.code(), err.log_detail()) {
+            (ErrorCode::Internal | ErrorCode::ServiceUnavailable, Some(detail)) => {
+                format!("{} ({detail})", err.message())
+            }
+            _ => err.message().to_owned(),
+        }
+    };
+    anyhow::anyhow!(line)
+}
+
+async fn admin(settings: Settings, command: AdminCommand) -> anyhow::Result<()> {
+    // The password comes first: a bad one fails before the database is touched.
+    match command {
+        AdminCommand::Create { username } => {
+            let password = new_password()?;
+            with_db(&settings, async |db| {
+                create_admin(db, &username, &password).await
+            })
+            .await
+        }
+        AdminCommand::ResetPassword { username } => {
+            let password = new_password()?;
+            with_db(&settings, async |db| {
+                reset_password(db, &username, &password).await
+            })
+            .await
+        }
+        AdminCommand::CreateToken { username, name } => {
+            with_db(&settings, async |db| {
+                create_token(db, &username, &name).await
+            })
+            .await
+        }
+    }
+}
+
+/// Connects, migrates, runs `work` and closes the pool.
+async fn with_db<T>(
+    settings: &Settings,
+    work: impl AsyncFnOnce(&DatabaseConnection) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let db = db::connect(&settings.database).await?;
+    db::migrate(&db).await?;
+    let result = work(&db).await;
+    let closed = db.close().await;
+    let value = result?;
+    closed?;
+    Ok(value)
+}
+
+async fn create_admin(
+    db: &DatabaseConnection,
+    username: &str,
+    password: &NewPassword,
+) -> anyhow::Result<()> {
+    let admin = admins::create(db, username, &password.value)
+        .await
+        .map_err(cli_error)?;
+    audit::record(
+        db,
+        &Actor::System,
+        None,
+        "admin.created",
+        json!({ "username": admin.username, "via": "cli" }),
+    )
+    .await
+    .map_err(cli_error)?;
+    println!("admin {} created", admin.username);
+    print_generated(password);
+    Ok(())
+}
+
+async fn reset_password(
+    db: &DatabaseConnection,
+    username: &str,
+    password: &NewPassword,
+) -> anyhow::Result<()> {
+    let admin = admins::reset_password(db, username, &password.value)
+        .await
+        .map_err(cli_error)?;
+    audit::record(
+        db,
+        &Actor::System,
+        None,
+        "admin.password_reset",
+        json!({ "username": admin.username, "via": "cli" }),
+    )
+    .await
+    .map_err(cli_error)?;
+    println!(
+        "password of admin {} reset; their sessions are signed out",
+        admin.username
+    );
+    print_generated(password);
+    Ok(())
+}
+
+async fn create_token(db: &DatabaseConnection, username: &str, name: &str) -> anyhow::Result<()> {
+    let admin = admins::find_by_name(db, username)
+        .await
+        .map_err(cli_error)?
+        .ok_or_else(|| anyhow::anyhow!("There is no admin named {username}."))?;
+    let (token, secret) = admins::create_token(db, &admin, name)
+        .await
+        .map_err(cli_error)?;
+    println!(
+        "API token \"{}\" created for admin {} (id {})",
+        token.name, admin.username, token.id
+    );
+    println!("token (shown once): {secret}");
+    Ok(())
+}
+
+fn print_generated(password: &NewPassword) {
+    if password.generated {
+        println!("password: {}", password.value);
+    }
 }

@@ -30,6 +30,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub admin: AdminSettings,
+    pub bots: BotSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -76,6 +77,45 @@ pub struct AdminSettings {
     pub login_attempts: NonZeroU32,
     #[serde(with = "humantime_serde")]
     pub login_attempt_period: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotSettings {
+    #[serde(with = "humantime_serde")]
+    pub reconcile_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub stale_after: Duration,
+    pub restart_stale: bool,
+    #[serde(with = "humantime_serde")]
+    pub restart_backoff_min: Duration,
+    #[serde(with = "humantime_serde")]
+    pub restart_backoff_max: Duration,
+    pub restart_intensity: NonZeroU32,
+    #[serde(with = "humantime_serde")]
+    pub restart_window: Duration,
+    pub tenant_rate_per_minute: NonZeroU32,
+    pub tenant_burst: NonZeroU32,
+    pub chat_rate_per_minute: NonZeroU32,
+    pub chat_burst: NonZeroU32,
+    pub chat_queue_capacity: NonZeroU32,
+    #[serde(with = "humantime_serde")]
+    pub chat_idle_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub dedup_ttl: Duration,
+    pub dedup_capacity: NonZeroU32,
+    pub log_batch_size: NonZeroU32,
+    #[serde(with = "humantime_serde")]
+    pub log_flush_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub drain_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub qr_first_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub qr_next_ttl: Duration,
+    pub qr_max_codes: NonZeroU32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,6 +186,14 @@ impl Settings {
         settings.database.url = SecretString::from(database_url.to_owned());
         settings.database.max_connections = 4;
         settings.database.min_connections = 0;
+        // Tests and benchmarks drive bots fast: no platform rate limits in
+        // the way (tests of the limits set their own), short drains.
+        let unlimited = NonZeroU32::new(6_000_000).unwrap_or(NonZeroU32::MAX);
+        settings.bots.tenant_rate_per_minute = unlimited;
+        settings.bots.tenant_burst = unlimited;
+        settings.bots.chat_rate_per_minute = unlimited;
+        settings.bots.chat_burst = unlimited;
+        settings.bots.drain_timeout = Duration::from_secs(2);
         settings
     }
 
@@ -208,6 +256,35 @@ impl Settings {
             if value.is_zero() {
                 return Err(ConfigError::new(key, "must be longer than 0s"));
             }
+        }
+        let bots = &self.bots;
+        for (key, value) in [
+            ("bots.reconcile_interval", bots.reconcile_interval),
+            ("bots.heartbeat_interval", bots.heartbeat_interval),
+            ("bots.stale_after", bots.stale_after),
+            ("bots.restart_backoff_min", bots.restart_backoff_min),
+            ("bots.restart_window", bots.restart_window),
+            ("bots.chat_idle_timeout", bots.chat_idle_timeout),
+            ("bots.dedup_ttl", bots.dedup_ttl),
+            ("bots.log_flush_interval", bots.log_flush_interval),
+            ("bots.qr_first_ttl", bots.qr_first_ttl),
+            ("bots.qr_next_ttl", bots.qr_next_ttl),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::new(key, "must be longer than 0s"));
+            }
+        }
+        if bots.restart_backoff_max < bots.restart_backoff_min {
+            return Err(ConfigError::new(
+                "bots.restart_backoff_max",
+                "must not be shorter than bots.restart_backoff_min",
+            ));
+        }
+        if bots.stale_after <= bots.heartbeat_interval {
+            return Err(ConfigError::new(
+                "bots.stale_after",
+                "must be longer than bots.heartbeat_interval",
+            ));
         }
         if let Some(password) = &admin.bootstrap_password
             && password.expose_secret().chars().count() < crate::services::admins::MIN_PASSWORD_LEN

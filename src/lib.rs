@@ -2,6 +2,7 @@
 //! JSON APIs and every tenant's WhatsApp bot. See DESIGN.md for the shape.
 
 pub mod app;
+pub mod bench;
 pub mod bots;
 pub mod cli;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod limits;
+pub mod replies;
 pub mod services;
 pub mod state;
 pub mod telemetry;

@@ -27,11 +27,15 @@ pub struct LoginLimiter {
 }
 
 impl LoginLimiter {
-    /// `attempts` failures in a burst, then one more per `period`.
+    /// The `attempts`-th failure in a burst locks the key; one more attempt
+    /// is allowed per `period` after that.
     pub fn new(attempts: NonZeroU32, period: Duration) -> Self {
+        // governor refuses the cell after the burst: a burst of `attempts - 1`
+        // makes the `attempts`-th failure the refused one, which locks.
+        let burst = NonZeroU32::new(attempts.get() - 1).unwrap_or(NonZeroU32::MIN);
         let quota = Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
-            .allow_burst(attempts);
+            .allow_burst(burst);
         Self {
             failures: RateLimiter::keyed(quota),
             locked_until: DashMap::new(),
@@ -91,10 +95,11 @@ mod tests {
     fn a_key_locks_after_its_allowance_and_others_do_not() {
         let limiter = LoginLimiter::new(NonZeroU32::new(3).unwrap(), Duration::from_secs(60));
         let alice = [LoginKey::Username("alice".into())];
-        for _ in 0..3 {
+        for _ in 0..2 {
             assert!(limiter.check(&alice).is_ok());
             assert!(limiter.record_failure(&alice).is_ok());
         }
+        // The third failure uses up the allowance: locked from now on.
         let wait = limiter.record_failure(&alice).unwrap_err();
         assert!(
             wait > Duration::from_secs(50) && wait <= Duration::from_secs(60),

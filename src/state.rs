@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use crate::bots::BotRegistry;
+use crate::bots::transport::sandbox::SandboxHub;
 use crate::config::Settings;
 use crate::limits::LoginLimiter;
 
@@ -17,4 +19,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Failed sign-ins (console and API Basic auth), per IP and username.
     pub login_limiter: Arc<LoginLimiter>,
+    /// Every tenant's running bot.
+    pub bots: Arc<BotRegistry>,
+    /// The simulated WhatsApp's end for the sandbox API.
+    pub sandbox: Arc<SandboxHub>,
 }

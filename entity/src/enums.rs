@@ -138,7 +138,7 @@ pub enum Direction {
     Out,
 }
 
-/// Inbound rows go RECEIVED → ANSWERED; outbound rows SENT → DELIVERED → READ, or FAILED.
+/// Inbound rows go RECEIVED → ANSWERED (or SKIPPED, FAILED); outbound rows SENT → DELIVERED → READ, or FAILED.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
 )]
@@ -157,6 +157,9 @@ pub enum MessageStatus {
     Read,
     #[sea_orm(string_value = "FAILED")]
     Failed,
+    /// Inbound, not answered on purpose (auto-reply off, tenant paused).
+    #[sea_orm(string_value = "SKIPPED")]
+    Skipped,
 }
 
 #[derive(

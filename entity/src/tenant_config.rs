@@ -20,6 +20,10 @@ pub struct Model {
     pub response_delay_ms: i32,
     pub max_message_length: i32,
     pub transport: TransportKind,
+    /// Replies per minute for the whole tenant; `None` = the platform default.
+    pub rate_limit_per_minute: Option<i32>,
+    /// Replies per minute within one chat; `None` = the platform default.
+    pub chat_rate_limit_per_minute: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

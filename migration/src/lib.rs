@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_initial_schema;
 mod m20261123_000002_sessions_and_tokens;
+mod m20261123_000003_bot_runtime;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_initial_schema::Migration),
             Box::new(m20261123_000002_sessions_and_tokens::Migration),
+            Box::new(m20261123_000003_bot_runtime::Migration),
         ]
     }
 }

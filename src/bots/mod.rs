@@ -10,10 +10,13 @@
 //! Ownership: the registry holds handles only (never a map guard across an
 //! `.await`); each supervisor owns its bot; each bot owns its transport.
 //! Nothing here renders HTML or parses HTTP.
-//!
-//! Status: the transport contract and the sandbox transport exist; the
-//! registry, supervisor, pipeline, heartbeat and log writer are being built
-//! (issue 4).
 
+pub mod bot;
+pub mod deps;
+pub mod log_writer;
 pub mod qr;
+pub mod registry;
+pub mod supervisor;
 pub mod transport;
+
+pub use registry::BotRegistry;

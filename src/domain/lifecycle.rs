@@ -26,10 +26,12 @@ pub enum LifecycleAction {
     Resume,
     Fail,
     ForceRestart,
+    /// An admin approves a NEW tenant without a setup request.
+    ApproveDirectly,
 }
 
 impl LifecycleAction {
-    pub const ALL: [LifecycleAction; 9] = [
+    pub const ALL: [LifecycleAction; 10] = [
         LifecycleAction::SubmitSetupRequest,
         LifecycleAction::Approve,
         LifecycleAction::Reject,
@@ -39,6 +41,7 @@ impl LifecycleAction {
         LifecycleAction::Resume,
         LifecycleAction::Fail,
         LifecycleAction::ForceRestart,
+        LifecycleAction::ApproveDirectly,
     ];
 
     /// Fits "cannot {verb} a tenant".
@@ -53,6 +56,7 @@ impl LifecycleAction {
             LifecycleAction::Resume => "resume",
             LifecycleAction::Fail => "mark as failed",
             LifecycleAction::ForceRestart => "force-restart",
+            LifecycleAction::ApproveDirectly => "approve directly",
         }
     }
 }
@@ -81,6 +85,8 @@ pub fn transition(
     match (from, action) {
         (S::New, A::SubmitSetupRequest) => Ok(S::Pending),
         (S::Pending, A::Approve) => Ok(S::Approved),
+        // An admin approves a tenant they created themselves (no request).
+        (S::New, A::ApproveDirectly) => Ok(S::Approved),
         (S::Pending, A::Reject) => Ok(S::New),
         (S::Approved, A::StartBot) => Ok(S::QrPending),
         (S::QrPending, A::Linked) => Ok(S::Active),
@@ -155,17 +161,17 @@ mod tests {
 
     /// Written out by hand from DESIGN.md, one row per status, columns in
     /// `LifecycleAction::ALL` order: SubmitSetupRequest, Approve, Reject,
-    /// StartBot, Linked, Pause, Resume, Fail, ForceRestart.
-    fn expected(from: TenantStatus) -> [Option<TenantStatus>; 9] {
+    /// StartBot, Linked, Pause, Resume, Fail, ForceRestart, ApproveDirectly.
+    fn expected(from: TenantStatus) -> [Option<TenantStatus>; 10] {
         let x = None;
         match from {
-            S::New => [Some(S::Pending), x, x, x, x, x, x, x, x],
-            S::Pending => [x, Some(S::Approved), Some(S::New), x, x, x, x, x, x],
-            S::Approved => [x, x, x, Some(S::QrPending), x, x, x, Some(S::Error), x],
-            S::QrPending => [x, x, x, x, Some(S::Active), x, x, Some(S::Error), x],
-            S::Active => [x, x, x, x, x, Some(S::Paused), x, Some(S::Error), x],
-            S::Paused => [x, x, x, x, x, x, Some(S::Active), Some(S::Error), x],
-            S::Error => [x, x, x, x, x, x, x, x, Some(S::QrPending)],
+            S::New => [Some(S::Pending), x, x, x, x, x, x, x, x, Some(S::Approved)],
+            S::Pending => [x, Some(S::Approved), Some(S::New), x, x, x, x, x, x, x],
+            S::Approved => [x, x, x, Some(S::QrPending), x, x, x, Some(S::Error), x, x],
+            S::QrPending => [x, x, x, x, Some(S::Active), x, x, Some(S::Error), x, x],
+            S::Active => [x, x, x, x, x, Some(S::Paused), x, Some(S::Error), x, x],
+            S::Paused => [x, x, x, x, x, x, Some(S::Active), Some(S::Error), x, x],
+            S::Error => [x, x, x, x, x, x, x, x, Some(S::QrPending), x],
         }
     }
 
@@ -194,7 +200,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 7 * 9);
+        assert_eq!(checked, 7 * 10);
     }
 
     #[test]
@@ -218,7 +224,7 @@ mod tests {
             (
                 S::New,
                 A::Approve,
-                "cannot approve a tenant that is NEW; allowed now: submit a setup request for",
+                "cannot approve a tenant that is NEW; allowed now: submit a setup request for, approve directly",
             ),
             (
                 S::QrPending,

@@ -188,6 +188,14 @@ async fn find_by_username(
         .await?)
 }
 
+/// The admin with this username, if any (the CLI's `create-token`).
+pub async fn find_by_name(
+    db: &DatabaseConnection,
+    username: &str,
+) -> Result<Option<Admin>, AppError> {
+    Ok(find_by_username(db, username).await?.map(Admin::from))
+}
+
 pub async fn find(db: &DatabaseConnection, id: Uuid) -> Result<Option<Admin>, AppError> {
     Ok(admin_account::Entity::find_by_id(id)
         .one(db)

@@ -6,6 +6,8 @@
 pub mod admins;
 pub mod audit;
 pub mod messages;
+pub mod runtime;
+
 pub mod sessions;
 pub mod setup_requests;
 pub mod tenants;

@@ -360,6 +360,8 @@ pub async fn provision(
         response_delay_ms: Set(DEFAULT_RESPONSE_DELAY_MS),
         max_message_length: Set(DEFAULT_MAX_MESSAGE_LENGTH),
         transport: Set(TransportKind::Sandbox),
+        rate_limit_per_minute: Set(None),
+        chat_rate_limit_per_minute: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -660,6 +662,7 @@ pub async fn admin_action(
     let event = match action {
         LifecycleAction::Pause => "tenant.paused",
         LifecycleAction::Resume => "tenant.resumed",
+        LifecycleAction::ApproveDirectly => "tenant.approved",
         _ => "tenant.status_changed",
     };
     let txn = db.begin().await?;

@@ -12,14 +12,19 @@ pub struct Asset {
 }
 
 const APP_CSS: &str = include_str!("../../static/app.css");
+/// The tenant detail page's live refresh (the page works without it).
+const ADMIN_JS: &str = include_str!("../../static/admin.js");
 
-/// `?v=` suffix that changes whenever the stylesheet does. A constant of the
-/// binary, so a plain lazy static is fine here (it is not configuration).
-static CSS_VERSION: LazyLock<String> = LazyLock::new(|| {
+/// `?v=` suffixes that change whenever the file does. Constants of the
+/// binary, so plain lazy statics are fine here (they are not configuration).
+static CSS_VERSION: LazyLock<String> = LazyLock::new(|| version(APP_CSS));
+static JS_VERSION: LazyLock<String> = LazyLock::new(|| version(ADMIN_JS));
+
+fn version(body: &str) -> String {
     let mut hasher = DefaultHasher::new();
-    APP_CSS.hash(&mut hasher);
+    body.hash(&mut hasher);
     format!("{:x}", hasher.finish())
-});
+}
 
 pub fn find(name: &str) -> Option<Asset> {
     match name {
@@ -28,10 +33,19 @@ pub fn find(name: &str) -> Option<Asset> {
             mime: mime::TEXT_CSS_UTF_8,
             body: APP_CSS,
         }),
+        "admin.js" => Some(Asset {
+            name: "admin.js",
+            mime: mime::APPLICATION_JAVASCRIPT_UTF_8,
+            body: ADMIN_JS,
+        }),
         _ => None,
     }
 }
 
 pub fn css_url() -> String {
     format!("/static/app.css?v={}", *CSS_VERSION)
+}
+
+pub fn js_url() -> String {
+    format!("/static/admin.js?v={}", *JS_VERSION)
 }

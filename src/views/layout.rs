@@ -8,10 +8,11 @@ use crate::services::sessions::Flash;
 use crate::web::urls::AdminUrl;
 
 pub fn page(title: &str, content: Markup) -> Markup {
-    shell(title, html! {}, content)
+    shell(title, html! {}, &[], content)
 }
 
-fn shell(title: &str, nav: Markup, content: Markup) -> Markup {
+/// `scripts`: URLs of scripts the page loads (deferred); most pages have none.
+fn shell(title: &str, nav: Markup, scripts: &[String], content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -20,6 +21,9 @@ fn shell(title: &str, nav: Markup, content: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Flow HQ" }
                 link rel="stylesheet" href=(assets::css_url());
+                @for script in scripts {
+                    script src=(script) defer {}
+                }
             }
             body {
                 header.topbar {
@@ -51,6 +55,17 @@ pub struct AdminChrome<'a> {
 }
 
 pub fn admin_page(title: &str, chrome: &AdminChrome<'_>, content: Markup) -> Markup {
+    admin_page_with_scripts(title, chrome, &[], content)
+}
+
+/// An admin page that loads scripts (progressive enhancement only: every
+/// page works without them).
+pub fn admin_page_with_scripts(
+    title: &str,
+    chrome: &AdminChrome<'_>,
+    scripts: &[String],
+    content: Markup,
+) -> Markup {
     let links = [
         (Section::Dashboard, AdminUrl::Dashboard, "Dashboard"),
         (Section::Tenants, AdminUrl::Tenants, "Tenants"),
@@ -79,6 +94,7 @@ pub fn admin_page(title: &str, chrome: &AdminChrome<'_>, content: Markup) -> Mar
     shell(
         title,
         nav,
+        scripts,
         html! {
             (components::flash(chrome.flash))
             (content)

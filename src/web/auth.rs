@@ -170,10 +170,8 @@ impl FromRequest for ApiAdmin {
             match admins::authenticate(&state.db, username, password).await? {
                 Some(admin) => Ok(ApiAdmin(admin)),
                 None => {
-                    state
-                        .login_limiter
-                        .record_failure(&keys)
-                        .map_err(AppError::rate_limited)?;
+                    // Locks from the next attempt on; this one is a 401.
+                    let _ = state.login_limiter.record_failure(&keys);
                     Err(api_unauthorized("Wrong username or password."))
                 }
             }
@@ -200,7 +198,7 @@ struct CsrfField {
 pub type AnyForm = std::collections::HashMap<String, String>;
 
 /// A urlencoded form whose `csrf_token` field matched the session's token.
-/// Put it after the session extractor in the handler's arguments.
+/// Works with or without a session extractor among the handler's arguments.
 pub struct CsrfForm<T>(pub T);
 
 pub fn csrf_rejected() -> AppError {
@@ -222,7 +220,16 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 AppError::new(ErrorCode::BadRequest, "The form could not be read.")
                     .with_source(anyhow::anyhow!("{err}"))
             })?;
-            let session = req.extensions().get::<Session>().cloned();
+            let found = req.extensions().get::<Session>().cloned();
+            // actix polls a handler's extractors together, so the session
+            // extractor may not have finished yet: look the session up here too.
+            let session = match found {
+                Some(session) => Some(session),
+                None => AdminSession::extract(&req)
+                    .await
+                    .ok()
+                    .map(|found| found.session),
+            };
             let submitted: CsrfField =
                 serde_urlencoded::from_bytes(&body).map_err(|_| csrf_rejected())?;
             match session {

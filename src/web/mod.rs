@@ -2,6 +2,7 @@
 //! the request, call a service and render; they never touch `entity::*`.
 
 mod admin;
+mod api;
 pub mod auth;
 pub mod errors;
 mod health;
@@ -16,6 +17,7 @@ use crate::error::{AppError, ErrorCode};
 /// Every route of the app. The paths are the contract of DESIGN.md.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(admin::routes)
+        .configure(api::routes)
         .route("/", web::get().to(home::index))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))

@@ -3,7 +3,11 @@
 
 use std::fmt;
 
+use entity::enums::TenantStatus;
 use uuid::Uuid;
+
+use crate::domain::lifecycle::status_name;
+use crate::services::runtime::BotCommand;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdminUrl {
@@ -11,13 +15,29 @@ pub enum AdminUrl {
     Logout,
     Dashboard,
     Tenants,
+    /// The tenant list filtered to one status (the dashboard's counts).
+    TenantsWithStatus(TenantStatus),
     NewTenant,
     Tenant(Uuid),
     TenantDelete(Uuid),
     TenantAction(Uuid, &'static str),
+    /// Approves a NEW tenant directly (no setup request).
+    TenantApprove(Uuid),
+    /// Start, stop, restart or force-restart the tenant's bot.
+    TenantBot(Uuid, BotCommand),
+    /// The detail page's live state (JSON, polled by `admin.js`).
+    TenantLive(Uuid),
+    /// Simulates scanning the sandbox QR code.
+    TenantSandboxScan(Uuid),
+    /// Delivers a customer message to the sandbox bot.
+    TenantSandboxInbound(Uuid),
     SetupRequests,
+    /// The setup requests still waiting for a decision.
+    WaitingSetupRequests,
     SetupRequestDecision(Uuid, &'static str),
     Audit,
+    /// The audit trail of one tenant.
+    TenantAudit(Uuid),
     Tokens,
     TokenRevoke(Uuid),
 }
@@ -29,15 +49,27 @@ impl fmt::Display for AdminUrl {
             Self::Logout => f.write_str("/admin/logout"),
             Self::Dashboard => f.write_str("/admin"),
             Self::Tenants => f.write_str("/admin/tenants"),
+            Self::TenantsWithStatus(status) => {
+                write!(f, "/admin/tenants?status={}", status_name(*status))
+            }
             Self::NewTenant => f.write_str("/admin/tenants/new"),
             Self::Tenant(id) => write!(f, "/admin/tenants/{id}"),
             Self::TenantDelete(id) => write!(f, "/admin/tenants/{id}/delete"),
             Self::TenantAction(id, action) => write!(f, "/admin/tenants/{id}/{action}"),
+            Self::TenantApprove(id) => write!(f, "/admin/tenants/{id}/approve"),
+            Self::TenantBot(id, command) => {
+                write!(f, "/admin/tenants/{id}/bot/{}", command.as_str())
+            }
+            Self::TenantLive(id) => write!(f, "/admin/tenants/{id}/live"),
+            Self::TenantSandboxScan(id) => write!(f, "/admin/tenants/{id}/sandbox/scan"),
+            Self::TenantSandboxInbound(id) => write!(f, "/admin/tenants/{id}/sandbox/inbound"),
             Self::SetupRequests => f.write_str("/admin/setup-requests"),
+            Self::WaitingSetupRequests => f.write_str("/admin/setup-requests?status=SUBMITTED"),
             Self::SetupRequestDecision(id, decision) => {
                 write!(f, "/admin/setup-requests/{id}/{decision}")
             }
             Self::Audit => f.write_str("/admin/audit"),
+            Self::TenantAudit(id) => write!(f, "/admin/audit?tenant_id={id}"),
             Self::Tokens => f.write_str("/admin/tokens"),
             Self::TokenRevoke(id) => write!(f, "/admin/tokens/{id}/revoke"),
         }
@@ -48,6 +80,16 @@ impl From<AdminUrl> for String {
     fn from(url: AdminUrl) -> Self {
         url.to_string()
     }
+}
+
+/// `a=1&b=x%20y` from the pairs whose value is not empty, for links that
+/// keep a list's filters (pagination). Values are form-urlencoded.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in pairs.iter().filter(|(_, value)| !value.is_empty()) {
+        query.append_pair(key, value);
+    }
+    query.finish()
 }
 
 /// Where a signed-out browser asking for `path` is sent, if anywhere.

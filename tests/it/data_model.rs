@@ -40,6 +40,8 @@ async fn insert_tenant_with_every_row(db: &DatabaseConnection, phone: &str) -> U
         response_delay_ms: Set(500),
         max_message_length: Set(4096),
         transport: Set(TransportKind::Sandbox),
+        rate_limit_per_minute: Set(None),
+        chat_rate_limit_per_minute: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

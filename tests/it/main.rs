@@ -7,6 +7,13 @@
 
 mod helpers;
 
+mod admin_audit;
+mod admin_auth;
+mod admin_cli;
+mod admin_lifecycle;
+mod admin_setup_requests;
+mod admin_tenants;
+mod bots;
 mod config;
 mod data_model;
 mod errors;

@@ -1,3 +1,8 @@
 //! The admin console's pages.
 
+pub mod audit;
+pub mod dashboard;
 pub mod login;
+pub mod setup_requests;
+pub mod tenants;
+pub mod tokens;

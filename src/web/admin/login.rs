@@ -57,12 +57,7 @@ fn render(
     notice: Option<&str>,
 ) -> HttpResponse {
     let csrf_token = crypto::random_token(24);
-    let cookie = actix_web::cookie::Cookie::build(LOGIN_CSRF_COOKIE, csrf_token.clone())
-        .path(AdminUrl::Login.to_string())
-        .http_only(true)
-        .same_site(actix_web::cookie::SameSite::Strict)
-        .secure(state.settings.serves_https())
-        .finish();
+    let cookie = login_csrf_cookie(state, csrf_token.clone());
     HttpResponse::build(status)
         .cookie(cookie)
         .content_type(header::ContentType::html())
@@ -76,6 +71,16 @@ fn render(
             })
             .into_string(),
         )
+}
+
+/// The sign-in form's double-submit cookie, scoped to the sign-in page.
+fn login_csrf_cookie(state: &AppState, value: String) -> actix_web::cookie::Cookie<'static> {
+    actix_web::cookie::Cookie::build(LOGIN_CSRF_COOKIE, value)
+        .path(AdminUrl::Login.to_string())
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .secure(state.settings.serves_https())
+        .finish()
 }
 
 fn redirect(location: &str) -> HttpResponse {
@@ -127,15 +132,21 @@ pub async fn submit(
             json!({ "username": username, "ip": ip }),
         )
         .await?;
-        if let Err(wait) = state.login_limiter.record_failure(&keys) {
-            return Ok(locked_out(&state, &username, next, wait));
-        }
+        // The failure that uses up the allowance is still answered as a
+        // wrong password; the lock shows from the next attempt on.
+        let message = match state.login_limiter.record_failure(&keys) {
+            Ok(()) => "Wrong username or password.".to_owned(),
+            Err(wait) => format!(
+                "Wrong username or password. Too many attempts: try again in {} s.",
+                wait.as_secs().max(1)
+            ),
+        };
         return Ok(render(
             &state,
             actix_web::http::StatusCode::UNAUTHORIZED,
             &username,
             next,
-            Some("Wrong username or password."),
+            Some(&message),
             None,
         ));
     };
@@ -161,7 +172,12 @@ pub async fn submit(
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, safe_admin_next(next)))
         .cookie(session_cookie(&state, ADMIN_COOKIE, cookie))
-        .cookie(removal_cookie(&state, LOGIN_CSRF_COOKIE))
+        .cookie({
+            // Removed with the same path it was set with, or it stays.
+            let mut gone = login_csrf_cookie(&state, String::new());
+            gone.make_removal();
+            gone
+        })
         .finish())
 }
 

@@ -1,15 +1,94 @@
 //! The admin console (maud pages under `/admin`). Every handler but the
 //! sign-in page takes an `AdminSession`; every POST takes a `CsrfForm`.
+//!
+//! Owns: the routes and the few things every console handler does the same
+//! way (the page chrome, HTML responses, flash-then-redirect). Handlers
+//! parse, call a service and render; they never touch `entity::*` models.
 
+mod audit;
+mod dashboard;
 mod login;
+mod setup_requests;
+mod tenants;
+mod tokens;
 
-use actix_web::web;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
+use maud::Markup;
 
+use crate::error::AppError;
+use crate::services::sessions::Flash;
+use crate::state::AppState;
+use crate::views::layout::{AdminChrome, Section};
+use crate::web::auth::AdminSession;
+use crate::web::urls::AdminUrl;
+
+/// One resource per path, so a wrong method is a 405, not a 404.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/admin/login")
             .route(web::get().to(login::show))
             .route(web::post().to(login::submit)),
     )
-    .route("/admin/logout", web::post().to(login::logout));
+    .route("/admin/logout", web::post().to(login::logout))
+    .service(web::resource("/admin").get(dashboard::show))
+    .service(
+        web::resource("/admin/tenants")
+            .get(tenants::list)
+            .post(tenants::create),
+    )
+    // Before `/admin/tenants/{id}`: resources match in registration order.
+    .service(web::resource("/admin/tenants/new").get(tenants::new))
+    .service(
+        web::resource("/admin/tenants/{id}")
+            .get(tenants::show)
+            .post(tenants::update),
+    )
+    .service(web::resource("/admin/tenants/{id}/pause").post(tenants::pause))
+    .service(web::resource("/admin/tenants/{id}/resume").post(tenants::resume))
+    .service(
+        web::resource("/admin/tenants/{id}/delete")
+            .get(tenants::confirm_delete)
+            .post(tenants::delete),
+    )
+    .service(web::resource("/admin/setup-requests").get(setup_requests::list))
+    .service(web::resource("/admin/setup-requests/{id}/approve").post(setup_requests::approve))
+    .service(web::resource("/admin/setup-requests/{id}/reject").post(setup_requests::reject))
+    .service(web::resource("/admin/audit").get(audit::list))
+    .service(
+        web::resource("/admin/tokens")
+            .get(tokens::list)
+            .post(tokens::create),
+    )
+    .service(web::resource("/admin/tokens/{id}/revoke").post(tokens::revoke));
+}
+
+/// The page shell's view of the signed-in admin, with the flash message
+/// this request took from the session.
+fn chrome(session: &AdminSession, section: Section) -> AdminChrome<'_> {
+    AdminChrome {
+        username: &session.admin.username,
+        csrf_token: &session.session.csrf_token,
+        flash: session.session.flash.as_ref(),
+        section,
+    }
+}
+
+fn html(status: StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(header::ContentType::html())
+        .body(markup.into_string())
+}
+
+/// Post/redirect/get: leave `flash` for the next page, then 303 to `to`.
+async fn flash_redirect(
+    state: &AppState,
+    session: &AdminSession,
+    flash: Flash,
+    to: AdminUrl,
+) -> Result<HttpResponse, AppError> {
+    session.flash(state, flash).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_string()))
+        .finish())
 }

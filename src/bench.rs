@@ -1,0 +1,531 @@
+//! `flowhq bench`: the load benchmark of the bot runtime. It boots the real
+//! registry (the same code `serve` runs) on a scratch database, starts N
+//! linked sandbox bots, drives messages through the whole pipeline and prints
+//! the figures the README quotes, each next to its target.
+//!
+//! Nothing here is used by `serve`; it only reads the runtime from outside.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use entity::enums::{
+    DesiredState, Direction, MessageStatus, Plan, SessionState, TemplateType, TenantStatus,
+    TransportKind, WorkerStatus,
+};
+use entity::{message_log, tenant, tenant_config, whatsapp_session, worker_process};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::bots::BotRegistry;
+use crate::bots::transport::InboundMessage;
+use crate::bots::transport::sandbox::{SandboxError, SandboxHub};
+use crate::config::Settings;
+use crate::db;
+use crate::domain::hours::BusinessHours;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Bots to start.
+    #[arg(long, default_value_t = 10_000)]
+    pub tenants: u32,
+    /// Messages for the throughput run.
+    #[arg(long, default_value_t = 200_000)]
+    pub messages: u32,
+    /// Distinct customer chats per tenant in the throughput run.
+    #[arg(long, default_value_t = 4)]
+    pub chats_per_tenant: u32,
+    /// Offered load (messages/s) of the latency run…
+    #[arg(long, default_value_t = 5_000)]
+    pub rate: u32,
+    /// …for this many seconds.
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u32,
+    /// Rows for the raw batched insert comparison.
+    #[arg(long, default_value_t = 200_000)]
+    pub raw_rows: u32,
+    /// Database: a scratch SQLite file by default; a postgres:// server URL
+    /// gets a fresh database created (and dropped afterwards) on it.
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+/// The scratch database, removed when the benchmark ends.
+enum Scratch {
+    Sqlite(std::path::PathBuf),
+    Postgres { server: String, name: String },
+}
+
+impl Scratch {
+    async fn create(server: Option<&str>) -> anyhow::Result<(Self, String)> {
+        match server {
+            Some(url) if url.starts_with("postgres") => {
+                let name = format!("flowhq_bench_{}", Uuid::new_v4().simple());
+                let conn = Database::connect(url).await?;
+                conn.execute_unprepared(&format!(r#"CREATE DATABASE "{name}""#))
+                    .await?;
+                conn.close().await?;
+                let mut db_url = url::Url::parse(url)?;
+                db_url.set_path(&name);
+                Ok((
+                    Self::Postgres {
+                        server: url.to_owned(),
+                        name,
+                    },
+                    db_url.to_string(),
+                ))
+            }
+            Some(url) => anyhow::bail!(
+                "--database-url must be a postgres:// URL (SQLite is the default), got {url}"
+            ),
+            None => {
+                let dir =
+                    std::env::temp_dir().join(format!("flowhq-bench-{}", Uuid::new_v4().simple()));
+                std::fs::create_dir_all(&dir)?;
+                let url = format!("sqlite://{}", dir.join("bench.db").display());
+                Ok((Self::Sqlite(dir), url))
+            }
+        }
+    }
+
+    async fn remove(self) {
+        match self {
+            Self::Sqlite(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Self::Postgres { server, name } => {
+                if let Ok(conn) = Database::connect(&server).await {
+                    let _ = conn
+                        .execute_unprepared(&format!(
+                            r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
+                        ))
+                        .await;
+                    let _ = conn.close().await;
+                }
+            }
+        }
+    }
+}
+
+/// Resident set size of this process, from /proc (Linux).
+fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn line(label: &str, value: String, target: &str, ok: bool) {
+    let mark = if ok { "ok" } else { "MISSED" };
+    println!("{label:<44} {value:>22}   target {target:<16} {mark}");
+}
+
+pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
+    let (scratch, url) = Scratch::create(args.database_url.as_deref()).await?;
+    let result = bench(base, &args, &url).await;
+    scratch.remove().await;
+    result
+}
+
+async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()> {
+    let mut settings = Settings::for_tests(url);
+    settings.database.max_connections = base.database.max_connections.max(8);
+    // Heartbeats and reconciles are driven by hand below.
+    settings.bots.heartbeat_interval = Duration::from_secs(3600);
+    settings.bots.stale_after = Duration::from_secs(7200);
+    settings.bots.reconcile_interval = Duration::from_secs(3600);
+    settings.bots.dedup_capacity =
+        std::num::NonZeroU32::new(1_000_000).unwrap_or(std::num::NonZeroU32::MIN);
+    let db = db::connect(&settings.database).await?;
+    db::migrate(&db).await?;
+    let kind = if url.starts_with("sqlite") {
+        "SQLite"
+    } else {
+        "PostgreSQL"
+    };
+    println!(
+        "Flow HQ bench on {kind}: {} bots, {} messages",
+        args.tenants, args.messages
+    );
+
+    let tenants = seed(&db, args.tenants).await.context("seeding tenants")?;
+
+    let rss_before = rss_bytes().unwrap_or(0);
+    let sandbox = Arc::new(SandboxHub::default());
+    let registry = BotRegistry::new(db.clone(), settings.bots.clone(), sandbox.clone());
+    let started_at = Instant::now();
+    registry.reconcile().await?;
+    let n = tenants.len();
+    while registry.deps().connected.load(Ordering::Relaxed) < n {
+        if started_at.elapsed() > Duration::from_secs(120) {
+            anyhow::bail!("bots did not all connect within 120 s");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let start_time = started_at.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_after = rss_bytes().unwrap_or(0);
+    let per_bot = rss_after.saturating_sub(rss_before) / n.max(1) as u64;
+
+    // Heartbeat: one ping round, then the recording tick.
+    registry.heartbeat().await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let statements = registry.heartbeat().await?;
+
+    let throughput = drive(&registry, &sandbox, &tenants, args).await?;
+    let (p50, p99, offered) = latency(&registry, &sandbox, &tenants, args).await?;
+    registry.shutdown().await;
+    let raw = raw_insert_rate(&db, &tenants, args.raw_rows).await?;
+    db.close().await?;
+
+    println!();
+    line(
+        "bots started (all linked)",
+        format!("{n}"),
+        ">= 10000",
+        n >= 10_000,
+    );
+    line(
+        "time to start all bots",
+        format!("{:.2} s", start_time.as_secs_f64()),
+        "<= 5 s",
+        start_time <= Duration::from_secs(5),
+    );
+    line(
+        "RSS per idle bot",
+        format!("{:.1} KB", per_bot as f64 / 1024.0),
+        "<= 16 KB",
+        per_bot <= 16 * 1024,
+    );
+    line(
+        "DB statements per heartbeat tick",
+        format!("{statements} for {n} bots"),
+        "O(1)",
+        statements == 1,
+    );
+    line(
+        "end-to-end messages/s",
+        format!("{:.0} msg/s", throughput.messages_per_s),
+        ">= 20000",
+        throughput.messages_per_s >= 20_000.0,
+    );
+    line(
+        "  message_log rows/s in that run",
+        format!("{:.0} rows/s", throughput.rows_per_s),
+        "",
+        true,
+    );
+    line(
+        "raw batched insert rate",
+        format!("{raw:.0} rows/s"),
+        "(reference)",
+        true,
+    );
+    let share = throughput.rows_per_s / raw * 100.0;
+    line(
+        "end-to-end rows/s vs raw insert rate",
+        format!("{share:.0} %"),
+        ">= 50 %",
+        share >= 50.0,
+    );
+    line(
+        &format!("latency p50 at {offered:.0} msg/s offered"),
+        format!("{:.1} ms", p50.as_secs_f64() * 1000.0),
+        "",
+        true,
+    );
+    line(
+        &format!("latency p99 at {offered:.0} msg/s offered"),
+        format!("{:.1} ms", p99.as_secs_f64() * 1000.0),
+        "<= 50 ms",
+        p99 <= Duration::from_millis(50),
+    );
+    println!(
+        "\n(end to end = inbound persisted → reply sent by the sandbox → reply row and ANSWERED status committed; rate limits lifted, no typing delay)"
+    );
+    Ok(())
+}
+
+/// Inserts `n` ACTIVE tenants whose sandbox is linked and whose bot should
+/// run, with every row a real tenant has, in large transactions.
+async fn seed(db: &DatabaseConnection, n: u32) -> anyhow::Result<Vec<Uuid>> {
+    let now = Utc::now();
+    let hours = BusinessHours::parse_json(&json!({
+        "mon": {"open": "00:00", "close": "23:59"}, "tue": {"open": "00:00", "close": "23:59"},
+        "wed": {"open": "00:00", "close": "23:59"}, "thu": {"open": "00:00", "close": "23:59"},
+        "fri": {"open": "00:00", "close": "23:59"}, "sat": {"open": "00:00", "close": "23:59"},
+        "sun": {"open": "00:00", "close": "23:59"}
+    }))
+    .map_err(anyhow::Error::msg)?
+    .to_json();
+    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
+    for (chunk_no, chunk) in ids.chunks(500).enumerate() {
+        let txn = db.begin().await?;
+        let base = chunk_no * 500;
+        tenant::Entity::insert_many(chunk.iter().enumerate().map(|(i, id)| tenant::ActiveModel {
+            id: Set(*id),
+            name: Set(format!("Bench tenant {}", base + i)),
+            phone_number: Set(Some(format!("+4930{:09}", base + i))),
+            status: Set(TenantStatus::Active),
+            plan: Set(Plan::Free),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }))
+        .exec_without_returning(&txn)
+        .await?;
+        tenant_config::Entity::insert_many(chunk.iter().map(|id| tenant_config::ActiveModel {
+            tenant_id: Set(*id),
+            template_type: Set(TemplateType::Support),
+            business_name: Set("Bench".into()),
+            language: Set("en".into()),
+            timezone: Set("UTC".into()),
+            hours: Set(hours.clone()),
+            welcome_message: Set(
+                "Welcome to Bench! Ask about opening hours, prices or a person.".into(),
+            ),
+            auto_reply: Set(true),
+            response_delay_ms: Set(0),
+            max_message_length: Set(4096),
+            transport: Set(TransportKind::Sandbox),
+            rate_limit_per_minute: Set(None),
+            chat_rate_limit_per_minute: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }))
+        .exec_without_returning(&txn)
+        .await?;
+        whatsapp_session::Entity::insert_many(chunk.iter().enumerate().map(|(i, id)| {
+            whatsapp_session::ActiveModel {
+                tenant_id: Set(*id),
+                state: Set(SessionState::Connected),
+                last_qr: Set(None),
+                qr_expires_at: Set(None),
+                linked_phone: Set(Some(format!("+4930{:09}", base + i))),
+                last_seen_at: Set(Some(now)),
+                session_data: Set(Some(
+                    json!({ "linked_phone": format!("+4930{:09}", base + i) }),
+                )),
+                updated_at: Set(now),
+            }
+        }))
+        .exec_without_returning(&txn)
+        .await?;
+        worker_process::Entity::insert_many(chunk.iter().map(|id| worker_process::ActiveModel {
+            tenant_id: Set(*id),
+            desired_state: Set(DesiredState::Running),
+            status: Set(WorkerStatus::Stopped),
+            restart_count: Set(0),
+            last_error: Set(None),
+            last_heartbeat_at: Set(None),
+            started_at: Set(None),
+            owner_node: Set(None),
+            lease_expires_at: Set(None),
+            updated_at: Set(now),
+        }))
+        .exec_without_returning(&txn)
+        .await?;
+        txn.commit().await?;
+    }
+    Ok(ids)
+}
+
+/// Delivers a message, waiting while the tenant's inbox is full.
+async fn deliver(
+    sandbox: &SandboxHub,
+    tenant: Uuid,
+    message: InboundMessage,
+) -> anyhow::Result<()> {
+    loop {
+        match sandbox.inbound(tenant, message.clone()) {
+            Ok(()) => return Ok(()),
+            Err(SandboxError::InboxFull) => tokio::task::yield_now().await,
+            Err(err) => anyhow::bail!("delivering to {tenant}: {err}"),
+        }
+    }
+}
+
+struct Throughput {
+    messages_per_s: f64,
+    rows_per_s: f64,
+}
+
+/// Committed OUT rows + ANSWERED updates reaching `target` means every
+/// message so far went all the way through.
+async fn wait_for_answers(
+    registry: &BotRegistry,
+    out_target: u64,
+    status_target: u64,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let stats = registry.writer().stats();
+    let begin = Instant::now();
+    while stats.outbound.load(Ordering::Relaxed) < out_target
+        || stats.status_updates.load(Ordering::Relaxed) < status_target
+    {
+        if begin.elapsed() > limit {
+            anyhow::bail!(
+                "only {} replies / {} statuses of {out_target} committed after {limit:?}",
+                stats.outbound.load(Ordering::Relaxed),
+                stats.status_updates.load(Ordering::Relaxed)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(())
+}
+
+async fn drive(
+    registry: &BotRegistry,
+    sandbox: &Arc<SandboxHub>,
+    tenants: &[Uuid],
+    args: &BenchArgs,
+) -> anyhow::Result<Throughput> {
+    let stats = registry.writer().stats();
+    let (out0, st0, in0) = (
+        stats.outbound.load(Ordering::Relaxed),
+        stats.status_updates.load(Ordering::Relaxed),
+        stats.inbound.load(Ordering::Relaxed),
+    );
+    let m = u64::from(args.messages);
+    let begin = Instant::now();
+    // Feed from a few tasks so the feeder is not the bottleneck.
+    let feeders = 4u32;
+    let mut set = tokio::task::JoinSet::new();
+    for f in 0..feeders {
+        let sandbox = sandbox.clone();
+        let tenants = tenants.to_vec();
+        let (total, chats) = (args.messages, args.chats_per_tenant.max(1));
+        set.spawn(async move {
+            let mut k = f;
+            while k < total {
+                let tenant = tenants[(k as usize) % tenants.len()];
+                let chat = (k / tenants.len() as u32) % chats;
+                let message = InboundMessage {
+                    id: format!("tp-{k}"),
+                    from: format!("+4917{chat:09}"),
+                    text: "tell me more".to_owned(),
+                    at: Utc::now(),
+                };
+                deliver(&sandbox, tenant, message).await?;
+                k += feeders;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(result) = set.join_next().await {
+        result??;
+    }
+    wait_for_answers(registry, out0 + m, st0 + m, Duration::from_secs(600)).await?;
+    let elapsed = begin.elapsed().as_secs_f64();
+    let rows = (stats.inbound.load(Ordering::Relaxed) - in0)
+        + (stats.outbound.load(Ordering::Relaxed) - out0);
+    Ok(Throughput {
+        messages_per_s: m as f64 / elapsed,
+        rows_per_s: rows as f64 / elapsed,
+    })
+}
+
+/// Offers `rate` messages/s for `seconds`, each from its own chat, and
+/// measures inbound → reply sent.
+async fn latency(
+    registry: &BotRegistry,
+    sandbox: &Arc<SandboxHub>,
+    tenants: &[Uuid],
+    args: &BenchArgs,
+) -> anyhow::Result<(Duration, Duration, f64)> {
+    let stats = registry.writer().stats();
+    let (out0, st0) = (
+        stats.outbound.load(Ordering::Relaxed),
+        stats.status_updates.load(Ordering::Relaxed),
+    );
+    let total = args.rate * args.seconds;
+    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
+    let mut sent_at: HashMap<(Uuid, String), chrono::DateTime<Utc>> =
+        HashMap::with_capacity(total as usize);
+    let begin = tokio::time::Instant::now();
+    for k in 0..total {
+        // Paced by the clock, not by sleeps adding up.
+        tokio::time::sleep_until(begin + interval * k).await;
+        let tenant = tenants[(k as usize * 7919) % tenants.len()];
+        let chat = format!("+4916{k:09}");
+        let now = Utc::now();
+        sent_at.insert((tenant, chat.clone()), now);
+        deliver(
+            sandbox,
+            tenant,
+            InboundMessage {
+                id: format!("lat-{k}"),
+                from: chat,
+                text: "tell me more".into(),
+                at: now,
+            },
+        )
+        .await?;
+    }
+    let offered = f64::from(total) / begin.elapsed().as_secs_f64();
+    wait_for_answers(
+        registry,
+        out0 + u64::from(total),
+        st0 + u64::from(total),
+        Duration::from_secs(120),
+    )
+    .await?;
+    let mut latencies: Vec<Duration> = Vec::with_capacity(total as usize);
+    let mut seen: std::collections::HashSet<Uuid> = std::collections::HashSet::new();
+    for (tenant, _) in sent_at.keys() {
+        if !seen.insert(*tenant) {
+            continue;
+        }
+        for entry in sandbox.outbox(*tenant) {
+            if let Some(at) = sent_at.get(&(*tenant, entry.to.clone())) {
+                latencies.push((entry.sent_at - *at).to_std().unwrap_or_default());
+            }
+        }
+    }
+    latencies.sort();
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Ok((pick(0.50), pick(0.99), offered))
+}
+
+/// message_log rows/s with plain batched inserts (500 rows per statement,
+/// one transaction each): the ceiling the pipeline is compared with.
+async fn raw_insert_rate(
+    db: &DatabaseConnection,
+    tenants: &[Uuid],
+    rows: u32,
+) -> anyhow::Result<f64> {
+    let begin = Instant::now();
+    let now = Utc::now();
+    let mut k = 0u32;
+    while k < rows {
+        let batch = (k..(k + 500).min(rows)).map(|i| message_log::ActiveModel {
+            tenant_id: Set(tenants[i as usize % tenants.len()]),
+            direction: Set(Direction::In),
+            chat_id: Set(format!("+4915{i:09}")),
+            sender: Set(format!("+4915{i:09}")),
+            recipient: Set("bot".into()),
+            text: Set("tell me more".into()),
+            wa_message_id: Set(Some(format!("raw-{i}"))),
+            status: Set(MessageStatus::Received),
+            error: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        });
+        let txn = db.begin().await?;
+        message_log::Entity::insert_many(batch)
+            .exec_without_returning(&txn)
+            .await?;
+        txn.commit().await?;
+        k += 500;
+    }
+    Ok(f64::from(rows) / begin.elapsed().as_secs_f64())
+}

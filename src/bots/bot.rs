@@ -1,0 +1,482 @@
+//! One tenant's bot: an actor task that owns the transport and the per-chat
+//! queues, and turns transport events into database state and replies.
+//!
+//! Pipeline (DESIGN.md order), per inbound message:
+//! dedup cache → per-chat FIFO queue → persist IN (unique index: a repeat
+//! stops here) → tenant limit → reply engine → typing delay → chat limit →
+//! send → log OUT + mark IN answered.
+//!
+//! The actor routes a message to its chat's queue at once, so chats run
+//! concurrently while each chat keeps arrival order; the chat worker persists
+//! the message before anything else happens to it. A full chat queue is the
+//! stated overflow policy: the message is stored FAILED ("chat queue full")
+//! and a warning logged — never dropped silently.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use entity::enums::{MessageStatus, TenantStatus};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::deps::BotDeps;
+use super::transport::{InboundMessage, Transport, TransportError, TransportEvent};
+use crate::replies::{ReplyContext, reply};
+use crate::services::runtime::{self, BotConfig, InboundRow, OutboundRow, StatusUpdate};
+
+/// Chats remembered for "first contact"; past this the memory is cleared
+/// (a returning chat then gets the welcome message once more).
+const KNOWN_CHATS_LIMIT: usize = 10_000;
+
+/// Messages from the registry to a running bot.
+#[derive(Debug)]
+pub enum BotMsg {
+    /// Heartbeat probe: answer by storing the tick.
+    Ping(u64),
+    /// The tenant's settings changed: read them again.
+    Reload,
+}
+
+/// How a bot run ended, for the supervisor.
+#[derive(Debug)]
+pub enum Exit {
+    /// Cancelled (stop, restart, shutdown).
+    Stopped,
+    /// Cannot continue without a person: QR not scanned, logged out.
+    Fatal { reason: String, logged_out: bool },
+    /// Something broke; a restart may help.
+    Crashed(String),
+}
+
+/// A message a chat worker must answer.
+struct Job {
+    /// Set when already persisted (recovered after a restart).
+    stored_id: Option<i64>,
+    message: InboundMessage,
+}
+
+/// What the chat workers of one bot share.
+struct ChatShared {
+    tenant: Uuid,
+    deps: Arc<BotDeps>,
+    transport: Arc<dyn Transport>,
+    config: watch::Receiver<Arc<BotConfig>>,
+    tenant_limit: DefaultDirectRateLimiter,
+    /// Per-chat limiter of this tenant when it overrides the platform's.
+    own_chat_limit: Option<DefaultKeyedRateLimiter<String>>,
+    /// Known chats (for the welcome message on first contact).
+    known_chats: std::sync::Mutex<HashSet<String>>,
+}
+
+fn per_minute(n: u32, burst: u32) -> Quota {
+    let n = std::num::NonZeroU32::new(n.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+    let burst = std::num::NonZeroU32::new(burst.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+    Quota::per_minute(n).allow_burst(burst)
+}
+
+/// Runs the bot until cancelled or until it cannot go on.
+pub async fn run(
+    tenant: Uuid,
+    deps: Arc<BotDeps>,
+    inbox: &mut mpsc::Receiver<BotMsg>,
+    alive: Arc<AtomicU64>,
+    cancel: CancellationToken,
+) -> Exit {
+    let config = match runtime::load_bot_config(&deps.db, tenant).await {
+        Ok(config) => Arc::new(config),
+        Err(err) => return Exit::Crashed(format!("cannot read the tenant's settings: {err}")),
+    };
+    let transport: Arc<dyn Transport> = match deps.transport_for(&config) {
+        Ok(transport) => transport,
+        Err(reason) => {
+            return Exit::Fatal {
+                reason,
+                logged_out: false,
+            };
+        }
+    };
+    let settings = &deps.settings;
+    let tenant_limit = RateLimiter::direct(per_minute(
+        config
+            .rate_limit_per_minute
+            .unwrap_or(settings.tenant_rate_per_minute.get()),
+        settings.tenant_burst.get(),
+    ));
+    let own_chat_limit = config
+        .chat_rate_limit_per_minute
+        .map(|n| RateLimiter::keyed(per_minute(n, settings.chat_burst.get())));
+    let (config_tx, config_rx) = watch::channel(config);
+    let shared = Arc::new(ChatShared {
+        tenant,
+        deps: deps.clone(),
+        transport: transport.clone(),
+        config: config_rx,
+        tenant_limit,
+        own_chat_limit,
+        known_chats: std::sync::Mutex::new(HashSet::new()),
+    });
+
+    if let Err(err) = runtime::record_running(&deps.db, tenant, &deps.node).await {
+        return Exit::Crashed(format!("cannot record the bot as running: {err}"));
+    }
+
+    let (events_tx, mut events) = mpsc::channel(32);
+    let transport_cancel = cancel.child_token();
+    let mut transport_task = tokio::spawn({
+        let transport = transport.clone();
+        let cancel = transport_cancel.clone();
+        async move { transport.run(events_tx, cancel).await }
+    });
+    let mut chats: HashMap<String, mpsc::Sender<Job>> = HashMap::new();
+    let mut workers = JoinSet::new();
+    let mut sweep = tokio::time::interval(deps.settings.chat_idle_timeout);
+    sweep.tick().await;
+
+    let mut online = false;
+    let exit = loop {
+        tokio::select! {
+            () = cancel.cancelled() => break Exit::Stopped,
+            msg = inbox.recv() => match msg {
+                Some(BotMsg::Ping(tick)) => alive.store(tick, Ordering::Release),
+                Some(BotMsg::Reload) => match runtime::load_bot_config(&deps.db, tenant).await {
+                    Ok(config) => { let _ = config_tx.send(Arc::new(config)); }
+                    Err(err) => tracing::warn!(%tenant, error = %err, "reloading settings failed; keeping the old ones"),
+                },
+                None => break Exit::Stopped,
+            },
+            event = events.recv() => match event {
+                Some(event) => {
+                    let linked = matches!(event, TransportEvent::Connected { .. });
+                    if let Err(exit) = on_event(&shared, event, &mut chats, &mut workers).await {
+                        break exit;
+                    }
+                    if linked && !online {
+                        online = true;
+                        deps.connected.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // The link changed the tenant's status and phone.
+                    if linked && let Ok(config) = runtime::load_bot_config(&deps.db, tenant).await {
+                        let _ = config_tx.send(Arc::new(config));
+                    }
+                }
+                // The transport finished; its result says why.
+                None => break transport_exit((&mut transport_task).await),
+            },
+            _ = sweep.tick() => {
+                chats.retain(|_, queue| !queue.is_closed());
+                while workers.try_join_next().is_some() {}
+            }
+        }
+    };
+
+    if online {
+        deps.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+    // Drain: no new messages; queued ones get `drain_timeout` to go out.
+    transport_cancel.cancel();
+    drop(chats);
+    let drained = tokio::time::timeout(deps.settings.drain_timeout, async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(%tenant, "chat queues not drained in time; the rest is answered after the next start");
+        workers.shutdown().await;
+    }
+    transport_task.abort();
+    exit
+}
+
+fn transport_exit(result: Result<Result<(), TransportError>, tokio::task::JoinError>) -> Exit {
+    match result {
+        Ok(Ok(())) => Exit::Stopped,
+        Ok(Err(TransportError::QrTimeout)) => Exit::Fatal {
+            reason: "the QR code was not scanned in time: start the bot again to get a new one"
+                .to_owned(),
+            logged_out: false,
+        },
+        Ok(Err(TransportError::LoggedOut)) => Exit::Fatal {
+            reason: "logged out from the phone: link the bot again".to_owned(),
+            logged_out: true,
+        },
+        Ok(Err(err)) => Exit::Crashed(format!("transport failed: {err}")),
+        Err(join) if join.is_panic() => {
+            Exit::Crashed(format!("transport panicked: {}", panic_text(join)))
+        }
+        Err(_) => Exit::Stopped,
+    }
+}
+
+pub(crate) fn panic_text(join: tokio::task::JoinError) -> String {
+    let payload = join.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+async fn on_event(
+    shared: &Arc<ChatShared>,
+    event: TransportEvent,
+    chats: &mut HashMap<String, mpsc::Sender<Job>>,
+    workers: &mut JoinSet<()>,
+) -> Result<(), Exit> {
+    let deps = &shared.deps;
+    let tenant = shared.tenant;
+    match event {
+        TransportEvent::Qr { code, expires_at } => {
+            let qr = crate::bots::qr::data_uri(&code)
+                .map_err(|err| Exit::Crashed(format!("cannot render the QR code: {err}")))?;
+            runtime::record_qr(&deps.db, tenant, &qr, expires_at)
+                .await
+                .map_err(|err| Exit::Crashed(format!("cannot store the QR code: {err}")))?;
+        }
+        TransportEvent::Connected { phone } => {
+            runtime::record_connected(&deps.db, tenant, &phone)
+                .await
+                .map_err(|err| Exit::Crashed(format!("cannot record the link: {err}")))?;
+            // Persisted earlier but never answered (crash, drain bound): now.
+            let pending = runtime::unanswered(&deps.db, tenant)
+                .await
+                .map_err(|err| Exit::Crashed(format!("cannot read unanswered messages: {err}")))?;
+            if !pending.is_empty() {
+                tracing::info!(%tenant, count = pending.len(), "answering messages left from before the restart");
+            }
+            for row in pending {
+                let message = InboundMessage {
+                    id: row.wa_message_id.unwrap_or_default(),
+                    from: row.chat_id,
+                    text: row.text,
+                    at: row.created_at,
+                };
+                route(
+                    shared,
+                    Job {
+                        stored_id: Some(row.id),
+                        message,
+                    },
+                    chats,
+                    workers,
+                )
+                .await;
+            }
+        }
+        TransportEvent::Message(message) => {
+            let key = (tenant, message.id.clone());
+            if deps.dedup.contains_key(&key) {
+                tracing::debug!(%tenant, id = %message.id, "repeat dropped by the dedup cache");
+                return Ok(());
+            }
+            deps.dedup.insert(key, ());
+            route(
+                shared,
+                Job {
+                    stored_id: None,
+                    message,
+                },
+                chats,
+                workers,
+            )
+            .await;
+        }
+        TransportEvent::Disconnected { reason } => {
+            tracing::info!(%tenant, %reason, "transport disconnected; it reconnects on its own");
+        }
+        TransportEvent::LoggedOut => {
+            return Err(Exit::Fatal {
+                reason: "logged out from the phone: link the bot again".to_owned(),
+                logged_out: true,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Puts a job on its chat's queue, opening the queue (and its worker) when
+/// needed. A full queue is the overflow policy of the module docs.
+async fn route(
+    shared: &Arc<ChatShared>,
+    job: Job,
+    chats: &mut HashMap<String, mpsc::Sender<Job>>,
+    workers: &mut JoinSet<()>,
+) {
+    let chat = job.message.from.clone();
+    let capacity = usize::try_from(shared.deps.settings.chat_queue_capacity.get()).unwrap_or(64);
+    let queue = match chats.get(&chat) {
+        Some(queue) if !queue.is_closed() => queue.clone(),
+        _ => {
+            let (tx, rx) = mpsc::channel(capacity);
+            workers.spawn(chat_worker(shared.clone(), chat.clone(), rx));
+            chats.insert(chat.clone(), tx.clone());
+            tx
+        }
+    };
+    if let Err(mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) =
+        queue.try_send(job)
+    {
+        tracing::warn!(tenant = %shared.tenant, %chat, id = %job.message.id, "chat queue full: message stored as FAILED, not answered");
+        let writer = &shared.deps.writer;
+        let stored = match job.stored_id {
+            Some(id) => Ok(Some(id)),
+            None => {
+                writer
+                    .persist(inbound_row(shared.tenant, &job.message))
+                    .await
+            }
+        };
+        let result = match stored {
+            Ok(Some(id)) => {
+                writer
+                    .status(StatusUpdate {
+                        id,
+                        status: MessageStatus::Failed,
+                        error: Some("chat queue full: not answered".to_owned()),
+                    })
+                    .await
+            }
+            // A duplicate: the original is (being) answered.
+            Ok(None) => Ok(()),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = result {
+            tracing::error!(tenant = %shared.tenant, error = %err, "could not record the overflowing message");
+        }
+    }
+}
+
+fn inbound_row(tenant: Uuid, message: &InboundMessage) -> InboundRow {
+    InboundRow {
+        tenant_id: tenant,
+        wa_message_id: message.id.clone(),
+        chat_id: message.from.clone(),
+        text: message.text.clone(),
+        created_at: message.at,
+    }
+}
+
+/// Answers one chat's messages in order; ends after `chat_idle_timeout`
+/// without work or when the bot drops the queue.
+async fn chat_worker(shared: Arc<ChatShared>, chat: String, mut queue: mpsc::Receiver<Job>) {
+    let idle = shared.deps.settings.chat_idle_timeout;
+    loop {
+        let job = match tokio::time::timeout(idle, queue.recv()).await {
+            Ok(Some(job)) => job,
+            Ok(None) | Err(_) => return,
+        };
+        if let Err(err) = answer(&shared, &chat, job).await {
+            tracing::warn!(tenant = %shared.tenant, %chat, error = %err, "answering failed");
+        }
+    }
+}
+
+async fn answer(shared: &ChatShared, chat: &str, job: Job) -> Result<(), String> {
+    let deps = &shared.deps;
+    let id = match job.stored_id {
+        Some(id) => id,
+        None => match deps
+            .writer
+            .persist(inbound_row(shared.tenant, &job.message))
+            .await
+        {
+            Ok(Some(id)) => id,
+            // Stored before: answered (or being answered) already.
+            Ok(None) => return Ok(()),
+            Err(err) => return Err(err.to_string()),
+        },
+    };
+    let config = shared.config.borrow().clone();
+    if !config.auto_reply || config.status == TenantStatus::Paused {
+        return deps
+            .writer
+            .status(StatusUpdate {
+                id,
+                status: MessageStatus::Skipped,
+                error: None,
+            })
+            .await
+            .map_err(|e| e.to_string());
+    }
+
+    shared.tenant_limit.until_ready().await;
+    let first_contact = {
+        let mut known = shared
+            .known_chats
+            .lock()
+            .map_err(|_| "chat memory poisoned".to_owned())?;
+        if known.len() >= KNOWN_CHATS_LIMIT {
+            known.clear();
+        }
+        known.insert(chat.to_owned())
+    };
+    let ctx = ReplyContext {
+        template: config.template,
+        language: config.language,
+        business_name: &config.business_name,
+        welcome_message: &config.welcome_message,
+        hours: &config.hours,
+        timezone: config.timezone,
+        max_message_length: config.max_message_length,
+        first_contact,
+    };
+    let parts = reply(&ctx, &job.message.text, Utc::now());
+    if config.response_delay_ms > 0 {
+        // "Typing…": a person would not answer instantly.
+        tokio::time::sleep(Duration::from_millis(config.response_delay_ms)).await;
+    }
+    let mut failure = None;
+    for part in parts {
+        match &shared.own_chat_limit {
+            Some(limiter) => limiter.until_key_ready(&chat.to_owned()).await,
+            None => {
+                deps.chat_limiter
+                    .until_key_ready(&(shared.tenant, chat.to_owned()))
+                    .await
+            }
+        }
+        let sent = shared.transport.send_text(chat, &part).await;
+        let (wa_message_id, status, error) = match sent {
+            Ok(wa_id) => (Some(wa_id), MessageStatus::Sent, None),
+            Err(err) => (None, MessageStatus::Failed, Some(err.to_string())),
+        };
+        if let Some(err) = &error {
+            failure = Some(err.clone());
+        }
+        deps.writer
+            .outbound(OutboundRow {
+                tenant_id: shared.tenant,
+                wa_message_id,
+                chat_id: chat.to_owned(),
+                from: config
+                    .linked_phone
+                    .clone()
+                    .unwrap_or_else(|| "bot".to_owned()),
+                text: part,
+                status,
+                error,
+                created_at: Utc::now(),
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        if failure.is_some() {
+            break;
+        }
+    }
+    let (status, error) = match failure {
+        None => (MessageStatus::Answered, None),
+        Some(err) => (
+            MessageStatus::Failed,
+            Some(format!("reply not sent: {err}")),
+        ),
+    };
+    deps.writer
+        .status(StatusUpdate { id, status, error })
+        .await
+        .map_err(|e| e.to_string())
+}

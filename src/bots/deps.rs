@@ -1,0 +1,96 @@
+//! What every bot of the process shares: the database, the log writer, the
+//! dedup cache, the platform's per-chat limiter, settings and the sandbox
+//! hub. Built once by the registry; bots hold an `Arc`.
+
+use std::sync::Arc;
+
+use entity::enums::TransportKind;
+use governor::{DefaultKeyedRateLimiter, RateLimiter};
+use mini_moka::sync::Cache;
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use super::log_writer::LogWriter;
+use super::transport::Transport;
+use super::transport::sandbox::{QrSchedule, SandboxHub};
+use crate::config::BotSettings;
+use crate::services::runtime::BotConfig;
+
+/// Makes a tenant's transport; replaces the choice by config (tests use it
+/// to inject transports that misbehave on purpose).
+pub type TransportFactory = Arc<dyn Fn(&BotConfig) -> Arc<dyn Transport> + Send + Sync>;
+
+pub struct BotDeps {
+    pub db: DatabaseConnection,
+    pub writer: LogWriter,
+    /// (tenant, message id) seen lately: the fast path in front of the
+    /// unique index, bounded in size and time.
+    pub dedup: Cache<(Uuid, String), ()>,
+    /// Platform default per-chat limit, keyed by (tenant, chat); swept.
+    pub chat_limiter: DefaultKeyedRateLimiter<(Uuid, String)>,
+    pub settings: BotSettings,
+    /// This process, as owner of its bots' worker rows (heartbeat).
+    pub node: String,
+    pub sandbox: Arc<SandboxHub>,
+    pub transport_factory: Option<TransportFactory>,
+    /// Bots linked and online right now (gauge).
+    pub connected: std::sync::atomic::AtomicUsize,
+}
+
+impl BotDeps {
+    pub fn new(
+        db: DatabaseConnection,
+        writer: LogWriter,
+        settings: BotSettings,
+        sandbox: Arc<SandboxHub>,
+        transport_factory: Option<TransportFactory>,
+    ) -> Self {
+        let dedup = Cache::builder()
+            .max_capacity(u64::from(settings.dedup_capacity.get()))
+            .time_to_live(settings.dedup_ttl)
+            .build();
+        let chat_limiter = RateLimiter::keyed(
+            governor::Quota::per_minute(settings.chat_rate_per_minute)
+                .allow_burst(settings.chat_burst),
+        );
+        Self {
+            db,
+            writer,
+            dedup,
+            chat_limiter,
+            node: format!("node-{}", Uuid::new_v4().simple()),
+            settings,
+            sandbox,
+            transport_factory,
+            connected: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// The transport the tenant's config asks for.
+    pub fn transport_for(&self, config: &BotConfig) -> Result<Arc<dyn Transport>, String> {
+        if let Some(factory) = &self.transport_factory {
+            return Ok(factory(config));
+        }
+        match config.transport {
+            TransportKind::Sandbox => Ok(Arc::new(self.sandbox.transport(
+                config.tenant_id,
+                config.linked_phone.clone(),
+                QrSchedule {
+                    first: self.settings.qr_first_ttl,
+                    next: self.settings.qr_next_ttl,
+                    max_codes: self.settings.qr_max_codes.get(),
+                },
+            ))),
+            TransportKind::WhatsappWeb | TransportKind::CloudApi => Err(format!(
+                "the {} transport is not available in this build yet",
+                crate::views::components::enum_name(&config.transport)
+            )),
+        }
+    }
+
+    /// Forgets idle limiter keys (called by the maintenance task).
+    pub fn sweep(&self) {
+        self.chat_limiter.retain_recent();
+        self.chat_limiter.shrink_to_fit();
+    }
+}

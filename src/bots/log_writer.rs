@@ -1,0 +1,216 @@
+//! The message log writer: ONE task that owns all per-message writes, so
+//! SQLite sees one writer and every backend sees few, large transactions.
+//!
+//! Bots hand it operations over a bounded channel (back-pressure, never an
+//! unbounded queue): inbound rows to persist (the bot waits for the answer:
+//! new id, or duplicate), outbound rows and status updates (fire and forget).
+//! It commits after `batch_size` operations or `flush_interval`, whichever
+//! comes first, and once more at shutdown with whatever is left.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::services::runtime::{self, InboundRow, OutboundRow, StatusUpdate};
+
+/// Operations waiting for the writer; senders wait when it is full.
+const QUEUE_CAPACITY: usize = 16_384;
+/// A failed batch is retried this many times before it is given up (logged).
+const ATTEMPTS: u32 = 3;
+
+enum Op {
+    Persist {
+        row: InboundRow,
+        reply: oneshot::Sender<Result<Option<i64>, String>>,
+    },
+    Outbound(OutboundRow),
+    Status(StatusUpdate),
+}
+
+#[derive(Clone)]
+pub struct LogWriter {
+    tx: mpsc::Sender<Op>,
+    stats: Arc<WriterStats>,
+}
+
+/// Rows committed so far (for the benchmark and the logs).
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub inbound: AtomicU64,
+    pub outbound: AtomicU64,
+    pub status_updates: AtomicU64,
+    pub batches: AtomicU64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("the message log is shutting down")]
+    Closed,
+    #[error("the message log could not be written: {0}")]
+    Database(String),
+}
+
+impl LogWriter {
+    /// Starts the writer task; it stops (after a last flush) when `shutdown`
+    /// is cancelled and the queue is empty.
+    pub fn spawn(
+        db: DatabaseConnection,
+        batch_size: usize,
+        flush_interval: Duration,
+        shutdown: CancellationToken,
+        tracker: &tokio_util::task::TaskTracker,
+        runtime: &tokio::runtime::Handle,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let stats = Arc::new(WriterStats::default());
+        tracker.spawn_on(
+            run(
+                db,
+                rx,
+                batch_size.max(1),
+                flush_interval,
+                shutdown,
+                stats.clone(),
+            ),
+            runtime,
+        );
+        Self { tx, stats }
+    }
+
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    /// Persists an inbound message: `Some(id)` when new, `None` when the
+    /// unique index says it was seen before.
+    pub async fn persist(&self, row: InboundRow) -> Result<Option<i64>, LogError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Op::Persist { row, reply })
+            .await
+            .map_err(|_| LogError::Closed)?;
+        answer
+            .await
+            .map_err(|_| LogError::Closed)?
+            .map_err(LogError::Database)
+    }
+
+    pub async fn outbound(&self, row: OutboundRow) -> Result<(), LogError> {
+        self.tx
+            .send(Op::Outbound(row))
+            .await
+            .map_err(|_| LogError::Closed)
+    }
+
+    pub async fn status(&self, update: StatusUpdate) -> Result<(), LogError> {
+        self.tx
+            .send(Op::Status(update))
+            .await
+            .map_err(|_| LogError::Closed)
+    }
+}
+
+async fn run(
+    db: DatabaseConnection,
+    mut rx: mpsc::Receiver<Op>,
+    batch_size: usize,
+    flush_interval: Duration,
+    shutdown: CancellationToken,
+    stats: Arc<WriterStats>,
+) {
+    let mut batch: Vec<Op> = Vec::with_capacity(batch_size);
+    loop {
+        // Wait for the first operation of a batch (or shutdown)…
+        let first = tokio::select! {
+            biased;
+            op = rx.recv() => op,
+            () = shutdown.cancelled() => None,
+        };
+        match first {
+            Some(op) => batch.push(op),
+            None => break,
+        }
+        // …then take more until the batch is full or the interval is over.
+        let deadline = tokio::time::Instant::now() + flush_interval;
+        while batch.len() < batch_size {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(op)) => batch.push(op),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        flush(&db, &mut batch, &stats).await;
+    }
+    // Shutdown: whatever is queued still goes in.
+    rx.close();
+    while let Some(op) = rx.recv().await {
+        batch.push(op);
+        if batch.len() >= batch_size {
+            flush(&db, &mut batch, &stats).await;
+        }
+    }
+    flush(&db, &mut batch, &stats).await;
+    tracing::debug!("message log writer stopped");
+}
+
+async fn flush(db: &DatabaseConnection, batch: &mut Vec<Op>, stats: &WriterStats) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut inbound = Vec::new();
+    let mut replies = Vec::new();
+    let mut outbound = Vec::new();
+    let mut updates = Vec::new();
+    for op in batch.drain(..) {
+        match op {
+            Op::Persist { row, reply } => {
+                inbound.push(row);
+                replies.push(reply);
+            }
+            Op::Outbound(row) => outbound.push(row),
+            Op::Status(update) => updates.push(update),
+        }
+    }
+    let (n_out, n_up) = (outbound.len(), updates.len());
+    let mut attempt = 1;
+    let result = loop {
+        match runtime::flush_log_batch(db, &inbound, outbound.clone(), updates.clone()).await {
+            Ok(ids) => break Ok(ids),
+            Err(err) if attempt < ATTEMPTS => {
+                tracing::warn!(error = %err, attempt, "writing the message log failed; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            Err(err) => break Err(err.to_string()),
+        }
+    };
+    match result {
+        Ok(ids) => {
+            let new = ids.iter().filter(|id| id.is_some()).count();
+            stats.inbound.fetch_add(new as u64, Ordering::Relaxed);
+            stats.outbound.fetch_add(n_out as u64, Ordering::Relaxed);
+            stats
+                .status_updates
+                .fetch_add(n_up as u64, Ordering::Relaxed);
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            for (reply, id) in replies.into_iter().zip(ids) {
+                let _ = reply.send(Ok(id));
+            }
+        }
+        Err(err) => {
+            tracing::error!(
+                error = %err,
+                inbound = inbound.len(),
+                outbound = n_out,
+                status_updates = n_up,
+                "message log batch lost after {ATTEMPTS} attempts"
+            );
+            for reply in replies {
+                let _ = reply.send(Err(err.clone()));
+            }
+        }
+    }
+}

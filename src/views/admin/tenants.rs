@@ -1,0 +1,557 @@
+//! Tenant pages of the admin console: the searchable list, the create form,
+//! the detail page (status, bot, edit form, messages, audit, danger zone) and
+//! the delete confirmation.
+//!
+//! Owns: `TenantFormValues`, the strings a tenant form shows, and
+//! `tenant_form`, the ONE function rendering the create and the edit form
+//! (the edit form adds the config-only fields). Must not: parse or validate;
+//! the handler does that and hands back what was typed plus the errors.
+
+use entity::enums::{TemplateType, TenantStatus};
+use maud::{Markup, html};
+
+use crate::domain::hours::{BusinessHours, DAY_KEYS};
+use crate::domain::language::Language;
+use crate::domain::lifecycle::{LifecycleAction, allowed_actions, status_name};
+use crate::error::FieldErrors;
+use crate::services::Page;
+use crate::services::audit::AuditEntry;
+use crate::services::messages::MessageView;
+use crate::services::tenants::{DEFAULT_TIMEZONE, TenantDetail, TenantSummary, template_name};
+use crate::views::admin::audit;
+use crate::views::components::{self, Field, enum_name};
+use crate::views::layout::{self, AdminChrome};
+use crate::web::urls::{AdminUrl, query_string};
+
+const DAY_NAMES: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+const TEMPLATES: [(TemplateType, &str); 3] = [
+    (TemplateType::Booking, "Booking (appointments)"),
+    (TemplateType::Ecommerce, "E-commerce (orders)"),
+    (TemplateType::Support, "Support (questions)"),
+];
+
+/// The list's filters as the page shows them.
+pub struct ListFilter<'a> {
+    pub q: &'a str,
+    pub status: Option<TenantStatus>,
+}
+
+pub fn list(
+    chrome: &AdminChrome<'_>,
+    page: &Page<TenantSummary>,
+    filter: &ListFilter<'_>,
+) -> Markup {
+    let status = filter.status.map(status_name).unwrap_or_default();
+    let base_query = query_string(&[("q", filter.q), ("status", status)]);
+    let filtered = !filter.q.trim().is_empty() || filter.status.is_some();
+    layout::admin_page(
+        "Tenants",
+        chrome,
+        html! {
+            div.page-header {
+                h1 { "Tenants" }
+                a.button.primary href=(AdminUrl::NewTenant) { "New tenant" }
+            }
+            form.toolbar method="get" action=(AdminUrl::Tenants) role="search" {
+                label.sr-only for="q" { "Search by name or phone number" }
+                input #q type="search" name="q" value=(filter.q)
+                    placeholder="Search by name or phone number";
+                label.sr-only for="status" { "Status" }
+                select #status name="status" {
+                    option value="any" selected[filter.status.is_none()] { "Any status" }
+                    @for candidate in <TenantStatus as sea_orm::Iterable>::iter() {
+                        option value=(status_name(candidate))
+                            selected[filter.status == Some(candidate)] { (status_name(candidate)) }
+                    }
+                }
+                button.secondary type="submit" { "Filter" }
+                @if filtered { a href=(AdminUrl::Tenants) { "Clear" } }
+            }
+            @if page.items.is_empty() {
+                @if filtered {
+                    (components::empty("No tenant matches", "Try another search or status.", None))
+                } @else {
+                    (components::empty(
+                        "No tenants yet",
+                        "Create the first tenant, or wait for a business to sign up in the portal.",
+                        Some((&AdminUrl::NewTenant.to_string(), "New tenant")),
+                    ))
+                }
+            } @else {
+                (summary_table(&page.items))
+                (components::pagination(page, &AdminUrl::Tenants.to_string(), &base_query))
+            }
+        },
+    )
+}
+
+/// Name (linked), phone, status, created: the list's and the dashboard's table.
+pub fn summary_table(tenants: &[TenantSummary]) -> Markup {
+    html! {
+        div.table-wrap {
+            table.table {
+                thead { tr {
+                    th scope="col" { "Name" }
+                    th scope="col" { "Phone number" }
+                    th scope="col" { "Status" }
+                    th scope="col" { "Created" }
+                } }
+                tbody {
+                    @for tenant in tenants {
+                        tr {
+                            td { a href=(AdminUrl::Tenant(tenant.id)) { (tenant.name) } }
+                            td.nowrap { (tenant.phone_number.as_deref().unwrap_or("—")) }
+                            td { (components::badge(status_name(tenant.status))) }
+                            td.nowrap { (components::datetime(&tenant.created_at)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One weekday of the hours grid, as typed or stored.
+#[derive(Debug, Clone, Default)]
+pub struct DayValues {
+    pub open: String,
+    pub close: String,
+    pub closed: bool,
+}
+
+/// The fields only the edit form has (the tenant exists, so its config does).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigValues {
+    pub welcome_message: String,
+    pub auto_reply: bool,
+    pub response_delay_ms: String,
+    pub max_message_length: String,
+}
+
+/// What a tenant form shows: strings as typed (or as stored), so a refused
+/// form comes back exactly as it was sent.
+#[derive(Debug, Clone, Default)]
+pub struct TenantFormValues {
+    pub name: String,
+    pub phone_number: String,
+    pub template_type: String,
+    pub business_name: String,
+    pub language: String,
+    pub timezone: String,
+    /// Monday first.
+    pub hours: [DayValues; 7],
+    /// `Some` on the edit form only.
+    pub config: Option<ConfigValues>,
+}
+
+impl TenantFormValues {
+    /// The create form's starting point: the defaults a tenant gets anyway.
+    pub fn new_tenant() -> Self {
+        Self {
+            template_type: template_name(TemplateType::Booking).to_owned(),
+            language: Language::En.code().to_owned(),
+            timezone: DEFAULT_TIMEZONE.to_owned(),
+            hours: day_values(&BusinessHours::default()),
+            ..Self::default()
+        }
+    }
+
+    /// The edit form filled from what is stored.
+    pub fn from_detail(detail: &TenantDetail) -> Self {
+        let config = &detail.config;
+        // Stored hours were valid when written; if they no longer parse, the
+        // grid starts empty and saving asks for them again.
+        let hours = BusinessHours::parse_json(&config.hours)
+            .map(|hours| day_values(&hours))
+            .unwrap_or_default();
+        Self {
+            name: detail.tenant.name.clone(),
+            phone_number: detail.tenant.phone_number.clone().unwrap_or_default(),
+            template_type: template_name(config.template_type).to_owned(),
+            business_name: config.business_name.clone(),
+            language: config.language.clone(),
+            timezone: config.timezone.clone(),
+            hours,
+            config: Some(ConfigValues {
+                welcome_message: config.welcome_message.clone(),
+                auto_reply: config.auto_reply,
+                response_delay_ms: config.response_delay_ms.to_string(),
+                max_message_length: config.max_message_length.to_string(),
+            }),
+        }
+    }
+
+    /// What was typed into a submitted form (`edit`: the edit form, with its
+    /// config-only fields). A checkbox is ticked when it was sent at all.
+    pub fn from_form(get: impl Fn(&str) -> Option<String>, edit: bool) -> Self {
+        let text = |key: &str| get(key).unwrap_or_default();
+        let hours = DAY_KEYS.map(|day| DayValues {
+            open: text(&format!("hours_{day}_open")),
+            close: text(&format!("hours_{day}_close")),
+            closed: get(&format!("hours_{day}_closed")).is_some(),
+        });
+        Self {
+            name: text("name"),
+            phone_number: text("phone_number"),
+            template_type: text("template_type"),
+            business_name: text("business_name"),
+            language: text("language"),
+            timezone: text("timezone"),
+            hours,
+            config: edit.then(|| ConfigValues {
+                welcome_message: text("welcome_message"),
+                auto_reply: get("auto_reply").is_some(),
+                response_delay_ms: text("response_delay_ms"),
+                max_message_length: text("max_message_length"),
+            }),
+        }
+    }
+}
+
+fn day_values(hours: &BusinessHours) -> [DayValues; 7] {
+    hours.days().map(|day| match day {
+        Some(range) => DayValues {
+            open: range.open().format("%H:%M").to_string(),
+            close: range.close().format("%H:%M").to_string(),
+            closed: false,
+        },
+        None => DayValues {
+            closed: true,
+            ..DayValues::default()
+        },
+    })
+}
+
+/// The create and the edit form: identity, bot settings, (edit only) reply
+/// behaviour, business hours.
+fn tenant_form(
+    csrf_token: &str,
+    action: AdminUrl,
+    submit: &str,
+    cancel: AdminUrl,
+    values: &TenantFormValues,
+    errors: &FieldErrors,
+) -> Markup {
+    let templates: Vec<(&str, &str)> = TEMPLATES
+        .iter()
+        .map(|(template, label)| (template_name(*template), *label))
+        .collect();
+    let languages: Vec<(&str, &str)> = Language::ALL
+        .iter()
+        .map(|language| (language.code(), language.name()))
+        .collect();
+    html! {
+        form.stack method="post" action=(action) {
+            (components::csrf_input(csrf_token))
+            // Fields side by side both have a hint, so their inputs line up.
+            fieldset {
+                legend { "Tenant" }
+                div.field-row {
+                    (Field { name: "name", label: "Name", value: &values.name,
+                             hint: Some("How the console and the portal name the tenant"),
+                             errors }.input("text", true))
+                    (Field { name: "phone_number", label: "Phone number",
+                             value: &values.phone_number,
+                             hint: Some("The WhatsApp number, international format: +4915112345678"),
+                             errors }.input("tel", true))
+                }
+            }
+            fieldset {
+                legend { "Bot" }
+                div.field-row.mb {
+                    (Field { name: "business_name", label: "Business name",
+                             value: &values.business_name,
+                             hint: Some("How the bot names the business to customers"),
+                             errors }.input("text", true))
+                    (Field { name: "template_type", label: "Template", value: &values.template_type,
+                             hint: Some("Which replies the bot answers with"),
+                             errors }.select(&templates))
+                }
+                div.field-row.mb[values.config.is_some()] {
+                    (Field { name: "language", label: "Language", value: &values.language,
+                             hint: Some("The language the bot replies in"),
+                             errors }.select(&languages))
+                    (Field { name: "timezone", label: "Time zone", value: &values.timezone,
+                             hint: Some("An IANA name such as Europe/Berlin"),
+                             errors }.input("text", false))
+                }
+                @if let Some(config) = &values.config {
+                    div.mb {
+                        (Field { name: "welcome_message", label: "Welcome message",
+                                 value: &config.welcome_message,
+                                 hint: Some("What the bot answers to a greeting"),
+                                 errors }.textarea(3))
+                    }
+                    div.field.mb {
+                        label.check for="auto_reply" {
+                            input #auto_reply type="checkbox" name="auto_reply" value="on"
+                                checked[config.auto_reply];
+                            "Reply automatically"
+                        }
+                    }
+                    div.field-row {
+                        (Field { name: "response_delay_ms", label: "Response delay (ms)",
+                                 value: &config.response_delay_ms,
+                                 hint: Some("0 to 30000: how long the bot waits before answering"),
+                                 errors }.input("number", true))
+                        (Field { name: "max_message_length", label: "Maximum message length",
+                                 value: &config.max_message_length,
+                                 hint: Some("160 to 4096 characters"),
+                                 errors }.input("number", true))
+                    }
+                }
+            }
+            (hours_grid(&values.hours, errors.get("hours")))
+            div.form-actions {
+                button.primary type="submit" { (submit) }
+                a.button.secondary href=(cancel) { "Cancel" }
+            }
+        }
+    }
+}
+
+/// Seven rows of (day, opens, closes, closed). The hours error names the
+/// days it is about ("tue: …", "wed.open: …"); those days are marked invalid.
+fn hours_grid(days: &[DayValues; 7], error: Option<&String>) -> Markup {
+    let invalid = |key: &str| {
+        error.is_some_and(|e| e.contains(&format!("{key}:")) || e.contains(&format!("{key}.")))
+    };
+    html! {
+        fieldset aria-describedby=[error.map(|_| "hours-error")] {
+            legend { "Business hours" }
+            div.hours-grid {
+                span.muted aria-hidden="true" { "Day" }
+                span.muted aria-hidden="true" { "Opens" }
+                span.muted aria-hidden="true" { "Closes" }
+                span.muted aria-hidden="true" {}
+                @for ((key, name), day) in DAY_KEYS.iter().zip(DAY_NAMES).zip(days) {
+                    @let (open, close, closed) = (
+                        format!("hours_{key}_open"),
+                        format!("hours_{key}_close"),
+                        format!("hours_{key}_closed"),
+                    );
+                    @let bad = invalid(key);
+                    span { (name) }
+                    div {
+                        label.sr-only for=(open) { (name) " opens at" }
+                        input id=(open) name=(open) type="time" value=(day.open)
+                            aria-invalid=[bad.then_some("true")]
+                            aria-describedby=[bad.then_some("hours-error")];
+                    }
+                    div {
+                        label.sr-only for=(close) { (name) " closes at" }
+                        input id=(close) name=(close) type="time" value=(day.close)
+                            aria-invalid=[bad.then_some("true")]
+                            aria-describedby=[bad.then_some("hours-error")];
+                    }
+                    label.check for=(closed) {
+                        input id=(closed) name=(closed) type="checkbox" value="on"
+                            checked[day.closed];
+                        "Closed" span.sr-only { " on " (name) }
+                    }
+                }
+            }
+            @if let Some(error) = error {
+                p.error-text #hours-error { "Business hours: " (error) }
+            }
+        }
+    }
+}
+
+pub fn new(chrome: &AdminChrome<'_>, values: &TenantFormValues, errors: &FieldErrors) -> Markup {
+    layout::admin_page(
+        "New tenant",
+        chrome,
+        html! {
+            div.page-header {
+                h1 { "New tenant" }
+                a href=(AdminUrl::Tenants) { "← All tenants" }
+            }
+            section.card {
+                p.muted {
+                    "The tenant starts as NEW with a stopped bot. Its reply settings get "
+                    "defaults you can change on its page afterwards."
+                }
+                (tenant_form(chrome.csrf_token, AdminUrl::Tenants, "Create tenant",
+                             AdminUrl::Tenants, values, errors))
+            }
+        },
+    )
+}
+
+/// Everything the detail page shows.
+pub struct DetailPage<'a> {
+    pub detail: &'a TenantDetail,
+    /// The edit form: the stored values, or what was typed when refused.
+    pub form: &'a TenantFormValues,
+    pub errors: &'a FieldErrors,
+    pub messages: &'a Page<MessageView>,
+    pub audit: &'a Page<AuditEntry>,
+}
+
+pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
+    let detail = page.detail;
+    let tenant = &detail.tenant;
+    let actions = allowed_actions(tenant.status);
+    layout::admin_page(
+        &tenant.name,
+        chrome,
+        html! {
+            div.page-header {
+                div {
+                    p.eyebrow { a href=(AdminUrl::Tenants) { "Tenants" } }
+                    h1 { (tenant.name) " " (components::badge(status_name(tenant.status))) }
+                }
+                div.actions {
+                    @if actions.contains(&LifecycleAction::Pause) {
+                        (components::action_button(
+                            &AdminUrl::TenantAction(tenant.id, "pause").to_string(),
+                            chrome.csrf_token, "Pause", "secondary"))
+                    }
+                    @if actions.contains(&LifecycleAction::Resume) {
+                        (components::action_button(
+                            &AdminUrl::TenantAction(tenant.id, "resume").to_string(),
+                            chrome.csrf_token, "Resume", "primary"))
+                    }
+                }
+            }
+            div.two-col {
+                section.card {
+                    h2 { "Tenant" }
+                    dl.props {
+                        dt { "Phone number" } dd { (tenant.phone_number.as_deref().unwrap_or("—")) }
+                        dt { "Plan" } dd { (enum_name(&tenant.plan)) }
+                        dt { "Created" } dd { (components::datetime(&tenant.created_at)) }
+                        dt { "Updated" } dd { (components::datetime(&tenant.updated_at)) }
+                        dt { "Id" } dd { code { (tenant.id) } }
+                    }
+                }
+                section.card {
+                    h2 { "Bot" }
+                    dl.props {
+                        dt { "WhatsApp session" }
+                        dd { (components::badge(&enum_name(&detail.session.state))) }
+                        @if let Some(linked) = &detail.session.linked_phone {
+                            dt { "Linked phone" } dd { (linked) }
+                        }
+                        dt { "Worker" }
+                        dd { (components::badge(&enum_name(&detail.worker.status))) }
+                        dt { "Restarts" } dd { (detail.worker.restart_count) }
+                        dt { "Last heartbeat" } dd {
+                            @match &detail.worker.last_heartbeat_at {
+                                Some(at) => (components::datetime(at)),
+                                None => span.muted { "never" },
+                            }
+                        }
+                        dt { "Last error" } dd {
+                            @match &detail.worker.last_error {
+                                Some(error) => code { (error) },
+                                None => span.muted { "none" },
+                            }
+                        }
+                    }
+                }
+            }
+            section.card {
+                h2 { "Configuration" }
+                (tenant_form(chrome.csrf_token, AdminUrl::Tenant(tenant.id), "Save changes",
+                             AdminUrl::Tenant(tenant.id), page.form, page.errors))
+            }
+            section.card {
+                h2 { "Recent messages" }
+                @if page.messages.items.is_empty() {
+                    p.muted { "No messages yet." }
+                } @else {
+                    (messages_table(&page.messages.items))
+                    @if page.messages.total > page.messages.items.len() as u64 {
+                        p.muted { "The latest " (page.messages.items.len()) " of "
+                                  (page.messages.total) " messages." }
+                    }
+                }
+            }
+            section.card {
+                h2 { "Audit trail" }
+                @if page.audit.items.is_empty() {
+                    p.muted { "Nothing recorded yet." }
+                } @else {
+                    (audit::table(&page.audit.items, false))
+                }
+                p {
+                    a href=(AdminUrl::TenantAudit(tenant.id)) { "All audit entries of this tenant" }
+                }
+            }
+            section.danger-zone {
+                h2 { "Danger zone" }
+                p { "Deleting the tenant removes its configuration, WhatsApp session, messages "
+                    "and setup requests. The audit trail keeps a record of the deletion." }
+                a.button.danger href=(AdminUrl::TenantDelete(tenant.id)) { "Delete this tenant…" }
+            }
+        },
+    )
+}
+
+fn messages_table(messages: &[MessageView]) -> Markup {
+    html! {
+        div.table-wrap {
+            table.table {
+                thead { tr {
+                    th scope="col" { "Time" }
+                    th scope="col" { "Direction" }
+                    th scope="col" { "From" }
+                    th scope="col" { "To" }
+                    th scope="col" { "Text" }
+                    th scope="col" { "Status" }
+                } }
+                tbody {
+                    @for message in messages {
+                        tr {
+                            td.nowrap { (components::datetime(&message.created_at)) }
+                            td { (components::badge(&enum_name(&message.direction))) }
+                            td.nowrap { (message.from) }
+                            td.nowrap { (message.to) }
+                            td { (message.text) }
+                            td {
+                                (components::badge(&enum_name(&message.status)))
+                                @if let Some(error) = &message.error {
+                                    " " span.muted { (error) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn confirm_delete(chrome: &AdminChrome<'_>, tenant: &TenantSummary) -> Markup {
+    layout::admin_page(
+        &format!("Delete {}", tenant.name),
+        chrome,
+        html! {
+            section.danger-zone {
+                h1 { "Delete " (tenant.name) "?" }
+                p {
+                    "This removes the tenant with its configuration, WhatsApp session, "
+                    "message log and setup requests. It cannot be undone."
+                }
+                div.form-actions {
+                    form.inline method="post" action=(AdminUrl::TenantDelete(tenant.id)) {
+                        (components::csrf_input(chrome.csrf_token))
+                        button.danger type="submit" { "Delete " (tenant.name) " and all its data" }
+                    }
+                    a.button.secondary href=(AdminUrl::Tenant(tenant.id)) { "Cancel" }
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,361 @@
+//! Tenant pages: list (`GET /admin/tenants`), create (`GET …/new`,
+//! `POST /admin/tenants`), detail and edit (`GET|POST …/{id}`), pause and
+//! resume, and delete with its confirmation.
+//!
+//! Owns: turning the HTML form (a flat map of strings) into the services'
+//! drafts: the hours grid becomes the hours JSON, the number fields become
+//! numbers; what cannot be read becomes a field error next to the field.
+//! A refused form (422, or 409 for a taken number) is rendered again with
+//! what was typed; every other error propagates to the error page.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use entity::enums::TenantStatus;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{chrome, flash_redirect, html};
+use crate::domain::hours::BusinessHours;
+use crate::domain::lifecycle::{LifecycleAction, status_name};
+use crate::error::{AppError, ErrorCode, FieldErrors};
+use crate::services::sessions::Flash;
+use crate::services::tenants::{
+    self, NewTenant, TenantDraft, TenantFilter, TenantUpdate, TenantUpdateDraft,
+};
+use crate::services::{PageRequest, audit, messages};
+use crate::state::AppState;
+use crate::views::admin::tenants::{self as view, DetailPage, ListFilter, TenantFormValues};
+use crate::views::layout::{AdminChrome, Section};
+use crate::web::auth::{AdminSession, AnyForm, CsrfForm};
+use crate::web::urls::AdminUrl;
+
+/// How many messages and audit entries the detail page shows.
+const DETAIL_ROWS: u64 = 20;
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+}
+
+/// "" and "any" mean every status; anything else must be a status name.
+fn parse_status(raw: &str) -> Result<Option<TenantStatus>, AppError> {
+    let raw = raw.trim();
+    if raw.is_empty() || raw.eq_ignore_ascii_case("any") {
+        return Ok(None);
+    }
+    <TenantStatus as sea_orm::Iterable>::iter()
+        .find(|status| status_name(*status).eq_ignore_ascii_case(raw))
+        .map(Some)
+        .ok_or_else(|| {
+            AppError::new(
+                ErrorCode::BadRequest,
+                format!("Unknown tenant status '{raw}'."),
+            )
+        })
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    query: web::Query<ListQuery>,
+    page_request: web::Query<PageRequest>,
+) -> Result<HttpResponse, AppError> {
+    let status = parse_status(&query.status)?;
+    let filter = TenantFilter {
+        q: Some(query.q.clone()),
+        status,
+    };
+    let page = tenants::list(&state.db, &filter, page_request.into_inner()).await?;
+    Ok(html(
+        StatusCode::OK,
+        view::list(
+            &chrome(&session, Section::Tenants),
+            &page,
+            &ListFilter {
+                q: &query.q,
+                status,
+            },
+        ),
+    ))
+}
+
+pub async fn new(session: AdminSession) -> HttpResponse {
+    html(
+        StatusCode::OK,
+        view::new(
+            &chrome(&session, Section::Tenants),
+            &TenantFormValues::new_tenant(),
+            &FieldErrors::new(),
+        ),
+    )
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    CsrfForm(form): CsrfForm<AnyForm>,
+) -> Result<HttpResponse, AppError> {
+    let created = match parse_new(&form) {
+        Ok(new) => tenants::create(&state.db, &session.actor(), new).await,
+        Err(err) => Err(err),
+    };
+    match created {
+        Ok(detail) => {
+            let flash = Flash::success(format!("Tenant {} created.", detail.tenant.name));
+            flash_redirect(&state, &session, flash, AdminUrl::Tenant(detail.tenant.id)).await
+        }
+        Err(err) if shown_on_form(&err) => {
+            let values = TenantFormValues::from_form(|key| form.get(key).cloned(), false);
+            let summary = Flash::error(err.message());
+            let chrome = AdminChrome {
+                flash: Some(&summary),
+                ..chrome(&session, Section::Tenants)
+            };
+            Ok(html(
+                err.code().status(),
+                view::new(&chrome, &values, err.fields()),
+            ))
+        }
+        Err(err) => Err(err),
+    }
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    detail_page(&state, &session, id.into_inner(), None).await
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    id: web::Path<Uuid>,
+    CsrfForm(form): CsrfForm<AnyForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let updated = match parse_update(&form) {
+        Ok(update) => tenants::update(&state.db, &session.actor(), id, update).await,
+        Err(err) => Err(err),
+    };
+    if updated.is_ok() {
+        state.bots.reload(id);
+    }
+    match updated {
+        Ok(_) => {
+            flash_redirect(
+                &state,
+                &session,
+                Flash::success("Saved."),
+                AdminUrl::Tenant(id),
+            )
+            .await
+        }
+        Err(err) if shown_on_form(&err) => {
+            let values = TenantFormValues::from_form(|key| form.get(key).cloned(), true);
+            detail_page(&state, &session, id, Some((values, err))).await
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// The detail page; `refused` carries a refused edit (what was typed and
+/// why), shown in the form instead of the stored values, with its status.
+async fn detail_page(
+    state: &AppState,
+    session: &AdminSession,
+    id: Uuid,
+    refused: Option<(TenantFormValues, AppError)>,
+) -> Result<HttpResponse, AppError> {
+    let latest = PageRequest {
+        page: 1,
+        per_page: DETAIL_ROWS,
+    };
+    let (detail, messages, audit) = tokio::try_join!(
+        tenants::get(&state.db, id),
+        messages::list(&state.db, id, latest),
+        audit::list(&state.db, Some(id), latest),
+    )?;
+    let (form, error) = match refused {
+        Some((values, err)) => (values, Some(err)),
+        None => (TenantFormValues::from_detail(&detail), None),
+    };
+    let summary = error.as_ref().map(|err| Flash::error(err.message()));
+    let mut chrome = chrome(session, Section::Tenants);
+    if let Some(summary) = &summary {
+        chrome.flash = Some(summary);
+    }
+    let no_errors = FieldErrors::new();
+    let page = DetailPage {
+        detail: &detail,
+        form: &form,
+        errors: error.as_ref().map_or(&no_errors, AppError::fields),
+        messages: &messages,
+        audit: &audit,
+    };
+    let status = error
+        .as_ref()
+        .map_or(StatusCode::OK, |err| err.code().status());
+    Ok(html(status, view::detail(&chrome, &page)))
+}
+
+pub async fn pause(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    id: web::Path<Uuid>,
+    _form: CsrfForm<AnyForm>,
+) -> Result<HttpResponse, AppError> {
+    lifecycle(&state, &session, id.into_inner(), LifecycleAction::Pause).await
+}
+
+pub async fn resume(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    id: web::Path<Uuid>,
+    _form: CsrfForm<AnyForm>,
+) -> Result<HttpResponse, AppError> {
+    lifecycle(&state, &session, id.into_inner(), LifecycleAction::Resume).await
+}
+
+/// Pause or resume; a refused transition is a flash on the detail page, not
+/// an error page: the admin is looking at the tenant anyway.
+async fn lifecycle(
+    state: &AppState,
+    session: &AdminSession,
+    id: Uuid,
+    action: LifecycleAction,
+) -> Result<HttpResponse, AppError> {
+    let flash = match tenants::admin_action(&state.db, &session.actor(), id, action).await {
+        Ok(status) => {
+            state.bots.reload(id);
+            Flash::success(format!("The tenant is now {}.", status_name(status)))
+        }
+        Err(err) if err.code() == ErrorCode::IllegalTransition => Flash::error(err.message()),
+        Err(err) => return Err(err),
+    };
+    flash_redirect(state, session, flash, AdminUrl::Tenant(id)).await
+}
+
+pub async fn confirm_delete(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let detail = tenants::get(&state.db, id.into_inner()).await?;
+    Ok(html(
+        StatusCode::OK,
+        view::confirm_delete(&chrome(&session, Section::Tenants), &detail.tenant),
+    ))
+}
+
+pub async fn delete(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    id: web::Path<Uuid>,
+    _form: CsrfForm<AnyForm>,
+) -> Result<HttpResponse, AppError> {
+    let tenant = tenants::delete(&state.db, &session.actor(), id.into_inner()).await?;
+    state.bots.forget(tenant.id).await;
+    let flash = Flash::success(format!("Tenant {} deleted.", tenant.name));
+    flash_redirect(&state, &session, flash, AdminUrl::Tenants).await
+}
+
+/// Errors a tenant form shows next to its fields; the rest go to the error page.
+fn shown_on_form(err: &AppError) -> bool {
+    matches!(
+        err.code(),
+        ErrorCode::ValidationFailed | ErrorCode::PhoneNumberTaken
+    )
+}
+
+fn parse_new(form: &AnyForm) -> Result<NewTenant, AppError> {
+    let mut errors = FieldErrors::new();
+    let hours = form_hours(form, &mut errors);
+    let text = |key: &str| form.get(key).cloned().unwrap_or_default();
+    let draft = TenantDraft {
+        name: text("name"),
+        phone_number: text("phone_number"),
+        template_type: text("template_type"),
+        business_name: text("business_name"),
+        language: text("language"),
+        timezone: form.get("timezone").cloned(),
+        hours,
+    };
+    with_field_errors(NewTenant::try_from(draft), errors)
+}
+
+/// The edit form sends every field; one it left out stays as it is, except
+/// the `auto_reply` checkbox, whose absence means "off".
+fn parse_update(form: &AnyForm) -> Result<TenantUpdate, AppError> {
+    let mut errors = FieldErrors::new();
+    let hours = form_hours(form, &mut errors);
+    let response_delay_ms = whole_number(form, "response_delay_ms", &mut errors);
+    let max_message_length = whole_number(form, "max_message_length", &mut errors);
+    let text = |key: &str| form.get(key).cloned();
+    let draft = TenantUpdateDraft {
+        name: text("name"),
+        phone_number: text("phone_number"),
+        template_type: text("template_type"),
+        business_name: text("business_name"),
+        language: text("language"),
+        timezone: text("timezone"),
+        hours,
+        welcome_message: text("welcome_message"),
+        auto_reply: Some(form.contains_key("auto_reply")),
+        response_delay_ms,
+        max_message_length,
+    };
+    with_field_errors(TenantUpdate::try_from(draft), errors)
+}
+
+/// The hours grid as the JSON the services parse. `None` when the form has
+/// no hours fields at all (a create gets the default hours, an edit keeps
+/// them); a grid that does not read puts its message under `hours`.
+fn form_hours(form: &AnyForm, errors: &mut FieldErrors) -> Option<serde_json::Value> {
+    if !form.keys().any(|key| key.starts_with("hours_")) {
+        return None;
+    }
+    match BusinessHours::from_form(|key| form.get(key).cloned()) {
+        Ok(hours) => Some(hours.to_json()),
+        Err(message) => {
+            errors.insert("hours".to_owned(), message);
+            None
+        }
+    }
+}
+
+/// A number field: absent stays `None`, present must be a whole number.
+fn whole_number(form: &AnyForm, key: &str, errors: &mut FieldErrors) -> Option<i64> {
+    let raw = form.get(key)?;
+    match raw.trim().parse::<i64>() {
+        Ok(number) => Some(number),
+        Err(_) => {
+            errors.insert(key.to_owned(), "must be a whole number".to_owned());
+            None
+        }
+    }
+}
+
+/// Adds the errors found while reading the form to those of the service's
+/// parse, as one 422. (The form-level fields were left out of the draft, so
+/// the parse never reports them itself.)
+fn with_field_errors<T>(
+    parsed: Result<T, AppError>,
+    mut errors: FieldErrors,
+) -> Result<T, AppError> {
+    if errors.is_empty() {
+        return parsed;
+    }
+    match parsed {
+        Ok(_) => {}
+        Err(err) if err.code() == ErrorCode::ValidationFailed => {
+            errors.extend(err.fields().clone());
+        }
+        Err(err) => return Err(err),
+    }
+    Err(AppError::validation(errors))
+}

@@ -1,0 +1,616 @@
+//! The bot runtime end to end, through the admin API and the sandbox:
+//! linking, answering, dedup, ordering, limits, QR expiry, stale bots,
+//! crash loops and restarts.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use entity::enums::{Direction, MessageStatus, TenantStatus};
+use entity::{message_log, worker_process};
+use flowhq::bots::BotRegistry;
+use flowhq::bots::transport::sandbox::SandboxHub;
+use flowhq::bots::transport::{Transport, TransportError, TransportEvent};
+use flowhq::services::audit::Actor;
+use flowhq::services::runtime::BotCommand;
+use reqwest::{Method, StatusCode};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, TestDatabase, id_of, spawn_app, spawn_app_with, tenant_draft};
+
+/// Polls `check` until it yields `Some`, for at most 15 s.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+const ALWAYS_OPEN: &str = r#"{"mon":{"open":"00:00","close":"23:59"},"tue":{"open":"00:00","close":"23:59"},
+ "wed":{"open":"00:00","close":"23:59"},"thu":{"open":"00:00","close":"23:59"},"fri":{"open":"00:00","close":"23:59"},
+ "sat":{"open":"00:00","close":"23:59"},"sun":{"open":"00:00","close":"23:59"}}"#;
+
+/// A tenant approved, open all week (UTC), answering without typing delay.
+async fn approved_tenant(app: &TestApp, n: u32) -> Uuid {
+    let mut draft = tenant_draft(n);
+    draft["timezone"] = json!("UTC");
+    draft["hours"] = serde_json::from_str(ALWAYS_OPEN).unwrap();
+    let id = id_of(&app.create_tenant(&draft).await);
+    let (status, body) = app
+        .api_call(
+            Method::PATCH,
+            &format!("/api/admin/tenants/{id}"),
+            Some(&json!({ "response_delay_ms": 0 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .api_post(&format!("/api/admin/tenants/{id}/approve"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    id
+}
+
+async fn bot(app: &TestApp, id: Uuid, action: &str) -> (StatusCode, Value) {
+    app.api_post(&format!("/api/admin/tenants/{id}/bot/{action}"), &json!({}))
+        .await
+}
+
+async fn qr(app: &TestApp, id: Uuid) -> Value {
+    let (status, body) = app.api_get(&format!("/api/admin/tenants/{id}/qr")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn wait_for_qr(app: &TestApp, id: Uuid) -> Value {
+    eventually("a QR code", || async {
+        let body = qr(app, id).await;
+        (body["state"] == "QR_READY").then_some(body)
+    })
+    .await
+}
+
+async fn wait_for_status(app: &TestApp, id: Uuid, status: TenantStatus) {
+    eventually(&format!("tenant status {status:?}"), || async {
+        (app.tenant_status(id).await == status).then_some(())
+    })
+    .await;
+}
+
+/// A tenant whose sandbox bot is running and linked (ACTIVE).
+async fn linked_tenant(app: &TestApp, n: u32) -> Uuid {
+    let id = approved_tenant(app, n).await;
+    let (status, body) = bot(app, id, "start").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    wait_for_qr(app, id).await;
+    let (status, body) = app
+        .api_post(&format!("/api/admin/tenants/{id}/sandbox/scan"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    wait_for_status(app, id, TenantStatus::Active).await;
+    id
+}
+
+async fn say(app: &TestApp, id: Uuid, from: &str, text: &str, msg_id: &str) -> (StatusCode, Value) {
+    app.api_post(
+        &format!("/api/admin/tenants/{id}/sandbox/inbound"),
+        &json!({ "from": from, "text": text, "id": msg_id }),
+    )
+    .await
+}
+
+async fn outbox(app: &TestApp, id: Uuid) -> Vec<Value> {
+    let (status, body) = app
+        .api_get(&format!("/api/admin/tenants/{id}/sandbox/outbox"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body.as_array().cloned().unwrap_or_default()
+}
+
+async fn inbound_rows(app: &TestApp, id: Uuid) -> Vec<message_log::Model> {
+    message_log::Entity::find()
+        .filter(message_log::Column::TenantId.eq(id))
+        .filter(message_log::Column::Direction.eq(Direction::In))
+        .order_by_asc(message_log::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap()
+}
+
+async fn outbound_rows(app: &TestApp, id: Uuid) -> Vec<message_log::Model> {
+    message_log::Entity::find()
+        .filter(message_log::Column::TenantId.eq(id))
+        .filter(message_log::Column::Direction.eq(Direction::Out))
+        .order_by_asc(message_log::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap()
+}
+
+/// Waits until every inbound row of the tenant is decided (not RECEIVED).
+async fn settled(app: &TestApp, id: Uuid, inbound: usize) -> Vec<message_log::Model> {
+    eventually("messages answered and logged", || async {
+        let rows = inbound_rows(app, id).await;
+        (rows.len() == inbound && rows.iter().all(|r| r.status != MessageStatus::Received))
+            .then_some(rows)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn starting_a_bot_shows_a_real_qr_code_and_a_scan_makes_the_tenant_active() {
+    let app = spawn_app().await;
+    let id = approved_tenant(&app, 1).await;
+
+    let (status, body) = bot(&app, id, "start").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.tenant_status(id).await, TenantStatus::QrPending);
+    let code = wait_for_qr(&app, id).await;
+    assert!(
+        code["qr"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/svg+xml;base64,"),
+        "{code}"
+    );
+    assert!(code["expires_at"].as_str().is_some(), "{code}");
+
+    let (status, _) = app
+        .api_post(&format!("/api/admin/tenants/{id}/sandbox/scan"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    wait_for_status(&app, id, TenantStatus::Active).await;
+    let linked = qr(&app, id).await;
+    assert_eq!(linked["state"], "CONNECTED");
+    assert_eq!(linked["qr"], Value::Null, "the QR code is gone once linked");
+    let tenant = app.tenant(id).await;
+    assert_eq!(tenant["worker"]["status"], "RUNNING");
+    assert_eq!(tenant["worker"]["desired_state"], "RUNNING");
+}
+
+#[tokio::test]
+async fn a_bot_cannot_start_before_its_tenant_is_approved() {
+    let app = spawn_app().await;
+    let id = id_of(&app.create_tenant(&tenant_draft(2)).await);
+    let (status, body) = bot(&app, id, "start").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "illegal_transition");
+    assert!(!app.state.bots.is_running(id));
+}
+
+#[tokio::test]
+async fn a_customer_message_gets_exactly_one_answer_and_a_repeated_id_gets_none() {
+    let app = spawn_app().await;
+    let id = linked_tenant(&app, 3).await;
+
+    let (status, body) = say(
+        &app,
+        id,
+        "+4917600000001",
+        "What are your opening hours?",
+        "wamid.A",
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let rows = settled(&app, id, 1).await;
+    assert_eq!(rows[0].status, MessageStatus::Answered);
+    let replies = outbox(&app, id).await;
+    assert!(!replies.is_empty(), "the bot answered");
+    assert!(replies.iter().all(|r| r["to"] == "+4917600000001"));
+
+    // The same message id again (WhatsApp redelivers): no second answer.
+    say(
+        &app,
+        id,
+        "+4917600000001",
+        "What are your opening hours?",
+        "wamid.A",
+    )
+    .await;
+    // A later message proves the bot went on working after the repeat.
+    say(&app, id, "+4917600000001", "hello", "wamid.B").await;
+    let rows = settled(&app, id, 2).await;
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.wa_message_id.as_deref() == Some("wamid.A"))
+            .count(),
+        1
+    );
+    let after = outbox(&app, id).await;
+    let answers_to_b = after.len() - replies.len();
+    assert!(answers_to_b >= 1, "the second message was answered");
+    let logged = outbound_rows(&app, id).await;
+    assert_eq!(logged.len(), after.len(), "every reply is logged once");
+}
+
+#[tokio::test]
+async fn replies_keep_arrival_order_within_a_chat_while_chats_run_concurrently() {
+    let app = spawn_app().await;
+    let id = linked_tenant(&app, 4).await;
+    let questions = [
+        "opening hours?",
+        "prices please",
+        "status of my booking",
+        "I want a human",
+    ];
+
+    // Learn the answer to each question in a quiet chat first.
+    let mut answer: HashMap<&str, Vec<String>> = HashMap::new();
+    say(&app, id, "+4917600000099", "hi", "learn-0").await;
+    settled(&app, id, 1).await;
+    for (i, q) in questions.iter().enumerate() {
+        let before = outbox(&app, id).await.len();
+        say(&app, id, "+4917600000099", q, &format!("learn-{}", i + 1)).await;
+        settled(&app, id, i + 2).await;
+        let texts = outbox(&app, id).await[before..]
+            .iter()
+            .map(|r| r["text"].as_str().unwrap().to_owned())
+            .collect();
+        answer.insert(q, texts);
+    }
+    let learned = 1 + questions.len();
+
+    // Two chats, twelve messages each, sent as fast as possible.
+    let chats = ["+4917600000001", "+4917600000002"];
+    let mut expected: HashMap<&str, Vec<String>> = HashMap::new();
+    for (chat_no, chat) in chats.iter().enumerate() {
+        // A first "hi" so neither chat gets a welcome in between.
+        say(&app, id, chat, "hi", &format!("hi-{chat_no}")).await;
+    }
+    settled(&app, id, learned + 2).await;
+    let sends = (0..12).flat_map(|k| chats.iter().map(move |chat| (k, *chat)));
+    for (k, chat) in sends {
+        let q = questions[k % questions.len()];
+        expected
+            .entry(chat)
+            .or_default()
+            .extend(answer[q].iter().cloned());
+        let (status, _) = say(&app, id, chat, q, &format!("{chat}-{k}")).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    settled(&app, id, learned + 2 + 24).await;
+
+    let all = outbox(&app, id).await;
+    for chat in chats {
+        let got: Vec<String> = all
+            .iter()
+            .filter(|r| r["to"] == chat)
+            .map(|r| r["text"].as_str().unwrap().to_owned())
+            .collect();
+        // Drop the answers to the opening "hi".
+        let got = &got[got.len() - expected[chat].len()..];
+        assert_eq!(
+            got,
+            expected[chat].as_slice(),
+            "answers in {chat} out of order"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_per_chat_rate_limit_spaces_replies_in_a_chat() {
+    // One reply per 400 ms in a chat, no burst.
+    let app = spawn_app_with(|s| {
+        s.bots.chat_rate_per_minute = std::num::NonZeroU32::new(150).unwrap();
+        s.bots.chat_burst = std::num::NonZeroU32::new(1).unwrap();
+    })
+    .await;
+    let id = linked_tenant(&app, 5).await;
+    for k in 0..4 {
+        say(
+            &app,
+            id,
+            "+4917600000001",
+            "opening hours?",
+            &format!("lim-{k}"),
+        )
+        .await;
+    }
+    settled(&app, id, 4).await;
+    let sent: Vec<chrono::DateTime<Utc>> = outbox(&app, id)
+        .await
+        .iter()
+        .map(|r| r["sent_at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(sent.len() >= 4, "{sent:?}");
+    for pair in sent.windows(2) {
+        let gap = (pair[1] - pair[0]).num_milliseconds();
+        assert!(
+            gap >= 350,
+            "replies {gap} ms apart in one chat: the limit did not hold"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unscanned_qr_codes_are_replaced_then_the_bot_stops_in_error() {
+    let app = spawn_app_with(|s| {
+        s.bots.qr_first_ttl = Duration::from_millis(1000);
+        s.bots.qr_next_ttl = Duration::from_millis(600);
+        s.bots.qr_max_codes = std::num::NonZeroU32::new(3).unwrap();
+    })
+    .await;
+    let id = approved_tenant(&app, 6).await;
+    bot(&app, id, "start").await;
+
+    let mut codes: Vec<String> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let tenant = loop {
+        if let Some(code) = qr(&app, id).await["qr"].as_str()
+            && codes.last().map(String::as_str) != Some(code)
+        {
+            codes.push(code.to_owned());
+        }
+        let tenant = app.tenant(id).await;
+        if tenant["status"] == "ERROR" {
+            break tenant;
+        }
+        assert!(Instant::now() < deadline, "the bot never gave up");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    };
+    assert!(
+        codes.len() >= 2,
+        "the QR code was replaced: saw {}",
+        codes.len()
+    );
+    assert!(
+        tenant["worker"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("not scanned in time"),
+        "{tenant}"
+    );
+    assert_eq!(tenant["worker"]["status"], "ERROR");
+    assert_eq!(tenant["worker"]["desired_state"], "STOPPED");
+    eventually("the bot leaving the registry", || async {
+        (!app.state.bots.is_running(id)).then_some(())
+    })
+    .await;
+
+    // Only a force restart revives it.
+    let (status, _) = bot(&app, id, "start").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, body) = bot(&app, id, "force-restart").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.tenant_status(id).await, TenantStatus::QrPending);
+    wait_for_qr(&app, id).await;
+}
+
+#[tokio::test]
+async fn a_stale_bot_is_set_to_error_and_restarted() {
+    let app = spawn_app().await;
+    let id = linked_tenant(&app, 7).await;
+
+    // Its heartbeat stopped an hour ago (as if the task hung).
+    worker_process::ActiveModel {
+        tenant_id: Set(id),
+        last_heartbeat_at: Set(Some(Utc::now() - chrono::Duration::hours(1))),
+        ..Default::default()
+    }
+    .update(app.db())
+    .await
+    .unwrap();
+    let stale = app.state.bots.sweep_stale().await.unwrap();
+    assert_eq!(stale, vec![id]);
+    let failed = entity::audit_log::Entity::find()
+        .filter(entity::audit_log::Column::TenantId.eq(id))
+        .filter(entity::audit_log::Column::EventType.eq("bot.failed"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("the stale bot was set to ERROR");
+    assert!(
+        failed.payload["error"].as_str().unwrap().contains("stale"),
+        "{:?}",
+        failed.payload
+    );
+
+    // Restarted (restart_stale = true): linked again from the stored session.
+    wait_for_status(&app, id, TenantStatus::Active).await;
+    assert!(app.state.bots.is_running(id));
+}
+
+#[tokio::test]
+async fn one_heartbeat_statement_records_every_running_bot() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(linked_tenant(&app, 10 + n).await);
+    }
+    let old = Utc::now() - chrono::Duration::hours(1);
+    worker_process::Entity::update_many()
+        .col_expr(
+            worker_process::Column::LastHeartbeatAt,
+            sea_orm::sea_query::Expr::value(old),
+        )
+        .exec(app.db())
+        .await
+        .unwrap();
+    // Ping, then the tick that records the bots that answered.
+    app.state.bots.heartbeat().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let statements = app.state.bots.heartbeat().await.unwrap();
+    assert_eq!(statements, 1);
+    for id in ids {
+        let worker = worker_process::Entity::find_by_id(id)
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            worker.last_heartbeat_at.unwrap() > old + chrono::Duration::minutes(59),
+            "{id} missed the heartbeat"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_restart_resumes_bots_and_answers_persisted_unanswered_messages_exactly_once() {
+    let app = spawn_app().await;
+    let id = linked_tenant(&app, 8).await;
+    // Persisted, never answered: what a crash right after the insert leaves.
+    message_log::ActiveModel {
+        tenant_id: Set(id),
+        direction: Set(Direction::In),
+        chat_id: Set("+4917600000005".into()),
+        sender: Set("+4917600000005".into()),
+        recipient: Set("bot".into()),
+        text: Set("opening hours?".into()),
+        wa_message_id: Set(Some("wamid.lost".into())),
+        status: Set(MessageStatus::Received),
+        error: Set(None),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(app.db())
+    .await
+    .unwrap();
+
+    let app = app.restart().await;
+    wait_for_status(&app, id, TenantStatus::Active).await;
+    let rows = settled(&app, id, 1).await;
+    assert_eq!(rows[0].status, MessageStatus::Answered);
+    let answers = outbound_rows(&app, id).await.len();
+    assert!(answers >= 1);
+
+    let app = app.restart().await;
+    wait_for_status(&app, id, TenantStatus::Active).await;
+    assert!(app.state.bots.is_running(id));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        outbound_rows(&app, id).await.len(),
+        answers,
+        "answered a second time after the restart"
+    );
+}
+
+/// A transport that panics as soon as it runs.
+struct Panicking;
+
+#[async_trait::async_trait]
+impl Transport for Panicking {
+    async fn run(
+        &self,
+        _: mpsc::Sender<TransportEvent>,
+        _: CancellationToken,
+    ) -> Result<(), TransportError> {
+        panic!("boom on purpose");
+    }
+    async fn send_text(&self, _: &str, _: &str) -> Result<String, TransportError> {
+        Err(TransportError::NotConnected)
+    }
+    async fn logout(&self) -> Result<(), TransportError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without_disturbing_others()
+{
+    let database = TestDatabase::create().await;
+    let mut settings = flowhq::config::Settings::for_tests(&database.url);
+    settings.bots.restart_backoff_min = Duration::from_millis(20);
+    settings.bots.restart_backoff_max = Duration::from_millis(80);
+    settings.bots.restart_intensity = std::num::NonZeroU32::new(3).unwrap();
+    let db = flowhq::db::connect(&settings.database).await.unwrap();
+    flowhq::db::migrate(&db).await.unwrap();
+
+    let actor = Actor::System;
+    let mut tenants = Vec::new();
+    for n in 0..2 {
+        let draft: flowhq::services::tenants::TenantDraft =
+            serde_json::from_value(tenant_draft(20 + n)).unwrap();
+        let new = flowhq::services::tenants::NewTenant::try_from(draft).unwrap();
+        let detail = flowhq::services::tenants::create(&db, &actor, new)
+            .await
+            .unwrap();
+        flowhq::services::tenants::admin_action(
+            &db,
+            &actor,
+            detail.tenant.id,
+            flowhq::domain::lifecycle::LifecycleAction::ApproveDirectly,
+        )
+        .await
+        .unwrap();
+        tenants.push(detail.tenant.id);
+    }
+    let (doomed, healthy) = (tenants[0], tenants[1]);
+    let sandbox = Arc::new(SandboxHub::default());
+    let factory_sandbox = sandbox.clone();
+    let factory: flowhq::bots::deps::TransportFactory = Arc::new(move |config| {
+        if config.tenant_id == doomed {
+            Arc::new(Panicking) as Arc<dyn Transport>
+        } else {
+            Arc::new(factory_sandbox.transport(config.tenant_id, None, Default::default()))
+        }
+    });
+    let registry = BotRegistry::with_transport_factory(
+        db.clone(),
+        settings.bots.clone(),
+        sandbox.clone(),
+        Some(factory),
+    );
+    registry
+        .command(&actor, doomed, BotCommand::Start)
+        .await
+        .unwrap();
+    registry
+        .command(&actor, healthy, BotCommand::Start)
+        .await
+        .unwrap();
+
+    let worker = eventually("the crash loop to end in ERROR", || async {
+        let worker = worker_process::Entity::find_by_id(doomed)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        (worker.status == entity::enums::WorkerStatus::Error).then_some(worker)
+    })
+    .await;
+    let error = worker.last_error.unwrap();
+    assert!(
+        error.contains("crashed 4 times") && error.contains("boom on purpose"),
+        "{error}"
+    );
+    assert_eq!(worker.restart_count, 3);
+    assert_eq!(worker.desired_state, entity::enums::DesiredState::Stopped);
+    let tenant = entity::tenant::Entity::find_by_id(doomed)
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tenant.status, TenantStatus::Error);
+
+    // The other tenant's bot never noticed: it links and runs.
+    eventually("the healthy bot's QR", || async {
+        sandbox.scan(healthy, "+4915199999999").ok()
+    })
+    .await;
+    eventually("the healthy tenant ACTIVE", || async {
+        let t = entity::tenant::Entity::find_by_id(healthy)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        (t.status == TenantStatus::Active).then_some(())
+    })
+    .await;
+    assert!(registry.is_running(healthy));
+    assert!(!registry.is_running(doomed));
+    registry.shutdown().await;
+}

@@ -7,7 +7,10 @@ use std::path::Path;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
 use secrecy::ExposeSecret;
 
 use crate::config::{DatabaseKind, DatabaseSettings};
@@ -101,4 +104,16 @@ fn prepare_sqlite_file(path: &Path) -> Result<(), DbSetupError> {
             path: path.display().to_string(),
             source,
         })
+}
+
+/// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`:
+/// it takes the write lock up front (waiting up to `busy_timeout`), instead
+/// of reading first and failing at once with SQLITE_BUSY when another
+/// connection committed in between. PostgreSQL ignores the option.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }

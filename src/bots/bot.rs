@@ -88,7 +88,7 @@ pub async fn run(
     alive: Arc<AtomicU64>,
     cancel: CancellationToken,
 ) -> Exit {
-    let config = match runtime::load_bot_config(&deps.db, tenant).await {
+    let config = match Box::pin(runtime::load_bot_config(&deps.db, tenant)).await {
         Ok(config) => Arc::new(config),
         Err(err) => return Exit::Crashed(format!("cannot read the tenant's settings: {err}")),
     };
@@ -122,7 +122,7 @@ pub async fn run(
         known_chats: std::sync::Mutex::new(HashSet::new()),
     });
 
-    if let Err(err) = runtime::record_running(&deps.db, tenant, &deps.node).await {
+    if let Err(err) = Box::pin(runtime::record_running(&deps.db, tenant, &deps.node)).await {
         return Exit::Crashed(format!("cannot record the bot as running: {err}"));
     }
 
@@ -144,7 +144,7 @@ pub async fn run(
             () = cancel.cancelled() => break Exit::Stopped,
             msg = inbox.recv() => match msg {
                 Some(BotMsg::Ping(tick)) => alive.store(tick, Ordering::Release),
-                Some(BotMsg::Reload) => match runtime::load_bot_config(&deps.db, tenant).await {
+                Some(BotMsg::Reload) => match Box::pin(runtime::load_bot_config(&deps.db, tenant)).await {
                     Ok(config) => { let _ = config_tx.send(Arc::new(config)); }
                     Err(err) => tracing::warn!(%tenant, error = %err, "reloading settings failed; keeping the old ones"),
                 },
@@ -153,7 +153,7 @@ pub async fn run(
             event = events.recv() => match event {
                 Some(event) => {
                     let linked = matches!(event, TransportEvent::Connected { .. });
-                    if let Err(exit) = on_event(&shared, event, &mut chats, &mut workers).await {
+                    if let Err(exit) = Box::pin(on_event(&shared, event, &mut chats, &mut workers)).await {
                         break exit;
                     }
                     if linked && !online {
@@ -161,7 +161,7 @@ pub async fn run(
                         deps.connected.fetch_add(1, Ordering::Relaxed);
                     }
                     // The link changed the tenant's status and phone.
-                    if linked && let Ok(config) = runtime::load_bot_config(&deps.db, tenant).await {
+                    if linked && let Ok(config) = Box::pin(runtime::load_bot_config(&deps.db, tenant)).await {
                         let _ = config_tx.send(Arc::new(config));
                     }
                 }
@@ -234,16 +234,16 @@ async fn on_event(
         TransportEvent::Qr { code, expires_at } => {
             let qr = crate::bots::qr::data_uri(&code)
                 .map_err(|err| Exit::Crashed(format!("cannot render the QR code: {err}")))?;
-            runtime::record_qr(&deps.db, tenant, &qr, expires_at)
+            Box::pin(runtime::record_qr(&deps.db, tenant, &qr, expires_at))
                 .await
                 .map_err(|err| Exit::Crashed(format!("cannot store the QR code: {err}")))?;
         }
         TransportEvent::Connected { phone } => {
-            runtime::record_connected(&deps.db, tenant, &phone)
+            Box::pin(runtime::record_connected(&deps.db, tenant, &phone))
                 .await
                 .map_err(|err| Exit::Crashed(format!("cannot record the link: {err}")))?;
             // Persisted earlier but never answered (crash, drain bound): now.
-            let pending = runtime::unanswered(&deps.db, tenant)
+            let pending = Box::pin(runtime::unanswered(&deps.db, tenant))
                 .await
                 .map_err(|err| Exit::Crashed(format!("cannot read unanswered messages: {err}")))?;
             if !pending.is_empty() {
@@ -269,6 +269,7 @@ async fn on_event(
             }
         }
         TransportEvent::Message(message) => {
+            let message = *message;
             let key = (tenant, message.id.clone());
             if deps.dedup.contains_key(&key) {
                 tracing::debug!(%tenant, id = %message.id, "repeat dropped by the dedup cache");

@@ -62,17 +62,26 @@ pub async fn supervise(
             });
         let reason = match exit {
             Exit::Crashed(_) | Exit::Stopped if cancel.is_cancelled() => {
-                record(runtime::record_stopped(&deps.db, tenant).await, tenant);
+                record(
+                    Box::pin(runtime::record_stopped(&deps.db, tenant)).await,
+                    tenant,
+                );
                 return;
             }
             Exit::Stopped => {
-                record(runtime::record_stopped(&deps.db, tenant).await, tenant);
+                record(
+                    Box::pin(runtime::record_stopped(&deps.db, tenant)).await,
+                    tenant,
+                );
                 return;
             }
             Exit::Fatal { reason, logged_out } => {
                 tracing::warn!(%tenant, %reason, "bot stopped in ERROR");
                 record(
-                    runtime::record_failed(&deps.db, tenant, &reason, logged_out).await,
+                    Box::pin(runtime::record_failed(
+                        &deps.db, tenant, &reason, logged_out,
+                    ))
+                    .await,
                     tenant,
                 );
                 return;
@@ -97,7 +106,7 @@ pub async fn supervise(
             );
             tracing::error!(%tenant, %reason, "bot stopped in ERROR: too many crashes");
             record(
-                runtime::record_failed(&deps.db, tenant, &reason, false).await,
+                Box::pin(runtime::record_failed(&deps.db, tenant, &reason, false)).await,
                 tenant,
             );
             return;
@@ -109,13 +118,16 @@ pub async fn supervise(
         );
         tracing::warn!(%tenant, %reason, restarts, ?wait, "bot crashed; restarting");
         record(
-            runtime::record_restarting(&deps.db, tenant, &reason, restarts).await,
+            Box::pin(runtime::record_restarting(
+                &deps.db, tenant, &reason, restarts,
+            ))
+            .await,
             tenant,
         );
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = cancel.cancelled() => {
-                record(runtime::record_stopped(&deps.db, tenant).await, tenant);
+                record(Box::pin(runtime::record_stopped(&deps.db, tenant)).await, tenant);
                 return;
             }
         }

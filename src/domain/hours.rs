@@ -303,8 +303,9 @@ impl TryFrom<&Value> for BusinessHours {
 /// An IANA time zone name such as "Europe/Berlin".
 pub fn parse_timezone(s: &str) -> Result<Tz, String> {
     let name = s.trim();
-    name.parse::<Tz>()
-        .map_err(|_| format!("unknown time zone '{name}', use an IANA name like Europe/Berlin"))
+    name.parse::<Tz>().map_err(|_| {
+        format!("is not a known time zone ('{name}'); use an IANA name like Europe/Berlin")
+    })
 }
 
 fn day_index(key: &str) -> Option<usize> {
@@ -787,7 +788,7 @@ mod tests {
             assert_eq!(
                 parse_timezone(input),
                 Err(format!(
-                    "unknown time zone '{}', use an IANA name like Europe/Berlin",
+                    "is not a known time zone ('{}'); use an IANA name like Europe/Berlin",
                     input.trim()
                 ))
             );

@@ -34,7 +34,7 @@ impl Language {
             .ok_or_else(|| {
                 let supported: Vec<&str> = Self::ALL.iter().map(|l| l.code()).collect();
                 format!(
-                    "unsupported language '{trimmed}', use one of: {}",
+                    "is not supported ('{trimmed}'); use one of: {}",
                     supported.join(", ")
                 )
             })

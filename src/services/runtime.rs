@@ -15,7 +15,7 @@ use entity::{message_log, tenant, whatsapp_session, worker_process};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -132,7 +132,7 @@ pub async fn request(
     tenant_id: Uuid,
     command: BotCommand,
 ) -> Result<TenantStatus, AppError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let tenant = tenant::Entity::find_by_id(tenant_id)
         .one(&txn)
         .await?
@@ -323,7 +323,7 @@ pub async fn record_connected(
     tenant_id: Uuid,
     phone: &str,
 ) -> Result<TenantStatus, AppError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let now = Utc::now();
     whatsapp_session::Entity::update_many()
         .col_expr(
@@ -383,7 +383,7 @@ pub async fn record_failed(
     error: &str,
     logged_out: bool,
 ) -> Result<(), AppError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(tenant) = tenant::Entity::find_by_id(tenant_id).one(&txn).await? else {
         // Deleted meanwhile: nothing to record.
         return Ok(());
@@ -560,7 +560,7 @@ pub async fn flush_log_batch(
     outbound: Vec<OutboundRow>,
     updates: Vec<StatusUpdate>,
 ) -> Result<Vec<Option<i64>>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let ids = insert_inbound(&txn, inbound).await?;
     if !outbound.is_empty() {
         let rows = outbound.into_iter().map(|row| message_log::ActiveModel {

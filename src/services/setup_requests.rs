@@ -8,7 +8,7 @@ use entity::{setup_request, tenant};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -90,7 +90,7 @@ pub async fn submit(
     user_id: Option<Uuid>,
     request: NewSetupRequest,
 ) -> Result<SetupRequestView, AppError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let open = setup_request::Entity::find()
         .filter(setup_request::Column::TenantId.eq(tenant_id))
         .filter(setup_request::Column::Status.eq(SetupRequestStatus::Submitted))
@@ -217,7 +217,7 @@ pub async fn decide(
             "say why the request is rejected: the tenant will read it".to_owned(),
         )])));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let row = setup_request::Entity::find_by_id(id)
         .one(&txn)
         .await?

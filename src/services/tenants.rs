@@ -12,7 +12,6 @@ use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -413,7 +412,7 @@ pub async fn create(
     if phone_in_use(db, &new.phone_number, None).await? {
         return Err(phone_taken(&new.phone_number));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let id = provision(
         &txn,
         &new.name,
@@ -521,7 +520,7 @@ pub async fn update(
     id: Uuid,
     update: TenantUpdate,
 ) -> Result<TenantDetail, AppError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     write_update(&txn, actor, id, &update).await?;
     txn.commit()
         .await
@@ -604,7 +603,7 @@ pub async fn delete(
     actor: &Actor,
     id: Uuid,
 ) -> Result<TenantSummary, AppError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let tenant = tenant::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -665,7 +664,7 @@ pub async fn admin_action(
         LifecycleAction::ApproveDirectly => "tenant.approved",
         _ => "tenant.status_changed",
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let status = apply(&txn, actor, id, action, event, json!({})).await?;
     txn.commit().await?;
     Ok(status)

@@ -9,6 +9,7 @@ mod helpers;
 
 mod admin_audit;
 mod admin_auth;
+mod admin_bots;
 mod admin_cli;
 mod admin_lifecycle;
 mod admin_setup_requests;

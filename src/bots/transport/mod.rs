@@ -18,8 +18,9 @@ pub enum TransportEvent {
     },
     /// Linked and online as `phone`.
     Connected { phone: String },
-    /// A customer wrote.
-    Message(InboundMessage),
+    /// A customer wrote. Boxed: channels allocate room for 32 events up
+    /// front, and every idle bot has one.
+    Message(Box<InboundMessage>),
     /// Offline for now; the transport may come back.
     Disconnected { reason: String },
     /// The phone removed this device: a new link is needed.

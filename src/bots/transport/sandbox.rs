@@ -59,8 +59,11 @@ pub struct OutboxEntry {
 
 #[derive(Debug)]
 enum Input {
-    Scan { phone: String },
-    Message(InboundMessage),
+    Scan {
+        phone: String,
+    },
+    /// Boxed to keep the always-allocated inbox block small.
+    Message(Box<InboundMessage>),
     Logout,
 }
 
@@ -172,7 +175,7 @@ impl SandboxHub {
         if sandbox.linked_phone().is_none() {
             return Err(SandboxError::NotLinked);
         }
-        sandbox.push(Input::Message(message))
+        sandbox.push(Input::Message(Box::new(message)))
     }
 
     /// Simulates removing the linked device from the phone.
@@ -301,7 +304,7 @@ impl Transport for SandboxTransport {
 
         let phone = match self.sandbox.linked_phone() {
             Some(phone) => phone,
-            None => match self.link(&mut inbox, &events, &cancel).await? {
+            None => match Box::pin(self.link(&mut inbox, &events, &cancel)).await? {
                 Some(phone) => {
                     self.sandbox.set_linked_phone(Some(phone.clone()));
                     phone

@@ -1,6 +1,7 @@
 //! The admin console's pages.
 
 pub mod audit;
+pub mod bots;
 pub mod dashboard;
 pub mod login;
 pub mod setup_requests;

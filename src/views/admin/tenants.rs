@@ -19,6 +19,8 @@ use crate::services::audit::AuditEntry;
 use crate::services::messages::MessageView;
 use crate::services::tenants::{DEFAULT_TIMEZONE, TenantDetail, TenantSummary, template_name};
 use crate::views::admin::audit;
+use crate::views::admin::bots::{self, BotFacts};
+use crate::views::assets;
 use crate::views::components::{self, Field, enum_name};
 use crate::views::layout::{self, AdminChrome};
 use crate::web::urls::{AdminUrl, query_string};
@@ -396,20 +398,39 @@ pub struct DetailPage<'a> {
     pub errors: &'a FieldErrors,
     pub messages: &'a Page<MessageView>,
     pub audit: &'a Page<AuditEntry>,
+    pub bot: BotFacts,
+    /// The sandbox conversation, oldest first; `None` for other transports.
+    pub chat: Option<&'a [MessageView]>,
 }
 
 pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
     let detail = page.detail;
     let tenant = &detail.tenant;
     let actions = allowed_actions(tenant.status);
-    layout::admin_page(
+    let tenant_card = html! {
+        section.card {
+            h2 { "Tenant" }
+            dl.props {
+                dt { "Phone number" } dd { (tenant.phone_number.as_deref().unwrap_or("—")) }
+                dt { "Plan" } dd { (enum_name(&tenant.plan)) }
+                dt { "Created" } dd { (components::datetime(&tenant.created_at)) }
+                dt { "Updated" } dd { (components::datetime(&tenant.updated_at)) }
+                dt { "Id" } dd { code { (tenant.id) } }
+            }
+        }
+    };
+    layout::admin_page_with_scripts(
         &tenant.name,
         chrome,
+        &[assets::js_url()],
         html! {
             div.page-header {
                 div {
                     p.eyebrow { a href=(AdminUrl::Tenants) { "Tenants" } }
-                    h1 { (tenant.name) " " (components::badge(status_name(tenant.status))) }
+                    h1 {
+                        (tenant.name) " "
+                        span #tenant-status { (components::badge(status_name(tenant.status))) }
+                    }
                 }
                 div.actions {
                     @if actions.contains(&LifecycleAction::Pause) {
@@ -424,40 +445,18 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
                     }
                 }
             }
+            // The bot first; with a sandbox the chat sits beside it and the
+            // tenant card goes under the bot, otherwise it takes the chat's place.
             div.two-col {
-                section.card {
-                    h2 { "Tenant" }
-                    dl.props {
-                        dt { "Phone number" } dd { (tenant.phone_number.as_deref().unwrap_or("—")) }
-                        dt { "Plan" } dd { (enum_name(&tenant.plan)) }
-                        dt { "Created" } dd { (components::datetime(&tenant.created_at)) }
-                        dt { "Updated" } dd { (components::datetime(&tenant.updated_at)) }
-                        dt { "Id" } dd { code { (tenant.id) } }
-                    }
+                div.col {
+                    (bots::bot_card(chrome.csrf_token, detail, page.bot))
+                    @if page.chat.is_some() { (tenant_card) }
                 }
-                section.card {
-                    h2 { "Bot" }
-                    dl.props {
-                        dt { "WhatsApp session" }
-                        dd { (components::badge(&enum_name(&detail.session.state))) }
-                        @if let Some(linked) = &detail.session.linked_phone {
-                            dt { "Linked phone" } dd { (linked) }
-                        }
-                        dt { "Worker" }
-                        dd { (components::badge(&enum_name(&detail.worker.status))) }
-                        dt { "Restarts" } dd { (detail.worker.restart_count) }
-                        dt { "Last heartbeat" } dd {
-                            @match &detail.worker.last_heartbeat_at {
-                                Some(at) => (components::datetime(at)),
-                                None => span.muted { "never" },
-                            }
-                        }
-                        dt { "Last error" } dd {
-                            @match &detail.worker.last_error {
-                                Some(error) => code { (error) },
-                                None => span.muted { "none" },
-                            }
-                        }
+                div.col {
+                    (bots::qr_panel(chrome.csrf_token, detail))
+                    @match page.chat {
+                        Some(chat) => (bots::chat_panel(chrome.csrf_token, detail, chat)),
+                        None => (tenant_card),
                     }
                 }
             }

@@ -6,6 +6,7 @@
 //! parse, call a service and render; they never touch `entity::*` models.
 
 mod audit;
+mod bots;
 mod dashboard;
 mod login;
 mod setup_requests;
@@ -46,6 +47,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/admin/tenants/{id}/pause").post(tenants::pause))
     .service(web::resource("/admin/tenants/{id}/resume").post(tenants::resume))
+    .service(web::resource("/admin/tenants/{id}/approve").post(bots::approve))
+    .service(web::resource("/admin/tenants/{id}/bot/{action}").post(bots::command))
+    .service(web::resource("/admin/tenants/{id}/live").get(bots::live))
+    .service(web::resource("/admin/tenants/{id}/sandbox/scan").post(bots::scan))
+    .service(web::resource("/admin/tenants/{id}/sandbox/inbound").post(bots::inbound))
     .service(
         web::resource("/admin/tenants/{id}/delete")
             .get(tenants::confirm_delete)

@@ -1,6 +1,7 @@
 //! Tenant pages: list (`GET /admin/tenants`), create (`GET …/new`,
 //! `POST /admin/tenants`), detail and edit (`GET|POST …/{id}`), pause and
-//! resume, and delete with its confirmation.
+//! resume, and delete with its confirmation. (The bot on the detail page is
+//! `bots`.)
 //!
 //! Owns: turning the HTML form (a flat map of strings) into the services'
 //! drafts: the hours grid becomes the hours JSON, the number fields become
@@ -14,7 +15,7 @@ use entity::enums::TenantStatus;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{chrome, flash_redirect, html};
+use super::{bots, chrome, flash_redirect, html};
 use crate::domain::hours::BusinessHours;
 use crate::domain::lifecycle::{LifecycleAction, status_name};
 use crate::error::{AppError, ErrorCode, FieldErrors};
@@ -180,6 +181,7 @@ async fn detail_page(
         messages::list(&state.db, id, latest),
         audit::list(&state.db, Some(id), latest),
     )?;
+    let chat = bots::chat(state, &detail).await?;
     let (form, error) = match refused {
         Some((values, err)) => (values, Some(err)),
         None => (TenantFormValues::from_detail(&detail), None),
@@ -196,6 +198,8 @@ async fn detail_page(
         errors: error.as_ref().map_or(&no_errors, AppError::fields),
         messages: &messages,
         audit: &audit,
+        bot: bots::facts(state, &detail),
+        chat: chat.as_deref(),
     };
     let status = error
         .as_ref()
@@ -221,9 +225,9 @@ pub async fn resume(
     lifecycle(&state, &session, id.into_inner(), LifecycleAction::Resume).await
 }
 
-/// Pause or resume; a refused transition is a flash on the detail page, not
-/// an error page: the admin is looking at the tenant anyway.
-async fn lifecycle(
+/// Pause, resume or approve; a refused transition is a flash on the detail
+/// page, not an error page: the admin is looking at the tenant anyway.
+pub(super) async fn lifecycle(
     state: &AppState,
     session: &AdminSession,
     id: Uuid,

@@ -1,0 +1,264 @@
+//! The bot on the tenant detail page: approve, start/stop/restart/force
+//! restart, the sandbox (simulate a scan, play a customer) and the page's
+//! live JSON (`GET /admin/tenants/{id}/live`, polled by `static/admin.js`).
+//! The HTML twin of `web::api::bots`.
+//!
+//! Owns: the facts the page needs beyond the stored rows (is the bot
+//! running, is it stale) and the sandbox conversation. Every action answers
+//! post/redirect/get: a refusal the admin can act on (an illegal transition,
+//! a sandbox that is not ready, a mistyped number) is a flash on the detail
+//! page; anything else goes to the error page.
+
+use std::time::Duration;
+
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use entity::enums::{SessionState, TransportKind, WorkerStatus};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::flash_redirect;
+use crate::bots::transport::InboundMessage;
+use crate::bots::transport::sandbox::SandboxError;
+use crate::domain::lifecycle::LifecycleAction;
+use crate::domain::phone::PhoneNumber;
+use crate::error::{AppError, ErrorCode};
+use crate::services::PageRequest;
+use crate::services::messages::{self, MessageView};
+use crate::services::runtime::{self, BotCommand};
+use crate::services::sessions::Flash;
+use crate::services::tenants::{self, TenantDetail};
+use crate::state::AppState;
+use crate::views::admin::bots::{BotFacts, controls_key};
+use crate::web::auth::{AdminSession, AnyForm, CsrfForm};
+use crate::web::urls::AdminUrl;
+
+/// How many messages the sandbox chat shows (the latest).
+const CHAT_ROWS: u64 = 30;
+/// The longest customer message the chat form takes (WhatsApp allows 4096).
+const MAX_TEXT_CHARS: usize = 4096;
+/// How long an action waits for the bot to show its result (a QR code, the
+/// link) before redirecting, so the next page shows it even without JS.
+const SETTLE_FOR: Duration = Duration::from_secs(2);
+
+/// Whether the bot runs here and whether its heartbeat went stale.
+pub(super) fn facts(state: &AppState, detail: &TenantDetail) -> BotFacts {
+    let stale_after = chrono::Duration::from_std(state.settings.bots.stale_after)
+        .unwrap_or(chrono::Duration::MAX);
+    let worker = &detail.worker;
+    let stale = worker.status == WorkerStatus::Running
+        && worker
+            .last_heartbeat_at
+            .is_some_and(|at| Utc::now().signed_duration_since(at) > stale_after);
+    BotFacts {
+        running: state.bots.is_running(detail.tenant.id),
+        stale,
+    }
+}
+
+/// The sandbox conversation, oldest first; `None` unless the transport is
+/// the sandbox.
+pub(super) async fn chat(
+    state: &AppState,
+    detail: &TenantDetail,
+) -> Result<Option<Vec<MessageView>>, AppError> {
+    if detail.config.transport != TransportKind::Sandbox {
+        return Ok(None);
+    }
+    Ok(Some(latest_messages(state, detail.tenant.id).await?))
+}
+
+async fn latest_messages(state: &AppState, id: Uuid) -> Result<Vec<MessageView>, AppError> {
+    let latest = PageRequest {
+        page: 1,
+        per_page: CHAT_ROWS,
+    };
+    let mut messages = messages::list(&state.db, id, latest).await?.items;
+    messages.reverse();
+    Ok(messages)
+}
+
+/// Approves a NEW tenant directly (one an admin created, no setup request).
+pub async fn approve(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    id: web::Path<Uuid>,
+    _form: CsrfForm<AnyForm>,
+) -> Result<HttpResponse, AppError> {
+    super::tenants::lifecycle(
+        &state,
+        &session,
+        id.into_inner(),
+        LifecycleAction::ApproveDirectly,
+    )
+    .await
+}
+
+pub async fn command(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    path: web::Path<(Uuid, String)>,
+    _form: CsrfForm<AnyForm>,
+) -> Result<HttpResponse, AppError> {
+    let (id, action) = path.into_inner();
+    let command = BotCommand::parse(&action).ok_or_else(|| {
+        AppError::not_found(
+            ErrorCode::NotFound,
+            "Unknown bot action: use start, stop, restart or force-restart.",
+        )
+    })?;
+    let flash = match state.bots.command(&session.actor(), id, command).await {
+        Ok(()) => {
+            if command != BotCommand::Stop {
+                // A started bot shows a QR code, or connects from its stored link.
+                settle(&state, id, |s| {
+                    matches!(s, SessionState::QrReady | SessionState::Connected)
+                })
+                .await?;
+            }
+            Flash::success(match command {
+                BotCommand::Start => "Bot started.",
+                BotCommand::Stop => "Bot stopped.",
+                BotCommand::Restart => "Bot restarted.",
+                BotCommand::ForceRestart => "Bot force-restarted; its restart count is reset.",
+            })
+        }
+        Err(err) if err.code() == ErrorCode::IllegalTransition => Flash::error(err.message()),
+        Err(err) => return Err(err),
+    };
+    flash_redirect(&state, &session, flash, AdminUrl::Tenant(id)).await
+}
+
+/// Waits, at most `SETTLE_FOR`, until the WhatsApp session is in a state
+/// `done` accepts.
+async fn settle(
+    state: &AppState,
+    id: Uuid,
+    done: impl Fn(SessionState) -> bool,
+) -> Result<bool, AppError> {
+    let deadline = tokio::time::Instant::now() + SETTLE_FOR;
+    loop {
+        if done(runtime::qr_view(&state.db, id).await?.state) {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// "the bot is not running: start it first" → "The bot is not running: start it first."
+fn sandbox_message(err: &SandboxError) -> String {
+    let text = err.to_string();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => text,
+    }
+}
+
+/// Simulates scanning the QR code with the tenant's own phone.
+pub async fn scan(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    id: web::Path<Uuid>,
+    _form: CsrfForm<AnyForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let detail = tenants::get(&state.db, id).await?;
+    let phone = detail
+        .tenant
+        .phone_number
+        .unwrap_or_else(|| "+10000000000".to_owned());
+    let flash = match state.sandbox.scan(id, &phone) {
+        Ok(()) => {
+            if settle(&state, id, |s| s == SessionState::Connected).await? {
+                Flash::success(format!("Scanned with {phone}: WhatsApp is linked."))
+            } else {
+                Flash::success(format!("Scanned with {phone}: linking…"))
+            }
+        }
+        Err(err) => Flash::error(sandbox_message(&err)),
+    };
+    flash_redirect(&state, &session, flash, AdminUrl::Tenant(id)).await
+}
+
+/// Delivers the chat form's message to the sandbox bot as a customer's.
+pub async fn inbound(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    id: web::Path<Uuid>,
+    CsrfForm(form): CsrfForm<AnyForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    tenants::get(&state.db, id).await?;
+    let text = form.get("text").map(|t| t.trim()).unwrap_or_default();
+    let from = PhoneNumber::parse(form.get("from").map_or("", String::as_str));
+    let flash = match from {
+        Err(msg) => Flash::error(format!("Customer number {msg}")),
+        Ok(_) if text.is_empty() => Flash::error("Type a message to send."),
+        Ok(_) if text.chars().count() > MAX_TEXT_CHARS => Flash::error(format!(
+            "A message may have at most {MAX_TEXT_CHARS} characters."
+        )),
+        Ok(from) => {
+            let message = InboundMessage {
+                id: format!("sandbox-in.{}", Uuid::new_v4().simple()),
+                from: from.into_string(),
+                text: text.to_owned(),
+                at: Utc::now(),
+            };
+            let from = message.from.clone();
+            match state.sandbox.inbound(id, message) {
+                Ok(()) => Flash::success(format!("Sent to the bot as {from}.")),
+                Err(err) => Flash::error(sandbox_message(&err)),
+            }
+        }
+    };
+    flash_redirect(&state, &session, flash, AdminUrl::Tenant(id)).await
+}
+
+/// What `admin.js` updates the detail page from. `controls` changes when
+/// other buttons apply (the script then reloads the page).
+pub async fn live(
+    state: web::Data<AppState>,
+    _session: AdminSession,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let (detail, messages) =
+        tokio::try_join!(tenants::get(&state.db, id), latest_messages(&state, id))?;
+    let facts = facts(&state, &detail);
+    let session = &detail.session;
+    let showing = session.state == SessionState::QrReady;
+    let messages: Vec<_> = messages
+        .iter()
+        .map(|m| {
+            json!({
+                "direction": m.direction,
+                "from": m.from,
+                "to": m.to,
+                "text": m.text,
+                "status": m.status,
+                "created_at": m.created_at,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .json(json!({
+            "tenant_status": detail.tenant.status,
+            "session_state": session.state,
+            "qr": if showing { session.last_qr.as_deref() } else { None },
+            "expires_at": if showing { session.qr_expires_at } else { None },
+            "worker_status": detail.worker.status,
+            "stale": facts.stale,
+            "restart_count": detail.worker.restart_count,
+            "last_error": detail.worker.last_error,
+            "linked_phone": session.linked_phone,
+            "running": facts.running,
+            "controls": controls_key(&detail, facts),
+            "messages": messages,
+        })))
+}

@@ -71,7 +71,13 @@ impl App {
             admin.login_attempt_period,
         ));
         let sandbox = Arc::new(SandboxHub::default());
-        let bots = BotRegistry::new(db.clone(), settings.bots.clone(), sandbox.clone());
+        let writer_db = db::connect_dedicated(&settings.database).await?;
+        let bots = BotRegistry::new(
+            db.clone(),
+            writer_db,
+            settings.bots.clone(),
+            sandbox.clone(),
+        );
         let state = AppState {
             db,
             public_url: settings.public_url(address).into(),

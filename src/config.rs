@@ -61,6 +61,7 @@ pub struct DatabaseSettings {
     pub idle_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub sqlite_busy_timeout: Duration,
+    pub sqlite_cache_mib: u32,
     #[serde(with = "humantime_serde")]
     pub slow_statement_threshold: Duration,
 }

@@ -153,15 +153,16 @@ pub async fn run(
             event = events.recv() => match event {
                 Some(event) => {
                     let linked = matches!(event, TransportEvent::Connected { .. });
-                    if let Err(exit) = Box::pin(on_event(&shared, event, &mut chats, &mut workers)).await {
-                        break exit;
-                    }
+                    let changed = match Box::pin(on_event(&shared, event, &mut chats, &mut workers)).await {
+                        Ok(changed) => changed,
+                        Err(exit) => break exit,
+                    };
                     if linked && !online {
                         online = true;
                         deps.connected.fetch_add(1, Ordering::Relaxed);
                     }
-                    // The link changed the tenant's status and phone.
-                    if linked && let Ok(config) = Box::pin(runtime::load_bot_config(&deps.db, tenant)).await {
+                    // A new link changed the tenant's status and phone.
+                    if changed && let Ok(config) = Box::pin(runtime::load_bot_config(&deps.db, tenant)).await {
                         let _ = config_tx.send(Arc::new(config));
                     }
                 }
@@ -227,7 +228,8 @@ async fn on_event(
     event: TransportEvent,
     chats: &mut HashMap<String, mpsc::Sender<Job>>,
     workers: &mut JoinSet<()>,
-) -> Result<(), Exit> {
+) -> Result<bool, Exit> {
+    let mut settings_changed = false;
     let deps = &shared.deps;
     let tenant = shared.tenant;
     match event {
@@ -239,9 +241,21 @@ async fn on_event(
                 .map_err(|err| Exit::Crashed(format!("cannot store the QR code: {err}")))?;
         }
         TransportEvent::Connected { phone } => {
-            Box::pin(runtime::record_connected(&deps.db, tenant, &phone))
-                .await
-                .map_err(|err| Exit::Crashed(format!("cannot record the link: {err}")))?;
+            let config = shared.config.borrow().clone();
+            // A bot resuming its link (restart) only marks the session online;
+            // a new link also moves the tenant (QR_PENDING → ACTIVE).
+            let resumed = config.linked_phone.as_deref() == Some(phone.as_str())
+                && matches!(config.status, TenantStatus::Active | TenantStatus::Paused);
+            if resumed {
+                Box::pin(runtime::record_online(&deps.db, tenant))
+                    .await
+                    .map_err(|err| Exit::Crashed(format!("cannot record the link: {err}")))?;
+            } else {
+                Box::pin(runtime::record_connected(&deps.db, tenant, &phone))
+                    .await
+                    .map_err(|err| Exit::Crashed(format!("cannot record the link: {err}")))?;
+                settings_changed = true;
+            }
             // Persisted earlier but never answered (crash, drain bound): now.
             let pending = Box::pin(runtime::unanswered(&deps.db, tenant))
                 .await
@@ -273,7 +287,7 @@ async fn on_event(
             let key = (tenant, message.id.clone());
             if deps.dedup.contains_key(&key) {
                 tracing::debug!(%tenant, id = %message.id, "repeat dropped by the dedup cache");
-                return Ok(());
+                return Ok(false);
             }
             deps.dedup.insert(key, ());
             route(
@@ -297,7 +311,7 @@ async fn on_event(
             });
         }
     }
-    Ok(())
+    Ok(settings_changed)
 }
 
 /// Puts a job on its chat's queue, opening the queue (and its worker) when

@@ -57,17 +57,20 @@ pub struct BotRegistry {
 impl BotRegistry {
     /// Builds the registry and its log writer on the current runtime (the
     /// app's main one: call this from `App::build`).
+    /// `writer_db` is the log writer's own connection (`db::connect_dedicated`).
     pub fn new(
         db: DatabaseConnection,
+        writer_db: DatabaseConnection,
         settings: BotSettings,
         sandbox: Arc<SandboxHub>,
     ) -> Arc<Self> {
-        Self::with_transport_factory(db, settings, sandbox, None)
+        Self::with_transport_factory(db, writer_db, settings, sandbox, None)
     }
 
     /// Like `new`, with every bot's transport made by `factory` when given.
     pub fn with_transport_factory(
         db: DatabaseConnection,
+        writer_db: DatabaseConnection,
         settings: BotSettings,
         sandbox: Arc<SandboxHub>,
         factory: Option<TransportFactory>,
@@ -76,7 +79,7 @@ impl BotRegistry {
         let writer_tasks = TaskTracker::new();
         let writer_shutdown = CancellationToken::new();
         let writer = LogWriter::spawn(
-            db.clone(),
+            writer_db,
             usize::try_from(settings.log_batch_size.get()).unwrap_or(500),
             settings.log_flush_interval,
             writer_shutdown.clone(),

@@ -316,6 +316,31 @@ pub async fn record_qr(
     Ok(())
 }
 
+/// A remembered link came back (restart): the session is online again.
+/// One statement; nothing else changes.
+pub async fn record_online(db: &DatabaseConnection, tenant_id: Uuid) -> Result<(), DbErr> {
+    let now = Utc::now();
+    whatsapp_session::Entity::update_many()
+        .col_expr(
+            whatsapp_session::Column::State,
+            SessionState::Connected.to_value().into(),
+        )
+        .col_expr(
+            whatsapp_session::Column::LastQr,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            whatsapp_session::Column::QrExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(whatsapp_session::Column::LastSeenAt, Expr::value(now))
+        .col_expr(whatsapp_session::Column::UpdatedAt, Expr::value(now))
+        .filter(whatsapp_session::Column::TenantId.eq(tenant_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Linked as `phone`: session CONNECTED (remembered for restarts), tenant
 /// QR_PENDING → ACTIVE.
 pub async fn record_connected(

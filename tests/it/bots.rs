@@ -558,8 +558,12 @@ async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without
             Arc::new(factory_sandbox.transport(config.tenant_id, None, Default::default()))
         }
     });
+    let writer_db = flowhq::db::connect_dedicated(&settings.database)
+        .await
+        .unwrap();
     let registry = BotRegistry::with_transport_factory(
         db.clone(),
+        writer_db,
         settings.bots.clone(),
         sandbox.clone(),
         Some(factory),

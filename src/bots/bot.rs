@@ -88,6 +88,7 @@ pub async fn run(
     alive: Arc<AtomicU64>,
     cancel: CancellationToken,
 ) -> Exit {
+    let gate = deps.start_gate.acquire().await;
     let config = match Box::pin(runtime::load_bot_config(&deps.db, tenant)).await {
         Ok(config) => Arc::new(config),
         Err(err) => return Exit::Crashed(format!("cannot read the tenant's settings: {err}")),
@@ -122,7 +123,8 @@ pub async fn run(
         known_chats: std::sync::Mutex::new(HashSet::new()),
     });
 
-    if let Err(err) = Box::pin(runtime::record_running(&deps.db, tenant, &deps.node)).await {
+    drop(gate);
+    if let Err(err) = deps.writer.mark_running(tenant).await {
         return Exit::Crashed(format!("cannot record the bot as running: {err}"));
     }
 
@@ -247,7 +249,8 @@ async fn on_event(
             let resumed = config.linked_phone.as_deref() == Some(phone.as_str())
                 && matches!(config.status, TenantStatus::Active | TenantStatus::Paused);
             if resumed {
-                Box::pin(runtime::record_online(&deps.db, tenant))
+                deps.writer
+                    .mark_online(tenant)
                     .await
                     .map_err(|err| Exit::Crashed(format!("cannot record the link: {err}")))?;
             } else {
@@ -257,9 +260,11 @@ async fn on_event(
                 settings_changed = true;
             }
             // Persisted earlier but never answered (crash, drain bound): now.
+            let gate = deps.start_gate.acquire().await;
             let pending = Box::pin(runtime::unanswered(&deps.db, tenant))
                 .await
                 .map_err(|err| Exit::Crashed(format!("cannot read unanswered messages: {err}")))?;
+            drop(gate);
             if !pending.is_empty() {
                 tracing::info!(%tenant, count = pending.len(), "answering messages left from before the restart");
             }

@@ -20,6 +20,9 @@ use crate::services::runtime::BotConfig;
 /// to inject transports that misbehave on purpose).
 pub type TransportFactory = Arc<dyn Fn(&BotConfig) -> Arc<dyn Transport> + Send + Sync>;
 
+/// Bots doing their start-up database work at the same time.
+const START_CONCURRENCY: usize = 32;
+
 pub struct BotDeps {
     pub db: DatabaseConnection,
     pub writer: LogWriter,
@@ -35,12 +38,17 @@ pub struct BotDeps {
     pub transport_factory: Option<TransportFactory>,
     /// Bots linked and online right now (gauge).
     pub connected: std::sync::atomic::AtomicUsize,
+    /// Bounds how many bots run their start-up queries at once. Starting
+    /// 10,000 bots together otherwise queues 10,000 queries' buffers behind
+    /// the pool, and that peak stays resident long after.
+    pub start_gate: tokio::sync::Semaphore,
 }
 
 impl BotDeps {
     pub fn new(
         db: DatabaseConnection,
         writer: LogWriter,
+        node: String,
         settings: BotSettings,
         sandbox: Arc<SandboxHub>,
         transport_factory: Option<TransportFactory>,
@@ -58,11 +66,12 @@ impl BotDeps {
             writer,
             dedup,
             chat_limiter,
-            node: format!("node-{}", Uuid::new_v4().simple()),
+            node,
             settings,
             sandbox,
             transport_factory,
             connected: std::sync::atomic::AtomicUsize::new(0),
+            start_gate: tokio::sync::Semaphore::new(START_CONCURRENCY),
         }
     }
 

@@ -15,7 +15,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::services::runtime::{self, InboundRow, OutboundRow, StatusUpdate};
+use crate::services::runtime::{self, InboundRow, OutboundRow, StatusUpdate, WorkerMarks};
 
 /// Operations waiting for the writer; senders wait when it is full.
 const QUEUE_CAPACITY: usize = 16_384;
@@ -29,6 +29,12 @@ enum Op {
     },
     Outbound(OutboundRow),
     Status(StatusUpdate),
+    /// A bot is up (`online: false`) or its link is online (`true`).
+    Mark {
+        tenant: uuid::Uuid,
+        online: bool,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
 }
 
 #[derive(Clone)]
@@ -57,8 +63,10 @@ pub enum LogError {
 impl LogWriter {
     /// Starts the writer task; it stops (after a last flush) when `shutdown`
     /// is cancelled and the queue is empty.
+    /// `node` names this process as the owner of the bots it marks running.
     pub fn spawn(
         db: DatabaseConnection,
+        node: String,
         batch_size: usize,
         flush_interval: Duration,
         shutdown: CancellationToken,
@@ -75,6 +83,7 @@ impl LogWriter {
                 flush_interval,
                 shutdown,
                 stats.clone(),
+                node,
             ),
             runtime,
         );
@@ -91,6 +100,32 @@ impl LogWriter {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Op::Persist { row, reply })
+            .await
+            .map_err(|_| LogError::Closed)?;
+        answer
+            .await
+            .map_err(|_| LogError::Closed)?
+            .map_err(LogError::Database)
+    }
+
+    /// Records the bot as RUNNING on this node; returns once committed.
+    pub async fn mark_running(&self, tenant: uuid::Uuid) -> Result<(), LogError> {
+        self.mark(tenant, false).await
+    }
+
+    /// Records the bot's remembered link as online again; returns once committed.
+    pub async fn mark_online(&self, tenant: uuid::Uuid) -> Result<(), LogError> {
+        self.mark(tenant, true).await
+    }
+
+    async fn mark(&self, tenant: uuid::Uuid, online: bool) -> Result<(), LogError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Op::Mark {
+                tenant,
+                online,
+                reply,
+            })
             .await
             .map_err(|_| LogError::Closed)?;
         answer
@@ -121,6 +156,7 @@ async fn run(
     flush_interval: Duration,
     shutdown: CancellationToken,
     stats: Arc<WriterStats>,
+    node: String,
 ) {
     let mut batch: Vec<Op> = Vec::with_capacity(batch_size);
     loop {
@@ -142,21 +178,21 @@ async fn run(
                 Ok(None) | Err(_) => break,
             }
         }
-        flush(&db, &mut batch, &stats).await;
+        flush(&db, &mut batch, &stats, &node).await;
     }
     // Shutdown: whatever is queued still goes in.
     rx.close();
     while let Some(op) = rx.recv().await {
         batch.push(op);
         if batch.len() >= batch_size {
-            flush(&db, &mut batch, &stats).await;
+            flush(&db, &mut batch, &stats, &node).await;
         }
     }
-    flush(&db, &mut batch, &stats).await;
+    flush(&db, &mut batch, &stats, &node).await;
     tracing::debug!("message log writer stopped");
 }
 
-async fn flush(db: &DatabaseConnection, batch: &mut Vec<Op>, stats: &WriterStats) {
+async fn flush(db: &DatabaseConnection, batch: &mut Vec<Op>, stats: &WriterStats, node: &str) {
     if batch.is_empty() {
         return;
     }
@@ -164,6 +200,11 @@ async fn flush(db: &DatabaseConnection, batch: &mut Vec<Op>, stats: &WriterStats
     let mut replies = Vec::new();
     let mut outbound = Vec::new();
     let mut updates = Vec::new();
+    let mut marks = WorkerMarks {
+        node: node.to_owned(),
+        ..Default::default()
+    };
+    let mut mark_replies = Vec::new();
     for op in batch.drain(..) {
         match op {
             Op::Persist { row, reply } => {
@@ -172,12 +213,26 @@ async fn flush(db: &DatabaseConnection, batch: &mut Vec<Op>, stats: &WriterStats
             }
             Op::Outbound(row) => outbound.push(row),
             Op::Status(update) => updates.push(update),
+            Op::Mark {
+                tenant,
+                online,
+                reply,
+            } => {
+                if online {
+                    marks.online.push(tenant);
+                } else {
+                    marks.running.push(tenant);
+                }
+                mark_replies.push(reply);
+            }
         }
     }
     let (n_out, n_up) = (outbound.len(), updates.len());
     let mut attempt = 1;
     let result = loop {
-        match runtime::flush_log_batch(db, &inbound, outbound.clone(), updates.clone()).await {
+        match runtime::flush_log_batch(db, &inbound, outbound.clone(), updates.clone(), &marks)
+            .await
+        {
             Ok(ids) => break Ok(ids),
             Err(err) if attempt < ATTEMPTS => {
                 tracing::warn!(error = %err, attempt, "writing the message log failed; retrying");
@@ -199,6 +254,9 @@ async fn flush(db: &DatabaseConnection, batch: &mut Vec<Op>, stats: &WriterStats
             for (reply, id) in replies.into_iter().zip(ids) {
                 let _ = reply.send(Ok(id));
             }
+            for reply in mark_replies {
+                let _ = reply.send(Ok(()));
+            }
         }
         Err(err) => {
             tracing::error!(
@@ -209,6 +267,9 @@ async fn flush(db: &DatabaseConnection, batch: &mut Vec<Op>, stats: &WriterStats
                 "message log batch lost after {ATTEMPTS} attempts"
             );
             for reply in replies {
+                let _ = reply.send(Err(err.clone()));
+            }
+            for reply in mark_replies {
                 let _ = reply.send(Err(err.clone()));
             }
         }

@@ -78,8 +78,10 @@ impl BotRegistry {
         let runtime = Handle::current();
         let writer_tasks = TaskTracker::new();
         let writer_shutdown = CancellationToken::new();
+        let node = format!("node-{}", Uuid::new_v4().simple());
         let writer = LogWriter::spawn(
             writer_db,
+            node.clone(),
             usize::try_from(settings.log_batch_size.get()).unwrap_or(500),
             settings.log_flush_interval,
             writer_shutdown.clone(),
@@ -88,7 +90,7 @@ impl BotRegistry {
         );
         Arc::new(Self {
             bots: DashMap::new(),
-            deps: Arc::new(BotDeps::new(db, writer, settings, sandbox, factory)),
+            deps: Arc::new(BotDeps::new(db, writer, node, settings, sandbox, factory)),
             runtime,
             bot_tasks: TaskTracker::new(),
             writer_tasks,

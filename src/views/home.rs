@@ -12,7 +12,8 @@ pub fn page() -> Markup {
                     "WhatsApp bots for small businesses — booking, e-commerce and support — "
                     "in their language, inside their business hours."
                 }
-                p.muted { "The server is running. Health: " a href="/healthz" { "/healthz" } " · readiness: " a href="/readyz" { "/readyz" } }
+                p { a.button.primary href="/admin" { "Open the admin console" } }
+                p.muted { "Health: " a href="/healthz" { "/healthz" } " · readiness: " a href="/readyz" { "/readyz" } }
             }
         },
     )

@@ -12,6 +12,7 @@ use entity::enums::{
     TransportKind, WorkerStatus,
 };
 use entity::{message_log, tenant, whatsapp_session, worker_process};
+use sea_orm::UpdateMany;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
@@ -220,11 +221,21 @@ pub async fn record_stopped(db: &DatabaseConnection, tenant_id: Uuid) -> Result<
         .filter(worker_process::Column::TenantId.eq(tenant_id))
         .exec(db)
         .await?;
+    session_without_qr(SessionState::Disconnected, Utc::now())
+        .filter(whatsapp_session::Column::TenantId.eq(tenant_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A session UPDATE to `state` with no QR code showing; callers add the
+/// columns of their own and the filter.
+fn session_without_qr(
+    state: SessionState,
+    now: DateTime<Utc>,
+) -> UpdateMany<whatsapp_session::Entity> {
     whatsapp_session::Entity::update_many()
-        .col_expr(
-            whatsapp_session::Column::State,
-            SessionState::Disconnected.to_value().into(),
-        )
+        .col_expr(whatsapp_session::Column::State, state.to_value().into())
         .col_expr(
             whatsapp_session::Column::LastQr,
             Expr::value(Option::<String>::None),
@@ -233,11 +244,7 @@ pub async fn record_stopped(db: &DatabaseConnection, tenant_id: Uuid) -> Result<
             whatsapp_session::Column::QrExpiresAt,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .col_expr(whatsapp_session::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(whatsapp_session::Column::TenantId.eq(tenant_id))
-        .exec(db)
-        .await?;
-    Ok(())
+        .col_expr(whatsapp_session::Column::UpdatedAt, Expr::value(now))
 }
 
 /// A crash the supervisor will retry: RESTARTING, the error and the count kept.
@@ -300,29 +307,16 @@ pub async fn record_connected(
 ) -> Result<TenantStatus, AppError> {
     let txn = crate::db::begin_write(db).await?;
     let now = Utc::now();
-    whatsapp_session::Entity::update_many()
-        .col_expr(
-            whatsapp_session::Column::State,
-            SessionState::Connected.to_value().into(),
-        )
+    session_without_qr(SessionState::Connected, now)
         .col_expr(
             whatsapp_session::Column::LinkedPhone,
             Expr::value(phone.to_owned()),
-        )
-        .col_expr(
-            whatsapp_session::Column::LastQr,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            whatsapp_session::Column::QrExpiresAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
         )
         .col_expr(whatsapp_session::Column::LastSeenAt, Expr::value(now))
         .col_expr(
             whatsapp_session::Column::SessionData,
             Expr::value(json!({ "linked_phone": phone })),
         )
-        .col_expr(whatsapp_session::Column::UpdatedAt, Expr::value(now))
         .filter(whatsapp_session::Column::TenantId.eq(tenant_id))
         .exec(&txn)
         .await?;
@@ -396,26 +390,12 @@ pub async fn record_failed(
         .filter(worker_process::Column::TenantId.eq(tenant_id))
         .exec(&txn)
         .await?;
-    let mut session = whatsapp_session::Entity::update_many()
-        .col_expr(
-            whatsapp_session::Column::State,
-            if logged_out {
-                SessionState::LoggedOut
-            } else {
-                SessionState::Disconnected
-            }
-            .to_value()
-            .into(),
-        )
-        .col_expr(
-            whatsapp_session::Column::LastQr,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            whatsapp_session::Column::QrExpiresAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(whatsapp_session::Column::UpdatedAt, Expr::value(now));
+    let state = if logged_out {
+        SessionState::LoggedOut
+    } else {
+        SessionState::Disconnected
+    };
+    let mut session = session_without_qr(state, now);
     if logged_out {
         session = session
             .col_expr(
@@ -551,21 +531,8 @@ async fn mark_workers(conn: &impl ConnectionTrait, marks: &WorkerMarks) -> Resul
             .await?;
     }
     for chunk in marks.online.chunks(IN_LIST_CHUNK) {
-        whatsapp_session::Entity::update_many()
-            .col_expr(
-                whatsapp_session::Column::State,
-                SessionState::Connected.to_value().into(),
-            )
-            .col_expr(
-                whatsapp_session::Column::LastQr,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                whatsapp_session::Column::QrExpiresAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
+        session_without_qr(SessionState::Connected, now)
             .col_expr(whatsapp_session::Column::LastSeenAt, Expr::value(now))
-            .col_expr(whatsapp_session::Column::UpdatedAt, Expr::value(now))
             .filter(whatsapp_session::Column::TenantId.is_in(chunk.iter().copied()))
             .exec(conn)
             .await?;

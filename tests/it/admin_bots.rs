@@ -2,8 +2,7 @@
 //! chat and the live JSON the page polls, driven the way a browser does
 //! (session cookie, CSRF-checked forms, post/redirect/get).
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use entity::enums::WorkerStatus;
@@ -14,24 +13,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{
-    Browser, TestApp, flash_of, form, id_of, location, spawn_app, spawn_app_with, tenant_draft,
+    Browser, TestApp, eventually, flash_of, form, id_of, location, spawn_app, spawn_app_with,
+    tenant_draft,
 };
-
-/// Polls `check` until it yields `Some`, for at most 15 s.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
 
 /// A NEW tenant answering without typing delay.
 async fn new_tenant(app: &TestApp, n: u32) -> Uuid {

@@ -3,7 +3,6 @@
 //! crash loops and restarts.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,23 +21,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestDatabase, id_of, spawn_app, spawn_app_with, tenant_draft};
-
-/// Polls `check` until it yields `Some`, for at most 15 s.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use crate::helpers::{
+    TestApp, TestDatabase, eventually, id_of, spawn_app, spawn_app_with, tenant_draft,
+};
 
 const ALWAYS_OPEN: &str = r#"{"mon":{"open":"00:00","close":"23:59"},"tue":{"open":"00:00","close":"23:59"},
  "wed":{"open":"00:00","close":"23:59"},"thu":{"open":"00:00","close":"23:59"},"fri":{"open":"00:00","close":"23:59"},

@@ -182,6 +182,26 @@ impl TestApp {
     }
 }
 
+/// Polls `check` until it yields `Some`, for at most 15 s; panics naming
+/// `what` otherwise. For state that other tasks (bots, the log writer) reach.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// The status and the JSON body of a response (`Null` when the body is empty).
 pub async fn json_of(response: Response) -> (StatusCode, Value) {
     let status = response.status();

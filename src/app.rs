@@ -90,6 +90,7 @@ impl App {
         let tasks = TaskTracker::new();
         tasks.spawn(maintenance(state.clone(), shutdown.clone()));
         // Every bot that should run runs again (and answers what it missed).
+        state.bots.release_orphans().await?;
         let (started, _) = state.bots.reconcile().await?;
         tracing::info!(started, "bots resumed");
         state.bots.spawn_loops(shutdown.clone(), &tasks);

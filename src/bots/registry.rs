@@ -229,6 +229,12 @@ impl BotRegistry {
         Ok(())
     }
 
+    /// At start, before the first reconcile: forgets what a previous process
+    /// left marked as running (see `runtime::release_orphans`).
+    pub async fn release_orphans(&self) -> Result<u64, DbErr> {
+        runtime::release_orphans(&self.deps.db, &self.deps.node).await
+    }
+
     /// Makes the running set match `worker_process.desired_state`.
     pub async fn reconcile(self: &Arc<Self>) -> Result<(usize, usize), DbErr> {
         let desired: std::collections::HashSet<Uuid> = runtime::desired_running(&self.deps.db)
@@ -317,8 +323,17 @@ impl BotRegistry {
         tracker.spawn_on(
             async move {
                 let settings = registry.deps.settings.clone();
-                let mut reconcile = tokio::time::interval(settings.reconcile_interval);
-                let mut heartbeat = tokio::time::interval(settings.heartbeat_interval);
+                // First ticks one period from now: the boot already reconciled,
+                // and bots get a full interval to come up before the sweep.
+                let start = tokio::time::Instant::now();
+                let mut reconcile = tokio::time::interval_at(
+                    start + settings.reconcile_interval,
+                    settings.reconcile_interval,
+                );
+                let mut heartbeat = tokio::time::interval_at(
+                    start + settings.heartbeat_interval,
+                    settings.heartbeat_interval,
+                );
                 heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {

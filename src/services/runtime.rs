@@ -415,6 +415,37 @@ pub async fn record_failed(
     Ok(())
 }
 
+/// At start: workers still marked as running under another (so: a previous,
+/// gone) process are not running anywhere. Marks them STOPPED so the stale
+/// sweeper does not fail them for the previous process's silence; their
+/// desired state is untouched, so reconcile starts them again.
+/// (Single node: with several replicas this becomes lease expiry.)
+pub async fn release_orphans(db: &DatabaseConnection, node: &str) -> Result<u64, DbErr> {
+    let result = worker_process::Entity::update_many()
+        .col_expr(
+            worker_process::Column::Status,
+            WorkerStatus::Stopped.to_value().into(),
+        )
+        .col_expr(
+            worker_process::Column::OwnerNode,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(worker_process::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(worker_process::Column::Status.is_in([
+            WorkerStatus::Running,
+            WorkerStatus::Starting,
+            WorkerStatus::Restarting,
+        ]))
+        .filter(
+            sea_orm::Condition::any()
+                .add(worker_process::Column::OwnerNode.is_null())
+                .add(worker_process::Column::OwnerNode.ne(node)),
+        )
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// Tenants whose bot should run.
 pub async fn desired_running(db: &DatabaseConnection) -> Result<Vec<Uuid>, DbErr> {
     worker_process::Entity::find()

@@ -472,9 +472,29 @@ async fn a_restart_resumes_bots_and_answers_persisted_unanswered_messages_exactl
     let answers = outbound_rows(&app, id).await.len();
     assert!(answers >= 1);
 
+    // The process was down a while: its heartbeat is old when it comes back.
+    worker_process::ActiveModel {
+        tenant_id: Set(id),
+        last_heartbeat_at: Set(Some(Utc::now() - chrono::Duration::hours(1))),
+        ..Default::default()
+    }
+    .update(app.db())
+    .await
+    .unwrap();
     let app = app.restart().await;
     wait_for_status(&app, id, TenantStatus::Active).await;
     assert!(app.state.bots.is_running(id));
+    // Not mistaken for a stale bot of this process, neither by the sweep at
+    // boot nor by one now.
+    assert!(app.state.bots.sweep_stale().await.unwrap().is_empty());
+    let failures = entity::audit_log::Entity::find()
+        .filter(entity::audit_log::Column::TenantId.eq(id))
+        .filter(entity::audit_log::Column::EventType.eq("bot.failed"))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert!(failures.is_empty(), "failed after a restart: {failures:?}");
+    assert_eq!(app.tenant_status(id).await, TenantStatus::Active);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         outbound_rows(&app, id).await.len(),

@@ -80,6 +80,11 @@ fn per_minute(n: u32, burst: u32) -> Quota {
     Quota::per_minute(n).allow_burst(burst)
 }
 
+/// A tenant's own limit allows bursts of five seconds' worth of replies.
+fn override_burst(per_minute: u32) -> u32 {
+    (per_minute / 12).max(1)
+}
+
 /// Runs the bot until cancelled or until it cannot go on.
 pub async fn run(
     tenant: Uuid,
@@ -103,15 +108,16 @@ pub async fn run(
         }
     };
     let settings = &deps.settings;
-    let tenant_limit = RateLimiter::direct(per_minute(
-        config
-            .rate_limit_per_minute
-            .unwrap_or(settings.tenant_rate_per_minute.get()),
-        settings.tenant_burst.get(),
-    ));
+    let tenant_limit = RateLimiter::direct(match config.rate_limit_per_minute {
+        Some(n) => per_minute(n, override_burst(n)),
+        None => per_minute(
+            settings.tenant_rate_per_minute.get(),
+            settings.tenant_burst.get(),
+        ),
+    });
     let own_chat_limit = config
         .chat_rate_limit_per_minute
-        .map(|n| RateLimiter::keyed(per_minute(n, settings.chat_burst.get())));
+        .map(|n| RateLimiter::keyed(per_minute(n, override_burst(n))));
     let (config_tx, config_rx) = watch::channel(config);
     let shared = Arc::new(ChatShared {
         tenant,

@@ -169,6 +169,10 @@ pub struct TenantUpdateDraft {
     pub auto_reply: Option<bool>,
     pub response_delay_ms: Option<i64>,
     pub max_message_length: Option<i64>,
+    /// Replies per minute for the tenant; 0 means the platform default.
+    pub rate_limit_per_minute: Option<i64>,
+    /// Replies per minute within one chat; 0 means the platform default.
+    pub chat_rate_limit_per_minute: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -184,6 +188,9 @@ pub struct TenantUpdate {
     pub auto_reply: Option<bool>,
     pub response_delay_ms: Option<i32>,
     pub max_message_length: Option<i32>,
+    /// `Some(None)` goes back to the platform default.
+    pub rate_limit_per_minute: Option<Option<i32>>,
+    pub chat_rate_limit_per_minute: Option<Option<i32>>,
 }
 
 impl TryFrom<TenantUpdateDraft> for TenantUpdate {
@@ -233,10 +240,27 @@ impl TryFrom<TenantUpdateDraft> for TenantUpdate {
                 .ok_or_else(|| format!("must be between 160 and {MAX_MESSAGE_LENGTH_LIMIT}"));
             field("max_message_length", parsed, &mut errors)
         });
+        update.rate_limit_per_minute = draft
+            .rate_limit_per_minute
+            .and_then(|v| field("rate_limit_per_minute", rate_override(v), &mut errors));
+        update.chat_rate_limit_per_minute = draft
+            .chat_rate_limit_per_minute
+            .and_then(|v| field("chat_rate_limit_per_minute", rate_override(v), &mut errors));
         if errors.is_empty() {
             Ok(update)
         } else {
             Err(AppError::validation(errors))
+        }
+    }
+}
+
+/// A per-tenant rate override: 0 clears it, 1 to 100,000 per minute sets it.
+fn rate_override(value: i64) -> Result<Option<i32>, String> {
+    match value {
+        0 => Ok(None),
+        1..=100_000 => Ok(i32::try_from(value).ok()),
+        _ => {
+            Err("must be between 1 and 100000 per minute, or 0 for the platform default".to_owned())
         }
     }
 }
@@ -583,6 +607,11 @@ pub(crate) async fn write_update(
     set!(auto_reply, update.auto_reply);
     set!(response_delay_ms, update.response_delay_ms);
     set!(max_message_length, update.max_message_length);
+    set!(rate_limit_per_minute, update.rate_limit_per_minute);
+    set!(
+        chat_rate_limit_per_minute,
+        update.chat_rate_limit_per_minute
+    );
     config.updated_at = Set(now);
     config.update(conn).await?;
 

@@ -623,3 +623,83 @@ async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without
     assert!(!registry.is_running(doomed));
     registry.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_tenant_rate_override_is_validated_stored_cleared_and_applied_by_its_bot() {
+    let app = spawn_app().await;
+    let id = approved_tenant(&app, 30).await;
+    let path = format!("/api/admin/tenants/{id}");
+
+    let (status, body) = app
+        .api_call(
+            Method::PATCH,
+            &path,
+            Some(&json!({ "chat_rate_limit_per_minute": -1 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["fields"]["chat_rate_limit_per_minute"].is_string(),
+        "{body}"
+    );
+
+    let (status, body) = app
+        .api_call(
+            Method::PATCH,
+            &path,
+            Some(&json!({ "rate_limit_per_minute": 600 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["config"]["rate_limit_per_minute"], 600);
+    let (_, body) = app
+        .api_call(
+            Method::PATCH,
+            &path,
+            Some(&json!({ "rate_limit_per_minute": 0 })),
+        )
+        .await;
+    assert_eq!(
+        body["config"]["rate_limit_per_minute"],
+        Value::Null,
+        "0 clears it"
+    );
+
+    // The platform limits are lifted in tests; the tenant's own per-chat
+    // limit (one reply a second, bursts of five) must hold.
+    let (status, _) = app
+        .api_call(
+            Method::PATCH,
+            &path,
+            Some(&json!({ "chat_rate_limit_per_minute": 60 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    bot(&app, id, "start").await;
+    wait_for_qr(&app, id).await;
+    app.api_post(&format!("/api/admin/tenants/{id}/sandbox/scan"), &json!({}))
+        .await;
+    wait_for_status(&app, id, TenantStatus::Active).await;
+    for k in 0..8 {
+        say(
+            &app,
+            id,
+            "+4917600000001",
+            "opening hours?",
+            &format!("ovr-{k}"),
+        )
+        .await;
+    }
+    settled(&app, id, 8).await;
+    let sent: Vec<chrono::DateTime<Utc>> = outbox(&app, id)
+        .await
+        .iter()
+        .map(|r| r["sent_at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    // Five go at once, the other three one second apart.
+    let spread = (*sent.last().unwrap() - sent[0]).num_milliseconds();
+    assert!(
+        spread >= 2500,
+        "8 replies within {spread} ms: the override did not hold"
+    );
+}

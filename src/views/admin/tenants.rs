@@ -137,6 +137,9 @@ pub struct ConfigValues {
     pub auto_reply: bool,
     pub response_delay_ms: String,
     pub max_message_length: String,
+    /// Empty: the platform default.
+    pub rate_limit_per_minute: String,
+    pub chat_rate_limit_per_minute: String,
 }
 
 /// What a tenant form shows: strings as typed (or as stored), so a refused
@@ -188,6 +191,14 @@ impl TenantFormValues {
                 auto_reply: config.auto_reply,
                 response_delay_ms: config.response_delay_ms.to_string(),
                 max_message_length: config.max_message_length.to_string(),
+                rate_limit_per_minute: config
+                    .rate_limit_per_minute
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+                chat_rate_limit_per_minute: config
+                    .chat_rate_limit_per_minute
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
             }),
         }
     }
@@ -214,6 +225,8 @@ impl TenantFormValues {
                 auto_reply: get("auto_reply").is_some(),
                 response_delay_ms: text("response_delay_ms"),
                 max_message_length: text("max_message_length"),
+                rate_limit_per_minute: text("rate_limit_per_minute"),
+                chat_rate_limit_per_minute: text("chat_rate_limit_per_minute"),
             }),
         }
     }
@@ -309,6 +322,16 @@ fn tenant_form(
                                  value: &config.max_message_length,
                                  hint: Some("160 to 4096 characters"),
                                  errors }.input("number", true))
+                    }
+                    div.field-row {
+                        (Field { name: "rate_limit_per_minute", label: "Replies per minute (tenant)",
+                                 value: &config.rate_limit_per_minute,
+                                 hint: Some("Empty: the platform default. Applies when the bot next starts."),
+                                 errors }.input("number", false))
+                        (Field { name: "chat_rate_limit_per_minute", label: "Replies per minute (per chat)",
+                                 value: &config.chat_rate_limit_per_minute,
+                                 hint: Some("Empty: the platform default. Applies when the bot next starts."),
+                                 errors }.input("number", false))
                     }
                 }
             }

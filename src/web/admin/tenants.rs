@@ -299,6 +299,13 @@ fn parse_update(form: &AnyForm) -> Result<TenantUpdate, AppError> {
     let hours = form_hours(form, &mut errors);
     let response_delay_ms = whole_number(form, "response_delay_ms", &mut errors);
     let max_message_length = whole_number(form, "max_message_length", &mut errors);
+    // Empty means "platform default" (0) for the rate overrides.
+    let rate = |key: &str, errors: &mut FieldErrors| match form.get(key).map(|v| v.trim()) {
+        Some("") => Some(0),
+        _ => whole_number(form, key, errors),
+    };
+    let rate_limit_per_minute = rate("rate_limit_per_minute", &mut errors);
+    let chat_rate_limit_per_minute = rate("chat_rate_limit_per_minute", &mut errors);
     let text = |key: &str| form.get(key).cloned();
     let draft = TenantUpdateDraft {
         name: text("name"),
@@ -312,6 +319,8 @@ fn parse_update(form: &AnyForm) -> Result<TenantUpdate, AppError> {
         auto_reply: Some(form.contains_key("auto_reply")),
         response_delay_ms,
         max_message_length,
+        rate_limit_per_minute,
+        chat_rate_limit_per_minute,
     };
     with_field_errors(TenantUpdate::try_from(draft), errors)
 }

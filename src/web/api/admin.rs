@@ -157,6 +157,8 @@ struct UpdateTenantBody {
     auto_reply: Option<bool>,
     response_delay_ms: Option<i64>,
     max_message_length: Option<i64>,
+    rate_limit_per_minute: Option<i64>,
+    chat_rate_limit_per_minute: Option<i64>,
 }
 
 impl From<UpdateTenantBody> for TenantUpdateDraft {
@@ -174,6 +176,8 @@ impl From<UpdateTenantBody> for TenantUpdateDraft {
             auto_reply: body.auto_reply,
             response_delay_ms: body.response_delay_ms,
             max_message_length: body.max_message_length,
+            rate_limit_per_minute: body.rate_limit_per_minute,
+            chat_rate_limit_per_minute: body.chat_rate_limit_per_minute,
         }
     }
 }

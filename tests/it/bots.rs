@@ -79,6 +79,12 @@ async fn wait_for_status(app: &TestApp, id: Uuid, status: TenantStatus) {
 /// A tenant whose sandbox bot is running and linked (ACTIVE).
 async fn linked_tenant(app: &TestApp, n: u32) -> Uuid {
     let id = approved_tenant(app, n).await;
+    start_and_link(app, id).await;
+    id
+}
+
+/// Starts an approved tenant's bot, scans its QR code, waits for ACTIVE.
+async fn start_and_link(app: &TestApp, id: Uuid) {
     let (status, body) = bot(app, id, "start").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     wait_for_qr(app, id).await;
@@ -87,7 +93,6 @@ async fn linked_tenant(app: &TestApp, n: u32) -> Uuid {
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     wait_for_status(app, id, TenantStatus::Active).await;
-    id
 }
 
 async fn say(app: &TestApp, id: Uuid, from: &str, text: &str, msg_id: &str) -> (StatusCode, Value) {
@@ -675,11 +680,7 @@ async fn a_tenant_rate_override_is_validated_stored_cleared_and_applied_by_its_b
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    bot(&app, id, "start").await;
-    wait_for_qr(&app, id).await;
-    app.api_post(&format!("/api/admin/tenants/{id}/sandbox/scan"), &json!({}))
-        .await;
-    wait_for_status(&app, id, TenantStatus::Active).await;
+    start_and_link(&app, id).await;
     for k in 0..8 {
         say(
             &app,

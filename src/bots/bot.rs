@@ -34,13 +34,20 @@ use crate::services::runtime::{self, BotConfig, InboundRow, OutboundRow, StatusU
 /// (a returning chat then gets the welcome message once more).
 const KNOWN_CHATS_LIMIT: usize = 10_000;
 
+/// What the registry signals to a bot without a message that could be
+/// dropped: its liveness stamp (heartbeat) and "your settings changed"
+/// (a `Notify` keeps the signal even when the bot is busy).
+#[derive(Default)]
+pub struct BotSignals {
+    pub alive: AtomicU64,
+    pub reload: tokio::sync::Notify,
+}
+
 /// Messages from the registry to a running bot.
 #[derive(Debug)]
 pub enum BotMsg {
     /// Heartbeat probe: answer by storing the tick.
     Ping(u64),
-    /// The tenant's settings changed: read them again.
-    Reload,
 }
 
 /// How a bot run ended, for the supervisor.
@@ -80,6 +87,15 @@ fn per_minute(n: u32, burst: u32) -> Quota {
     Quota::per_minute(n).allow_burst(burst)
 }
 
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// A tenant's own limit allows bursts of five seconds' worth of replies.
 fn override_burst(per_minute: u32) -> u32 {
     (per_minute / 12).max(1)
@@ -90,7 +106,7 @@ pub async fn run(
     tenant: Uuid,
     deps: Arc<BotDeps>,
     inbox: &mut mpsc::Receiver<BotMsg>,
-    alive: Arc<AtomicU64>,
+    signals: Arc<BotSignals>,
     cancel: CancellationToken,
 ) -> Exit {
     let gate = deps.start_gate.acquire().await;
@@ -141,6 +157,10 @@ pub async fn run(
         let cancel = transport_cancel.clone();
         async move { transport.run(events_tx, cancel).await }
     });
+    // However this run ends — even by a panic the supervisor catches — the
+    // transport is cancelled and its task aborted, never left behind.
+    let _transport_cancelled = transport_cancel.clone().drop_guard();
+    let _transport_aborted = AbortOnDrop(transport_task.abort_handle());
     let mut chats: HashMap<String, mpsc::Sender<Job>> = HashMap::new();
     let mut workers = JoinSet::new();
     let mut sweep = tokio::time::interval(deps.settings.chat_idle_timeout);
@@ -151,13 +171,15 @@ pub async fn run(
         tokio::select! {
             () = cancel.cancelled() => break Exit::Stopped,
             msg = inbox.recv() => match msg {
-                Some(BotMsg::Ping(tick)) => alive.store(tick, Ordering::Release),
-                Some(BotMsg::Reload) => match Box::pin(runtime::load_bot_config(&deps.db, tenant)).await {
-                    Ok(config) => { let _ = config_tx.send(Arc::new(config)); }
-                    Err(err) => tracing::warn!(%tenant, error = %err, "reloading settings failed; keeping the old ones"),
-                },
+                Some(BotMsg::Ping(tick)) => signals.alive.store(tick, Ordering::Release),
                 None => break Exit::Stopped,
             },
+            () = signals.reload.notified() => {
+                match Box::pin(runtime::load_bot_config(&deps.db, tenant)).await {
+                    Ok(config) => { let _ = config_tx.send(Arc::new(config)); }
+                    Err(err) => tracing::warn!(%tenant, error = %err, "reloading settings failed; keeping the old ones"),
+                }
+            }
             event = events.recv() => match event {
                 Some(event) => {
                     let linked = matches!(event, TransportEvent::Connected { .. });
@@ -335,17 +357,22 @@ async fn route(
 ) {
     let chat = job.message.from.clone();
     let capacity = usize::try_from(shared.deps.settings.chat_queue_capacity.get()).unwrap_or(64);
+    let mut open_queue = |chats: &mut HashMap<String, mpsc::Sender<Job>>| {
+        let (tx, rx) = mpsc::channel(capacity);
+        workers.spawn(chat_worker(shared.clone(), chat.clone(), rx));
+        chats.insert(chat.clone(), tx.clone());
+        tx
+    };
     let queue = match chats.get(&chat) {
         Some(queue) if !queue.is_closed() => queue.clone(),
-        _ => {
-            let (tx, rx) = mpsc::channel(capacity);
-            workers.spawn(chat_worker(shared.clone(), chat.clone(), rx));
-            chats.insert(chat.clone(), tx.clone());
-            tx
-        }
+        _ => open_queue(chats),
     };
-    if let Err(mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) =
-        queue.try_send(job)
+    let sent = match queue.try_send(job) {
+        // The worker went idle and closed its queue just now: a new one.
+        Err(mpsc::error::TrySendError::Closed(job)) => open_queue(chats).try_send(job),
+        other => other,
+    };
+    if let Err(mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) = sent
     {
         tracing::warn!(tenant = %shared.tenant, %chat, id = %job.message.id, "chat queue full: message stored as FAILED, not answered");
         let writer = &shared.deps.writer;
@@ -394,11 +421,25 @@ async fn chat_worker(shared: Arc<ChatShared>, chat: String, mut queue: mpsc::Rec
     loop {
         let job = match tokio::time::timeout(idle, queue.recv()).await {
             Ok(Some(job)) => job,
-            Ok(None) | Err(_) => return,
+            Ok(None) => return,
+            Err(_) => {
+                // Idle: close the queue, then answer what slipped in between
+                // the timeout and the close (the bot opens a new queue for
+                // anything later).
+                queue.close();
+                while let Ok(job) = queue.try_recv() {
+                    answer_logged(&shared, &chat, job).await;
+                }
+                return;
+            }
         };
-        if let Err(err) = answer(&shared, &chat, job).await {
-            tracing::warn!(tenant = %shared.tenant, %chat, error = %err, "answering failed");
-        }
+        answer_logged(&shared, &chat, job).await;
+    }
+}
+
+async fn answer_logged(shared: &ChatShared, chat: &str, job: Job) {
+    if let Err(err) = answer(shared, chat, job).await {
+        tracing::warn!(tenant = %shared.tenant, %chat, error = %err, "answering failed");
     }
 }
 

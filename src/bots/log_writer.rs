@@ -227,7 +227,6 @@ async fn flush(db: &DatabaseConnection, batch: &mut Vec<Op>, stats: &WriterStats
             }
         }
     }
-    let (n_out, n_up) = (outbound.len(), updates.len());
     let mut attempt = 1;
     let result = loop {
         match runtime::flush_log_batch(db, &inbound, outbound.clone(), updates.clone(), &marks)
@@ -236,12 +235,21 @@ async fn flush(db: &DatabaseConnection, batch: &mut Vec<Op>, stats: &WriterStats
             Ok(ids) => break Ok(ids),
             Err(err) if attempt < ATTEMPTS => {
                 tracing::warn!(error = %err, attempt, "writing the message log failed; retrying");
+                // A tenant deleted meanwhile fails the whole batch on its
+                // foreign key: drop its rows, keep everyone else's.
+                if let Err(err) =
+                    drop_deleted_tenants(db, &mut inbound, &mut replies, &mut outbound, &mut marks)
+                        .await
+                {
+                    tracing::warn!(error = %err, "checking the batch's tenants failed");
+                }
                 tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
                 attempt += 1;
             }
             Err(err) => break Err(err.to_string()),
         }
     };
+    let (n_out, n_up) = (outbound.len(), updates.len());
     match result {
         Ok(ids) => {
             let new = ids.iter().filter(|id| id.is_some()).count();
@@ -274,4 +282,49 @@ async fn flush(db: &DatabaseConnection, batch: &mut Vec<Op>, stats: &WriterStats
             }
         }
     }
+}
+
+/// Removes from a batch whatever belongs to tenants that no longer exist
+/// (their waiting `persist` calls are told so).
+async fn drop_deleted_tenants(
+    db: &DatabaseConnection,
+    inbound: &mut Vec<InboundRow>,
+    replies: &mut Vec<oneshot::Sender<Result<Option<i64>, String>>>,
+    outbound: &mut Vec<OutboundRow>,
+    marks: &mut WorkerMarks,
+) -> Result<(), sea_orm::DbErr> {
+    let mut ids: Vec<uuid::Uuid> = inbound
+        .iter()
+        .map(|r| r.tenant_id)
+        .chain(outbound.iter().map(|r| r.tenant_id))
+        .chain(marks.running.iter().copied())
+        .chain(marks.online.iter().copied())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let existing = runtime::existing_tenants(db, &ids).await?;
+    if existing.len() == ids.len() {
+        return Ok(());
+    }
+    let gone = ids.len() - existing.len();
+    let mut kept_inbound = Vec::with_capacity(inbound.len());
+    let mut kept_replies = Vec::with_capacity(replies.len());
+    for (row, reply) in inbound.drain(..).zip(replies.drain(..)) {
+        if existing.contains(&row.tenant_id) {
+            kept_inbound.push(row);
+            kept_replies.push(reply);
+        } else {
+            let _ = reply.send(Err("the tenant has been deleted".to_owned()));
+        }
+    }
+    *inbound = kept_inbound;
+    *replies = kept_replies;
+    outbound.retain(|row| existing.contains(&row.tenant_id));
+    marks.running.retain(|id| existing.contains(id));
+    marks.online.retain(|id| existing.contains(id));
+    tracing::info!(
+        tenants = gone,
+        "dropped message log rows of deleted tenants"
+    );
+    Ok(())
 }

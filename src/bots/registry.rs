@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::bot::BotMsg;
+use super::bot::{BotMsg, BotSignals};
 use super::deps::{BotDeps, TransportFactory};
 use super::log_writer::LogWriter;
 use super::supervisor;
@@ -39,7 +39,7 @@ struct BotHandle {
     /// Cancelled when the supervisor has finished (stopped and recorded).
     finished: CancellationToken,
     tx: mpsc::Sender<BotMsg>,
-    alive: Arc<AtomicU64>,
+    signals: Arc<BotSignals>,
     generation: u64,
 }
 
@@ -104,8 +104,11 @@ impl BotRegistry {
         &self.deps
     }
 
+    /// Running and not being stopped.
     pub fn is_running(&self, tenant: Uuid) -> bool {
-        self.bots.contains_key(&tenant)
+        self.bots
+            .get(&tenant)
+            .is_some_and(|entry| !entry.value().cancel.is_cancelled())
     }
 
     pub fn running(&self) -> usize {
@@ -123,7 +126,10 @@ impl BotRegistry {
             cancel: CancellationToken::new(),
             finished: CancellationToken::new(),
             tx,
-            alive: Arc::new(AtomicU64::new(self.tick.load(Ordering::Relaxed))),
+            signals: Arc::new(BotSignals {
+                alive: AtomicU64::new(self.tick.load(Ordering::Relaxed)),
+                reload: tokio::sync::Notify::new(),
+            }),
             generation,
         };
         match self.bots.entry(tenant) {
@@ -140,7 +146,7 @@ impl BotRegistry {
                     tenant,
                     registry.deps.clone(),
                     rx,
-                    handle.alive.clone(),
+                    handle.signals.clone(),
                     handle.cancel.clone(),
                 )
                 .await;
@@ -156,8 +162,13 @@ impl BotRegistry {
     }
 
     /// Asks the bot to stop; answers a token cancelled once it has.
+    ///
+    /// INVARIANT: the entry stays in the map until the old supervisor has
+    /// finished (its last DB writes included); it removes itself. So no
+    /// second bot of the tenant can start while the first drains, and the
+    /// first's final "stopped" cannot overwrite the second's "running".
     pub fn stop(&self, tenant: Uuid) -> Option<CancellationToken> {
-        let (_, handle) = self.bots.remove(&tenant)?;
+        let handle = self.bots.get(&tenant).map(|entry| entry.value().clone())?;
         handle.cancel.cancel();
         Some(handle.finished)
     }
@@ -170,7 +181,7 @@ impl BotRegistry {
                 .await
                 .is_err()
             {
-                tracing::warn!(%tenant, "the old bot did not stop in time; starting anyway");
+                tracing::warn!(%tenant, "the old bot did not stop in time; reconcile starts the new one once it has");
             }
         }
         self.start(tenant);
@@ -178,9 +189,9 @@ impl BotRegistry {
 
     /// Tells a running bot its settings changed.
     pub fn reload(&self, tenant: Uuid) {
-        let tx = self.bots.get(&tenant).map(|h| h.tx.clone());
-        if let Some(tx) = tx {
-            let _ = tx.try_send(BotMsg::Reload);
+        let signals = self.bots.get(&tenant).map(|h| h.signals.clone());
+        if let Some(signals) = signals {
+            signals.reload.notify_one();
         }
     }
 
@@ -250,6 +261,7 @@ impl BotRegistry {
         let unwanted: Vec<Uuid> = self
             .bots
             .iter()
+            .filter(|entry| !entry.value().cancel.is_cancelled())
             .map(|entry| *entry.key())
             .filter(|tenant| !desired.contains(tenant))
             .collect();
@@ -280,7 +292,7 @@ impl BotRegistry {
             .map(|e| (*e.key(), e.value().clone()))
             .collect();
         for (tenant, handle) in handles {
-            if handle.alive.load(Ordering::Acquire) < previous {
+            if handle.signals.alive.load(Ordering::Acquire) < previous {
                 stuck.push(tenant);
             }
             let _ = handle.tx.try_send(BotMsg::Ping(tick));

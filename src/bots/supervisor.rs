@@ -8,7 +8,6 @@
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -17,7 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::bot::{self, BotMsg, Exit};
+use super::bot::{self, BotMsg, BotSignals, Exit};
 use super::deps::BotDeps;
 use crate::services::runtime;
 
@@ -34,7 +33,7 @@ pub async fn supervise(
     tenant: Uuid,
     deps: Arc<BotDeps>,
     mut inbox: mpsc::Receiver<BotMsg>,
-    alive: Arc<AtomicU64>,
+    signals: Arc<BotSignals>,
     cancel: CancellationToken,
 ) {
     let settings = &deps.settings;
@@ -46,7 +45,7 @@ pub async fn supervise(
             tenant,
             deps.clone(),
             &mut inbox,
-            alive.clone(),
+            signals.clone(),
             cancel.clone(),
         ));
         let exit = AssertUnwindSafe(run)

@@ -446,6 +446,25 @@ pub async fn release_orphans(db: &DatabaseConnection, node: &str) -> Result<u64,
     Ok(result.rows_affected)
 }
 
+/// Which of `ids` are tenants that still exist.
+pub async fn existing_tenants(
+    db: &DatabaseConnection,
+    ids: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, DbErr> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in ids.chunks(IN_LIST_CHUNK) {
+        let rows: Vec<Uuid> = tenant::Entity::find()
+            .select_only()
+            .column(tenant::Column::Id)
+            .filter(tenant::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
 /// Tenants whose bot should run.
 pub async fn desired_running(db: &DatabaseConnection) -> Result<Vec<Uuid>, DbErr> {
     worker_process::Entity::find()

@@ -13,10 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use entity::enums::SessionKind;
 use entity::web_session;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    Set,
-};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use crate::crypto;
@@ -164,10 +162,16 @@ pub async fn load(
 
     let flash = row.flash.as_deref().map(Flash::decode);
     if flash.is_some() || now - row.last_seen_at >= TOUCH_EVERY {
-        let mut active = row.clone().into_active_model();
-        active.flash = Set(None);
-        active.last_seen_at = Set(now);
-        active.update(db).await?;
+        // update_many: a sign-out deleting the row meanwhile is no error.
+        web_session::Entity::update_many()
+            .col_expr(
+                web_session::Column::Flash,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(web_session::Column::LastSeenAt, Expr::value(now))
+            .filter(web_session::Column::Id.eq(row.id.clone()))
+            .exec(db)
+            .await?;
     }
     Ok(Some(to_session(row, subject, flash)))
 }

@@ -368,7 +368,12 @@ pub async fn provision(
         updated_at: Set(now),
     }
     .insert(conn)
-    .await?;
+    .await
+    // Another create took the number between the pre-check and here.
+    .map_err(|err| match phone_number {
+        Some(phone) => map_phone_race(err, phone),
+        None => err.into(),
+    })?;
     tenant_config::ActiveModel {
         tenant_id: Set(id),
         template_type: Set(config.template_type),

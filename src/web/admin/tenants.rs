@@ -262,8 +262,11 @@ pub async fn delete(
     id: web::Path<Uuid>,
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let tenant = tenants::delete(&state.db, &session.actor(), id.into_inner()).await?;
-    state.bots.forget(tenant.id).await;
+    // The bot goes first: a draining bot must not log rows for a tenant
+    // that no longer exists.
+    let id = id.into_inner();
+    state.bots.forget(id).await;
+    let tenant = tenants::delete(&state.db, &session.actor(), id).await?;
     let flash = Flash::success(format!("Tenant {} deleted.", tenant.name));
     flash_redirect(&state, &session, flash, AdminUrl::Tenants).await
 }

@@ -199,8 +199,11 @@ async fn delete_tenant(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    let tenant = tenants::delete(&state.db, &admin.actor(), id.into_inner()).await?;
-    state.bots.forget(tenant.id).await;
+    // The bot goes first: a draining bot must not log rows for a tenant
+    // that no longer exists.
+    let id = id.into_inner();
+    state.bots.forget(id).await;
+    tenants::delete(&state.db, &admin.actor(), id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

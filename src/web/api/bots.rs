@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::OptionalJson;
 use crate::bots::transport::InboundMessage;
 use crate::bots::transport::sandbox::SandboxError;
 use crate::domain::lifecycle::LifecycleAction;
@@ -94,11 +95,11 @@ async fn scan(
     _admin: ApiAdmin,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: Option<web::Json<ScanBody>>,
+    body: OptionalJson<ScanBody>,
 ) -> Result<HttpResponse, AppError> {
     let id = *id;
     let detail = tenants::get(&state.db, id).await?;
-    let phone = match body.and_then(|b| b.into_inner().phone) {
+    let phone = match body.0.phone {
         Some(phone) => PhoneNumber::parse(&phone)
             .map_err(|msg| AppError::validation(FieldErrors::from([("phone".to_owned(), msg)])))?
             .into_string(),

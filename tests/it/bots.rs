@@ -704,3 +704,74 @@ async fn a_tenant_rate_override_is_validated_stored_cleared_and_applied_by_its_b
         "8 replies within {spread} ms: the override did not hold"
     );
 }
+
+#[tokio::test]
+async fn deleting_a_tenant_with_a_running_bot_loses_no_other_tenants_messages() {
+    let app = spawn_app().await;
+    let doomed = linked_tenant(&app, 40).await;
+    let kept = linked_tenant(&app, 41).await;
+
+    // The doomed tenant is busy while it is deleted; the other one too.
+    for k in 0..10 {
+        say(&app, doomed, "+4917600000001", "hello", &format!("d-{k}")).await;
+        say(
+            &app,
+            kept,
+            "+4917600000002",
+            "opening hours?",
+            &format!("k-{k}"),
+        )
+        .await;
+    }
+    let (status, _) = app
+        .api_call(
+            Method::DELETE,
+            &format!("/api/admin/tenants/{doomed}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let rows = settled(&app, kept, 10).await;
+    assert!(
+        rows.iter().all(|r| r.status == MessageStatus::Answered),
+        "{rows:?}"
+    );
+    assert!(inbound_rows(&app, doomed).await.is_empty());
+    assert!(!app.state.bots.is_running(doomed));
+}
+
+#[tokio::test]
+async fn pausing_reaches_the_running_bot_which_then_logs_without_answering() {
+    let app = spawn_app().await;
+    let id = linked_tenant(&app, 42).await;
+    let (status, body) = app
+        .api_post(&format!("/api/admin/tenants/{id}/pause"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let before = outbox(&app, id).await.len();
+    // The reload is asynchronous: a message after it is stored, not answered.
+    let mut k = 0;
+    eventually("the pause to reach the bot", || {
+        k += 1;
+        let msg_id = format!("p-{k}");
+        let app = &app;
+        async move {
+            say(app, id, "+4917600000003", "hello", &msg_id).await;
+            let rows = settled(app, id, k).await;
+            (rows.last().map(|r| r.status) == Some(MessageStatus::Skipped)).then_some(())
+        }
+    })
+    .await;
+    let skipped_after = outbox(&app, id).await.len();
+    say(&app, id, "+4917600000003", "hello again", "p-final").await;
+    let rows = settled(&app, id, k + 1).await;
+    assert_eq!(rows.last().unwrap().status, MessageStatus::Skipped);
+    assert_eq!(
+        outbox(&app, id).await.len(),
+        skipped_after,
+        "a paused bot answered"
+    );
+    assert!(skipped_after >= before);
+}

@@ -135,14 +135,25 @@ pub async fn create(
     Ok((cookie, to_session(row, subject, None)))
 }
 
+/// How a request uses its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A person acting: takes the pending flash and counts as activity.
+    Interactive,
+    /// A page polling in the background: neither, so an open tab does not
+    /// keep an unattended session alive or eat another page's flash.
+    Background,
+}
+
 /// The live session behind a cookie value, or `None` when it is unknown,
 /// of another kind, idle too long or past its absolute expiry (then it is
-/// deleted). Takes the pending flash message.
+/// deleted). Interactive access takes the pending flash message.
 pub async fn load(
     db: &DatabaseConnection,
     kind: SessionKind,
     cookie: &str,
     idle_timeout: Duration,
+    access: Access,
 ) -> Result<Option<Session>, AppError> {
     let id = crypto::sha256_hex(cookie);
     let Some(row) = web_session::Entity::find_by_id(id.clone()).one(db).await? else {
@@ -160,6 +171,9 @@ pub async fn load(
         return Ok(None);
     }
 
+    if access == Access::Background {
+        return Ok(Some(to_session(row, subject, None)));
+    }
     let flash = row.flash.as_deref().map(Flash::decode);
     if flash.is_some() || now - row.last_seen_at >= TOUCH_EVERY {
         // update_many: a sign-out deleting the row meanwhile is no error.

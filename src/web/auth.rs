@@ -84,30 +84,49 @@ impl FromRequest for AdminSession {
     type Future = LocalFuture<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(load_admin(req.clone(), sessions::Access::Interactive))
+    }
+}
+
+/// A signed-in admin's page polling in the background (the tenant page's
+/// live view): the session is checked but not refreshed, its flash untouched.
+pub struct AdminPoll(pub AdminSession);
+
+impl FromRequest for AdminPoll {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            if let Some(found) = req.extensions().get::<AdminSession>() {
-                return Ok(found.clone());
-            }
-            let state = state(&req)?;
-            let signed_out = || AppError::unauthorized("Please sign in.");
-            let cookie = req.cookie(ADMIN_COOKIE).ok_or_else(signed_out)?;
-            let idle = state.settings.admin.session_idle_timeout;
-            let session = sessions::load(&state.db, SessionKind::Admin, cookie.value(), idle)
-                .await?
-                .ok_or_else(signed_out)?;
-            let sessions::Subject::Admin(admin_id) = session.subject else {
-                return Err(signed_out());
-            };
-            let admin = admins::find(&state.db, admin_id)
-                .await?
-                .ok_or_else(signed_out)?;
-            let found = AdminSession { admin, session };
-            req.extensions_mut().insert(found.clone());
-            req.extensions_mut().insert(found.session.clone());
-            Ok(found)
+            load_admin(req, sessions::Access::Background)
+                .await
+                .map(AdminPoll)
         })
     }
+}
+
+async fn load_admin(req: HttpRequest, access: sessions::Access) -> Result<AdminSession, AppError> {
+    if let Some(found) = req.extensions().get::<AdminSession>() {
+        return Ok(found.clone());
+    }
+    let state = state(&req)?;
+    let signed_out = || AppError::unauthorized("Please sign in.");
+    let cookie = req.cookie(ADMIN_COOKIE).ok_or_else(signed_out)?;
+    let idle = state.settings.admin.session_idle_timeout;
+    let session = sessions::load(&state.db, SessionKind::Admin, cookie.value(), idle, access)
+        .await?
+        .ok_or_else(signed_out)?;
+    let sessions::Subject::Admin(admin_id) = session.subject else {
+        return Err(signed_out());
+    };
+    let admin = admins::find(&state.db, admin_id)
+        .await?
+        .ok_or_else(signed_out)?;
+    let found = AdminSession { admin, session };
+    req.extensions_mut().insert(found.clone());
+    req.extensions_mut().insert(found.session.clone());
+    Ok(found)
 }
 
 /// An admin calling `/api/admin` with `Authorization: Bearer fhq_…` (an API
@@ -162,6 +181,12 @@ impl FromRequest for ApiAdmin {
             let (username, password) = decoded
                 .split_once(':')
                 .ok_or_else(|| api_unauthorized("Malformed Basic credentials."))?;
+            if cross_site_write(&req, &state) {
+                return Err(AppError::new(
+                    ErrorCode::Forbidden,
+                    "Cross-site requests with Basic credentials are refused; use an API token.",
+                ));
+            }
             let keys = login_keys(&req, username);
             state
                 .login_limiter
@@ -177,6 +202,25 @@ impl FromRequest for ApiAdmin {
             }
         })
     }
+}
+
+/// A state-changing request a browser sent from another site. Browsers
+/// cache Basic credentials and replay them cross-site; scripts (curl, CI)
+/// send no Origin and are unaffected. Bearer tokens are never replayed.
+fn cross_site_write(req: &HttpRequest, state: &AppState) -> bool {
+    if matches!(
+        *req.method(),
+        actix_web::http::Method::GET
+            | actix_web::http::Method::HEAD
+            | actix_web::http::Method::OPTIONS
+    ) {
+        return false;
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site") == Some("cross-site") {
+        return true;
+    }
+    header("origin").is_some_and(|origin| origin.trim_end_matches('/') != &*state.public_url)
 }
 
 /// The throttling keys of a sign-in attempt.

@@ -442,3 +442,44 @@ async fn a_token_made_on_the_tokens_page_is_shown_once_and_can_be_revoked_there(
     assert_eq!(location(&response), "/admin/tokens");
     assert_eq!(bearer().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn basic_credentials_replayed_cross_site_cannot_change_anything() {
+    let app = spawn_app().await;
+    let id = crate::helpers::id_of(&app.create_tenant(&crate::helpers::tenant_draft(90)).await);
+    let path = format!("/api/admin/tenants/{id}/approve");
+
+    let cross = app
+        .api(reqwest::Method::POST, &path)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+    let fetch = app
+        .api(reqwest::Method::POST, &path)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fetch.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.tenant_status(id).await,
+        entity::enums::TenantStatus::New
+    );
+
+    // Reading stays allowed, and a script (no Origin) may write.
+    let read = app
+        .api(reqwest::Method::GET, &format!("/api/admin/tenants/{id}"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    let script = app.api(reqwest::Method::POST, &path).send().await.unwrap();
+    assert_eq!(script.status(), StatusCode::OK);
+    assert_eq!(
+        app.tenant_status(id).await,
+        entity::enums::TenantStatus::Approved
+    );
+}

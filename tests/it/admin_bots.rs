@@ -336,3 +336,40 @@ async fn a_running_worker_whose_heartbeat_is_an_hour_old_shows_as_stale() {
     assert_eq!(state["stale"], true, "{state}");
     assert_eq!(state["worker_status"], "RUNNING", "{state}");
 }
+
+#[tokio::test]
+async fn polling_the_live_view_neither_eats_a_flash_nor_counts_as_activity() {
+    let app = spawn_app().await;
+    let browser = app.signed_in_browser().await;
+    let id = id_of(&app.create_tenant(&tenant_draft(77)).await);
+
+    // A refused pause leaves a flash for the next page.
+    let response = browser
+        .submit(&format!("/admin/tenants/{id}/pause"), &[])
+        .await;
+    assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+    for _ in 0..3 {
+        let live = browser.get(&format!("/admin/tenants/{id}/live")).await;
+        assert_eq!(live.status(), reqwest::StatusCode::OK);
+    }
+    let page = browser.page(&format!("/admin/tenants/{id}")).await;
+    let (kind, _) = flash_of(&page).expect("the flash survived the polls");
+    assert_eq!(kind, "error");
+
+    // An hour-old last_seen_at: polls do not refresh it, so the session ends.
+    let old = chrono::Utc::now() - chrono::Duration::hours(1);
+    entity::web_session::Entity::update_many()
+        .col_expr(
+            entity::web_session::Column::LastSeenAt,
+            sea_orm::sea_query::Expr::value(old),
+        )
+        .exec(app.db())
+        .await
+        .unwrap();
+    let live = browser.get(&format!("/admin/tenants/{id}/live")).await;
+    assert_eq!(
+        live.status(),
+        reqwest::StatusCode::SEE_OTHER,
+        "an idle session must end"
+    );
+}

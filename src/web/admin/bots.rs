@@ -31,7 +31,7 @@ use crate::services::sessions::Flash;
 use crate::services::tenants::{self, TenantDetail};
 use crate::state::AppState;
 use crate::views::admin::bots::{BotFacts, controls_key};
-use crate::web::auth::{AdminSession, AnyForm, CsrfForm};
+use crate::web::auth::{AdminPoll, AdminSession, AnyForm, CsrfForm};
 use crate::web::urls::AdminUrl;
 
 /// How many messages the sandbox chat shows (the latest).
@@ -223,7 +223,7 @@ pub async fn inbound(
 /// other buttons apply (the script then reloads the page).
 pub async fn live(
     state: web::Data<AppState>,
-    _session: AdminSession,
+    _session: AdminPoll,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();

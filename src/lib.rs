@@ -15,5 +15,6 @@ pub mod replies;
 pub mod services;
 pub mod state;
 pub mod telemetry;
+pub mod text;
 pub mod views;
 pub mod web;

@@ -147,18 +147,10 @@ fn opening_hours(hours: &BusinessHours, t: &Texts) -> String {
     let mut lines = vec![t.hours_title.to_owned()];
     for (day, range) in t.weekdays.iter().zip(hours.days()) {
         let range = range.map_or_else(|| t.closed_day.to_owned(), |r| r.to_string());
-        let day = capitalise(day);
+        let day = crate::text::capitalize(day);
         lines.push(fill(t.hours_line, &[("day", &day), ("hours", &range)]));
     }
     lines.join("\n")
-}
-
-/// "lunes" → "Lunes" for the start of a line.
-fn capitalise(word: &str) -> String {
-    let mut chars = word.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
 }
 
 #[cfg(test)]

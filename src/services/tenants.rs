@@ -669,8 +669,12 @@ pub async fn apply(
         .one(conn)
         .await?
         .ok_or_else(tenant_not_found)?;
-    let next = transition(tenant.status, action)
-        .map_err(|err| AppError::new(ErrorCode::IllegalTransition, capitalize(&err.to_string())))?;
+    let next = transition(tenant.status, action).map_err(|err| {
+        AppError::new(
+            ErrorCode::IllegalTransition,
+            crate::text::sentence(&err.to_string()),
+        )
+    })?;
     let from = tenant.status;
     let mut active = tenant.into_active_model();
     active.status = Set(next);
@@ -702,21 +706,6 @@ pub async fn admin_action(
     let status = apply(&txn, actor, id, action, event, json!({})).await?;
     txn.commit().await?;
     Ok(status)
-}
-
-pub(crate) fn capitalize(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => {
-            let mut out: String = first.to_uppercase().collect();
-            out.push_str(chars.as_str());
-            if !out.ends_with('.') {
-                out.push('.');
-            }
-            out
-        }
-        None => String::new(),
-    }
 }
 
 /// What the dashboard shows.

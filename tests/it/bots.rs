@@ -131,6 +131,31 @@ async fn outbound_rows(app: &TestApp, id: Uuid) -> Vec<message_log::Model> {
         .unwrap()
 }
 
+/// Sends `n` questions in one chat at once; answers when each reply went out.
+async fn burst_in_one_chat(
+    app: &TestApp,
+    id: Uuid,
+    n: usize,
+    prefix: &str,
+) -> Vec<chrono::DateTime<Utc>> {
+    for k in 0..n {
+        say(
+            app,
+            id,
+            "+4917600000001",
+            "opening hours?",
+            &format!("{prefix}-{k}"),
+        )
+        .await;
+    }
+    settled(app, id, n).await;
+    outbox(app, id)
+        .await
+        .iter()
+        .map(|r| r["sent_at"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
 /// Waits until every inbound row of the tenant is decided (not RECEIVED).
 async fn settled(app: &TestApp, id: Uuid, inbound: usize) -> Vec<message_log::Model> {
     eventually("messages answered and logged", || async {
@@ -300,22 +325,7 @@ async fn the_per_chat_rate_limit_spaces_replies_in_a_chat() {
     })
     .await;
     let id = linked_tenant(&app, 5).await;
-    for k in 0..4 {
-        say(
-            &app,
-            id,
-            "+4917600000001",
-            "opening hours?",
-            &format!("lim-{k}"),
-        )
-        .await;
-    }
-    settled(&app, id, 4).await;
-    let sent: Vec<chrono::DateTime<Utc>> = outbox(&app, id)
-        .await
-        .iter()
-        .map(|r| r["sent_at"].as_str().unwrap().parse().unwrap())
-        .collect();
+    let sent = burst_in_one_chat(&app, id, 4, "lim").await;
     assert!(sent.len() >= 4, "{sent:?}");
     for pair in sent.windows(2) {
         let gap = (pair[1] - pair[0]).num_milliseconds();
@@ -681,22 +691,7 @@ async fn a_tenant_rate_override_is_validated_stored_cleared_and_applied_by_its_b
         .await;
     assert_eq!(status, StatusCode::OK);
     start_and_link(&app, id).await;
-    for k in 0..8 {
-        say(
-            &app,
-            id,
-            "+4917600000001",
-            "opening hours?",
-            &format!("ovr-{k}"),
-        )
-        .await;
-    }
-    settled(&app, id, 8).await;
-    let sent: Vec<chrono::DateTime<Utc>> = outbox(&app, id)
-        .await
-        .iter()
-        .map(|r| r["sent_at"].as_str().unwrap().parse().unwrap())
-        .collect();
+    let sent = burst_in_one_chat(&app, id, 8, "ovr").await;
     // Five go at once, the other three one second apart.
     let spread = (*sent.last().unwrap() - sent[0]).num_milliseconds();
     assert!(

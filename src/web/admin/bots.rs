@@ -20,7 +20,6 @@ use uuid::Uuid;
 
 use super::flash_redirect;
 use crate::bots::transport::InboundMessage;
-use crate::bots::transport::sandbox::SandboxError;
 use crate::domain::lifecycle::LifecycleAction;
 use crate::domain::phone::PhoneNumber;
 use crate::error::{AppError, ErrorCode};
@@ -149,16 +148,6 @@ async fn settle(
     }
 }
 
-/// "the bot is not running: start it first" → "The bot is not running: start it first."
-fn sandbox_message(err: &SandboxError) -> String {
-    let text = err.to_string();
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
-        None => text,
-    }
-}
-
 /// Simulates scanning the QR code with the tenant's own phone.
 pub async fn scan(
     state: web::Data<AppState>,
@@ -180,7 +169,7 @@ pub async fn scan(
                 Flash::success(format!("Scanned with {phone}: linking…"))
             }
         }
-        Err(err) => Flash::error(sandbox_message(&err)),
+        Err(err) => Flash::error(crate::text::sentence(&err.to_string())),
     };
     flash_redirect(&state, &session, flash, AdminUrl::Tenant(id)).await
 }
@@ -212,7 +201,7 @@ pub async fn inbound(
             let from = message.from.clone();
             match state.sandbox.inbound(id, message) {
                 Ok(()) => Flash::success(format!("Sent to the bot as {from}.")),
-                Err(err) => Flash::error(sandbox_message(&err)),
+                Err(err) => Flash::error(crate::text::sentence(&err.to_string())),
             }
         }
     };

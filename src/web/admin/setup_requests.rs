@@ -122,15 +122,7 @@ fn refusal(err: &AppError) -> String {
     let parts: Vec<String> = err
         .fields()
         .iter()
-        .map(|(field, message)| format!("{}: {message}", capitalize(field)))
+        .map(|(field, message)| format!("{}: {message}", crate::text::capitalize(field)))
         .collect();
     format!("{}.", parts.join("; "))
-}
-
-fn capitalize(word: &str) -> String {
-    let mut chars = word.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }

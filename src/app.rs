@@ -8,6 +8,7 @@
 //! then closes the database pool.
 
 use std::net::{SocketAddr, TcpListener};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use actix_web::middleware::{Logger, from_fn};
@@ -21,10 +22,18 @@ use tracing_actix_web::TracingLogger;
 use crate::bots::BotRegistry;
 use crate::bots::transport::sandbox::SandboxHub;
 use crate::config::Settings;
-use crate::limits::LoginLimiter;
-use crate::services::{admins, sessions};
+use crate::limits::{LoginLimiter, SignInStartLimiter};
+use crate::oauth::GoogleClient;
+use crate::services::{admins, sessions, users};
 use crate::state::AppState;
 use crate::{db, web as routes};
+
+/// Google sign-ins one client IP may start per minute (each stores a row
+/// until finished or expired).
+const SIGN_IN_STARTS_PER_MINUTE: NonZeroU32 = match NonZeroU32::new(20) {
+    Some(n) => n,
+    None => NonZeroU32::MIN,
+};
 
 pub struct App {
     server: actix_web::dev::Server,
@@ -78,10 +87,16 @@ impl App {
             settings.bots.clone(),
             sandbox.clone(),
         );
+        let public_url: Arc<str> = settings.public_url(address).into();
+        let google = GoogleClient::from_settings(&settings.google, &public_url)
+            .context("building the Google sign-in client")?
+            .map(Arc::new);
         let state = AppState {
             db,
-            public_url: settings.public_url(address).into(),
+            public_url,
+            google,
             login_limiter,
+            sign_in_starts: Arc::new(SignInStartLimiter::new(SIGN_IN_STARTS_PER_MINUTE)),
             bots,
             sandbox,
             settings: Arc::new(settings),
@@ -166,7 +181,13 @@ async fn maintenance(state: AppState, shutdown: CancellationToken) {
             Ok(n) => tracing::debug!(n, "expired sessions removed"),
             Err(err) => tracing::warn!(error = %err, "sweeping sessions failed"),
         }
+        match users::sweep_expired_logins(&state.db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(n, "unfinished Google sign-ins removed"),
+            Err(err) => tracing::warn!(error = %err, "sweeping sign-ins failed"),
+        }
         state.login_limiter.sweep();
+        state.sign_in_starts.sweep();
     }
 }
 

@@ -1,5 +1,7 @@
-//! The command line: `flowhq [serve]`, `flowhq migrate`, and the admin
-//! account commands `flowhq admin create|reset-password|create-token`.
+//! The command line: `flowhq [serve]`, `flowhq migrate`, the admin
+//! account commands `flowhq admin create|reset-password|create-token`,
+//! `flowhq bench` and `flowhq fake-google` (a fake sign-in provider for
+//! local trials of the portal).
 //!
 //! The admin commands connect to the database and migrate it, do their one
 //! thing through `services::admins` and exit: they never start the HTTP
@@ -16,6 +18,7 @@ use serde_json::json;
 use crate::app::App;
 use crate::config::Settings;
 use crate::error::{AppError, ErrorCode};
+use crate::fake_google::{FakeGoogle, FakeGoogleConfig};
 use crate::services::admins;
 use crate::services::audit::{self, Actor};
 use crate::{crypto, db, telemetry};
@@ -45,6 +48,27 @@ enum Command {
     Admin(AdminCommand),
     /// Load-test the bot runtime on a scratch database and print the figures.
     Bench(crate::bench::BenchArgs),
+    /// Run a fake Google sign-in provider on 127.0.0.1 (local trials only).
+    #[command(long_about = FAKE_GOOGLE_HELP)]
+    FakeGoogle(FakeGoogleArgs),
+}
+
+const FAKE_GOOGLE_HELP: &str = "Run a fake Google sign-in provider (OpenID Connect) on \
+    127.0.0.1 in the foreground, for trying the tenant portal locally without a Google \
+    project. FOR LOCAL TRIALS ONLY: anyone can sign in as any email address. It prints the \
+    FLOWHQ__GOOGLE__* variables to start Flow HQ against it; stop it with Ctrl-C.";
+
+#[derive(Debug, clap::Args)]
+struct FakeGoogleArgs {
+    /// The port to listen on (127.0.0.1 only; 0 picks a free one).
+    #[arg(long, default_value_t = 9090)]
+    port: u16,
+    /// The OAuth client id Flow HQ must present.
+    #[arg(long, default_value = "flowhq-local")]
+    client_id: String,
+    /// The OAuth client secret Flow HQ must present.
+    #[arg(long, default_value = "local-secret")]
+    client_secret: String,
 }
 
 /// How a password reaches `create` and `reset-password`.
@@ -102,6 +126,7 @@ pub fn main() -> ExitCode {
             Command::Migrate => migrate(settings).await,
             Command::Admin(command) => admin(settings, command).await,
             Command::Bench(args) => crate::bench::run(settings, args).await,
+            Command::FakeGoogle(args) => fake_google(args).await,
         }
     });
     match result {
@@ -114,6 +139,33 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Serves the fake provider in the foreground until Ctrl-C.
+async fn fake_google(args: FakeGoogleArgs) -> anyhow::Result<()> {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
+    let fake = FakeGoogle::start(
+        address,
+        FakeGoogleConfig {
+            client_id: args.client_id,
+            client_secret: args.client_secret,
+        },
+    )
+    .await
+    .map_err(|err| anyhow::anyhow!("cannot listen on {address}: {err}"))?;
+    println!(
+        "Fake Google listening on {} (local trials only: anyone can sign in as anyone).",
+        fake.base_url()
+    );
+    println!("Start Flow HQ against it with:");
+    for line in fake.env_lines() {
+        println!("{line}");
+    }
+    println!("Stop with Ctrl-C.");
+    // SIGTERM ends the process as usual; there is nothing to save.
+    tokio::signal::ctrl_c().await?;
+    fake.stop().await;
+    Ok(())
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {

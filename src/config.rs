@@ -30,6 +30,8 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub admin: AdminSettings,
+    pub google: GoogleSettings,
+    pub portal: PortalSettings,
     pub bots: BotSettings,
     pub telemetry: TelemetrySettings,
 }
@@ -78,6 +80,59 @@ pub struct AdminSettings {
     pub login_attempts: NonZeroU32,
     #[serde(with = "humantime_serde")]
     pub login_attempt_period: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleSettings {
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    pub auth_url: Url,
+    pub token_url: Url,
+    pub userinfo_url: Url,
+    #[serde(default)]
+    pub redirect_url: Option<Url>,
+    #[serde(with = "humantime_serde")]
+    pub login_timeout: Duration,
+}
+
+impl GoogleSettings {
+    /// Whether Google sign-in can be offered at all.
+    pub fn is_configured(&self) -> bool {
+        !self.client_id.trim().is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalSettings {
+    pub allowed_email_domains: Vec<String>,
+    pub invited_emails: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    pub session_idle_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub session_absolute_timeout: Duration,
+}
+
+impl PortalSettings {
+    /// Whether a (verified) email may create a new tenant by signing in.
+    pub fn may_sign_up(&self, email: &str) -> bool {
+        if self.allowed_email_domains.is_empty() && self.invited_emails.is_empty() {
+            return true;
+        }
+        let email = email.trim();
+        let domain = email.rsplit_once('@').map_or("", |(_, domain)| domain);
+        self.invited_emails
+            .iter()
+            .any(|invited| invited.trim().eq_ignore_ascii_case(email))
+            || self.allowed_email_domains.iter().any(|allowed| {
+                allowed
+                    .trim()
+                    .trim_start_matches('@')
+                    .eq_ignore_ascii_case(domain)
+            })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -253,6 +308,41 @@ impl Settings {
                 admin.session_absolute_timeout,
             ),
             ("admin.login_attempt_period", admin.login_attempt_period),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::new(key, "must be longer than 0s"));
+            }
+        }
+        let google = &self.google;
+        for (key, url) in [
+            ("google.auth_url", Some(&google.auth_url)),
+            ("google.token_url", Some(&google.token_url)),
+            ("google.userinfo_url", Some(&google.userinfo_url)),
+            ("google.redirect_url", google.redirect_url.as_ref()),
+        ] {
+            if let Some(url) = url
+                && (!matches!(url.scheme(), "http" | "https") || url.host().is_none())
+            {
+                return Err(ConfigError::new(
+                    key,
+                    format!("must be an absolute http(s) URL, got {url}"),
+                ));
+            }
+        }
+        if google.is_configured() && google.client_secret.is_none() {
+            return Err(ConfigError::new(
+                "google.client_secret",
+                "must be set when google.client_id is set",
+            ));
+        }
+        let portal = &self.portal;
+        for (key, value) in [
+            ("google.login_timeout", google.login_timeout),
+            ("portal.session_idle_timeout", portal.session_idle_timeout),
+            (
+                "portal.session_absolute_timeout",
+                portal.session_absolute_timeout,
+            ),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::new(key, "must be longer than 0s"));

@@ -31,6 +31,9 @@ pub enum ErrorCode {
     PhoneNumberTaken,
     IllegalTransition,
     CsrfRejected,
+    SignInFailed,
+    SignInUnavailable,
+    GoogleNotConfigured,
     PayloadTooLarge,
     RateLimited,
     Internal,
@@ -52,6 +55,9 @@ impl ErrorCode {
             Self::PhoneNumberTaken => "phone_number_taken",
             Self::IllegalTransition => "illegal_transition",
             Self::CsrfRejected => "csrf_rejected",
+            Self::SignInFailed => "sign_in_failed",
+            Self::SignInUnavailable => "sign_in_unavailable",
+            Self::GoogleNotConfigured => "google_not_configured",
             Self::PayloadTooLarge => "payload_too_large",
             Self::RateLimited => "rate_limited",
             Self::Internal => "internal_error",
@@ -61,7 +67,9 @@ impl ErrorCode {
 
     pub fn status(self) -> StatusCode {
         match self {
-            Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::BadRequest | Self::SignInFailed => StatusCode::BAD_REQUEST,
+            Self::SignInUnavailable => StatusCode::BAD_GATEWAY,
+            Self::GoogleNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::CsrfRejected => StatusCode::FORBIDDEN,

@@ -87,9 +87,53 @@ impl LoginLimiter {
     }
 }
 
+/// Google sign-ins started per client IP. Each start stores a row until it
+/// is finished or expires, so an anonymous client may not start unlimited
+/// ones: a burst of `per_minute`, then one more every `60 / per_minute` s.
+pub struct SignInStartLimiter {
+    starts: DefaultKeyedRateLimiter<IpAddr>,
+    clock: DefaultClock,
+}
+
+impl SignInStartLimiter {
+    pub fn new(per_minute: NonZeroU32) -> Self {
+        Self {
+            starts: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Counts a start; `Err(wait)` when the IP has used up its allowance.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.starts
+            .check_key(&ip)
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    pub fn sweep(&self) {
+        self.starts.retain_recent();
+        self.starts.shrink_to_fit();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sign_in_starts_are_limited_per_ip() {
+        let limiter = SignInStartLimiter::new(NonZeroU32::new(2).unwrap());
+        let one: IpAddr = "192.0.2.1".parse().unwrap();
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(limiter.check(one).is_ok());
+        assert!(limiter.check(one).is_ok());
+        let wait = limiter.check(one).unwrap_err();
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        assert!(limiter.check(other).is_ok());
+    }
 
     #[test]
     fn a_key_locks_after_its_allowance_and_others_do_not() {

@@ -9,7 +9,8 @@ use sea_orm::DatabaseConnection;
 use crate::bots::BotRegistry;
 use crate::bots::transport::sandbox::SandboxHub;
 use crate::config::Settings;
-use crate::limits::LoginLimiter;
+use crate::limits::{LoginLimiter, SignInStartLimiter};
+use crate::oauth::GoogleClient;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,8 +20,12 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Failed sign-ins (console and API Basic auth), per IP and username.
     pub login_limiter: Arc<LoginLimiter>,
+    /// Google sign-ins started, per IP.
+    pub sign_in_starts: Arc<SignInStartLimiter>,
     /// Every tenant's running bot.
     pub bots: Arc<BotRegistry>,
     /// The simulated WhatsApp's end for the sandbox API.
     pub sandbox: Arc<SandboxHub>,
+    /// Google sign-in for the portal; `None` when `[google]` is not configured.
+    pub google: Option<Arc<GoogleClient>>,
 }

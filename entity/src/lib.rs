@@ -11,6 +11,7 @@ pub mod admin_api_token;
 pub mod audit_log;
 pub mod enums;
 pub mod message_log;
+pub mod oauth_login;
 pub mod setup_request;
 pub mod tenant;
 pub mod tenant_config;
@@ -24,6 +25,7 @@ pub mod prelude {
     pub use super::admin_api_token::Entity as AdminApiToken;
     pub use super::audit_log::Entity as AuditLog;
     pub use super::message_log::Entity as MessageLog;
+    pub use super::oauth_login::Entity as OauthLogin;
     pub use super::setup_request::Entity as SetupRequest;
     pub use super::tenant::Entity as Tenant;
     pub use super::tenant_config::Entity as TenantConfig;

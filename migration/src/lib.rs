@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_initial_schema;
 mod m20261123_000002_sessions_and_tokens;
 mod m20261123_000003_bot_runtime;
+mod m20261123_000004_portal_sign_in;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial_schema::Migration),
             Box::new(m20261123_000002_sessions_and_tokens::Migration),
             Box::new(m20261123_000003_bot_runtime::Migration),
+            Box::new(m20261123_000004_portal_sign_in::Migration),
         ]
     }
 }

@@ -6,11 +6,13 @@
 pub mod admins;
 pub mod audit;
 pub mod messages;
+pub mod portal;
 pub mod runtime;
 
 pub mod sessions;
 pub mod setup_requests;
 pub mod tenants;
+pub mod users;
 
 use serde::{Deserialize, Serialize};
 

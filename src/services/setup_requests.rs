@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::enums::{SetupRequestStatus, TemplateType};
-use entity::{setup_request, tenant};
+use entity::{setup_request, tenant, tenant_config};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
@@ -132,7 +132,31 @@ pub async fn submit(
     }
     .insert(&txn)
     .await?;
+    // A welcome message nobody wrote (the default for the old name and
+    // language, e.g. from the sign-up) follows the requested business.
+    let config = tenant_config::Entity::find_by_id(tenant_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(tenants::tenant_not_found)?;
+    let untouched = Language::parse(&config.language).is_ok_and(|language| {
+        config.welcome_message == language.default_welcome_message(&config.business_name)
+    });
+    let welcome_message = untouched.then(|| {
+        request
+            .language
+            .default_welcome_message(&request.business_name)
+    });
+    // Likewise a tenant named after its business at sign-up (the owner's
+    // name then) takes the requested business name.
+    let tenant_name = tenant::Entity::find_by_id(tenant_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(tenants::tenant_not_found)?
+        .name;
+    let name = (tenant_name == config.business_name).then(|| request.business_name.clone());
     let update = tenants::TenantUpdate {
+        name,
+        welcome_message,
         phone_number: Some(request.whatsapp_number),
         template_type: Some(request.template_type),
         business_name: Some(request.business_name),

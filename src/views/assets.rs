@@ -9,16 +9,36 @@ pub struct Asset {
     pub name: &'static str,
     pub mime: Mime,
     pub body: &'static str,
+    /// The `?v=` suffix of its URL: changes whenever the file does.
+    pub version: String,
 }
 
-const APP_CSS: &str = include_str!("../../static/app.css");
-/// The tenant detail page's live refresh (the page works without it).
-const ADMIN_JS: &str = include_str!("../../static/admin.js");
-
-/// `?v=` suffixes that change whenever the file does. Constants of the
-/// binary, so plain lazy statics are fine here (they are not configuration).
-static CSS_VERSION: LazyLock<String> = LazyLock::new(|| version(APP_CSS));
-static JS_VERSION: LazyLock<String> = LazyLock::new(|| version(ADMIN_JS));
+/// Every served file, with its `?v=` version computed once. Constants of the
+/// binary, so a plain lazy static is fine here (they are not configuration).
+static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
+    let js = || mime::APPLICATION_JAVASCRIPT_UTF_8;
+    [
+        (
+            "app.css",
+            mime::TEXT_CSS_UTF_8,
+            include_str!("../../static/app.css"),
+        ),
+        // The helpers and poll loop the two live scripts share (load first).
+        ("live.js", js(), include_str!("../../static/live.js")),
+        // The tenant detail page's live refresh (the page works without it).
+        ("admin.js", js(), include_str!("../../static/admin.js")),
+        // The portal status page's live refresh (the page works without it).
+        ("portal.js", js(), include_str!("../../static/portal.js")),
+    ]
+    .into_iter()
+    .map(|(name, mime, body)| Asset {
+        name,
+        mime,
+        body,
+        version: version(body),
+    })
+    .collect()
+});
 
 fn version(body: &str) -> String {
     let mut hasher = DefaultHasher::new();
@@ -26,26 +46,26 @@ fn version(body: &str) -> String {
     format!("{:x}", hasher.finish())
 }
 
-pub fn find(name: &str) -> Option<Asset> {
-    match name {
-        "app.css" => Some(Asset {
-            name: "app.css",
-            mime: mime::TEXT_CSS_UTF_8,
-            body: APP_CSS,
-        }),
-        "admin.js" => Some(Asset {
-            name: "admin.js",
-            mime: mime::APPLICATION_JAVASCRIPT_UTF_8,
-            body: ADMIN_JS,
-        }),
-        _ => None,
-    }
+pub fn find(name: &str) -> Option<&'static Asset> {
+    ASSETS.iter().find(|asset| asset.name == name)
+}
+
+/// `/static/{name}?v=…`; `name` must be one of the files above.
+fn url(name: &str) -> String {
+    let asset = find(name).unwrap_or_else(|| panic!("no static file {name}"));
+    format!("/static/{}?v={}", asset.name, asset.version)
 }
 
 pub fn css_url() -> String {
-    format!("/static/app.css?v={}", *CSS_VERSION)
+    url("app.css")
 }
 
-pub fn js_url() -> String {
-    format!("/static/admin.js?v={}", *JS_VERSION)
+/// The scripts of the admin tenant page, in load order.
+pub fn admin_scripts() -> [String; 2] {
+    [url("live.js"), url("admin.js")]
+}
+
+/// The scripts of the portal status page, in load order.
+pub fn portal_scripts() -> [String; 2] {
+    [url("live.js"), url("portal.js")]
 }

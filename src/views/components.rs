@@ -1,11 +1,18 @@
 //! Building blocks every page uses: flash, badges, form fields, CSRF input,
-//! pagination, empty states. Pages compose these; they never repeat markup.
+//! pagination, empty states, and the pieces the admin console and the
+//! portal share (the business-hours grid, the template and language
+//! choices, the message table). Pages compose these; they never repeat markup.
 
+use entity::enums::TemplateType;
 use maud::{Markup, html};
 
+use crate::domain::hours::{BusinessHours, DAY_KEYS};
+use crate::domain::language::Language;
 use crate::error::FieldErrors;
 use crate::services::Page;
+use crate::services::messages::MessageView;
 use crate::services::sessions::{Flash, FlashKind};
+use crate::services::tenants::template_name;
 
 pub fn flash(flash: Option<&Flash>) -> Markup {
     html! {
@@ -155,4 +162,152 @@ pub fn empty(title: &str, hint: &str, action: Option<(&str, &str)>) -> Markup {
 
 pub fn datetime(at: &chrono::DateTime<chrono::Utc>) -> Markup {
     html! { time datetime=(at.to_rfc3339()) { (at.format("%Y-%m-%d %H:%M UTC")) } }
+}
+
+const DAY_NAMES: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+const TEMPLATES: [(TemplateType, &str); 3] = [
+    (TemplateType::Booking, "Booking (appointments)"),
+    (TemplateType::Ecommerce, "E-commerce (orders)"),
+    (TemplateType::Support, "Support (questions)"),
+];
+
+/// The template select's `(value, label)` options.
+pub fn template_options() -> Vec<(&'static str, &'static str)> {
+    TEMPLATES
+        .iter()
+        .map(|(template, label)| (template_name(*template), *label))
+        .collect()
+}
+
+/// The language select's `(value, label)` options.
+pub fn language_options() -> Vec<(&'static str, &'static str)> {
+    Language::ALL
+        .iter()
+        .map(|language| (language.code(), language.name()))
+        .collect()
+}
+
+/// One weekday of the hours grid, as typed or stored.
+#[derive(Debug, Clone, Default)]
+pub struct DayValues {
+    pub open: String,
+    pub close: String,
+    pub closed: bool,
+}
+
+/// The grid filled from stored hours, Monday first.
+pub fn day_values(hours: &BusinessHours) -> [DayValues; 7] {
+    hours.days().map(|day| match day {
+        Some(range) => DayValues {
+            open: range.open().format("%H:%M").to_string(),
+            close: range.close().format("%H:%M").to_string(),
+            closed: false,
+        },
+        None => DayValues {
+            closed: true,
+            ..DayValues::default()
+        },
+    })
+}
+
+/// The grid as typed into a submitted form (`hours_mon_open`, …); a
+/// checkbox is ticked when it was sent at all.
+pub fn days_from_form(get: impl Fn(&str) -> Option<String>) -> [DayValues; 7] {
+    DAY_KEYS.map(|day| DayValues {
+        open: get(&format!("hours_{day}_open")).unwrap_or_default(),
+        close: get(&format!("hours_{day}_close")).unwrap_or_default(),
+        closed: get(&format!("hours_{day}_closed")).is_some(),
+    })
+}
+
+/// Seven rows of (day, opens, closes, closed). The hours error names the
+/// days it is about ("tue: …", "wed.open: …"); those days are marked invalid.
+pub fn hours_grid(days: &[DayValues; 7], error: Option<&String>) -> Markup {
+    let invalid = |key: &str| {
+        error.is_some_and(|e| e.contains(&format!("{key}:")) || e.contains(&format!("{key}.")))
+    };
+    html! {
+        fieldset aria-describedby=[error.map(|_| "hours-error")] {
+            legend { "Business hours" }
+            div.hours-grid {
+                span.muted aria-hidden="true" { "Day" }
+                span.muted aria-hidden="true" { "Opens" }
+                span.muted aria-hidden="true" { "Closes" }
+                span.muted aria-hidden="true" {}
+                @for ((key, name), day) in DAY_KEYS.iter().zip(DAY_NAMES).zip(days) {
+                    @let (open, close, closed) = (
+                        format!("hours_{key}_open"),
+                        format!("hours_{key}_close"),
+                        format!("hours_{key}_closed"),
+                    );
+                    @let bad = invalid(key);
+                    span { (name) }
+                    div {
+                        label.sr-only for=(open) { (name) " opens at" }
+                        input id=(open) name=(open) type="time" value=(day.open)
+                            aria-invalid=[bad.then_some("true")]
+                            aria-describedby=[bad.then_some("hours-error")];
+                    }
+                    div {
+                        label.sr-only for=(close) { (name) " closes at" }
+                        input id=(close) name=(close) type="time" value=(day.close)
+                            aria-invalid=[bad.then_some("true")]
+                            aria-describedby=[bad.then_some("hours-error")];
+                    }
+                    label.check for=(closed) {
+                        input id=(closed) name=(closed) type="checkbox" value="on"
+                            checked[day.closed];
+                        "Closed" span.sr-only { " on " (name) }
+                    }
+                }
+            }
+            @if let Some(error) = error {
+                p.error-text #hours-error { "Business hours: " (error) }
+            }
+        }
+    }
+}
+
+/// A tenant's message log: time, direction, from, to, text, status.
+pub fn messages_table(messages: &[MessageView]) -> Markup {
+    html! {
+        div.table-wrap {
+            table.table {
+                thead { tr {
+                    th scope="col" { "Time" }
+                    th scope="col" { "Direction" }
+                    th scope="col" { "From" }
+                    th scope="col" { "To" }
+                    th scope="col" { "Text" }
+                    th scope="col" { "Status" }
+                } }
+                tbody {
+                    @for message in messages {
+                        tr {
+                            td.nowrap { (datetime(&message.created_at)) }
+                            td { (badge(&enum_name(&message.direction))) }
+                            td.nowrap { (message.from) }
+                            td.nowrap { (message.to) }
+                            td { (message.text) }
+                            td {
+                                (badge(&enum_name(&message.status)))
+                                @if let Some(error) = &message.error {
+                                    " " span.muted { (error) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

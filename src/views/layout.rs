@@ -1,11 +1,11 @@
-//! The page shells: a public one (sign-in, errors) and the admin console's,
-//! with its navigation and sign-out form.
+//! The page shells: a public one (sign-in, errors), the admin console's and
+//! the tenant portal's, each with its navigation and sign-out form.
 
 use maud::{DOCTYPE, Markup, html};
 
 use super::{assets, components};
 use crate::services::sessions::Flash;
-use crate::web::urls::AdminUrl;
+use crate::web::urls::{AdminUrl, PortalUrl};
 
 pub fn page(title: &str, content: Markup) -> Markup {
     shell(title, html! {}, &[], content)
@@ -77,16 +77,50 @@ pub fn admin_page_with_scripts(
         (Section::Audit, AdminUrl::Audit, "Audit"),
         (Section::Tokens, AdminUrl::Tokens, "API tokens"),
     ];
+    let links =
+        links.map(|(section, url, label)| (section == chrome.section, url.to_string(), label));
+    signed_in_shell(
+        title,
+        &SignedInNav {
+            label: "Admin",
+            links: &links,
+            sign_out: AdminUrl::Logout.to_string(),
+            who: chrome.username,
+            csrf_token: chrome.csrf_token,
+        },
+        chrome.flash,
+        scripts,
+        content,
+    )
+}
+
+/// The navigation of a signed-in page: its links (`true` marks the
+/// current one) and the sign-out form naming who is signed in.
+struct SignedInNav<'a> {
+    label: &'a str,
+    links: &'a [(bool, String, &'a str)],
+    sign_out: String,
+    who: &'a str,
+    csrf_token: &'a str,
+}
+
+fn signed_in_shell(
+    title: &str,
+    nav: &SignedInNav<'_>,
+    flash: Option<&Flash>,
+    scripts: &[String],
+    content: Markup,
+) -> Markup {
     let nav = html! {
-        nav.mainnav aria-label="Admin" {
-            @for (section, url, label) in links {
-                a href=(url) class=[(section == chrome.section).then_some("active")]
-                    aria-current=[(section == chrome.section).then_some("page")] { (label) }
+        nav.mainnav aria-label=(nav.label) {
+            @for (current, url, label) in nav.links {
+                a href=(url) class=[current.then_some("active")]
+                    aria-current=[current.then_some("page")] { (label) }
             }
-            form.inline method="post" action=(AdminUrl::Logout) {
-                (components::csrf_input(chrome.csrf_token))
-                button.link type="submit" title=(format!("Signed in as {}", chrome.username)) {
-                    "Sign out " span.muted { "(" (chrome.username) ")" }
+            form.inline method="post" action=(nav.sign_out) {
+                (components::csrf_input(nav.csrf_token))
+                button.link type="submit" title=(format!("Signed in as {}", nav.who)) {
+                    "Sign out " span.muted { "(" (nav.who) ")" }
                 }
             }
         }
@@ -96,8 +130,60 @@ pub fn admin_page_with_scripts(
         nav,
         scripts,
         html! {
-            (components::flash(chrome.flash))
+            (components::flash(flash))
             (content)
         },
+    )
+}
+
+/// Which part of the portal a page belongs to (highlighted in the nav;
+/// onboarding has no entry of its own).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PortalSection {
+    Onboarding,
+    Status,
+    Logs,
+    Settings,
+}
+
+/// What every portal page knows about its viewer.
+pub struct PortalChrome<'a> {
+    pub email: &'a str,
+    pub csrf_token: &'a str,
+    pub flash: Option<&'a Flash>,
+    pub section: PortalSection,
+}
+
+pub fn portal_page(title: &str, chrome: &PortalChrome<'_>, content: Markup) -> Markup {
+    portal_page_with_scripts(title, chrome, &[], content)
+}
+
+/// A portal page that loads scripts (progressive enhancement only: every
+/// page works without them).
+pub fn portal_page_with_scripts(
+    title: &str,
+    chrome: &PortalChrome<'_>,
+    scripts: &[String],
+    content: Markup,
+) -> Markup {
+    let links = [
+        (PortalSection::Status, PortalUrl::Status, "Status"),
+        (PortalSection::Logs, PortalUrl::Logs, "Logs"),
+        (PortalSection::Settings, PortalUrl::Settings, "Settings"),
+    ];
+    let links =
+        links.map(|(section, url, label)| (section == chrome.section, url.to_string(), label));
+    signed_in_shell(
+        title,
+        &SignedInNav {
+            label: "Portal",
+            links: &links,
+            sign_out: PortalUrl::SignOut.to_string(),
+            who: chrome.email,
+            csrf_token: chrome.csrf_token,
+        },
+        chrome.flash,
+        scripts,
+        content,
     )
 }

@@ -7,3 +7,4 @@ pub mod components;
 pub mod error;
 pub mod home;
 pub mod layout;
+pub mod portal;

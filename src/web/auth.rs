@@ -25,9 +25,12 @@ use crate::limits::LoginKey;
 use crate::services::admins::{self, Admin};
 use crate::services::audit::Actor;
 use crate::services::sessions::{self, Flash, Session};
+use crate::services::users::{self, PortalUser};
 use crate::state::AppState;
 
 pub const ADMIN_COOKIE: &str = "flowhq_admin";
+/// The tenant owner's session (portal and `/api/portal`).
+pub const PORTAL_COOKIE: &str = "flowhq_portal";
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
 
@@ -127,6 +130,108 @@ async fn load_admin(req: HttpRequest, access: sessions::Access) -> Result<AdminS
     req.extensions_mut().insert(found.clone());
     req.extensions_mut().insert(found.session.clone());
     Ok(found)
+}
+
+/// A signed-in tenant owner (portal pages and `/api/portal`). The tenant is
+/// `user.tenant_id`, from the session: never from the request.
+#[derive(Clone)]
+pub struct PortalSession {
+    pub user: PortalUser,
+    pub session: Session,
+}
+
+impl PortalSession {
+    pub fn actor(&self) -> Actor {
+        self.user.actor()
+    }
+
+    pub fn tenant_id(&self) -> uuid::Uuid {
+        self.user.tenant_id
+    }
+
+    /// Leaves a message for the next page.
+    pub async fn flash(&self, state: &AppState, flash: Flash) -> Result<(), AppError> {
+        sessions::set_flash(&state.db, &self.session.id, flash).await
+    }
+}
+
+impl FromRequest for PortalSession {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(load_portal(req.clone(), sessions::Access::Interactive))
+    }
+}
+
+/// A portal page polling in the background (live status and QR): checked,
+/// not refreshed, flash untouched.
+pub struct PortalPoll(pub PortalSession);
+
+impl FromRequest for PortalPoll {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            load_portal(req, sessions::Access::Background)
+                .await
+                .map(PortalPoll)
+        })
+    }
+}
+
+async fn load_portal(
+    req: HttpRequest,
+    access: sessions::Access,
+) -> Result<PortalSession, AppError> {
+    if let Some(found) = req.extensions().get::<PortalSession>() {
+        return Ok(found.clone());
+    }
+    let state = state(&req)?;
+    let signed_out = || AppError::unauthorized("Please sign in.");
+    let cookie = req.cookie(PORTAL_COOKIE).ok_or_else(signed_out)?;
+    let idle = state.settings.portal.session_idle_timeout;
+    let session = sessions::load(&state.db, SessionKind::Portal, cookie.value(), idle, access)
+        .await?
+        .ok_or_else(signed_out)?;
+    let sessions::Subject::User(user_id) = session.subject else {
+        return Err(signed_out());
+    };
+    let user = users::find(&state.db, user_id)
+        .await?
+        .ok_or_else(signed_out)?;
+    let found = PortalSession { user, session };
+    req.extensions_mut().insert(found.clone());
+    req.extensions_mut().insert(found.session.clone());
+    Ok(found)
+}
+
+/// A JSON write to `/api/portal` from our own pages, not another site: the
+/// body must be `application/json` (a cross-site form cannot send that
+/// without a CORS preflight, which we never grant) and an `Origin`, when the
+/// browser sends one, must be ours.
+pub fn check_json_write(req: &HttpRequest, state: &AppState) -> Result<(), AppError> {
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(AppError::new(
+            ErrorCode::CsrfRejected,
+            "Send the request as application/json.",
+        ));
+    }
+    if cross_site_write(req, state) {
+        return Err(AppError::new(
+            ErrorCode::CsrfRejected,
+            "Cross-site requests are refused.",
+        ));
+    }
+    Ok(())
 }
 
 /// An admin calling `/api/admin` with `Authorization: Bearer fhq_…` (an API
@@ -266,9 +371,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             })?;
             let found = req.extensions().get::<Session>().cloned();
             // actix polls a handler's extractors together, so the session
-            // extractor may not have finished yet: look the session up here too.
+            // extractor may not have finished yet: look the session up here
+            // too (the portal's for portal and sign-out paths).
+            let portal = req.path().starts_with("/portal") || req.path().starts_with("/auth");
             let session = match found {
                 Some(session) => Some(session),
+                None if portal => PortalSession::extract(&req)
+                    .await
+                    .ok()
+                    .map(|found| found.session),
                 None => AdminSession::extract(&req)
                     .await
                     .ok()

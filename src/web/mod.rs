@@ -5,8 +5,10 @@ mod admin;
 mod api;
 pub mod auth;
 pub mod errors;
+mod forms;
 mod health;
 mod home;
+mod portal;
 mod static_files;
 pub mod urls;
 
@@ -18,6 +20,7 @@ use crate::error::{AppError, ErrorCode};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(admin::routes)
         .configure(api::routes)
+        .configure(portal::routes)
         .route("/", web::get().to(home::index))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))

@@ -76,6 +76,47 @@ impl fmt::Display for AdminUrl {
     }
 }
 
+/// The tenant owner's pages and sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortalUrl {
+    /// Sends the owner to onboarding or status, whichever fits.
+    Home,
+    Onboarding,
+    Status,
+    Logs,
+    Settings,
+    /// Starts Google sign-in (or explains that it is not configured).
+    SignIn,
+    SignInCallback,
+    SignOut,
+    /// The status page's live state (JSON, polled by its script).
+    LiveStatus,
+    LiveQr,
+}
+
+impl fmt::Display for PortalUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Home => "/portal",
+            Self::Onboarding => "/portal/onboarding",
+            Self::Status => "/portal/status",
+            Self::Logs => "/portal/logs",
+            Self::Settings => "/portal/settings",
+            Self::SignIn => "/auth/google/login",
+            Self::SignInCallback => "/auth/google/callback",
+            Self::SignOut => "/auth/logout",
+            Self::LiveStatus => "/api/portal/tenant/current/status",
+            Self::LiveQr => "/api/portal/tenant/current/qr",
+        })
+    }
+}
+
+impl From<PortalUrl> for String {
+    fn from(url: PortalUrl) -> Self {
+        url.to_string()
+    }
+}
+
 impl From<AdminUrl> for String {
     fn from(url: AdminUrl) -> Self {
         url.to_string()
@@ -92,18 +133,37 @@ pub fn query_string(pairs: &[(&str, &str)]) -> String {
     query.finish()
 }
 
-/// Where a signed-out browser asking for `path` is sent, if anywhere.
+/// Where a signed-out browser asking for `path` is sent, if anywhere: the
+/// admin sign-in page for the console, Google sign-in for the portal.
 pub fn sign_in_for(path: &str, query: &str) -> Option<String> {
-    if path.starts_with("/admin") && path != "/admin/login" {
-        let target = if query.is_empty() {
-            path.to_owned()
-        } else {
-            format!("{path}?{query}")
-        };
-        let next = url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>();
-        Some(format!("{}?next={next}", AdminUrl::Login))
+    let sign_in = if path.starts_with("/admin") && path != "/admin/login" {
+        AdminUrl::Login.to_string()
+    } else if path == "/portal" || path.starts_with("/portal/") {
+        PortalUrl::SignIn.to_string()
     } else {
-        None
+        return None;
+    };
+    let target = if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    };
+    let next = url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>();
+    Some(format!("{sign_in}?next={next}"))
+}
+
+/// A `next` parameter is followed only to our own portal pages (no open redirect).
+pub fn safe_portal_next(next: Option<&str>) -> String {
+    match next {
+        Some(next)
+            if (next == "/portal"
+                || next.starts_with("/portal/")
+                || next.starts_with("/portal?"))
+                && !next.contains('\\') =>
+        {
+            next.to_owned()
+        }
+        _ => PortalUrl::Home.to_string(),
     }
 }
 

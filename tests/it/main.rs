@@ -20,3 +20,7 @@ mod data_model;
 mod errors;
 mod health;
 mod migrations;
+mod portal_isolation;
+mod portal_pages;
+mod portal_sign_in;
+mod portal_story;

@@ -1,6 +1,7 @@
 //! The console's start page (`/admin`): how many tenants are in each status
 //! (each count links to the filtered list), the setup requests waiting for a
-//! decision, and the tenants in ERROR. Must not: query anything; the handler
+//! decision, the tenants in ERROR, and, while Google sign-in is not
+//! configured, how to configure it. Must not: query anything; the handler
 //! hands over `tenants::Dashboard`.
 
 use maud::{Markup, html};
@@ -12,7 +13,17 @@ use crate::views::components;
 use crate::views::layout::{self, AdminChrome};
 use crate::web::urls::AdminUrl;
 
-pub fn page(chrome: &AdminChrome<'_>, dashboard: &Dashboard) -> Markup {
+/// How to turn Google sign-in on, shown while it is off.
+pub struct GoogleSetup {
+    /// The redirect URL to register with Google (`<public_url>/auth/google/callback`).
+    pub redirect_url: String,
+}
+
+pub fn page(
+    chrome: &AdminChrome<'_>,
+    dashboard: &Dashboard,
+    google_setup: Option<&GoogleSetup>,
+) -> Markup {
     layout::admin_page(
         "Dashboard",
         chrome,
@@ -21,6 +32,7 @@ pub fn page(chrome: &AdminChrome<'_>, dashboard: &Dashboard) -> Markup {
                 h1 { "Dashboard" }
                 a.button.primary href=(AdminUrl::NewTenant) { "New tenant" }
             }
+            @if let Some(setup) = google_setup { (google_card(setup)) }
             div.grid {
                 (stat(AdminUrl::Tenants, dashboard.total, html! { "Tenants in all" }))
                 (stat(
@@ -52,6 +64,33 @@ pub fn page(chrome: &AdminChrome<'_>, dashboard: &Dashboard) -> Markup {
             }
         },
     )
+}
+
+/// Tenant owners sign in with Google only: until it is configured, nobody
+/// can use the portal. Says what to set, with this instance's redirect URL.
+fn google_card(setup: &GoogleSetup) -> Markup {
+    html! {
+        section.card #google-setup {
+            h2 { "Google sign-in is not configured" }
+            p {
+                "Tenant owners sign in to the portal with Google, so until it is configured "
+                "nobody can sign up or sign in there. Create an OAuth client (type “Web "
+                "application”) in the Google Cloud console, register this redirect URL with it:"
+            }
+            pre.code { code { (setup.redirect_url) } }
+            p { "then start Flow HQ with its credentials:" }
+            pre.code { code {
+                "FLOWHQ__GOOGLE__CLIENT_ID=…apps.googleusercontent.com\n"
+                "FLOWHQ__GOOGLE__CLIENT_SECRET=…"
+            } }
+            p.muted {
+                "The redirect URL is " code { "<public_url>/auth/google/callback" } "; set "
+                code { "FLOWHQ__SERVER__PUBLIC_URL" } " to the address users reach Flow HQ at "
+                "(or " code { "FLOWHQ__GOOGLE__REDIRECT_URL" } " to another URL). "
+                "See the [google] section of config/default.toml."
+            }
+        }
+    }
 }
 
 /// A count linking to the list it counts. (`.stat` sits inside the link:

@@ -10,7 +10,7 @@
 use entity::enums::{TemplateType, TenantStatus};
 use maud::{Markup, html};
 
-use crate::domain::hours::{BusinessHours, DAY_KEYS};
+use crate::domain::hours::BusinessHours;
 use crate::domain::language::Language;
 use crate::domain::lifecycle::{LifecycleAction, allowed_actions, status_name};
 use crate::error::FieldErrors;
@@ -21,25 +21,10 @@ use crate::services::tenants::{DEFAULT_TIMEZONE, TenantDetail, TenantSummary, te
 use crate::views::admin::audit;
 use crate::views::admin::bots::{self, BotFacts};
 use crate::views::assets;
+pub use crate::views::components::DayValues;
 use crate::views::components::{self, Field, enum_name};
 use crate::views::layout::{self, AdminChrome};
 use crate::web::urls::{AdminUrl, query_string};
-
-const DAY_NAMES: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-
-const TEMPLATES: [(TemplateType, &str); 3] = [
-    (TemplateType::Booking, "Booking (appointments)"),
-    (TemplateType::Ecommerce, "E-commerce (orders)"),
-    (TemplateType::Support, "Support (questions)"),
-];
 
 /// The list's filters as the page shows them.
 pub struct ListFilter<'a> {
@@ -122,14 +107,6 @@ pub fn summary_table(tenants: &[TenantSummary]) -> Markup {
     }
 }
 
-/// One weekday of the hours grid, as typed or stored.
-#[derive(Debug, Clone, Default)]
-pub struct DayValues {
-    pub open: String,
-    pub close: String,
-    pub closed: bool,
-}
-
 /// The fields only the edit form has (the tenant exists, so its config does).
 #[derive(Debug, Clone, Default)]
 pub struct ConfigValues {
@@ -165,7 +142,7 @@ impl TenantFormValues {
             template_type: template_name(TemplateType::Booking).to_owned(),
             language: Language::En.code().to_owned(),
             timezone: DEFAULT_TIMEZONE.to_owned(),
-            hours: day_values(&BusinessHours::default()),
+            hours: components::day_values(&BusinessHours::default()),
             ..Self::default()
         }
     }
@@ -176,7 +153,7 @@ impl TenantFormValues {
         // Stored hours were valid when written; if they no longer parse, the
         // grid starts empty and saving asks for them again.
         let hours = BusinessHours::parse_json(&config.hours)
-            .map(|hours| day_values(&hours))
+            .map(|hours| components::day_values(&hours))
             .unwrap_or_default();
         Self {
             name: detail.tenant.name.clone(),
@@ -207,11 +184,7 @@ impl TenantFormValues {
     /// config-only fields). A checkbox is ticked when it was sent at all.
     pub fn from_form(get: impl Fn(&str) -> Option<String>, edit: bool) -> Self {
         let text = |key: &str| get(key).unwrap_or_default();
-        let hours = DAY_KEYS.map(|day| DayValues {
-            open: text(&format!("hours_{day}_open")),
-            close: text(&format!("hours_{day}_close")),
-            closed: get(&format!("hours_{day}_closed")).is_some(),
-        });
+        let hours = components::days_from_form(&get);
         Self {
             name: text("name"),
             phone_number: text("phone_number"),
@@ -232,20 +205,6 @@ impl TenantFormValues {
     }
 }
 
-fn day_values(hours: &BusinessHours) -> [DayValues; 7] {
-    hours.days().map(|day| match day {
-        Some(range) => DayValues {
-            open: range.open().format("%H:%M").to_string(),
-            close: range.close().format("%H:%M").to_string(),
-            closed: false,
-        },
-        None => DayValues {
-            closed: true,
-            ..DayValues::default()
-        },
-    })
-}
-
 /// The create and the edit form: identity, bot settings, (edit only) reply
 /// behaviour, business hours.
 fn tenant_form(
@@ -256,14 +215,8 @@ fn tenant_form(
     values: &TenantFormValues,
     errors: &FieldErrors,
 ) -> Markup {
-    let templates: Vec<(&str, &str)> = TEMPLATES
-        .iter()
-        .map(|(template, label)| (template_name(*template), *label))
-        .collect();
-    let languages: Vec<(&str, &str)> = Language::ALL
-        .iter()
-        .map(|language| (language.code(), language.name()))
-        .collect();
+    let templates = components::template_options();
+    let languages = components::language_options();
     html! {
         form.stack method="post" action=(action) {
             (components::csrf_input(csrf_token))
@@ -335,58 +288,10 @@ fn tenant_form(
                     }
                 }
             }
-            (hours_grid(&values.hours, errors.get("hours")))
+            (components::hours_grid(&values.hours, errors.get("hours")))
             div.form-actions {
                 button.primary type="submit" { (submit) }
                 a.button.secondary href=(cancel) { "Cancel" }
-            }
-        }
-    }
-}
-
-/// Seven rows of (day, opens, closes, closed). The hours error names the
-/// days it is about ("tue: …", "wed.open: …"); those days are marked invalid.
-fn hours_grid(days: &[DayValues; 7], error: Option<&String>) -> Markup {
-    let invalid = |key: &str| {
-        error.is_some_and(|e| e.contains(&format!("{key}:")) || e.contains(&format!("{key}.")))
-    };
-    html! {
-        fieldset aria-describedby=[error.map(|_| "hours-error")] {
-            legend { "Business hours" }
-            div.hours-grid {
-                span.muted aria-hidden="true" { "Day" }
-                span.muted aria-hidden="true" { "Opens" }
-                span.muted aria-hidden="true" { "Closes" }
-                span.muted aria-hidden="true" {}
-                @for ((key, name), day) in DAY_KEYS.iter().zip(DAY_NAMES).zip(days) {
-                    @let (open, close, closed) = (
-                        format!("hours_{key}_open"),
-                        format!("hours_{key}_close"),
-                        format!("hours_{key}_closed"),
-                    );
-                    @let bad = invalid(key);
-                    span { (name) }
-                    div {
-                        label.sr-only for=(open) { (name) " opens at" }
-                        input id=(open) name=(open) type="time" value=(day.open)
-                            aria-invalid=[bad.then_some("true")]
-                            aria-describedby=[bad.then_some("hours-error")];
-                    }
-                    div {
-                        label.sr-only for=(close) { (name) " closes at" }
-                        input id=(close) name=(close) type="time" value=(day.close)
-                            aria-invalid=[bad.then_some("true")]
-                            aria-describedby=[bad.then_some("hours-error")];
-                    }
-                    label.check for=(closed) {
-                        input id=(closed) name=(closed) type="checkbox" value="on"
-                            checked[day.closed];
-                        "Closed" span.sr-only { " on " (name) }
-                    }
-                }
-            }
-            @if let Some(error) = error {
-                p.error-text #hours-error { "Business hours: " (error) }
             }
         }
     }
@@ -445,7 +350,7 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
     layout::admin_page_with_scripts(
         &tenant.name,
         chrome,
-        &[assets::js_url()],
+        &assets::admin_scripts(),
         html! {
             div.page-header {
                 div {
@@ -493,7 +398,7 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
                 @if page.messages.items.is_empty() {
                     p.muted { "No messages yet." }
                 } @else {
-                    (messages_table(&page.messages.items))
+                    (components::messages_table(&page.messages.items))
                     @if page.messages.total > page.messages.items.len() as u64 {
                         p.muted { "The latest " (page.messages.items.len()) " of "
                                   (page.messages.total) " messages." }
@@ -519,40 +424,6 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
             }
         },
     )
-}
-
-fn messages_table(messages: &[MessageView]) -> Markup {
-    html! {
-        div.table-wrap {
-            table.table {
-                thead { tr {
-                    th scope="col" { "Time" }
-                    th scope="col" { "Direction" }
-                    th scope="col" { "From" }
-                    th scope="col" { "To" }
-                    th scope="col" { "Text" }
-                    th scope="col" { "Status" }
-                } }
-                tbody {
-                    @for message in messages {
-                        tr {
-                            td.nowrap { (components::datetime(&message.created_at)) }
-                            td { (components::badge(&enum_name(&message.direction))) }
-                            td.nowrap { (message.from) }
-                            td.nowrap { (message.to) }
-                            td { (message.text) }
-                            td {
-                                (components::badge(&enum_name(&message.status)))
-                                @if let Some(error) = &message.error {
-                                    " " span.muted { (error) }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 pub fn confirm_delete(chrome: &AdminChrome<'_>, tenant: &TenantSummary) -> Markup {

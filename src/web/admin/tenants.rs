@@ -4,8 +4,9 @@
 //! `bots`.)
 //!
 //! Owns: turning the HTML form (a flat map of strings) into the services'
-//! drafts: the hours grid becomes the hours JSON, the number fields become
-//! numbers; what cannot be read becomes a field error next to the field.
+//! drafts (with `web::forms`, shared with the portal): the hours grid becomes
+//! the hours JSON, the number fields become numbers; what cannot be read
+//! becomes a field error next to the field.
 //! A refused form (422, or 409 for a taken number) is rendered again with
 //! what was typed; every other error propagates to the error page.
 
@@ -16,7 +17,6 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{bots, chrome, flash_redirect, html};
-use crate::domain::hours::BusinessHours;
 use crate::domain::lifecycle::{LifecycleAction, status_name};
 use crate::error::{AppError, ErrorCode, FieldErrors};
 use crate::services::sessions::Flash;
@@ -28,6 +28,7 @@ use crate::state::AppState;
 use crate::views::admin::tenants::{self as view, DetailPage, ListFilter, TenantFormValues};
 use crate::views::layout::{AdminChrome, Section};
 use crate::web::auth::{AdminSession, AnyForm, CsrfForm};
+use crate::web::forms::{form_hours, whole_number, with_field_errors};
 use crate::web::urls::AdminUrl;
 
 /// How many messages and audit entries the detail page shows.
@@ -326,52 +327,4 @@ fn parse_update(form: &AnyForm) -> Result<TenantUpdate, AppError> {
         chat_rate_limit_per_minute,
     };
     with_field_errors(TenantUpdate::try_from(draft), errors)
-}
-
-/// The hours grid as the JSON the services parse. `None` when the form has
-/// no hours fields at all (a create gets the default hours, an edit keeps
-/// them); a grid that does not read puts its message under `hours`.
-fn form_hours(form: &AnyForm, errors: &mut FieldErrors) -> Option<serde_json::Value> {
-    if !form.keys().any(|key| key.starts_with("hours_")) {
-        return None;
-    }
-    match BusinessHours::from_form(|key| form.get(key).cloned()) {
-        Ok(hours) => Some(hours.to_json()),
-        Err(message) => {
-            errors.insert("hours".to_owned(), message);
-            None
-        }
-    }
-}
-
-/// A number field: absent stays `None`, present must be a whole number.
-fn whole_number(form: &AnyForm, key: &str, errors: &mut FieldErrors) -> Option<i64> {
-    let raw = form.get(key)?;
-    match raw.trim().parse::<i64>() {
-        Ok(number) => Some(number),
-        Err(_) => {
-            errors.insert(key.to_owned(), "must be a whole number".to_owned());
-            None
-        }
-    }
-}
-
-/// Adds the errors found while reading the form to those of the service's
-/// parse, as one 422. (The form-level fields were left out of the draft, so
-/// the parse never reports them itself.)
-fn with_field_errors<T>(
-    parsed: Result<T, AppError>,
-    mut errors: FieldErrors,
-) -> Result<T, AppError> {
-    if errors.is_empty() {
-        return parsed;
-    }
-    match parsed {
-        Ok(_) => {}
-        Err(err) if err.code() == ErrorCode::ValidationFailed => {
-            errors.extend(err.fields().clone());
-        }
-        Err(err) => return Err(err),
-    }
-    Err(AppError::validation(errors))
 }

@@ -6,6 +6,7 @@
 
 mod admin;
 mod bots;
+mod portal;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -34,7 +35,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(web::QueryConfig::default().error_handler(|err, _| query_error(err).into()))
             .app_data(web::PathConfig::default().error_handler(|err, _| path_error(err).into()))
             .configure(admin::routes)
-            .configure(bots::routes),
+            .configure(bots::routes)
+            .configure(portal::routes),
     );
 }
 

@@ -1,0 +1,209 @@
+//! `/portal/onboarding`: the setup request form (business, WhatsApp number,
+//! template, language, time zone, hours, notes), or, while a request waits
+//! for review, a page saying so instead of a form. After a rejection the
+//! form comes back with the reviewer's note, filled with the rejected request.
+//!
+//! Owns: `RequestFormValues`, the strings the form shows (as typed when
+//! refused). Must not: parse or validate; the handler does.
+
+use maud::{Markup, html};
+
+use super::days_of_json;
+use crate::error::FieldErrors;
+use crate::services::portal::{OwnSetupRequest, TenantSettings};
+use crate::services::tenants::template_name;
+use crate::views::components::{self, DayValues, Field};
+use crate::views::layout::{self, PortalChrome};
+use crate::web::urls::PortalUrl;
+
+/// What the setup request form shows.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFormValues {
+    pub template_type: String,
+    pub business_name: String,
+    pub whatsapp_number: String,
+    pub language: String,
+    pub timezone: String,
+    /// Monday first.
+    pub hours: [DayValues; 7],
+    pub notes: String,
+}
+
+impl RequestFormValues {
+    /// A first request starts from the tenant's current settings (the
+    /// defaults it got at sign-up).
+    pub fn from_settings(settings: &TenantSettings) -> Self {
+        Self {
+            template_type: template_name(settings.template_type).to_owned(),
+            business_name: settings.business_name.clone(),
+            whatsapp_number: settings.phone_number.clone().unwrap_or_default(),
+            language: settings.language.clone(),
+            timezone: settings.timezone.clone(),
+            hours: days_of_json(&settings.hours),
+            notes: String::new(),
+        }
+    }
+
+    /// A resubmission starts from the rejected request.
+    pub fn from_request(request: &OwnSetupRequest) -> Self {
+        Self {
+            template_type: template_name(request.template_type).to_owned(),
+            business_name: request.business_name.clone(),
+            whatsapp_number: request.whatsapp_number.clone(),
+            language: request.language.clone(),
+            timezone: request.timezone.clone(),
+            hours: days_of_json(&request.hours),
+            notes: request.notes.clone().unwrap_or_default(),
+        }
+    }
+
+    /// What was typed into a submitted form.
+    pub fn from_form(get: impl Fn(&str) -> Option<String>) -> Self {
+        let text = |key: &str| get(key).unwrap_or_default();
+        Self {
+            template_type: text("template_type"),
+            business_name: text("business_name"),
+            whatsapp_number: text("whatsapp_number"),
+            language: text("language"),
+            timezone: text("timezone"),
+            hours: components::days_from_form(&get),
+            notes: text("notes"),
+        }
+    }
+}
+
+/// What the onboarding page shows.
+pub enum Onboarding<'a> {
+    /// No request yet, or the last one was rejected (then `rejected` is it).
+    Form {
+        values: &'a RequestFormValues,
+        errors: &'a FieldErrors,
+        rejected: Option<&'a OwnSetupRequest>,
+    },
+    /// A request waits for review: nothing to fill in.
+    Waiting(&'a OwnSetupRequest),
+    /// The request was approved: the status page takes over.
+    Approved(&'a OwnSetupRequest),
+}
+
+pub fn page(chrome: &PortalChrome<'_>, onboarding: &Onboarding<'_>) -> Markup {
+    layout::portal_page(
+        "Set up your bot",
+        chrome,
+        html! {
+            div.page-header { h1 { "Set up your WhatsApp bot" } }
+            @match onboarding {
+                Onboarding::Form { values, errors, rejected } => {
+                    @if let Some(rejected) = rejected {
+                        (rejection(rejected))
+                    } @else {
+                        p.lead {
+                            "Tell us about your business. The Flow HQ team reviews your request; "
+                            "once it is approved you link your WhatsApp number by scanning a QR code."
+                        }
+                    }
+                    section.card {
+                        (form(chrome.csrf_token, values, errors, rejected.is_some()))
+                    }
+                }
+                Onboarding::Waiting(request) => {
+                    section.card #request-waiting {
+                        h2 { "Your request is waiting for review " (components::badge("SUBMITTED")) }
+                        p {
+                            "You sent it on " (components::datetime(&request.created_at)) ". "
+                            "The Flow HQ team will approve it or tell you what to change; "
+                            "you can send another request only after that."
+                        }
+                        (summary(request))
+                        p { a.button.primary href=(PortalUrl::Status) { "See your status" } }
+                    }
+                }
+                Onboarding::Approved(request) => {
+                    section.card {
+                        h2 { "Your request was approved " (components::badge("APPROVED")) }
+                        (summary(request))
+                        p { a.button.primary href=(PortalUrl::Status) { "See your bot's status" } }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// The reviewer's note on a rejected request, above the form to send it again.
+fn rejection(request: &OwnSetupRequest) -> Markup {
+    html! {
+        section.card #request-rejected {
+            h2 { "Your last request was not approved " (components::badge("REJECTED")) }
+            @if let Some(note) = &request.review_note {
+                p { "The Flow HQ team wrote:" }
+                blockquote.review-note { (note) }
+            }
+            p.muted { "Change what the note asks for below and send the request again." }
+        }
+    }
+}
+
+/// What a request asked for, as a property list.
+fn summary(request: &OwnSetupRequest) -> Markup {
+    html! {
+        dl.props {
+            dt { "Business" } dd { (request.business_name) }
+            dt { "WhatsApp number" } dd { (request.whatsapp_number) }
+            dt { "Template" } dd { (template_name(request.template_type)) }
+            dt { "Language" } dd { (request.language) }
+            dt { "Time zone" } dd { (request.timezone) }
+            @if let Some(notes) = &request.notes {
+                dt { "Notes" } dd { (notes) }
+            }
+        }
+    }
+}
+
+fn form(csrf: &str, values: &RequestFormValues, errors: &FieldErrors, again: bool) -> Markup {
+    let templates = components::template_options();
+    let languages = components::language_options();
+    html! {
+        form.stack method="post" action=(PortalUrl::Onboarding) {
+            (components::csrf_input(csrf))
+            fieldset {
+                legend { "Your business" }
+                div.field-row {
+                    (Field { name: "business_name", label: "Business name",
+                             value: &values.business_name,
+                             hint: Some("How the bot names your business to customers"),
+                             errors }.input("text", true))
+                    (Field { name: "whatsapp_number", label: "WhatsApp number",
+                             value: &values.whatsapp_number,
+                             hint: Some("The number customers write to, international format: +4915112345678"),
+                             errors }.input("tel", true))
+                }
+            }
+            fieldset {
+                legend { "Bot" }
+                div.field-row.mb {
+                    (Field { name: "template_type", label: "Template", value: &values.template_type,
+                             hint: Some("Which replies the bot answers with"),
+                             errors }.select(&templates))
+                    (Field { name: "language", label: "Language", value: &values.language,
+                             hint: Some("The language the bot replies in"),
+                             errors }.select(&languages))
+                }
+                div.field-row {
+                    (Field { name: "timezone", label: "Time zone", value: &values.timezone,
+                             hint: Some("An IANA name such as Europe/Berlin: your business hours are in it"),
+                             errors }.input("text", false))
+                }
+            }
+            (components::hours_grid(&values.hours, errors.get("hours")))
+            (Field { name: "notes", label: "Notes for the Flow HQ team", value: &values.notes,
+                     hint: Some("Optional: anything the reviewer should know"),
+                     errors }.textarea(3))
+            div.form-actions {
+                button.primary type="submit" {
+                    @if again { "Send the request again" } @else { "Send setup request" }
+                }
+            }
+        }
+    }
+}

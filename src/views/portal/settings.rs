@@ -1,0 +1,107 @@
+//! `/portal/settings`: what the bot says and when (welcome message,
+//! auto-reply, template, language, time zone, business hours). Saved, they
+//! reach the running bot with its next message, no restart.
+//!
+//! Owns: `SettingsFormValues`, the strings the form shows (as typed when
+//! refused). Must not: parse or validate; the handler does.
+
+use maud::{Markup, html};
+
+use super::days_of_json;
+use crate::error::FieldErrors;
+use crate::services::portal::TenantSettings;
+use crate::services::tenants::template_name;
+use crate::views::components::{self, DayValues, Field};
+use crate::views::layout::{self, PortalChrome};
+use crate::web::urls::PortalUrl;
+
+#[derive(Debug, Clone, Default)]
+pub struct SettingsFormValues {
+    pub welcome_message: String,
+    pub auto_reply: bool,
+    pub template_type: String,
+    pub language: String,
+    pub timezone: String,
+    /// Monday first.
+    pub hours: [DayValues; 7],
+}
+
+impl SettingsFormValues {
+    pub fn from_settings(settings: &TenantSettings) -> Self {
+        Self {
+            welcome_message: settings.welcome_message.clone(),
+            auto_reply: settings.auto_reply,
+            template_type: template_name(settings.template_type).to_owned(),
+            language: settings.language.clone(),
+            timezone: settings.timezone.clone(),
+            hours: days_of_json(&settings.hours),
+        }
+    }
+
+    /// What was typed; a checkbox is ticked when it was sent at all.
+    pub fn from_form(get: impl Fn(&str) -> Option<String>) -> Self {
+        let text = |key: &str| get(key).unwrap_or_default();
+        Self {
+            welcome_message: text("welcome_message"),
+            auto_reply: get("auto_reply").is_some(),
+            template_type: text("template_type"),
+            language: text("language"),
+            timezone: text("timezone"),
+            hours: components::days_from_form(&get),
+        }
+    }
+}
+
+pub fn page(
+    chrome: &PortalChrome<'_>,
+    values: &SettingsFormValues,
+    errors: &FieldErrors,
+) -> Markup {
+    let templates = components::template_options();
+    let languages = components::language_options();
+    layout::portal_page(
+        "Settings",
+        chrome,
+        html! {
+            div.page-header { h1 { "Settings" } }
+            section.card {
+                p.muted { "Changes reach your running bot with its next message; it does not restart." }
+                form.stack method="post" action=(PortalUrl::Settings) {
+                    (components::csrf_input(chrome.csrf_token))
+                    fieldset {
+                        legend { "Replies" }
+                        div.mb {
+                            (Field { name: "welcome_message", label: "Welcome message",
+                                     value: &values.welcome_message,
+                                     hint: Some("What the bot answers to a greeting or a first message"),
+                                     errors }.textarea(3))
+                        }
+                        div.field.mb {
+                            label.check for="auto_reply" {
+                                input #auto_reply type="checkbox" name="auto_reply" value="on"
+                                    checked[values.auto_reply];
+                                "Reply automatically"
+                            }
+                        }
+                        div.field-row {
+                            (Field { name: "template_type", label: "Template", value: &values.template_type,
+                                     hint: Some("Which replies the bot answers with"),
+                                     errors }.select(&templates))
+                            (Field { name: "language", label: "Language", value: &values.language,
+                                     hint: Some("The language the bot replies in"),
+                                     errors }.select(&languages))
+                            (Field { name: "timezone", label: "Time zone", value: &values.timezone,
+                                     hint: Some("An IANA name such as Europe/Berlin"),
+                                     errors }.input("text", false))
+                        }
+                    }
+                    (components::hours_grid(&values.hours, errors.get("hours")))
+                    div.form-actions {
+                        button.primary type="submit" { "Save settings" }
+                        a.button.secondary href=(PortalUrl::Status) { "Cancel" }
+                    }
+                }
+            }
+        },
+    )
+}

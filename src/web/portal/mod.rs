@@ -1,0 +1,75 @@
+//! The tenant owner's portal: Google sign-in and the self-service pages.
+//! Every handler takes the tenant from `PortalSession`, never from the
+//! request: an owner can only ever reach their own tenant.
+//!
+//! Owns: the routes and what every portal handler does the same way (the
+//! page chrome, HTML responses, flash-then-redirect).
+
+mod pages;
+mod sign_in;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
+use maud::Markup;
+
+use crate::error::AppError;
+use crate::services::sessions::Flash;
+use crate::state::AppState;
+use crate::views::layout::{PortalChrome, PortalSection};
+use crate::web::auth::PortalSession;
+use crate::web::urls::PortalUrl;
+
+/// One resource per path, so a wrong method is a 405, not a 404.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/google/login", web::get().to(sign_in::login))
+        .route("/auth/google/callback", web::get().to(sign_in::callback))
+        .route("/auth/logout", web::post().to(sign_in::logout))
+        .service(web::resource("/portal").get(pages::home))
+        .service(
+            web::resource("/portal/onboarding")
+                .get(pages::onboarding)
+                .post(pages::submit_onboarding),
+        )
+        .service(web::resource("/portal/status").get(pages::status))
+        .service(web::resource("/portal/logs").get(pages::logs))
+        .service(
+            web::resource("/portal/settings")
+                .get(pages::settings)
+                .post(pages::save_settings),
+        );
+}
+
+/// The page shell's view of the signed-in owner, with the flash message
+/// this request took from the session.
+fn chrome(session: &PortalSession, section: PortalSection) -> PortalChrome<'_> {
+    PortalChrome {
+        email: &session.user.email,
+        csrf_token: &session.session.csrf_token,
+        flash: session.session.flash.as_ref(),
+        section,
+    }
+}
+
+fn html(status: StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(header::ContentType::html())
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(markup.into_string())
+}
+
+fn redirect(to: PortalUrl) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_string()))
+        .finish()
+}
+
+/// Post/redirect/get: leave `flash` for the next page, then 303 to `to`.
+async fn flash_redirect(
+    state: &AppState,
+    session: &PortalSession,
+    flash: Flash,
+    to: PortalUrl,
+) -> Result<HttpResponse, AppError> {
+    session.flash(state, flash).await?;
+    Ok(redirect(to))
+}

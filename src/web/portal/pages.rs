@@ -1,0 +1,249 @@
+//! The portal's pages: `/portal` (sends the owner where they stand),
+//! onboarding (the setup request), status, logs and settings. The HTML twin
+//! of `web::api::portal`.
+//!
+//! Every handler takes `PortalSession` and uses `session.tenant_id()`: no
+//! path, query or form field names a tenant. A refused form (422, or 409
+//! for a taken number) is rendered again with what was typed and the
+//! message next to its field; a request already waiting (409) is shown on
+//! the page; every other error goes to the error page.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use entity::enums::SetupRequestStatus;
+
+use super::{chrome, flash_redirect, html, redirect};
+use crate::error::{AppError, ErrorCode, FieldErrors};
+use crate::services::PageRequest;
+use crate::services::portal::{self, OwnSetupRequest, SetupRequestDraft};
+use crate::services::sessions::Flash;
+use crate::services::setup_requests::NewSetupRequest;
+use crate::services::tenants::{self, TenantUpdate, TenantUpdateDraft};
+use crate::state::AppState;
+use crate::views::layout::{PortalChrome, PortalSection};
+use crate::views::portal::onboarding::{self, Onboarding, RequestFormValues};
+use crate::views::portal::settings::SettingsFormValues;
+use crate::views::portal::{logs as logs_view, settings as settings_view, status as status_view};
+use crate::web::auth::{AnyForm, CsrfForm, PortalSession};
+use crate::web::forms::{form_hours, with_field_errors};
+use crate::web::urls::PortalUrl;
+
+/// Onboarding until the tenant has sent a setup request, then status.
+pub async fn home(
+    state: web::Data<AppState>,
+    session: PortalSession,
+) -> Result<HttpResponse, AppError> {
+    let latest = portal::latest_request(&state.db, session.tenant_id()).await?;
+    Ok(redirect(match latest {
+        None => PortalUrl::Onboarding,
+        Some(_) => PortalUrl::Status,
+    }))
+}
+
+pub async fn onboarding(
+    state: web::Data<AppState>,
+    session: PortalSession,
+) -> Result<HttpResponse, AppError> {
+    let latest = portal::latest_request(&state.db, session.tenant_id()).await?;
+    let values = match &latest {
+        Some(request) => RequestFormValues::from_request(request),
+        None => RequestFormValues::from_settings(
+            &portal::settings(&state.db, session.tenant_id()).await?,
+        ),
+    };
+    let chrome = chrome(&session, PortalSection::Onboarding);
+    Ok(onboarding_page(
+        StatusCode::OK,
+        &chrome,
+        latest.as_ref(),
+        &values,
+        &FieldErrors::new(),
+    ))
+}
+
+pub async fn submit_onboarding(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    CsrfForm(form): CsrfForm<AnyForm>,
+) -> Result<HttpResponse, AppError> {
+    let submitted = match parse_request(&form) {
+        Ok(request) => portal::submit_request(&state.db, &session.user, request).await,
+        Err(err) => Err(err),
+    };
+    let err = match submitted {
+        Ok(_) => {
+            let flash = Flash::success(
+                "Your setup request was sent. The Flow HQ team will review it; this page shows their answer.",
+            );
+            return flash_redirect(&state, &session, flash, PortalUrl::Status).await;
+        }
+        Err(err) => err,
+    };
+    let shown_here = matches!(
+        err.code(),
+        ErrorCode::ValidationFailed
+            | ErrorCode::PhoneNumberTaken
+            | ErrorCode::Conflict
+            | ErrorCode::IllegalTransition
+    );
+    if !shown_here {
+        return Err(err);
+    }
+    // The page as it stands now (a request may be waiting after all), with
+    // what was typed in the form and the refusal on top.
+    let latest = portal::latest_request(&state.db, session.tenant_id()).await?;
+    let values = RequestFormValues::from_form(|key| form.get(key).cloned());
+    let summary = Flash::error(err.message());
+    let chrome = PortalChrome {
+        flash: Some(&summary),
+        ..chrome(&session, PortalSection::Onboarding)
+    };
+    Ok(onboarding_page(
+        err.code().status(),
+        &chrome,
+        latest.as_ref(),
+        &values,
+        err.fields(),
+    ))
+}
+
+/// The onboarding page for the tenant's latest request: the form while
+/// there is none or it was rejected, else where the request stands.
+fn onboarding_page(
+    status: StatusCode,
+    chrome: &PortalChrome<'_>,
+    latest: Option<&OwnSetupRequest>,
+    values: &RequestFormValues,
+    errors: &FieldErrors,
+) -> HttpResponse {
+    let onboarding = match latest {
+        Some(request) if request.status == SetupRequestStatus::Submitted => {
+            Onboarding::Waiting(request)
+        }
+        Some(request) if request.status == SetupRequestStatus::Approved => {
+            Onboarding::Approved(request)
+        }
+        rejected => Onboarding::Form {
+            values,
+            errors,
+            rejected,
+        },
+    };
+    html(status, onboarding::page(chrome, &onboarding))
+}
+
+fn parse_request(form: &AnyForm) -> Result<NewSetupRequest, AppError> {
+    let mut errors = FieldErrors::new();
+    let hours = form_hours(form, &mut errors);
+    let text = |key: &str| form.get(key).cloned().unwrap_or_default();
+    let draft = SetupRequestDraft {
+        template_type: text("template_type"),
+        business_name: text("business_name"),
+        whatsapp_number: text("whatsapp_number"),
+        language: text("language"),
+        timezone: form.get("timezone").cloned(),
+        hours,
+        notes: form.get("notes").cloned(),
+    };
+    with_field_errors(NewSetupRequest::try_from(draft), errors)
+}
+
+pub async fn status(
+    state: web::Data<AppState>,
+    session: PortalSession,
+) -> Result<HttpResponse, AppError> {
+    let tenant = session.tenant_id();
+    let (status, qr, settings) = tokio::try_join!(
+        portal::status(&state.db, tenant, state.settings.bots.stale_after),
+        portal::qr(&state.db, tenant),
+        portal::settings(&state.db, tenant),
+    )?;
+    Ok(html(
+        StatusCode::OK,
+        status_view::page(
+            &chrome(&session, PortalSection::Status),
+            &status,
+            &qr,
+            &settings,
+        ),
+    ))
+}
+
+pub async fn logs(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    page: web::Query<PageRequest>,
+) -> Result<HttpResponse, AppError> {
+    let messages = portal::logs(&state.db, session.tenant_id(), page.into_inner()).await?;
+    Ok(html(
+        StatusCode::OK,
+        logs_view::page(&chrome(&session, PortalSection::Logs), &messages),
+    ))
+}
+
+pub async fn settings(
+    state: web::Data<AppState>,
+    session: PortalSession,
+) -> Result<HttpResponse, AppError> {
+    let settings = portal::settings(&state.db, session.tenant_id()).await?;
+    Ok(html(
+        StatusCode::OK,
+        settings_view::page(
+            &chrome(&session, PortalSection::Settings),
+            &SettingsFormValues::from_settings(&settings),
+            &FieldErrors::new(),
+        ),
+    ))
+}
+
+pub async fn save_settings(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    CsrfForm(form): CsrfForm<AnyForm>,
+) -> Result<HttpResponse, AppError> {
+    let tenant = session.tenant_id();
+    let saved = match parse_settings(&form) {
+        Ok(update) => tenants::update(&state.db, &session.actor(), tenant, update).await,
+        Err(err) => Err(err),
+    };
+    match saved {
+        Ok(_) => {
+            // The running bot re-reads its config: no restart.
+            state.bots.reload(tenant);
+            let flash = Flash::success("Settings saved. Your bot uses them from its next message.");
+            flash_redirect(&state, &session, flash, PortalUrl::Settings).await
+        }
+        Err(err) if err.code() == ErrorCode::ValidationFailed => {
+            let values = SettingsFormValues::from_form(|key| form.get(key).cloned());
+            let summary = Flash::error(err.message());
+            let chrome = PortalChrome {
+                flash: Some(&summary),
+                ..chrome(&session, PortalSection::Settings)
+            };
+            Ok(html(
+                err.code().status(),
+                settings_view::page(&chrome, &values, err.fields()),
+            ))
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// The settings form edits only what an owner may change; every other
+/// field of the draft stays `None` (unchanged). The `auto_reply` checkbox's
+/// absence means "off".
+fn parse_settings(form: &AnyForm) -> Result<TenantUpdate, AppError> {
+    let mut errors = FieldErrors::new();
+    let hours = form_hours(form, &mut errors);
+    let text = |key: &str| form.get(key).cloned();
+    let draft = TenantUpdateDraft {
+        template_type: text("template_type"),
+        language: text("language"),
+        timezone: text("timezone"),
+        hours,
+        welcome_message: text("welcome_message"),
+        auto_reply: Some(form.contains_key("auto_reply")),
+        ..TenantUpdateDraft::default()
+    };
+    with_field_errors(TenantUpdate::try_from(draft), errors)
+}

@@ -1,0 +1,99 @@
+// Shared helpers of the live-refresh scripts (admin.js, portal.js), loaded
+// before them. Defines `window.FlowLive` (left undefined without `fetch`, so
+// the pages stay static): element helpers, the JSON fetch that stops polling
+// once signed out, the QR panel, and the poll loop: every 2 s while the tab
+// is visible, never two requests at once, again at once when the tab shows.
+(function () {
+  'use strict';
+  if (!window.fetch) return;
+  // Page-wide: once signed out or reloading, every loop stops.
+  var stopped = false;
+
+  function $(id) { return document.getElementById(id); }
+
+  // `12:34:56` of an RFC 3339 time in UTC, as the server renders it.
+  function clock(iso) { return iso ? new Date(iso).toISOString().slice(11, 19) : ''; }
+
+  function time(iso) {
+    var el = document.createElement('time');
+    el.setAttribute('datetime', iso);
+    el.textContent = clock(iso);
+    return el;
+  }
+
+  function badge(id, status) {
+    var el = $(id) && $(id).querySelector('.badge');
+    if (!el || !status) return;
+    el.className = 'badge badge-' + status.toLowerCase();
+    el.textContent = status.replace(/_/g, ' ');
+  }
+
+  function text(id, value, empty) {
+    var el = $(id);
+    if (!el) return;
+    var none = value === null || value === undefined || value === '';
+    el.textContent = none ? empty : String(value);
+    el.classList.toggle('muted', none);
+  }
+
+  function stop() { stopped = true; }
+
+  // Other sections apply: show them (and stop polling meanwhile).
+  function reload() { stopped = true; location.reload(); }
+
+  function getJson(url) {
+    return fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then(function (response) {
+        // Signed out: the answer is a 401 or the sign-in page. Stop; a
+        // reload shows it.
+        if (response.status === 401 || response.redirected) stopped = true;
+        if (!response.ok || response.redirected) throw new Error('HTTP ' + response.status);
+        return response.json();
+      });
+  }
+
+  // The QR panel (`qr-panel`, `qr-img`, `qr-expires`): shown with the newest
+  // code while the session `state` awaits a scan, hidden otherwise.
+  function qr(state, code, expiresAt) {
+    var panel = $('qr-panel'), img = $('qr-img'), expires = $('qr-expires');
+    if (!panel || !img) return;
+    var showing = state === 'QR_READY' && !!code;
+    if (showing && img.getAttribute('src') !== code) img.setAttribute('src', code);
+    if (showing && expires && expiresAt) expires.replaceChildren(time(expiresAt), ' UTC');
+    panel.hidden = !showing;
+  }
+
+  // Runs `step` (which may return a promise) 2 s after the previous run
+  // settled, while the tab is visible; a failed run is retried next tick.
+  function start(step) {
+    var busy = false, timer = null;
+
+    function schedule() {
+      if (!stopped && !busy && !timer && !document.hidden) timer = setTimeout(run, 2000);
+    }
+
+    function run() {
+      timer = null;
+      if (stopped || document.hidden) return;
+      busy = true;
+      new Promise(function (resolve) { resolve(step()); })
+        .catch(function () { /* try again at the next tick */ })
+        .then(function () { busy = false; schedule(); });
+    }
+
+    document.addEventListener('visibilitychange', function () {
+      if (document.hidden) { clearTimeout(timer); timer = null; } else if (!busy && !timer) run();
+    });
+    schedule();
+  }
+
+  // Polls `url`'s JSON and hands it to `apply` (which may return a promise).
+  function poll(url, apply) {
+    start(function () { return getJson(url).then(apply); });
+  }
+
+  window.FlowLive = {
+    $: $, clock: clock, time: time, badge: badge, text: text,
+    getJson: getJson, qr: qr, stop: stop, reload: reload, start: start, poll: poll
+  };
+})();

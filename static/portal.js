@@ -1,0 +1,38 @@
+// Live refresh of the portal's status page, on top of live.js. Progressive
+// enhancement: without this script the page is complete, only static. Every
+// 2 s while the tab is visible it reads the tenant's status JSON and updates in
+// place the badges, restart count, last problem and linked phone; while
+// WhatsApp waits for a scan it also reads the QR JSON and shows the newest
+// code, and hides it once linked. When the tenant's or the request's status
+// changes (approved, linked, rejected…), other sections apply: it reloads the
+// page.
+(function () {
+  'use strict';
+  var L = window.FlowLive;
+  var root = document.getElementById('portal-status');
+  if (!root || !L) return;
+  var qrUrl = root.getAttribute('data-qr');
+  var key = root.getAttribute('data-key');
+
+  function pageKey(live) {
+    var request = live.setup_request ? live.setup_request.status : 'NONE';
+    return live.tenant.status + ' ' + request;
+  }
+
+  function apply(live) {
+    if (pageKey(live) !== key) { L.reload(); return null; }
+    L.badge('tenant-status', live.tenant.status);
+    L.badge('bot-worker', live.worker.stale ? 'STALE' : live.worker.status);
+    L.badge('bot-session', live.session.state);
+    L.text('bot-restarts', live.worker.restart_count, '0');
+    L.text('bot-error', live.worker.last_error, 'none');
+    L.text('bot-linked', live.session.linked_phone, '—');
+    if (live.session.state === 'QR_READY') {
+      return L.getJson(qrUrl).then(function (qr) { L.qr(qr.state, qr.qr, qr.expires_at); });
+    }
+    L.qr(live.session.state, null);
+    return null;
+  }
+
+  L.poll(root.getAttribute('data-live'), apply);
+})();

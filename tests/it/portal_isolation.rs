@@ -1,0 +1,414 @@
+//! Tenant isolation in the portal: the tenant always comes from the
+//! session. Owner B tries every portal page and JSON route with owner A's
+//! ids and parameters (path segments, query strings, form and JSON fields)
+//! and never sees nor changes anything of A's.
+
+use entity::{message_log, setup_request, tenant, tenant_config, user};
+use flowhq::fake_google::FakeGoogle;
+use reqwest::{Method, StatusCode};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{
+    Browser, TestApp, eventually, google_browser, hours_form, id_of, json_of, spawn_app_with_google,
+};
+
+const A_EMAIL: &str = "alice@alpha.example";
+const A_BUSINESS: &str = "Alpha Secret Patisserie";
+const A_NUMBER: &str = "+4915111111111";
+const A_NOTES: &str = "alpha-private-notes";
+const A_CUSTOMER: &str = "+4917622222222";
+const A_MESSAGE: &str = "alpha customer asks about opening hours";
+const B_EMAIL: &str = "bob@beta.example";
+const B_NUMBER: &str = "+4915133333333";
+
+/// Owner A, signed in through the fake Google, with an approved setup
+/// request and a running bot (then a QR code; after `link_and_chat`, a
+/// linked phone and a logged chat).
+struct OwnerA {
+    browser: Browser,
+    user_id: Uuid,
+    tenant_id: Uuid,
+    request_id: Uuid,
+}
+
+fn request_body(business: &str, number: &str, notes: &str) -> Value {
+    let day = json!({"open": "00:00", "close": "23:59"});
+    json!({
+        "template_type": "BOOKING",
+        "business_name": business,
+        "whatsapp_number": number,
+        "language": "en",
+        "timezone": "UTC",
+        "hours": {"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day},
+        "notes": notes,
+    })
+}
+
+async fn owner_a(app: &TestApp, fake: &FakeGoogle) -> OwnerA {
+    let browser = google_browser(app, fake, A_EMAIL).await;
+    let (status, me) = json_of(browser.get("/api/portal/me").await).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    let (status, request) = json_of(
+        browser
+            .portal_json(
+                Method::POST,
+                "/api/portal/setup-request",
+                &request_body(A_BUSINESS, A_NUMBER, A_NOTES),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{request}");
+    let owner = OwnerA {
+        browser,
+        user_id: id_of(&me["user"]),
+        tenant_id: id_of(&me["tenant"]),
+        request_id: id_of(&request),
+    };
+    let (status, body) = app
+        .api_post(
+            &format!("/api/admin/setup-requests/{}/approve", owner.request_id),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    owner
+}
+
+/// A's QR code as A's portal shows it.
+async fn qr_of(owner: &OwnerA) -> String {
+    eventually("A's QR code", || async {
+        let (_, qr) = json_of(owner.browser.get("/api/portal/tenant/current/qr").await).await;
+        (qr["state"] == "QR_READY").then(|| qr["qr"].as_str().unwrap().to_owned())
+    })
+    .await
+}
+
+/// Links A's bot and has a customer write to it; waits for the answer.
+async fn link_and_chat(app: &TestApp, owner: &OwnerA) {
+    let id = owner.tenant_id;
+    let (status, body) = app
+        .api_post(&format!("/api/admin/tenants/{id}/sandbox/scan"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    eventually("A ACTIVE", || async {
+        let row = tenant::Entity::find_by_id(id)
+            .one(app.db())
+            .await
+            .unwrap()?;
+        (row.status == entity::enums::TenantStatus::Active).then_some(())
+    })
+    .await;
+    let (status, body) = app
+        .api_post(
+            &format!("/api/admin/tenants/{id}/sandbox/inbound"),
+            &json!({"from": A_CUSTOMER, "text": A_MESSAGE, "id": "wamid.alpha-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    eventually("A's customer answered", || async {
+        let (_, logs) = json_of(owner.browser.get("/api/portal/tenant/current/logs").await).await;
+        logs["items"]
+            .as_array()?
+            .iter()
+            .any(|m| m["direction"] == "OUT")
+            .then_some(())
+    })
+    .await;
+}
+
+/// Everything of A's that must never appear in an answer to B.
+fn secrets(owner: &OwnerA, qr: &str) -> Vec<(String, &'static str)> {
+    vec![
+        (A_EMAIL.to_owned(), "A's email"),
+        (A_BUSINESS.to_owned(), "A's business name"),
+        (A_NUMBER.to_owned(), "A's WhatsApp number"),
+        (A_NOTES.to_owned(), "A's notes"),
+        (A_CUSTOMER.to_owned(), "A's customer"),
+        (A_MESSAGE.to_owned(), "A's customer's message"),
+        (owner.user_id.to_string(), "A's user id"),
+        // A piece of the QR image, past the common `data:…;base64,` prefix.
+        (qr[40..120].to_owned(), "A's QR code"),
+    ]
+}
+
+/// B's GETs: every portal page and JSON route, with A's ids in the query
+/// (as `tenant_id`, `id`, `user_id`…) and as path segments.
+fn probes(owner: &OwnerA) -> Vec<String> {
+    let (a, r, u) = (owner.tenant_id, owner.request_id, owner.user_id);
+    let query = format!("tenant_id={a}&tenant={a}&id={a}&user_id={u}&request_id={r}");
+    let mut paths = Vec::new();
+    for path in [
+        "/portal",
+        "/portal/onboarding",
+        "/portal/status",
+        "/portal/logs",
+        "/portal/settings",
+        "/api/portal/me",
+        "/api/portal/setup-request",
+        "/api/portal/tenant/current/status",
+        "/api/portal/tenant/current/qr",
+        "/api/portal/tenant/current/logs",
+    ] {
+        paths.push(path.to_owned());
+        paths.push(format!("{path}?{query}"));
+    }
+    paths.push(format!("/portal/logs?page=1&per_page=100&{query}"));
+    paths.push(format!(
+        "/api/portal/tenant/current/logs?page=1&per_page=100&{query}"
+    ));
+    for kind in ["status", "qr", "logs"] {
+        paths.push(format!("/api/portal/tenant/{a}/{kind}"));
+    }
+    for path in [
+        format!("/api/portal/setup-request/{r}"),
+        format!("/api/portal/tenants/{a}"),
+        format!("/portal/{a}"),
+        format!("/portal/status/{a}"),
+        format!("/portal/tenants/{a}/logs"),
+        format!("/api/portal/users/{u}"),
+    ] {
+        paths.push(path);
+    }
+    paths
+}
+
+/// B requests every probe (following `/portal`'s redirect); no answer may
+/// hold any of A's secrets, and the routes that exist answer with B's data.
+async fn b_probes_everything(b: &Browser, b_tenant: Uuid, owner: &OwnerA, qr: &str) {
+    let secrets = secrets(owner, qr);
+    for path in probes(owner) {
+        let response = b.get(&path).await;
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        for (secret, what) in &secrets {
+            assert!(
+                !body.contains(secret.as_str()),
+                "GET {path} as B ({status}) shows {what}: {body}"
+            );
+        }
+        let names_a = path.contains(&format!("/{}", owner.tenant_id))
+            || path.contains(&format!("/{}", owner.request_id))
+            || path.contains(&format!("/{}", owner.user_id));
+        if names_a {
+            assert_eq!(status, StatusCode::NOT_FOUND, "GET {path} as B: {body}");
+        } else if path.starts_with("/portal?") || path == "/portal" {
+            assert_eq!(status, StatusCode::SEE_OTHER, "GET {path} as B");
+        } else {
+            assert_eq!(status, StatusCode::OK, "GET {path} as B: {body}");
+            // An A-id may only be echoed by B's own request; A's tenant id
+            // is not in any of B's answers.
+            assert!(
+                !body.contains(&owner.tenant_id.to_string()),
+                "GET {path} as B names A's tenant: {body}"
+            );
+        }
+        if path.starts_with("/api/portal/me") {
+            assert!(
+                body.contains(&b_tenant.to_string()),
+                "B's own tenant: {body}"
+            );
+        }
+    }
+}
+
+/// The rows of A's that B's writes must leave exactly as they were.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    tenant: tenant::Model,
+    config: tenant_config::Model,
+    requests: Vec<setup_request::Model>,
+    user: user::Model,
+    messages: u64,
+}
+
+async fn snapshot(app: &TestApp, owner: &OwnerA) -> Snapshot {
+    let db = app.db();
+    Snapshot {
+        tenant: tenant::Entity::find_by_id(owner.tenant_id)
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap(),
+        config: tenant_config::Entity::find_by_id(owner.tenant_id)
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap(),
+        requests: setup_request::Entity::find()
+            .filter(setup_request::Column::TenantId.eq(owner.tenant_id))
+            .all(db)
+            .await
+            .unwrap(),
+        user: user::Entity::find_by_id(owner.user_id)
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap(),
+        messages: message_log::Entity::find()
+            .filter(message_log::Column::TenantId.eq(owner.tenant_id))
+            .count(db)
+            .await
+            .unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn an_owner_never_sees_another_tenants_data_whatever_ids_they_send() {
+    let (app, fake) = spawn_app_with_google().await;
+    let a = owner_a(&app, &fake).await;
+    let b = google_browser(&app, &fake, B_EMAIL).await;
+    let (_, b_me) = json_of(b.get("/api/portal/me").await).await;
+    let b_tenant = id_of(&b_me["tenant"]);
+    assert_ne!(b_tenant, a.tenant_id);
+
+    // While A's QR code waits for a scan…
+    let qr = qr_of(&a).await;
+    b_probes_everything(&b, b_tenant, &a, &qr).await;
+    let (_, b_qr) = json_of(b.get("/api/portal/tenant/current/qr").await).await;
+    assert_eq!(b_qr["qr"], Value::Null, "B has no QR code: {b_qr}");
+
+    // …and once A's bot is linked and has talked to a customer.
+    link_and_chat(&app, &a).await;
+    b_probes_everything(&b, b_tenant, &a, &qr).await;
+    let (_, b_logs) = json_of(b.get("/api/portal/tenant/current/logs").await).await;
+    assert_eq!(b_logs["total"], 0, "B's tenant has no messages: {b_logs}");
+    let (_, b_status) = json_of(b.get("/api/portal/tenant/current/status").await).await;
+    assert_eq!(b_status["tenant"]["id"], b_tenant.to_string());
+    assert_eq!(b_status["tenant"]["status"], "NEW");
+    assert_eq!(b_status["session"]["linked_phone"], Value::Null);
+
+    // A still sees all of it: the probes' silence is isolation, not breakage.
+    let (_, a_logs) = json_of(a.browser.get("/api/portal/tenant/current/logs").await).await;
+    assert!(a_logs.to_string().contains(A_MESSAGE), "{a_logs}");
+    let (_, a_request) = json_of(a.browser.get("/api/portal/setup-request").await).await;
+    assert_eq!(a_request["business_name"], A_BUSINESS, "{a_request}");
+    let a_page = a.browser.page("/portal/logs").await;
+    assert!(a_page.contains(A_CUSTOMER), "{a_page}");
+}
+
+#[tokio::test]
+async fn an_owner_cannot_change_another_tenant_whatever_ids_they_send() {
+    let (app, fake) = spawn_app_with_google().await;
+    let a = owner_a(&app, &fake).await;
+    qr_of(&a).await;
+    let b = google_browser(&app, &fake, B_EMAIL).await;
+    let (_, b_me) = json_of(b.get("/api/portal/me").await).await;
+    let b_tenant = id_of(&b_me["tenant"]);
+    let before = snapshot(&app, &a).await;
+    let a_id = a.tenant_id.to_string();
+
+    // A's number for B, with A's tenant id in the body: refused, the number
+    // is taken, and the refusal says nothing of A.
+    let mut taken = request_body("Beta Bakery", A_NUMBER, "mine now");
+    taken["tenant_id"] = json!(a_id);
+    let (status, body) = json_of(
+        b.portal_json(Method::POST, "/api/portal/setup-request", &taken)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "phone_number_taken", "{body}");
+    assert!(!body.to_string().contains(A_BUSINESS), "{body}");
+    assert!(!body.to_string().contains(A_EMAIL), "{body}");
+
+    // Onboarding form naming A: B's own request, for B's tenant.
+    let page = b.page("/portal/onboarding").await;
+    let mut fields = vec![
+        ("csrf_token".to_owned(), crate::helpers::csrf_of(&page)),
+        ("tenant_id".to_owned(), a_id.clone()),
+        ("template_type".to_owned(), "SUPPORT".to_owned()),
+        ("business_name".to_owned(), "Beta Hijack".to_owned()),
+        ("whatsapp_number".to_owned(), B_NUMBER.to_owned()),
+        ("language".to_owned(), "de".to_owned()),
+        ("timezone".to_owned(), "Europe/Berlin".to_owned()),
+        ("notes".to_owned(), "hijack".to_owned()),
+    ];
+    fields.extend(hours_form(&Value::Null));
+    let response = b
+        .post_form(&format!("/portal/onboarding?tenant_id={a_id}"), &fields)
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    // The JSON twin naming A, in the query and the body: B already has an
+    // open request, so 409 — about B's request, never A's.
+    let mut hijack = request_body("Beta Hijack 2", B_NUMBER, "hijack");
+    hijack["tenant_id"] = json!(a_id);
+    let (status, body) = json_of(
+        b.portal_json(
+            Method::POST,
+            &format!("/api/portal/setup-request?tenant_id={a_id}"),
+            &hijack,
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(!body.to_string().contains(A_BUSINESS), "{body}");
+
+    // Settings naming A in the query and the form.
+    let page = b.page("/portal/settings").await;
+    let mut fields = vec![
+        ("csrf_token".to_owned(), crate::helpers::csrf_of(&page)),
+        ("tenant_id".to_owned(), a_id.clone()),
+        ("welcome_message".to_owned(), "Hijacked welcome".to_owned()),
+        ("template_type".to_owned(), "SUPPORT".to_owned()),
+        ("language".to_owned(), "de".to_owned()),
+        ("timezone".to_owned(), "Europe/Berlin".to_owned()),
+    ];
+    fields.extend(hours_form(&Value::Null));
+    let response = b
+        .post_form(&format!("/portal/settings?tenant_id={a_id}"), &fields)
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    // Writes to paths that name A do not exist.
+    for (method, path) in [
+        (Method::POST, format!("/api/portal/tenant/{a_id}/status")),
+        (
+            Method::POST,
+            format!("/api/portal/setup-request/{}", a.request_id),
+        ),
+        (Method::PATCH, format!("/api/portal/tenant/{a_id}")),
+        (Method::DELETE, format!("/api/portal/tenant/{a_id}")),
+        (Method::POST, format!("/portal/settings/{a_id}")),
+    ] {
+        let response = b
+            .portal_json(method.clone(), &path, &json!({"welcome_message": "x"}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(
+            status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}: {status}"
+        );
+    }
+
+    assert_eq!(snapshot(&app, &a).await, before, "A's rows are untouched");
+    // B's writes went to B's tenant.
+    let b_config = tenant_config::Entity::find_by_id(b_tenant)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b_config.welcome_message, "Hijacked welcome");
+    let b_requests = setup_request::Entity::find()
+        .filter(setup_request::Column::TenantId.eq(b_tenant))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(b_requests.len(), 1);
+    assert_eq!(b_requests[0].business_name, "Beta Hijack");
+    // And A's session still shows A's own tenant.
+    let (_, a_me) = json_of(a.browser.get("/api/portal/me").await).await;
+    assert_eq!(a_me["tenant"]["id"], a_id);
+}

@@ -594,26 +594,33 @@ async fn raw_insert_rate(
     let begin = Instant::now();
     let now = Utc::now();
     let mut k = 0u32;
+    let per_statement = u32::try_from(crate::services::runtime::ROWS_PER_STATEMENT)?;
     while k < rows {
-        let chunk = (k..(k + batch).min(rows)).map(|i| message_log::ActiveModel {
-            tenant_id: Set(tenants[i as usize % tenants.len()]),
-            direction: Set(Direction::In),
-            chat_id: Set(format!("+4915{i:09}")),
-            sender: Set(format!("+4915{i:09}")),
-            recipient: Set("bot".into()),
-            text: Set("tell me more".into()),
-            wa_message_id: Set(Some(format!("raw-{i}"))),
-            status: Set(MessageStatus::Received),
-            error: Set(None),
-            created_at: Set(now),
-            ..Default::default()
-        });
+        let end = (k + batch).min(rows);
         let txn = crate::db::begin_write(db).await?;
-        message_log::Entity::insert_many(chunk)
-            .exec_without_returning(&txn)
-            .await?;
+        let mut first = k;
+        while first < end {
+            let last = (first + per_statement).min(end);
+            let chunk = (first..last).map(|i| message_log::ActiveModel {
+                tenant_id: Set(tenants[i as usize % tenants.len()]),
+                direction: Set(Direction::In),
+                chat_id: Set(format!("+4915{i:09}")),
+                sender: Set(format!("+4915{i:09}")),
+                recipient: Set("bot".into()),
+                text: Set("tell me more".into()),
+                wa_message_id: Set(Some(format!("raw-{i}"))),
+                status: Set(MessageStatus::Received),
+                error: Set(None),
+                created_at: Set(now),
+                ..Default::default()
+            });
+            message_log::Entity::insert_many(chunk)
+                .exec_without_returning(&txn)
+                .await?;
+            first = last;
+        }
         txn.commit().await?;
-        k += batch;
+        k = end;
     }
     Ok(f64::from(rows) / begin.elapsed().as_secs_f64())
 }

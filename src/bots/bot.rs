@@ -380,7 +380,7 @@ async fn route(
             Some(id) => Ok(Some(id)),
             None => {
                 writer
-                    .persist(inbound_row(shared.tenant, &job.message))
+                    .persist(inbound_row(shared, &job.message))
                     .await
             }
         };
@@ -404,14 +404,26 @@ async fn route(
     }
 }
 
-fn inbound_row(tenant: Uuid, message: &InboundMessage) -> InboundRow {
+fn inbound_row(shared: &ChatShared, message: &InboundMessage) -> InboundRow {
     InboundRow {
-        tenant_id: tenant,
+        tenant_id: shared.tenant,
+        to: business_number(shared),
         wa_message_id: message.id.clone(),
         chat_id: message.from.clone(),
         text: message.text.clone(),
         created_at: message.at,
     }
+}
+
+/// The number customers write to, as logged: the linked phone, or "bot"
+/// before the first link.
+fn business_number(shared: &ChatShared) -> String {
+    shared
+        .config
+        .borrow()
+        .linked_phone
+        .clone()
+        .unwrap_or_else(|| "bot".to_owned())
 }
 
 /// Answers one chat's messages in order; ends after `chat_idle_timeout`
@@ -449,7 +461,7 @@ async fn answer(shared: &ChatShared, chat: &str, job: Job) -> Result<(), String>
         Some(id) => id,
         None => match deps
             .writer
-            .persist(inbound_row(shared.tenant, &job.message))
+            .persist(inbound_row(shared, &job.message))
             .await
         {
             Ok(Some(id)) => id,
@@ -520,10 +532,7 @@ async fn answer(shared: &ChatShared, chat: &str, job: Job) -> Result<(), String>
                 tenant_id: shared.tenant,
                 wa_message_id,
                 chat_id: chat.to_owned(),
-                from: config
-                    .linked_phone
-                    .clone()
-                    .unwrap_or_else(|| "bot".to_owned()),
+                from: business_number(shared),
                 text: part,
                 status,
                 error,

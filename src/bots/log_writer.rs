@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::services::runtime::{self, InboundRow, OutboundRow, StatusUpdate, WorkerMarks};
@@ -21,6 +21,8 @@ use crate::services::runtime::{self, InboundRow, OutboundRow, StatusUpdate, Work
 const QUEUE_CAPACITY: usize = 16_384;
 /// A failed batch is retried this many times before it is given up (logged).
 const ATTEMPTS: u32 = 3;
+/// At most one WAL checkpoint this often while batches are committed.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 enum Op {
     Persist {
@@ -64,8 +66,12 @@ impl LogWriter {
     /// Starts the writer task; it stops (after a last flush) when `shutdown`
     /// is cancelled and the queue is empty.
     /// `node` names this process as the owner of the bots it marks running.
+    /// `pool` (another connection than `db`) checkpoints SQLite's WAL after
+    /// commits, off the writer's thread.
+    #[allow(clippy::too_many_arguments)]
     pub fn spawn(
         db: DatabaseConnection,
+        pool: DatabaseConnection,
         node: String,
         batch_size: usize,
         flush_interval: Duration,
@@ -75,18 +81,42 @@ impl LogWriter {
     ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let stats = Arc::new(WriterStats::default());
+        let committed = Arc::new(Notify::new());
         tracker.spawn_on(
-            run(
-                db,
-                rx,
-                batch_size.max(1),
-                flush_interval,
-                shutdown,
-                stats.clone(),
-                node,
-            ),
+            checkpoints(pool, committed.clone(), shutdown.clone()),
             runtime,
         );
+        let writer = tracker.track_future(run(
+            db,
+            rx,
+            batch_size.max(1),
+            flush_interval,
+            shutdown,
+            Committed {
+                stats: stats.clone(),
+                notify: committed,
+            },
+            node,
+        ));
+        // Every message waits for this task's commits: it gets a thread of
+        // its own, so its turn never queues behind thousands of bot tasks.
+        let own_thread = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        match own_thread {
+            Ok(own) => {
+                let spawned = std::thread::Builder::new()
+                    .name("flowhq-log-writer".to_owned())
+                    .spawn(move || own.block_on(writer));
+                if let Err(err) = spawned {
+                    tracing::error!(error = %err, "cannot start the message log writer's thread");
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "the message log writer shares the main runtime");
+                runtime.spawn(writer);
+            }
+        }
         Self { tx, stats }
     }
 
@@ -149,13 +179,41 @@ impl LogWriter {
     }
 }
 
+/// Where a committed batch is reported: counters, and the checkpointer.
+struct Committed {
+    stats: Arc<WriterStats>,
+    notify: Arc<Notify>,
+}
+
+/// Checkpoints the WAL a moment after commits, at most every
+/// `CHECKPOINT_EVERY`, until shutdown.
+async fn checkpoints(
+    pool: DatabaseConnection,
+    committed: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = committed.notified() => {}
+            () = shutdown.cancelled() => return,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+            () = shutdown.cancelled() => return,
+        }
+        if let Err(err) = crate::db::checkpoint(&pool).await {
+            tracing::warn!(error = %err, "checkpointing the database failed");
+        }
+    }
+}
+
 async fn run(
     db: DatabaseConnection,
     mut rx: mpsc::Receiver<Op>,
     batch_size: usize,
     flush_interval: Duration,
     shutdown: CancellationToken,
-    stats: Arc<WriterStats>,
+    committed: Committed,
     node: String,
 ) {
     let mut batch: Vec<Op> = Vec::with_capacity(batch_size);
@@ -178,21 +236,22 @@ async fn run(
                 Ok(None) | Err(_) => break,
             }
         }
-        flush(&db, &mut batch, &stats, &node).await;
+        flush(&db, &mut batch, &committed, &node).await;
     }
     // Shutdown: whatever is queued still goes in.
     rx.close();
     while let Some(op) = rx.recv().await {
         batch.push(op);
         if batch.len() >= batch_size {
-            flush(&db, &mut batch, &stats, &node).await;
+            flush(&db, &mut batch, &committed, &node).await;
         }
     }
-    flush(&db, &mut batch, &stats, &node).await;
+    flush(&db, &mut batch, &committed, &node).await;
     tracing::debug!("message log writer stopped");
 }
 
-async fn flush(db: &DatabaseConnection, batch: &mut Vec<Op>, stats: &WriterStats, node: &str) {
+async fn flush(db: &DatabaseConnection, batch: &mut Vec<Op>, committed: &Committed, node: &str) {
+    let stats = &committed.stats;
     if batch.is_empty() {
         return;
     }
@@ -259,6 +318,7 @@ async fn flush(db: &DatabaseConnection, batch: &mut Vec<Op>, stats: &WriterStats
                 .status_updates
                 .fetch_add(n_up as u64, Ordering::Relaxed);
             stats.batches.fetch_add(1, Ordering::Relaxed);
+            committed.notify.notify_one();
             for (reply, id) in replies.into_iter().zip(ids) {
                 let _ = reply.send(Ok(id));
             }

@@ -81,6 +81,7 @@ impl BotRegistry {
         let node = format!("node-{}", Uuid::new_v4().simple());
         let writer = LogWriter::spawn(
             writer_db,
+            db.clone(),
             node.clone(),
             usize::try_from(settings.log_batch_size.get()).unwrap_or(500),
             settings.log_flush_interval,

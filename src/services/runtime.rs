@@ -531,6 +531,8 @@ pub struct InboundRow {
     pub tenant_id: Uuid,
     pub wa_message_id: String,
     pub chat_id: String,
+    /// The business's number the customer wrote to ("bot" before a link).
+    pub to: String,
     pub text: String,
     pub created_at: DateTime<Utc>,
 }
@@ -601,6 +603,10 @@ pub struct StatusUpdate {
 /// Writes one batch in ONE transaction. Returns, for each inbound row in
 /// order, its new id, or `None` when it was a duplicate (already stored, or
 /// repeated within the batch).
+/// Rows per INSERT: SQLite allows 32,766 bound values per statement, and
+/// one size of statement is prepared once and reused.
+pub const ROWS_PER_STATEMENT: usize = 1000;
+
 pub async fn flush_log_batch(
     db: &DatabaseConnection,
     inbound: &[InboundRow],
@@ -610,21 +616,28 @@ pub async fn flush_log_batch(
 ) -> Result<Vec<Option<i64>>, DbErr> {
     let txn = crate::db::begin_write(db).await?;
     mark_workers(&txn, marks).await?;
-    let ids = insert_inbound(&txn, inbound).await?;
-    if !outbound.is_empty() {
-        let rows = outbound.into_iter().map(|row| message_log::ActiveModel {
-            tenant_id: Set(row.tenant_id),
-            direction: Set(Direction::Out),
-            chat_id: Set(row.chat_id.clone()),
-            sender: Set(row.from),
-            recipient: Set(row.chat_id),
-            text: Set(row.text),
-            wa_message_id: Set(row.wa_message_id),
-            status: Set(row.status),
-            error: Set(row.error),
-            created_at: Set(row.created_at),
-            ..Default::default()
-        });
+    let mut ids = Vec::with_capacity(inbound.len());
+    for chunk in inbound.chunks(ROWS_PER_STATEMENT) {
+        ids.extend(insert_inbound(&txn, chunk).await?);
+    }
+    let mut outbound = outbound.into_iter().peekable();
+    while outbound.peek().is_some() {
+        let rows = outbound
+            .by_ref()
+            .take(ROWS_PER_STATEMENT)
+            .map(|row| message_log::ActiveModel {
+                tenant_id: Set(row.tenant_id),
+                direction: Set(Direction::Out),
+                chat_id: Set(row.chat_id.clone()),
+                sender: Set(row.from),
+                recipient: Set(row.chat_id),
+                text: Set(row.text),
+                wa_message_id: Set(row.wa_message_id),
+                status: Set(row.status),
+                error: Set(row.error),
+                created_at: Set(row.created_at),
+                ..Default::default()
+            });
         message_log::Entity::insert_many(rows)
             .exec_without_returning(&txn)
             .await?;
@@ -641,12 +654,14 @@ pub async fn flush_log_batch(
         }
     }
     for (status, error, ids) in groups {
-        message_log::Entity::update_many()
-            .col_expr(message_log::Column::Status, status.to_value().into())
-            .col_expr(message_log::Column::Error, Expr::value(error))
-            .filter(message_log::Column::Id.is_in(ids))
-            .exec(&txn)
-            .await?;
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            message_log::Entity::update_many()
+                .col_expr(message_log::Column::Status, status.to_value().into())
+                .col_expr(message_log::Column::Error, Expr::value(error.clone()))
+                .filter(message_log::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
     }
     txn.commit().await?;
     Ok(ids)
@@ -685,7 +700,7 @@ async fn insert_inbound(
                 Direction::In.to_value().into(),
                 row.chat_id.clone().into(),
                 row.chat_id.clone().into(),
-                "bot".into(),
+                row.to.clone().into(),
                 row.text.clone().into(),
                 row.wa_message_id.clone().into(),
                 MessageStatus::Received.to_value().into(),

@@ -223,6 +223,13 @@ async fn a_customer_message_gets_exactly_one_answer_and_a_repeated_id_gets_none(
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let rows = settled(&app, id, 1).await;
     assert_eq!(rows[0].status, MessageStatus::Answered);
+    let linked = app.tenant(id).await["session"]["linked_phone"].clone();
+    assert_eq!(
+        json!(rows[0].recipient),
+        linked,
+        "the customer wrote to the linked number"
+    );
+    assert_eq!(json!(outbound_rows(&app, id).await[0].sender), linked);
     let replies = outbox(&app, id).await;
     assert!(!replies.is_empty(), "the bot answered");
     assert!(replies.iter().all(|r| r["to"] == "+4917600000001"));

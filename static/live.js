@@ -11,21 +11,33 @@
 
   function $(id) { return document.getElementById(id); }
 
-  // `12:34:56` of an RFC 3339 time in UTC, as the server renders it.
-  function clock(iso) { return iso ? new Date(iso).toISOString().slice(11, 19) : ''; }
+  // `12:34:56` of an RFC 3339 time, as the server renders it: in the IANA
+  // zone `tz` (the portal's tenant zone), else in UTC (the admin console).
+  function clock(iso, tz) {
+    if (!iso) return '';
+    if (tz && window.Intl) {
+      try {
+        return new Intl.DateTimeFormat('en-GB', {
+          timeZone: tz, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23'
+        }).format(new Date(iso));
+      } catch (e) { /* an unknown zone: UTC below */ }
+    }
+    return new Date(iso).toISOString().slice(11, 19);
+  }
 
-  function time(iso) {
+  function time(iso, tz) {
     var el = document.createElement('time');
     el.setAttribute('datetime', iso);
-    el.textContent = clock(iso);
+    el.textContent = clock(iso, tz);
     return el;
   }
 
-  function badge(id, status) {
+  // `label`: the words to show (the portal's); else the code itself.
+  function badge(id, status, label) {
     var el = $(id) && $(id).querySelector('.badge');
     if (!el || !status) return;
     el.className = 'badge badge-' + status.toLowerCase();
-    el.textContent = status.replace(/_/g, ' ');
+    el.textContent = label || status.replace(/_/g, ' ');
   }
 
   function text(id, value, empty) {
@@ -53,13 +65,17 @@
   }
 
   // The QR panel (`qr-panel`, `qr-img`, `qr-expires`): shown with the newest
-  // code while the session `state` awaits a scan, hidden otherwise.
+  // code while the session `state` awaits a scan, hidden otherwise. The
+  // expiry is in the zone `qr-expires` names in `data-tz`, else in UTC.
   function qr(state, code, expiresAt) {
     var panel = $('qr-panel'), img = $('qr-img'), expires = $('qr-expires');
     if (!panel || !img) return;
     var showing = state === 'QR_READY' && !!code;
     if (showing && img.getAttribute('src') !== code) img.setAttribute('src', code);
-    if (showing && expires && expiresAt) expires.replaceChildren(time(expiresAt), ' UTC');
+    if (showing && expires && expiresAt) {
+      var tz = expires.getAttribute('data-tz');
+      expires.replaceChildren(time(expiresAt, tz), tz ? ' (' + tz + ')' : ' UTC');
+    }
     panel.hidden = !showing;
   }
 

@@ -1,7 +1,8 @@
 // Live refresh of the portal's status page, on top of live.js. Progressive
 // enhancement: without this script the page is complete, only static. Every
 // 2 s while the tab is visible it reads the tenant's status JSON and updates in
-// place the badges, restart count, last problem and linked phone; while
+// place the badges (in the words the page gives in `data-labels`), restart
+// count, last problem and linked phone; while
 // WhatsApp waits for a scan it also reads the QR JSON and shows the newest
 // code, and hides it once linked. When the tenant's or the request's status
 // changes (approved, linked, rejected…), other sections apply: it reloads the
@@ -13,6 +14,10 @@
   if (!root || !L) return;
   var qrUrl = root.getAttribute('data-qr');
   var key = root.getAttribute('data-key');
+  var labels = {};
+  try { labels = JSON.parse(root.getAttribute('data-labels')) || {}; } catch (e) { /* codes then */ }
+
+  function words(kind, code) { return labels[kind] && labels[kind][code]; }
 
   function pageKey(live) {
     var request = live.setup_request ? live.setup_request.status : 'NONE';
@@ -20,10 +25,11 @@
   }
 
   function apply(live) {
+    // The tenant's status changed: its badge and the rest change with it.
     if (pageKey(live) !== key) { L.reload(); return null; }
-    L.badge('tenant-status', live.tenant.status);
-    L.badge('bot-worker', live.worker.stale ? 'STALE' : live.worker.status);
-    L.badge('bot-session', live.session.state);
+    var worker = live.worker.stale ? 'STALE' : live.worker.status;
+    L.badge('bot-worker', worker, words('worker', worker));
+    L.badge('bot-session', live.session.state, words('session', live.session.state));
     L.text('bot-restarts', live.worker.restart_count, '0');
     L.text('bot-error', live.worker.last_error, 'none');
     L.text('bot-linked', live.session.linked_phone, '—');

@@ -378,11 +378,7 @@ async fn route(
         let writer = &shared.deps.writer;
         let stored = match job.stored_id {
             Some(id) => Ok(Some(id)),
-            None => {
-                writer
-                    .persist(inbound_row(shared, &job.message))
-                    .await
-            }
+            None => writer.persist(inbound_row(shared, &job.message)).await,
         };
         let result = match stored {
             Ok(Some(id)) => {
@@ -459,11 +455,7 @@ async fn answer(shared: &ChatShared, chat: &str, job: Job) -> Result<(), String>
     let deps = &shared.deps;
     let id = match job.stored_id {
         Some(id) => id,
-        None => match deps
-            .writer
-            .persist(inbound_row(shared, &job.message))
-            .await
-        {
+        None => match deps.writer.persist(inbound_row(shared, &job.message)).await {
             Ok(Some(id)) => id,
             // Stored before: answered (or being answered) already.
             Ok(None) => return Ok(()),

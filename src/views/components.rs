@@ -3,10 +3,12 @@
 //! portal share (the business-hours grid, the template and language
 //! choices, the message table). Pages compose these; they never repeat markup.
 
-use entity::enums::TemplateType;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use entity::enums::{Direction, MessageStatus, TemplateType};
 use maud::{Markup, html};
 
-use crate::domain::hours::{BusinessHours, DAY_KEYS};
+use crate::domain::hours::{BusinessHours, DAY_KEYS, parse_timezone};
 use crate::domain::language::Language;
 use crate::error::FieldErrors;
 use crate::services::Page;
@@ -31,6 +33,13 @@ pub fn flash(flash: Option<&Flash>) -> Markup {
 pub fn badge(status: &str) -> Markup {
     let class = format!("badge badge-{}", status.to_ascii_lowercase());
     html! { span class=(class) { (status.replace('_', " ")) } }
+}
+
+/// A badge coloured for `status` (as `badge`) that reads `label`: the
+/// portal's plain words for a status code.
+pub fn badge_labeled(status: &str, label: &str) -> Markup {
+    let class = format!("badge badge-{}", status.to_ascii_lowercase());
+    html! { span class=(class) { (label) } }
 }
 
 /// The stored string of an enum value (what the DB and the JSON API show).
@@ -160,8 +169,45 @@ pub fn empty(title: &str, hint: &str, action: Option<(&str, &str)>) -> Markup {
     }
 }
 
-pub fn datetime(at: &chrono::DateTime<chrono::Utc>) -> Markup {
+/// A time as the admin console shows it: in UTC, and saying so.
+pub fn datetime(at: &DateTime<Utc>) -> Markup {
     html! { time datetime=(at.to_rfc3339()) { (at.format("%Y-%m-%d %H:%M UTC")) } }
+}
+
+/// A tenant's time zone: the portal shows its owner every time as a local
+/// clock time, and names the zone once per page or section (`note`), not
+/// in every cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zone(Tz);
+
+impl Zone {
+    /// The zone of a stored IANA name; UTC if it no longer parses (stored
+    /// names were valid when written).
+    pub fn named(name: &str) -> Self {
+        Self(parse_timezone(name).unwrap_or(Tz::UTC))
+    }
+
+    /// The IANA name, e.g. `Europe/Berlin`.
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    /// `2026-11-23 22:48`, local to the zone.
+    pub fn datetime(&self, at: &DateTime<Utc>) -> Markup {
+        let local = at.with_timezone(&self.0);
+        html! { time datetime=(at.to_rfc3339()) { (local.format("%Y-%m-%d %H:%M")) } }
+    }
+
+    /// `22:48:05`, local to the zone.
+    pub fn clock(&self, at: &DateTime<Utc>) -> Markup {
+        let local = at.with_timezone(&self.0);
+        html! { time datetime=(at.to_rfc3339()) { (local.format("%H:%M:%S")) } }
+    }
+
+    /// The one line naming the zone of a section's times.
+    pub fn note(&self) -> Markup {
+        html! { p.muted.zone-note { "Times are in " (self.name()) ", your business's time zone." } }
+    }
 }
 
 const DAY_NAMES: [&str; 7] = [
@@ -179,6 +225,20 @@ const TEMPLATES: [(TemplateType, &str); 3] = [
     (TemplateType::Ecommerce, "E-commerce (orders)"),
     (TemplateType::Support, "Support (questions)"),
 ];
+
+/// A template's name for people, as the select shows it.
+pub fn template_label(template: TemplateType) -> &'static str {
+    TEMPLATES
+        .iter()
+        .find(|(t, _)| *t == template)
+        .map_or("", |(_, label)| *label)
+}
+
+/// A stored language code's name for people ("Deutsch" for `de`), as the
+/// select shows it; an unknown code as it is.
+pub fn language_label(code: &str) -> &str {
+    Language::parse(code).map_or(code, |language| language.name())
+}
 
 /// The template select's `(value, label)` options.
 pub fn template_options() -> Vec<(&'static str, &'static str)> {
@@ -239,10 +299,10 @@ pub fn hours_grid(days: &[DayValues; 7], error: Option<&String>) -> Markup {
         fieldset aria-describedby=[error.map(|_| "hours-error")] {
             legend { "Business hours" }
             div.hours-grid {
-                span.muted aria-hidden="true" { "Day" }
-                span.muted aria-hidden="true" { "Opens" }
-                span.muted aria-hidden="true" { "Closes" }
-                span.muted aria-hidden="true" {}
+                span.muted.hours-head.hours-day aria-hidden="true" { "Day" }
+                span.muted.hours-head aria-hidden="true" { "Opens" }
+                span.muted.hours-head aria-hidden="true" { "Closes" }
+                span.muted.hours-head.hours-day aria-hidden="true" {}
                 @for ((key, name), day) in DAY_KEYS.iter().zip(DAY_NAMES).zip(days) {
                     @let (open, close, closed) = (
                         format!("hours_{key}_open"),
@@ -277,11 +337,43 @@ pub fn hours_grid(days: &[DayValues; 7], error: Option<&String>) -> Markup {
     }
 }
 
-/// A tenant's message log: time, direction, from, to, text, status.
-pub fn messages_table(messages: &[MessageView]) -> Markup {
+/// Who reads a message log: an admin (the stored codes, times in UTC) or
+/// the tenant's owner (plain words, times in the tenant's zone).
+#[derive(Debug, Clone, Copy)]
+pub enum LogReader {
+    Admin,
+    Owner(Zone),
+}
+
+/// An owner's word for a message's direction.
+fn direction_label(direction: Direction) -> &'static str {
+    match direction {
+        Direction::In => "Received",
+        Direction::Out => "Bot reply",
+    }
+}
+
+/// An owner's words for a message's status.
+fn message_status_label(status: MessageStatus) -> &'static str {
+    match status {
+        MessageStatus::Received => "Not answered yet",
+        MessageStatus::Answered => "Answered",
+        MessageStatus::Skipped => "Not answered",
+        MessageStatus::Sent => "Sent",
+        MessageStatus::Delivered => "Delivered",
+        MessageStatus::Read => "Read",
+        MessageStatus::Failed => "Failed",
+    }
+}
+
+/// A tenant's message log: time, direction, from, to, text, status. A
+/// table on wide screens; on small ones (`app.css`) each message becomes a
+/// block: time, direction and status on one line, the text below in full
+/// width, then who wrote to whom.
+pub fn messages_table(messages: &[MessageView], reader: LogReader) -> Markup {
     html! {
         div.table-wrap {
-            table.table {
+            table.table.messages {
                 thead { tr {
                     th scope="col" { "Time" }
                     th scope="col" { "Direction" }
@@ -292,14 +384,33 @@ pub fn messages_table(messages: &[MessageView]) -> Markup {
                 } }
                 tbody {
                     @for message in messages {
+                        @let status = enum_name(&message.status);
                         tr {
-                            td.nowrap { (datetime(&message.created_at)) }
-                            td { (badge(&enum_name(&message.direction))) }
-                            td.nowrap { (message.from) }
-                            td.nowrap { (message.to) }
-                            td { (message.text) }
-                            td {
-                                (badge(&enum_name(&message.status)))
+                            td.nowrap.m-time {
+                                @match reader {
+                                    LogReader::Admin => (datetime(&message.created_at)),
+                                    LogReader::Owner(zone) => (zone.datetime(&message.created_at)),
+                                }
+                            }
+                            td.m-dir {
+                                @match reader {
+                                    LogReader::Admin => (badge(&enum_name(&message.direction))),
+                                    LogReader::Owner(_) => {
+                                        @let class = format!("direction direction-{}",
+                                            enum_name(&message.direction).to_ascii_lowercase());
+                                        span class=(class) { (direction_label(message.direction)) }
+                                    }
+                                }
+                            }
+                            td.nowrap.m-from data-label="From" { (message.from) }
+                            td.nowrap.m-to data-label="To" { (message.to) }
+                            td.m-text { (message.text) }
+                            td.m-status {
+                                @match reader {
+                                    LogReader::Admin => (badge(&status)),
+                                    LogReader::Owner(_) => (badge_labeled(&status,
+                                        message_status_label(message.status))),
+                                }
                                 @if let Some(error) = &message.error {
                                     " " span.muted { (error) }
                                 }

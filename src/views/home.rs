@@ -35,11 +35,12 @@ pub fn page(home: &Home) -> Markup {
                         "Set up your business's WhatsApp bot, link your number, follow its "
                         "messages and change what it says."
                     }
-                    p { a.button.primary href=(PortalUrl::SignIn) { "Sign in with Google" } }
-                    @if !home.google {
-                        p.muted {
-                            "Google sign-in is not configured on this Flow HQ yet; "
-                            "the platform's administrator can set it up."
+                    @if home.google {
+                        p { a.button.primary href=(PortalUrl::SignIn) { "Sign in with Google" } }
+                    } @else {
+                        p.callout #sign-in-unavailable {
+                            "Tenant sign-in is not set up yet on this server. "
+                            "Ask the platform's administrator."
                         }
                     }
                 }

@@ -11,6 +11,12 @@ pub fn page(title: &str, content: Markup) -> Markup {
     shell(title, html! {}, &[], content)
 }
 
+/// The brand mark (a white diamond on the accent colour) as an inline SVG:
+/// no request for `/favicon.ico`, no route to serve it.
+const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E\
+%3Crect width='32' height='32' rx='8' fill='%23128c7e'/%3E\
+%3Cpath d='M16 7l9 9-9 9-9-9z' fill='%23fff'/%3E%3C/svg%3E";
+
 /// `scripts`: URLs of scripts the page loads (deferred); most pages have none.
 fn shell(title: &str, nav: Markup, scripts: &[String], content: Markup) -> Markup {
     html! {
@@ -20,6 +26,7 @@ fn shell(title: &str, nav: Markup, scripts: &[String], content: Markup) -> Marku
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Flow HQ" }
+                link rel="icon" type="image/svg+xml" href=(FAVICON);
                 link rel="stylesheet" href=(assets::css_url());
                 @for script in scripts {
                     script src=(script) defer {}

@@ -143,6 +143,11 @@ async fn portal_sends_a_new_owner_to_onboarding_and_after_a_request_to_status() 
         page.contains(r#"action="/portal/onboarding""#),
         "the form is offered"
     );
+    assert_eq!(
+        input_value(&page, "business_name").as_deref(),
+        Some(""),
+        "the business is not prefilled with the owner's own name"
+    );
 
     onboard(&browser, "+4915100000001", "Salon Ana").await;
     let response = browser.get("/portal").await;
@@ -192,10 +197,13 @@ async fn the_home_page_invites_tenant_owners_to_sign_in_with_google() {
         page.contains("Tenant owners: sign in with Google"),
         "{page}"
     );
-    assert!(page.contains(r#"href="/auth/google/login""#), "{page}");
     assert!(
-        page.contains("Google sign-in is not configured"),
+        page.contains("Tenant sign-in is not set up yet"),
         "tests run without Google: the page says so"
+    );
+    assert!(
+        !page.contains(r#"href="/auth/google/login""#),
+        "and offers no sign-in button that cannot work: {page}"
     );
 
     let page = app.get("/?signed_out=1").await.text().await.unwrap();
@@ -227,7 +235,11 @@ async fn the_admin_dashboard_explains_how_to_configure_google_sign_in_until_it_i
     let page = admin.page("/admin").await;
     assert!(!page.contains("Google sign-in is not configured"), "{page}");
     let home = configured.get("/").await.text().await.unwrap();
-    assert!(!home.contains("Google sign-in is not configured"));
+    assert!(!home.contains("Tenant sign-in is not set up yet"));
+    assert!(
+        home.contains(r#"href="/auth/google/login""#),
+        "the home page offers Google sign-in once configured: {home}"
+    );
 }
 
 // ---- onboarding ------------------------------------------------------------

@@ -114,7 +114,7 @@ async fn an_owner_signs_in_asks_for_a_bot_gets_approved_links_whatsapp_and_sees_
     let qr = portal_json(&owner, "/api/portal/tenant/current/qr").await;
     assert_eq!(qr["qr"], Value::Null, "no QR code once linked: {qr}");
     let page = owner.page("/portal/status").await;
-    assert!(page.contains("ACTIVE"), "{page}");
+    assert!(page.contains(r#"badge-active">Active<"#), "{page}");
     assert!(page.contains(NUMBER), "the linked phone: {page}");
 
     // 5. A customer writes; the bot answers.

@@ -398,7 +398,7 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
                 @if page.messages.items.is_empty() {
                     p.muted { "No messages yet." }
                 } @else {
-                    (components::messages_table(&page.messages.items))
+                    (components::messages_table(&page.messages.items, components::LogReader::Admin))
                     @if page.messages.total > page.messages.items.len() as u64 {
                         p.muted { "The latest " (page.messages.items.len()) " of "
                                   (page.messages.total) " messages." }

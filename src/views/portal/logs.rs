@@ -1,14 +1,16 @@
-//! `/portal/logs`: the tenant's messages, newest first, a page at a time.
+//! `/portal/logs`: the tenant's messages, newest first, a page at a time,
+//! in the owner's words and the tenant's time zone.
 
 use maud::{Markup, html};
 
 use crate::services::Page;
 use crate::services::messages::MessageView;
-use crate::views::components;
+use crate::views::components::{self, LogReader, Zone};
 use crate::views::layout::{self, PortalChrome};
 use crate::web::urls::PortalUrl;
 
-pub fn page(chrome: &PortalChrome<'_>, messages: &Page<MessageView>) -> Markup {
+/// `zone`: the tenant's time zone, which the log's times are in.
+pub fn page(chrome: &PortalChrome<'_>, messages: &Page<MessageView>, zone: Zone) -> Markup {
     layout::portal_page(
         "Logs",
         chrome,
@@ -21,7 +23,8 @@ pub fn page(chrome: &PortalChrome<'_>, messages: &Page<MessageView>) -> Markup {
                     None,
                 ))
             } @else {
-                (components::messages_table(&messages.items))
+                (zone.note())
+                (components::messages_table(&messages.items, LogReader::Owner(zone)))
                 (components::pagination(messages, &PortalUrl::Logs.to_string(), ""))
             }
         },

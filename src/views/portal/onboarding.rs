@@ -12,7 +12,7 @@ use super::days_of_json;
 use crate::error::FieldErrors;
 use crate::services::portal::{OwnSetupRequest, TenantSettings};
 use crate::services::tenants::template_name;
-use crate::views::components::{self, DayValues, Field};
+use crate::views::components::{self, DayValues, Field, Zone};
 use crate::views::layout::{self, PortalChrome};
 use crate::web::urls::PortalUrl;
 
@@ -31,11 +31,18 @@ pub struct RequestFormValues {
 
 impl RequestFormValues {
     /// A first request starts from the tenant's current settings (the
-    /// defaults it got at sign-up).
-    pub fn from_settings(settings: &TenantSettings) -> Self {
+    /// defaults it got at sign-up). Sign-up names the business after the
+    /// owner (`owner_name`, from Google) for want of better: while it still
+    /// is, the field starts empty so the owner types the business's name.
+    pub fn first_request(settings: &TenantSettings, owner_name: &str) -> Self {
+        let business_name = if settings.business_name.trim() == owner_name.trim() {
+            String::new()
+        } else {
+            settings.business_name.clone()
+        };
         Self {
             template_type: template_name(settings.template_type).to_owned(),
-            business_name: settings.business_name.clone(),
+            business_name,
             whatsapp_number: settings.phone_number.clone().unwrap_or_default(),
             language: settings.language.clone(),
             timezone: settings.timezone.clone(),
@@ -108,9 +115,11 @@ pub fn page(chrome: &PortalChrome<'_>, onboarding: &Onboarding<'_>) -> Markup {
                 }
                 Onboarding::Waiting(request) => {
                     section.card #request-waiting {
-                        h2 { "Your request is waiting for review " (components::badge("SUBMITTED")) }
+                        @let zone = Zone::named(&request.timezone);
+                        h2 { "Your request is waiting for review" }
                         p {
-                            "You sent it on " (components::datetime(&request.created_at)) ". "
+                            "You sent it on " (zone.datetime(&request.created_at))
+                            " (" (zone.name()) "). "
                             "The Flow HQ team will approve it or tell you what to change; "
                             "you can send another request only after that."
                         }
@@ -120,7 +129,7 @@ pub fn page(chrome: &PortalChrome<'_>, onboarding: &Onboarding<'_>) -> Markup {
                 }
                 Onboarding::Approved(request) => {
                     section.card {
-                        h2 { "Your request was approved " (components::badge("APPROVED")) }
+                        h2 { "Your request was approved" }
                         (summary(request))
                         p { a.button.primary href=(PortalUrl::Status) { "See your bot's status" } }
                     }
@@ -134,7 +143,7 @@ pub fn page(chrome: &PortalChrome<'_>, onboarding: &Onboarding<'_>) -> Markup {
 fn rejection(request: &OwnSetupRequest) -> Markup {
     html! {
         section.card #request-rejected {
-            h2 { "Your last request was not approved " (components::badge("REJECTED")) }
+            h2 { "Your last request was not approved" }
             @if let Some(note) = &request.review_note {
                 p { "The Flow HQ team wrote:" }
                 blockquote.review-note { (note) }
@@ -150,8 +159,8 @@ fn summary(request: &OwnSetupRequest) -> Markup {
         dl.props {
             dt { "Business" } dd { (request.business_name) }
             dt { "WhatsApp number" } dd { (request.whatsapp_number) }
-            dt { "Template" } dd { (template_name(request.template_type)) }
-            dt { "Language" } dd { (request.language) }
+            dt { "Template" } dd { (components::template_label(request.template_type)) }
+            dt { "Language" } dd { (components::language_label(&request.language)) }
             dt { "Time zone" } dd { (request.timezone) }
             @if let Some(notes) = &request.notes {
                 dt { "Notes" } dd { (notes) }

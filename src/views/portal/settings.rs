@@ -73,7 +73,8 @@ pub fn page(
                         div.mb {
                             (Field { name: "welcome_message", label: "Welcome message",
                                      value: &values.welcome_message,
-                                     hint: Some("What the bot answers to a greeting or a first message"),
+                                     hint: Some("What the bot answers to a greeting or a first message during \
+                                                business hours; outside them, customers hear when you open next"),
                                      errors }.textarea(3))
                         }
                         div.field.mb {

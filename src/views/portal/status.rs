@@ -1,22 +1,24 @@
 //! `/portal/status`: where the tenant stands (a sentence), its setup
 //! request (with the reviewer's note and a way to resubmit when rejected),
-//! the bot (worker, WhatsApp session, linked phone, restarts, last problem
-//! in plain words) and, while a scan is awaited, the QR code.
+//! the WhatsApp connection (worker, session, linked phone, restarts, last
+//! problem in plain words), the business's settings and, while a scan is
+//! awaited, the QR code, first. Statuses read as owners' words, not codes;
+//! times are in the tenant's zone.
 //!
-//! Owns: the element ids `static/portal.js` updates in place (`tenant-status`,
-//! `bot-worker`, `bot-session`, `bot-linked`, `bot-restarts`, `bot-error`,
-//! `qr-panel`, `qr-img`, `qr-expires`) and the page key it compares with the
-//! live JSON to know when to reload. Complete without the script.
+//! Owns: the element ids `static/portal.js` updates in place (`bot-worker`,
+//! `bot-session`, `bot-linked`, `bot-restarts`, `bot-error`, `qr-panel`,
+//! `qr-img`, `qr-expires`), the page key it compares with the live JSON to
+//! know when to reload, and the words it shows for the worker's and the
+//! session's codes (`data-labels`). Complete without the script.
 
-use chrono::{DateTime, Utc};
-use entity::enums::{SessionState, SetupRequestStatus, TenantStatus};
+use entity::enums::{SessionState, SetupRequestStatus, TenantStatus, WorkerStatus};
 use maud::{Markup, html};
+use serde_json::{Map, Value};
 
 use crate::domain::lifecycle::status_name;
 use crate::services::portal::{QrView, StatusView, TenantSettings};
-use crate::services::tenants::template_name;
 use crate::views::assets;
-use crate::views::components::{self, enum_name};
+use crate::views::components::{self, Zone, enum_name};
 use crate::views::layout::{self, PortalChrome};
 use crate::web::urls::PortalUrl;
 
@@ -31,15 +33,19 @@ pub fn page_key(status: &StatusView) -> String {
     format!("{} {request}", status_name(status.tenant.status))
 }
 
-/// One sentence on where the tenant stands and what comes next.
-fn summary(status: &StatusView) -> Markup {
-    let rejected = status
+/// Whether the latest setup request was rejected.
+fn rejected(status: &StatusView) -> bool {
+    status
         .setup_request
         .as_ref()
-        .is_some_and(|r| r.status == SetupRequestStatus::Rejected);
+        .is_some_and(|r| r.status == SetupRequestStatus::Rejected)
+}
+
+/// One sentence on where the tenant stands and what comes next.
+fn summary(status: &StatusView) -> Markup {
     html! {
         @match status.tenant.status {
-            TenantStatus::New if rejected => {
+            TenantStatus::New if rejected(status) => {
                 "Your setup request was not approved. Read the note below, then "
                 a href=(PortalUrl::Onboarding) { "change it and send it again" } "."
             }
@@ -57,34 +63,149 @@ fn summary(status: &StatusView) -> Markup {
     }
 }
 
+/// The tenant's status in a few words, for the badge next to its name.
+fn tenant_label(status: &StatusView) -> &'static str {
+    match status.tenant.status {
+        TenantStatus::New if rejected(status) => "Not approved",
+        TenantStatus::New => "Not set up yet",
+        TenantStatus::Pending => "Waiting for review",
+        TenantStatus::Approved => "Starting",
+        TenantStatus::QrPending => "Waiting for WhatsApp",
+        TenantStatus::Active => "Active",
+        TenantStatus::Paused => "Paused",
+        TenantStatus::Error => "Stopped after a problem",
+    }
+}
+
+fn request_label(status: SetupRequestStatus) -> &'static str {
+    match status {
+        SetupRequestStatus::Submitted => "Waiting for review",
+        SetupRequestStatus::Approved => "Approved",
+        SetupRequestStatus::Rejected => "Not approved",
+    }
+}
+
+/// Whether the tenant's bot has not run yet (no approved request): a
+/// stopped worker and a disconnected session are then no failure.
+fn before_start(tenant: TenantStatus) -> bool {
+    matches!(tenant, TenantStatus::New | TenantStatus::Pending)
+}
+
+/// The worker's status in words (`STALE`: running, but silent).
+fn worker_label(tenant: TenantStatus, worker: &str) -> &'static str {
+    match worker {
+        "STOPPED" if before_start(tenant) => "Not started yet",
+        "STOPPED" if tenant == TenantStatus::Approved => "About to start",
+        "STOPPED" if tenant == TenantStatus::Paused => "Paused",
+        "STOPPED" => "Stopped",
+        "STARTING" => "Starting",
+        "RUNNING" => "Running",
+        "RESTARTING" => "Restarting",
+        "ERROR" => "Stopped after a problem",
+        "STALE" => "Not responding",
+        _ => "Unknown",
+    }
+}
+
+/// The WhatsApp session's state in words.
+fn session_label(tenant: TenantStatus, session: SessionState) -> &'static str {
+    match session {
+        SessionState::Disconnected
+            if before_start(tenant)
+                || matches!(tenant, TenantStatus::Approved | TenantStatus::QrPending) =>
+        {
+            "Not linked yet"
+        }
+        SessionState::Disconnected => "Disconnected",
+        SessionState::Connecting => "Connecting",
+        SessionState::QrReady => "Waiting for the scan",
+        SessionState::Connected => "Linked",
+        SessionState::LoggedOut => "Logged out on the phone",
+    }
+}
+
+const WORKER_CODES: [WorkerStatus; 5] = [
+    WorkerStatus::Stopped,
+    WorkerStatus::Starting,
+    WorkerStatus::Running,
+    WorkerStatus::Restarting,
+    WorkerStatus::Error,
+];
+
+const SESSION_CODES: [SessionState; 5] = [
+    SessionState::Disconnected,
+    SessionState::Connecting,
+    SessionState::QrReady,
+    SessionState::Connected,
+    SessionState::LoggedOut,
+];
+
+/// `{"worker": {code: words}, "session": {code: words}}` for the script,
+/// which updates the badges in place with the same words as the page. The
+/// words depend on the tenant's status only, whose change reloads the page.
+fn live_labels(tenant: TenantStatus) -> String {
+    let worker: Map<String, Value> = WORKER_CODES
+        .iter()
+        .map(enum_name)
+        .chain(["STALE".to_owned()])
+        .map(|code| {
+            let label = worker_label(tenant, &code);
+            (code, Value::from(label))
+        })
+        .collect();
+    let session: Map<String, Value> = SESSION_CODES
+        .iter()
+        .map(|state| (enum_name(state), Value::from(session_label(tenant, *state))))
+        .collect();
+    serde_json::json!({ "worker": worker, "session": session }).to_string()
+}
+
 pub fn page(
     chrome: &PortalChrome<'_>,
     status: &StatusView,
     qr: &QrView,
     settings: &TenantSettings,
 ) -> Markup {
+    let zone = Zone::named(&settings.timezone);
+    let tenant = status.tenant.status;
+    // The code to scan is what the owner came for: first, while it is
+    // shown or about to be.
+    let qr_first = tenant == TenantStatus::QrPending || showing_qr(qr).is_some();
     layout::portal_page_with_scripts(
         "Status",
         chrome,
         &assets::portal_scripts(),
         html! {
             div #portal-status data-live=(PortalUrl::LiveStatus) data-qr=(PortalUrl::LiveQr)
-                data-key=(page_key(status)) {
+                data-key=(page_key(status)) data-labels=(live_labels(tenant)) {
                 div.page-header {
                     h1 {
                         (status.tenant.name) " "
-                        span #tenant-status { (components::badge(status_name(status.tenant.status))) }
+                        span #tenant-status {
+                            (components::badge_labeled(status_name(tenant), tenant_label(status)))
+                        }
                     }
                 }
                 p.lead #status-summary { (summary(status)) }
                 div.two-col {
-                    div.col {
-                        (request_card(status))
-                        (bot_card(status))
-                    }
-                    div.col {
-                        (qr_panel(qr))
-                        (business_card(settings))
+                    @if qr_first {
+                        div.col {
+                            (qr_panel(qr, zone))
+                            (bot_card(status))
+                        }
+                        div.col {
+                            (request_card(status, zone))
+                            (business_card(settings))
+                        }
+                    } @else {
+                        div.col {
+                            (request_card(status, zone))
+                            (bot_card(status))
+                        }
+                        div.col {
+                            (qr_panel(qr, zone))
+                            (business_card(settings))
+                        }
                     }
                 }
             }
@@ -92,7 +213,7 @@ pub fn page(
     )
 }
 
-fn request_card(status: &StatusView) -> Markup {
+fn request_card(status: &StatusView, zone: Zone) -> Markup {
     html! {
         section.card #request aria-labelledby="request-title" {
             h2 #request-title { "Setup request" }
@@ -103,12 +224,17 @@ fn request_card(status: &StatusView) -> Markup {
                 }
                 Some(request) => {
                     dl.props {
-                        dt { "Status" } dd { (components::badge(&enum_name(&request.status))) }
-                        dt { "Sent" } dd { (components::datetime(&request.created_at)) }
+                        dt { "Status" }
+                        dd {
+                            (components::badge_labeled(&enum_name(&request.status),
+                                request_label(request.status)))
+                        }
+                        dt { "Sent" } dd { (zone.datetime(&request.created_at)) }
                         @if let Some(at) = &request.reviewed_at {
-                            dt { "Reviewed" } dd { (components::datetime(at)) }
+                            dt { "Reviewed" } dd { (zone.datetime(at)) }
                         }
                     }
+                    (zone.note())
                     @if request.status == SetupRequestStatus::Rejected {
                         @if let Some(note) = &request.review_note {
                             p { "The Flow HQ team wrote:" }
@@ -130,15 +256,15 @@ fn request_card(status: &StatusView) -> Markup {
 fn business_card(settings: &TenantSettings) -> Markup {
     html! {
         section.card #business aria-labelledby="business-title" {
-            h2 #business-title { "Your bot" }
+            h2 #business-title { "Your business" }
             dl.props {
                 dt { "Business" } dd { (settings.business_name) }
                 dt { "WhatsApp number" }
                 dd class=[settings.phone_number.is_none().then_some("muted")] {
                     (settings.phone_number.as_deref().unwrap_or("—"))
                 }
-                dt { "Template" } dd { (template_name(settings.template_type)) }
-                dt { "Language" } dd { (settings.language) }
+                dt { "Template" } dd { (components::template_label(settings.template_type)) }
+                dt { "Language" } dd { (components::language_label(&settings.language)) }
                 dt { "Time zone" } dd { (settings.timezone) }
                 dt { "Replies" } dd { @if settings.auto_reply { "automatic" } @else { "off" } }
             }
@@ -149,11 +275,12 @@ fn business_card(settings: &TenantSettings) -> Markup {
 
 /// The worker's badge: STALE instead of RUNNING when the heartbeat is old.
 fn worker_badge(status: &StatusView) -> Markup {
-    if status.worker.stale {
-        components::badge("STALE")
+    let code = if status.worker.stale {
+        "STALE".to_owned()
     } else {
-        components::badge(&enum_name(&status.worker.status))
-    }
+        enum_name(&status.worker.status)
+    };
+    components::badge_labeled(&code, worker_label(status.tenant.status, &code))
 }
 
 fn bot_card(status: &StatusView) -> Markup {
@@ -161,10 +288,14 @@ fn bot_card(status: &StatusView) -> Markup {
     let session = &status.session;
     html! {
         section.card #bot aria-labelledby="bot-title" {
-            h2 #bot-title { "Bot" }
+            h2 #bot-title { "WhatsApp connection" }
             dl.props {
                 dt { "Bot" } dd #bot-worker { (worker_badge(status)) }
-                dt { "WhatsApp" } dd #bot-session { (components::badge(&enum_name(&session.state))) }
+                dt { "WhatsApp" }
+                dd #bot-session {
+                    (components::badge_labeled(&enum_name(&session.state),
+                        session_label(status.tenant.status, session.state)))
+                }
                 dt { "Linked phone" }
                 dd #bot-linked class=[session.linked_phone.is_none().then_some("muted")] {
                     (session.linked_phone.as_deref().unwrap_or("—"))
@@ -179,30 +310,36 @@ fn bot_card(status: &StatusView) -> Markup {
     }
 }
 
-/// `12:34:56`, the clock time (UTC) of the QR code's expiry.
-fn clock(at: &DateTime<Utc>) -> Markup {
-    html! { time datetime=(at.to_rfc3339()) { (at.format("%H:%M:%S")) } }
+/// The code to scan, if the session waits for a scan.
+fn showing_qr(qr: &QrView) -> Option<&str> {
+    qr.qr
+        .as_deref()
+        .filter(|_| qr.state == SessionState::QrReady)
 }
 
 /// The QR code while the session waits for a scan. Always rendered (hidden
-/// otherwise), so the script can show it when a code comes.
-fn qr_panel(qr: &QrView) -> Markup {
-    let code = qr
-        .qr
-        .as_deref()
-        .filter(|_| qr.state == SessionState::QrReady);
+/// otherwise), so the script can show it when a code comes. `qr-expires`
+/// names the zone the script shows the newest expiry in.
+fn qr_panel(qr: &QrView, zone: Zone) -> Markup {
+    let code = showing_qr(qr);
     let showing = code.is_some();
     html! {
         section.card #qr-panel hidden[!showing] aria-labelledby="qr-title" {
             h2 #qr-title { "Link WhatsApp" }
+            p.callout {
+                "Scan this code with the business phone itself, so keep this page open "
+                "on another screen, such as a computer."
+            }
             div.qr {
                 img #qr-img src=[code] alt="QR code to link WhatsApp" width="256" height="256";
                 p.muted {
                     "On the business phone: WhatsApp → Settings → Linked devices → Link a device, "
                     "then scan this code. It expires at "
-                    @match &qr.expires_at {
-                        Some(at) => span #qr-expires { (clock(at)) " UTC" },
-                        None => span #qr-expires { "—" },
+                    span #qr-expires data-tz=(zone.name()) {
+                        @match &qr.expires_at {
+                            Some(at) => { (zone.clock(at)) " (" (zone.name()) ")" },
+                            None => "—",
+                        }
                     }
                     "; a new one replaces it."
                 }

@@ -20,6 +20,7 @@ use crate::services::sessions::Flash;
 use crate::services::setup_requests::NewSetupRequest;
 use crate::services::tenants::{self, TenantUpdate, TenantUpdateDraft};
 use crate::state::AppState;
+use crate::views::components::Zone;
 use crate::views::layout::{PortalChrome, PortalSection};
 use crate::views::portal::onboarding::{self, Onboarding, RequestFormValues};
 use crate::views::portal::settings::SettingsFormValues;
@@ -47,8 +48,9 @@ pub async fn onboarding(
     let latest = portal::latest_request(&state.db, session.tenant_id()).await?;
     let values = match &latest {
         Some(request) => RequestFormValues::from_request(request),
-        None => RequestFormValues::from_settings(
+        None => RequestFormValues::first_request(
             &portal::settings(&state.db, session.tenant_id()).await?,
+            &session.user.name,
         ),
     };
     let chrome = chrome(&session, PortalSection::Onboarding);
@@ -174,10 +176,18 @@ pub async fn logs(
     session: PortalSession,
     page: web::Query<PageRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let messages = portal::logs(&state.db, session.tenant_id(), page.into_inner()).await?;
+    let tenant = session.tenant_id();
+    let (messages, settings) = tokio::try_join!(
+        portal::logs(&state.db, tenant, page.into_inner()),
+        portal::settings(&state.db, tenant),
+    )?;
     Ok(html(
         StatusCode::OK,
-        logs_view::page(&chrome(&session, PortalSection::Logs), &messages),
+        logs_view::page(
+            &chrome(&session, PortalSection::Logs),
+            &messages,
+            Zone::named(&settings.timezone),
+        ),
     ))
 }
 

@@ -37,8 +37,7 @@ pub async fn login(
     let Some(google) = &state.google else {
         return Err(AppError::new(
             ErrorCode::GoogleNotConfigured,
-            "Google sign-in is not configured on this Flow HQ yet, so tenant owners cannot sign in. \
-             The platform's administrator can set it up: the admin dashboard says how.",
+            "Google sign-in is not configured on this server yet.",
         ));
     };
     if let Some(ip) = client_ip(&req) {
@@ -96,7 +95,7 @@ pub async fn callback(
     let Some(google) = &state.google else {
         return Err(AppError::new(
             ErrorCode::GoogleNotConfigured,
-            "Google sign-in is not configured on this Flow HQ.",
+            "Google sign-in is not configured on this server yet.",
         ));
     };
     let Some(oauth_state) = query.state.as_deref().filter(|s| !s.is_empty()) else {

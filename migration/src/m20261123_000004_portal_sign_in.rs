@@ -4,6 +4,10 @@
 //! the PKCE verifier and the SHA-256 of a cookie set on the browser that
 //! started the sign-in, so the callback is accepted once, before its expiry,
 //! and only in that browser.
+//!
+//! Also: at most one SUBMITTED setup request per tenant, enforced by the
+//! database (two owners' tabs submitting at once on PostgreSQL both passed
+//! the service's check).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -34,10 +38,22 @@ impl MigrationTrait for Migration {
                     .col(OauthLogin::ExpiresAt)
                     .to_owned(),
             )
-            .await
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX uq_setup_request_open ON setup_request (tenant_id) \
+                 WHERE status = 'SUBMITTED'",
+            )
+            .await?;
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("DROP INDEX uq_setup_request_open")
+            .await?;
         manager
             .drop_table(Table::drop().table(OauthLogin::Table).to_owned())
             .await

@@ -35,17 +35,19 @@ impl Default for PageRequest {
 
 impl PageRequest {
     pub const MAX_PER_PAGE: u64 = 100;
+    /// Far past any real list; keeps the offset a sane SQL number.
+    pub const MAX_PAGE: u64 = 10_000_000;
 
     /// Page ≥ 1 and 1 ≤ per_page ≤ 100, whatever the query said.
     pub fn clamped(self) -> Self {
         Self {
-            page: self.page.max(1),
+            page: self.page.clamp(1, Self::MAX_PAGE),
             per_page: self.per_page.clamp(1, Self::MAX_PER_PAGE),
         }
     }
 
     pub fn offset(self) -> u64 {
-        (self.page - 1) * self.per_page
+        self.page.saturating_sub(1).saturating_mul(self.per_page)
     }
 }
 

@@ -81,8 +81,16 @@ fn not_found() -> AppError {
     )
 }
 
-/// Submits a request for a tenant: NEW → PENDING, the tenant's config and
-/// phone number take the requested values. One open request at a time.
+fn already_open() -> AppError {
+    AppError::new(
+        ErrorCode::Conflict,
+        "A setup request is already waiting for review.",
+    )
+}
+
+/// Submits a request for a tenant: NEW → PENDING, the tenant's config takes
+/// the requested values; the WhatsApp number only on approval. One open
+/// request at a time.
 pub async fn submit(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -97,10 +105,7 @@ pub async fn submit(
         .count(&txn)
         .await?;
     if open > 0 {
-        return Err(AppError::new(
-            ErrorCode::Conflict,
-            "A setup request is already waiting for review.",
-        ));
+        return Err(already_open());
     }
     tenants::apply(
         &txn,
@@ -131,7 +136,12 @@ pub async fn submit(
         updated_at: Set(now),
     }
     .insert(&txn)
-    .await?;
+    .await
+    .map_err(|err| match err.sql_err() {
+        // Another submit of this tenant won the race (uq_setup_request_open).
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => already_open(),
+        _ => err.into(),
+    })?;
     // A welcome message nobody wrote (the default for the old name and
     // language, e.g. from the sign-up) follows the requested business.
     let config = tenant_config::Entity::find_by_id(tenant_id)
@@ -154,10 +164,12 @@ pub async fn submit(
         .ok_or_else(tenants::tenant_not_found)?
         .name;
     let name = (tenant_name == config.business_name).then(|| request.business_name.clone());
+    // The number is only checked here: it becomes the tenant's when an
+    // admin approves, so a request cannot reserve someone else's number.
+    tenants::ensure_phone_free(&txn, &request.whatsapp_number, tenant_id).await?;
     let update = tenants::TenantUpdate {
         name,
         welcome_message,
-        phone_number: Some(request.whatsapp_number),
         template_type: Some(request.template_type),
         business_name: Some(request.business_name),
         language: Some(request.language),
@@ -273,6 +285,17 @@ pub async fn decide(
         json!({ "setup_request_id": id, "note": note }),
     )
     .await?;
+    if decision == Decision::Approve {
+        // Taken meanwhile by another tenant: 409, nothing decided.
+        let phone = PhoneNumber::parse(&row.whatsapp_number).map_err(|err| {
+            AppError::internal(anyhow::anyhow!("stored request number is invalid: {err}"))
+        })?;
+        let update = tenants::TenantUpdate {
+            phone_number: Some(phone),
+            ..Default::default()
+        };
+        tenants::write_update(&txn, actor, row.tenant_id, &update).await?;
+    }
     let mut active = row.into_active_model();
     active.status = Set(status);
     active.review_note = Set(note.clone());

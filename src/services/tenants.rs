@@ -336,6 +336,18 @@ fn map_phone_race(err: sea_orm::DbErr, phone: &PhoneNumber) -> AppError {
     }
 }
 
+/// 409 `phone_number_taken` when another tenant has this number.
+pub(crate) async fn ensure_phone_free(
+    conn: &impl ConnectionTrait,
+    phone: &PhoneNumber,
+    tenant: Uuid,
+) -> Result<(), AppError> {
+    if phone_in_use(conn, phone, Some(tenant)).await? {
+        return Err(phone_taken(phone));
+    }
+    Ok(())
+}
+
 async fn phone_in_use(
     conn: &impl ConnectionTrait,
     phone: &PhoneNumber,
@@ -567,10 +579,8 @@ pub(crate) async fn write_update(
     id: Uuid,
     update: &TenantUpdate,
 ) -> Result<(), AppError> {
-    if let Some(phone) = &update.phone_number
-        && phone_in_use(conn, phone, Some(id)).await?
-    {
-        return Err(phone_taken(phone));
+    if let Some(phone) = &update.phone_number {
+        ensure_phone_free(conn, phone, id).await?;
     }
     let current = get(conn, id).await?;
     let now = Utc::now();

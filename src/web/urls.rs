@@ -152,14 +152,15 @@ pub fn sign_in_for(path: &str, query: &str) -> Option<String> {
     Some(format!("{sign_in}?next={next}"))
 }
 
-/// A `next` parameter is followed only to our own portal pages (no open redirect).
+/// A `next` parameter is followed only to our own portal pages (no open
+/// redirect), and only when it is short and plain enough to be a header.
 pub fn safe_portal_next(next: Option<&str>) -> String {
     match next {
         Some(next)
             if (next == "/portal"
                 || next.starts_with("/portal/")
                 || next.starts_with("/portal?"))
-                && !next.contains('\\') =>
+                && plain_path(next) =>
         {
             next.to_owned()
         }
@@ -167,14 +168,48 @@ pub fn safe_portal_next(next: Option<&str>) -> String {
     }
 }
 
+/// No backslash, whitespace or control character, at most 500 bytes.
+fn plain_path(next: &str) -> bool {
+    next.len() <= 500
+        && !next
+            .chars()
+            .any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+}
+
 /// A `next` parameter is followed only to our own admin pages (no open redirect).
 pub fn safe_admin_next(next: Option<&str>) -> String {
     match next {
-        Some(next)
-            if next.starts_with("/admin") && !next.starts_with("//") && !next.contains('\\') =>
-        {
+        Some(next) if next.starts_with("/admin") && !next.starts_with("//") && plain_path(next) => {
             next.to_owned()
         }
         _ => AdminUrl::Dashboard.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_followed_only_to_plain_pages_of_its_own_area() {
+        for ok in ["/portal", "/portal/logs?page=2", "/portal?x=1"] {
+            assert_eq!(safe_portal_next(Some(ok)), ok);
+        }
+        for refused in [
+            "//evil.example",
+            "https://evil.example/portal",
+            "/portal\\..\\admin",
+            "/portal/logs\r\nSet-Cookie: x=1",
+            "/portal/ spaced",
+            "/admin",
+            "/portalx",
+        ] {
+            assert_eq!(safe_portal_next(Some(refused)), "/portal", "{refused:?}");
+        }
+        let long = format!("/portal/{}", "a".repeat(600));
+        assert_eq!(safe_portal_next(Some(&long)), "/portal");
+        assert_eq!(safe_admin_next(Some("/admin/tenants")), "/admin/tenants");
+        assert_eq!(safe_admin_next(Some("/admin\n")), "/admin");
+        assert_eq!(safe_admin_next(Some("//evil")), "/admin");
     }
 }

@@ -225,3 +225,51 @@ async fn the_console_queue_shows_requests_and_its_forms_approve_and_reject() {
         assert!(!queue.contains(&action), "decided requests have no forms");
     }
 }
+
+#[tokio::test]
+async fn two_simultaneous_submits_leave_exactly_one_open_request() {
+    use flowhq::domain::hours::{BusinessHours, parse_timezone};
+    use flowhq::domain::language::Language;
+    use flowhq::domain::phone::PhoneNumber;
+    use flowhq::services::audit::Actor;
+    use flowhq::services::setup_requests::NewSetupRequest;
+
+    let app = spawn_app().await;
+    let tenant = app.new_tenant(1).await;
+    let request = |n: u32| NewSetupRequest {
+        template_type: entity::enums::TemplateType::Support,
+        business_name: format!("Business {n}"),
+        whatsapp_number: PhoneNumber::parse(&phone(1)).unwrap(),
+        language: Language::En,
+        timezone: parse_timezone("UTC").unwrap(),
+        hours: BusinessHours::default(),
+        notes: None,
+    };
+    let owner = Actor::User("owner@example.com".to_owned());
+    let (a, b) = tokio::join!(
+        setup_requests::submit(app.db(), &owner, tenant, None, request(1)),
+        setup_requests::submit(app.db(), &owner, tenant, None, request(2)),
+    );
+    let refused: Vec<_> = [&a, &b]
+        .into_iter()
+        .filter_map(|r| r.as_ref().err())
+        .collect();
+    assert_eq!(refused.len(), 1, "exactly one submit wins: {a:?} / {b:?}");
+    // 409 either way: the open request, or (PostgreSQL, when the winner
+    // committed between the loser's two reads) the tenant no longer NEW.
+    assert!(
+        matches!(
+            refused[0].code().as_str(),
+            "conflict" | "illegal_transition"
+        ),
+        "{}",
+        refused[0].message()
+    );
+    let open = setup_requests::for_tenant(app.db(), tenant).await.unwrap();
+    assert_eq!(
+        open.iter()
+            .filter(|r| r.status == SetupRequestStatus::Submitted)
+            .count(),
+        1
+    );
+}

@@ -345,7 +345,11 @@ async fn submitting_onboarding_makes_the_tenant_pending_with_its_request_config_
     assert_eq!(request["hours"]["sun"]["open"], "00:00");
 
     let tenant = app.tenant(user.tenant_id).await;
-    assert_eq!(tenant["phone_number"], "+4915100000002");
+    assert_eq!(
+        tenant["phone_number"],
+        Value::Null,
+        "the number is the tenant's only once approved"
+    );
     assert_eq!(tenant["config"]["business_name"], "Salon Ana");
     assert_eq!(tenant["config"]["template_type"], "BOOKING");
     assert_eq!(tenant["name"], "Salon Ana", "named after the business now");
@@ -453,6 +457,50 @@ async fn a_number_of_another_tenant_is_refused_at_the_number_field() {
         Some(taken.as_str())
     );
     assert_eq!(app.tenant_status(user.tenant_id).await, TenantStatus::New);
+}
+
+#[tokio::test]
+async fn a_requested_number_is_reserved_only_when_an_admin_approves_it() {
+    let app = spawn_app().await;
+    let (ana, ana_user) = app.owner_browser("ana@example.com").await;
+    let (ben, ben_user) = app.owner_browser("ben@example.com").await;
+    let number = "+4915100000009";
+    onboard(&ana, number, "Salon Ana").await;
+    let anas = id_of(&setup_requests_of(&app, ana_user.tenant_id).await[0]);
+    let (status, body) = app
+        .api_post(
+            &format!("/api/admin/setup-requests/{anas}/reject"),
+            &json!({"note": "Not your number."}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A rejected (or merely waiting) request holds nothing: Ben may ask too.
+    onboard(&ben, number, "Laden Ben").await;
+    let bens = id_of(&setup_requests_of(&app, ben_user.tenant_id).await[0]);
+    let (status, body) = app
+        .api_post(
+            &format!("/api/admin/setup-requests/{bens}/approve"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.tenant(ben_user.tenant_id).await["phone_number"], number);
+    assert_eq!(
+        app.tenant(ana_user.tenant_id).await["phone_number"],
+        Value::Null
+    );
+
+    // Now it is Ben's: Ana's next request with it is refused at the field.
+    let response = submit(
+        &ana,
+        "/portal/onboarding",
+        &request_form(number, "Salon Ana"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.unwrap();
+    assert!(error_near(&page, "whatsapp_number").is_some(), "{page}");
 }
 
 #[tokio::test]

@@ -63,13 +63,16 @@ impl<T: DeserializeOwned + 'static> FromRequest for PortalJson<T> {
     }
 }
 
-/// Polled answers must not be cached (they change every few seconds).
+/// An owner's data stays out of shared caches, and polled answers change
+/// every few seconds.
 fn no_store() -> CacheControl {
     CacheControl(vec![CacheDirective::NoStore])
 }
 
 async fn me(state: web::Data<AppState>, session: PortalSession) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(portal::me(&state.db, &session.user).await?))
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(portal::me(&state.db, &session.user).await?))
 }
 
 /// The latest setup request, or `null` when none was sent.
@@ -78,7 +81,7 @@ async fn setup_request(
     session: PortalSession,
 ) -> Result<HttpResponse, AppError> {
     let latest = portal::latest_request(&state.db, session.tenant_id()).await?;
-    Ok(HttpResponse::Ok().json(latest))
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(latest))
 }
 
 /// `POST /api/portal/setup-request`: the fields of `SetupRequestDraft`, and
@@ -158,5 +161,5 @@ async fn logs(
     page: web::Query<PageRequest>,
 ) -> Result<HttpResponse, AppError> {
     let page = portal::logs(&state.db, session.tenant_id(), page.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(page))
 }

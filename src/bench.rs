@@ -135,6 +135,9 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
     let mut settings = Settings::for_tests(url);
     settings.database.max_connections = base.database.max_connections.max(8);
     settings.database.sqlite_cache_mib = base.database.sqlite_cache_mib;
+    // The writer's batching follows the configuration, to compare settings.
+    settings.bots.log_batch_size = base.bots.log_batch_size;
+    settings.bots.log_flush_interval = base.bots.log_flush_interval;
     // Heartbeats and reconciles are driven by hand below.
     settings.bots.heartbeat_interval = Duration::from_secs(3600);
     settings.bots.stale_after = Duration::from_secs(7200);

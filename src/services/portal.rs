@@ -244,7 +244,23 @@ pub async fn logs(
     tenant_id: Uuid,
     page: PageRequest,
 ) -> Result<Page<messages::MessageView>, AppError> {
-    messages::list(db, tenant_id, page).await
+    let mut page = messages::list(db, tenant_id, page).await?;
+    for message in &mut page.items {
+        message.error = message.error.as_deref().map(plain_message_error);
+    }
+    Ok(page)
+}
+
+/// A message's failure in words for the owner: the raw cause (transport
+/// errors, internal names) stays with the admins.
+fn plain_message_error(raw: &str) -> String {
+    if raw.starts_with("chat queue full") {
+        "Too many messages at once in this chat: this one was not answered.".to_owned()
+    } else if raw.starts_with("reply not sent") {
+        "The reply could not be sent.".to_owned()
+    } else {
+        "Not answered because of a technical problem.".to_owned()
+    }
 }
 
 /// Sends the owner's setup request for their tenant. A taken number is

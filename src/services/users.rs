@@ -204,11 +204,24 @@ async fn find_and_touch(
             None => Ok(None),
         };
     };
-    user::Entity::update_many()
+    let mut update = user::Entity::update_many()
         .col_expr(user::Column::LastLoginAt, Expr::value(Utc::now()))
-        .filter(user::Column::Id.eq(found.id))
-        .exec(db)
-        .await?;
+        .filter(user::Column::Id.eq(found.id));
+    // The Google account's (verified) address changed: follow it, unless
+    // another user has it.
+    let mut found = found;
+    if found.email != email {
+        let taken = user::Entity::find()
+            .filter(user::Column::Email.eq(email))
+            .one(db)
+            .await?
+            .is_some();
+        if !taken {
+            update = update.col_expr(user::Column::Email, Expr::value(email.to_owned()));
+            found.email = email.to_owned();
+        }
+    }
+    update.exec(db).await?;
     Ok(Some(found.into()))
 }
 

@@ -1044,3 +1044,39 @@ async fn json_writes_that_are_not_json_or_come_from_another_site_are_refused() {
         "the same request from our own page: {answer}"
     );
 }
+
+#[tokio::test]
+async fn owners_read_why_a_message_failed_in_plain_words_not_the_raw_cause() {
+    let app = spawn_app().await;
+    let (browser, user) = app.owner_browser("ana@example.com").await;
+    let raw = "reply not sent: sandbox transport: connection reset by peer (node-7f3a)";
+    message_log::ActiveModel {
+        id: NotSet,
+        tenant_id: Set(user.tenant_id),
+        direction: Set(Direction::In),
+        chat_id: Set("+4917600000009".to_owned()),
+        sender: Set("+4917600000009".to_owned()),
+        recipient: Set("+4915100000007".to_owned()),
+        text: Set("Hallo?".to_owned()),
+        wa_message_id: Set(Some("wa-failed".to_owned())),
+        status: Set(MessageStatus::Failed),
+        error: Set(Some(raw.to_owned())),
+        created_at: Set(chrono::Utc::now()),
+    }
+    .insert(app.db())
+    .await
+    .unwrap();
+
+    let (status, json) = get_json(&browser, "/api/portal/tenant/current/logs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["items"][0]["error"], "The reply could not be sent.");
+    let page = browser.page("/portal/logs").await;
+    assert!(page.contains("The reply could not be sent."), "{page}");
+    assert!(!page.contains("node-7f3a") && !json.to_string().contains("node-7f3a"));
+
+    // The admins still see the cause.
+    let (_, admin) = app
+        .api_get(&format!("/api/admin/tenants/{}/logs", user.tenant_id))
+        .await;
+    assert_eq!(admin["items"][0]["error"], raw);
+}

@@ -848,3 +848,37 @@ async fn one_client_cannot_start_sign_ins_without_limit() {
     let remembered = oauth_login::Entity::find().all(app.db()).await.unwrap();
     assert_eq!(remembered.len(), 20, "the refused start stored nothing");
 }
+
+#[tokio::test]
+async fn a_google_account_whose_address_changed_keeps_its_tenant_under_the_new_address() {
+    let app = spawn_app().await;
+    let policy = PortalSettings {
+        allowed_email_domains: vec![],
+        invited_emails: vec![],
+        session_idle_timeout: std::time::Duration::from_secs(60),
+        session_absolute_timeout: std::time::Duration::from_secs(60),
+    };
+    let profile = |email: &str| GoogleProfile {
+        subject: "google-subject-1".to_owned(),
+        email: email.to_owned(),
+        email_verified: true,
+        name: Some("Ann".to_owned()),
+    };
+    let (first, created) = users::sign_in(app.db(), &profile("ann@old.example"), &policy)
+        .await
+        .unwrap();
+    assert!(created);
+    let (again, created) = users::sign_in(app.db(), &profile("Ann@New.example"), &policy)
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.tenant_id, first.tenant_id);
+    assert_eq!(again.email, "ann@new.example");
+    let stored = user::Entity::find_by_id(first.id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.email, "ann@new.example");
+}

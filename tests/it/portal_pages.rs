@@ -7,7 +7,7 @@ use entity::enums::{Direction, MessageStatus, TenantStatus};
 use entity::message_log;
 use reqwest::header::{CONTENT_TYPE, ORIGIN};
 use reqwest::{Method, StatusCode};
-use sea_orm::{ActiveModelTrait, NotSet, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, NotSet, QueryFilter, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -611,6 +611,26 @@ async fn signing_out_from_the_portal_ends_the_session() {
     let response = browser.get("/portal/status").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(location(&response).starts_with("/auth/google/login"));
+}
+
+#[tokio::test]
+async fn signing_out_of_an_expired_session_just_clears_the_cookie() {
+    let app = spawn_app().await;
+    let (browser, user) = app.owner_browser("ana@example.com").await;
+    let csrf = browser.portal_csrf().await;
+    // The session ends elsewhere (expiry, another tab's sign-out).
+    entity::web_session::Entity::delete_many()
+        .filter(entity::web_session::Column::UserId.eq(user.id))
+        .exec(app.db())
+        .await
+        .unwrap();
+
+    let response = browser
+        .post_form("/auth/logout", &[("csrf_token", csrf.as_str())])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/?signed_out=1");
+    assert_eq!(browser.portal_cookie(), None, "the stale cookie is gone");
 }
 
 // ---- status, QR, settings on a running bot -------------------------------------

@@ -7,7 +7,7 @@
 //! finished in another browser (login CSRF). Success rotates the session.
 
 use actix_web::cookie::{Cookie, SameSite, time};
-use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, http::header, web};
 use serde::Deserialize;
 
 use crate::crypto;
@@ -17,7 +17,7 @@ use crate::services::sessions::{self, Subject};
 use crate::services::users;
 use crate::state::AppState;
 use crate::web::auth::{
-    AnyForm, CsrfForm, PORTAL_COOKIE, client_ip, removal_cookie, session_cookie,
+    AnyForm, PORTAL_COOKIE, PortalSession, client_ip, csrf_rejected, removal_cookie, session_cookie,
 };
 use crate::web::urls::safe_portal_next;
 
@@ -162,14 +162,22 @@ pub async fn callback(
         .finish())
 }
 
-/// Ends the portal session (a CSRF-checked form post).
+/// Ends the portal session: a form post carrying the session's CSRF token.
+/// Without a live session (expired, signed out in another tab) there is
+/// nothing to protect: the cookie is cleared and the owner sent home.
 pub async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _form: CsrfForm<AnyForm>,
+    form: web::Form<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(cookie) = req.cookie(PORTAL_COOKIE) {
-        sessions::destroy(&state.db, cookie.value()).await?;
+    if let Ok(session) = PortalSession::extract(&req).await {
+        let token = form.get("csrf_token").map_or("", String::as_str);
+        if !session.session.csrf_matches(token) {
+            return Err(csrf_rejected());
+        }
+        if let Some(cookie) = req.cookie(PORTAL_COOKIE) {
+            sessions::destroy(&state.db, cookie.value()).await?;
+        }
     }
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/?signed_out=1"))

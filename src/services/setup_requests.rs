@@ -144,7 +144,8 @@ pub async fn submit(
     })?;
     // A welcome message nobody wrote (the default for the old name and
     // language, e.g. from the sign-up) follows the requested business.
-    let config = tenant_config::Entity::find_by_id(tenant_id)
+    let (config, current) = tenant_config::Entity::find_by_id(tenant_id)
+        .find_also_related(tenant::Entity)
         .one(&txn)
         .await?
         .ok_or_else(tenants::tenant_not_found)?;
@@ -158,12 +159,8 @@ pub async fn submit(
     });
     // Likewise a tenant named after its business at sign-up (the owner's
     // name then) takes the requested business name.
-    let tenant_name = tenant::Entity::find_by_id(tenant_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(tenants::tenant_not_found)?
-        .name;
-    let name = (tenant_name == config.business_name).then(|| request.business_name.clone());
+    let named_after_business = current.is_some_and(|t| t.name == config.business_name);
+    let name = named_after_business.then(|| request.business_name.clone());
     // The number is only checked here: it becomes the tenant's when an
     // admin approves, so a request cannot reserve someone else's number.
     tenants::ensure_phone_free(&txn, &request.whatsapp_number, tenant_id).await?;

@@ -12,7 +12,8 @@ use entity::enums::{TemplateType, UserRole};
 use entity::{oauth_login, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Set, SqlErr,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -192,17 +193,13 @@ async fn find_and_touch(
         .one(db)
         .await?;
     let Some(found) = found else {
-        let taken = user::Entity::find()
-            .filter(user::Column::Email.eq(email))
-            .one(db)
-            .await?;
-        return match taken {
-            Some(_) => Err(AppError::new(
+        if email_taken(db, email).await? {
+            return Err(AppError::new(
                 ErrorCode::Conflict,
                 "This email address belongs to another Google account on Flow HQ.",
-            )),
-            None => Ok(None),
-        };
+            ));
+        }
+        return Ok(None);
     };
     let mut update = user::Entity::update_many()
         .col_expr(user::Column::LastLoginAt, Expr::value(Utc::now()))
@@ -210,19 +207,20 @@ async fn find_and_touch(
     // The Google account's (verified) address changed: follow it, unless
     // another user has it.
     let mut found = found;
-    if found.email != email {
-        let taken = user::Entity::find()
-            .filter(user::Column::Email.eq(email))
-            .one(db)
-            .await?
-            .is_some();
-        if !taken {
-            update = update.col_expr(user::Column::Email, Expr::value(email.to_owned()));
-            found.email = email.to_owned();
-        }
+    if found.email != email && !email_taken(db, email).await? {
+        update = update.col_expr(user::Column::Email, Expr::value(email.to_owned()));
+        found.email = email.to_owned();
     }
     update.exec(db).await?;
     Ok(Some(found.into()))
+}
+
+async fn email_taken(db: &DatabaseConnection, email: &str) -> Result<bool, AppError> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .count(db)
+        .await?
+        > 0)
 }
 
 async fn provision_owner(

@@ -114,12 +114,8 @@ async fn load_admin(req: HttpRequest, access: sessions::Access) -> Result<AdminS
         return Ok(found.clone());
     }
     let state = state(&req)?;
-    let signed_out = || AppError::unauthorized("Please sign in.");
-    let cookie = req.cookie(ADMIN_COOKIE).ok_or_else(signed_out)?;
     let idle = state.settings.admin.session_idle_timeout;
-    let session = sessions::load(&state.db, SessionKind::Admin, cookie.value(), idle, access)
-        .await?
-        .ok_or_else(signed_out)?;
+    let session = live_session(&req, &state, SessionKind::Admin, idle, access).await?;
     let sessions::Subject::Admin(admin_id) = session.subject else {
         return Err(signed_out());
     };
@@ -130,6 +126,28 @@ async fn load_admin(req: HttpRequest, access: sessions::Access) -> Result<AdminS
     req.extensions_mut().insert(found.clone());
     req.extensions_mut().insert(found.session.clone());
     Ok(found)
+}
+
+fn signed_out() -> AppError {
+    AppError::unauthorized("Please sign in.")
+}
+
+/// The live session of `kind` behind this request's cookie, or 401.
+async fn live_session(
+    req: &HttpRequest,
+    state: &AppState,
+    kind: SessionKind,
+    idle: std::time::Duration,
+    access: sessions::Access,
+) -> Result<Session, AppError> {
+    let name = match kind {
+        SessionKind::Admin => ADMIN_COOKIE,
+        SessionKind::Portal => PORTAL_COOKIE,
+    };
+    let cookie = req.cookie(name).ok_or_else(signed_out)?;
+    sessions::load(&state.db, kind, cookie.value(), idle, access)
+        .await?
+        .ok_or_else(signed_out)
 }
 
 /// A signed-in tenant owner (portal pages and `/api/portal`). The tenant is
@@ -190,12 +208,8 @@ async fn load_portal(
         return Ok(found.clone());
     }
     let state = state(&req)?;
-    let signed_out = || AppError::unauthorized("Please sign in.");
-    let cookie = req.cookie(PORTAL_COOKIE).ok_or_else(signed_out)?;
     let idle = state.settings.portal.session_idle_timeout;
-    let session = sessions::load(&state.db, SessionKind::Portal, cookie.value(), idle, access)
-        .await?
-        .ok_or_else(signed_out)?;
+    let session = live_session(&req, &state, SessionKind::Portal, idle, access).await?;
     let sessions::Subject::User(user_id) = session.subject else {
         return Err(signed_out());
     };

@@ -24,6 +24,16 @@ use crate::web::urls::safe_portal_next;
 /// Binds a started sign-in to the browser that started it.
 const OAUTH_COOKIE: &str = "flowhq_oauth";
 
+/// The configured Google client, or the plain "not configured" page.
+fn google(state: &AppState) -> Result<&crate::oauth::GoogleClient, AppError> {
+    state.google.as_deref().ok_or_else(|| {
+        AppError::new(
+            ErrorCode::GoogleNotConfigured,
+            "Google sign-in is not configured on this server yet.",
+        )
+    })
+}
+
 #[derive(Deserialize)]
 pub struct LoginQuery {
     next: Option<String>,
@@ -34,12 +44,7 @@ pub async fn login(
     state: web::Data<AppState>,
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(google) = &state.google else {
-        return Err(AppError::new(
-            ErrorCode::GoogleNotConfigured,
-            "Google sign-in is not configured on this server yet.",
-        ));
-    };
+    let google = google(&state)?;
     if let Some(ip) = client_ip(&req) {
         state
             .sign_in_starts
@@ -92,12 +97,7 @@ pub async fn callback(
     state: web::Data<AppState>,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(google) = &state.google else {
-        return Err(AppError::new(
-            ErrorCode::GoogleNotConfigured,
-            "Google sign-in is not configured on this server yet.",
-        ));
-    };
+    let google = google(&state)?;
     let Some(oauth_state) = query.state.as_deref().filter(|s| !s.is_empty()) else {
         return Err(failed(
             "This sign-in link is incomplete. Start again from the sign-in page.",

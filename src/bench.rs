@@ -353,6 +353,8 @@ async fn seed(db: &DatabaseConnection, n: u32) -> anyhow::Result<Vec<Uuid>> {
                 last_qr: Set(None),
                 qr_expires_at: Set(None),
                 linked_phone: Set(Some(format!("+4930{:09}", base + i))),
+                pairing_phone: Set(None),
+                pairing_code: Set(None),
                 last_seen_at: Set(Some(now)),
                 session_data: Set(Some(
                     json!({ "linked_phone": format!("+4930{:09}", base + i) }),

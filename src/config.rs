@@ -33,6 +33,9 @@ pub struct Settings {
     pub google: GoogleSettings,
     pub portal: PortalSettings,
     pub bots: BotSettings,
+    pub security: SecuritySettings,
+    pub whatsapp_web: WhatsappWebSettings,
+    pub cloud_api: CloudApiSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -174,6 +177,54 @@ pub struct BotSettings {
     pub qr_max_codes: NonZeroU32,
 }
 
+/// Secrets at rest (tenants' transport credentials).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// 32 bytes, base64: the AES-256-GCM key for credentials at rest. When
+    /// unset, the key in `master_key_file` is used, generated on first start.
+    pub master_key: Option<SecretString>,
+    pub master_key_file: PathBuf,
+}
+
+/// The WhatsApp Web (linked device) transport.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsappWebSettings {
+    /// Not connected to WhatsApp's servers after this long (while starting
+    /// or reconnecting): the bot stops in ERROR "cannot reach WhatsApp
+    /// servers: …" instead of retrying for ever.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Reconnects after a temporary disconnect wait from `reconnect_min`,
+    /// doubling (with jitter) up to `reconnect_max`.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_min: Duration,
+    #[serde(with = "humantime_serde")]
+    pub reconnect_max: Duration,
+}
+
+/// Meta's WhatsApp Cloud API transport.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudApiSettings {
+    /// The Graph API; tests point it at a local fake.
+    pub graph_base_url: Url,
+    pub graph_version: String,
+    /// Meta's documented default throughput per business number.
+    pub messages_per_second: NonZeroU32,
+    /// Throughput errors (130429, 131056) are retried after `retry_min`,
+    /// doubling up to `retry_max`, at most `max_retries` times.
+    #[serde(with = "humantime_serde")]
+    pub retry_min: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+    pub max_retries: u32,
+    /// How long one Graph API request may take.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetrySettings {
@@ -250,6 +301,10 @@ impl Settings {
         settings.bots.chat_rate_per_minute = unlimited;
         settings.bots.chat_burst = unlimited;
         settings.bots.drain_timeout = Duration::from_secs(2);
+        // Never the working directory's key file: a fresh key per test app.
+        settings.security.master_key = Some(SecretString::from(
+            crate::crypto::MasterKey::generate().to_base64(),
+        ));
         settings
     }
 
@@ -376,6 +431,57 @@ impl Settings {
                 "bots.stale_after",
                 "must be longer than bots.heartbeat_interval",
             ));
+        }
+        let web = &self.whatsapp_web;
+        let cloud = &self.cloud_api;
+        for (key, value) in [
+            ("whatsapp_web.connect_timeout", web.connect_timeout),
+            ("whatsapp_web.reconnect_min", web.reconnect_min),
+            ("cloud_api.retry_min", cloud.retry_min),
+            ("cloud_api.request_timeout", cloud.request_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::new(key, "must be longer than 0s"));
+            }
+        }
+        if web.reconnect_max < web.reconnect_min {
+            return Err(ConfigError::new(
+                "whatsapp_web.reconnect_max",
+                "must not be shorter than whatsapp_web.reconnect_min",
+            ));
+        }
+        if cloud.retry_max < cloud.retry_min {
+            return Err(ConfigError::new(
+                "cloud_api.retry_max",
+                "must not be shorter than cloud_api.retry_min",
+            ));
+        }
+        if !matches!(cloud.graph_base_url.scheme(), "http" | "https")
+            || cloud.graph_base_url.host().is_none()
+        {
+            return Err(ConfigError::new(
+                "cloud_api.graph_base_url",
+                format!(
+                    "must be an absolute http(s) URL, got {}",
+                    cloud.graph_base_url
+                ),
+            ));
+        }
+        if cloud.graph_version.is_empty()
+            || !cloud
+                .graph_version
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.')
+        {
+            return Err(ConfigError::new(
+                "cloud_api.graph_version",
+                "must look like v21.0",
+            ));
+        }
+        if let Some(key) = &self.security.master_key
+            && let Err(err) = crate::crypto::MasterKey::from_base64(key.expose_secret())
+        {
+            return Err(ConfigError::new("security.master_key", err));
         }
         if let Some(password) = &admin.bootstrap_password
             && password.expose_secret().chars().count() < crate::services::admins::MIN_PASSWORD_LEN

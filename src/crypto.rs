@@ -1,5 +1,6 @@
 //! Small, boring cryptography: random tokens, SHA-256 fingerprints of tokens,
-//! constant-time comparison and argon2id password hashes. Nothing here is
+//! constant-time comparison, argon2id password hashes, AES-256-GCM sealing of
+//! secrets at rest and HMAC-SHA256 webhook signatures. Nothing here is
 //! invented: it wires maintained crates together with safe parameters.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -19,8 +20,7 @@ pub fn random_token(bytes: usize) -> String {
 
 /// Lower-case hex SHA-256: how session ids and API tokens are stored.
 pub fn sha256_hex(value: &str) -> String {
-    let digest = Sha256::digest(value.as_bytes());
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    hex::encode(Sha256::digest(value.as_bytes()))
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -68,9 +68,241 @@ pub async fn dummy_verify(password: String) {
     let _ = verify_password(password, DUMMY.to_owned()).await;
 }
 
+/// The platform's key for secrets at rest (AES-256-GCM). Each sealed value
+/// is `nonce (12 bytes) ‖ ciphertext+tag`, bound by its associated data to
+/// where it belongs (tenant and field), so a ciphertext copied to another
+/// row does not open.
+#[derive(Clone)]
+pub struct MasterKey(aes_gcm::Key<aes_gcm::Aes256Gcm>);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey([REDACTED])")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("a stored secret cannot be decrypted (wrong master key, or the data was altered)")]
+pub struct UnsealError;
+
+const NONCE_LEN: usize = 12;
+
+impl MasterKey {
+    pub fn generate() -> Self {
+        use aes_gcm::KeyInit;
+        Self(aes_gcm::Aes256Gcm::generate_key(aes_gcm::aead::OsRng))
+    }
+
+    /// 32 bytes in standard base64 (`openssl rand -base64 32`).
+    pub fn from_base64(encoded: &str) -> Result<Self, String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|err| format!("must be base64: {err}"))?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|bytes: Vec<u8>| {
+            format!(
+                "must be 32 bytes (base64 of `openssl rand -base64 32`), got {}",
+                bytes.len()
+            )
+        })?;
+        Ok(Self(bytes.into()))
+    }
+
+    pub fn to_base64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.0)
+    }
+
+    /// The configured key, or the one in `master_key_file`, created (0600)
+    /// on first start.
+    pub fn load_or_create(settings: &crate::config::SecuritySettings) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        use secrecy::ExposeSecret;
+        if let Some(key) = &settings.master_key {
+            return Self::from_base64(key.expose_secret())
+                .map_err(|err| anyhow::anyhow!("security.master_key {err}"));
+        }
+        let path = &settings.master_key_file;
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::from_base64(&text)
+                .map_err(|err| anyhow::anyhow!("{}: the master key {err}", path.display())),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                let key = Self::generate();
+                if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+                write_private(path, key.to_base64().as_bytes())
+                    .with_context(|| format!("writing the new master key to {}", path.display()))?;
+                tracing::info!(path = %path.display(), "generated the master key for secrets at rest: back it up with the database");
+                Ok(key)
+            }
+            Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    pub fn seal(&self, plaintext: &[u8], associated: &[u8]) -> anyhow::Result<Vec<u8>> {
+        use aes_gcm::KeyInit;
+        use aes_gcm::aead::{Aead, AeadCore, Payload};
+        let cipher = aes_gcm::Aes256Gcm::new(&self.0);
+        let nonce = aes_gcm::Aes256Gcm::generate_nonce(aes_gcm::aead::OsRng);
+        let sealed = cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: associated,
+                },
+            )
+            .map_err(|_| anyhow::anyhow!("encrypting a secret failed"))?;
+        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    pub fn open(&self, sealed: &[u8], associated: &[u8]) -> Result<Vec<u8>, UnsealError> {
+        use aes_gcm::KeyInit;
+        use aes_gcm::aead::{Aead, Payload};
+        let (nonce, ciphertext) = sealed.split_at_checked(NONCE_LEN).ok_or(UnsealError)?;
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| UnsealError)?;
+        aes_gcm::Aes256Gcm::new(&self.0)
+            .decrypt(
+                &nonce.into(),
+                Payload {
+                    msg: ciphertext,
+                    aad: associated,
+                },
+            )
+            .map_err(|_| UnsealError)
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+/// Whether `header` (`sha256=<hex>`, as in Meta's `X-Hub-Signature-256`) is
+/// the HMAC-SHA256 of `body` under `secret`; compared in constant time.
+pub fn hub_signature_matches(secret: &[u8], body: &[u8], header: &str) -> bool {
+    use hmac::Mac;
+    let Some(hex) = header.trim().strip_prefix("sha256=") else {
+        return false;
+    };
+    let Ok(expected) = hex::decode(hex) else {
+        return false;
+    };
+    let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// `sha256=<hex>` of `body` under `secret`: what Meta sends (and fakes sign with).
+pub fn hub_signature(secret: &[u8], body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = match hmac::Hmac::<Sha256>::new_from_slice(secret) {
+        Ok(mac) => mac,
+        // HMAC takes keys of any length.
+        Err(_) => return String::new(),
+    };
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    format!("sha256={}", hex::encode(digest))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealed_secrets_open_only_with_their_key_and_place() {
+        let key = MasterKey::generate();
+        let sealed = key.seal(b"EAAG-token", b"tenant-1/access_token").unwrap();
+        assert!(!sealed.windows(10).any(|w| w == b"EAAG-token"));
+        assert_eq!(
+            key.open(&sealed, b"tenant-1/access_token").unwrap(),
+            b"EAAG-token"
+        );
+        assert!(key.open(&sealed, b"tenant-2/access_token").is_err());
+        assert!(
+            MasterKey::generate()
+                .open(&sealed, b"tenant-1/access_token")
+                .is_err()
+        );
+        let mut altered = sealed.clone();
+        let last = altered.len() - 1;
+        altered[last] ^= 1;
+        assert!(key.open(&altered, b"tenant-1/access_token").is_err());
+        assert!(key.open(b"short", b"").is_err());
+        // Two seals of one value differ (fresh nonce).
+        assert_ne!(
+            sealed,
+            key.seal(b"EAAG-token", b"tenant-1/access_token").unwrap()
+        );
+    }
+
+    #[test]
+    fn master_keys_round_trip_and_refuse_wrong_lengths() {
+        let key = MasterKey::generate();
+        let again = MasterKey::from_base64(&key.to_base64()).unwrap();
+        assert_eq!(again.to_base64(), key.to_base64());
+        assert!(
+            MasterKey::from_base64("c2hvcnQ=")
+                .unwrap_err()
+                .contains("32 bytes")
+        );
+        assert!(MasterKey::from_base64("not base64!").is_err());
+        assert_eq!(format!("{key:?}"), "MasterKey([REDACTED])");
+    }
+
+    #[test]
+    fn the_master_key_file_is_created_once_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::config::SecuritySettings {
+            master_key: None,
+            master_key_file: dir.path().join("keys/master.key"),
+        };
+        let first = MasterKey::load_or_create(&settings).unwrap();
+        let second = MasterKey::load_or_create(&settings).unwrap();
+        assert_eq!(first.to_base64(), second.to_base64());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&settings.master_key_file)
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn hub_signatures_match_only_the_right_secret_and_body() {
+        // Known answer: HMAC-SHA256("key", "The quick brown fox jumps over the lazy dog").
+        let body = b"The quick brown fox jumps over the lazy dog";
+        let header = "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8";
+        assert_eq!(hub_signature(b"key", body), header);
+        assert!(hub_signature_matches(b"key", body, header));
+        assert!(!hub_signature_matches(b"other", body, header));
+        assert!(!hub_signature_matches(b"key", b"tampered", header));
+        assert!(!hub_signature_matches(b"key", body, "sha1=abc"));
+        assert!(!hub_signature_matches(b"key", body, "sha256=zz"));
+        assert!(!hub_signature_matches(b"key", body, ""));
+    }
 
     #[tokio::test]
     async fn a_password_verifies_against_its_own_hash_only() {

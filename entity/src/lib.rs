@@ -15,6 +15,7 @@ pub mod oauth_login;
 pub mod setup_request;
 pub mod tenant;
 pub mod tenant_config;
+pub mod transport_credential;
 pub mod user;
 pub mod web_session;
 pub mod whatsapp_session;
@@ -29,6 +30,7 @@ pub mod prelude {
     pub use super::setup_request::Entity as SetupRequest;
     pub use super::tenant::Entity as Tenant;
     pub use super::tenant_config::Entity as TenantConfig;
+    pub use super::transport_credential::Entity as TransportCredential;
     pub use super::user::Entity as User;
     pub use super::web_session::Entity as WebSession;
     pub use super::whatsapp_session::Entity as WhatsappSession;

@@ -15,6 +15,10 @@ pub struct Model {
     pub last_qr: Option<String>,
     pub qr_expires_at: Option<DateTimeUtc>,
     pub linked_phone: Option<String>,
+    /// Linking by phone number (WhatsApp Web): the number entered, and the
+    /// 8-character code to type on that phone (shown instead of the QR).
+    pub pairing_phone: Option<String>,
+    pub pairing_code: Option<String>,
     pub last_seen_at: Option<DateTimeUtc>,
     #[serde(skip)]
     pub session_data: Option<Json>,

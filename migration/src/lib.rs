@@ -10,6 +10,7 @@ mod m20261123_000001_initial_schema;
 mod m20261123_000002_sessions_and_tokens;
 mod m20261123_000003_bot_runtime;
 mod m20261123_000004_portal_sign_in;
+mod m20261124_000005_real_transports;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_sessions_and_tokens::Migration),
             Box::new(m20261123_000003_bot_runtime::Migration),
             Box::new(m20261123_000004_portal_sign_in::Migration),
+            Box::new(m20261124_000005_real_transports::Migration),
         ]
     }
 }

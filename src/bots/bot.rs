@@ -236,6 +236,10 @@ fn transport_exit(result: Result<Result<(), TransportError>, tokio::task::JoinEr
             reason: "logged out from the phone: link the bot again".to_owned(),
             logged_out: true,
         },
+        Ok(Err(TransportError::Fatal(reason))) => Exit::Fatal {
+            reason,
+            logged_out: false,
+        },
         Ok(Err(err)) => Exit::Crashed(format!("transport failed: {err}")),
         Err(join) if join.is_panic() => {
             Exit::Crashed(format!("transport panicked: {}", panic_text(join)))
@@ -269,6 +273,13 @@ async fn on_event(
             Box::pin(runtime::record_qr(&deps.db, tenant, &qr, expires_at))
                 .await
                 .map_err(|err| Exit::Crashed(format!("cannot store the QR code: {err}")))?;
+        }
+        TransportEvent::PairingCode { code, expires_at } => {
+            Box::pin(runtime::record_pairing_code(
+                &deps.db, tenant, &code, expires_at,
+            ))
+            .await
+            .map_err(|err| Exit::Crashed(format!("cannot store the pairing code: {err}")))?;
         }
         TransportEvent::Connected { phone } => {
             let config = shared.config.borrow().clone();

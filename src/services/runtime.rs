@@ -48,6 +48,8 @@ pub struct BotConfig {
     pub chat_rate_limit_per_minute: Option<u32>,
     /// The phone an earlier link remembered (session data in the DB).
     pub linked_phone: Option<String>,
+    /// Link by phone number (pairing code) instead of a QR code, when set.
+    pub pairing_phone: Option<String>,
 }
 
 pub async fn load_bot_config(
@@ -62,13 +64,14 @@ pub async fn load_bot_config(
         .await?
         .ok_or_else(tenant_not_found)?;
     let tenant = tenant.ok_or_else(tenant_not_found)?;
-    let session_data = whatsapp_session::Entity::find_by_id(tenant_id)
+    let (session_data, pairing_phone) = whatsapp_session::Entity::find_by_id(tenant_id)
         .select_only()
         .column(whatsapp_session::Column::SessionData)
-        .into_tuple::<Option<serde_json::Value>>()
+        .column(whatsapp_session::Column::PairingPhone)
+        .into_tuple::<(Option<serde_json::Value>, Option<String>)>()
         .one(db)
         .await?
-        .flatten();
+        .unwrap_or_default();
     let broken = |what: &str, err: String| {
         AppError::internal(anyhow::anyhow!(
             "tenant {tenant_id}: stored {what} is invalid: {err}"
@@ -101,6 +104,7 @@ pub async fn load_bot_config(
             .chat_rate_limit_per_minute
             .and_then(|v| u32::try_from(v).ok()),
         linked_phone,
+        pairing_phone,
     })
 }
 
@@ -255,6 +259,10 @@ fn session_without_qr(
             whatsapp_session::Column::QrExpiresAt,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
+        .col_expr(
+            whatsapp_session::Column::PairingCode,
+            Expr::value(Option::<String>::None),
+        )
         .col_expr(whatsapp_session::Column::UpdatedAt, Expr::value(now))
 }
 
@@ -298,6 +306,41 @@ pub async fn record_qr(
             SessionState::QrReady.to_value().into(),
         )
         .col_expr(whatsapp_session::Column::LastQr, Expr::value(qr.to_owned()))
+        .col_expr(
+            whatsapp_session::Column::PairingCode,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            whatsapp_session::Column::QrExpiresAt,
+            Expr::value(expires_at),
+        )
+        .col_expr(whatsapp_session::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(whatsapp_session::Column::TenantId.eq(tenant_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A pairing code to show instead of the QR (linking by phone number).
+pub async fn record_pairing_code(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    code: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    whatsapp_session::Entity::update_many()
+        .col_expr(
+            whatsapp_session::Column::State,
+            SessionState::QrReady.to_value().into(),
+        )
+        .col_expr(
+            whatsapp_session::Column::LastQr,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            whatsapp_session::Column::PairingCode,
+            Expr::value(code.to_owned()),
+        )
         .col_expr(
             whatsapp_session::Column::QrExpiresAt,
             Expr::value(expires_at),

@@ -413,6 +413,8 @@ pub async fn provision(
         last_qr: Set(None),
         qr_expires_at: Set(None),
         linked_phone: Set(None),
+        pairing_phone: Set(None),
+        pairing_code: Set(None),
         last_seen_at: Set(None),
         session_data: Set(None),
         updated_at: Set(now),

@@ -54,6 +54,8 @@ async fn insert_tenant_with_every_row(db: &DatabaseConnection, phone: &str) -> U
         last_qr: Set(None),
         qr_expires_at: Set(None),
         linked_phone: Set(None),
+        pairing_phone: Set(None),
+        pairing_code: Set(None),
         last_seen_at: Set(None),
         session_data: Set(Some(json!({"linked": false}))),
         updated_at: Set(now),

@@ -16,6 +16,12 @@ pub enum TransportEvent {
         code: String,
         expires_at: DateTime<Utc>,
     },
+    /// Linking by phone number: type this 8-character code on the phone
+    /// (WhatsApp → Linked devices → Link with phone number) before `expires_at`.
+    PairingCode {
+        code: String,
+        expires_at: DateTime<Utc>,
+    },
     /// Linked and online as `phone`.
     Connected { phone: String },
     /// A customer wrote. Boxed: channels allocate room for 32 events up
@@ -46,6 +52,11 @@ pub enum TransportError {
     NotConnected,
     #[error("logged out from the phone")]
     LoggedOut,
+    /// Cannot go on without a person fixing something (a rejected access
+    /// token, WhatsApp unreachable after the retry policy): the bot stops in
+    /// ERROR with this reason and is not restarted.
+    #[error("{0}")]
+    Fatal(String),
     #[error("{0}")]
     Failed(String),
 }

@@ -20,8 +20,11 @@ use tokio_util::task::TaskTracker;
 use tracing_actix_web::TracingLogger;
 
 use crate::bots::BotRegistry;
+use crate::bots::deps::TransportHubs;
+use crate::bots::transport::cloud_api::CloudHub;
 use crate::bots::transport::sandbox::SandboxHub;
 use crate::config::Settings;
+use crate::crypto::MasterKey;
 use crate::limits::{LoginLimiter, SignInStartLimiter};
 use crate::oauth::GoogleClient;
 use crate::services::{admins, sessions, users};
@@ -91,12 +94,22 @@ impl App {
             admin.login_attempt_period,
         ));
         let sandbox = Arc::new(SandboxHub::default());
+        let master_key = MasterKey::load_or_create(&settings.security)
+            .context("loading the master key for secrets at rest")?;
+        let cloud = Arc::new(
+            CloudHub::new(db.clone(), master_key, settings.cloud_api.clone())
+                .context("building the Cloud API client")?,
+        );
         let writer_db = db::connect_dedicated(&settings.database).await?;
         let bots = BotRegistry::new(
             db.clone(),
             writer_db,
             settings.bots.clone(),
-            sandbox.clone(),
+            TransportHubs {
+                sandbox: sandbox.clone(),
+                cloud: cloud.clone(),
+                factory: None,
+            },
         );
         let public_url: Arc<str> = settings.public_url(address).into();
         let google = GoogleClient::from_settings(&settings.google, &public_url)
@@ -110,6 +123,7 @@ impl App {
             sign_in_starts: Arc::new(SignInStartLimiter::new(SIGN_IN_STARTS_PER_MINUTE)),
             bots,
             sandbox,
+            cloud,
             settings: Arc::new(settings),
         };
         let shutdown = CancellationToken::new();

@@ -22,9 +22,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::bots::BotRegistry;
+use crate::bots::deps::TransportHubs;
 use crate::bots::transport::InboundMessage;
+use crate::bots::transport::cloud_api::CloudHub;
 use crate::bots::transport::sandbox::{SandboxError, SandboxHub};
 use crate::config::Settings;
+use crate::crypto::MasterKey;
 use crate::db;
 use crate::domain::hours::BusinessHours;
 
@@ -161,11 +164,20 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
 
     let sandbox = Arc::new(SandboxHub::default());
     let writer_db = db::connect_dedicated(&settings.database).await?;
+    let cloud = Arc::new(CloudHub::new(
+        db.clone(),
+        MasterKey::generate(),
+        settings.cloud_api.clone(),
+    )?);
     let registry = BotRegistry::new(
         db.clone(),
         writer_db.clone(),
         settings.bots.clone(),
-        sandbox.clone(),
+        TransportHubs {
+            sandbox: sandbox.clone(),
+            cloud,
+            factory: None,
+        },
     );
     let n = tenants.len();
     // Two waves: the first 10 % also warms what every process pays once
@@ -500,6 +512,7 @@ async fn drive(
                     from: format!("+4917{chat:09}"),
                     text: "tell me more".to_owned(),
                     at: Utc::now(),
+                    stored_id: None,
                 };
                 deliver(&sandbox, tenant, message).await?;
                 k += feeders;
@@ -553,6 +566,7 @@ async fn latency(
                 from: chat,
                 text: "tell me more".into(),
                 at: now,
+                stored_id: None,
             },
         )
         .await?;

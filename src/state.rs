@@ -7,6 +7,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::bots::BotRegistry;
+use crate::bots::transport::cloud_api::CloudHub;
 use crate::bots::transport::sandbox::SandboxHub;
 use crate::config::Settings;
 use crate::limits::{LoginLimiter, SignInStartLimiter};
@@ -26,6 +27,8 @@ pub struct AppState {
     pub bots: Arc<BotRegistry>,
     /// The simulated WhatsApp's end for the sandbox API.
     pub sandbox: Arc<SandboxHub>,
+    /// Cloud API tenants' running bots, their credentials and the master key.
+    pub cloud: Arc<CloudHub>,
     /// Google sign-in for the portal; `None` when `[google]` is not configured.
     pub google: Option<Arc<GoogleClient>>,
 }

@@ -61,11 +61,18 @@ pub enum Exit {
     Crashed(String),
 }
 
-/// A message a chat worker must answer.
-struct Job {
-    /// Set when already persisted (recovered after a restart).
-    stored_id: Option<i64>,
-    message: InboundMessage,
+/// A message a chat worker must answer (already persisted when
+/// `stored_id` is set).
+type Job = InboundMessage;
+
+/// Answering what was persisted but not answered, once per run (at the
+/// first link), without answering a message twice when the receiver (the
+/// Cloud API webhook) hands over a persisted row at the same moment.
+#[derive(Default)]
+struct Recovery {
+    done: bool,
+    /// Persisted rows routed by one side and not yet seen by the other.
+    routed: HashSet<i64>,
 }
 
 /// What the chat workers of one bot share.
@@ -167,6 +174,7 @@ pub async fn run(
     sweep.tick().await;
 
     let mut online = false;
+    let mut recovery = Recovery::default();
     let exit = loop {
         tokio::select! {
             () = cancel.cancelled() => break Exit::Stopped,
@@ -183,7 +191,7 @@ pub async fn run(
             event = events.recv() => match event {
                 Some(event) => {
                     let linked = matches!(event, TransportEvent::Connected { .. });
-                    let changed = match Box::pin(on_event(&shared, event, &mut chats, &mut workers)).await {
+                    let changed = match Box::pin(on_event(&shared, event, &mut chats, &mut workers, &mut recovery)).await {
                         Ok(changed) => changed,
                         Err(exit) => break exit,
                     };
@@ -262,6 +270,7 @@ async fn on_event(
     event: TransportEvent,
     chats: &mut HashMap<String, mpsc::Sender<Job>>,
     workers: &mut JoinSet<()>,
+    recovery: &mut Recovery,
 ) -> Result<bool, Exit> {
     let mut settings_changed = false;
     let deps = &shared.deps;
@@ -298,32 +307,35 @@ async fn on_event(
                     .map_err(|err| Exit::Crashed(format!("cannot record the link: {err}")))?;
                 settings_changed = true;
             }
+            if recovery.done {
+                // A reconnect: everything persisted in this run is queued
+                // or answered already.
+                return Ok(settings_changed);
+            }
             // Persisted earlier but never answered (crash, drain bound): now.
             let gate = deps.start_gate.acquire().await;
             let pending = Box::pin(runtime::unanswered(&deps.db, tenant))
                 .await
                 .map_err(|err| Exit::Crashed(format!("cannot read unanswered messages: {err}")))?;
             drop(gate);
+            recovery.done = true;
             if !pending.is_empty() {
                 tracing::info!(%tenant, count = pending.len(), "answering messages left from before the restart");
             }
             for row in pending {
+                // Handed over by the receiver already in this run: queued.
+                if recovery.routed.remove(&row.id) {
+                    continue;
+                }
+                recovery.routed.insert(row.id);
                 let message = InboundMessage {
                     id: row.wa_message_id.unwrap_or_default(),
                     from: row.chat_id,
                     text: row.text,
                     at: row.created_at,
+                    stored_id: Some(row.id),
                 };
-                route(
-                    shared,
-                    Job {
-                        stored_id: Some(row.id),
-                        message,
-                    },
-                    chats,
-                    workers,
-                )
-                .await;
+                route(shared, message, chats, workers).await;
             }
         }
         TransportEvent::Message(message) => {
@@ -334,16 +346,16 @@ async fn on_event(
                 return Ok(false);
             }
             deps.dedup.insert(key, ());
-            route(
-                shared,
-                Job {
-                    stored_id: None,
-                    message,
-                },
-                chats,
-                workers,
-            )
-            .await;
+            if let Some(id) = message.stored_id {
+                // Persisted by the receiver: recovery may have routed it.
+                if recovery.routed.remove(&id) {
+                    return Ok(false);
+                }
+                if !recovery.done {
+                    recovery.routed.insert(id);
+                }
+            }
+            route(shared, message, chats, workers).await;
         }
         TransportEvent::Disconnected { reason } => {
             tracing::info!(%tenant, %reason, "transport disconnected; it reconnects on its own");
@@ -366,7 +378,7 @@ async fn route(
     chats: &mut HashMap<String, mpsc::Sender<Job>>,
     workers: &mut JoinSet<()>,
 ) {
-    let chat = job.message.from.clone();
+    let chat = job.from.clone();
     let capacity = usize::try_from(shared.deps.settings.chat_queue_capacity.get()).unwrap_or(64);
     let mut open_queue = |chats: &mut HashMap<String, mpsc::Sender<Job>>| {
         let (tx, rx) = mpsc::channel(capacity);
@@ -385,11 +397,11 @@ async fn route(
     };
     if let Err(mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) = sent
     {
-        tracing::warn!(tenant = %shared.tenant, %chat, id = %job.message.id, "chat queue full: message stored as FAILED, not answered");
+        tracing::warn!(tenant = %shared.tenant, %chat, id = %job.id, "chat queue full: message stored as FAILED, not answered");
         let writer = &shared.deps.writer;
         let stored = match job.stored_id {
             Some(id) => Ok(Some(id)),
-            None => writer.persist(inbound_row(shared, &job.message)).await,
+            None => writer.persist(inbound_row(shared, &job)).await,
         };
         let result = match stored {
             Ok(Some(id)) => {
@@ -466,7 +478,7 @@ async fn answer(shared: &ChatShared, chat: &str, job: Job) -> Result<(), String>
     let deps = &shared.deps;
     let id = match job.stored_id {
         Some(id) => id,
-        None => match deps.writer.persist(inbound_row(shared, &job.message)).await {
+        None => match deps.writer.persist(inbound_row(shared, &job)).await {
             Ok(Some(id)) => id,
             // Stored before: answered (or being answered) already.
             Ok(None) => return Ok(()),
@@ -507,7 +519,7 @@ async fn answer(shared: &ChatShared, chat: &str, job: Job) -> Result<(), String>
         max_message_length: config.max_message_length,
         first_contact,
     };
-    let parts = reply(&ctx, &job.message.text, Utc::now());
+    let parts = reply(&ctx, &job.text, Utc::now());
     if config.response_delay_ms > 0 {
         // "Typing…": a person would not answer instantly.
         tokio::time::sleep(Duration::from_millis(config.response_delay_ms)).await;

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::log_writer::LogWriter;
 use super::transport::Transport;
+use super::transport::cloud_api::CloudHub;
 use super::transport::sandbox::{QrSchedule, SandboxHub};
 use crate::config::BotSettings;
 use crate::services::runtime::BotConfig;
@@ -22,6 +23,14 @@ pub type TransportFactory = Arc<dyn Fn(&BotConfig) -> Arc<dyn Transport> + Send 
 
 /// Bots doing their start-up database work at the same time.
 const START_CONCURRENCY: usize = 32;
+
+/// The transports' shared ends, built once per app.
+pub struct TransportHubs {
+    pub sandbox: Arc<SandboxHub>,
+    pub cloud: Arc<CloudHub>,
+    /// Replaces the choice by config when set (tests).
+    pub factory: Option<TransportFactory>,
+}
 
 pub struct BotDeps {
     pub db: DatabaseConnection,
@@ -35,6 +44,7 @@ pub struct BotDeps {
     /// This process, as owner of its bots' worker rows (heartbeat).
     pub node: String,
     pub sandbox: Arc<SandboxHub>,
+    pub cloud: Arc<CloudHub>,
     pub transport_factory: Option<TransportFactory>,
     /// Bots linked and online right now (gauge).
     pub connected: std::sync::atomic::AtomicUsize,
@@ -50,8 +60,7 @@ impl BotDeps {
         writer: LogWriter,
         node: String,
         settings: BotSettings,
-        sandbox: Arc<SandboxHub>,
-        transport_factory: Option<TransportFactory>,
+        hubs: TransportHubs,
     ) -> Self {
         let dedup = Cache::builder()
             .max_capacity(u64::from(settings.dedup_capacity.get()))
@@ -68,8 +77,9 @@ impl BotDeps {
             chat_limiter,
             node,
             settings,
-            sandbox,
-            transport_factory,
+            sandbox: hubs.sandbox,
+            cloud: hubs.cloud,
+            transport_factory: hubs.factory,
             connected: std::sync::atomic::AtomicUsize::new(0),
             start_gate: tokio::sync::Semaphore::new(START_CONCURRENCY),
         }
@@ -90,7 +100,8 @@ impl BotDeps {
                     max_codes: self.settings.qr_max_codes.get(),
                 },
             ))),
-            TransportKind::WhatsappWeb | TransportKind::CloudApi => Err(format!(
+            TransportKind::CloudApi => Ok(Arc::new(self.cloud.transport(config.tenant_id))),
+            TransportKind::WhatsappWeb => Err(format!(
                 "the {} transport is not available in this build yet",
                 crate::views::components::enum_name(&config.transport)
             )),

@@ -22,10 +22,9 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::bot::{BotMsg, BotSignals};
-use super::deps::{BotDeps, TransportFactory};
+use super::deps::{BotDeps, TransportHubs};
 use super::log_writer::LogWriter;
 use super::supervisor;
-use super::transport::sandbox::SandboxHub;
 use crate::config::BotSettings;
 use crate::error::AppError;
 use crate::services::audit::Actor;
@@ -62,18 +61,7 @@ impl BotRegistry {
         db: DatabaseConnection,
         writer_db: DatabaseConnection,
         settings: BotSettings,
-        sandbox: Arc<SandboxHub>,
-    ) -> Arc<Self> {
-        Self::with_transport_factory(db, writer_db, settings, sandbox, None)
-    }
-
-    /// Like `new`, with every bot's transport made by `factory` when given.
-    pub fn with_transport_factory(
-        db: DatabaseConnection,
-        writer_db: DatabaseConnection,
-        settings: BotSettings,
-        sandbox: Arc<SandboxHub>,
-        factory: Option<TransportFactory>,
+        hubs: TransportHubs,
     ) -> Arc<Self> {
         let runtime = Handle::current();
         let writer_tasks = TaskTracker::new();
@@ -91,7 +79,7 @@ impl BotRegistry {
         );
         Arc::new(Self {
             bots: DashMap::new(),
-            deps: Arc::new(BotDeps::new(db, writer, node, settings, sandbox, factory)),
+            deps: Arc::new(BotDeps::new(db, writer, node, settings, hubs)),
             runtime,
             bot_tasks: TaskTracker::new(),
             writer_tasks,
@@ -186,6 +174,14 @@ impl BotRegistry {
             }
         }
         self.start(tenant);
+    }
+
+    /// The tenant's transport (or how it links) changed: a running bot
+    /// restarts on the new one; a stopped one uses it at its next start.
+    pub async fn transport_changed(self: &Arc<Self>, tenant: Uuid) {
+        if self.is_running(tenant) {
+            self.restart(tenant).await;
+        }
     }
 
     /// Tells a running bot its settings changed.

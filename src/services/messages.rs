@@ -3,9 +3,10 @@
 use chrono::{DateTime, Utc};
 use entity::enums::{Direction, MessageStatus};
 use entity::message_log;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveEnum, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -66,4 +67,33 @@ pub async fn list(
         per_page: page.per_page,
         total,
     })
+}
+
+/// A delivery report for a sent message (Cloud API status callbacks): moves
+/// the OUT row forward only (SENT → DELIVERED → READ; FAILED from SENT or
+/// DELIVERED), so reports arriving out of order never step back. Answers
+/// the rows changed.
+pub async fn record_delivery(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    wa_message_id: &str,
+    status: MessageStatus,
+    error: Option<String>,
+) -> Result<u64, AppError> {
+    let before: &[MessageStatus] = match status {
+        MessageStatus::Delivered => &[MessageStatus::Sent],
+        MessageStatus::Read => &[MessageStatus::Sent, MessageStatus::Delivered],
+        MessageStatus::Failed => &[MessageStatus::Sent, MessageStatus::Delivered],
+        _ => return Ok(0),
+    };
+    let result = message_log::Entity::update_many()
+        .col_expr(message_log::Column::Status, status.to_value().into())
+        .col_expr(message_log::Column::Error, Expr::value(error))
+        .filter(message_log::Column::TenantId.eq(tenant_id))
+        .filter(message_log::Column::Direction.eq(Direction::Out))
+        .filter(message_log::Column::WaMessageId.eq(wa_message_id))
+        .filter(message_log::Column::Status.is_in(before.iter().map(ActiveEnum::to_value)))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }

@@ -12,6 +12,7 @@ pub mod runtime;
 pub mod sessions;
 pub mod setup_requests;
 pub mod tenants;
+pub mod transports;
 pub mod users;
 
 use serde::{Deserialize, Serialize};

@@ -692,7 +692,18 @@ pub async fn flush_log_batch(
                 created_at: Set(row.created_at),
                 ..Default::default()
             });
+        // A message id the transport reported twice must not cost the
+        // batch (every tenant's rows in it): the first row stands.
         message_log::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([
+                    message_log::Column::TenantId,
+                    message_log::Column::Direction,
+                    message_log::Column::WaMessageId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
             .exec_without_returning(&txn)
             .await?;
     }

@@ -11,6 +11,7 @@ mod home;
 mod portal;
 mod static_files;
 pub mod urls;
+mod webhooks;
 
 use actix_web::web;
 
@@ -21,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(admin::routes)
         .configure(api::routes)
         .configure(portal::routes)
+        .configure(webhooks::routes)
         .route("/", web::get().to(home::index))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))

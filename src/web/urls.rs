@@ -125,6 +125,15 @@ impl From<AdminUrl> for String {
 
 /// `a=1&b=x%20y` from the pairs whose value is not empty, for links that
 /// keep a list's filters (pagination). Values are form-urlencoded.
+/// The Cloud API webhook address of a tenant, to paste into Meta's app
+/// settings (WhatsApp → Configuration → Callback URL).
+pub fn webhook_url(public_url: &str, tenant: uuid::Uuid) -> String {
+    format!(
+        "{}/webhooks/whatsapp/{tenant}",
+        public_url.trim_end_matches('/')
+    )
+}
+
 pub fn query_string(pairs: &[(&str, &str)]) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     for (key, value) in pairs.iter().filter(|(_, value)| !value.is_empty()) {

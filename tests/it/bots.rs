@@ -10,8 +10,11 @@ use chrono::Utc;
 use entity::enums::{Direction, MessageStatus, TenantStatus};
 use entity::{message_log, worker_process};
 use flowhq::bots::BotRegistry;
+use flowhq::bots::deps::TransportHubs;
+use flowhq::bots::transport::cloud_api::CloudHub;
 use flowhq::bots::transport::sandbox::SandboxHub;
 use flowhq::bots::transport::{Transport, TransportError, TransportEvent};
+use flowhq::crypto::MasterKey;
 use flowhq::services::audit::Actor;
 use flowhq::services::runtime::BotCommand;
 use reqwest::{Method, StatusCode};
@@ -30,7 +33,7 @@ const ALWAYS_OPEN: &str = r#"{"mon":{"open":"00:00","close":"23:59"},"tue":{"ope
  "sat":{"open":"00:00","close":"23:59"},"sun":{"open":"00:00","close":"23:59"}}"#;
 
 /// A tenant approved, open all week (UTC), answering without typing delay.
-async fn approved_tenant(app: &TestApp, n: u32) -> Uuid {
+pub(crate) async fn approved_tenant(app: &TestApp, n: u32) -> Uuid {
     let mut draft = tenant_draft(n);
     draft["timezone"] = json!("UTC");
     draft["hours"] = serde_json::from_str(ALWAYS_OPEN).unwrap();
@@ -50,7 +53,7 @@ async fn approved_tenant(app: &TestApp, n: u32) -> Uuid {
     id
 }
 
-async fn bot(app: &TestApp, id: Uuid, action: &str) -> (StatusCode, Value) {
+pub(crate) async fn bot(app: &TestApp, id: Uuid, action: &str) -> (StatusCode, Value) {
     app.api_post(&format!("/api/admin/tenants/{id}/bot/{action}"), &json!({}))
         .await
 }
@@ -69,7 +72,7 @@ async fn wait_for_qr(app: &TestApp, id: Uuid) -> Value {
     .await
 }
 
-async fn wait_for_status(app: &TestApp, id: Uuid, status: TenantStatus) {
+pub(crate) async fn wait_for_status(app: &TestApp, id: Uuid, status: TenantStatus) {
     eventually(&format!("tenant status {status:?}"), || async {
         (app.tenant_status(id).await == status).then_some(())
     })
@@ -588,12 +591,23 @@ async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without
     let writer_db = flowhq::db::connect_dedicated(&settings.database)
         .await
         .unwrap();
-    let registry = BotRegistry::with_transport_factory(
+    let cloud = Arc::new(
+        CloudHub::new(
+            db.clone(),
+            MasterKey::generate(),
+            settings.cloud_api.clone(),
+        )
+        .unwrap(),
+    );
+    let registry = BotRegistry::new(
         db.clone(),
         writer_db,
         settings.bots.clone(),
-        sandbox.clone(),
-        Some(factory),
+        TransportHubs {
+            sandbox: sandbox.clone(),
+            cloud,
+            factory: Some(factory),
+        },
     );
     registry
         .command(&actor, doomed, BotCommand::Start)

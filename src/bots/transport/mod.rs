@@ -2,6 +2,7 @@
 //! transport it drives: the sandbox, WhatsApp Web (linked device) or the
 //! Cloud API all report the same events and send the same way.
 
+pub mod cloud_api;
 pub mod sandbox;
 
 use chrono::{DateTime, Utc};
@@ -41,6 +42,10 @@ pub struct InboundMessage {
     pub from: String,
     pub text: String,
     pub at: DateTime<Utc>,
+    /// Set when the receiver already persisted it (the Cloud API webhook
+    /// stores before it answers Meta; a restart recovers unanswered rows):
+    /// the `message_log` row to answer.
+    pub stored_id: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -384,6 +384,7 @@ mod tests {
             from: "4915100000001".to_owned(),
             text: "hello".to_owned(),
             at: Utc::now(),
+            stored_id: None,
         }
     }
 

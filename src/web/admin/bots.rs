@@ -197,6 +197,7 @@ pub async fn inbound(
                 from: from.into_string(),
                 text: text.to_owned(),
                 at: Utc::now(),
+                stored_id: None,
             };
             let from = message.from.clone();
             match state.sandbox.inbound(id, message) {

@@ -151,6 +151,7 @@ async fn inbound(
         from: from.into_string(),
         text: body.text,
         at: Utc::now(),
+        stored_id: None,
     };
     state
         .sandbox

@@ -7,6 +7,7 @@
 mod admin;
 mod bots;
 mod portal;
+mod transports;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -36,7 +37,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(web::PathConfig::default().error_handler(|err, _| path_error(err).into()))
             .configure(admin::routes)
             .configure(bots::routes)
-            .configure(portal::routes),
+            .configure(portal::routes)
+            .configure(transports::routes),
     );
 }
 

@@ -1,0 +1,90 @@
+//! JSON API of a tenant's transport: which one its bot uses (with the Cloud
+//! API credentials), and linking WhatsApp Web by phone number. A change
+//! restarts a running bot so it takes effect at once.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::domain::phone::PhoneNumber;
+use crate::error::{AppError, FieldErrors};
+use crate::services::transports::{self, TransportInput};
+use crate::state::AppState;
+use crate::web::auth::ApiAdmin;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/admin/tenants/{id}/transport")
+            .route(web::get().to(show))
+            .route(web::put().to(set)),
+    )
+    .route(
+        "/admin/tenants/{id}/whatsapp/pairing",
+        web::put().to(pairing),
+    );
+}
+
+/// The transport as admins see it, with the webhook address to paste into
+/// Meta's app settings for the Cloud API.
+fn answer(state: &AppState, id: Uuid, view: transports::TransportView) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "id": id,
+        "transport": view,
+        "webhook_url": crate::web::urls::webhook_url(&state.public_url, id),
+    }))
+}
+
+async fn show(
+    _admin: ApiAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let view = transports::view(&state.db, &state.cloud.key, *id).await?;
+    Ok(answer(&state, *id, view))
+}
+
+async fn set(
+    admin: ApiAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<TransportInput>,
+) -> Result<HttpResponse, AppError> {
+    let id = *id;
+    let view = transports::set(
+        &state.db,
+        &state.cloud.key,
+        &admin.actor(),
+        id,
+        body.into_inner(),
+    )
+    .await?;
+    state.bots.transport_changed(id).await;
+    Ok(answer(&state, id, view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PairingBody {
+    /// E.164; `null` links with a QR code again.
+    phone: Option<String>,
+}
+
+async fn pairing(
+    admin: ApiAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<PairingBody>,
+) -> Result<HttpResponse, AppError> {
+    let id = *id;
+    let phone = body
+        .into_inner()
+        .phone
+        .map(|phone| PhoneNumber::parse(&phone))
+        .transpose()
+        .map_err(|msg| AppError::validation(FieldErrors::from([("phone".to_owned(), msg)])))?;
+    transports::set_pairing_phone(&state.db, &admin.actor(), id, phone.as_ref()).await?;
+    state.bots.transport_changed(id).await;
+    let view = transports::view(&state.db, &state.cloud.key, id).await?;
+    Ok(answer(&state, id, view))
+}

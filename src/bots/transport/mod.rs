@@ -3,6 +3,8 @@
 //! Cloud API all report the same events and send the same way.
 
 pub mod sandbox;
+#[cfg(feature = "whatsapp-web")]
+pub mod whatsapp_web;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;

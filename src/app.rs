@@ -96,6 +96,7 @@ impl App {
             db.clone(),
             writer_db,
             settings.bots.clone(),
+            settings.whatsapp_web.clone(),
             sandbox.clone(),
         );
         let public_url: Arc<str> = settings.public_url(address).into();

@@ -165,6 +165,7 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
         db.clone(),
         writer_db.clone(),
         settings.bots.clone(),
+        settings.whatsapp_web.clone(),
         sandbox.clone(),
     );
     let n = tenants.len();

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::log_writer::LogWriter;
 use super::transport::Transport;
 use super::transport::sandbox::{QrSchedule, SandboxHub};
-use crate::config::BotSettings;
+use crate::config::{BotSettings, WhatsappWebSettings};
 use crate::services::runtime::BotConfig;
 
 /// Makes a tenant's transport; replaces the choice by config (tests use it
@@ -32,6 +32,7 @@ pub struct BotDeps {
     /// Platform default per-chat limit, keyed by (tenant, chat); swept.
     pub chat_limiter: DefaultKeyedRateLimiter<(Uuid, String)>,
     pub settings: BotSettings,
+    pub whatsapp_web: WhatsappWebSettings,
     /// This process, as owner of its bots' worker rows (heartbeat).
     pub node: String,
     pub sandbox: Arc<SandboxHub>,
@@ -50,6 +51,7 @@ impl BotDeps {
         writer: LogWriter,
         node: String,
         settings: BotSettings,
+        whatsapp_web: WhatsappWebSettings,
         sandbox: Arc<SandboxHub>,
         transport_factory: Option<TransportFactory>,
     ) -> Self {
@@ -68,6 +70,7 @@ impl BotDeps {
             chat_limiter,
             node,
             settings,
+            whatsapp_web,
             sandbox,
             transport_factory,
             connected: std::sync::atomic::AtomicUsize::new(0),
@@ -90,7 +93,21 @@ impl BotDeps {
                     max_codes: self.settings.qr_max_codes.get(),
                 },
             ))),
-            TransportKind::WhatsappWeb | TransportKind::CloudApi => Err(format!(
+            #[cfg(feature = "whatsapp-web")]
+            TransportKind::WhatsappWeb => Ok(Arc::new(
+                super::transport::whatsapp_web::WebTransport::new(
+                    self.db.clone(),
+                    config.tenant_id,
+                    config.pairing_phone.clone(),
+                    self.whatsapp_web.clone(),
+                ),
+            )),
+            #[cfg(not(feature = "whatsapp-web"))]
+            TransportKind::WhatsappWeb => Err(
+                "this build of Flow HQ has no WhatsApp Web (built without the whatsapp-web feature)"
+                    .to_owned(),
+            ),
+            TransportKind::CloudApi => Err(format!(
                 "the {} transport is not available in this build yet",
                 crate::views::components::enum_name(&config.transport)
             )),

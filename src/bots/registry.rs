@@ -26,7 +26,7 @@ use super::deps::{BotDeps, TransportFactory};
 use super::log_writer::LogWriter;
 use super::supervisor;
 use super::transport::sandbox::SandboxHub;
-use crate::config::BotSettings;
+use crate::config::{BotSettings, WhatsappWebSettings};
 use crate::error::AppError;
 use crate::services::audit::Actor;
 use crate::services::runtime::{self, BotCommand};
@@ -62,9 +62,10 @@ impl BotRegistry {
         db: DatabaseConnection,
         writer_db: DatabaseConnection,
         settings: BotSettings,
+        whatsapp_web: WhatsappWebSettings,
         sandbox: Arc<SandboxHub>,
     ) -> Arc<Self> {
-        Self::with_transport_factory(db, writer_db, settings, sandbox, None)
+        Self::with_transport_factory(db, writer_db, settings, whatsapp_web, sandbox, None)
     }
 
     /// Like `new`, with every bot's transport made by `factory` when given.
@@ -72,6 +73,7 @@ impl BotRegistry {
         db: DatabaseConnection,
         writer_db: DatabaseConnection,
         settings: BotSettings,
+        whatsapp_web: WhatsappWebSettings,
         sandbox: Arc<SandboxHub>,
         factory: Option<TransportFactory>,
     ) -> Arc<Self> {
@@ -91,7 +93,15 @@ impl BotRegistry {
         );
         Arc::new(Self {
             bots: DashMap::new(),
-            deps: Arc::new(BotDeps::new(db, writer, node, settings, sandbox, factory)),
+            deps: Arc::new(BotDeps::new(
+                db,
+                writer,
+                node,
+                settings,
+                whatsapp_web,
+                sandbox,
+                factory,
+            )),
             runtime,
             bot_tasks: TaskTracker::new(),
             writer_tasks,

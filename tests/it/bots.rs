@@ -592,6 +592,7 @@ async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without
         db.clone(),
         writer_db,
         settings.bots.clone(),
+        settings.whatsapp_web.clone(),
         sandbox.clone(),
         Some(factory),
     );

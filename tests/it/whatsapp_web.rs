@@ -746,3 +746,320 @@ async fn deleting_a_tenant_deletes_its_keys() {
     assert_eq!(key_rows(&app, store_a.tenant()).await, 0);
     assert_eq!(key_rows(&app, store_b.tenant()).await, 18);
 }
+
+// --- The transport -------------------------------------------------------
+
+mod transport {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use chrono::TimeZone;
+    use entity::enums::TransportKind;
+    use flowhq::bots::transport::InboundMessage;
+    use flowhq::bots::transport::whatsapp_web::{Backoff, Mapped, chat_jid, map_event};
+    use reqwest::StatusCode;
+    use sea_orm::{ActiveModelTrait, Set};
+    use serde_json::json;
+    use whatsapp_rust::Jid;
+    use whatsapp_rust::prelude::{BatchOrigin, Event, MessageBuilderExt, wa};
+    use whatsapp_rust::wacore::pair_code::PairCodeRejection;
+    use whatsapp_rust::wacore::types::events::{
+        ConnectFailure, ConnectFailureReason, InboundMessage as WaInbound, LoggedOut, MessageBatch,
+        PairingCode, PairingCodeError, PairingQrCode, PairingQrCodesExhausted, StreamReplaced,
+        TempBanReason, TemporaryBan,
+    };
+    use whatsapp_rust::wacore::types::message::{MessageInfo, MessageSource};
+
+    use crate::helpers::{eventually, spawn_app_with};
+
+    #[tokio::test]
+    async fn without_network_a_whatsapp_web_bot_ends_in_error_saying_whatsapp_is_unreachable() {
+        // This machine has no internet: resolving WhatsApp's hosts fails at
+        // once, so the watchdog is what ends the retries.
+        let app = spawn_app_with(|settings| {
+            settings.whatsapp_web.connect_timeout = Duration::from_secs(2);
+            settings.whatsapp_web.reconnect_min = Duration::from_millis(200);
+            settings.whatsapp_web.reconnect_max = Duration::from_secs(1);
+        })
+        .await;
+        let id = app.new_tenant(1).await;
+        let (status, body) = app
+            .api_post(&format!("/api/admin/tenants/{id}/approve"), &json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        entity::tenant_config::ActiveModel {
+            tenant_id: Set(id),
+            transport: Set(TransportKind::WhatsappWeb),
+            ..Default::default()
+        }
+        .update(app.db())
+        .await
+        .unwrap();
+
+        let (status, body) = app
+            .api_post(&format!("/api/admin/tenants/{id}/bot/start"), &json!({}))
+            .await;
+        assert!(status.is_success(), "{status}: {body}");
+
+        let tenant = eventually("the bot to give up", || async {
+            let tenant = app.tenant(id).await;
+            (tenant["status"] == "ERROR").then_some(tenant)
+        })
+        .await;
+        let error = tenant["worker"]["last_error"].as_str().unwrap();
+        let cause = error
+            .strip_prefix("cannot reach WhatsApp servers: ")
+            .unwrap_or_else(|| panic!("last error: {error}"));
+        assert!(!cause.trim().is_empty(), "the cause is named: {error}");
+        assert_eq!(tenant["worker"]["status"], "ERROR", "{tenant}");
+        assert_eq!(
+            tenant["worker"]["desired_state"], "STOPPED",
+            "not restarted: {tenant}"
+        );
+    }
+
+    fn text_from(source: MessageSource, id: &str, text: &str) -> Event {
+        let info = MessageInfo {
+            source,
+            id: id.to_owned(),
+            timestamp: chrono::Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+            ..Default::default()
+        };
+        let message = WaInbound::builder()
+            .message(Arc::new(wa::Message::text(text)))
+            .info(Arc::new(info))
+            .build();
+        Event::Messages(
+            MessageBatch::builder()
+                .messages(Arc::from(vec![message]))
+                .origin(BatchOrigin::Live)
+                .build(),
+        )
+    }
+
+    fn direct(chat: Jid) -> MessageSource {
+        MessageSource {
+            sender: chat.clone(),
+            chat,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_customers_text_becomes_an_inbound_message_from_their_number() {
+        let event = text_from(direct(Jid::pn("4915112345678")), "3EB0ABC", "Hello!");
+        assert_eq!(
+            map_event(&event),
+            vec![Mapped::Message(Box::new(InboundMessage {
+                id: "3EB0ABC".to_owned(),
+                from: "+4915112345678".to_owned(),
+                text: "Hello!".to_owned(),
+                at: chrono::Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+            }))]
+        );
+    }
+
+    #[test]
+    fn a_hidden_number_chat_uses_the_number_when_known_else_its_lid() {
+        let mut source = direct(Jid::lid("100000012345678"));
+        source.sender_alt = Some(Jid::pn("4915112345678"));
+        let [Mapped::Message(known)] = &map_event(&text_from(source, "a", "hi"))[..] else {
+            panic!("one message")
+        };
+        assert_eq!(known.from, "+4915112345678");
+
+        let hidden = direct(Jid::lid("100000012345678"));
+        let [Mapped::Message(hidden)] = &map_event(&text_from(hidden, "b", "hi"))[..] else {
+            panic!("one message")
+        };
+        assert_eq!(hidden.from, "100000012345678@lid");
+        // And the bot's answer goes back to that chat.
+        assert_eq!(chat_jid(&hidden.from).unwrap(), Jid::lid("100000012345678"));
+    }
+
+    #[test]
+    fn own_group_and_non_text_messages_are_not_for_the_bot() {
+        let mut own = direct(Jid::pn("4915112345678"));
+        own.is_from_me = true;
+        assert!(map_event(&text_from(own, "a", "hi")).is_empty());
+
+        let group = MessageSource {
+            chat: "120363021033254949@g.us".parse().unwrap(),
+            sender: Jid::pn("4915112345678"),
+            is_group: true,
+            ..Default::default()
+        };
+        assert!(map_event(&text_from(group, "b", "hi")).is_empty());
+
+        let info = MessageInfo {
+            source: direct(Jid::pn("4915112345678")),
+            id: "c".to_owned(),
+            ..Default::default()
+        };
+        let reaction_only = WaInbound::builder()
+            .message(Arc::new(wa::Message::default()))
+            .info(Arc::new(info))
+            .build();
+        let event = Event::Messages(
+            MessageBatch::builder()
+                .messages(Arc::from(vec![reaction_only]))
+                .origin(BatchOrigin::Live)
+                .build(),
+        );
+        assert!(map_event(&event).is_empty());
+    }
+
+    #[test]
+    fn linking_events_map_to_qr_and_pairing_code_with_their_lifetime() {
+        let qr = Event::PairingQrCode(
+            PairingQrCode::builder()
+                .code("2@abc,def".to_owned())
+                .timeout(Duration::from_secs(60))
+                .build(),
+        );
+        assert_eq!(
+            map_event(&qr),
+            vec![Mapped::Qr {
+                code: "2@abc,def".to_owned(),
+                ttl: Duration::from_secs(60)
+            }]
+        );
+        let code = Event::PairingCode(
+            PairingCode::builder()
+                .code("ABCD1234".to_owned())
+                .timeout(Duration::from_secs(180))
+                .build(),
+        );
+        assert_eq!(
+            map_event(&code),
+            vec![Mapped::PairingCode {
+                code: "ABCD1234".to_owned(),
+                ttl: Duration::from_secs(180)
+            }]
+        );
+        let exhausted = Event::PairingQrCodesExhausted(
+            PairingQrCodesExhausted::builder()
+                .disconnected(true)
+                .build(),
+        );
+        assert_eq!(
+            map_event(&exhausted),
+            vec![Mapped::QrExhausted { disconnected: true }]
+        );
+    }
+
+    #[test]
+    fn a_removed_device_is_a_logout_and_a_replaced_stream_is_fatal() {
+        let logged_out = Event::LoggedOut(
+            LoggedOut::builder()
+                .on_connect(false)
+                .reason(ConnectFailureReason::LoggedOut)
+                .build(),
+        );
+        assert_eq!(map_event(&logged_out), vec![Mapped::LoggedOut]);
+
+        let replaced = Event::StreamReplaced(StreamReplaced::builder().build());
+        let [Mapped::Fatal(reason)] = &map_event(&replaced)[..] else {
+            panic!("fatal")
+        };
+        assert!(reason.contains("running twice"), "{reason}");
+    }
+
+    #[test]
+    fn a_temporary_ban_pauses_for_as_long_as_whatsapp_says() {
+        let ban = Event::TemporaryBan(
+            TemporaryBan::builder()
+                .code(TempBanReason::SentToTooManyPeople)
+                .expire(chrono::Duration::seconds(3_600))
+                .build(),
+        );
+        let [Mapped::Pause { reason, wait }] = &map_event(&ban)[..] else {
+            panic!("a pause")
+        };
+        assert_eq!(*wait, Duration::from_secs(3_600));
+        assert!(
+            reason.starts_with("temporarily banned by WhatsApp"),
+            "{reason}"
+        );
+        assert!(reason.ends_with("paused for 1h"), "{reason}");
+    }
+
+    #[test]
+    fn throttled_pairing_codes_pause_and_refused_ones_are_fatal() {
+        let throttled = Event::PairingCodeError(
+            PairingCodeError::builder()
+                .rejection(PairCodeRejection::RateOverlimit)
+                .backoff(Duration::from_secs(90))
+                .error("rate-overlimit".to_owned())
+                .build(),
+        );
+        assert_eq!(
+            map_event(&throttled),
+            vec![Mapped::PairCodeThrottled {
+                wait: Some(Duration::from_secs(90))
+            }]
+        );
+        let refused = Event::PairingCodeError(
+            PairingCodeError::builder()
+                .rejection(PairCodeRejection::Forbidden)
+                .error("forbidden".to_owned())
+                .build(),
+        );
+        assert!(matches!(&map_event(&refused)[..], [Mapped::Fatal(_)]));
+    }
+
+    #[test]
+    fn server_trouble_reconnects_and_refusals_are_fatal() {
+        let unavailable = Event::ConnectFailure(
+            ConnectFailure::builder()
+                .reason(ConnectFailureReason::ServiceUnavailable)
+                .build(),
+        );
+        assert!(
+            map_event(&unavailable).is_empty(),
+            "the connection just ends"
+        );
+        let outdated = Event::ConnectFailure(
+            ConnectFailure::builder()
+                .reason(ConnectFailureReason::BadUserAgent)
+                .message("bad ua".to_owned())
+                .build(),
+        );
+        let [Mapped::Fatal(reason)] = &map_event(&outdated)[..] else {
+            panic!("fatal")
+        };
+        assert!(
+            reason.contains("BadUserAgent") && reason.ends_with(": bad ua"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn reconnect_waits_grow_with_jitter_up_to_the_cap_and_reset() {
+        let (min, max) = (Duration::from_secs(2), Duration::from_secs(60));
+        let mut backoff = Backoff::new(min, max);
+        let mut ceiling = min;
+        for _ in 0..20 {
+            let wait = backoff.next_wait();
+            assert!(
+                wait >= ceiling / 2 && wait <= ceiling,
+                "{wait:?} within {ceiling:?}"
+            );
+            ceiling = (ceiling * 2).min(max);
+        }
+        assert_eq!(ceiling, max, "it reached the cap");
+        backoff.reset();
+        assert!(backoff.next_wait() <= min);
+    }
+
+    #[test]
+    fn chats_are_addressed_by_number_or_jid() {
+        assert_eq!(
+            chat_jid("+4915112345678").unwrap(),
+            Jid::pn("4915112345678")
+        );
+        assert_eq!(chat_jid("4915112345678").unwrap(), Jid::pn("4915112345678"));
+        assert!(chat_jid("+49 151").is_err());
+        assert!(chat_jid("").is_err());
+    }
+}

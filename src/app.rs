@@ -108,6 +108,7 @@ impl App {
             TransportHubs {
                 sandbox: sandbox.clone(),
                 cloud: cloud.clone(),
+                whatsapp_web: settings.whatsapp_web.clone(),
                 factory: None,
             },
         );

@@ -176,6 +176,7 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
         TransportHubs {
             sandbox: sandbox.clone(),
             cloud,
+            whatsapp_web: settings.whatsapp_web.clone(),
             factory: None,
         },
     );

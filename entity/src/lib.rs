@@ -17,6 +17,8 @@ pub mod tenant;
 pub mod tenant_config;
 pub mod transport_credential;
 pub mod user;
+pub mod wa_device;
+pub mod wa_key;
 pub mod web_session;
 pub mod whatsapp_session;
 pub mod worker_process;
@@ -32,6 +34,8 @@ pub mod prelude {
     pub use super::tenant_config::Entity as TenantConfig;
     pub use super::transport_credential::Entity as TransportCredential;
     pub use super::user::Entity as User;
+    pub use super::wa_device::Entity as WaDevice;
+    pub use super::wa_key::Entity as WaKey;
     pub use super::web_session::Entity as WebSession;
     pub use super::whatsapp_session::Entity as WhatsappSession;
     pub use super::worker_process::Entity as WorkerProcess;

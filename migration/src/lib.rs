@@ -11,6 +11,7 @@ mod m20261123_000002_sessions_and_tokens;
 mod m20261123_000003_bot_runtime;
 mod m20261123_000004_portal_sign_in;
 mod m20261124_000005_real_transports;
+mod m20261124_000006_whatsapp_web_store;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_bot_runtime::Migration),
             Box::new(m20261123_000004_portal_sign_in::Migration),
             Box::new(m20261124_000005_real_transports::Migration),
+            Box::new(m20261124_000006_whatsapp_web_store::Migration),
         ]
     }
 }

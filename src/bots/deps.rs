@@ -14,7 +14,7 @@ use super::log_writer::LogWriter;
 use super::transport::Transport;
 use super::transport::cloud_api::CloudHub;
 use super::transport::sandbox::{QrSchedule, SandboxHub};
-use crate::config::BotSettings;
+use crate::config::{BotSettings, WhatsappWebSettings};
 use crate::services::runtime::BotConfig;
 
 /// Makes a tenant's transport; replaces the choice by config (tests use it
@@ -28,6 +28,7 @@ const START_CONCURRENCY: usize = 32;
 pub struct TransportHubs {
     pub sandbox: Arc<SandboxHub>,
     pub cloud: Arc<CloudHub>,
+    pub whatsapp_web: WhatsappWebSettings,
     /// Replaces the choice by config when set (tests).
     pub factory: Option<TransportFactory>,
 }
@@ -41,6 +42,7 @@ pub struct BotDeps {
     /// Platform default per-chat limit, keyed by (tenant, chat); swept.
     pub chat_limiter: DefaultKeyedRateLimiter<(Uuid, String)>,
     pub settings: BotSettings,
+    pub whatsapp_web: WhatsappWebSettings,
     /// This process, as owner of its bots' worker rows (heartbeat).
     pub node: String,
     pub sandbox: Arc<SandboxHub>,
@@ -77,6 +79,7 @@ impl BotDeps {
             chat_limiter,
             node,
             settings,
+            whatsapp_web: hubs.whatsapp_web,
             sandbox: hubs.sandbox,
             cloud: hubs.cloud,
             transport_factory: hubs.factory,
@@ -101,10 +104,20 @@ impl BotDeps {
                 },
             ))),
             TransportKind::CloudApi => Ok(Arc::new(self.cloud.transport(config.tenant_id))),
-            TransportKind::WhatsappWeb => Err(format!(
-                "the {} transport is not available in this build yet",
-                crate::views::components::enum_name(&config.transport)
+            #[cfg(feature = "whatsapp-web")]
+            TransportKind::WhatsappWeb => Ok(Arc::new(
+                super::transport::whatsapp_web::WebTransport::new(
+                    self.db.clone(),
+                    config.tenant_id,
+                    config.pairing_phone.clone(),
+                    self.whatsapp_web.clone(),
+                ),
             )),
+            #[cfg(not(feature = "whatsapp-web"))]
+            TransportKind::WhatsappWeb => Err(
+                "this build of Flow HQ has no WhatsApp Web (built without the whatsapp-web feature)"
+                    .to_owned(),
+            ),
         }
     }
 

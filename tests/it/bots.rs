@@ -606,6 +606,7 @@ async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without
         TransportHubs {
             sandbox: sandbox.clone(),
             cloud,
+            whatsapp_web: settings.whatsapp_web.clone(),
             factory: Some(factory),
         },
     );

@@ -25,3 +25,5 @@ mod portal_isolation;
 mod portal_pages;
 mod portal_sign_in;
 mod portal_story;
+#[cfg(feature = "whatsapp-web")]
+mod whatsapp_web;

@@ -4,6 +4,8 @@
 
 pub mod cloud_api;
 pub mod sandbox;
+#[cfg(feature = "whatsapp-web")]
+pub mod whatsapp_web;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;

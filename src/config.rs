@@ -191,9 +191,10 @@ pub struct SecuritySettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WhatsappWebSettings {
-    /// Not connected to WhatsApp's servers after this long (while starting
-    /// or reconnecting): the bot stops in ERROR "cannot reach WhatsApp
-    /// servers: …" instead of retrying for ever.
+    /// No answer from WhatsApp's servers this long after the bot started:
+    /// it stops in ERROR "cannot reach WhatsApp servers: …" instead of
+    /// retrying for ever. (Once WhatsApp has answered, later outages are
+    /// waited out with the reconnect backoff.)
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Reconnects after a temporary disconnect wait from `reconnect_min`,

@@ -217,8 +217,17 @@ pub async fn set(
     view(db, key, tenant_id).await
 }
 
-/// The link belonged to the previous transport.
+/// The link belonged to the previous transport: a WhatsApp Web device's
+/// keys go too (a return to WhatsApp Web links afresh).
 async fn forget_link(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<(), AppError> {
+    entity::wa_key::Entity::delete_many()
+        .filter(entity::wa_key::Column::TenantId.eq(tenant_id))
+        .exec(conn)
+        .await?;
+    entity::wa_device::Entity::delete_many()
+        .filter(entity::wa_device::Column::TenantId.eq(tenant_id))
+        .exec(conn)
+        .await?;
     whatsapp_session::Entity::update_many()
         .col_expr(
             whatsapp_session::Column::State,

@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::helpers::{TestDatabase, spawn_app};
 
-pub const TABLES: [&str; 11] = [
+pub const TABLES: [&str; 15] = [
     "tenant",
     "tenant_config",
     "whatsapp_session",
@@ -17,6 +17,10 @@ pub const TABLES: [&str; 11] = [
     "admin_account",
     "web_session",
     "admin_api_token",
+    "oauth_login",
+    "transport_credential",
+    "wa_device",
+    "wa_key",
 ];
 
 #[tokio::test]

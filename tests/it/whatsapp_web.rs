@@ -747,6 +747,36 @@ async fn deleting_a_tenant_deletes_its_keys() {
     assert_eq!(key_rows(&app, store_b.tenant()).await, 18);
 }
 
+#[tokio::test]
+async fn leaving_whatsapp_web_forgets_the_device_keys() {
+    let (app, store_a, store_b) = two_stores().await;
+    let switch = |tenant: Uuid, kind: &'static str| {
+        let app = &app;
+        async move {
+            app.api_call(
+                reqwest::Method::PUT,
+                &format!("/api/admin/tenants/{tenant}/transport"),
+                Some(&serde_json::json!({ "kind": kind })),
+            )
+            .await
+        }
+    };
+    let (status, body) = switch(store_a.tenant(), "whatsapp_web").await;
+    assert!(status.is_success(), "{status}: {body}");
+    fill(&store_a).await;
+    fill(&store_b).await;
+
+    // Saving the same transport again keeps the link.
+    let (status, body) = switch(store_a.tenant(), "whatsapp_web").await;
+    assert!(status.is_success(), "{status}: {body}");
+    assert_eq!(key_rows(&app, store_a.tenant()).await, 18);
+
+    let (status, body) = switch(store_a.tenant(), "sandbox").await;
+    assert!(status.is_success(), "{status}: {body}");
+    assert_eq!(key_rows(&app, store_a.tenant()).await, 0);
+    assert_eq!(key_rows(&app, store_b.tenant()).await, 18);
+}
+
 // --- The transport -------------------------------------------------------
 
 mod transport {
@@ -855,6 +885,7 @@ mod transport {
                 from: "+4915112345678".to_owned(),
                 text: "Hello!".to_owned(),
                 at: chrono::Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+                stored_id: None,
             }))]
         );
     }

@@ -580,6 +580,7 @@ fn inbound(message: &wacore::types::events::InboundMessage) -> Option<Box<Inboun
         from,
         text: text.to_owned(),
         at: info.timestamp,
+        stored_id: None,
     }))
 }
 

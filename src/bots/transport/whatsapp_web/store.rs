@@ -91,7 +91,7 @@ pub struct SeaOrmStore {
 /// Deletes every key of `tenant` (after a logout, or when the tenant leaves
 /// WhatsApp Web): the next start links from scratch.
 pub async fn wipe(db: &DatabaseConnection, tenant: Uuid) -> std::result::Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     wa_key::Entity::delete_many()
         .filter(wa_key::Column::TenantId.eq(tenant))
         .exec(&txn)

@@ -40,10 +40,12 @@ RUN groupadd --system --gid 10001 flowhq \
 
 COPY --from=builder /usr/local/bin/flowhq /usr/local/bin/flowhq
 
-# Listen on every interface inside the container; keep the SQLite database on
-# the /data volume ("sqlite:///data/…" = the absolute path /data/flowhq.db).
+# Listen on every interface inside the container; keep the SQLite database
+# and the master key of secrets at rest on the /data volume
+# ("sqlite:///data/…" = the absolute path /data/flowhq.db).
 ENV FLOWHQ__SERVER__HOST=0.0.0.0 \
-    FLOWHQ__DATABASE__URL=sqlite:///data/flowhq.db
+    FLOWHQ__DATABASE__URL=sqlite:///data/flowhq.db \
+    FLOWHQ__SECURITY__MASTER_KEY_FILE=/data/master.key
 
 # config/local.toml is read relative to the working directory, so an override
 # file can be mounted at /app/config/local.toml.

@@ -1,8 +1,8 @@
 // Live refresh of the admin tenant page, on top of live.js. Progressive
 // enhancement: without this script the page is complete, only static. Every
 // 2 s while the tab is visible it reads the page's `/live` JSON and updates in
-// place the status badges, restart count, last error, the QR code (shown only
-// while a scan is awaited) and the sandbox chat. When other buttons apply (the
+// place the status badges, restart count, last error, the QR code or the
+// pairing code (shown only while a link is awaited) and the sandbox chat. When other buttons apply (the
 // bot stopped, the tenant was linked), it reloads the page, unless a form was
 // edited.
 (function () {
@@ -49,7 +49,7 @@
     L.text('bot-restarts', live.restart_count, '0');
     L.text('bot-error', live.last_error, 'none');
     L.text('bot-linked', live.linked_phone, '—');
-    L.qr(live.session_state, live.qr, live.expires_at);
+    L.qr(live.session_state, live.qr, live.expires_at, live.pairing_code);
     chat(live.messages || []);
   }
 

@@ -64,14 +64,30 @@
       });
   }
 
+  // `ABCD-EFGH`: a pairing code grouped as the phone shows it.
+  function grouped(code) {
+    return code.length === 8 ? code.slice(0, 4) + '-' + code.slice(4) : code;
+  }
+
   // The QR panel (`qr-panel`, `qr-img`, `qr-expires`): shown with the newest
-  // code while the session `state` awaits a scan, hidden otherwise. The
-  // expiry is in the zone `qr-expires` names in `data-tz`, else in UTC.
-  function qr(state, code, expiresAt) {
+  // code while the session `state` awaits a scan, hidden otherwise. When
+  // WhatsApp Web links by phone number, the `pairing` code (`qr-pairing`,
+  // `pairing-code`, with its steps `qr-how-pair`) replaces the QR image
+  // (and its steps `qr-how-scan`). The expiry is in the zone `qr-expires`
+  // names in `data-tz`, else in UTC.
+  function qr(state, code, expiresAt, pairing) {
     var panel = $('qr-panel'), img = $('qr-img'), expires = $('qr-expires');
     if (!panel || !img) return;
-    var showing = state === 'QR_READY' && !!code;
-    if (showing && img.getAttribute('src') !== code) img.setAttribute('src', code);
+    var waiting = state === 'QR_READY';
+    var byCode = waiting && !!pairing;
+    var showing = byCode || (waiting && !!code);
+    if (showing && !byCode && img.getAttribute('src') !== code) img.setAttribute('src', code);
+    img.hidden = byCode;
+    var box = $('qr-pairing'), text = $('pairing-code');
+    if (box) box.hidden = !byCode;
+    if (text && byCode && text.textContent !== grouped(pairing)) text.textContent = grouped(pairing);
+    if ($('qr-how-scan')) $('qr-how-scan').hidden = byCode;
+    if ($('qr-how-pair')) $('qr-how-pair').hidden = !byCode;
     if (showing && expires && expiresAt) {
       var tz = expires.getAttribute('data-tz');
       expires.replaceChildren(time(expiresAt, tz), tz ? ' (' + tz + ')' : ' UTC');

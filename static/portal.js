@@ -2,11 +2,11 @@
 // enhancement: without this script the page is complete, only static. Every
 // 2 s while the tab is visible it reads the tenant's status JSON and updates in
 // place the badges (in the words the page gives in `data-labels`), restart
-// count, last problem and linked phone; while
-// WhatsApp waits for a scan it also reads the QR JSON and shows the newest
-// code, and hides it once linked. When the tenant's or the request's status
-// changes (approved, linked, rejected…), other sections apply: it reloads the
-// page.
+// count, last problem and linked phone; while WhatsApp waits for a scan it
+// also reads the QR JSON and shows the newest code (or the pairing code to
+// type), and hides it once linked. When the tenant's or the request's status
+// (approved, linked, rejected…) or the transport changes, other sections
+// apply: it reloads the page.
 (function () {
   'use strict';
   var L = window.FlowLive;
@@ -21,7 +21,8 @@
 
   function pageKey(live) {
     var request = live.setup_request ? live.setup_request.status : 'NONE';
-    return live.tenant.status + ' ' + request;
+    var transport = live.transport ? live.transport.kind : '';
+    return live.tenant.status + ' ' + request + ' ' + transport;
   }
 
   function apply(live) {
@@ -34,7 +35,9 @@
     L.text('bot-error', live.worker.last_error, 'none');
     L.text('bot-linked', live.session.linked_phone, '—');
     if (live.session.state === 'QR_READY') {
-      return L.getJson(qrUrl).then(function (qr) { L.qr(qr.state, qr.qr, qr.expires_at); });
+      return L.getJson(qrUrl).then(function (qr) {
+        L.qr(qr.state, qr.qr, qr.expires_at, qr.pairing_code);
+      });
     }
     L.qr(live.session.state, null);
     return null;

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::enums::{
-    SessionState, SetupRequestStatus, TemplateType, TenantStatus, UserRole, WorkerStatus,
+    SessionState, SetupRequestStatus, TemplateType, TenantStatus, TransportKind, UserRole,
+    WorkerStatus,
 };
 use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
@@ -119,15 +120,58 @@ pub struct StatusView {
     pub setup_request: Option<RequestBrief>,
     pub worker: WorkerView,
     pub session: SessionView,
+    pub transport: TransportStatus,
+}
+
+/// Which way the bot reaches WhatsApp and how far the link is. Never a
+/// credential: the settings page shows the token's hint, nothing here.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransportStatus {
+    pub kind: TransportKind,
+    pub link: LinkState,
+    /// WhatsApp Web links with a pairing code typed on this phone
+    /// (instead of a QR code).
+    pub pairing_by_phone: bool,
+}
+
+/// The link in one word, for scripts: `awaiting_pairing_code` means the
+/// 8-character code (the QR view's `pairing_code`) waits to be typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    NotLinked,
+    Connecting,
+    AwaitingQrScan,
+    AwaitingPairingCode,
+    Linked,
+    LoggedOut,
+}
+
+impl LinkState {
+    pub fn of(state: SessionState, pairing_code: Option<&str>) -> Self {
+        match state {
+            SessionState::Disconnected => Self::NotLinked,
+            SessionState::Connecting => Self::Connecting,
+            SessionState::QrReady if pairing_code.is_some() => Self::AwaitingPairingCode,
+            SessionState::QrReady => Self::AwaitingQrScan,
+            SessionState::Connected => Self::Linked,
+            SessionState::LoggedOut => Self::LoggedOut,
+        }
+    }
 }
 
 /// `GET /api/portal/tenant/current/qr`: `qr` is a `data:` URI while the
-/// state is QR_READY, else `null`.
+/// state is QR_READY, else `null`; `pairing_code` replaces it when the
+/// owner links by phone number.
 #[derive(Debug, Clone, Serialize)]
 pub struct QrView {
     pub state: SessionState,
     pub qr: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Left out unless a code is shown: the JSON stays `{state, qr, expires_at}`
+    /// for a QR-code link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pairing_code: Option<String>,
 }
 
 /// What the settings page edits (and onboarding starts from).
@@ -208,6 +252,11 @@ pub async fn status(
             state: detail.session.state,
             linked_phone: detail.session.linked_phone.clone(),
         },
+        transport: TransportStatus {
+            kind: detail.config.transport,
+            link: LinkState::of(detail.session.state, detail.session.pairing_code.as_deref()),
+            pairing_by_phone: detail.session.pairing_phone.is_some(),
+        },
     })
 }
 
@@ -217,6 +266,7 @@ pub async fn qr(db: &DatabaseConnection, tenant_id: Uuid) -> Result<QrView, AppE
         state: view.state,
         qr: view.qr,
         expires_at: view.expires_at,
+        pairing_code: view.pairing_code,
     })
 }
 
@@ -258,6 +308,12 @@ fn plain_message_error(raw: &str) -> String {
         "Too many messages at once in this chat: this one was not answered.".to_owned()
     } else if raw.starts_with("reply not sent") {
         "The reply could not be sent.".to_owned()
+    } else if raw.starts_with("more than 24 hours since the customer's last message") {
+        "Not sent: the customer wrote more than 24 hours ago, and WhatsApp then only allows \
+         pre-approved template messages."
+            .to_owned()
+    } else if raw.starts_with("WhatsApp did not deliver it") {
+        "WhatsApp could not deliver this message to the customer.".to_owned()
     } else {
         "Not answered because of a technical problem.".to_owned()
     }
@@ -295,6 +351,27 @@ pub fn plain_error(raw: &str) -> String {
             .to_owned()
     } else if raw.starts_with("stale") {
         "The bot stopped responding, so it was stopped.".to_owned()
+    } else if raw.starts_with("access token rejected") {
+        "Meta rejected the Cloud API access token (it expired or was revoked). Enter a new \
+         access token under Settings → WhatsApp connection, then ask the Flow HQ team to \
+         restart your bot."
+            .to_owned()
+    } else if raw.starts_with("Cloud API credentials are missing") {
+        "The WhatsApp Cloud API details are missing. Enter them under Settings → WhatsApp \
+         connection, then ask the Flow HQ team to restart your bot."
+            .to_owned()
+    } else if raw.starts_with("cannot read the stored Cloud API credentials") {
+        "Your saved WhatsApp Cloud API details can no longer be read. Enter all of them again \
+         under Settings → WhatsApp connection, then ask the Flow HQ team to restart your bot."
+            .to_owned()
+    } else if raw.starts_with("cannot reach WhatsApp servers") {
+        "The bot cannot reach WhatsApp's servers (no internet connection, or WhatsApp is down). \
+         Ask the Flow HQ team to restart your bot once the connection is back."
+            .to_owned()
+    } else if raw.starts_with("the whatsapp_web transport is not available") {
+        "Linking through WhatsApp Web is not available on this Flow HQ yet. Choose another \
+         connection under Settings → WhatsApp connection, or ask the Flow HQ team."
+            .to_owned()
     } else {
         "The bot ran into a technical problem. The Flow HQ team can see the details.".to_owned()
     }
@@ -384,6 +461,51 @@ impl TryFrom<SetupRequestDraft> for NewSetupRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_transport_problem_has_its_own_plain_words() {
+        let generic = plain_error("something nobody planned for");
+        for (raw, words) in [
+            (
+                "access token rejected: enter a new Cloud API access token",
+                "Meta rejected",
+            ),
+            (
+                "Cloud API credentials are missing: enter them in the tenant's transport settings",
+                "details are missing",
+            ),
+            (
+                "cannot read the stored Cloud API credentials (was the master key changed?): enter them again",
+                "can no longer be read",
+            ),
+            (
+                "cannot reach WhatsApp servers: connect timeout",
+                "cannot reach WhatsApp",
+            ),
+            (
+                "logged out from the phone: link the bot again",
+                "logged out on the phone",
+            ),
+            (
+                "the whatsapp_web transport is not available in this build yet",
+                "not available",
+            ),
+        ] {
+            let plain = plain_error(raw);
+            assert_ne!(plain, generic, "{raw}");
+            assert!(plain.contains(words), "{raw}: {plain}");
+            assert!(!plain.contains(raw), "the raw text stays with the admins");
+        }
+        for (raw, words) in [
+            (
+                "more than 24 hours since the customer's last message: WhatsApp only allows approved template messages now",
+                "24 hours",
+            ),
+            ("WhatsApp did not deliver it: 131026", "could not deliver"),
+        ] {
+            assert!(plain_message_error(raw).contains(words), "{raw}");
+        }
+    }
 
     fn draft() -> SetupRequestDraft {
         SetupRequestDraft {

@@ -803,13 +803,19 @@ async fn insert_inbound(
 }
 
 /// What the QR endpoints answer: `{state, qr, expires_at}`, `qr` being a
-/// `data:image/svg+xml;base64,…` URI while the state is QR_READY.
+/// `data:image/svg+xml;base64,…` URI while the state is QR_READY. When the
+/// link is by phone number, `pairing_code` (8 characters, to type on that
+/// phone) takes the QR code's place and `expires_at` is its expiry.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct QrView {
     pub state: SessionState,
     pub qr: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub linked_phone: Option<String>,
+    /// Left out unless a code is shown: the JSON stays `{state, qr, expires_at}`
+    /// for a QR-code link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pairing_code: Option<String>,
 }
 
 pub async fn qr_view(db: &DatabaseConnection, tenant_id: Uuid) -> Result<QrView, AppError> {
@@ -823,5 +829,6 @@ pub async fn qr_view(db: &DatabaseConnection, tenant_id: Uuid) -> Result<QrView,
         qr: if showing { session.last_qr } else { None },
         expires_at: if showing { session.qr_expires_at } else { None },
         linked_phone: session.linked_phone,
+        pairing_code: if showing { session.pairing_code } else { None },
     })
 }

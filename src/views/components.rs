@@ -91,7 +91,12 @@ impl Field<'_> {
                 (control)
                 @if let Some(hint) = self.hint { p.hint id=(format!("{}-hint", self.name)) { (hint) } }
                 @if let Some(error) = self.error() {
-                    p.error-text id=(format!("{}-error", self.name)) { (self.label) " " (error) }
+                    p.error-text id=(format!("{}-error", self.name)) {
+                        // Most messages continue the label ("is missing");
+                        // a capitalised one is a sentence of its own.
+                        @if !error.starts_with(|c: char| c.is_uppercase()) { (self.label) " " }
+                        (error)
+                    }
                 }
             }
         }
@@ -109,6 +114,19 @@ impl Field<'_> {
         self.wrap(html! {
             input id=(self.name) name=(self.name) type=(kind) value=(self.value)
                 required[required]
+                aria-invalid=[self.error().map(|_| "true")]
+                aria-describedby=[self.described_by()];
+        })
+    }
+
+    /// A secret (token, password): never filled in, and never offered to
+    /// the browser's password manager. `stored`: one is kept already, so
+    /// leaving it empty keeps it.
+    pub fn secret(&self, stored: bool) -> Markup {
+        self.wrap(html! {
+            input id=(self.name) name=(self.name) type="password" value=""
+                autocomplete="new-password" spellcheck="false"
+                placeholder=[stored.then_some("stored — leave empty to keep")]
                 aria-invalid=[self.error().map(|_| "true")]
                 aria-describedby=[self.described_by()];
         })

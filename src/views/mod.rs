@@ -8,3 +8,4 @@ pub mod error;
 pub mod home;
 pub mod layout;
 pub mod portal;
+pub mod transport;

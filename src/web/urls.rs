@@ -31,6 +31,10 @@ pub enum AdminUrl {
     TenantSandboxScan(Uuid),
     /// Delivers a customer message to the sandbox bot.
     TenantSandboxInbound(Uuid),
+    /// Chooses the tenant's transport (and its Cloud API credentials).
+    TenantTransport(Uuid),
+    /// WhatsApp Web: link by phone number (pairing code) or by QR code.
+    TenantPairing(Uuid),
     SetupRequests,
     /// The setup requests still waiting for a decision.
     WaitingSetupRequests,
@@ -63,6 +67,8 @@ impl fmt::Display for AdminUrl {
             Self::TenantLive(id) => write!(f, "/admin/tenants/{id}/live"),
             Self::TenantSandboxScan(id) => write!(f, "/admin/tenants/{id}/sandbox/scan"),
             Self::TenantSandboxInbound(id) => write!(f, "/admin/tenants/{id}/sandbox/inbound"),
+            Self::TenantTransport(id) => write!(f, "/admin/tenants/{id}/transport"),
+            Self::TenantPairing(id) => write!(f, "/admin/tenants/{id}/pairing"),
             Self::SetupRequests => f.write_str("/admin/setup-requests"),
             Self::WaitingSetupRequests => f.write_str("/admin/setup-requests?status=SUBMITTED"),
             Self::SetupRequestDecision(id, decision) => {
@@ -85,6 +91,10 @@ pub enum PortalUrl {
     Status,
     Logs,
     Settings,
+    /// Chooses the tenant's transport (and its Cloud API credentials).
+    SettingsTransport,
+    /// WhatsApp Web: link by phone number (pairing code) or by QR code.
+    SettingsPairing,
     /// Starts Google sign-in (or explains that it is not configured).
     SignIn,
     SignInCallback,
@@ -102,6 +112,8 @@ impl fmt::Display for PortalUrl {
             Self::Status => "/portal/status",
             Self::Logs => "/portal/logs",
             Self::Settings => "/portal/settings",
+            Self::SettingsTransport => "/portal/settings/transport",
+            Self::SettingsPairing => "/portal/settings/pairing",
             Self::SignIn => "/auth/google/login",
             Self::SignInCallback => "/auth/google/callback",
             Self::SignOut => "/auth/logout",
@@ -123,8 +135,6 @@ impl From<AdminUrl> for String {
     }
 }
 
-/// `a=1&b=x%20y` from the pairs whose value is not empty, for links that
-/// keep a list's filters (pagination). Values are form-urlencoded.
 /// The Cloud API webhook address of a tenant, to paste into Meta's app
 /// settings (WhatsApp → Configuration → Callback URL).
 pub fn webhook_url(public_url: &str, tenant: uuid::Uuid) -> String {
@@ -134,6 +144,8 @@ pub fn webhook_url(public_url: &str, tenant: uuid::Uuid) -> String {
     )
 }
 
+/// `a=1&b=x%20y` from the pairs whose value is not empty, for links that
+/// keep a list's filters (pagination). Values are form-urlencoded.
 pub fn query_string(pairs: &[(&str, &str)]) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     for (key, value) in pairs.iter().filter(|(_, value)| !value.is_empty()) {

@@ -25,5 +25,6 @@ mod portal_isolation;
 mod portal_pages;
 mod portal_sign_in;
 mod portal_story;
+mod transport_pages;
 #[cfg(feature = "whatsapp-web")]
 mod whatsapp_web;

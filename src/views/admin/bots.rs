@@ -19,6 +19,7 @@ use crate::services::messages::MessageView;
 use crate::services::runtime::BotCommand;
 use crate::services::tenants::TenantDetail;
 use crate::views::components::{self, Field, enum_name};
+use crate::views::transport;
 use crate::web::urls::AdminUrl;
 
 /// The number the sandbox chat form suggests for the customer.
@@ -94,14 +95,6 @@ fn worker_badge(status: WorkerStatus, stale: bool) -> Markup {
     }
 }
 
-fn transport_name(kind: TransportKind) -> &'static str {
-    match kind {
-        TransportKind::Sandbox => "Sandbox (simulated WhatsApp)",
-        TransportKind::WhatsappWeb => "WhatsApp Web",
-        TransportKind::CloudApi => "WhatsApp Cloud API",
-    }
-}
-
 /// `12:34:56`, the clock time (UTC) the QR panel and the chat show.
 fn clock(at: &DateTime<Utc>) -> Markup {
     html! { time datetime=(at.to_rfc3339()) { (at.format("%H:%M:%S")) } }
@@ -131,7 +124,7 @@ pub fn bot_card(csrf: &str, detail: &TenantDetail, facts: BotFacts) -> Markup {
                 dd #bot-linked class=[detail.session.linked_phone.is_none().then_some("muted")] {
                     (detail.session.linked_phone.as_deref().unwrap_or("—"))
                 }
-                dt { "Transport" } dd { (transport_name(detail.config.transport)) }
+                dt { "Transport" } dd #bot-transport { a href="#transport" { (transport::label(detail.config.transport)) } }
                 dt { "Restarts" } dd #bot-restarts { (worker.restart_count) }
                 dt { "Last heartbeat" } dd {
                     @match &worker.last_heartbeat_at {
@@ -175,20 +168,30 @@ fn command_class(command: BotCommand) -> &'static str {
     }
 }
 
-/// The QR code while the session waits for a scan. Always rendered (hidden
-/// otherwise), so `admin.js` can show it again when a new code comes.
+/// The QR code while the session waits for a scan, or instead of it the
+/// pairing code when WhatsApp Web links by phone number. Always rendered
+/// (hidden otherwise), so `admin.js` can show it again when a new code comes.
 pub fn qr_panel(csrf: &str, detail: &TenantDetail) -> Markup {
     let session = &detail.session;
-    let showing = session.state == SessionState::QrReady && session.last_qr.is_some();
-    let qr = session.last_qr.as_deref().filter(|_| showing);
+    let waiting = session.state == SessionState::QrReady;
+    let pairing = session.pairing_code.as_deref().filter(|_| waiting);
+    let qr = session
+        .last_qr
+        .as_deref()
+        .filter(|_| waiting && pairing.is_none());
+    let showing = qr.is_some() || pairing.is_some();
     let expires = session.qr_expires_at.filter(|_| showing);
     html! {
         section.card #qr-panel hidden[!showing] aria-labelledby="qr-title" {
             h2 #qr-title { "Link WhatsApp" }
             div.qr {
-                img #qr-img src=[qr] alt="QR code to link WhatsApp" width="256" height="256";
+                img #qr-img src=[qr] alt="QR code to link WhatsApp" width="256" height="256"
+                    hidden[pairing.is_some()];
+                (transport::pairing_block(pairing))
+                (transport::how_to(pairing.is_some(),
+                    "On the business phone: WhatsApp → Settings → Linked devices → Link a device, \
+                     then scan this code."))
                 p.muted {
-                    "On the business phone: WhatsApp → Settings → Linked devices → Link a device. "
                     "This code expires at "
                     @match &expires {
                         Some(at) => span #qr-expires { (clock(at)) " UTC" },
@@ -196,7 +199,7 @@ pub fn qr_panel(csrf: &str, detail: &TenantDetail) -> Markup {
                     }
                     "; a new one replaces it."
                 }
-                @if detail.config.transport == TransportKind::Sandbox {
+                @if detail.config.transport == TransportKind::Sandbox && pairing.is_none() {
                     (components::action_button(
                         &AdminUrl::TenantSandboxScan(detail.tenant.id).to_string(), csrf,
                         "Simulate scan (sandbox)", "secondary"))

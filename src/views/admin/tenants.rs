@@ -24,6 +24,7 @@ use crate::views::assets;
 pub use crate::views::components::DayValues;
 use crate::views::components::{self, Field, enum_name};
 use crate::views::layout::{self, AdminChrome};
+use crate::views::transport::{self, TransportCard};
 use crate::web::urls::{AdminUrl, query_string};
 
 /// The list's filters as the page shows them.
@@ -329,6 +330,8 @@ pub struct DetailPage<'a> {
     pub bot: BotFacts,
     /// The sandbox conversation, oldest first; `None` for other transports.
     pub chat: Option<&'a [MessageView]>,
+    /// The Transport card (its form posts to `AdminUrl::TenantTransport`).
+    pub transport: TransportCard<'a>,
 }
 
 pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
@@ -387,6 +390,10 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
                         None => (tenant_card),
                     }
                 }
+            }
+            section.card #transport aria-labelledby="transport-title" {
+                h2 #transport-title { "Transport" }
+                (transport::card_body(&page.transport))
             }
             section.card {
                 h2 { "Configuration" }

@@ -1,6 +1,8 @@
 //! `/portal/settings`: what the bot says and when (welcome message,
 //! auto-reply, template, language, time zone, business hours). Saved, they
-//! reach the running bot with its next message, no restart.
+//! reach the running bot with its next message, no restart. Below them, how
+//! the bot connects to WhatsApp (the transport card the admin console shows
+//! too, `views::transport`); changing that restarts a running bot.
 //!
 //! Owns: `SettingsFormValues`, the strings the form shows (as typed when
 //! refused). Must not: parse or validate; the handler does.
@@ -13,6 +15,7 @@ use crate::services::portal::TenantSettings;
 use crate::services::tenants::template_name;
 use crate::views::components::{self, DayValues, Field};
 use crate::views::layout::{self, PortalChrome};
+use crate::views::transport::{self, TransportCard};
 use crate::web::urls::PortalUrl;
 
 #[derive(Debug, Clone, Default)]
@@ -56,6 +59,7 @@ pub fn page(
     chrome: &PortalChrome<'_>,
     values: &SettingsFormValues,
     errors: &FieldErrors,
+    connection: &TransportCard<'_>,
 ) -> Markup {
     let templates = components::template_options();
     let languages = components::language_options();
@@ -64,7 +68,8 @@ pub fn page(
         chrome,
         html! {
             div.page-header { h1 { "Settings" } }
-            section.card {
+            section.card aria-labelledby="replies-title" {
+                h2 #replies-title { "Replies and hours" }
                 p.muted { "Changes reach your running bot with its next message; it does not restart." }
                 form.stack method="post" action=(PortalUrl::Settings) {
                     (components::csrf_input(chrome.csrf_token))
@@ -102,6 +107,10 @@ pub fn page(
                         a.button.secondary href=(PortalUrl::Status) { "Cancel" }
                     }
                 }
+            }
+            section.card #transport aria-labelledby="transport-title" {
+                h2 #transport-title { "WhatsApp connection" }
+                (transport::card_body(connection))
             }
         },
     )

@@ -3,15 +3,17 @@
 //! the WhatsApp connection (worker, session, linked phone, restarts, last
 //! problem in plain words), the business's settings and, while a scan is
 //! awaited, the QR code, first. Statuses read as owners' words, not codes;
-//! times are in the tenant's zone.
+//! times are in the tenant's zone. The connection card says which way the
+//! bot reaches WhatsApp (sandbox, WhatsApp Web, Cloud API), and while a link
+//! by phone number is awaited the QR panel shows the pairing code instead.
 //!
 //! Owns: the element ids `static/portal.js` updates in place (`bot-worker`,
 //! `bot-session`, `bot-linked`, `bot-restarts`, `bot-error`, `qr-panel`,
-//! `qr-img`, `qr-expires`), the page key it compares with the live JSON to
+//! `qr-img`, `qr-expires`, and the pairing block of `views::transport`), the page key it compares with the live JSON to
 //! know when to reload, and the words it shows for the worker's and the
 //! session's codes (`data-labels`). Complete without the script.
 
-use entity::enums::{SessionState, SetupRequestStatus, TenantStatus, WorkerStatus};
+use entity::enums::{SessionState, SetupRequestStatus, TenantStatus, TransportKind, WorkerStatus};
 use maud::{Markup, html};
 use serde_json::{Map, Value};
 
@@ -20,17 +22,28 @@ use crate::services::portal::{QrView, StatusView, TenantSettings};
 use crate::views::assets;
 use crate::views::components::{self, Zone, enum_name};
 use crate::views::layout::{self, PortalChrome};
+use crate::views::transport;
 use crate::web::urls::PortalUrl;
 
 /// What changes the page beyond what the script updates in place: the
-/// tenant's status and the request's. The script reloads when it differs.
+/// tenant's status, the request's, the transport and whether it links by
+/// code or QR. The script reloads when it differs.
 pub fn page_key(status: &StatusView) -> String {
     let request = status
         .setup_request
         .as_ref()
         .map(|r| enum_name(&r.status))
         .unwrap_or_else(|| "NONE".to_owned());
-    format!("{} {request}", status_name(status.tenant.status))
+    let link = if status.transport.pairing_by_phone {
+        "code"
+    } else {
+        "qr"
+    };
+    format!(
+        "{} {request} {} {link}",
+        status_name(status.tenant.status),
+        transport::kind_value(status.transport.kind)
+    )
 }
 
 /// Whether the latest setup request was rejected.
@@ -55,11 +68,22 @@ fn summary(status: &StatusView) -> Markup {
             }
             TenantStatus::Pending => "Your setup request is waiting for review by the Flow HQ team.",
             TenantStatus::Approved => "Your request was approved. Your bot is starting.",
-            TenantStatus::QrPending => "Link your WhatsApp number: scan the QR code with the business phone.",
+            TenantStatus::QrPending => (link_step(status)),
             TenantStatus::Active => "Your bot is answering your customers on WhatsApp.",
             TenantStatus::Paused => "The Flow HQ team paused your bot: it keeps your messages but does not answer.",
             TenantStatus::Error => "Your bot stopped after a problem (see below). The Flow HQ team can restart it.",
         }
+    }
+}
+
+/// What linking takes with this transport.
+fn link_step(status: &StatusView) -> &'static str {
+    match status.transport.kind {
+        TransportKind::CloudApi => "Your bot is connecting to the WhatsApp Cloud API.",
+        _ if status.transport.pairing_by_phone => {
+            "Link your WhatsApp number: type the pairing code shown below on the business phone."
+        }
+        _ => "Link your WhatsApp number: scan the QR code with the business phone.",
     }
 }
 
@@ -107,9 +131,16 @@ fn worker_label(tenant: TenantStatus, worker: &str) -> &'static str {
     }
 }
 
-/// The WhatsApp session's state in words.
-fn session_label(tenant: TenantStatus, session: SessionState) -> &'static str {
+/// The WhatsApp session's state in words: the Cloud API connects rather
+/// than links; a link by phone number waits for a code, not a scan.
+fn session_label(status: &LabelContext, session: SessionState) -> &'static str {
+    let tenant = status.tenant;
+    let cloud = status.kind == TransportKind::CloudApi;
     match session {
+        SessionState::Disconnected if cloud && before_start(tenant) => "Not connected yet",
+        SessionState::Disconnected if cloud => "Not connected",
+        SessionState::Connected if cloud => "Connected",
+        SessionState::QrReady if status.pairing_by_phone => "Waiting for the code to be typed",
         SessionState::Disconnected
             if before_start(tenant)
                 || matches!(tenant, TenantStatus::Approved | TenantStatus::QrPending) =>
@@ -140,10 +171,30 @@ const SESSION_CODES: [SessionState; 5] = [
     SessionState::LoggedOut,
 ];
 
+/// What the words for the codes depend on; each is part of the page key,
+/// so its change reloads the page.
+#[derive(Debug, Clone, Copy)]
+struct LabelContext {
+    tenant: TenantStatus,
+    kind: TransportKind,
+    pairing_by_phone: bool,
+}
+
+impl LabelContext {
+    fn of(status: &StatusView) -> Self {
+        Self {
+            tenant: status.tenant.status,
+            kind: status.transport.kind,
+            pairing_by_phone: status.transport.pairing_by_phone,
+        }
+    }
+}
+
 /// `{"worker": {code: words}, "session": {code: words}}` for the script,
 /// which updates the badges in place with the same words as the page. The
-/// words depend on the tenant's status only, whose change reloads the page.
-fn live_labels(tenant: TenantStatus) -> String {
+/// words depend on the page key only, whose change reloads the page.
+fn live_labels(context: LabelContext) -> String {
+    let tenant = context.tenant;
     let worker: Map<String, Value> = WORKER_CODES
         .iter()
         .map(enum_name)
@@ -155,7 +206,12 @@ fn live_labels(tenant: TenantStatus) -> String {
         .collect();
     let session: Map<String, Value> = SESSION_CODES
         .iter()
-        .map(|state| (enum_name(state), Value::from(session_label(tenant, *state))))
+        .map(|state| {
+            (
+                enum_name(state),
+                Value::from(session_label(&context, *state)),
+            )
+        })
         .collect();
     serde_json::json!({ "worker": worker, "session": session }).to_string()
 }
@@ -170,14 +226,16 @@ pub fn page(
     let tenant = status.tenant.status;
     // The code to scan is what the owner came for: first, while it is
     // shown or about to be.
-    let qr_first = tenant == TenantStatus::QrPending || showing_qr(qr).is_some();
+    let qr_first = tenant == TenantStatus::QrPending
+        || showing_qr(qr).is_some()
+        || showing_pairing(qr).is_some();
     layout::portal_page_with_scripts(
         "Status",
         chrome,
         &assets::portal_scripts(),
         html! {
             div #portal-status data-live=(PortalUrl::LiveStatus) data-qr=(PortalUrl::LiveQr)
-                data-key=(page_key(status)) data-labels=(live_labels(tenant)) {
+                data-key=(page_key(status)) data-labels=(live_labels(LabelContext::of(status))) {
                 div.page-header {
                     h1 {
                         (status.tenant.name) " "
@@ -290,11 +348,16 @@ fn bot_card(status: &StatusView) -> Markup {
         section.card #bot aria-labelledby="bot-title" {
             h2 #bot-title { "WhatsApp connection" }
             dl.props {
+                dt { "Connected through" }
+                dd #bot-transport {
+                    (transport::label(status.transport.kind)) " "
+                    a href=(PortalUrl::Settings) { "Change" }
+                }
                 dt { "Bot" } dd #bot-worker { (worker_badge(status)) }
                 dt { "WhatsApp" }
                 dd #bot-session {
                     (components::badge_labeled(&enum_name(&session.state),
-                        session_label(status.tenant.status, session.state)))
+                        session_label(&LabelContext::of(status), session.state)))
                 }
                 dt { "Linked phone" }
                 dd #bot-linked class=[session.linked_phone.is_none().then_some("muted")] {
@@ -310,31 +373,42 @@ fn bot_card(status: &StatusView) -> Markup {
     }
 }
 
-/// The code to scan, if the session waits for a scan.
+/// The code to scan, if the session waits for a scan (and no pairing code
+/// replaces it).
 fn showing_qr(qr: &QrView) -> Option<&str> {
     qr.qr
+        .as_deref()
+        .filter(|_| qr.state == SessionState::QrReady && qr.pairing_code.is_none())
+}
+
+/// The pairing code to type, if the session waits for it.
+fn showing_pairing(qr: &QrView) -> Option<&str> {
+    qr.pairing_code
         .as_deref()
         .filter(|_| qr.state == SessionState::QrReady)
 }
 
-/// The QR code while the session waits for a scan. Always rendered (hidden
-/// otherwise), so the script can show it when a code comes. `qr-expires`
-/// names the zone the script shows the newest expiry in.
+/// The QR code (or the pairing code) while the session waits for a link.
+/// Always rendered (hidden otherwise), so the script can show it when a
+/// code comes. `qr-expires` names the zone the script shows the newest
+/// expiry in.
 fn qr_panel(qr: &QrView, zone: Zone) -> Markup {
     let code = showing_qr(qr);
-    let showing = code.is_some();
+    let pairing = showing_pairing(qr);
+    let showing = code.is_some() || pairing.is_some();
     html! {
         section.card #qr-panel hidden[!showing] aria-labelledby="qr-title" {
             h2 #qr-title { "Link WhatsApp" }
-            p.callout {
-                "Scan this code with the business phone itself, so keep this page open "
-                "on another screen, such as a computer."
-            }
             div.qr {
-                img #qr-img src=[code] alt="QR code to link WhatsApp" width="256" height="256";
+                img #qr-img src=[code] alt="QR code to link WhatsApp" width="256" height="256"
+                    hidden[pairing.is_some()];
+                (transport::pairing_block(pairing))
+                (transport::how_to(pairing.is_some(),
+                    "On the business phone: WhatsApp → Settings → Linked devices → Link a device, \
+                     then scan this code. The phone cannot scan its own screen, so keep this page \
+                     open on another one, such as a computer."))
                 p.muted {
-                    "On the business phone: WhatsApp → Settings → Linked devices → Link a device, "
-                    "then scan this code. It expires at "
+                    "This code expires at "
                     span #qr-expires data-tz=(zone.name()) {
                         @match &qr.expires_at {
                             Some(at) => { (zone.clock(at)) " (" (zone.name()) ")" },

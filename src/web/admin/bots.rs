@@ -241,6 +241,7 @@ pub async fn live(
             "tenant_status": detail.tenant.status,
             "session_state": session.state,
             "qr": if showing { session.last_qr.as_deref() } else { None },
+            "pairing_code": if showing { session.pairing_code.as_deref() } else { None },
             "expires_at": if showing { session.qr_expires_at } else { None },
             "worker_status": detail.worker.status,
             "stale": facts.stale,

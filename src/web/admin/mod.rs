@@ -12,6 +12,7 @@ mod login;
 mod setup_requests;
 mod tenants;
 mod tokens;
+mod transport;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
@@ -52,6 +53,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/admin/tenants/{id}/live").get(bots::live))
     .service(web::resource("/admin/tenants/{id}/sandbox/scan").post(bots::scan))
     .service(web::resource("/admin/tenants/{id}/sandbox/inbound").post(bots::inbound))
+    .service(web::resource("/admin/tenants/{id}/transport").post(transport::set))
+    .service(web::resource("/admin/tenants/{id}/pairing").post(transport::pairing))
     .service(
         web::resource("/admin/tenants/{id}/delete")
             .get(tenants::confirm_delete)

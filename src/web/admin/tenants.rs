@@ -27,9 +27,10 @@ use crate::services::{PageRequest, audit, messages};
 use crate::state::AppState;
 use crate::views::admin::tenants::{self as view, DetailPage, ListFilter, TenantFormValues};
 use crate::views::layout::{AdminChrome, Section};
+use crate::views::transport::{TransportCard, TransportFormValues, TransportForms};
 use crate::web::auth::{AdminSession, AnyForm, CsrfForm};
-use crate::web::forms::{form_hours, whole_number, with_field_errors};
-use crate::web::urls::AdminUrl;
+use crate::web::forms::{self, form_hours, whole_number, with_field_errors};
+use crate::web::urls::{AdminUrl, webhook_url};
 
 /// How many messages and audit entries the detail page shows.
 const DETAIL_ROWS: u64 = 20;
@@ -159,19 +160,35 @@ pub async fn update(
         }
         Err(err) if shown_on_form(&err) => {
             let values = TenantFormValues::from_form(|key| form.get(key).cloned(), true);
-            detail_page(&state, &session, id, Some((values, err))).await
+            detail_page(
+                &state,
+                &session,
+                id,
+                Some((Refused::Tenant(Box::new(values)), err)),
+            )
+            .await
         }
         Err(err) => Err(err),
     }
 }
 
-/// The detail page; `refused` carries a refused edit (what was typed and
-/// why), shown in the form instead of the stored values, with its status.
-async fn detail_page(
+/// A form of the detail page that was refused, with what was typed.
+pub(super) enum Refused {
+    /// The configuration form (boxed: far larger than the others).
+    Tenant(Box<TenantFormValues>),
+    /// The Transport card's form.
+    Transport(TransportFormValues),
+    /// The "link with phone number" form: the number typed.
+    Pairing(String),
+}
+
+/// The detail page; `refused` carries a refused form (what was typed and
+/// why), shown in that form instead of the stored values, with its status.
+pub(super) async fn detail_page(
     state: &AppState,
     session: &AdminSession,
     id: Uuid,
-    refused: Option<(TenantFormValues, AppError)>,
+    refused: Option<(Refused, AppError)>,
 ) -> Result<HttpResponse, AppError> {
     let latest = PageRequest {
         page: 1,
@@ -183,24 +200,58 @@ async fn detail_page(
         audit::list(&state.db, Some(id), latest),
     )?;
     let chat = bots::chat(state, &detail).await?;
-    let (form, error) = match refused {
-        Some((values, err)) => (values, Some(err)),
-        None => (TenantFormValues::from_detail(&detail), None),
+    let (transport, unreadable) = forms::transport_view(state, &detail).await?;
+    let mut form = TenantFormValues::from_detail(&detail);
+    let mut form_errors = FieldErrors::new();
+    let mut transport_forms = TransportForms::default();
+    let error = match refused {
+        Some((refused, err)) => {
+            let fields = err.fields().clone();
+            match refused {
+                Refused::Tenant(values) => {
+                    form = *values;
+                    form_errors = fields;
+                }
+                Refused::Transport(values) => {
+                    transport_forms.transport = Some(values);
+                    transport_forms.transport_errors = fields;
+                }
+                Refused::Pairing(phone) => {
+                    transport_forms.pairing_phone = phone;
+                    transport_forms.pairing_errors = fields;
+                }
+            }
+            Some(err)
+        }
+        None => None,
     };
     let summary = error.as_ref().map(|err| Flash::error(err.message()));
     let mut chrome = chrome(session, Section::Tenants);
     if let Some(summary) = &summary {
         chrome.flash = Some(summary);
     }
-    let no_errors = FieldErrors::new();
+    let webhook_url = webhook_url(&state.public_url, id);
+    let (action, pairing_action) = (
+        AdminUrl::TenantTransport(id).to_string(),
+        AdminUrl::TenantPairing(id).to_string(),
+    );
     let page = DetailPage {
         detail: &detail,
         form: &form,
-        errors: error.as_ref().map_or(&no_errors, AppError::fields),
+        errors: &form_errors,
         messages: &messages,
         audit: &audit,
         bot: bots::facts(state, &detail),
         chat: chat.as_deref(),
+        transport: TransportCard {
+            csrf: chrome.csrf_token,
+            view: &transport,
+            unreadable,
+            webhook_url: &webhook_url,
+            action: &action,
+            pairing_action: &pairing_action,
+            forms: &transport_forms,
+        },
     };
     let status = error
         .as_ref()

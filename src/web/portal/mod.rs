@@ -7,6 +7,7 @@
 
 mod pages;
 mod sign_in;
+mod transport;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
@@ -36,7 +37,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/portal/settings")
                 .get(pages::settings)
                 .post(pages::save_settings),
-        );
+        )
+        .service(web::resource("/portal/settings/transport").post(transport::set))
+        .service(web::resource("/portal/settings/pairing").post(transport::pairing));
 }
 
 /// The page shell's view of the signed-in owner, with the flash message

@@ -25,9 +25,10 @@ use crate::views::layout::{PortalChrome, PortalSection};
 use crate::views::portal::onboarding::{self, Onboarding, RequestFormValues};
 use crate::views::portal::settings::SettingsFormValues;
 use crate::views::portal::{logs as logs_view, settings as settings_view, status as status_view};
+use crate::views::transport::{TransportCard, TransportForms};
 use crate::web::auth::{AnyForm, CsrfForm, PortalSession};
-use crate::web::forms::{form_hours, with_field_errors};
-use crate::web::urls::PortalUrl;
+use crate::web::forms::{self, form_hours, with_field_errors};
+use crate::web::urls::{PortalUrl, webhook_url};
 
 /// Onboarding until the tenant has sent a setup request, then status.
 pub async fn home(
@@ -196,13 +197,56 @@ pub async fn settings(
     session: PortalSession,
 ) -> Result<HttpResponse, AppError> {
     let settings = portal::settings(&state.db, session.tenant_id()).await?;
+    let values = SettingsFormValues::from_settings(&settings);
+    settings_page(
+        &state,
+        &session,
+        &values,
+        &FieldErrors::new(),
+        TransportForms::default(),
+        None,
+    )
+    .await
+}
+
+/// The settings page: the reply settings (`values`, `errors`: stored, or as
+/// typed into a refused form), and the WhatsApp connection card
+/// (`transport_forms`: a refused transport or pairing form). `refused`
+/// is the refusal's error, for the summary flash and the status.
+pub(super) async fn settings_page(
+    state: &AppState,
+    session: &PortalSession,
+    values: &SettingsFormValues,
+    errors: &FieldErrors,
+    transport_forms: TransportForms,
+    refused: Option<&AppError>,
+) -> Result<HttpResponse, AppError> {
+    let tenant = session.tenant_id();
+    let detail = tenants::get(&state.db, tenant).await?;
+    let (view, unreadable) = forms::transport_view(state, &detail).await?;
+    let webhook_url = webhook_url(&state.public_url, tenant);
+    let (action, pairing_action) = (
+        PortalUrl::SettingsTransport.to_string(),
+        PortalUrl::SettingsPairing.to_string(),
+    );
+    let summary = refused.map(|err| Flash::error(err.message()));
+    let mut chrome = chrome(session, PortalSection::Settings);
+    if let Some(summary) = &summary {
+        chrome.flash = Some(summary);
+    }
+    let connection = TransportCard {
+        csrf: chrome.csrf_token,
+        view: &view,
+        unreadable,
+        webhook_url: &webhook_url,
+        action: &action,
+        pairing_action: &pairing_action,
+        forms: &transport_forms,
+    };
+    let status = refused.map_or(StatusCode::OK, |err| err.code().status());
     Ok(html(
-        StatusCode::OK,
-        settings_view::page(
-            &chrome(&session, PortalSection::Settings),
-            &SettingsFormValues::from_settings(&settings),
-            &FieldErrors::new(),
-        ),
+        status,
+        settings_view::page(&chrome, values, errors, &connection),
     ))
 }
 
@@ -225,15 +269,15 @@ pub async fn save_settings(
         }
         Err(err) if err.code() == ErrorCode::ValidationFailed => {
             let values = SettingsFormValues::from_form(|key| form.get(key).cloned());
-            let summary = Flash::error(err.message());
-            let chrome = PortalChrome {
-                flash: Some(&summary),
-                ..chrome(&session, PortalSection::Settings)
-            };
-            Ok(html(
-                err.code().status(),
-                settings_view::page(&chrome, &values, err.fields()),
-            ))
+            settings_page(
+                &state,
+                &session,
+                &values,
+                err.fields(),
+                TransportForms::default(),
+                Some(&err),
+            )
+            .await
         }
         Err(err) => Err(err),
     }

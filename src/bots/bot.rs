@@ -525,6 +525,7 @@ async fn answer(shared: &ChatShared, chat: &str, job: Job) -> Result<(), String>
         tokio::time::sleep(Duration::from_millis(config.response_delay_ms)).await;
     }
     let mut failure = None;
+    let mut first_part = true;
     for part in parts {
         match &shared.own_chat_limit {
             Some(limiter) => limiter.until_key_ready(&chat.to_owned()).await,
@@ -535,6 +536,15 @@ async fn answer(shared: &ChatShared, chat: &str, job: Job) -> Result<(), String>
             }
         }
         let sent = shared.transport.send_text(chat, &part).await;
+        if let Err(TransportError::Fatal(reason)) = &sent
+            && first_part
+        {
+            // The transport is ending this run (e.g. a rejected token): the
+            // message stays RECEIVED and is answered after the next start.
+            tracing::info!(tenant = %shared.tenant, %chat, %reason, "not answered now; left for the next start");
+            return Ok(());
+        }
+        first_part = false;
         let (wa_message_id, status, error) = match sent {
             Ok(wa_id) => (Some(wa_id), MessageStatus::Sent, None),
             Err(err) => (None, MessageStatus::Failed, Some(err.to_string())),

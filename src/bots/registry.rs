@@ -29,6 +29,8 @@ use crate::config::BotSettings;
 use crate::error::AppError;
 use crate::services::audit::Actor;
 use crate::services::runtime::{self, BotCommand};
+use crate::services::transports;
+use entity::enums::TransportKind;
 
 /// What the registry keeps of a running bot: enough to stop it, talk to it
 /// and see whether it is alive. Small and cheap to clone.
@@ -176,11 +178,18 @@ impl BotRegistry {
         self.start(tenant);
     }
 
-    /// The tenant's transport (or how it links) changed: a running bot
-    /// restarts on the new one; a stopped one uses it at its next start.
-    pub async fn transport_changed(self: &Arc<Self>, tenant: Uuid) {
+    /// The tenant's transport (or how it links) changed to `kind`: a
+    /// running bot restarts on it; a stopped one uses it at its next start.
+    /// Off WhatsApp Web, the device keys are deleted once more after the
+    /// old bot stopped: its client saves state while it disconnects.
+    pub async fn transport_changed(self: &Arc<Self>, tenant: Uuid, kind: TransportKind) {
         if self.is_running(tenant) {
             self.restart(tenant).await;
+        }
+        if kind != TransportKind::WhatsappWeb
+            && let Err(err) = transports::forget_web_keys(&self.deps.db, tenant).await
+        {
+            tracing::error!(%tenant, error = %err, "deleting the old WhatsApp Web keys failed");
         }
     }
 

@@ -97,3 +97,22 @@ pub async fn record_delivery(
         .await?;
     Ok(result.rows_affected)
 }
+
+/// The id of an inbound message still waiting for its answer (RECEIVED),
+/// by its WhatsApp id.
+pub async fn waiting_inbound(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    wa_message_id: &str,
+) -> Result<Option<i64>, AppError> {
+    Ok(message_log::Entity::find()
+        .select_only()
+        .column(message_log::Column::Id)
+        .filter(message_log::Column::TenantId.eq(tenant_id))
+        .filter(message_log::Column::Direction.eq(Direction::In))
+        .filter(message_log::Column::WaMessageId.eq(wa_message_id))
+        .filter(message_log::Column::Status.eq(MessageStatus::Received.to_value()))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?)
+}

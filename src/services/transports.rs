@@ -220,14 +220,7 @@ pub async fn set(
 /// The link belonged to the previous transport: a WhatsApp Web device's
 /// keys go too (a return to WhatsApp Web links afresh).
 async fn forget_link(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<(), AppError> {
-    entity::wa_key::Entity::delete_many()
-        .filter(entity::wa_key::Column::TenantId.eq(tenant_id))
-        .exec(conn)
-        .await?;
-    entity::wa_device::Entity::delete_many()
-        .filter(entity::wa_device::Column::TenantId.eq(tenant_id))
-        .exec(conn)
-        .await?;
+    forget_web_keys(conn, tenant_id).await?;
     whatsapp_session::Entity::update_many()
         .col_expr(
             whatsapp_session::Column::State,
@@ -251,6 +244,22 @@ async fn forget_link(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<(),
         )
         .col_expr(whatsapp_session::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(whatsapp_session::Column::TenantId.eq(tenant_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes a tenant's WhatsApp Web device keys (the link is gone).
+pub async fn forget_web_keys(
+    conn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+) -> Result<(), sea_orm::DbErr> {
+    entity::wa_key::Entity::delete_many()
+        .filter(entity::wa_key::Column::TenantId.eq(tenant_id))
+        .exec(conn)
+        .await?;
+    entity::wa_device::Entity::delete_many()
+        .filter(entity::wa_device::Column::TenantId.eq(tenant_id))
         .exec(conn)
         .await?;
     Ok(())

@@ -120,7 +120,7 @@ pub async fn apply_transport(
     let input = transport_input(form)?;
     let was_running = state.bots.is_running(tenant);
     let view = transports::set(&state.db, &state.cloud.key, actor, tenant, input).await?;
-    state.bots.transport_changed(tenant).await;
+    state.bots.transport_changed(tenant, view.kind).await;
     let then = if was_running {
         "The bot restarted to use it."
     } else {
@@ -162,7 +162,10 @@ pub async fn apply_pairing(
     let tenant = detail.tenant.id;
     let was_running = state.bots.is_running(tenant);
     transports::set_pairing_phone(&state.db, actor, tenant, phone.as_ref()).await?;
-    state.bots.transport_changed(tenant).await;
+    state
+        .bots
+        .transport_changed(tenant, detail.config.transport)
+        .await;
     let when = if was_running {
         "The bot restarted and shows"
     } else {

@@ -7,7 +7,11 @@
 //! on mismatch. Text messages are persisted (the unique index drops Meta's
 //! retries and duplicates) before they are handed to the bot, and only then
 //! is Meta answered 200: a crash never loses an acknowledged message. A
-//! database failure answers 500 so that Meta delivers again.
+//! database failure answers 500, and a running bot too busy to take the
+//! message 503, so that Meta delivers again; a repeat of a message still
+//! waiting for its answer is handed over again (the bot's dedup cache drops
+//! it if it had arrived). Items of an unexpected shape are skipped and
+//! logged, not the whole notification.
 
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -24,7 +28,7 @@ use crate::services::{messages, transports};
 use crate::state::AppState;
 
 /// Meta's notifications are a few KiB; media arrive as ids, not bytes.
-const BODY_LIMIT: usize = 1024 * 1024;
+const BODY_LIMIT: usize = 256 * 1024;
 const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -113,7 +117,7 @@ struct Entry {
 #[derive(Debug, Deserialize)]
 struct Change {
     field: String,
-    value: ChangeValue,
+    value: Option<ChangeValue>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,13 +132,13 @@ struct ChangeValue {
 #[derive(Debug, Deserialize)]
 struct Metadata {
     display_phone_number: Option<String>,
-    phone_number_id: String,
+    phone_number_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 struct Message {
-    from: String,
-    id: String,
+    from: Option<String>,
+    id: Option<String>,
     timestamp: Option<String>,
     #[serde(rename = "type")]
     kind: String,
@@ -148,7 +152,7 @@ struct Text {
 
 #[derive(Debug, Deserialize)]
 struct Status {
-    id: String,
+    id: Option<String>,
     status: String,
     #[serde(default)]
     errors: Vec<StatusError>,
@@ -198,35 +202,47 @@ async fn receive(
         tracing::info!(%tenant, object = %notification.object, "webhook for another object ignored");
         return Ok(HttpResponse::Ok().finish());
     }
+    let mut busy = false;
     for change in notification
         .entry
         .into_iter()
         .flat_map(|entry| entry.changes)
     {
-        if change.field != "messages" {
+        let (true, Some(value)) = (change.field == "messages", change.value) else {
             continue;
-        }
-        let value = change.value;
+        };
+        let ours = |meta: &Metadata| {
+            meta.phone_number_id.as_deref() == Some(credentials.phone_number_id.as_str())
+        };
         let business = match &value.metadata {
-            Some(meta) if meta.phone_number_id == credentials.phone_number_id => meta
+            Some(meta) if ours(meta) => meta
                 .display_phone_number
                 .as_deref()
                 .map_or_else(|| "bot".to_owned(), cloud_api::e164),
             other => {
                 tracing::warn!(
                     %tenant,
-                    phone_number_id = other.as_ref().map(|meta| meta.phone_number_id.as_str()),
+                    phone_number_id = other.as_ref().and_then(|meta| meta.phone_number_id.as_deref()),
                     "webhook change for another phone number id ignored"
                 );
                 continue;
             }
         };
         for message in value.messages {
-            receive_message(&state, tenant, &business, message).await?;
+            if receive_message(&state, tenant, &business, message).await? == Delivery::Busy {
+                busy = true;
+            }
         }
         for status in value.statuses {
             record_status(&state, tenant, status).await?;
         }
+    }
+    if busy {
+        // Stored, but the bot did not take it: Meta's retry hands it over.
+        return Err(AppError::new(
+            ErrorCode::ServiceUnavailable,
+            "The bot is busy; deliver again later.",
+        ));
     }
     Ok(HttpResponse::Ok().finish())
 }
@@ -236,19 +252,23 @@ async fn receive_message(
     tenant: Uuid,
     business: &str,
     message: Message,
-) -> Result<(), AppError> {
+) -> Result<Delivery, AppError> {
+    let (Some(id), Some(from)) = (message.id, message.from) else {
+        tracing::warn!(%tenant, "webhook message without id or sender skipped");
+        return Ok(Delivery::Delivered);
+    };
     let text = match (message.kind.as_str(), message.text) {
         ("text", Some(text)) if !text.body.trim().is_empty() => text.body,
         (kind, _) => {
-            tracing::info!(%tenant, id = %message.id, kind, "non-text message not answered");
-            return Ok(());
+            tracing::info!(%tenant, %id, kind, "non-text message not answered");
+            return Ok(Delivery::Delivered);
         }
     };
     let timestamp = message
         .timestamp
         .as_deref()
         .and_then(|secs| secs.parse::<i64>().ok());
-    let mut inbound = cloud_api::inbound(&message.from, message.id, text, timestamp);
+    let mut inbound = cloud_api::inbound(&from, id, text, timestamp);
     let stored = state
         .bots
         .writer()
@@ -262,15 +282,30 @@ async fn receive_message(
         })
         .await
         .map_err(AppError::internal)?;
-    let Some(row) = stored else {
-        tracing::debug!(%tenant, id = %inbound.id, "Meta delivered a message again; already stored");
-        return Ok(());
+    let row = match stored {
+        Some(row) => row,
+        // Stored before: hand it over again while it waits for its answer
+        // (an earlier delivery may have found the bot busy).
+        None => match messages::waiting_inbound(&state.db, tenant, &inbound.id).await? {
+            Some(row) => row,
+            None => {
+                tracing::debug!(%tenant, id = %inbound.id, "Meta delivered a message again; already answered");
+                return Ok(Delivery::Delivered);
+            }
+        },
     };
     inbound.stored_id = Some(row);
-    if state.cloud.deliver(tenant, inbound).await == Delivery::Deferred {
-        tracing::info!(%tenant, "bot not running: the message is answered when it next connects");
+    let delivery = state.cloud.deliver(tenant, inbound).await;
+    match delivery {
+        Delivery::NotRunning => {
+            tracing::info!(%tenant, "bot not running: the message is answered when it next connects");
+        }
+        Delivery::Busy => {
+            tracing::warn!(%tenant, "bot too busy to take a message; asking Meta to deliver again")
+        }
+        Delivery::Delivered => {}
     }
-    Ok(())
+    Ok(delivery)
 }
 
 async fn record_status(state: &AppState, tenant: Uuid, status: Status) -> Result<(), AppError> {
@@ -298,9 +333,13 @@ async fn record_status(state: &AppState, tenant: Uuid, status: Status) -> Result
             return Ok(());
         }
     };
-    let updated = messages::record_delivery(&state.db, tenant, &status.id, new, error).await?;
+    let Some(id) = status.id else {
+        tracing::warn!(%tenant, "webhook status without a message id skipped");
+        return Ok(());
+    };
+    let updated = messages::record_delivery(&state.db, tenant, &id, new, error).await?;
     if updated == 0 {
-        tracing::debug!(%tenant, id = %status.id, status = %status.status, "status for an unknown or later-state message");
+        tracing::debug!(%tenant, %id, status = %status.status, "status for an unknown or later-state message");
     }
     Ok(())
 }

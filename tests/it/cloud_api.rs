@@ -644,7 +644,7 @@ async fn worker(app: &TestApp, id: Uuid) -> worker_process::Model {
 }
 
 #[tokio::test]
-async fn a_rejected_token_stops_the_bot_in_error() {
+async fn a_rejected_token_stops_the_bot_and_its_messages_wait_for_a_new_token() {
     let (app, graph) = cloud_app().await;
     Mock::given(method("POST"))
         .and(path(messages_path()))
@@ -664,6 +664,93 @@ async fn a_rejected_token_stops_the_bot_in_error() {
     assert!(error.starts_with("access token rejected"), "{error}");
     assert_eq!(worker.restart_count, 0, "restarted instead of stopping");
     assert_eq!(sent_bodies(&graph).await.len(), 1);
+    // Not failed for good: it waits, unanswered, for a working token.
+    let waiting = rows(&app, id, Direction::In).await;
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].status, MessageStatus::Received);
+    assert!(rows(&app, id, Direction::Out).await.is_empty());
+
+    // A new token, a force restart: answered once.
+    graph.reset().await;
+    Mock::given(method("GET"))
+        .and(path(number_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "display_phone_number": "+1 555-010-0000",
+        })))
+        .mount(&graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(messages_path()))
+        .and(header("authorization", "Bearer EAAG-new-token-0000"))
+        .respond_with(accept("T"))
+        .mount(&graph)
+        .await;
+    let (status, body) = set_transport(
+        &app,
+        id,
+        &json!({ "kind": "cloud_api", "access_token": "EAAG-new-token-0000" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = bot(&app, id, "force-restart").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        settled(&app, id, "wamid.IN-T").await.status,
+        MessageStatus::Answered
+    );
+    assert_eq!(
+        sent_bodies(&graph).await.len(),
+        rows(&app, id, Direction::Out).await.len()
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_phone_number_id_stops_the_bot_with_a_reason_instead_of_retrying() {
+    let (app, graph) = cloud_app().await;
+    graph.reset().await;
+    Mock::given(method("GET"))
+        .and(path(number_path()))
+        .respond_with(graph_error(
+            400,
+            100,
+            "Unsupported get request. Object with ID does not exist",
+        ))
+        .mount(&graph)
+        .await;
+    let id = approved_tenant(&app, 1).await;
+    set_transport(&app, id, &credentials()).await;
+    bot(&app, id, "start").await;
+    wait_for_status(&app, id, TenantStatus::Error).await;
+    let error = worker(&app, id).await.last_error.unwrap_or_default();
+    assert!(
+        error.starts_with("Meta refused the Cloud API settings (error 100"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_item_of_an_unexpected_shape_does_not_cost_the_rest_of_the_notification() {
+    let (app, graph) = cloud_app().await;
+    Mock::given(method("POST"))
+        .and(path(messages_path()))
+        .respond_with(accept("L"))
+        .mount(&graph)
+        .await;
+    let id = cloud_tenant(&app, 1).await;
+    let mut notification = text_notification("wamid.IN-L", CUSTOMER, "hello");
+    let messages = &mut notification["entry"][0]["changes"][0]["value"]["messages"];
+    messages.as_array_mut().unwrap().insert(
+        0,
+        json!({ "type": "text", "text": { "body": "no id, no sender" } }),
+    );
+    notification["entry"][0]["changes"][0]["value"]["statuses"] =
+        json!([{ "status": "delivered" }]);
+    assert_eq!(deliver(&app, id, &notification).await, StatusCode::OK);
+    assert_eq!(
+        settled(&app, id, "wamid.IN-L").await.status,
+        MessageStatus::Answered
+    );
+    assert_eq!(rows(&app, id, Direction::In).await.len(), 1);
 }
 
 #[tokio::test]

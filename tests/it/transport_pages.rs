@@ -9,7 +9,7 @@ use chrono::Utc;
 use entity::enums::{SessionState, TransportKind, WorkerStatus};
 use entity::{tenant_config, whatsapp_session, worker_process};
 use reqwest::StatusCode;
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -500,5 +500,34 @@ async fn an_owner_cannot_touch_another_tenants_transport() {
     assert_eq!(
         transport_of(&app, other).await["pairing_phone"],
         Value::Null
+    );
+}
+
+#[tokio::test]
+async fn staff_cannot_change_how_the_bot_connects() {
+    let app = spawn_app().await;
+    let (staff, user) = app.owner_browser("staff@example.com").await;
+    let mut row: entity::user::ActiveModel = entity::user::Entity::find()
+        .filter(entity::user::Column::Email.eq("staff@example.com"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .into();
+    row.role = Set(entity::enums::UserRole::Staff);
+    row.update(app.db()).await.unwrap();
+
+    let response = portal_submit(&staff, "/portal/settings/transport", &cloud_form()).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = portal_submit(
+        &staff,
+        "/portal/settings/pairing",
+        &form(&[("phone", "+4915112345678")]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        kind_in_db(&app, user.tenant_id).await,
+        TransportKind::Sandbox
     );
 }

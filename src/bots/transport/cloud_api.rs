@@ -15,7 +15,9 @@
 //! - 131047 (24-hour window closed): not retried; the reply is FAILED with
 //!   a reason an owner understands.
 //! - 190 (token invalid, expired or revoked): the bot stops in ERROR
-//!   "access token rejected" until someone enters a new token.
+//!   "access token rejected" until someone enters a new token; the message
+//!   and what else was queued stay RECEIVED and are answered after the
+//!   next start.
 //!
 //! This module never logs a token or a secret, and never parses a webhook.
 
@@ -45,6 +47,10 @@ pub const PAIR_RATE_LIMIT: i64 = 131_056;
 pub const OUTSIDE_WINDOW: i64 = 131_047;
 pub const TOKEN_INVALID: i64 = 190;
 
+/// Graph codes that say "try again later" (unknown/service errors and
+/// throttling), besides any 5xx.
+const TRANSIENT: [i64; 7] = [1, 2, 4, 17, 32, 613, THROUGHPUT_LIMIT];
+
 pub const TOKEN_REJECTED: &str = "access token rejected: enter a new Cloud API access token";
 const OUTSIDE_WINDOW_REASON: &str = "more than 24 hours since the customer's last message: \
      WhatsApp only allows approved template messages now";
@@ -64,8 +70,10 @@ pub struct CloudHub {
 pub enum Delivery {
     /// Handed to the running bot.
     Delivered,
-    /// The bot is not running (or not keeping up): answered when it next connects.
-    Deferred,
+    /// The bot is not running: answered when it next connects.
+    NotRunning,
+    /// The bot runs but did not take it in time: Meta should deliver again.
+    Busy,
 }
 
 impl CloudHub {
@@ -101,17 +109,19 @@ impl CloudHub {
     /// Hands a persisted inbound message to the tenant's running bot.
     pub async fn deliver(&self, tenant: Uuid, message: InboundMessage) -> Delivery {
         let Some(bot) = self.bots.get(&tenant).map(|entry| entry.value().clone()) else {
-            return Delivery::Deferred;
+            return Delivery::NotRunning;
         };
-        // Meta wants its answer fast; a bot this far behind answers the
-        // message after its next start instead (it is persisted).
+        // Meta wants its answer fast; a bot this far behind gets the
+        // message again with Meta's retry (it is persisted meanwhile).
         let sent = bot.send_timeout(
             TransportEvent::Message(Box::new(message)),
             Duration::from_secs(2),
         );
         match sent.await {
             Ok(()) => Delivery::Delivered,
-            Err(_) => Delivery::Deferred,
+            // Its run ended meanwhile: the next one recovers the row.
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => Delivery::NotRunning,
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => Delivery::Busy,
         }
     }
 
@@ -129,11 +139,15 @@ impl CloudHub {
 struct Registered<'a> {
     hub: &'a CloudHub,
     tenant: Uuid,
+    events: mpsc::Sender<TransportEvent>,
 }
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        self.hub.bots.remove(&self.tenant);
+        // Only its own entry: a newer run of the bot may have registered.
+        self.hub
+            .bots
+            .remove_if(&self.tenant, |_, bot| bot.same_channel(&self.events));
     }
 }
 
@@ -186,9 +200,10 @@ struct PhoneNumberInfo {
 /// What one Graph call ended in.
 enum Outcome<T> {
     Ok(T),
-    /// Graph answered with an error code.
+    /// Graph answered with an error code (and this HTTP status).
     Graph {
         code: i64,
+        status: u16,
         text: String,
     },
     /// No usable answer (network, timeout, unexpected body).
@@ -245,11 +260,16 @@ impl CloudTransport {
                 } else {
                     format!("{}: {details}", error.message)
                 };
-                Outcome::Graph { code, text }
+                Outcome::Graph {
+                    code,
+                    status: status.as_u16(),
+                    text,
+                }
             }
             // A 401 without Graph's body still means the token.
             Err(_) if status == reqwest::StatusCode::UNAUTHORIZED => Outcome::Graph {
                 code: TOKEN_INVALID,
+                status: status.as_u16(),
                 text: "unauthorized".to_owned(),
             },
             Err(_) => Outcome::Broken(format!("the Graph API answered HTTP {status}")),
@@ -333,7 +353,19 @@ impl Transport for CloudTransport {
                 } => {
                     return Err(TransportError::Fatal(TOKEN_REJECTED.to_owned()));
                 }
-                Outcome::Graph { code, text } => format!("Graph API error {code}: {text}"),
+                // Meta's side or throttling: worth waiting for.
+                Outcome::Graph { code, status, text }
+                    if status >= 500 || TRANSIENT.contains(&code) =>
+                {
+                    format!("Graph API error {code}: {text}")
+                }
+                // A wrong number id, missing permissions…: a person must act.
+                Outcome::Graph { code, text, .. } => {
+                    return Err(TransportError::Fatal(format!(
+                        "Meta refused the Cloud API settings (error {code}: {text}): \
+                         check the phone number ID and the access token's permissions"
+                    )));
+                }
                 Outcome::Broken(reason) => reason,
             };
             tracing::warn!(tenant = %self.tenant, %reason, "Cloud API not reachable yet; retrying");
@@ -355,6 +387,7 @@ impl Transport for CloudTransport {
         let _registered = Registered {
             hub: &self.hub,
             tenant: self.tenant,
+            events: events.clone(),
         };
         if events
             .send(TransportEvent::Connected { phone })
@@ -372,6 +405,11 @@ impl Transport for CloudTransport {
     }
 
     async fn send_text(&self, chat: &str, text: &str) -> Result<String, TransportError> {
+        // The token is known bad: the bot is stopping, and what is still
+        // queued is answered after its next start (with a new token).
+        if self.rejected.is_cancelled() {
+            return Err(TransportError::Fatal(TOKEN_REJECTED.to_owned()));
+        }
         let credentials = self.credentials()?;
         let url = self
             .hub
@@ -409,6 +447,7 @@ impl Transport for CloudTransport {
                 Outcome::Graph {
                     code: code @ (THROUGHPUT_LIMIT | PAIR_RATE_LIMIT),
                     text,
+                    ..
                 } => {
                     if retries >= self.hub.settings.max_retries {
                         return Err(TransportError::Failed(format!(
@@ -431,9 +470,9 @@ impl Transport for CloudTransport {
                     ..
                 } => {
                     self.rejected.cancel();
-                    return Err(TransportError::Failed(TOKEN_REJECTED.to_owned()));
+                    return Err(TransportError::Fatal(TOKEN_REJECTED.to_owned()));
                 }
-                Outcome::Graph { code, text } => {
+                Outcome::Graph { code, text, .. } => {
                     return Err(TransportError::Failed(format!(
                         "Cloud API error {code}: {text}"
                     )));

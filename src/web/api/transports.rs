@@ -59,7 +59,7 @@ async fn set(
         body.into_inner(),
     )
     .await?;
-    state.bots.transport_changed(id).await;
+    state.bots.transport_changed(id, view.kind).await;
     Ok(answer(&state, id, view))
 }
 
@@ -84,7 +84,7 @@ async fn pairing(
         .transpose()
         .map_err(|msg| AppError::validation(FieldErrors::from([("phone".to_owned(), msg)])))?;
     transports::set_pairing_phone(&state.db, &admin.actor(), id, phone.as_ref()).await?;
-    state.bots.transport_changed(id).await;
     let view = transports::view(&state.db, &state.cloud.key, id).await?;
+    state.bots.transport_changed(id, view.kind).await;
     Ok(answer(&state, id, view))
 }

@@ -9,6 +9,7 @@
 //! messages next to the fields; a saved one is a flash.
 
 use actix_web::{HttpResponse, web};
+use entity::enums::UserRole;
 
 use super::flash_redirect;
 use super::pages::settings_page;
@@ -21,11 +22,24 @@ use crate::web::auth::{AnyForm, CsrfForm, PortalSession};
 use crate::web::forms;
 use crate::web::urls::PortalUrl;
 
+/// Credentials and links are the owner's business, not staff's.
+fn owner_only(session: &PortalSession) -> Result<(), AppError> {
+    if session.user.role == UserRole::Owner {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            ErrorCode::Forbidden,
+            "Only the business's owner can change how the bot connects to WhatsApp.",
+        ))
+    }
+}
+
 pub async fn set(
     state: web::Data<AppState>,
     session: PortalSession,
     CsrfForm(form): CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
+    owner_only(&session)?;
     let tenant = session.tenant_id();
     match forms::apply_transport(&state, &session.actor(), tenant, &form).await {
         Ok(flash) => flash_redirect(&state, &session, flash, PortalUrl::Settings).await,
@@ -46,6 +60,7 @@ pub async fn pairing(
     session: PortalSession,
     CsrfForm(form): CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
+    owner_only(&session)?;
     let detail = tenants::get(&state.db, session.tenant_id()).await?;
     match forms::apply_pairing(
         &state,

@@ -364,8 +364,8 @@ impl Transport for WebTransport {
                 }
                 Next::Pause { reason, wait } => {
                     let _ = events.send(TransportEvent::Disconnected { reason }).await;
-                    run.backoff.reset();
-                    wait
+                    // Never a hot loop, even when WhatsApp names no wait.
+                    wait.max(self.settings.reconnect_min)
                 }
                 Next::Reconnect { at_once: true, .. } => Duration::ZERO,
                 Next::Reconnect { reason, .. } => {
@@ -688,9 +688,14 @@ impl ReqwestHttp {
         if let Some(body) = request.body {
             builder = builder.body(body.to_vec());
         }
-        let response = builder.send().await?;
+        // Without the URL: media URLs carry tokens in their query.
+        let response = builder.send().await.map_err(reqwest::Error::without_url)?;
         let status_code = response.status().as_u16();
-        let body = response.bytes().await?.to_vec();
+        let body = response
+            .bytes()
+            .await
+            .map_err(reqwest::Error::without_url)?
+            .to_vec();
         Ok(HttpResponse { status_code, body })
     }
 }

@@ -144,8 +144,13 @@ impl App {
                 .configure(routes::routes)
                 .wrap(from_fn(routes::errors::render_errors))
                 .wrap(security_headers())
-                // The path only (%U): queries may carry one-time sign-in codes.
-                .wrap(Logger::new("%m %U %s %Dms").exclude("/healthz"))
+                // The path only (%U): queries may carry one-time sign-in codes
+                // and webhook verify tokens.
+                .wrap(
+                    Logger::new("%{METHOD}xi %U %s %Dms")
+                        .custom_request_replace("METHOD", |req| req.method().to_string())
+                        .exclude("/healthz"),
+                )
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
         })
         .listen(listener)?

@@ -3,6 +3,7 @@
 //! restarts a running bot so it takes effect at once.
 
 use actix_web::{HttpResponse, web};
+use entity::enums::TransportKind;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -25,13 +26,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// The transport as admins see it, with the webhook address to paste into
-/// Meta's app settings for the Cloud API.
+/// The transport as admins see it, with (Cloud API only) the webhook
+/// address to paste into Meta's app settings.
 fn answer(state: &AppState, id: Uuid, view: transports::TransportView) -> HttpResponse {
+    let webhook_url = (view.kind == TransportKind::CloudApi)
+        .then(|| crate::web::urls::webhook_url(&state.public_url, id));
     HttpResponse::Ok().json(json!({
         "id": id,
         "transport": view,
-        "webhook_url": crate::web::urls::webhook_url(&state.public_url, id),
+        "webhook_url": webhook_url,
     }))
 }
 

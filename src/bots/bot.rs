@@ -279,13 +279,17 @@ async fn on_event(
         TransportEvent::Qr { code, expires_at } => {
             let qr = crate::bots::qr::data_uri(&code)
                 .map_err(|err| Exit::Crashed(format!("cannot render the QR code: {err}")))?;
-            Box::pin(runtime::record_qr(&deps.db, tenant, &qr, expires_at))
-                .await
-                .map_err(|err| Exit::Crashed(format!("cannot store the QR code: {err}")))?;
+            let code = runtime::LinkCode::Qr(&qr);
+            Box::pin(runtime::record_link_code(
+                &deps.db, tenant, code, expires_at,
+            ))
+            .await
+            .map_err(|err| Exit::Crashed(format!("cannot store the QR code: {err}")))?;
         }
         TransportEvent::PairingCode { code, expires_at } => {
-            Box::pin(runtime::record_pairing_code(
-                &deps.db, tenant, &code, expires_at,
+            let code = runtime::LinkCode::Pairing(&code);
+            Box::pin(runtime::record_link_code(
+                &deps.db, tenant, code, expires_at,
             ))
             .await
             .map_err(|err| Exit::Crashed(format!("cannot store the pairing code: {err}")))?;

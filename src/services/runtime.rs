@@ -293,54 +293,33 @@ pub async fn record_restarting(
     Ok(())
 }
 
-/// A new QR code to show (admin page, portal, JSON).
-pub async fn record_qr(
-    db: &DatabaseConnection,
-    tenant_id: Uuid,
-    qr: &str,
-    expires_at: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    whatsapp_session::Entity::update_many()
-        .col_expr(
-            whatsapp_session::Column::State,
-            SessionState::QrReady.to_value().into(),
-        )
-        .col_expr(whatsapp_session::Column::LastQr, Expr::value(qr.to_owned()))
-        .col_expr(
-            whatsapp_session::Column::PairingCode,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            whatsapp_session::Column::QrExpiresAt,
-            Expr::value(expires_at),
-        )
-        .col_expr(whatsapp_session::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(whatsapp_session::Column::TenantId.eq(tenant_id))
-        .exec(db)
-        .await?;
-    Ok(())
+/// What a session waiting to be linked shows (admin page, portal, JSON).
+#[derive(Debug, Clone, Copy)]
+pub enum LinkCode<'a> {
+    /// A QR code, as a `data:` URI.
+    Qr(&'a str),
+    /// An 8-character code to type on the phone (linking by phone number).
+    Pairing(&'a str),
 }
 
-/// A pairing code to show instead of the QR (linking by phone number).
-pub async fn record_pairing_code(
+/// A new code to link with, replacing the one before (of either kind).
+pub async fn record_link_code(
     db: &DatabaseConnection,
     tenant_id: Uuid,
-    code: &str,
+    code: LinkCode<'_>,
     expires_at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    let (qr, pairing) = match code {
+        LinkCode::Qr(qr) => (Some(qr.to_owned()), None),
+        LinkCode::Pairing(code) => (None, Some(code.to_owned())),
+    };
     whatsapp_session::Entity::update_many()
         .col_expr(
             whatsapp_session::Column::State,
             SessionState::QrReady.to_value().into(),
         )
-        .col_expr(
-            whatsapp_session::Column::LastQr,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            whatsapp_session::Column::PairingCode,
-            Expr::value(code.to_owned()),
-        )
+        .col_expr(whatsapp_session::Column::LastQr, Expr::value(qr))
+        .col_expr(whatsapp_session::Column::PairingCode, Expr::value(pairing))
         .col_expr(
             whatsapp_session::Column::QrExpiresAt,
             Expr::value(expires_at),

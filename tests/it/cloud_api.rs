@@ -831,3 +831,34 @@ async fn switching_back_to_the_sandbox_closes_the_webhook() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn linking_by_phone_number_through_the_api_is_for_whatsapp_web_only() {
+    let (app, _graph) = cloud_app().await;
+    let id = approved_tenant(&app, 1).await;
+    let pairing = |phone: Value| {
+        let app = &app;
+        async move {
+            app.api_call(
+                Method::PUT,
+                &format!("/api/admin/tenants/{id}/whatsapp/pairing"),
+                Some(&json!({ "phone": phone })),
+            )
+            .await
+        }
+    };
+    let (status, body) = pairing(json!("+4915112345678")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    let (status, body) = set_transport(&app, id, &json!({ "kind": "whatsapp_web" })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = pairing(json!("0151 not a number")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = pairing(json!("+4915112345678")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["transport"]["pairing_phone"], "+4915112345678");
+    assert!(body["webhook_url"].is_null(), "{body}");
+    let (status, body) = pairing(Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["transport"]["pairing_phone"].is_null(), "{body}");
+}

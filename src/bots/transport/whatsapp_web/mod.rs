@@ -208,6 +208,13 @@ impl WebTransport {
         run: &mut RunState,
     ) -> Option<Next> {
         let event = match signal {
+            Mapped::Qr { .. } if self.pairing_phone.is_some() => {
+                // Linking by phone number: the crate shows QR codes too, but
+                // the code to type is what the owner asked for (a QR would
+                // replace it on the page).
+                run.reached = true;
+                return None;
+            }
             Mapped::Qr { code, ttl } => {
                 run.reached = true;
                 TransportEvent::Qr {

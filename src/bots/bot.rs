@@ -61,10 +61,6 @@ pub enum Exit {
     Crashed(String),
 }
 
-/// A message a chat worker must answer (already persisted when
-/// `stored_id` is set).
-type Job = InboundMessage;
-
 /// Answering what was persisted but not answered, once per run (at the
 /// first link), without answering a message twice when the receiver (the
 /// Cloud API webhook) hands over a persisted row at the same moment.
@@ -168,7 +164,7 @@ pub async fn run(
     // transport is cancelled and its task aborted, never left behind.
     let _transport_cancelled = transport_cancel.clone().drop_guard();
     let _transport_aborted = AbortOnDrop(transport_task.abort_handle());
-    let mut chats: HashMap<String, mpsc::Sender<Job>> = HashMap::new();
+    let mut chats: HashMap<String, mpsc::Sender<InboundMessage>> = HashMap::new();
     let mut workers = JoinSet::new();
     let mut sweep = tokio::time::interval(deps.settings.chat_idle_timeout);
     sweep.tick().await;
@@ -268,7 +264,7 @@ pub(crate) fn panic_text(join: tokio::task::JoinError) -> String {
 async fn on_event(
     shared: &Arc<ChatShared>,
     event: TransportEvent,
-    chats: &mut HashMap<String, mpsc::Sender<Job>>,
+    chats: &mut HashMap<String, mpsc::Sender<InboundMessage>>,
     workers: &mut JoinSet<()>,
     recovery: &mut Recovery,
 ) -> Result<bool, Exit> {
@@ -378,13 +374,13 @@ async fn on_event(
 /// needed. A full queue is the overflow policy of the module docs.
 async fn route(
     shared: &Arc<ChatShared>,
-    job: Job,
-    chats: &mut HashMap<String, mpsc::Sender<Job>>,
+    job: InboundMessage,
+    chats: &mut HashMap<String, mpsc::Sender<InboundMessage>>,
     workers: &mut JoinSet<()>,
 ) {
     let chat = job.from.clone();
     let capacity = usize::try_from(shared.deps.settings.chat_queue_capacity.get()).unwrap_or(64);
-    let mut open_queue = |chats: &mut HashMap<String, mpsc::Sender<Job>>| {
+    let mut open_queue = |chats: &mut HashMap<String, mpsc::Sender<InboundMessage>>| {
         let (tx, rx) = mpsc::channel(capacity);
         workers.spawn(chat_worker(shared.clone(), chat.clone(), rx));
         chats.insert(chat.clone(), tx.clone());
@@ -451,7 +447,11 @@ fn business_number(shared: &ChatShared) -> String {
 
 /// Answers one chat's messages in order; ends after `chat_idle_timeout`
 /// without work or when the bot drops the queue.
-async fn chat_worker(shared: Arc<ChatShared>, chat: String, mut queue: mpsc::Receiver<Job>) {
+async fn chat_worker(
+    shared: Arc<ChatShared>,
+    chat: String,
+    mut queue: mpsc::Receiver<InboundMessage>,
+) {
     let idle = shared.deps.settings.chat_idle_timeout;
     loop {
         let job = match tokio::time::timeout(idle, queue.recv()).await {
@@ -472,13 +472,13 @@ async fn chat_worker(shared: Arc<ChatShared>, chat: String, mut queue: mpsc::Rec
     }
 }
 
-async fn answer_logged(shared: &ChatShared, chat: &str, job: Job) {
+async fn answer_logged(shared: &ChatShared, chat: &str, job: InboundMessage) {
     if let Err(err) = answer(shared, chat, job).await {
         tracing::warn!(tenant = %shared.tenant, %chat, error = %err, "answering failed");
     }
 }
 
-async fn answer(shared: &ChatShared, chat: &str, job: Job) -> Result<(), String> {
+async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<(), String> {
     let deps = &shared.deps;
     let id = match job.stored_id {
         Some(id) => id,

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::audit::{self, Actor};
 use super::tenants::tenant_not_found;
 use crate::crypto::MasterKey;
-use crate::error::{AppError, FieldErrors};
+use crate::error::{AppError, ErrorCode, FieldErrors};
 
 /// A tenant's Cloud API credentials, decrypted (for its transport and
 /// webhook only).
@@ -344,7 +344,8 @@ pub async fn cloud_credentials(
 }
 
 /// Link by phone number (pairing code) instead of a QR code; `None` goes
-/// back to the QR. The caller restarts a running bot.
+/// back to the QR. WhatsApp Web only (409 otherwise). The caller restarts
+/// a running bot.
 pub async fn set_pairing_phone(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -352,6 +353,16 @@ pub async fn set_pairing_phone(
     phone: Option<&crate::domain::phone::PhoneNumber>,
 ) -> Result<(), AppError> {
     let txn = crate::db::begin_write(db).await?;
+    let config = tenant_config::Entity::find_by_id(tenant_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(tenant_not_found)?;
+    if config.transport != TransportKind::WhatsappWeb {
+        return Err(AppError::new(
+            ErrorCode::Conflict,
+            "Linking by phone number is for the WhatsApp Web transport: choose it first.",
+        ));
+    }
     let result = whatsapp_session::Entity::update_many()
         .col_expr(
             whatsapp_session::Column::PairingPhone,

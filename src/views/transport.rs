@@ -18,23 +18,21 @@ use crate::error::FieldErrors;
 use crate::services::transports::TransportView;
 use crate::views::components::{self, Field};
 
-/// The transports in the order the form offers them, with a name and one
-/// sentence an owner can choose by.
-const KINDS: [(TransportKind, &str, &str); 3] = [
+/// The transports in the order the form offers them, with one sentence an
+/// owner can choose by. The form's value is the JSON API's `kind`
+/// (`enum_name`).
+const KINDS: [(TransportKind, &str); 3] = [
     (
         TransportKind::Sandbox,
-        "sandbox",
         "A simulated WhatsApp inside Flow HQ for trying the bot out: real customers cannot reach it.",
     ),
     (
         TransportKind::WhatsappWeb,
-        "whatsapp_web",
         "The bot becomes a linked device of the business's own WhatsApp app, like WhatsApp Web: \
          link it with a QR code or a pairing code. Unofficial: WhatsApp may block numbers that use it.",
     ),
     (
         TransportKind::CloudApi,
-        "cloud_api",
         "Meta's official WhatsApp Business Platform: needs a Meta app with a WhatsApp number \
          and the details below.",
     ),
@@ -49,14 +47,6 @@ pub fn label(kind: TransportKind) -> &'static str {
     }
 }
 
-/// The form's value for a transport (what the JSON API calls `kind`).
-pub fn kind_value(kind: TransportKind) -> &'static str {
-    KINDS
-        .iter()
-        .find(|(k, _, _)| *k == kind)
-        .map_or("sandbox", |(_, value, _)| *value)
-}
-
 /// What the transport form shows that is not a secret: the stored values,
 /// or what was typed into a refused form. Secrets are never sent back.
 #[derive(Debug, Clone, Default)]
@@ -68,7 +58,7 @@ pub struct TransportFormValues {
 impl TransportFormValues {
     pub fn from_view(view: &TransportView) -> Self {
         Self {
-            kind: kind_value(view.kind).to_owned(),
+            kind: components::enum_name(&view.kind),
             phone_number_id: view.phone_number_id.clone().unwrap_or_default(),
         }
     }
@@ -220,7 +210,8 @@ fn form(card: &TransportCard<'_>) -> Markup {
             (components::csrf_input(card.csrf))
             fieldset.kinds aria-describedby=[kind_error.map(|_| "kind-error")] {
                 legend { "Change how the bot connects" }
-                @for (kind, value, description) in KINDS {
+                @for (kind, description) in KINDS {
+                    @let value = components::enum_name(&kind);
                     @let id = format!("kind-{value}");
                     label.option for=(id) {
                         input id=(id) type="radio" name="kind" value=(value)

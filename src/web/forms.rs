@@ -72,17 +72,21 @@ pub fn with_field_errors<T>(
 /// always in the form (hidden unless chosen), so for other transports they
 /// are dropped; an empty secret means "keep the stored one".
 pub fn transport_input(form: &AnyForm) -> Result<TransportInput, AppError> {
-    let kind = match form.get("kind").map(|kind| kind.trim()) {
-        Some("sandbox") => TransportKind::Sandbox,
-        Some("whatsapp_web") => TransportKind::WhatsappWeb,
-        Some("cloud_api") => TransportKind::CloudApi,
-        _ => {
-            return Err(AppError::validation(FieldErrors::from([(
+    // The JSON API's names (`sandbox`, `whatsapp_web`, `cloud_api`).
+    let kind = form
+        .get("kind")
+        .and_then(|kind| {
+            serde_json::from_value::<TransportKind>(serde_json::Value::String(
+                kind.trim().to_owned(),
+            ))
+            .ok()
+        })
+        .ok_or_else(|| {
+            AppError::validation(FieldErrors::from([(
                 "kind".to_owned(),
                 "Choose how the bot connects to WhatsApp.".to_owned(),
-            )])));
-        }
-    };
+            )]))
+        })?;
     if kind != TransportKind::CloudApi {
         return Ok(TransportInput {
             kind,
@@ -145,11 +149,6 @@ pub async fn apply_pairing(
     form: &AnyForm,
     shown_at: &str,
 ) -> Result<Flash, AppError> {
-    if detail.config.transport != TransportKind::WhatsappWeb {
-        return Ok(Flash::error(
-            "Linking by phone number is for the WhatsApp Web transport: choose it first.",
-        ));
-    }
     let phone = if form.contains_key("use_qr") {
         None
     } else {
@@ -161,7 +160,14 @@ pub async fn apply_pairing(
     };
     let tenant = detail.tenant.id;
     let was_running = state.bots.is_running(tenant);
-    transports::set_pairing_phone(&state.db, actor, tenant, phone.as_ref()).await?;
+    match transports::set_pairing_phone(&state.db, actor, tenant, phone.as_ref()).await {
+        Ok(()) => {}
+        // Not on WhatsApp Web: said as a flash, not a field error.
+        Err(err) if err.code() == ErrorCode::Conflict => {
+            return Ok(Flash::error(err.message().to_owned()));
+        }
+        Err(err) => return Err(err),
+    }
     state
         .bots
         .transport_changed(tenant, detail.config.transport)

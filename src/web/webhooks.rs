@@ -57,9 +57,17 @@ fn not_a_cloud_tenant() -> AppError {
     )
 }
 
-/// Meta's id in the path is ours: anything not a UUID names nothing.
-fn tenant_id(path: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(path).map_err(|_| not_a_cloud_tenant())
+/// The tenant the path names, with its credentials: only a tenant on the
+/// Cloud API has a webhook (anything else, a non-UUID included, is a 404).
+async fn cloud_tenant(
+    state: &AppState,
+    path: &str,
+) -> Result<(Uuid, transports::CloudCredentials), AppError> {
+    let tenant = Uuid::parse_str(path).map_err(|_| not_a_cloud_tenant())?;
+    let credentials = transports::webhook_credentials(&state.db, &state.cloud.key, tenant)
+        .await?
+        .ok_or_else(not_a_cloud_tenant)?;
+    Ok((tenant, credentials))
 }
 
 async fn verify(
@@ -67,10 +75,7 @@ async fn verify(
     path: web::Path<String>,
     query: web::Query<Handshake>,
 ) -> Result<HttpResponse, AppError> {
-    let tenant = tenant_id(&path)?;
-    let credentials = transports::webhook_credentials(&state.db, &state.cloud.key, tenant)
-        .await?
-        .ok_or_else(not_a_cloud_tenant)?;
+    let (tenant, credentials) = cloud_tenant(&state, &path).await?;
     let Handshake {
         mode,
         verify_token,
@@ -174,10 +179,7 @@ async fn receive(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let tenant = tenant_id(&path)?;
-    let credentials = transports::webhook_credentials(&state.db, &state.cloud.key, tenant)
-        .await?
-        .ok_or_else(not_a_cloud_tenant)?;
+    let (tenant, credentials) = cloud_tenant(&state, &path).await?;
     let signature = request
         .headers()
         .get(SIGNATURE_HEADER)

@@ -42,7 +42,7 @@ pub fn page_key(status: &StatusView) -> String {
     format!(
         "{} {request} {} {link}",
         status_name(status.tenant.status),
-        transport::kind_value(status.transport.kind)
+        components::enum_name(&status.transport.kind)
     )
 }
 

@@ -9,7 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::domain::phone::PhoneNumber;
-use crate::error::{AppError, ErrorCode, FieldErrors};
+use crate::error::{AppError, FieldErrors};
 use crate::services::transports::{self, TransportInput};
 use crate::state::AppState;
 use crate::web::auth::ApiAdmin;
@@ -86,17 +86,6 @@ async fn pairing(
         .map(|phone| PhoneNumber::parse(&phone))
         .transpose()
         .map_err(|msg| AppError::validation(FieldErrors::from([("phone".to_owned(), msg)])))?;
-    if phone.is_some()
-        && transports::view(&state.db, &state.cloud.key, id)
-            .await?
-            .kind
-            != TransportKind::WhatsappWeb
-    {
-        return Err(AppError::new(
-            ErrorCode::Conflict,
-            "Linking by phone number is for the WhatsApp Web transport: choose it first.",
-        ));
-    }
     transports::set_pairing_phone(&state.db, &admin.actor(), id, phone.as_ref()).await?;
     let view = transports::view(&state.db, &state.cloud.key, id).await?;
     state.bots.transport_changed(id, view.kind).await;

@@ -100,10 +100,10 @@ impl App {
             CloudHub::new(db.clone(), master_key, settings.cloud_api.clone())
                 .context("building the Cloud API client")?,
         );
-        let writer_db = db::connect_dedicated(&settings.database).await?;
+        let writers = db::connect_log_writer(&settings.database).await?;
         let bots = BotRegistry::new(
             db.clone(),
-            writer_db,
+            writers,
             settings.bots.clone(),
             TransportHubs {
                 sandbox: sandbox.clone(),

@@ -163,7 +163,7 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
     let listing = list_timings(&db).await?;
 
     let sandbox = Arc::new(SandboxHub::default());
-    let writer_db = db::connect_dedicated(&settings.database).await?;
+    let writers = db::connect_log_writer(&settings.database).await?;
     let cloud = Arc::new(CloudHub::new(
         db.clone(),
         MasterKey::generate(),
@@ -171,7 +171,7 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
     )?);
     let registry = BotRegistry::new(
         db.clone(),
-        writer_db.clone(),
+        writers.clone(),
         settings.bots.clone(),
         TransportHubs {
             sandbox: sandbox.clone(),
@@ -222,9 +222,9 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
     let statements = registry.heartbeat().await?;
 
     // The ceiling, measured just before the pipeline runs on the same table,
-    // through the log writer's own connection while the bots are idle.
+    // through the log writer's own connections while the bots are idle.
     let raw = raw_insert_rate(
-        &writer_db,
+        &writers,
         &tenants,
         args.raw_rows,
         settings.bots.log_batch_size.get(),
@@ -273,7 +273,11 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
         true,
     );
     line(
-        "raw batched insert rate",
+        &format!(
+            "raw batched insert rate ({} connection{})",
+            writers.parallel,
+            if writers.parallel == 1 { "" } else { "s" }
+        ),
         format!("{raw:.0} rows/s"),
         "(reference)",
         true,
@@ -603,44 +607,67 @@ async fn latency(
 }
 
 /// message_log rows/s with plain batched inserts (`batch` rows per
-/// statement, one transaction each, like the log writer's batches): the
-/// ceiling the pipeline is compared with.
+/// transaction in statements of `ROWS_PER_STATEMENT`, like the log writer's
+/// batches), on as many connections at once as the log writer commits on:
+/// the ceiling the pipeline is compared with.
 async fn raw_insert_rate(
-    db: &DatabaseConnection,
+    writers: &db::WriterPool,
     tenants: &[Uuid],
     rows: u32,
     batch: u32,
 ) -> anyhow::Result<f64> {
     let begin = Instant::now();
-    let now = Utc::now();
-    let mut k = 0u32;
-    let per_statement = u32::try_from(crate::services::runtime::ROWS_PER_STATEMENT)?;
-    while k < rows {
-        let end = (k + batch).min(rows);
-        let txn = crate::db::begin_write(db).await?;
-        let mut first = k;
-        while first < end {
-            let last = (first + per_statement).min(end);
-            let chunk = (first..last).map(|i| message_log::ActiveModel {
-                tenant_id: Set(tenants[i as usize % tenants.len()]),
-                direction: Set(Direction::In),
-                chat_id: Set(format!("+4915{i:09}")),
-                sender: Set(format!("+4915{i:09}")),
-                recipient: Set("bot".into()),
-                text: Set("tell me more".into()),
-                wa_message_id: Set(Some(format!("raw-{i}"))),
-                status: Set(MessageStatus::Received),
-                error: Set(None),
-                created_at: Set(now),
-                ..Default::default()
-            });
-            message_log::Entity::insert_many(chunk)
-                .exec_without_returning(&txn)
-                .await?;
-            first = last;
-        }
-        txn.commit().await?;
-        k = end;
+    let parallel = u32::try_from(writers.parallel.max(1))?;
+    let mut set = tokio::task::JoinSet::new();
+    for lane in 0..parallel {
+        let db = writers.db.clone();
+        let tenants = tenants.to_vec();
+        set.spawn(async move {
+            // Lane `lane` writes every `parallel`-th batch.
+            let mut k = lane * batch;
+            while k < rows {
+                let end = (k + batch).min(rows);
+                insert_raw(&db, &tenants, k..end).await?;
+                k += parallel * batch;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        done??;
     }
     Ok(f64::from(rows) / begin.elapsed().as_secs_f64())
+}
+
+async fn insert_raw(
+    db: &DatabaseConnection,
+    tenants: &[Uuid],
+    rows: std::ops::Range<u32>,
+) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let per_statement = u32::try_from(crate::services::runtime::ROWS_PER_STATEMENT)?;
+    let txn = crate::db::begin_write(db).await?;
+    let mut first = rows.start;
+    while first < rows.end {
+        let last = (first + per_statement).min(rows.end);
+        let chunk = (first..last).map(|i| message_log::ActiveModel {
+            tenant_id: Set(tenants[i as usize % tenants.len()]),
+            direction: Set(Direction::In),
+            chat_id: Set(format!("+4915{i:09}")),
+            sender: Set(format!("+4915{i:09}")),
+            recipient: Set("bot".into()),
+            text: Set("tell me more".into()),
+            wa_message_id: Set(Some(format!("raw-{i}"))),
+            status: Set(MessageStatus::Received),
+            error: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        });
+        message_log::Entity::insert_many(chunk)
+            .exec_without_returning(&txn)
+            .await?;
+        first = last;
+    }
+    txn.commit().await?;
+    Ok(())
 }

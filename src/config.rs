@@ -67,6 +67,8 @@ pub struct DatabaseSettings {
     #[serde(with = "humantime_serde")]
     pub sqlite_busy_timeout: Duration,
     pub sqlite_cache_mib: u32,
+    /// PostgreSQL only: connections the message log writer commits on.
+    pub log_writer_connections: NonZeroU32,
     #[serde(with = "humantime_serde")]
     pub slow_statement_threshold: Duration,
 }
@@ -542,6 +544,15 @@ impl DatabaseSettings {
                 "database.url",
                 "must start with sqlite: or postgres:// (e.g. sqlite://data/flowhq.db)",
             ))
+        }
+    }
+
+    /// Message log batches committed at once: one on SQLite (one writer at
+    /// a time), `log_writer_connections` on PostgreSQL.
+    pub fn log_writers(&self) -> u32 {
+        match self.kind() {
+            Ok(DatabaseKind::Postgres) => self.log_writer_connections.get(),
+            _ => 1,
         }
     }
 

@@ -37,18 +37,33 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     connect_pool(settings, settings.max_connections, settings.min_connections).await
 }
 
-/// A pool of exactly one connection, for the one task that writes most (the
-/// message log writer): on SQLite its page cache then stays warm instead of
-/// being invalidated by writes from the pool's other connections.
+/// The message log writer's own connections, and how many batches it may
+/// commit at once (one per connection).
+#[derive(Clone)]
+pub struct WriterPool {
+    pub db: DatabaseConnection,
+    pub parallel: usize,
+}
+
+/// The pool of the task that writes most (the message log writer), apart
+/// from everyone else's.
 ///
-/// On SQLite this connection does not checkpoint the WAL itself (only as a
-/// backstop past 256 MiB): [`checkpoint`] runs on another pooled connection,
-/// so copying pages back into the database file happens on another core
-/// instead of stalling the writer.
-pub async fn connect_dedicated(
-    settings: &DatabaseSettings,
-) -> Result<DatabaseConnection, DbSetupError> {
-    connect_pool_with(settings, 1, 1, WRITER_AUTOCHECKPOINT_PAGES).await
+/// On SQLite it is exactly one connection, whose page cache then stays warm
+/// instead of being invalidated by writes from the pool's other connections.
+/// It does not checkpoint the WAL itself (only as a backstop past 256 MiB):
+/// [`checkpoint`] runs on another pooled connection, so copying pages back
+/// into the database file happens on another core instead of stalling the
+/// writer.
+///
+/// On PostgreSQL it is `log_writer_connections`: a commit waits for the
+/// server's WAL flush, and batches committed side by side share that wait.
+pub async fn connect_log_writer(settings: &DatabaseSettings) -> Result<WriterPool, DbSetupError> {
+    let n = settings.log_writers();
+    let db = connect_pool_with(settings, n, n, WRITER_AUTOCHECKPOINT_PAGES).await?;
+    Ok(WriterPool {
+        db,
+        parallel: usize::try_from(n).unwrap_or(1),
+    })
 }
 
 /// WAL pages after which a connection checkpoints by itself: 16 MiB for

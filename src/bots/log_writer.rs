@@ -6,6 +6,15 @@
 //! new id, or duplicate), outbound rows and status updates (fire and forget).
 //! It commits after `batch_size` operations or `flush_interval`, whichever
 //! comes first, and once more at shutdown with whatever is left.
+//!
+//! A batch is sent when a writer connection is free; until then it keeps
+//! filling up, so the next batch grows while one commits. On PostgreSQL
+//! several batches commit at once, one per writer connection
+//! (`WriterPool::parallel`): while one waits for the server's disk the next
+//! is already on its way. Nothing depends on the order of batches: a bot
+//! asks for a message's status update only after its inbound row was
+//! committed, and the unique index settles repeats in concurrent batches
+//! (inserted in one key order, so they wait for each other, never deadlock).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,8 +22,10 @@ use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::db::WriterPool;
 use crate::services::runtime::{self, InboundRow, OutboundRow, StatusUpdate, WorkerMarks};
 
 /// Operations waiting for the writer; senders wait when it is full.
@@ -66,11 +77,11 @@ impl LogWriter {
     /// Starts the writer task; it stops (after a last flush) when `shutdown`
     /// is cancelled and the queue is empty.
     /// `node` names this process as the owner of the bots it marks running.
-    /// `pool` (another connection than `db`) checkpoints SQLite's WAL after
-    /// commits, off the writer's thread.
+    /// `pool` (other connections than `writers`') checkpoints SQLite's WAL
+    /// after commits, off the writer's thread.
     #[allow(clippy::too_many_arguments)]
     pub fn spawn(
-        db: DatabaseConnection,
+        writers: WriterPool,
         pool: DatabaseConnection,
         node: String,
         batch_size: usize,
@@ -87,16 +98,18 @@ impl LogWriter {
             runtime,
         );
         let writer = tracker.track_future(run(
-            db,
+            writers,
             rx,
-            batch_size.max(1),
-            flush_interval,
+            Batching {
+                size: batch_size.max(1),
+                interval: flush_interval,
+            },
             shutdown,
-            Committed {
+            Arc::new(Committed {
                 stats: stats.clone(),
                 notify: committed,
-            },
-            node,
+                node,
+            }),
         ));
         // Every message waits for this task's commits: it gets a thread of
         // its own, so its turn never queues behind thousands of bot tasks.
@@ -179,10 +192,19 @@ impl LogWriter {
     }
 }
 
-/// Where a committed batch is reported: counters, and the checkpointer.
+/// Where a committed batch is reported (counters, and the checkpointer),
+/// and the node it marks bots running on.
 struct Committed {
     stats: Arc<WriterStats>,
     notify: Arc<Notify>,
+    node: String,
+}
+
+/// When a batch is committed: at `size` operations, or `interval` after
+/// its first one.
+struct Batching {
+    size: usize,
+    interval: Duration,
 }
 
 /// Checkpoints the WAL a moment after commits, at most every
@@ -208,15 +230,14 @@ async fn checkpoints(
 }
 
 async fn run(
-    db: DatabaseConnection,
+    writers: WriterPool,
     mut rx: mpsc::Receiver<Op>,
-    batch_size: usize,
-    flush_interval: Duration,
+    batching: Batching,
     shutdown: CancellationToken,
-    committed: Committed,
-    node: String,
+    committed: Arc<Committed>,
 ) {
-    let mut batch: Vec<Op> = Vec::with_capacity(batch_size);
+    let parallel = writers.parallel.max(1);
+    let mut in_flight = JoinSet::new();
     loop {
         // Wait for the first operation of a batch (or shutdown)…
         let first = tokio::select! {
@@ -224,33 +245,60 @@ async fn run(
             op = rx.recv() => op,
             () = shutdown.cancelled() => None,
         };
-        match first {
-            Some(op) => batch.push(op),
-            None => break,
-        }
-        // …then take more until the batch is full or the interval is over.
-        let deadline = tokio::time::Instant::now() + flush_interval;
-        while batch.len() < batch_size {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(op)) => batch.push(op),
-                Ok(None) | Err(_) => break,
+        let Some(first) = first else { break };
+        let mut batch = Vec::with_capacity(batching.size);
+        batch.push(first);
+        // …then take more until the batch is full, or the interval is over
+        // and a connection is free to commit it.
+        let deadline = tokio::time::Instant::now() + batching.interval;
+        let mut due = false;
+        while batch.len() < batching.size && !(due && in_flight.len() < parallel) {
+            tokio::select! {
+                op = rx.recv() => match op {
+                    Some(op) => batch.push(op),
+                    None => break,
+                },
+                () = tokio::time::sleep_until(deadline), if !due => due = true,
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => flushed(done),
             }
         }
-        flush(&db, &mut batch, &committed, &node).await;
+        while in_flight.len() >= parallel {
+            if let Some(done) = in_flight.join_next().await {
+                flushed(done);
+            }
+        }
+        in_flight.spawn(flush(writers.db.clone(), batch, committed.clone()));
+    }
+    while let Some(done) = in_flight.join_next().await {
+        flushed(done);
     }
     // Shutdown: whatever is queued still goes in.
     rx.close();
+    let mut batch = Vec::with_capacity(batching.size);
     while let Some(op) = rx.recv().await {
         batch.push(op);
-        if batch.len() >= batch_size {
-            flush(&db, &mut batch, &committed, &node).await;
+        if batch.len() >= batching.size {
+            flush(
+                writers.db.clone(),
+                std::mem::take(&mut batch),
+                committed.clone(),
+            )
+            .await;
         }
     }
-    flush(&db, &mut batch, &committed, &node).await;
+    flush(writers.db.clone(), batch, committed.clone()).await;
     tracing::debug!("message log writer stopped");
 }
 
-async fn flush(db: &DatabaseConnection, batch: &mut Vec<Op>, committed: &Committed, node: &str) {
+/// A batch's flush only fails by panicking (its errors are logged inside).
+fn flushed(done: Result<(), tokio::task::JoinError>) {
+    if let Err(err) = done {
+        tracing::error!(error = %err, "a message log batch panicked; its rows are lost");
+    }
+}
+
+async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Committed>) {
+    let db = &db;
     let stats = &committed.stats;
     if batch.is_empty() {
         return;
@@ -260,7 +308,7 @@ async fn flush(db: &DatabaseConnection, batch: &mut Vec<Op>, committed: &Committ
     let mut outbound = Vec::new();
     let mut updates = Vec::new();
     let mut marks = WorkerMarks {
-        node: node.to_owned(),
+        node: committed.node.clone(),
         ..Default::default()
     };
     let mut mark_replies = Vec::new();

@@ -58,10 +58,10 @@ pub struct BotRegistry {
 impl BotRegistry {
     /// Builds the registry and its log writer on the current runtime (the
     /// app's main one: call this from `App::build`).
-    /// `writer_db` is the log writer's own connection (`db::connect_dedicated`).
+    /// `writers` are the log writer's own connections (`db::connect_log_writer`).
     pub fn new(
         db: DatabaseConnection,
-        writer_db: DatabaseConnection,
+        writers: crate::db::WriterPool,
         settings: BotSettings,
         hubs: TransportHubs,
     ) -> Arc<Self> {
@@ -70,7 +70,7 @@ impl BotRegistry {
         let writer_shutdown = CancellationToken::new();
         let node = format!("node-{}", Uuid::new_v4().simple());
         let writer = LogWriter::spawn(
-            writer_db,
+            writers,
             db.clone(),
             node.clone(),
             usize::try_from(settings.log_batch_size.get()).unwrap_or(500),

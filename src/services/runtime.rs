@@ -633,13 +633,13 @@ pub struct StatusUpdate {
     pub error: Option<String>,
 }
 
-/// Writes one batch in ONE transaction. Returns, for each inbound row in
-/// order, its new id, or `None` when it was a duplicate (already stored, or
-/// repeated within the batch).
 /// Rows per INSERT: SQLite allows 32,766 bound values per statement, and
 /// one size of statement is prepared once and reused.
 pub const ROWS_PER_STATEMENT: usize = 1000;
 
+/// Writes one batch in ONE transaction. Returns, for each inbound row in
+/// order, its new id, or `None` when it was a duplicate (already stored, or
+/// repeated within the batch).
 pub async fn flush_log_batch(
     db: &DatabaseConnection,
     inbound: &[InboundRow],
@@ -649,9 +649,21 @@ pub async fn flush_log_batch(
 ) -> Result<Vec<Option<i64>>, DbErr> {
     let txn = crate::db::begin_write(db).await?;
     mark_workers(&txn, marks).await?;
-    let mut ids = Vec::with_capacity(inbound.len());
-    for chunk in inbound.chunks(ROWS_PER_STATEMENT) {
-        ids.extend(insert_inbound(&txn, chunk).await?);
+    // Inserted in one key order in every batch: batches committed side by
+    // side (PostgreSQL) then wait for each other on a repeated message
+    // instead of deadlocking. Stable, so a repeat inside the batch stays
+    // behind its first occurrence.
+    let mut order: Vec<usize> = (0..inbound.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&inbound[a], &inbound[b]);
+        (a.tenant_id, &a.wa_message_id).cmp(&(b.tenant_id, &b.wa_message_id))
+    });
+    let mut ids = vec![None; inbound.len()];
+    for chunk in order.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<&InboundRow> = chunk.iter().map(|&i| &inbound[i]).collect();
+        for (&i, id) in chunk.iter().zip(insert_inbound(&txn, &rows).await?) {
+            ids[i] = id;
+        }
     }
     let mut outbound = outbound.into_iter().peekable();
     while outbound.peek().is_some() {
@@ -713,7 +725,7 @@ pub async fn flush_log_batch(
 
 async fn insert_inbound(
     conn: &impl ConnectionTrait,
-    rows: &[InboundRow],
+    rows: &[&InboundRow],
 ) -> Result<Vec<Option<i64>>, DbErr> {
     if rows.is_empty() {
         return Ok(Vec::new());

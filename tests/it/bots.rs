@@ -588,7 +588,7 @@ async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without
             Arc::new(factory_sandbox.transport(config.tenant_id, None, Default::default()))
         }
     });
-    let writer_db = flowhq::db::connect_dedicated(&settings.database)
+    let writers = flowhq::db::connect_log_writer(&settings.database)
         .await
         .unwrap();
     let cloud = Arc::new(
@@ -601,7 +601,7 @@ async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without
     );
     let registry = BotRegistry::new(
         db.clone(),
-        writer_db,
+        writers,
         settings.bots.clone(),
         TransportHubs {
             sandbox: sandbox.clone(),
@@ -791,4 +791,96 @@ async fn pausing_reaches_the_running_bot_which_then_logs_without_answering() {
         "a paused bot answered"
     );
     assert!(skipped_after >= before);
+}
+
+/// Batches committed side by side (several writer connections on
+/// PostgreSQL, one after the other on SQLite) still store every inbound
+/// message once: the same message persisted by several bots' tasks at once
+/// gets one id, every other attempt is told it is a duplicate.
+#[tokio::test]
+async fn concurrent_log_batches_store_each_inbound_message_once() {
+    use flowhq::bots::log_writer::LogWriter;
+    use flowhq::services::runtime::InboundRow;
+
+    let database = TestDatabase::create().await;
+    let settings = flowhq::config::Settings::for_tests(&database.url);
+    let db = flowhq::db::connect(&settings.database).await.unwrap();
+    flowhq::db::migrate(&db).await.unwrap();
+    let draft: flowhq::services::tenants::TenantDraft =
+        serde_json::from_value(tenant_draft(40)).unwrap();
+    let new = flowhq::services::tenants::NewTenant::try_from(draft).unwrap();
+    let tenant = flowhq::services::tenants::create(&db, &Actor::System, new)
+        .await
+        .unwrap()
+        .tenant
+        .id;
+
+    let writers = flowhq::db::connect_log_writer(&settings.database)
+        .await
+        .unwrap();
+    let on_postgres = database.url.starts_with("postgres");
+    assert_eq!(writers.parallel, if on_postgres { 4 } else { 1 });
+    let shutdown = CancellationToken::new();
+    let tracker = tokio_util::task::TaskTracker::new();
+    // Tiny batches, so that many are in flight at once.
+    let writer = LogWriter::spawn(
+        writers,
+        db.clone(),
+        "node-test".to_owned(),
+        3,
+        Duration::from_millis(1),
+        shutdown.clone(),
+        &tracker,
+        &tokio::runtime::Handle::current(),
+    );
+    const MESSAGES: usize = 60;
+    const COPIES: usize = 4;
+    let mut attempts = tokio::task::JoinSet::new();
+    for copy in 0..COPIES {
+        for k in 0..MESSAGES {
+            let writer = writer.clone();
+            attempts.spawn(async move {
+                // Each copy asks in another order, so batches overlap unevenly.
+                let k = if copy % 2 == 0 { k } else { MESSAGES - 1 - k };
+                let row = InboundRow {
+                    tenant_id: tenant,
+                    wa_message_id: format!("wamid.{k}"),
+                    chat_id: format!("+49170{k:07}"),
+                    to: "bot".to_owned(),
+                    text: format!("message {k}"),
+                    created_at: Utc::now(),
+                };
+                (k, writer.persist(row).await.unwrap())
+            });
+        }
+    }
+    let mut stored: HashMap<usize, Vec<i64>> = HashMap::new();
+    while let Some(done) = attempts.join_next().await {
+        let (k, id) = done.unwrap();
+        stored.entry(k).or_default().extend(id);
+    }
+    shutdown.cancel();
+    tracker.close();
+    tracker.wait().await;
+
+    let rows = message_log::Entity::find()
+        .filter(message_log::Column::TenantId.eq(tenant))
+        .filter(message_log::Column::Direction.eq(Direction::In))
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), MESSAGES, "one row per message");
+    for row in rows {
+        let k: usize = row
+            .wa_message_id
+            .as_deref()
+            .and_then(|id| id.strip_prefix("wamid."))
+            .and_then(|k| k.parse().ok())
+            .unwrap();
+        assert_eq!(
+            stored.get(&k),
+            Some(&vec![row.id]),
+            "message {k}: exactly one of {COPIES} attempts got the stored row's id"
+        );
+    }
 }

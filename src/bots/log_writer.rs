@@ -32,8 +32,13 @@ use crate::services::runtime::{self, InboundRow, OutboundRow, StatusUpdate, Work
 const QUEUE_CAPACITY: usize = 16_384;
 /// A failed batch is retried this many times before it is given up (logged).
 const ATTEMPTS: u32 = 3;
-/// At most one WAL checkpoint this often while batches are committed.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// The pause between WAL checkpoints while batches are committed. Short:
+/// under steady writes these checkpoints never quite finish, so the WAL is
+/// restarted by the checkpoint the writer runs itself at its backstop, and
+/// every commit waits for that one. The less it finds left to copy and
+/// sync, the shorter the wait (p99 at 5,000 msg/s on SQLite: ~350 ms with
+/// 100 ms pauses, 97–110 ms with these).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(10);
 
 enum Op {
     Persist {

@@ -4,17 +4,20 @@
 //! Bots hand it operations over a bounded channel (back-pressure, never an
 //! unbounded queue): inbound rows to persist (the bot waits for the answer:
 //! new id, or duplicate), outbound rows and status updates (fire and forget).
-//! It commits after `batch_size` operations or `flush_interval`, whichever
-//! comes first, and once more at shutdown with whatever is left.
+//! A batch is complete at `batch_size` operations, or `flush_interval`
+//! after its first one; it is sent when a writer connection is free, and
+//! keeps filling up until then, so the next batch grows while one commits.
+//! At shutdown whatever is left is committed too.
 //!
-//! A batch is sent when a writer connection is free; until then it keeps
-//! filling up, so the next batch grows while one commits. On PostgreSQL
-//! several batches commit at once, one per writer connection
+//! On PostgreSQL several batches commit at once, one per writer connection
 //! (`WriterPool::parallel`): while one waits for the server's disk the next
-//! is already on its way. Nothing depends on the order of batches: a bot
+//! is already on its way. Batches need no order among themselves: a bot
 //! asks for a message's status update only after its inbound row was
-//! committed, and the unique index settles repeats in concurrent batches
-//! (inserted in one key order, so they wait for each other, never deadlock).
+//! committed, and the unique index settles a message repeated in concurrent
+//! batches (inbound rows go in one key order, so such batches wait for each
+//! other instead of deadlocking). What could still collide — one outbound id
+//! reported twice, two status updates of one message in flight at once —
+//! is rare, and a batch the server aborts is retried.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,6 +71,10 @@ pub struct WriterStats {
     pub outbound: AtomicU64,
     pub status_updates: AtomicU64,
     pub batches: AtomicU64,
+    /// Batch attempts that failed and were tried again.
+    pub retries: AtomicU64,
+    /// The most batches that were committing at the same time.
+    pub most_in_flight: AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -273,6 +280,10 @@ async fn run(
             }
         }
         in_flight.spawn(flush(writers.db.clone(), batch, committed.clone()));
+        committed
+            .stats
+            .most_in_flight
+            .fetch_max(in_flight.len() as u64, Ordering::Relaxed);
     }
     while let Some(done) = in_flight.join_next().await {
         flushed(done);
@@ -347,6 +358,7 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
             Ok(ids) => break Ok(ids),
             Err(err) if attempt < ATTEMPTS => {
                 tracing::warn!(error = %err, attempt, "writing the message log failed; retrying");
+                stats.retries.fetch_add(1, Ordering::Relaxed);
                 // A tenant deleted meanwhile fails the whole batch on its
                 // foreign key: drop its rows, keep everyone else's.
                 if let Err(err) =

@@ -544,7 +544,8 @@ pub async fn stale_workers(
 }
 
 /// Inbound messages persisted but never answered (a crash or a shutdown
-/// past the drain bound), oldest first.
+/// past the drain bound), oldest first: by the time the message was sent,
+/// as ids follow the key order of the log writer's batches, not arrival.
 pub async fn unanswered(
     db: &DatabaseConnection,
     tenant_id: Uuid,
@@ -553,6 +554,7 @@ pub async fn unanswered(
         .filter(message_log::Column::Status.eq(MessageStatus::Received))
         .filter(message_log::Column::TenantId.eq(tenant_id))
         .filter(message_log::Column::Direction.eq(Direction::In))
+        .order_by_asc(message_log::Column::CreatedAt)
         .order_by_asc(message_log::Column::Id)
         .all(db)
         .await

@@ -862,6 +862,20 @@ async fn concurrent_log_batches_store_each_inbound_message_once() {
     shutdown.cancel();
     tracker.close();
     tracker.wait().await;
+    let stats = writer.stats();
+    assert_eq!(
+        stats.retries.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "no batch failed (a deadlock between batches would be retried)"
+    );
+    let most = stats
+        .most_in_flight
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if on_postgres {
+        assert!(most > 1, "batches committed side by side, at most {most}");
+    } else {
+        assert_eq!(most, 1, "SQLite commits one batch at a time");
+    }
 
     let rows = message_log::Entity::find()
         .filter(message_log::Column::TenantId.eq(tenant))
@@ -883,4 +897,81 @@ async fn concurrent_log_batches_store_each_inbound_message_once() {
             "message {k}: exactly one of {COPIES} attempts got the stored row's id"
         );
     }
+}
+
+/// A batch larger than one INSERT statement: every inbound row gets its own
+/// id back in the caller's order, and a message repeated across the two
+/// statements (inserted in key order) is stored once.
+#[tokio::test]
+async fn a_log_batch_over_several_statements_maps_every_id_back_and_stores_a_repeat_once() {
+    use flowhq::services::runtime::{InboundRow, ROWS_PER_STATEMENT, WorkerMarks, flush_log_batch};
+
+    let database = TestDatabase::create().await;
+    let settings = flowhq::config::Settings::for_tests(&database.url);
+    let db = flowhq::db::connect(&settings.database).await.unwrap();
+    flowhq::db::migrate(&db).await.unwrap();
+    let draft: flowhq::services::tenants::TenantDraft =
+        serde_json::from_value(tenant_draft(41)).unwrap();
+    let new = flowhq::services::tenants::NewTenant::try_from(draft).unwrap();
+    let tenant = flowhq::services::tenants::create(&db, &Actor::System, new)
+        .await
+        .unwrap()
+        .tenant
+        .id;
+    let t0 = Utc::now();
+    let row = |n: usize, sent: i64| InboundRow {
+        tenant_id: tenant,
+        wa_message_id: format!("wamid.{n:05}"),
+        chat_id: "+491700000001".to_owned(),
+        to: "bot".to_owned(),
+        text: format!("message {n}"),
+        created_at: t0 + chrono::Duration::milliseconds(sent),
+    };
+    // Caller (and sending) order is the reverse of key order; the repeat of
+    // the message whose key is last in the first statement comes first, so
+    // it sorts right behind its original, onto the boundary of the two
+    // statements.
+    let total = ROWS_PER_STATEMENT + 200;
+    let boundary = ROWS_PER_STATEMENT - 1;
+    let mut rows = vec![row(boundary, 0)];
+    rows.extend((0..total).rev().zip(1..).map(|(n, sent)| row(n, sent)));
+    let ids = flush_log_batch(&db, &rows, Vec::new(), Vec::new(), &WorkerMarks::default())
+        .await
+        .unwrap();
+
+    assert_eq!(ids.len(), rows.len());
+    let stored: HashMap<String, i64> = message_log::Entity::find()
+        .filter(message_log::Column::TenantId.eq(tenant))
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.wa_message_id.unwrap(), m.id))
+        .collect();
+    assert_eq!(stored.len(), total, "one row per distinct message");
+    // Each message's first caller gets its row's id, the repeat gets None.
+    let mut seen = std::collections::HashSet::new();
+    for (row, id) in rows.iter().zip(&ids) {
+        let expected = seen
+            .insert(row.wa_message_id.clone())
+            .then(|| stored[&row.wa_message_id]);
+        assert_eq!(*id, expected, "{}", row.wa_message_id);
+    }
+    assert_eq!(ids.iter().filter(|id| id.is_none()).count(), 1);
+
+    // Ids follow key order; recovery after a crash answers in sending order.
+    let first_callers: Vec<&str> = rows
+        .iter()
+        .zip(&ids)
+        .filter(|(_, id)| id.is_some())
+        .map(|(row, _)| row.wa_message_id.as_str())
+        .collect();
+    let recovered = flowhq::services::runtime::unanswered(&db, tenant)
+        .await
+        .unwrap();
+    let recovered: Vec<&str> = recovered
+        .iter()
+        .map(|m| m.wa_message_id.as_deref().unwrap())
+        .collect();
+    assert_eq!(recovered, first_callers);
 }

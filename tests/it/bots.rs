@@ -793,6 +793,30 @@ async fn pausing_reaches_the_running_bot_which_then_logs_without_answering() {
     assert!(skipped_after >= before);
 }
 
+/// A migrated test database without the app, holding one tenant.
+async fn database_with_tenant(
+    n: u32,
+) -> (
+    TestDatabase,
+    flowhq::config::Settings,
+    sea_orm::DatabaseConnection,
+    Uuid,
+) {
+    let database = TestDatabase::create().await;
+    let settings = flowhq::config::Settings::for_tests(&database.url);
+    let db = flowhq::db::connect(&settings.database).await.unwrap();
+    flowhq::db::migrate(&db).await.unwrap();
+    let draft: flowhq::services::tenants::TenantDraft =
+        serde_json::from_value(tenant_draft(n)).unwrap();
+    let new = flowhq::services::tenants::NewTenant::try_from(draft).unwrap();
+    let tenant = flowhq::services::tenants::create(&db, &Actor::System, new)
+        .await
+        .unwrap()
+        .tenant
+        .id;
+    (database, settings, db, tenant)
+}
+
 /// Batches committed side by side (several writer connections on
 /// PostgreSQL, one after the other on SQLite) still store every inbound
 /// message once: the same message persisted by several bots' tasks at once
@@ -802,18 +826,7 @@ async fn concurrent_log_batches_store_each_inbound_message_once() {
     use flowhq::bots::log_writer::LogWriter;
     use flowhq::services::runtime::InboundRow;
 
-    let database = TestDatabase::create().await;
-    let settings = flowhq::config::Settings::for_tests(&database.url);
-    let db = flowhq::db::connect(&settings.database).await.unwrap();
-    flowhq::db::migrate(&db).await.unwrap();
-    let draft: flowhq::services::tenants::TenantDraft =
-        serde_json::from_value(tenant_draft(40)).unwrap();
-    let new = flowhq::services::tenants::NewTenant::try_from(draft).unwrap();
-    let tenant = flowhq::services::tenants::create(&db, &Actor::System, new)
-        .await
-        .unwrap()
-        .tenant
-        .id;
+    let (database, settings, db, tenant) = database_with_tenant(40).await;
 
     let writers = flowhq::db::connect_log_writer(&settings.database)
         .await
@@ -906,18 +919,8 @@ async fn concurrent_log_batches_store_each_inbound_message_once() {
 async fn a_log_batch_over_several_statements_maps_every_id_back_and_stores_a_repeat_once() {
     use flowhq::services::runtime::{InboundRow, ROWS_PER_STATEMENT, WorkerMarks, flush_log_batch};
 
-    let database = TestDatabase::create().await;
-    let settings = flowhq::config::Settings::for_tests(&database.url);
-    let db = flowhq::db::connect(&settings.database).await.unwrap();
-    flowhq::db::migrate(&db).await.unwrap();
-    let draft: flowhq::services::tenants::TenantDraft =
-        serde_json::from_value(tenant_draft(41)).unwrap();
-    let new = flowhq::services::tenants::NewTenant::try_from(draft).unwrap();
-    let tenant = flowhq::services::tenants::create(&db, &Actor::System, new)
-        .await
-        .unwrap()
-        .tenant
-        .id;
+    // `_database` lives to the end: dropping it removes the database.
+    let (_database, _, db, tenant) = database_with_tenant(41).await;
     let t0 = Utc::now();
     let row = |n: usize, sent: i64| InboundRow {
         tenant_id: tenant,

@@ -73,8 +73,27 @@ pub struct WriterStats {
     pub batches: AtomicU64,
     /// Batch attempts that failed and were tried again.
     pub retries: AtomicU64,
-    /// The most batches that were committing at the same time.
+    /// Batches being written right now…
+    pub in_flight: AtomicU64,
+    /// …and the most that were at the same time.
     pub most_in_flight: AtomicU64,
+}
+
+/// Counts a batch as being written for as long as it lives.
+struct Writing<'a>(&'a WriterStats);
+
+impl<'a> Writing<'a> {
+    fn start(stats: &'a WriterStats) -> Self {
+        let now = stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        stats.most_in_flight.fetch_max(now, Ordering::Relaxed);
+        Self(stats)
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -280,10 +299,6 @@ async fn run(
             }
         }
         in_flight.spawn(flush(writers.db.clone(), batch, committed.clone()));
-        committed
-            .stats
-            .most_in_flight
-            .fetch_max(in_flight.len() as u64, Ordering::Relaxed);
     }
     while let Some(done) = in_flight.join_next().await {
         flushed(done);
@@ -319,6 +334,7 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
     if batch.is_empty() {
         return;
     }
+    let _writing = Writing::start(stats);
     let mut inbound = Vec::new();
     let mut replies = Vec::new();
     let mut outbound = Vec::new();

@@ -184,6 +184,24 @@ async fn settled(app: &TestApp, id: Uuid, wamid: &str) -> message_log::Model {
     .await
 }
 
+/// Waits until `wamid` is ANSWERED, then checks that every reply Graph
+/// received is logged as an outbound row.
+async fn answered_with_every_reply_logged(
+    app: &TestApp,
+    graph: &MockServer,
+    id: Uuid,
+    wamid: &str,
+) {
+    assert_eq!(
+        settled(app, id, wamid).await.status,
+        MessageStatus::Answered
+    );
+    assert_eq!(
+        sent_bodies(graph).await.len(),
+        rows(app, id, Direction::Out).await.len()
+    );
+}
+
 /// The bodies of the replies Graph received, in arrival order.
 async fn sent_bodies(graph: &MockServer) -> Vec<Value> {
     graph
@@ -694,14 +712,7 @@ async fn a_rejected_token_stops_the_bot_and_its_messages_wait_for_a_new_token() 
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = bot(&app, id, "force-restart").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        settled(&app, id, "wamid.IN-T").await.status,
-        MessageStatus::Answered
-    );
-    assert_eq!(
-        sent_bodies(&graph).await.len(),
-        rows(&app, id, Direction::Out).await.len()
-    );
+    answered_with_every_reply_logged(&app, &graph, id, "wamid.IN-T").await;
 }
 
 #[tokio::test]
@@ -798,14 +809,7 @@ async fn messages_received_while_the_bot_is_stopped_are_answered_at_its_start() 
     assert!(sent_bodies(&graph).await.is_empty());
 
     bot(&app, id, "start").await;
-    assert_eq!(
-        settled(&app, id, "wamid.IN-S").await.status,
-        MessageStatus::Answered
-    );
-    assert_eq!(
-        sent_bodies(&graph).await.len(),
-        rows(&app, id, Direction::Out).await.len()
-    );
+    answered_with_every_reply_logged(&app, &graph, id, "wamid.IN-S").await;
 }
 
 #[tokio::test]

@@ -45,8 +45,9 @@ pub struct BenchArgs {
     /// Offered load (messages/s) of the latency run…
     #[arg(long, default_value_t = 5_000)]
     pub rate: u32,
-    /// …for this many seconds.
-    #[arg(long, default_value_t = 5)]
+    /// …for this many seconds (long enough to include the WAL's own
+    /// checkpoints on SQLite, which come every few seconds at that load).
+    #[arg(long, default_value_t = 20)]
     pub seconds: u32,
     /// Rows for the raw batched insert comparison.
     #[arg(long, default_value_t = 200_000)]

@@ -2,8 +2,8 @@
 //! PostgreSQL, with the pool sized from settings, and applying migrations.
 //! Errors here are start-up errors: each says plainly what to fix.
 
-use std::fs::{self, OpenOptions};
-use std::path::Path;
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -53,7 +53,8 @@ pub struct WriterPool {
 /// It does not checkpoint the WAL itself (only as a backstop past 256 MiB):
 /// [`checkpoint`] runs on another pooled connection, so copying pages back
 /// into the database file happens on another core instead of stalling the
-/// writer.
+/// writer, and [`sync_file_system`] writes them to disk before the
+/// backstop would have to.
 ///
 /// On PostgreSQL it is `log_writer_connections`: a commit waits for the
 /// server's WAL flush, and batches committed side by side share that wait.
@@ -80,6 +81,50 @@ pub async fn checkpoint(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
         db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
             .await?;
     }
+    Ok(())
+}
+
+/// The directory of the SQLite database file `db` has open, opened for
+/// [`sync_file_system`]; `None` for an in-memory database or another backend.
+pub async fn sqlite_dir(db: &DatabaseConnection) -> Result<Option<File>, String> {
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
+        return Ok(None);
+    }
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            "PRAGMA database_list",
+        ))
+        .await
+        .map_err(|err| err.to_string())?;
+    for row in rows {
+        // Columns: seq, name, file.
+        let name: String = row.try_get_by_index(1).map_err(|err| err.to_string())?;
+        let file: String = row.try_get_by_index(2).map_err(|err| err.to_string())?;
+        if name != "main" || file.is_empty() {
+            continue;
+        }
+        let dir = match Path::new(&file).parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        return File::open(&dir)
+            .map(Some)
+            .map_err(|err| format!("{}: {err}", dir.display()));
+    }
+    Ok(None)
+}
+
+/// Writes back to disk what was written to the file system holding `dir`
+/// (Linux `syncfs`). Through a handle of the directory, because closing a
+/// second handle of the database file itself would drop SQLite's locks on
+/// it. Elsewhere a no-op: the checkpoint that completes syncs anyway, only
+/// later and for longer.
+pub fn sync_file_system(dir: &File) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    rustix::fs::syncfs(dir)?;
+    #[cfg(not(target_os = "linux"))]
+    let _ = dir;
     Ok(())
 }
 

@@ -978,3 +978,30 @@ async fn a_log_batch_over_several_statements_maps_every_id_back_and_stores_a_rep
         .collect();
     assert_eq!(recovered, first_callers);
 }
+
+/// The log writer's checkpointer writes SQLite's copied pages back through
+/// the database file's directory (never a second handle of the file,
+/// whose closing would drop SQLite's locks); PostgreSQL has no such file.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_checkpointer_writes_back_through_the_sqlite_files_directory() {
+    use std::os::unix::fs::MetadataExt;
+
+    let (database, _settings, db, _tenant) = database_with_tenant(1).await;
+    let dir = flowhq::db::sqlite_dir(&db).await.unwrap();
+    match database.url.strip_prefix("sqlite://") {
+        Some(file) => {
+            let dir = dir.expect("a SQLite database has a directory");
+            let expected = std::fs::metadata(std::path::Path::new(file).parent().unwrap()).unwrap();
+            let opened = dir.metadata().unwrap();
+            assert!(opened.is_dir());
+            assert_eq!(
+                (opened.dev(), opened.ino()),
+                (expected.dev(), expected.ino())
+            );
+            flowhq::db::sync_file_system(&dir).unwrap();
+        }
+        None => assert!(dir.is_none(), "PostgreSQL has no database file"),
+    }
+    db.close().await.unwrap();
+}

@@ -233,6 +233,11 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
     .await?;
     let throughput = drive(&registry, &sandbox, &tenants, args).await?;
     let (p50, p99, offered) = latency(&registry, &sandbox, &tenants, args).await?;
+    let write_backs = registry
+        .writer()
+        .stats()
+        .write_backs
+        .load(Ordering::Relaxed);
     registry.shutdown().await;
     db.close().await?;
 
@@ -302,6 +307,14 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
         "<= 50 ms",
         p99 <= Duration::from_millis(50),
     );
+    if kind == "SQLite" {
+        line(
+            "  checkpoints written back to disk early",
+            format!("{write_backs}"),
+            "",
+            true,
+        );
+    }
     for (what, took) in &listing {
         line(
             &format!("admin tenant list ({n} tenants): {what}"),

@@ -85,9 +85,10 @@ pub async fn checkpoint(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
 }
 
 /// The directory of the SQLite database file `db` has open, opened for
-/// [`sync_file_system`]; `None` for an in-memory database or another backend.
+/// [`sync_file_system`]; `None` for an in-memory database, another backend,
+/// or where that sync is a no-op (not Linux).
 pub async fn sqlite_dir(db: &DatabaseConnection) -> Result<Option<File>, String> {
-    if db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
+    if !cfg!(target_os = "linux") || db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
         return Ok(None);
     }
     let rows = db
@@ -116,10 +117,11 @@ pub async fn sqlite_dir(db: &DatabaseConnection) -> Result<Option<File>, String>
 }
 
 /// Writes back to disk what was written to the file system holding `dir`
-/// (Linux `syncfs`). Through a handle of the directory, because closing a
-/// second handle of the database file itself would drop SQLite's locks on
-/// it. Elsewhere a no-op: the checkpoint that completes syncs anyway, only
-/// later and for longer.
+/// (Linux `syncfs`: the whole file system, not only the database). Through
+/// a handle of the directory, because closing a second handle of the
+/// database file itself would drop SQLite's locks on it. Elsewhere a
+/// no-op: the checkpoint that completes syncs anyway, only later and for
+/// longer.
 pub fn sync_file_system(dir: &File) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     rustix::fs::syncfs(dir)?;

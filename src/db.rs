@@ -3,7 +3,7 @@
 //! Errors here are start-up errors: each says plainly what to fix.
 
 use std::fs::{self, File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -105,11 +105,9 @@ pub async fn sqlite_dir(db: &DatabaseConnection) -> Result<Option<File>, String>
         if name != "main" || file.is_empty() {
             continue;
         }
-        let dir = match Path::new(&file).parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        return File::open(&dir)
+        let file = Path::new(&file);
+        let dir = directory_of(file).unwrap_or(Path::new("."));
+        return File::open(dir)
             .map(Some)
             .map_err(|err| format!("{}: {err}", dir.display()));
     }
@@ -215,7 +213,7 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<usize, DbSetupError> {
 /// read-only volume fails with its path named instead of SQLite's
 /// "unable to open database file".
 fn prepare_sqlite_file(path: &Path) -> Result<(), DbSetupError> {
-    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+    if let Some(dir) = directory_of(path) {
         fs::create_dir_all(dir).map_err(|source| DbSetupError::DataDir {
             dir: dir.display().to_string(),
             source,
@@ -230,6 +228,12 @@ fn prepare_sqlite_file(path: &Path) -> Result<(), DbSetupError> {
             path: path.display().to_string(),
             source,
         })
+}
+
+/// The directory a file path names, `None` for a bare file name (the
+/// working directory).
+fn directory_of(path: &Path) -> Option<&Path> {
+    path.parent().filter(|dir| !dir.as_os_str().is_empty())
 }
 
 /// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`:

@@ -280,6 +280,18 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
     );
     line(
         &format!(
+            "  log commits in that run (batch size {})",
+            settings.bots.log_batch_size
+        ),
+        format!(
+            "{}, mean {:.0} ops",
+            throughput.batches, throughput.ops_per_batch
+        ),
+        "",
+        true,
+    );
+    line(
+        &format!(
             "raw batched insert rate ({} connection{})",
             writers.parallel,
             if writers.parallel == 1 { "" } else { "s" }
@@ -473,6 +485,10 @@ async fn deliver(
 struct Throughput {
     messages_per_s: f64,
     rows_per_s: f64,
+    /// Log writer commits during the run, and their mean size in
+    /// operations (rows and status updates).
+    batches: u64,
+    ops_per_batch: f64,
 }
 
 /// Committed OUT rows + ANSWERED updates reaching `target` means every
@@ -507,10 +523,11 @@ async fn drive(
     args: &BenchArgs,
 ) -> anyhow::Result<Throughput> {
     let stats = registry.writer().stats();
-    let (out0, st0, in0) = (
+    let (out0, st0, in0, batches0) = (
         stats.outbound.load(Ordering::Relaxed),
         stats.status_updates.load(Ordering::Relaxed),
         stats.inbound.load(Ordering::Relaxed),
+        stats.batches.load(Ordering::Relaxed),
     );
     let m = u64::from(args.messages);
     let begin = Instant::now();
@@ -546,9 +563,13 @@ async fn drive(
     let elapsed = begin.elapsed().as_secs_f64();
     let rows = (stats.inbound.load(Ordering::Relaxed) - in0)
         + (stats.outbound.load(Ordering::Relaxed) - out0);
+    let updates = stats.status_updates.load(Ordering::Relaxed) - st0;
+    let batches = stats.batches.load(Ordering::Relaxed) - batches0;
     Ok(Throughput {
         messages_per_s: m as f64 / elapsed,
         rows_per_s: rows as f64 / elapsed,
+        batches,
+        ops_per_batch: (rows + updates) as f64 / batches.max(1) as f64,
     })
 }
 

@@ -155,11 +155,8 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
         std::num::NonZeroU32::new(1_000_000).unwrap_or(std::num::NonZeroU32::MIN);
     let db = db::connect(&settings.database).await?;
     db::migrate(&db).await?;
-    let kind = if url.starts_with("sqlite") {
-        "SQLite"
-    } else {
-        "PostgreSQL"
-    };
+    let sqlite = url.starts_with("sqlite");
+    let kind = if sqlite { "SQLite" } else { "PostgreSQL" };
     println!(
         "Flow HQ bench on {kind}: {} bots, {} messages",
         args.tenants, args.messages
@@ -316,7 +313,7 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
         "<= 50 ms",
         p99 <= Duration::from_millis(50),
     );
-    if kind == "SQLite" {
+    if sqlite {
         figure(
             "  checkpoints written back to disk early",
             format!("{write_backs}"),

@@ -94,8 +94,11 @@ impl App {
             admin.login_attempt_period,
         ));
         let sandbox = Arc::new(SandboxHub::default());
-        let master_key = MasterKey::load_or_create(&settings.security)
-            .context("loading the master key for secrets at rest")?;
+        let master_key = MasterKey::load_or_create(
+            settings.security.master_key.as_ref(),
+            &settings.security.master_key_file,
+        )
+        .context("loading the master key for secrets at rest")?;
         let cloud = Arc::new(
             CloudHub::new(db.clone(), master_key, settings.cloud_api.clone())
                 .context("building the Cloud API client")?,

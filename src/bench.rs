@@ -672,7 +672,7 @@ async fn insert_raw(
     rows: std::ops::Range<u32>,
 ) -> anyhow::Result<()> {
     let now = Utc::now();
-    let per_statement = u32::try_from(crate::services::runtime::ROWS_PER_STATEMENT)?;
+    let per_statement = u32::try_from(crate::services::runtime::log_batch::ROWS_PER_STATEMENT)?;
     let txn = crate::db::begin_write(db).await?;
     let mut first = rows.start;
     while first < rows.end {

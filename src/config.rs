@@ -487,15 +487,9 @@ impl Settings {
             return Err(ConfigError::new("security.master_key", err));
         }
         if let Some(password) = &admin.bootstrap_password
-            && password.expose_secret().chars().count() < crate::services::admins::MIN_PASSWORD_LEN
+            && let Err(err) = crate::domain::password::check(password.expose_secret())
         {
-            return Err(ConfigError::new(
-                "admin.bootstrap_password",
-                format!(
-                    "must have at least {} characters",
-                    crate::services::admins::MIN_PASSWORD_LEN
-                ),
-            ));
+            return Err(ConfigError::new("admin.bootstrap_password", err));
         }
 
         if let Err(err) = tracing_subscriber::EnvFilter::builder().parse(&self.telemetry.filter) {

@@ -111,16 +111,18 @@ impl MasterKey {
         base64::engine::general_purpose::STANDARD.encode(self.0)
     }
 
-    /// The configured key, or the one in `master_key_file`, created (0600)
-    /// on first start.
-    pub fn load_or_create(settings: &crate::config::SecuritySettings) -> anyhow::Result<Self> {
+    /// `configured` (base64, `security.master_key`), or else the key in the
+    /// file at `path`, created (0600) on first start.
+    pub fn load_or_create(
+        configured: Option<&secrecy::SecretString>,
+        path: &std::path::Path,
+    ) -> anyhow::Result<Self> {
         use anyhow::Context;
         use secrecy::ExposeSecret;
-        if let Some(key) = &settings.master_key {
+        if let Some(key) = configured {
             return Self::from_base64(key.expose_secret())
                 .map_err(|err| anyhow::anyhow!("security.master_key {err}"));
         }
-        let path = &settings.master_key_file;
         match std::fs::read_to_string(path) {
             Ok(text) => Self::from_base64(&text)
                 .map_err(|err| anyhow::anyhow!("{}: the master key {err}", path.display())),
@@ -272,20 +274,14 @@ mod tests {
     #[test]
     fn the_master_key_file_is_created_once_and_private() {
         let dir = tempfile::tempdir().unwrap();
-        let settings = crate::config::SecuritySettings {
-            master_key: None,
-            master_key_file: dir.path().join("keys/master.key"),
-        };
-        let first = MasterKey::load_or_create(&settings).unwrap();
-        let second = MasterKey::load_or_create(&settings).unwrap();
+        let path = dir.path().join("keys/master.key");
+        let first = MasterKey::load_or_create(None, &path).unwrap();
+        let second = MasterKey::load_or_create(None, &path).unwrap();
         assert_eq!(first.to_base64(), second.to_base64());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&settings.master_key_file)
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

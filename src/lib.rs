@@ -18,5 +18,6 @@ pub mod services;
 pub mod state;
 pub mod telemetry;
 pub mod text;
+pub mod urls;
 pub mod views;
 pub mod web;

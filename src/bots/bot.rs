@@ -28,7 +28,11 @@ use uuid::Uuid;
 use super::deps::BotDeps;
 use super::transport::{InboundMessage, Transport, TransportError, TransportEvent};
 use crate::replies::{ReplyContext, reply};
-use crate::services::runtime::{self, BotConfig, InboundRow, OutboundRow, StatusUpdate};
+use crate::services::runtime::{
+    self,
+    log_batch::{InboundRow, OutboundRow, StatusUpdate},
+    worker::BotConfig,
+};
 
 /// Chats remembered for "first contact"; past this the memory is cleared
 /// (a returning chat then gets the welcome message once more).
@@ -113,7 +117,7 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Exit {
     let gate = deps.start_gate.acquire().await;
-    let config = match Box::pin(runtime::load_bot_config(&deps.db, tenant)).await {
+    let config = match Box::pin(runtime::worker::load_bot_config(&deps.db, tenant)).await {
         Ok(config) => Arc::new(config),
         Err(err) => return Exit::Crashed(format!("cannot read the tenant's settings: {err}")),
     };
@@ -179,7 +183,7 @@ pub async fn run(
                 None => break Exit::Stopped,
             },
             () = signals.reload.notified() => {
-                match Box::pin(runtime::load_bot_config(&deps.db, tenant)).await {
+                match Box::pin(runtime::worker::load_bot_config(&deps.db, tenant)).await {
                     Ok(config) => { let _ = config_tx.send(Arc::new(config)); }
                     Err(err) => tracing::warn!(%tenant, error = %err, "reloading settings failed; keeping the old ones"),
                 }
@@ -196,7 +200,7 @@ pub async fn run(
                         deps.connected.fetch_add(1, Ordering::Relaxed);
                     }
                     // A new link changed the tenant's status and phone.
-                    if changed && let Ok(config) = Box::pin(runtime::load_bot_config(&deps.db, tenant)).await {
+                    if changed && let Ok(config) = Box::pin(runtime::worker::load_bot_config(&deps.db, tenant)).await {
                         let _ = config_tx.send(Arc::new(config));
                     }
                 }
@@ -275,16 +279,16 @@ async fn on_event(
         TransportEvent::Qr { code, expires_at } => {
             let qr = crate::bots::qr::data_uri(&code)
                 .map_err(|err| Exit::Crashed(format!("cannot render the QR code: {err}")))?;
-            let code = runtime::LinkCode::Qr(&qr);
-            Box::pin(runtime::record_link_code(
+            let code = runtime::link::LinkCode::Qr(&qr);
+            Box::pin(runtime::link::record_link_code(
                 &deps.db, tenant, code, expires_at,
             ))
             .await
             .map_err(|err| Exit::Crashed(format!("cannot store the QR code: {err}")))?;
         }
         TransportEvent::PairingCode { code, expires_at } => {
-            let code = runtime::LinkCode::Pairing(&code);
-            Box::pin(runtime::record_link_code(
+            let code = runtime::link::LinkCode::Pairing(&code);
+            Box::pin(runtime::link::record_link_code(
                 &deps.db, tenant, code, expires_at,
             ))
             .await
@@ -302,7 +306,7 @@ async fn on_event(
                     .await
                     .map_err(|err| Exit::Crashed(format!("cannot record the link: {err}")))?;
             } else {
-                Box::pin(runtime::record_connected(&deps.db, tenant, &phone))
+                Box::pin(runtime::worker::record_connected(&deps.db, tenant, &phone))
                     .await
                     .map_err(|err| Exit::Crashed(format!("cannot record the link: {err}")))?;
                 settings_changed = true;
@@ -314,7 +318,7 @@ async fn on_event(
             }
             // Persisted earlier but never answered (crash, drain bound): now.
             let gate = deps.start_gate.acquire().await;
-            let pending = Box::pin(runtime::unanswered(&deps.db, tenant))
+            let pending = Box::pin(runtime::log_batch::unanswered(&deps.db, tenant))
                 .await
                 .map_err(|err| Exit::Crashed(format!("cannot read unanswered messages: {err}")))?;
             drop(gate);

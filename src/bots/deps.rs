@@ -15,7 +15,7 @@ use super::transport::Transport;
 use super::transport::cloud_api::CloudHub;
 use super::transport::sandbox::{QrSchedule, SandboxHub};
 use crate::config::{BotSettings, WhatsappWebSettings};
-use crate::services::runtime::BotConfig;
+use crate::services::runtime::worker::BotConfig;
 
 /// Makes a tenant's transport; replaces the choice by config (tests use it
 /// to inject transports that misbehave on purpose).

@@ -29,7 +29,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::WriterPool;
-use crate::services::runtime::{self, InboundRow, OutboundRow, StatusUpdate, WorkerMarks};
+use crate::services::runtime::{
+    self,
+    log_batch::{InboundRow, OutboundRow, StatusUpdate, WorkerMarks},
+};
 
 /// Operations waiting for the writer; senders wait when it is full.
 const QUEUE_CAPACITY: usize = 16_384;
@@ -407,8 +410,14 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
     }
     let mut attempt = 1;
     let result = loop {
-        match runtime::flush_log_batch(db, &inbound, outbound.clone(), updates.clone(), &marks)
-            .await
+        match runtime::log_batch::flush_log_batch(
+            db,
+            &inbound,
+            outbound.clone(),
+            updates.clone(),
+            &marks,
+        )
+        .await
         {
             Ok(ids) => break Ok(ids),
             Err(err) if attempt < ATTEMPTS => {
@@ -482,7 +491,7 @@ async fn drop_deleted_tenants(
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let existing = runtime::existing_tenants(db, &ids).await?;
+    let existing = runtime::log_batch::existing_tenants(db, &ids).await?;
     if existing.len() == ids.len() {
         return Ok(());
     }

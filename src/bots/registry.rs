@@ -26,9 +26,10 @@ use super::deps::{BotDeps, TransportHubs};
 use super::log_writer::LogWriter;
 use super::supervisor;
 use crate::config::BotSettings;
+use crate::domain::bot::BotCommand;
 use crate::error::AppError;
 use crate::services::audit::Actor;
-use crate::services::runtime::{self, BotCommand};
+use crate::services::runtime;
 use crate::services::transports;
 use entity::enums::TransportKind;
 
@@ -225,7 +226,7 @@ impl BotRegistry {
         tenant: Uuid,
         command: BotCommand,
     ) -> Result<(), AppError> {
-        runtime::request(&self.deps.db, actor, tenant, command).await?;
+        runtime::worker::request(&self.deps.db, actor, tenant, command).await?;
         match command {
             BotCommand::Start => {
                 self.start(tenant);
@@ -238,7 +239,7 @@ impl BotRegistry {
                     )
                     .await;
                 } else {
-                    runtime::record_stopped(&self.deps.db, tenant).await?;
+                    runtime::worker::record_stopped(&self.deps.db, tenant).await?;
                 }
             }
             BotCommand::Restart | BotCommand::ForceRestart => self.restart(tenant).await,
@@ -247,17 +248,18 @@ impl BotRegistry {
     }
 
     /// At start, before the first reconcile: forgets what a previous process
-    /// left marked as running (see `runtime::release_orphans`).
+    /// left marked as running (see `runtime::worker::release_orphans`).
     pub async fn release_orphans(&self) -> Result<u64, DbErr> {
-        runtime::release_orphans(&self.deps.db, &self.deps.node).await
+        runtime::worker::release_orphans(&self.deps.db, &self.deps.node).await
     }
 
     /// Makes the running set match `worker_process.desired_state`.
     pub async fn reconcile(self: &Arc<Self>) -> Result<(usize, usize), DbErr> {
-        let desired: std::collections::HashSet<Uuid> = runtime::desired_running(&self.deps.db)
-            .await?
-            .into_iter()
-            .collect();
+        let desired: std::collections::HashSet<Uuid> =
+            runtime::worker::desired_running(&self.deps.db)
+                .await?
+                .into_iter()
+                .collect();
         let mut started = 0;
         for tenant in &desired {
             if self.start(*tenant) {
@@ -306,7 +308,7 @@ impl BotRegistry {
         if !stuck.is_empty() {
             tracing::warn!(count = stuck.len(), "bots missed their heartbeat ping");
         }
-        runtime::heartbeat(&self.deps.db, &self.deps.node, &stuck, Utc::now()).await?;
+        runtime::worker::heartbeat(&self.deps.db, &self.deps.node, &stuck, Utc::now()).await?;
         Ok(1)
     }
 
@@ -316,7 +318,7 @@ impl BotRegistry {
         let settings = &self.deps.settings;
         let before = Utc::now()
             - chrono::Duration::from_std(settings.stale_after).map_err(AppError::internal)?;
-        let stale = runtime::stale_workers(&self.deps.db, before).await?;
+        let stale = runtime::worker::stale_workers(&self.deps.db, before).await?;
         for tenant in &stale {
             let reason = format!(
                 "stale: no heartbeat for over {}",
@@ -326,7 +328,7 @@ impl BotRegistry {
             if let Some(finished) = self.stop(*tenant) {
                 let _ = tokio::time::timeout(Duration::from_secs(2), finished.cancelled()).await;
             }
-            runtime::record_failed(&self.deps.db, *tenant, &reason, false).await?;
+            runtime::worker::record_failed(&self.deps.db, *tenant, &reason, false).await?;
             if settings.restart_stale {
                 self.command(&Actor::System, *tenant, BotCommand::ForceRestart)
                     .await?;

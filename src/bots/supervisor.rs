@@ -62,14 +62,14 @@ pub async fn supervise(
         let reason = match exit {
             Exit::Crashed(_) | Exit::Stopped if cancel.is_cancelled() => {
                 record(
-                    Box::pin(runtime::record_stopped(&deps.db, tenant)).await,
+                    Box::pin(runtime::worker::record_stopped(&deps.db, tenant)).await,
                     tenant,
                 );
                 return;
             }
             Exit::Stopped => {
                 record(
-                    Box::pin(runtime::record_stopped(&deps.db, tenant)).await,
+                    Box::pin(runtime::worker::record_stopped(&deps.db, tenant)).await,
                     tenant,
                 );
                 return;
@@ -77,7 +77,7 @@ pub async fn supervise(
             Exit::Fatal { reason, logged_out } => {
                 tracing::warn!(%tenant, %reason, "bot stopped in ERROR");
                 record(
-                    Box::pin(runtime::record_failed(
+                    Box::pin(runtime::worker::record_failed(
                         &deps.db, tenant, &reason, logged_out,
                     ))
                     .await,
@@ -105,7 +105,10 @@ pub async fn supervise(
             );
             tracing::error!(%tenant, %reason, "bot stopped in ERROR: too many crashes");
             record(
-                Box::pin(runtime::record_failed(&deps.db, tenant, &reason, false)).await,
+                Box::pin(runtime::worker::record_failed(
+                    &deps.db, tenant, &reason, false,
+                ))
+                .await,
                 tenant,
             );
             return;
@@ -117,7 +120,7 @@ pub async fn supervise(
         );
         tracing::warn!(%tenant, %reason, restarts, ?wait, "bot crashed; restarting");
         record(
-            Box::pin(runtime::record_restarting(
+            Box::pin(runtime::worker::record_restarting(
                 &deps.db, tenant, &reason, restarts,
             ))
             .await,
@@ -126,7 +129,7 @@ pub async fn supervise(
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = cancel.cancelled() => {
-                record(Box::pin(runtime::record_stopped(&deps.db, tenant)).await, tenant);
+                record(Box::pin(runtime::worker::record_stopped(&deps.db, tenant)).await, tenant);
                 return;
             }
         }

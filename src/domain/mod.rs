@@ -8,12 +8,16 @@
 //! Errors are user-facing sentences (no internals), ready to show next to a
 //! form field or in an API error body.
 
+pub mod bot;
 pub mod hours;
+pub mod ids;
 pub mod language;
 pub mod lifecycle;
+pub mod password;
 pub mod phone;
 
 pub use hours::{BusinessHours, DayHours, parse_timezone};
+pub use ids::TenantId;
 pub use language::Language;
 pub use lifecycle::{IllegalTransition, LifecycleAction, status_name, transition};
 pub use phone::PhoneNumber;

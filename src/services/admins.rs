@@ -16,7 +16,6 @@ use super::audit::{self, Actor};
 use crate::crypto;
 use crate::error::{AppError, ErrorCode, FieldErrors};
 
-pub const MIN_PASSWORD_LEN: usize = 12;
 pub const BOOTSTRAP_USERNAME: &str = "admin";
 /// Every API token starts with this, so leaked ones are easy to grep for.
 pub const TOKEN_PREFIX: &str = "fhq_";
@@ -108,13 +107,7 @@ fn check_username(username: &str) -> Result<(), AppError> {
 }
 
 pub fn check_password(password: &str) -> Result<(), AppError> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(field_error(
-            "password",
-            &format!("must have at least {MIN_PASSWORD_LEN} characters"),
-        ));
-    }
-    Ok(())
+    crate::domain::password::check(password).map_err(|message| field_error("password", &message))
 }
 
 fn field_error(field: &str, message: &str) -> AppError {

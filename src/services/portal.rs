@@ -261,7 +261,7 @@ pub async fn status(
 }
 
 pub async fn qr(db: &DatabaseConnection, tenant_id: Uuid) -> Result<QrView, AppError> {
-    let view = super::runtime::qr_view(db, tenant_id).await?;
+    let view = super::runtime::link::qr_view(db, tenant_id).await?;
     Ok(QrView {
         state: view.state,
         qr: view.qr,

@@ -5,7 +5,7 @@ use maud::{Markup, html};
 
 use super::{components, layout};
 use crate::services::sessions::Flash;
-use crate::web::urls::{AdminUrl, PortalUrl};
+use crate::urls::{AdminUrl, PortalUrl};
 
 /// What the start page needs to know.
 pub struct Home {

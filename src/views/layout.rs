@@ -5,7 +5,7 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::{assets, components};
 use crate::services::sessions::Flash;
-use crate::web::urls::{AdminUrl, PortalUrl};
+use crate::urls::{AdminUrl, PortalUrl};
 
 pub fn page(title: &str, content: Markup) -> Markup {
     shell(title, html! {}, &[], content)

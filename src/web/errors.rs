@@ -22,7 +22,7 @@ pub async fn render_errors(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let json = super::wants_json(req.path());
     let sign_in = (!json)
-        .then(|| super::urls::sign_in_for(req.path(), req.query_string()))
+        .then(|| crate::urls::sign_in_for(req.path(), req.query_string()))
         .flatten();
     let request_id = req
         .extensions()

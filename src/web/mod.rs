@@ -10,7 +10,6 @@ mod health;
 mod home;
 mod portal;
 mod static_files;
-pub mod urls;
 mod webhooks;
 
 use actix_web::web;

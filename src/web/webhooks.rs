@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::bots::transport::cloud_api::{self, Delivery};
 use crate::crypto;
 use crate::error::{AppError, ErrorCode};
-use crate::services::runtime::InboundRow;
+use crate::services::runtime::log_batch::InboundRow;
 use crate::services::{messages, transports};
 use crate::state::AppState;
 

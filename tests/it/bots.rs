@@ -15,8 +15,8 @@ use flowhq::bots::transport::cloud_api::CloudHub;
 use flowhq::bots::transport::sandbox::SandboxHub;
 use flowhq::bots::transport::{Transport, TransportError, TransportEvent};
 use flowhq::crypto::MasterKey;
+use flowhq::domain::bot::BotCommand;
 use flowhq::services::audit::Actor;
-use flowhq::services::runtime::BotCommand;
 use reqwest::{Method, StatusCode};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::{Value, json};
@@ -824,7 +824,7 @@ async fn database_with_tenant(
 #[tokio::test]
 async fn concurrent_log_batches_store_each_inbound_message_once() {
     use flowhq::bots::log_writer::LogWriter;
-    use flowhq::services::runtime::InboundRow;
+    use flowhq::services::runtime::log_batch::InboundRow;
 
     let (database, settings, db, tenant) = database_with_tenant(40).await;
 
@@ -917,7 +917,9 @@ async fn concurrent_log_batches_store_each_inbound_message_once() {
 /// statements (inserted in key order) is stored once.
 #[tokio::test]
 async fn a_log_batch_over_several_statements_maps_every_id_back_and_stores_a_repeat_once() {
-    use flowhq::services::runtime::{InboundRow, ROWS_PER_STATEMENT, WorkerMarks, flush_log_batch};
+    use flowhq::services::runtime::log_batch::{
+        InboundRow, ROWS_PER_STATEMENT, WorkerMarks, flush_log_batch,
+    };
 
     // `_database` lives to the end: dropping it removes the database.
     let (_database, _, db, tenant) = database_with_tenant(41).await;
@@ -969,7 +971,7 @@ async fn a_log_batch_over_several_statements_maps_every_id_back_and_stores_a_rep
         .filter(|(_, id)| id.is_some())
         .map(|(row, _)| row.wa_message_id.as_str())
         .collect();
-    let recovered = flowhq::services::runtime::unanswered(&db, tenant)
+    let recovered = flowhq::services::runtime::log_batch::unanswered(&db, tenant)
         .await
         .unwrap();
     let recovered: Vec<&str> = recovered

@@ -154,7 +154,7 @@ async fn admin_sets_the_cloud_api_through_the_form_and_sees_the_hint_and_webhook
     assert!(flash.contains("WhatsApp Cloud API"), "{flash}");
     assert!(page.contains("<strong>WhatsApp Cloud API</strong>"));
     assert_eq!(text_of(&page, "token-hint").as_deref(), Some("…7Q2Z"));
-    let webhook = flowhq::web::urls::webhook_url(&app.state.public_url, id);
+    let webhook = flowhq::urls::webhook_url(&app.state.public_url, id);
     assert_eq!(
         text_of(&page, "webhook-url").as_deref(),
         Some(webhook.as_str())

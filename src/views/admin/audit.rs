@@ -8,9 +8,9 @@ use maud::{Markup, html};
 use crate::error::FieldErrors;
 use crate::services::Page;
 use crate::services::audit::AuditEntry;
+use crate::urls::{AdminUrl, query_string};
 use crate::views::components::{self, Field};
 use crate::views::layout::{self, AdminChrome};
-use crate::web::urls::{AdminUrl, query_string};
 
 /// The audit page: a tenant filter, then the entries (`None` when the filter
 /// itself was refused, with its message in `errors["tenant_id"]`).

@@ -13,14 +13,14 @@ use entity::enums::{
 };
 use maud::{Markup, html};
 
+use crate::domain::bot::BotCommand;
 use crate::domain::lifecycle::{LifecycleAction, allowed_actions};
 use crate::error::FieldErrors;
 use crate::services::messages::MessageView;
-use crate::services::runtime::BotCommand;
 use crate::services::tenants::TenantDetail;
+use crate::urls::AdminUrl;
 use crate::views::components::{self, Field, enum_name};
 use crate::views::transport;
-use crate::web::urls::AdminUrl;
 
 /// The number the sandbox chat form suggests for the customer.
 pub const DEFAULT_CUSTOMER: &str = "+4917600000000";

@@ -8,10 +8,10 @@ use maud::{Markup, html};
 
 use crate::domain::lifecycle::status_name;
 use crate::services::tenants::Dashboard;
+use crate::urls::AdminUrl;
 use crate::views::admin::tenants::summary_table;
 use crate::views::components;
 use crate::views::layout::{self, AdminChrome};
-use crate::web::urls::AdminUrl;
 
 /// How to turn Google sign-in on, shown while it is off.
 pub struct GoogleSetup {

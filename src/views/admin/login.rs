@@ -1,7 +1,7 @@
 use maud::{Markup, html};
 
+use crate::urls::AdminUrl;
 use crate::views::{components, layout};
-use crate::web::urls::AdminUrl;
 
 pub struct LoginForm<'a> {
     pub csrf_token: &'a str,

@@ -9,9 +9,9 @@ use maud::{Markup, html};
 use crate::services::Page;
 use crate::services::setup_requests::SetupRequestView;
 use crate::services::tenants::template_name;
+use crate::urls::{AdminUrl, query_string};
 use crate::views::components::{self, enum_name};
 use crate::views::layout::{self, AdminChrome};
-use crate::web::urls::{AdminUrl, query_string};
 
 pub fn page(
     chrome: &AdminChrome<'_>,

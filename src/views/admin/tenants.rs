@@ -18,6 +18,7 @@ use crate::services::Page;
 use crate::services::audit::AuditEntry;
 use crate::services::messages::MessageView;
 use crate::services::tenants::{DEFAULT_TIMEZONE, TenantDetail, TenantSummary, template_name};
+use crate::urls::{AdminUrl, query_string};
 use crate::views::admin::audit;
 use crate::views::admin::bots::{self, BotFacts};
 use crate::views::assets;
@@ -25,7 +26,6 @@ pub use crate::views::components::DayValues;
 use crate::views::components::{self, Field, enum_name};
 use crate::views::layout::{self, AdminChrome};
 use crate::views::transport::{self, TransportCard};
-use crate::web::urls::{AdminUrl, query_string};
 
 /// The list's filters as the page shows them.
 pub struct ListFilter<'a> {

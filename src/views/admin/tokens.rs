@@ -6,9 +6,9 @@ use maud::{Markup, html};
 
 use crate::error::FieldErrors;
 use crate::services::admins::ApiToken;
+use crate::urls::AdminUrl;
 use crate::views::components::{self, Field};
 use crate::views::layout::{self, AdminChrome};
-use crate::web::urls::AdminUrl;
 
 /// Everything the tokens page shows.
 pub struct TokensPage<'a> {

@@ -5,9 +5,9 @@ use maud::{Markup, html};
 
 use crate::services::Page;
 use crate::services::messages::MessageView;
+use crate::urls::PortalUrl;
 use crate::views::components::{self, LogReader, Zone};
 use crate::views::layout::{self, PortalChrome};
-use crate::web::urls::PortalUrl;
 
 /// `zone`: the tenant's time zone, which the log's times are in.
 pub fn page(chrome: &PortalChrome<'_>, messages: &Page<MessageView>, zone: Zone) -> Markup {

@@ -12,9 +12,9 @@ use super::days_of_json;
 use crate::error::FieldErrors;
 use crate::services::portal::{OwnSetupRequest, TenantSettings};
 use crate::services::tenants::template_name;
+use crate::urls::PortalUrl;
 use crate::views::components::{self, DayValues, Field, Zone};
 use crate::views::layout::{self, PortalChrome};
-use crate::web::urls::PortalUrl;
 
 /// What the setup request form shows.
 #[derive(Debug, Clone, Default)]

@@ -13,10 +13,10 @@ use super::days_of_json;
 use crate::error::FieldErrors;
 use crate::services::portal::TenantSettings;
 use crate::services::tenants::template_name;
+use crate::urls::PortalUrl;
 use crate::views::components::{self, DayValues, Field};
 use crate::views::layout::{self, PortalChrome};
 use crate::views::transport::{self, TransportCard};
-use crate::web::urls::PortalUrl;
 
 #[derive(Debug, Clone, Default)]
 pub struct SettingsFormValues {

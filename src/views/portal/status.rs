@@ -19,11 +19,11 @@ use serde_json::{Map, Value};
 
 use crate::domain::lifecycle::status_name;
 use crate::services::portal::{QrView, StatusView, TenantSettings};
+use crate::urls::PortalUrl;
 use crate::views::assets;
 use crate::views::components::{self, Zone, enum_name};
 use crate::views::layout::{self, PortalChrome};
 use crate::views::transport;
-use crate::web::urls::PortalUrl;
 
 /// What changes the page beyond what the script updates in place: the
 /// tenant's status, the request's, the transport and whether it links by

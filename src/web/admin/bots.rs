@@ -20,18 +20,19 @@ use uuid::Uuid;
 
 use super::flash_redirect;
 use crate::bots::transport::InboundMessage;
+use crate::domain::bot::BotCommand;
 use crate::domain::lifecycle::LifecycleAction;
 use crate::domain::phone::PhoneNumber;
 use crate::error::{AppError, ErrorCode};
 use crate::services::PageRequest;
 use crate::services::messages::{self, MessageView};
-use crate::services::runtime::{self, BotCommand};
+use crate::services::runtime;
 use crate::services::sessions::Flash;
 use crate::services::tenants::{self, TenantDetail};
 use crate::state::AppState;
+use crate::urls::AdminUrl;
 use crate::views::admin::bots::{BotFacts, controls_key};
 use crate::web::auth::{AdminPoll, AdminSession, AnyForm, CsrfForm};
-use crate::web::urls::AdminUrl;
 
 /// How many messages the sandbox chat shows (the latest).
 const CHAT_ROWS: u64 = 30;
@@ -138,7 +139,7 @@ async fn settle(
 ) -> Result<bool, AppError> {
     let deadline = tokio::time::Instant::now() + SETTLE_FOR;
     loop {
-        if done(runtime::qr_view(&state.db, id).await?.state) {
+        if done(runtime::link::qr_view(&state.db, id).await?.state) {
             return Ok(true);
         }
         if tokio::time::Instant::now() >= deadline {

@@ -8,10 +8,10 @@ use super::{chrome, html};
 use crate::error::AppError;
 use crate::services::tenants;
 use crate::state::AppState;
+use crate::urls::PortalUrl;
 use crate::views::admin::dashboard::{self, GoogleSetup};
 use crate::views::layout::Section;
 use crate::web::auth::AdminSession;
-use crate::web::urls::PortalUrl;
 
 pub async fn show(
     state: web::Data<AppState>,

@@ -14,12 +14,12 @@ use crate::error::AppError;
 use crate::services::audit::{self, Actor};
 use crate::services::{admins, sessions};
 use crate::state::AppState;
+use crate::urls::{AdminUrl, safe_admin_next};
 use crate::views::admin::login::{LoginForm, page};
 use crate::web::auth::{
     ADMIN_COOKIE, AdminSession, AnyForm, CsrfForm, client_ip, login_keys, removal_cookie,
     session_cookie,
 };
-use crate::web::urls::{AdminUrl, safe_admin_next};
 
 const LOGIN_CSRF_COOKIE: &str = "flowhq_login_csrf";
 

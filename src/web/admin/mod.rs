@@ -21,9 +21,9 @@ use maud::Markup;
 use crate::error::AppError;
 use crate::services::sessions::Flash;
 use crate::state::AppState;
+use crate::urls::AdminUrl;
 use crate::views::layout::{AdminChrome, Section};
 use crate::web::auth::AdminSession;
-use crate::web::urls::AdminUrl;
 
 /// One resource per path, so a wrong method is a 405, not a 404.
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -15,11 +15,11 @@ use crate::services::PageRequest;
 use crate::services::sessions::Flash;
 use crate::services::setup_requests::{self, Decision};
 use crate::state::AppState;
+use crate::urls::AdminUrl;
 use crate::views::admin::setup_requests::page;
 use crate::views::components::enum_name;
 use crate::views::layout::Section;
 use crate::web::auth::{AdminSession, AnyForm, CsrfForm};
-use crate::web::urls::AdminUrl;
 
 #[derive(Deserialize)]
 pub struct QueueQuery {

@@ -25,12 +25,12 @@ use crate::services::tenants::{
 };
 use crate::services::{PageRequest, audit, messages};
 use crate::state::AppState;
+use crate::urls::{AdminUrl, webhook_url};
 use crate::views::admin::tenants::{self as view, DetailPage, ListFilter, TenantFormValues};
 use crate::views::layout::{AdminChrome, Section};
 use crate::views::transport::{TransportCard, TransportFormValues, TransportForms};
 use crate::web::auth::{AdminSession, AnyForm, CsrfForm};
 use crate::web::forms::{self, form_hours, whole_number, with_field_errors};
-use crate::web::urls::{AdminUrl, webhook_url};
 
 /// How many messages and audit entries the detail page shows.
 const DETAIL_ROWS: u64 = 20;

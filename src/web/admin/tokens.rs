@@ -10,10 +10,10 @@ use crate::error::{AppError, ErrorCode, FieldErrors};
 use crate::services::admins;
 use crate::services::sessions::Flash;
 use crate::state::AppState;
+use crate::urls::AdminUrl;
 use crate::views::admin::tokens::{TokensPage, page};
 use crate::views::layout::Section;
 use crate::web::auth::{AdminSession, AnyForm, CsrfForm};
-use crate::web::urls::AdminUrl;
 
 pub async fn list(
     state: web::Data<AppState>,

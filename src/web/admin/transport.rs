@@ -15,10 +15,10 @@ use super::tenants::{Refused, detail_page};
 use crate::error::{AppError, ErrorCode};
 use crate::services::tenants;
 use crate::state::AppState;
+use crate::urls::AdminUrl;
 use crate::views::transport::TransportFormValues;
 use crate::web::auth::{AdminSession, AnyForm, CsrfForm};
 use crate::web::forms;
-use crate::web::urls::AdminUrl;
 
 pub async fn set(
     state: web::Data<AppState>,

@@ -10,10 +10,11 @@ use uuid::Uuid;
 use super::OptionalJson;
 use crate::bots::transport::InboundMessage;
 use crate::bots::transport::sandbox::SandboxError;
+use crate::domain::bot::BotCommand;
 use crate::domain::lifecycle::LifecycleAction;
 use crate::domain::phone::PhoneNumber;
 use crate::error::{AppError, ErrorCode, FieldErrors};
-use crate::services::runtime::{self, BotCommand};
+use crate::services::runtime;
 use crate::services::tenants;
 use crate::state::AppState;
 use crate::web::auth::ApiAdmin;
@@ -77,7 +78,7 @@ async fn qr(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(runtime::qr_view(&state.db, *id).await?))
+    Ok(HttpResponse::Ok().json(runtime::link::qr_view(&state.db, *id).await?))
 }
 
 fn sandbox_error(err: SandboxError) -> AppError {

@@ -30,7 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// address to paste into Meta's app settings.
 fn answer(state: &AppState, id: Uuid, view: transports::TransportView) -> HttpResponse {
     let webhook_url = (view.kind == TransportKind::CloudApi)
-        .then(|| crate::web::urls::webhook_url(&state.public_url, id));
+        .then(|| crate::urls::webhook_url(&state.public_url, id));
     HttpResponse::Ok().json(json!({
         "id": id,
         "transport": view,

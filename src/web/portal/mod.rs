@@ -16,9 +16,9 @@ use maud::Markup;
 use crate::error::AppError;
 use crate::services::sessions::Flash;
 use crate::state::AppState;
+use crate::urls::PortalUrl;
 use crate::views::layout::{PortalChrome, PortalSection};
 use crate::web::auth::PortalSession;
-use crate::web::urls::PortalUrl;
 
 /// One resource per path, so a wrong method is a 405, not a 404.
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -20,6 +20,7 @@ use crate::services::sessions::Flash;
 use crate::services::setup_requests::NewSetupRequest;
 use crate::services::tenants::{self, TenantUpdate, TenantUpdateDraft};
 use crate::state::AppState;
+use crate::urls::{PortalUrl, webhook_url};
 use crate::views::components::Zone;
 use crate::views::layout::{PortalChrome, PortalSection};
 use crate::views::portal::onboarding::{self, Onboarding, RequestFormValues};
@@ -28,7 +29,6 @@ use crate::views::portal::{logs as logs_view, settings as settings_view, status 
 use crate::views::transport::{TransportCard, TransportForms};
 use crate::web::auth::{AnyForm, CsrfForm, PortalSession};
 use crate::web::forms::{self, form_hours, with_field_errors};
-use crate::web::urls::{PortalUrl, webhook_url};
 
 /// Onboarding until the tenant has sent a setup request, then status.
 pub async fn home(

@@ -16,10 +16,10 @@ use crate::oauth::SignInError;
 use crate::services::sessions::{self, Subject};
 use crate::services::users;
 use crate::state::AppState;
+use crate::urls::safe_portal_next;
 use crate::web::auth::{
     AnyForm, PORTAL_COOKIE, PortalSession, client_ip, csrf_rejected, removal_cookie, session_cookie,
 };
-use crate::web::urls::safe_portal_next;
 
 /// Binds a started sign-in to the browser that started it.
 const OAUTH_COOKIE: &str = "flowhq_oauth";

@@ -16,11 +16,11 @@ use super::pages::settings_page;
 use crate::error::{AppError, ErrorCode, FieldErrors};
 use crate::services::{portal, tenants};
 use crate::state::AppState;
+use crate::urls::PortalUrl;
 use crate::views::portal::settings::SettingsFormValues;
 use crate::views::transport::{TransportFormValues, TransportForms};
 use crate::web::auth::{AnyForm, CsrfForm, PortalSession};
 use crate::web::forms;
-use crate::web::urls::PortalUrl;
 
 /// Credentials and links are the owner's business, not staff's.
 fn owner_only(session: &PortalSession) -> Result<(), AppError> {

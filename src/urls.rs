@@ -6,8 +6,8 @@ use std::fmt;
 use entity::enums::TenantStatus;
 use uuid::Uuid;
 
+use crate::domain::bot::BotCommand;
 use crate::domain::lifecycle::status_name;
-use crate::services::runtime::BotCommand;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdminUrl {

@@ -1,0 +1,93 @@
+//! Ids as types of their own: a tenant id cannot be passed where a
+//! conversation id is expected, and signatures say what they take.
+//!
+//! Each is a UUID underneath (the stored columns stay `uuid`), serialised
+//! as the bare UUID (`#[serde(transparent)]`), so JSON bodies and paths
+//! look as they did. The conversion to `sea_orm::Value` lets services
+//! filter with them directly (`Column::TenantId.eq(tenant)`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new random id (v4).
+            pub fn new_random() -> Self {
+                Self(Uuid::new_v4())
+            }
+
+            pub const fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
+
+            pub const fn as_uuid(self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(id: Uuid) -> Self {
+                Self(id)
+            }
+        }
+
+        impl From<$name> for Uuid {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl From<$name> for sea_orm::Value {
+            fn from(id: $name) -> Self {
+                id.0.into()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(text).map(Self)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A tenant (a business), `tenant.id`.
+    TenantId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_reads_and_prints_as_its_bare_uuid() {
+        let uuid = Uuid::new_v4();
+        let id = TenantId::from_uuid(uuid);
+        assert_eq!(id.to_string(), uuid.to_string());
+        assert_eq!(serde_json::to_value(id).unwrap(), serde_json::json!(uuid));
+        let back: TenantId = serde_json::from_value(serde_json::json!(uuid)).unwrap();
+        assert_eq!(back, id);
+        assert_eq!(uuid.to_string().parse::<TenantId>().unwrap(), id);
+        assert!("not-a-uuid".parse::<TenantId>().is_err());
+    }
+}

@@ -1,0 +1,288 @@
+//! The message log's write side: one batch of the log writer in ONE
+//! transaction (inbound rows with durable dedup, outbound rows, status
+//! updates, the bots it marks running or online), and the recovery query
+//! for messages stored but never answered. Per-message writes go through
+//! `flush_log_batch` only.
+
+use chrono::{DateTime, Utc};
+use entity::enums::{Direction, MessageStatus, SessionState, WorkerStatus};
+use entity::{message_log, tenant, whatsapp_session, worker_process};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{
+    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::link::session_without_qr;
+
+/// Which of `ids` are tenants that still exist.
+pub async fn existing_tenants(
+    db: &DatabaseConnection,
+    ids: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, DbErr> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in ids.chunks(IN_LIST_CHUNK) {
+        let rows: Vec<Uuid> = tenant::Entity::find()
+            .select_only()
+            .column(tenant::Column::Id)
+            .filter(tenant::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// Inbound messages persisted but never answered (a crash or a shutdown
+/// past the drain bound), oldest first: by the time the message was sent,
+/// as ids follow the key order of the log writer's batches, not arrival.
+pub async fn unanswered(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+) -> Result<Vec<message_log::Model>, DbErr> {
+    message_log::Entity::find()
+        .filter(message_log::Column::Status.eq(MessageStatus::Received))
+        .filter(message_log::Column::TenantId.eq(tenant_id))
+        .filter(message_log::Column::Direction.eq(Direction::In))
+        .order_by_asc(message_log::Column::CreatedAt)
+        .order_by_asc(message_log::Column::Id)
+        .all(db)
+        .await
+}
+
+/// An inbound message to persist (dedup by the unique index).
+#[derive(Debug, Clone)]
+pub struct InboundRow {
+    pub tenant_id: Uuid,
+    pub wa_message_id: String,
+    pub chat_id: String,
+    /// The business's number the customer wrote to ("bot" before a link).
+    pub to: String,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A sent (or failed) reply to log.
+#[derive(Debug, Clone)]
+pub struct OutboundRow {
+    pub tenant_id: Uuid,
+    pub wa_message_id: Option<String>,
+    pub chat_id: String,
+    pub from: String,
+    pub text: String,
+    pub status: MessageStatus,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Bots that came up (RUNNING on `node`) or came online (session
+/// CONNECTED) since the last batch: a few statements for any number of bots,
+/// where starting 10,000 bots would otherwise cost 20,000 transactions.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerMarks {
+    pub node: String,
+    pub running: Vec<Uuid>,
+    pub online: Vec<Uuid>,
+}
+
+/// IN lists stay well under every backend's bind-parameter limit.
+const IN_LIST_CHUNK: usize = 1000;
+
+async fn mark_workers(conn: &impl ConnectionTrait, marks: &WorkerMarks) -> Result<(), DbErr> {
+    let now = Utc::now();
+    for chunk in marks.running.chunks(IN_LIST_CHUNK) {
+        worker_process::Entity::update_many()
+            .col_expr(
+                worker_process::Column::Status,
+                WorkerStatus::Running.to_value().into(),
+            )
+            .col_expr(worker_process::Column::StartedAt, Expr::value(now))
+            .col_expr(worker_process::Column::LastHeartbeatAt, Expr::value(now))
+            .col_expr(
+                worker_process::Column::OwnerNode,
+                Expr::value(marks.node.clone()),
+            )
+            .col_expr(worker_process::Column::UpdatedAt, Expr::value(now))
+            .filter(worker_process::Column::TenantId.is_in(chunk.iter().copied()))
+            .exec(conn)
+            .await?;
+    }
+    for chunk in marks.online.chunks(IN_LIST_CHUNK) {
+        session_without_qr(SessionState::Connected, now)
+            .col_expr(whatsapp_session::Column::LastSeenAt, Expr::value(now))
+            .filter(whatsapp_session::Column::TenantId.is_in(chunk.iter().copied()))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The final status of an inbound row.
+#[derive(Debug, Clone)]
+pub struct StatusUpdate {
+    pub id: i64,
+    pub status: MessageStatus,
+    pub error: Option<String>,
+}
+
+/// Rows per INSERT: SQLite allows 32,766 bound values per statement, and
+/// one size of statement is prepared once and reused.
+pub const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Writes one batch in ONE transaction. Returns, for each inbound row in
+/// order, its new id, or `None` when it was a duplicate (already stored, or
+/// repeated within the batch).
+pub async fn flush_log_batch(
+    db: &DatabaseConnection,
+    inbound: &[InboundRow],
+    outbound: Vec<OutboundRow>,
+    updates: Vec<StatusUpdate>,
+    marks: &WorkerMarks,
+) -> Result<Vec<Option<i64>>, DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    mark_workers(&txn, marks).await?;
+    // Inserted in one key order in every batch: batches committed side by
+    // side (PostgreSQL) then wait for each other on a repeated message
+    // instead of deadlocking. Stable, so a repeat inside the batch stays
+    // behind its first occurrence.
+    let mut order: Vec<usize> = (0..inbound.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&inbound[a], &inbound[b]);
+        (a.tenant_id, &a.wa_message_id).cmp(&(b.tenant_id, &b.wa_message_id))
+    });
+    let mut ids = vec![None; inbound.len()];
+    for chunk in order.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<&InboundRow> = chunk.iter().map(|&i| &inbound[i]).collect();
+        for (&i, id) in chunk.iter().zip(insert_inbound(&txn, &rows).await?) {
+            ids[i] = id;
+        }
+    }
+    let mut outbound = outbound.into_iter().peekable();
+    while outbound.peek().is_some() {
+        let rows = outbound
+            .by_ref()
+            .take(ROWS_PER_STATEMENT)
+            .map(|row| message_log::ActiveModel {
+                tenant_id: Set(row.tenant_id),
+                direction: Set(Direction::Out),
+                chat_id: Set(row.chat_id.clone()),
+                sender: Set(row.from),
+                recipient: Set(row.chat_id),
+                text: Set(row.text),
+                wa_message_id: Set(row.wa_message_id),
+                status: Set(row.status),
+                error: Set(row.error),
+                created_at: Set(row.created_at),
+                ..Default::default()
+            });
+        // A message id the transport reported twice must not cost the
+        // batch (every tenant's rows in it): the first row stands.
+        message_log::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([
+                    message_log::Column::TenantId,
+                    message_log::Column::Direction,
+                    message_log::Column::WaMessageId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    // Usually all ANSWERED without error: one statement.
+    let mut groups: Vec<(MessageStatus, Option<String>, Vec<i64>)> = Vec::new();
+    for update in updates {
+        match groups
+            .iter_mut()
+            .find(|(s, e, _)| *s == update.status && *e == update.error)
+        {
+            Some((_, _, ids)) => ids.push(update.id),
+            None => groups.push((update.status, update.error, vec![update.id])),
+        }
+    }
+    for (status, error, ids) in groups {
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            message_log::Entity::update_many()
+                .col_expr(message_log::Column::Status, status.to_value().into())
+                .col_expr(message_log::Column::Error, Expr::value(error.clone()))
+                .filter(message_log::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(ids)
+}
+
+async fn insert_inbound(
+    conn: &impl ConnectionTrait,
+    rows: &[&InboundRow],
+) -> Result<Vec<Option<i64>>, DbErr> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A repeat inside the batch is a duplicate of its first occurrence.
+    let mut first: std::collections::HashMap<(Uuid, &str), usize> =
+        std::collections::HashMap::new();
+    let mut insert = Query::insert();
+    insert.into_table(message_log::Entity).columns([
+        message_log::Column::TenantId,
+        message_log::Column::Direction,
+        message_log::Column::ChatId,
+        message_log::Column::Sender,
+        message_log::Column::Recipient,
+        message_log::Column::Text,
+        message_log::Column::WaMessageId,
+        message_log::Column::Status,
+        message_log::Column::CreatedAt,
+    ]);
+    for (i, row) in rows.iter().enumerate() {
+        if first.contains_key(&(row.tenant_id, row.wa_message_id.as_str())) {
+            continue;
+        }
+        first.insert((row.tenant_id, row.wa_message_id.as_str()), i);
+        insert
+            .values([
+                row.tenant_id.into(),
+                Direction::In.to_value().into(),
+                row.chat_id.clone().into(),
+                row.chat_id.clone().into(),
+                row.to.clone().into(),
+                row.text.clone().into(),
+                row.wa_message_id.clone().into(),
+                MessageStatus::Received.to_value().into(),
+                row.created_at.into(),
+            ])
+            .map_err(|err| DbErr::Custom(err.to_string()))?;
+    }
+    insert
+        .on_conflict(
+            OnConflict::columns([
+                message_log::Column::TenantId,
+                message_log::Column::Direction,
+                message_log::Column::WaMessageId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .returning(Query::returning().columns([
+            message_log::Column::Id,
+            message_log::Column::TenantId,
+            message_log::Column::WaMessageId,
+        ]));
+    let statement = conn.get_database_backend().build(&insert);
+    let inserted = conn.query_all_raw(statement).await?;
+    let mut ids = vec![None; rows.len()];
+    for row in inserted {
+        let id: i64 = row.try_get("", "id")?;
+        let tenant_id: Uuid = row.try_get("", "tenant_id")?;
+        let wa: String = row.try_get("", "wa_message_id")?;
+        if let Some(&i) = first.get(&(tenant_id, wa.as_str())) {
+            ids[i] = Some(id);
+        }
+    }
+    Ok(ids)
+}

@@ -1,0 +1,433 @@
+//! Worker control: what a bot reads to start (`BotConfig`), the admin's
+//! start/stop/restart requests, and the states a bot reports about itself
+//! (running, restarting, linked, failed, stopped), plus the batched
+//! heartbeat and the stale sweep's query. Everything here happens a few
+//! times per bot lifetime, never per message.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use entity::enums::{
+    DesiredState, SessionState, TemplateType, TenantStatus, TransportKind, WorkerStatus,
+};
+use entity::{tenant, whatsapp_session, worker_process};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::link::session_without_qr;
+use crate::domain::bot::BotCommand;
+use crate::domain::hours::{BusinessHours, parse_timezone};
+use crate::domain::language::Language;
+use crate::domain::lifecycle::{LifecycleAction, transition};
+use crate::error::{AppError, ErrorCode};
+use crate::services::audit::{self, Actor};
+use crate::services::tenants::{self, tenant_not_found};
+
+/// Everything a bot needs to answer for its tenant, read once at start and
+/// again when the settings change.
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    pub tenant_id: Uuid,
+    pub status: TenantStatus,
+    pub template: TemplateType,
+    pub business_name: String,
+    pub language: Language,
+    pub timezone: Tz,
+    pub hours: BusinessHours,
+    pub welcome_message: String,
+    pub auto_reply: bool,
+    pub response_delay_ms: u64,
+    pub max_message_length: usize,
+    pub transport: TransportKind,
+    pub rate_limit_per_minute: Option<u32>,
+    pub chat_rate_limit_per_minute: Option<u32>,
+    /// The phone an earlier link remembered (session data in the DB).
+    pub linked_phone: Option<String>,
+    /// Link by phone number (pairing code) instead of a QR code, when set.
+    pub pairing_phone: Option<String>,
+}
+
+pub async fn load_bot_config(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+) -> Result<BotConfig, AppError> {
+    // Two queries, not `tenants::get`'s four: every bot start runs this,
+    // 10,000 times in a row when a process boots.
+    let (config, tenant) = entity::tenant_config::Entity::find_by_id(tenant_id)
+        .find_also_related(tenant::Entity)
+        .one(db)
+        .await?
+        .ok_or_else(tenant_not_found)?;
+    let tenant = tenant.ok_or_else(tenant_not_found)?;
+    let (session_data, pairing_phone) = whatsapp_session::Entity::find_by_id(tenant_id)
+        .select_only()
+        .column(whatsapp_session::Column::SessionData)
+        .column(whatsapp_session::Column::PairingPhone)
+        .into_tuple::<(Option<serde_json::Value>, Option<String>)>()
+        .one(db)
+        .await?
+        .unwrap_or_default();
+    let broken = |what: &str, err: String| {
+        AppError::internal(anyhow::anyhow!(
+            "tenant {tenant_id}: stored {what} is invalid: {err}"
+        ))
+    };
+    let linked_phone = session_data
+        .as_ref()
+        .and_then(|data| data.get("linked_phone"))
+        .and_then(|phone| phone.as_str())
+        .map(str::to_owned);
+    Ok(BotConfig {
+        tenant_id,
+        status: tenant.status,
+        template: config.template_type,
+        business_name: config.business_name,
+        language: Language::parse(&config.language).map_err(|e| broken("language", e))?,
+        timezone: parse_timezone(&config.timezone).map_err(|e| broken("timezone", e))?,
+        hours: BusinessHours::parse_json(&config.hours).map_err(|e| broken("hours", e))?,
+        welcome_message: config.welcome_message,
+        auto_reply: config.auto_reply,
+        response_delay_ms: u64::try_from(config.response_delay_ms).unwrap_or(0),
+        max_message_length: usize::try_from(config.max_message_length)
+            .unwrap_or(4096)
+            .max(1),
+        transport: config.transport,
+        rate_limit_per_minute: config
+            .rate_limit_per_minute
+            .and_then(|v| u32::try_from(v).ok()),
+        chat_rate_limit_per_minute: config
+            .chat_rate_limit_per_minute
+            .and_then(|v| u32::try_from(v).ok()),
+        linked_phone,
+        pairing_phone,
+    })
+}
+
+/// Records the admin's wish in `worker_process` (the registry acts on it)
+/// and moves the tenant along the lifecycle: APPROVED → QR_PENDING on start,
+/// ERROR → QR_PENDING on force-restart. Refused (409) when the tenant cannot
+/// run a bot yet, or is in ERROR and only a force-restart may revive it.
+pub async fn request(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    tenant_id: Uuid,
+    command: BotCommand,
+) -> Result<TenantStatus, AppError> {
+    let txn = crate::db::begin_write(db).await?;
+    let tenant = tenant::Entity::find_by_id(tenant_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(tenant_not_found)?;
+    let refuse = |message: &str| {
+        Err(AppError::new(
+            ErrorCode::IllegalTransition,
+            message.to_owned(),
+        ))
+    };
+    let status = match (command, tenant.status) {
+        (BotCommand::Stop, status) => status,
+        (_, TenantStatus::New | TenantStatus::Pending) => {
+            return refuse("This tenant is not approved yet: approve it before starting its bot.");
+        }
+        (BotCommand::ForceRestart, TenantStatus::Error) => {
+            tenants::apply(
+                &txn,
+                actor,
+                tenant_id,
+                LifecycleAction::ForceRestart,
+                "bot.force_restarted",
+                json!({}),
+            )
+            .await?
+        }
+        (BotCommand::Start | BotCommand::Restart, TenantStatus::Error) => {
+            return refuse("This bot stopped in ERROR: use force restart once the cause is fixed.");
+        }
+        (_, TenantStatus::Approved) => {
+            tenants::apply(
+                &txn,
+                actor,
+                tenant_id,
+                LifecycleAction::StartBot,
+                "bot.started",
+                json!({}),
+            )
+            .await?
+        }
+        (_, status) => status,
+    };
+    let worker = worker_process::Entity::find_by_id(tenant_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(tenant_not_found)?;
+    let mut active = worker.into_active_model();
+    match command {
+        BotCommand::Stop => active.desired_state = Set(DesiredState::Stopped),
+        BotCommand::Start | BotCommand::Restart => {
+            active.desired_state = Set(DesiredState::Running);
+        }
+        BotCommand::ForceRestart => {
+            active.desired_state = Set(DesiredState::Running);
+            active.restart_count = Set(0);
+            active.last_error = Set(None);
+        }
+    }
+    active.updated_at = Set(Utc::now());
+    active.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        Some(tenant_id),
+        &format!("bot.{}", command.as_str().replace('-', "_")),
+        json!({}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(status)
+}
+
+/// The bot was stopped on purpose.
+pub async fn record_stopped(db: &DatabaseConnection, tenant_id: Uuid) -> Result<(), DbErr> {
+    worker_process::Entity::update_many()
+        .col_expr(
+            worker_process::Column::Status,
+            WorkerStatus::Stopped.to_value().into(),
+        )
+        .col_expr(
+            worker_process::Column::OwnerNode,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(worker_process::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(worker_process::Column::TenantId.eq(tenant_id))
+        .exec(db)
+        .await?;
+    session_without_qr(SessionState::Disconnected, Utc::now())
+        .filter(whatsapp_session::Column::TenantId.eq(tenant_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A crash the supervisor will retry: RESTARTING, the error and the count kept.
+pub async fn record_restarting(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    error: &str,
+    restart_count: u32,
+) -> Result<(), DbErr> {
+    worker_process::Entity::update_many()
+        .col_expr(
+            worker_process::Column::Status,
+            WorkerStatus::Restarting.to_value().into(),
+        )
+        .col_expr(
+            worker_process::Column::LastError,
+            Expr::value(error.to_owned()),
+        )
+        .col_expr(
+            worker_process::Column::RestartCount,
+            Expr::value(i32::try_from(restart_count).unwrap_or(i32::MAX)),
+        )
+        .col_expr(worker_process::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(worker_process::Column::TenantId.eq(tenant_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Linked as `phone`: session CONNECTED (remembered for restarts), tenant
+/// QR_PENDING → ACTIVE.
+pub async fn record_connected(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    phone: &str,
+) -> Result<TenantStatus, AppError> {
+    let txn = crate::db::begin_write(db).await?;
+    let now = Utc::now();
+    session_without_qr(SessionState::Connected, now)
+        .col_expr(
+            whatsapp_session::Column::LinkedPhone,
+            Expr::value(phone.to_owned()),
+        )
+        .col_expr(whatsapp_session::Column::LastSeenAt, Expr::value(now))
+        .col_expr(
+            whatsapp_session::Column::SessionData,
+            Expr::value(json!({ "linked_phone": phone })),
+        )
+        .filter(whatsapp_session::Column::TenantId.eq(tenant_id))
+        .exec(&txn)
+        .await?;
+    let tenant = tenant::Entity::find_by_id(tenant_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(tenant_not_found)?;
+    let status = match transition(tenant.status, LifecycleAction::Linked) {
+        Ok(_) => {
+            tenants::apply(
+                &txn,
+                &Actor::System,
+                tenant_id,
+                LifecycleAction::Linked,
+                "bot.linked",
+                json!({ "phone": phone }),
+            )
+            .await?
+        }
+        // Re-connecting an ACTIVE or PAUSED tenant changes nothing.
+        Err(_) => tenant.status,
+    };
+    txn.commit().await?;
+    Ok(status)
+}
+
+/// The bot gave up (QR timeout, logged out, crash loop, stale): tenant
+/// ERROR, worker ERROR with the reason, desired state STOPPED so nothing
+/// restarts it until an admin force-restarts. A logout also forgets the link.
+pub async fn record_failed(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    error: &str,
+    logged_out: bool,
+) -> Result<(), AppError> {
+    let txn = crate::db::begin_write(db).await?;
+    let Some(tenant) = tenant::Entity::find_by_id(tenant_id).one(&txn).await? else {
+        // Deleted meanwhile: nothing to record.
+        return Ok(());
+    };
+    if transition(tenant.status, LifecycleAction::Fail).is_ok() {
+        tenants::apply(
+            &txn,
+            &Actor::System,
+            tenant_id,
+            LifecycleAction::Fail,
+            "bot.failed",
+            json!({ "error": error }),
+        )
+        .await?;
+    }
+    let now = Utc::now();
+    worker_process::Entity::update_many()
+        .col_expr(
+            worker_process::Column::Status,
+            WorkerStatus::Error.to_value().into(),
+        )
+        .col_expr(
+            worker_process::Column::DesiredState,
+            DesiredState::Stopped.to_value().into(),
+        )
+        .col_expr(
+            worker_process::Column::LastError,
+            Expr::value(error.to_owned()),
+        )
+        .col_expr(
+            worker_process::Column::OwnerNode,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(worker_process::Column::UpdatedAt, Expr::value(now))
+        .filter(worker_process::Column::TenantId.eq(tenant_id))
+        .exec(&txn)
+        .await?;
+    let state = if logged_out {
+        SessionState::LoggedOut
+    } else {
+        SessionState::Disconnected
+    };
+    let mut session = session_without_qr(state, now);
+    if logged_out {
+        session = session
+            .col_expr(
+                whatsapp_session::Column::SessionData,
+                Expr::value(Option::<serde_json::Value>::None),
+            )
+            .col_expr(
+                whatsapp_session::Column::LinkedPhone,
+                Expr::value(Option::<String>::None),
+            );
+    }
+    session
+        .filter(whatsapp_session::Column::TenantId.eq(tenant_id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// At start: workers still marked as running under another (so: a previous,
+/// gone) process are not running anywhere. Marks them STOPPED so the stale
+/// sweeper does not fail them for the previous process's silence; their
+/// desired state is untouched, so reconcile starts them again.
+/// (Single node: with several replicas this becomes lease expiry.)
+pub async fn release_orphans(db: &DatabaseConnection, node: &str) -> Result<u64, DbErr> {
+    let result = worker_process::Entity::update_many()
+        .col_expr(
+            worker_process::Column::Status,
+            WorkerStatus::Stopped.to_value().into(),
+        )
+        .col_expr(
+            worker_process::Column::OwnerNode,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(worker_process::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(worker_process::Column::Status.is_in([
+            WorkerStatus::Running,
+            WorkerStatus::Starting,
+            WorkerStatus::Restarting,
+        ]))
+        .filter(
+            sea_orm::Condition::any()
+                .add(worker_process::Column::OwnerNode.is_null())
+                .add(worker_process::Column::OwnerNode.ne(node)),
+        )
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Tenants whose bot should run.
+pub async fn desired_running(db: &DatabaseConnection) -> Result<Vec<Uuid>, DbErr> {
+    worker_process::Entity::find()
+        .select_only()
+        .column(worker_process::Column::TenantId)
+        .filter(worker_process::Column::DesiredState.eq(DesiredState::Running))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// ONE statement for all of this node's live bots, however many: every
+/// worker owned by `node` gets the heartbeat, except the bots that failed
+/// to answer the last ping (`stuck`, normally empty).
+pub async fn heartbeat(
+    db: &DatabaseConnection,
+    node: &str,
+    stuck: &[Uuid],
+    at: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut update = worker_process::Entity::update_many()
+        .col_expr(worker_process::Column::LastHeartbeatAt, Expr::value(at))
+        .filter(worker_process::Column::OwnerNode.eq(node))
+        .filter(worker_process::Column::Status.eq(WorkerStatus::Running));
+    if !stuck.is_empty() {
+        update = update.filter(worker_process::Column::TenantId.is_not_in(stuck.iter().copied()));
+    }
+    Ok(update.exec(db).await?.rows_affected)
+}
+
+/// Running workers whose heartbeat is older than `before`.
+pub async fn stale_workers(
+    db: &DatabaseConnection,
+    before: DateTime<Utc>,
+) -> Result<Vec<Uuid>, DbErr> {
+    worker_process::Entity::find()
+        .select_only()
+        .column(worker_process::Column::TenantId)
+        .filter(worker_process::Column::Status.eq(WorkerStatus::Running))
+        .filter(worker_process::Column::LastHeartbeatAt.lt(before))
+        .into_tuple()
+        .all(db)
+        .await
+}

@@ -1,0 +1,18 @@
+//! What the integration tests share, by job: booting the app on a database
+//! of its own (`app`), the admin API and direct database moves (`api`),
+//! test data (`fixtures`), a cookie-jar browser (`browser`), reading HTML
+//! (`html`) and Google sign-in against the fake provider (`google`).
+
+mod api;
+mod app;
+mod browser;
+mod fixtures;
+mod google;
+mod html;
+
+pub use api::*;
+pub use app::*;
+pub use browser::*;
+pub use fixtures::*;
+pub use google::*;
+pub use html::*;

@@ -30,6 +30,7 @@ use crate::config::Settings;
 use crate::crypto::MasterKey;
 use crate::db;
 use crate::domain::hours::BusinessHours;
+use crate::domain::ids::TenantId;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
@@ -335,7 +336,7 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
 
 /// Inserts `n` ACTIVE tenants whose sandbox is linked and whose bot should
 /// run, with every row a real tenant has, in large transactions.
-async fn seed(db: &DatabaseConnection, n: u32) -> anyhow::Result<Vec<Uuid>> {
+async fn seed(db: &DatabaseConnection, n: u32) -> anyhow::Result<Vec<TenantId>> {
     let now = Utc::now();
     let hours = BusinessHours::parse_json(&json!({
         "mon": {"open": "00:00", "close": "23:59"}, "tue": {"open": "00:00", "close": "23:59"},
@@ -345,12 +346,12 @@ async fn seed(db: &DatabaseConnection, n: u32) -> anyhow::Result<Vec<Uuid>> {
     }))
     .map_err(anyhow::Error::msg)?
     .to_json();
-    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
+    let ids: Vec<TenantId> = (0..n).map(|_| TenantId::new_random()).collect();
     for (chunk_no, chunk) in ids.chunks(500).enumerate() {
         let txn = crate::db::begin_write(db).await?;
         let base = chunk_no * 500;
         tenant::Entity::insert_many(chunk.iter().enumerate().map(|(i, id)| tenant::ActiveModel {
-            id: Set(*id),
+            id: Set((*id).into()),
             name: Set(format!("Bench tenant {}", base + i)),
             phone_number: Set(Some(format!("+4930{:09}", base + i))),
             status: Set(TenantStatus::Active),
@@ -361,7 +362,7 @@ async fn seed(db: &DatabaseConnection, n: u32) -> anyhow::Result<Vec<Uuid>> {
         .exec_without_returning(&txn)
         .await?;
         tenant_config::Entity::insert_many(chunk.iter().map(|id| tenant_config::ActiveModel {
-            tenant_id: Set(*id),
+            tenant_id: Set((*id).into()),
             template_type: Set(TemplateType::Support),
             business_name: Set("Bench".into()),
             language: Set("en".into()),
@@ -383,7 +384,7 @@ async fn seed(db: &DatabaseConnection, n: u32) -> anyhow::Result<Vec<Uuid>> {
         .await?;
         whatsapp_session::Entity::insert_many(chunk.iter().enumerate().map(|(i, id)| {
             whatsapp_session::ActiveModel {
-                tenant_id: Set(*id),
+                tenant_id: Set((*id).into()),
                 state: Set(SessionState::Connected),
                 last_qr: Set(None),
                 qr_expires_at: Set(None),
@@ -400,7 +401,7 @@ async fn seed(db: &DatabaseConnection, n: u32) -> anyhow::Result<Vec<Uuid>> {
         .exec_without_returning(&txn)
         .await?;
         worker_process::Entity::insert_many(chunk.iter().map(|id| worker_process::ActiveModel {
-            tenant_id: Set(*id),
+            tenant_id: Set((*id).into()),
             desired_state: Set(DesiredState::Running),
             status: Set(WorkerStatus::Stopped),
             restart_count: Set(0),
@@ -462,7 +463,7 @@ async fn list_timings(db: &DatabaseConnection) -> anyhow::Result<Vec<(&'static s
 /// Delivers a message, waiting while the tenant's inbox is full.
 async fn deliver(
     sandbox: &SandboxHub,
-    tenant: Uuid,
+    tenant: TenantId,
     message: InboundMessage,
 ) -> anyhow::Result<()> {
     loop {
@@ -511,7 +512,7 @@ async fn wait_for_answers(
 async fn drive(
     registry: &BotRegistry,
     sandbox: &Arc<SandboxHub>,
-    tenants: &[Uuid],
+    tenants: &[TenantId],
     args: &BenchArgs,
 ) -> anyhow::Result<Throughput> {
     let stats = registry.writer().stats();
@@ -570,7 +571,7 @@ async fn drive(
 async fn latency(
     registry: &BotRegistry,
     sandbox: &Arc<SandboxHub>,
-    tenants: &[Uuid],
+    tenants: &[TenantId],
     args: &BenchArgs,
 ) -> anyhow::Result<(Duration, Duration, f64)> {
     let stats = registry.writer().stats();
@@ -580,7 +581,7 @@ async fn latency(
     );
     let total = args.rate * args.seconds;
     let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
-    let mut sent_at: HashMap<(Uuid, String), chrono::DateTime<Utc>> =
+    let mut sent_at: HashMap<(TenantId, String), chrono::DateTime<Utc>> =
         HashMap::with_capacity(total as usize);
     let begin = tokio::time::Instant::now();
     for k in 0..total {
@@ -612,7 +613,7 @@ async fn latency(
     )
     .await?;
     let mut latencies: Vec<Duration> = Vec::with_capacity(total as usize);
-    let mut seen: std::collections::HashSet<Uuid> = std::collections::HashSet::new();
+    let mut seen: std::collections::HashSet<TenantId> = std::collections::HashSet::new();
     for (tenant, _) in sent_at.keys() {
         if !seen.insert(*tenant) {
             continue;
@@ -639,7 +640,7 @@ async fn latency(
 /// the ceiling the pipeline is compared with.
 async fn raw_insert_rate(
     writers: &db::WriterPool,
-    tenants: &[Uuid],
+    tenants: &[TenantId],
     rows: u32,
     batch: u32,
 ) -> anyhow::Result<f64> {
@@ -668,7 +669,7 @@ async fn raw_insert_rate(
 
 async fn insert_raw(
     db: &DatabaseConnection,
-    tenants: &[Uuid],
+    tenants: &[TenantId],
     rows: std::ops::Range<u32>,
 ) -> anyhow::Result<()> {
     let now = Utc::now();
@@ -678,7 +679,7 @@ async fn insert_raw(
     while first < rows.end {
         let last = (first + per_statement).min(rows.end);
         let chunk = (first..last).map(|i| message_log::ActiveModel {
-            tenant_id: Set(tenants[i as usize % tenants.len()]),
+            tenant_id: Set(tenants[i as usize % tenants.len()].into()),
             direction: Set(Direction::In),
             chat_id: Set(format!("+4915{i:09}")),
             sender: Set(format!("+4915{i:09}")),

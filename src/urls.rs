@@ -7,6 +7,7 @@ use entity::enums::TenantStatus;
 use uuid::Uuid;
 
 use crate::domain::bot::BotCommand;
+use crate::domain::ids::TenantId;
 use crate::domain::lifecycle::status_name;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,30 +19,30 @@ pub enum AdminUrl {
     /// The tenant list filtered to one status (the dashboard's counts).
     TenantsWithStatus(TenantStatus),
     NewTenant,
-    Tenant(Uuid),
-    TenantDelete(Uuid),
-    TenantAction(Uuid, &'static str),
+    Tenant(TenantId),
+    TenantDelete(TenantId),
+    TenantAction(TenantId, &'static str),
     /// Approves a NEW tenant directly (no setup request).
-    TenantApprove(Uuid),
+    TenantApprove(TenantId),
     /// Start, stop, restart or force-restart the tenant's bot.
-    TenantBot(Uuid, BotCommand),
+    TenantBot(TenantId, BotCommand),
     /// The detail page's live state (JSON, polled by `admin.js`).
-    TenantLive(Uuid),
+    TenantLive(TenantId),
     /// Simulates scanning the sandbox QR code.
-    TenantSandboxScan(Uuid),
+    TenantSandboxScan(TenantId),
     /// Delivers a customer message to the sandbox bot.
-    TenantSandboxInbound(Uuid),
+    TenantSandboxInbound(TenantId),
     /// Chooses the tenant's transport (and its Cloud API credentials).
-    TenantTransport(Uuid),
+    TenantTransport(TenantId),
     /// WhatsApp Web: link by phone number (pairing code) or by QR code.
-    TenantPairing(Uuid),
+    TenantPairing(TenantId),
     SetupRequests,
     /// The setup requests still waiting for a decision.
     WaitingSetupRequests,
     SetupRequestDecision(Uuid, &'static str),
     Audit,
     /// The audit trail of one tenant.
-    TenantAudit(Uuid),
+    TenantAudit(TenantId),
     Tokens,
     TokenRevoke(Uuid),
 }
@@ -137,7 +138,7 @@ impl From<AdminUrl> for String {
 
 /// The Cloud API webhook address of a tenant, to paste into Meta's app
 /// settings (WhatsApp → Configuration → Callback URL).
-pub fn webhook_url(public_url: &str, tenant: uuid::Uuid) -> String {
+pub fn webhook_url(public_url: &str, tenant: TenantId) -> String {
     format!(
         "{}/webhooks/whatsapp/{tenant}",
         public_url.trim_end_matches('/')

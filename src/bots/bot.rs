@@ -23,10 +23,10 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLim
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use super::deps::BotDeps;
 use super::transport::{InboundMessage, Transport, TransportError, TransportEvent};
+use crate::domain::ids::TenantId;
 use crate::replies::{ReplyContext, reply};
 use crate::services::runtime::{
     self,
@@ -77,7 +77,7 @@ struct Recovery {
 
 /// What the chat workers of one bot share.
 struct ChatShared {
-    tenant: Uuid,
+    tenant: TenantId,
     deps: Arc<BotDeps>,
     transport: Arc<dyn Transport>,
     config: watch::Receiver<Arc<BotConfig>>,
@@ -110,7 +110,7 @@ fn override_burst(per_minute: u32) -> u32 {
 
 /// Runs the bot until cancelled or until it cannot go on.
 pub async fn run(
-    tenant: Uuid,
+    tenant: TenantId,
     deps: Arc<BotDeps>,
     inbox: &mut mpsc::Receiver<BotMsg>,
     signals: Arc<BotSignals>,

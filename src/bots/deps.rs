@@ -8,13 +8,13 @@ use entity::enums::TransportKind;
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use mini_moka::sync::Cache;
 use sea_orm::DatabaseConnection;
-use uuid::Uuid;
 
 use super::log_writer::LogWriter;
 use super::transport::Transport;
 use super::transport::cloud_api::CloudHub;
 use super::transport::sandbox::{QrSchedule, SandboxHub};
 use crate::config::{BotSettings, WhatsappWebSettings};
+use crate::domain::ids::TenantId;
 use crate::services::runtime::worker::BotConfig;
 
 /// Makes a tenant's transport; replaces the choice by config (tests use it
@@ -38,9 +38,9 @@ pub struct BotDeps {
     pub writer: LogWriter,
     /// (tenant, message id) seen lately: the fast path in front of the
     /// unique index, bounded in size and time.
-    pub dedup: Cache<(Uuid, String), ()>,
+    pub dedup: Cache<(TenantId, String), ()>,
     /// Platform default per-chat limit, keyed by (tenant, chat); swept.
-    pub chat_limiter: DefaultKeyedRateLimiter<(Uuid, String)>,
+    pub chat_limiter: DefaultKeyedRateLimiter<(TenantId, String)>,
     pub settings: BotSettings,
     pub whatsapp_web: WhatsappWebSettings,
     /// This process, as owner of its bots' worker rows (heartbeat).

@@ -29,6 +29,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::WriterPool;
+use crate::domain::ids::TenantId;
 use crate::services::runtime::{
     self,
     log_batch::{InboundRow, OutboundRow, StatusUpdate, WorkerMarks},
@@ -62,7 +63,7 @@ enum Op {
     Status(StatusUpdate),
     /// A bot is up (`online: false`) or its link is online (`true`).
     Mark {
-        tenant: uuid::Uuid,
+        tenant: TenantId,
         online: bool,
         reply: oneshot::Sender<Result<(), String>>,
     },
@@ -195,16 +196,16 @@ impl LogWriter {
     }
 
     /// Records the bot as RUNNING on this node; returns once committed.
-    pub async fn mark_running(&self, tenant: uuid::Uuid) -> Result<(), LogError> {
+    pub async fn mark_running(&self, tenant: TenantId) -> Result<(), LogError> {
         self.mark(tenant, false).await
     }
 
     /// Records the bot's remembered link as online again; returns once committed.
-    pub async fn mark_online(&self, tenant: uuid::Uuid) -> Result<(), LogError> {
+    pub async fn mark_online(&self, tenant: TenantId) -> Result<(), LogError> {
         self.mark(tenant, true).await
     }
 
-    async fn mark(&self, tenant: uuid::Uuid, online: bool) -> Result<(), LogError> {
+    async fn mark(&self, tenant: TenantId, online: bool) -> Result<(), LogError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Op::Mark {
@@ -482,7 +483,7 @@ async fn drop_deleted_tenants(
     outbound: &mut Vec<OutboundRow>,
     marks: &mut WorkerMarks,
 ) -> Result<(), sea_orm::DbErr> {
-    let mut ids: Vec<uuid::Uuid> = inbound
+    let mut ids: Vec<TenantId> = inbound
         .iter()
         .map(|r| r.tenant_id)
         .chain(outbound.iter().map(|r| r.tenant_id))

@@ -27,6 +27,7 @@ use super::log_writer::LogWriter;
 use super::supervisor;
 use crate::config::BotSettings;
 use crate::domain::bot::BotCommand;
+use crate::domain::ids::TenantId;
 use crate::error::AppError;
 use crate::services::audit::Actor;
 use crate::services::runtime;
@@ -46,7 +47,7 @@ struct BotHandle {
 }
 
 pub struct BotRegistry {
-    bots: DashMap<Uuid, BotHandle>,
+    bots: DashMap<TenantId, BotHandle>,
     deps: Arc<BotDeps>,
     runtime: Handle,
     bot_tasks: TaskTracker,
@@ -97,7 +98,7 @@ impl BotRegistry {
     }
 
     /// Running and not being stopped.
-    pub fn is_running(&self, tenant: Uuid) -> bool {
+    pub fn is_running(&self, tenant: TenantId) -> bool {
         self.bots
             .get(&tenant)
             .is_some_and(|entry| !entry.value().cancel.is_cancelled())
@@ -108,7 +109,7 @@ impl BotRegistry {
     }
 
     /// Starts the tenant's bot unless it runs already. True when started.
-    pub fn start(self: &Arc<Self>, tenant: Uuid) -> bool {
+    pub fn start(self: &Arc<Self>, tenant: TenantId) -> bool {
         if self.bot_tasks.is_closed() {
             return false;
         }
@@ -159,14 +160,14 @@ impl BotRegistry {
     /// finished (its last DB writes included); it removes itself. So no
     /// second bot of the tenant can start while the first drains, and the
     /// first's final "stopped" cannot overwrite the second's "running".
-    pub fn stop(&self, tenant: Uuid) -> Option<CancellationToken> {
+    pub fn stop(&self, tenant: TenantId) -> Option<CancellationToken> {
         let handle = self.bots.get(&tenant).map(|entry| entry.value().clone())?;
         handle.cancel.cancel();
         Some(handle.finished)
     }
 
     /// Stops the bot (waiting for it, within the drain bound) and starts it.
-    pub async fn restart(self: &Arc<Self>, tenant: Uuid) {
+    pub async fn restart(self: &Arc<Self>, tenant: TenantId) {
         if let Some(finished) = self.stop(tenant) {
             let bound = self.deps.settings.drain_timeout + Duration::from_secs(2);
             if tokio::time::timeout(bound, finished.cancelled())
@@ -183,7 +184,7 @@ impl BotRegistry {
     /// running bot restarts on it; a stopped one uses it at its next start.
     /// Off WhatsApp Web, the device keys are deleted once more after the
     /// old bot stopped: its client saves state while it disconnects.
-    pub async fn transport_changed(self: &Arc<Self>, tenant: Uuid, kind: TransportKind) {
+    pub async fn transport_changed(self: &Arc<Self>, tenant: TenantId, kind: TransportKind) {
         if self.is_running(tenant) {
             self.restart(tenant).await;
         }
@@ -195,7 +196,7 @@ impl BotRegistry {
     }
 
     /// Tells a running bot its settings changed.
-    pub fn reload(&self, tenant: Uuid) {
+    pub fn reload(&self, tenant: TenantId) {
         let signals = self.bots.get(&tenant).map(|h| h.signals.clone());
         if let Some(signals) = signals {
             signals.reload.notify_one();
@@ -203,7 +204,7 @@ impl BotRegistry {
     }
 
     /// A tenant was deleted: its bot stops, its sandbox is forgotten.
-    pub async fn forget(&self, tenant: Uuid) {
+    pub async fn forget(&self, tenant: TenantId) {
         if let Some(finished) = self.stop(tenant) {
             let _ =
                 tokio::time::timeout(self.deps.settings.drain_timeout, finished.cancelled()).await;
@@ -213,7 +214,7 @@ impl BotRegistry {
 
     /// A setup request was approved: the tenant's bot starts (and shows its
     /// QR code). A failure here does not undo the approval; it is logged.
-    pub async fn start_after_approval(self: &Arc<Self>, actor: &Actor, tenant: Uuid) {
+    pub async fn start_after_approval(self: &Arc<Self>, actor: &Actor, tenant: TenantId) {
         if let Err(err) = self.command(actor, tenant, BotCommand::Start).await {
             tracing::warn!(%tenant, error = %err, "approved, but the bot did not start");
         }
@@ -223,7 +224,7 @@ impl BotRegistry {
     pub async fn command(
         self: &Arc<Self>,
         actor: &Actor,
-        tenant: Uuid,
+        tenant: TenantId,
         command: BotCommand,
     ) -> Result<(), AppError> {
         runtime::worker::request(&self.deps.db, actor, tenant, command).await?;
@@ -255,7 +256,7 @@ impl BotRegistry {
 
     /// Makes the running set match `worker_process.desired_state`.
     pub async fn reconcile(self: &Arc<Self>) -> Result<(usize, usize), DbErr> {
-        let desired: std::collections::HashSet<Uuid> =
+        let desired: std::collections::HashSet<TenantId> =
             runtime::worker::desired_running(&self.deps.db)
                 .await?
                 .into_iter()
@@ -266,7 +267,7 @@ impl BotRegistry {
                 started += 1;
             }
         }
-        let unwanted: Vec<Uuid> = self
+        let unwanted: Vec<TenantId> = self
             .bots
             .iter()
             .filter(|entry| !entry.value().cancel.is_cancelled())
@@ -294,7 +295,7 @@ impl BotRegistry {
         let previous = self.tick.fetch_add(1, Ordering::AcqRel);
         let tick = previous + 1;
         let mut stuck = Vec::new();
-        let handles: Vec<(Uuid, BotHandle)> = self
+        let handles: Vec<(TenantId, BotHandle)> = self
             .bots
             .iter()
             .map(|e| (*e.key(), e.value().clone()))
@@ -314,7 +315,7 @@ impl BotRegistry {
 
     /// Bots whose heartbeat is older than `stale_after`: ERROR, and
     /// restarted when `restart_stale` says so.
-    pub async fn sweep_stale(self: &Arc<Self>) -> Result<Vec<Uuid>, AppError> {
+    pub async fn sweep_stale(self: &Arc<Self>) -> Result<Vec<TenantId>, AppError> {
         let settings = &self.deps.settings;
         let before = Utc::now()
             - chrono::Duration::from_std(settings.stale_after).map_err(AppError::internal)?;

@@ -14,10 +14,10 @@ use futures_util::FutureExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use super::bot::{self, BotMsg, BotSignals, Exit};
 use super::deps::BotDeps;
+use crate::domain::ids::TenantId;
 use crate::services::runtime;
 
 /// `min · 2^(attempt-1)`, capped at `max`, then a random cut of up to half
@@ -30,7 +30,7 @@ pub fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
 }
 
 pub async fn supervise(
-    tenant: Uuid,
+    tenant: TenantId,
     deps: Arc<BotDeps>,
     mut inbox: mpsc::Receiver<BotMsg>,
     signals: Arc<BotSignals>,
@@ -136,7 +136,7 @@ pub async fn supervise(
     }
 }
 
-fn record<E: std::fmt::Display>(result: Result<(), E>, tenant: Uuid) {
+fn record<E: std::fmt::Display>(result: Result<(), E>, tenant: TenantId) {
     if let Err(err) = result {
         tracing::warn!(%tenant, error = %err, "could not record the bot's state");
     }

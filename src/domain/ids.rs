@@ -3,8 +3,8 @@
 //!
 //! Each is a UUID underneath (the stored columns stay `uuid`), serialised
 //! as the bare UUID (`#[serde(transparent)]`), so JSON bodies and paths
-//! look as they did. The conversion to `sea_orm::Value` lets services
-//! filter with them directly (`Column::TenantId.eq(tenant)`).
+//! look as they did. `DeriveValueType` lets services filter with them
+//! (`Column::TenantId.eq(tenant)`) and read them from query results.
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,7 +16,17 @@ macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            PartialOrd,
+            Ord,
+            Serialize,
+            Deserialize,
+            sea_orm::DeriveValueType,
         )]
         #[serde(transparent)]
         pub struct $name(Uuid);
@@ -45,12 +55,6 @@ macro_rules! uuid_id {
         impl From<$name> for Uuid {
             fn from(id: $name) -> Self {
                 id.0
-            }
-        }
-
-        impl From<$name> for sea_orm::Value {
-            fn from(id: $name) -> Self {
-                id.0.into()
             }
         }
 

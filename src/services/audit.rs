@@ -9,9 +9,9 @@ use sea_orm::{
 };
 use serde::Serialize;
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::{Page, PageRequest};
+use crate::domain::ids::TenantId;
 use crate::error::AppError;
 
 /// Who acted: an admin, a portal user, or the platform itself.
@@ -35,7 +35,7 @@ impl Actor {
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEntry {
     pub id: i64,
-    pub tenant_id: Option<Uuid>,
+    pub tenant_id: Option<TenantId>,
     pub actor: String,
     pub event_type: String,
     pub payload: Value,
@@ -46,7 +46,7 @@ impl From<audit_log::Model> for AuditEntry {
     fn from(row: audit_log::Model) -> Self {
         Self {
             id: row.id,
-            tenant_id: row.tenant_id,
+            tenant_id: row.tenant_id.map(Into::into),
             actor: row.actor,
             event_type: row.event_type,
             payload: row.payload,
@@ -58,12 +58,12 @@ impl From<audit_log::Model> for AuditEntry {
 pub async fn record(
     conn: &impl ConnectionTrait,
     actor: &Actor,
-    tenant_id: Option<Uuid>,
+    tenant_id: Option<TenantId>,
     event_type: &str,
     payload: Value,
 ) -> Result<(), AppError> {
     audit_log::ActiveModel {
-        tenant_id: Set(tenant_id),
+        tenant_id: Set(tenant_id.map(Into::into)),
         actor: Set(actor.label()),
         event_type: Set(event_type.to_owned()),
         payload: Set(payload),
@@ -78,7 +78,7 @@ pub async fn record(
 /// Newest first, optionally for one tenant.
 pub async fn list(
     db: &DatabaseConnection,
-    tenant_id: Option<Uuid>,
+    tenant_id: Option<TenantId>,
     page: PageRequest,
 ) -> Result<Page<AuditEntry>, AppError> {
     let page = page.clamped();

@@ -9,9 +9,9 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 use serde::Serialize;
-use uuid::Uuid;
 
 use super::{Page, PageRequest};
+use crate::domain::ids::TenantId;
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,7 +48,7 @@ impl From<message_log::Model> for MessageView {
 /// Newest first; served by INDEX(tenant_id, created_at).
 pub async fn list(
     db: &DatabaseConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     page: PageRequest,
 ) -> Result<Page<MessageView>, AppError> {
     let page = page.clamped();
@@ -75,7 +75,7 @@ pub async fn list(
 /// the rows changed.
 pub async fn record_delivery(
     db: &DatabaseConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     wa_message_id: &str,
     status: MessageStatus,
     error: Option<String>,
@@ -102,7 +102,7 @@ pub async fn record_delivery(
 /// by its WhatsApp id.
 pub async fn waiting_inbound(
     db: &DatabaseConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     wa_message_id: &str,
 ) -> Result<Option<i64>, AppError> {
     Ok(message_log::Entity::find()

@@ -23,6 +23,7 @@ use super::setup_requests::{self, NewSetupRequest, SetupRequestView};
 use super::tenants::{self, NewTenant, TenantDetail, TenantDraft};
 use super::users::PortalUser;
 use super::{Page, PageRequest, messages};
+use crate::domain::ids::TenantId;
 use crate::error::{AppError, ErrorCode, FieldErrors};
 
 /// The longest note an owner may leave for the reviewer.
@@ -45,7 +46,7 @@ pub struct MeUser {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TenantBrief {
-    pub id: Uuid,
+    pub id: TenantId,
     pub name: String,
     pub status: TenantStatus,
 }
@@ -211,7 +212,7 @@ pub async fn me(db: &DatabaseConnection, user: &PortalUser) -> Result<Me, AppErr
 /// The tenant's newest setup request, if it ever sent one.
 pub async fn latest_request(
     db: &DatabaseConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> Result<Option<OwnSetupRequest>, AppError> {
     Ok(setup_requests::for_tenant(db, tenant_id)
         .await?
@@ -222,7 +223,7 @@ pub async fn latest_request(
 
 pub async fn status(
     db: &DatabaseConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     stale_after: Duration,
 ) -> Result<StatusView, AppError> {
     let (detail, request) =
@@ -260,7 +261,7 @@ pub async fn status(
     })
 }
 
-pub async fn qr(db: &DatabaseConnection, tenant_id: Uuid) -> Result<QrView, AppError> {
+pub async fn qr(db: &DatabaseConnection, tenant_id: TenantId) -> Result<QrView, AppError> {
     let view = super::runtime::link::qr_view(db, tenant_id).await?;
     Ok(QrView {
         state: view.state,
@@ -272,7 +273,7 @@ pub async fn qr(db: &DatabaseConnection, tenant_id: Uuid) -> Result<QrView, AppE
 
 pub async fn settings(
     db: &DatabaseConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> Result<TenantSettings, AppError> {
     let detail = tenants::get(db, tenant_id).await?;
     let config = detail.config;
@@ -291,7 +292,7 @@ pub async fn settings(
 /// The tenant's message log, newest first.
 pub async fn logs(
     db: &DatabaseConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     page: PageRequest,
 ) -> Result<Page<messages::MessageView>, AppError> {
     let mut page = messages::list(db, tenant_id, page).await?;

@@ -18,6 +18,7 @@ use super::audit::Actor;
 use super::tenants;
 use super::{Page, PageRequest};
 use crate::domain::hours::BusinessHours;
+use crate::domain::ids::TenantId;
 use crate::domain::language::Language;
 use crate::domain::lifecycle::LifecycleAction;
 use crate::domain::phone::PhoneNumber;
@@ -26,7 +27,7 @@ use crate::error::{AppError, ErrorCode, FieldErrors};
 #[derive(Debug, Clone, Serialize)]
 pub struct SetupRequestView {
     pub id: Uuid,
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub tenant_name: Option<String>,
     pub template_type: TemplateType,
     pub whatsapp_number: String,
@@ -45,7 +46,7 @@ pub struct SetupRequestView {
 fn view(row: setup_request::Model, tenant_name: Option<String>) -> SetupRequestView {
     SetupRequestView {
         id: row.id,
-        tenant_id: row.tenant_id,
+        tenant_id: row.tenant_id.into(),
         tenant_name,
         template_type: row.template_type,
         whatsapp_number: row.whatsapp_number,
@@ -94,7 +95,7 @@ fn already_open() -> AppError {
 pub async fn submit(
     db: &DatabaseConnection,
     actor: &Actor,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     user_id: Option<Uuid>,
     request: NewSetupRequest,
 ) -> Result<SetupRequestView, AppError> {
@@ -119,7 +120,7 @@ pub async fn submit(
     let now = Utc::now();
     let row = setup_request::ActiveModel {
         id: Set(Uuid::new_v4()),
-        tenant_id: Set(tenant_id),
+        tenant_id: Set(tenant_id.into()),
         user_id: Set(user_id),
         template_type: Set(request.template_type),
         whatsapp_number: Set(request.whatsapp_number.as_str().to_owned()),
@@ -215,7 +216,7 @@ pub async fn list(
 /// The tenant's requests, newest first (the portal's status page).
 pub async fn for_tenant(
     db: &DatabaseConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> Result<Vec<SetupRequestView>, AppError> {
     Ok(setup_request::Entity::find()
         .filter(setup_request::Column::TenantId.eq(tenant_id))
@@ -276,7 +277,7 @@ pub async fn decide(
     tenants::apply(
         &txn,
         actor,
-        row.tenant_id,
+        row.tenant_id.into(),
         action,
         event,
         json!({ "setup_request_id": id, "note": note }),
@@ -291,7 +292,7 @@ pub async fn decide(
             phone_number: Some(phone),
             ..Default::default()
         };
-        tenants::write_update(&txn, actor, row.tenant_id, &update).await?;
+        tenants::write_update(&txn, actor, row.tenant_id.into(), &update).await?;
     }
     let mut active = row.into_active_model();
     active.status = Set(status);

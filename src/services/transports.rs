@@ -16,11 +16,11 @@ use sea_orm::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::audit::{self, Actor};
 use super::tenants::tenant_not_found;
 use crate::crypto::MasterKey;
+use crate::domain::ids::TenantId;
 use crate::error::{AppError, ErrorCode, FieldErrors};
 
 /// A tenant's Cloud API credentials, decrypted (for its transport and
@@ -65,7 +65,7 @@ pub struct TransportView {
 const FIELDS: [&str; 3] = ["access_token", "app_secret", "verify_token"];
 
 /// Associated data binding a sealed secret to its tenant and field.
-fn place(tenant: Uuid, field: &str) -> Vec<u8> {
+fn place(tenant: TenantId, field: &str) -> Vec<u8> {
     format!("transport_credential/{tenant}/{field}").into_bytes()
 }
 
@@ -97,7 +97,7 @@ pub async fn set(
     db: &DatabaseConnection,
     key: &MasterKey,
     actor: &Actor,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     input: TransportInput,
 ) -> Result<TransportView, AppError> {
     let txn = crate::db::begin_write(db).await?;
@@ -165,7 +165,7 @@ pub async fn set(
             }
         };
         let row = transport_credential::ActiveModel {
-            tenant_id: Set(tenant_id),
+            tenant_id: Set(tenant_id.into()),
             phone_number_id: Set(phone_number_id.unwrap_or_default()),
             access_token: Set(seal(
                 "access_token",
@@ -219,7 +219,7 @@ pub async fn set(
 
 /// The link belonged to the previous transport: a WhatsApp Web device's
 /// keys go too (a return to WhatsApp Web links afresh).
-async fn forget_link(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<(), AppError> {
+async fn forget_link(conn: &impl ConnectionTrait, tenant_id: TenantId) -> Result<(), AppError> {
     forget_web_keys(conn, tenant_id).await?;
     whatsapp_session::Entity::update_many()
         .col_expr(
@@ -252,7 +252,7 @@ async fn forget_link(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<(),
 /// Deletes a tenant's WhatsApp Web device keys (the link is gone).
 pub async fn forget_web_keys(
     conn: &impl ConnectionTrait,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> Result<(), sea_orm::DbErr> {
     entity::wa_key::Entity::delete_many()
         .filter(entity::wa_key::Column::TenantId.eq(tenant_id))
@@ -268,7 +268,7 @@ pub async fn forget_web_keys(
 pub async fn view(
     db: &impl ConnectionTrait,
     key: &MasterKey,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> Result<TransportView, AppError> {
     let config = tenant_config::Entity::find_by_id(tenant_id)
         .one(db)
@@ -299,7 +299,7 @@ pub async fn view(
 pub async fn webhook_credentials(
     db: &impl ConnectionTrait,
     key: &MasterKey,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> Result<Option<CloudCredentials>, AppError> {
     let kind = tenant_config::Entity::find_by_id(tenant_id)
         .one(db)
@@ -315,7 +315,7 @@ pub async fn webhook_credentials(
 pub async fn cloud_credentials(
     db: &impl ConnectionTrait,
     key: &MasterKey,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> Result<Option<CloudCredentials>, AppError> {
     let Some(row) = transport_credential::Entity::find_by_id(tenant_id)
         .one(db)
@@ -349,7 +349,7 @@ pub async fn cloud_credentials(
 pub async fn set_pairing_phone(
     db: &DatabaseConnection,
     actor: &Actor,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     phone: Option<&crate::domain::phone::PhoneNumber>,
 ) -> Result<(), AppError> {
     let txn = crate::db::begin_write(db).await?;

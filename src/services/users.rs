@@ -24,6 +24,7 @@ use super::tenants::{self, ConfigDefaults, DEFAULT_TIMEZONE};
 use crate::config::PortalSettings;
 use crate::crypto;
 use crate::domain::hours::{BusinessHours, parse_timezone};
+use crate::domain::ids::TenantId;
 use crate::domain::language::Language;
 use crate::error::{AppError, ErrorCode};
 
@@ -43,7 +44,7 @@ pub struct PortalUser {
     pub email: String,
     pub name: String,
     pub role: UserRole,
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
 }
 
 impl PortalUser {
@@ -59,7 +60,7 @@ impl From<user::Model> for PortalUser {
             email: row.email,
             name: row.name,
             role: row.role,
-            tenant_id: row.tenant_id,
+            tenant_id: row.tenant_id.into(),
         }
     }
 }
@@ -262,7 +263,7 @@ async fn provision_owner(
         google_subject: Set(Some(profile.subject.clone())),
         name: Set(name.clone()),
         role: Set(UserRole::Owner),
-        tenant_id: Set(tenant_id),
+        tenant_id: Set(tenant_id.into()),
         created_at: Set(now),
         last_login_at: Set(Some(now)),
     }

@@ -163,7 +163,7 @@ impl PortalSession {
         self.user.actor()
     }
 
-    pub fn tenant_id(&self) -> uuid::Uuid {
+    pub fn tenant_id(&self) -> crate::domain::ids::TenantId {
         self.user.tenant_id
     }
 

@@ -7,9 +7,9 @@
 
 use entity::enums::TransportKind;
 use secrecy::SecretString;
-use uuid::Uuid;
 
 use crate::domain::hours::BusinessHours;
+use crate::domain::ids::TenantId;
 use crate::domain::phone::PhoneNumber;
 use crate::error::{AppError, ErrorCode, FieldErrors};
 use crate::services::audit::Actor;
@@ -118,7 +118,7 @@ pub fn transport_input(form: &AnyForm) -> Result<TransportInput, AppError> {
 pub async fn apply_transport(
     state: &AppState,
     actor: &Actor,
-    tenant: Uuid,
+    tenant: TenantId,
     form: &AnyForm,
 ) -> Result<Flash, AppError> {
     let input = transport_input(form)?;

@@ -18,10 +18,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use entity::enums::MessageStatus;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::bots::transport::cloud_api::{self, Delivery};
 use crate::crypto;
+use crate::domain::ids::TenantId;
 use crate::error::{AppError, ErrorCode};
 use crate::services::runtime::log_batch::InboundRow;
 use crate::services::{messages, transports};
@@ -62,8 +62,8 @@ fn not_a_cloud_tenant() -> AppError {
 async fn cloud_tenant(
     state: &AppState,
     path: &str,
-) -> Result<(Uuid, transports::CloudCredentials), AppError> {
-    let tenant = Uuid::parse_str(path).map_err(|_| not_a_cloud_tenant())?;
+) -> Result<(TenantId, transports::CloudCredentials), AppError> {
+    let tenant: TenantId = path.parse().map_err(|_| not_a_cloud_tenant())?;
     let credentials = transports::webhook_credentials(&state.db, &state.cloud.key, tenant)
         .await?
         .ok_or_else(not_a_cloud_tenant)?;
@@ -251,7 +251,7 @@ async fn receive(
 
 async fn receive_message(
     state: &AppState,
-    tenant: Uuid,
+    tenant: TenantId,
     business: &str,
     message: Message,
 ) -> Result<Delivery, AppError> {
@@ -310,7 +310,7 @@ async fn receive_message(
     Ok(delivery)
 }
 
-async fn record_status(state: &AppState, tenant: Uuid, status: Status) -> Result<(), AppError> {
+async fn record_status(state: &AppState, tenant: TenantId, status: Status) -> Result<(), AppError> {
     let (new, error) = match status.status.as_str() {
         "sent" => return Ok(()),
         "delivered" => (MessageStatus::Delivered, None),

@@ -197,7 +197,7 @@ async fn a_bot_action_the_tenant_does_not_allow_is_a_flash_not_an_error_page() {
     let (kind, message) = act(&browser, id, "bot/start", &[]).await;
     assert_eq!(kind, "error");
     assert!(message.contains("not approved yet"), "{message}");
-    assert!(!app.state.bots.is_running(id));
+    assert!(!app.state.bots.is_running(id.into()));
 
     let response = browser
         .submit(&format!("{}/bot/dance", page_of(id)), &[])
@@ -247,7 +247,7 @@ async fn bot_forms_without_the_csrf_token_are_refused() {
             .await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "POST {path}");
     }
-    assert!(!app.state.bots.is_running(id));
+    assert!(!app.state.bots.is_running(id.into()));
 }
 
 #[tokio::test]

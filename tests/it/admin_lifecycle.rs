@@ -241,7 +241,9 @@ async fn approve_and_reject_follow_the_lifecycle_in_every_status() {
                 now,
                 decided,
             );
-            let stored = setup_requests::for_tenant(app.db(), tenant).await.unwrap();
+            let stored = setup_requests::for_tenant(app.db(), tenant.into())
+                .await
+                .unwrap();
             let waits = stored[0].status == SetupRequestStatus::Submitted;
             problems.check(waits == to.is_none(), || {
                 format!("{case}: the request is {:?}", stored[0].status)

@@ -80,7 +80,10 @@ async fn approving_moves_the_tenant_from_pending_to_approved_and_records_the_rev
     assert_eq!(decided["review_note"], "Welcome!");
     // Approved, and the approval started the bot: APPROVED → QR_PENDING.
     assert_eq!(app.tenant_status(tenant).await, TenantStatus::QrPending);
-    assert!(app.state.bots.is_running(tenant), "approval starts the bot");
+    assert!(
+        app.state.bots.is_running(tenant.into()),
+        "approval starts the bot"
+    );
     let (_, audit) = app
         .api_get(&format!("/api/admin/audit?tenant_id={tenant}"))
         .await;
@@ -110,7 +113,9 @@ async fn rejecting_without_a_note_is_refused_with_422_on_the_note() {
         assert!(refused["fields"]["note"].is_string(), "{refused}");
     }
     assert_eq!(app.tenant_status(tenant).await, TenantStatus::Pending);
-    let stored = setup_requests::for_tenant(app.db(), tenant).await.unwrap();
+    let stored = setup_requests::for_tenant(app.db(), tenant.into())
+        .await
+        .unwrap();
     assert_eq!(stored[0].status, SetupRequestStatus::Submitted);
 }
 
@@ -125,7 +130,9 @@ async fn rejecting_with_a_note_sends_the_tenant_back_to_new_and_keeps_the_note_f
     assert_eq!(status, StatusCode::OK, "{decided}");
     assert_eq!(decided["status"], "REJECTED");
     assert_eq!(app.tenant_status(tenant).await, TenantStatus::New);
-    let stored = setup_requests::for_tenant(app.db(), tenant).await.unwrap();
+    let stored = setup_requests::for_tenant(app.db(), tenant.into())
+        .await
+        .unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].id, request);
     assert_eq!(stored[0].status, SetupRequestStatus::Rejected);
@@ -145,7 +152,9 @@ async fn a_request_is_decided_once_and_an_unknown_one_is_not_found() {
     let (reject, body) = decide(&app, request, "reject", json!({"note": "Changed my mind"})).await;
     assert_eq!(reject, StatusCode::CONFLICT, "{body}");
     assert_eq!(app.tenant_status(tenant).await, TenantStatus::QrPending);
-    let stored = setup_requests::for_tenant(app.db(), tenant).await.unwrap();
+    let stored = setup_requests::for_tenant(app.db(), tenant.into())
+        .await
+        .unwrap();
     assert_eq!(stored[0].status, SetupRequestStatus::Approved);
     assert_eq!(stored[0].review_note, None);
 
@@ -247,8 +256,8 @@ async fn two_simultaneous_submits_leave_exactly_one_open_request() {
     };
     let owner = Actor::User("owner@example.com".to_owned());
     let (a, b) = tokio::join!(
-        setup_requests::submit(app.db(), &owner, tenant, None, request(1)),
-        setup_requests::submit(app.db(), &owner, tenant, None, request(2)),
+        setup_requests::submit(app.db(), &owner, tenant.into(), None, request(1)),
+        setup_requests::submit(app.db(), &owner, tenant.into(), None, request(2)),
     );
     let refused: Vec<_> = [&a, &b]
         .into_iter()
@@ -265,7 +274,9 @@ async fn two_simultaneous_submits_leave_exactly_one_open_request() {
         "{}",
         refused[0].message()
     );
-    let open = setup_requests::for_tenant(app.db(), tenant).await.unwrap();
+    let open = setup_requests::for_tenant(app.db(), tenant.into())
+        .await
+        .unwrap();
     assert_eq!(
         open.iter()
             .filter(|r| r.status == SetupRequestStatus::Submitted)

@@ -207,7 +207,7 @@ async fn a_bot_cannot_start_before_its_tenant_is_approved() {
     let (status, body) = bot(&app, id, "start").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"], "illegal_transition");
-    assert!(!app.state.bots.is_running(id));
+    assert!(!app.state.bots.is_running(id.into()));
 }
 
 #[tokio::test]
@@ -387,7 +387,7 @@ async fn unscanned_qr_codes_are_replaced_then_the_bot_stops_in_error() {
     assert_eq!(tenant["worker"]["status"], "ERROR");
     assert_eq!(tenant["worker"]["desired_state"], "STOPPED");
     eventually("the bot leaving the registry", || async {
-        (!app.state.bots.is_running(id)).then_some(())
+        (!app.state.bots.is_running(id.into())).then_some(())
     })
     .await;
 
@@ -415,7 +415,7 @@ async fn a_stale_bot_is_set_to_error_and_restarted() {
     .await
     .unwrap();
     let stale = app.state.bots.sweep_stale().await.unwrap();
-    assert_eq!(stale, vec![id]);
+    assert_eq!(stale, vec![id.into()]);
     let failed = entity::audit_log::Entity::find()
         .filter(entity::audit_log::Column::TenantId.eq(id))
         .filter(entity::audit_log::Column::EventType.eq("bot.failed"))
@@ -431,7 +431,7 @@ async fn a_stale_bot_is_set_to_error_and_restarted() {
 
     // Restarted (restart_stale = true): linked again from the stored session.
     wait_for_status(&app, id, TenantStatus::Active).await;
-    assert!(app.state.bots.is_running(id));
+    assert!(app.state.bots.is_running(id.into()));
 }
 
 #[tokio::test]
@@ -508,7 +508,7 @@ async fn a_restart_resumes_bots_and_answers_persisted_unanswered_messages_exactl
     .unwrap();
     let app = app.restart().await;
     wait_for_status(&app, id, TenantStatus::Active).await;
-    assert!(app.state.bots.is_running(id));
+    assert!(app.state.bots.is_running(id.into()));
     // Not mistaken for a stale bot of this process, neither by the sweep at
     // boot nor by one now.
     assert!(app.state.bots.sweep_stale().await.unwrap().is_empty());
@@ -755,7 +755,7 @@ async fn deleting_a_tenant_with_a_running_bot_loses_no_other_tenants_messages() 
         "{rows:?}"
     );
     assert!(inbound_rows(&app, doomed).await.is_empty());
-    assert!(!app.state.bots.is_running(doomed));
+    assert!(!app.state.bots.is_running(doomed.into()));
 }
 
 #[tokio::test]
@@ -814,7 +814,7 @@ async fn database_with_tenant(
         .unwrap()
         .tenant
         .id;
-    (database, settings, db, tenant)
+    (database, settings, db, tenant.into())
 }
 
 /// Batches committed side by side (several writer connections on
@@ -856,7 +856,7 @@ async fn concurrent_log_batches_store_each_inbound_message_once() {
                 // Each copy asks in another order, so batches overlap unevenly.
                 let k = if copy % 2 == 0 { k } else { MESSAGES - 1 - k };
                 let row = InboundRow {
-                    tenant_id: tenant,
+                    tenant_id: tenant.into(),
                     wa_message_id: format!("wamid.{k}"),
                     chat_id: format!("+49170{k:07}"),
                     to: "bot".to_owned(),
@@ -925,7 +925,7 @@ async fn a_log_batch_over_several_statements_maps_every_id_back_and_stores_a_rep
     let (_database, _, db, tenant) = database_with_tenant(41).await;
     let t0 = Utc::now();
     let row = |n: usize, sent: i64| InboundRow {
-        tenant_id: tenant,
+        tenant_id: tenant.into(),
         wa_message_id: format!("wamid.{n:05}"),
         chat_id: "+491700000001".to_owned(),
         to: "bot".to_owned(),
@@ -971,7 +971,7 @@ async fn a_log_batch_over_several_statements_maps_every_id_back_and_stores_a_rep
         .filter(|(_, id)| id.is_some())
         .map(|(row, _)| row.wa_message_id.as_str())
         .collect();
-    let recovered = flowhq::services::runtime::log_batch::unanswered(&db, tenant)
+    let recovered = flowhq::services::runtime::log_batch::unanswered(&db, tenant.into())
         .await
         .unwrap();
     let recovered: Vec<&str> = recovered

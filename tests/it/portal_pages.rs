@@ -309,8 +309,15 @@ async fn the_onboarding_form_refuses_bad_input_next_to_each_field_and_keeps_what
         "the admin form's message"
     );
 
-    assert_eq!(app.tenant_status(user.tenant_id).await, TenantStatus::New);
-    assert!(setup_requests_of(&app, user.tenant_id).await.is_empty());
+    assert_eq!(
+        app.tenant_status(user.tenant_id.into()).await,
+        TenantStatus::New
+    );
+    assert!(
+        setup_requests_of(&app, user.tenant_id.into())
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -332,10 +339,10 @@ async fn submitting_onboarding_makes_the_tenant_pending_with_its_request_config_
     assert!(status_page.contains("waiting for review"), "{status_page}");
 
     assert_eq!(
-        app.tenant_status(user.tenant_id).await,
+        app.tenant_status(user.tenant_id.into()).await,
         TenantStatus::Pending
     );
-    let requests = setup_requests_of(&app, user.tenant_id).await;
+    let requests = setup_requests_of(&app, user.tenant_id.into()).await;
     assert_eq!(requests.len(), 1, "{requests:?}");
     let request = &requests[0];
     assert_eq!(request["status"], "SUBMITTED");
@@ -344,7 +351,7 @@ async fn submitting_onboarding_makes_the_tenant_pending_with_its_request_config_
     assert_eq!(request["notes"], "We open a second shop in May.");
     assert_eq!(request["hours"]["sun"]["open"], "00:00");
 
-    let tenant = app.tenant(user.tenant_id).await;
+    let tenant = app.tenant(user.tenant_id.into()).await;
     assert_eq!(
         tenant["phone_number"],
         Value::Null,
@@ -361,7 +368,7 @@ async fn submitting_onboarding_makes_the_tenant_pending_with_its_request_config_
         "the sign-up's default welcome follows the requested business: {tenant}"
     );
 
-    let events = audit_events(&app, user.tenant_id).await;
+    let events = audit_events(&app, user.tenant_id.into()).await;
     let submitted = events
         .iter()
         .find(|e| e["event_type"] == "setup_request.submitted")
@@ -386,7 +393,7 @@ async fn a_welcome_message_the_owner_wrote_survives_the_setup_request() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 
     onboard(&browser, "+49 151 0000 0003", "Laden Ben").await;
-    let tenant = app.tenant(user.tenant_id).await;
+    let tenant = app.tenant(user.tenant_id.into()).await;
     assert_eq!(tenant["config"]["business_name"], "Laden Ben");
     assert_eq!(tenant["config"]["welcome_message"], mine);
 }
@@ -427,7 +434,10 @@ async fn a_second_request_is_refused_while_the_first_waits_for_review() {
     .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"], "conflict");
-    assert_eq!(setup_requests_of(&app, user.tenant_id).await.len(), 1);
+    assert_eq!(
+        setup_requests_of(&app, user.tenant_id.into()).await.len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -456,7 +466,10 @@ async fn a_number_of_another_tenant_is_refused_at_the_number_field() {
         input_value(&page, "whatsapp_number").as_deref(),
         Some(taken.as_str())
     );
-    assert_eq!(app.tenant_status(user.tenant_id).await, TenantStatus::New);
+    assert_eq!(
+        app.tenant_status(user.tenant_id.into()).await,
+        TenantStatus::New
+    );
 }
 
 #[tokio::test]
@@ -466,7 +479,7 @@ async fn a_requested_number_is_reserved_only_when_an_admin_approves_it() {
     let (ben, ben_user) = app.owner_browser("ben@example.com").await;
     let number = "+4915100000009";
     onboard(&ana, number, "Salon Ana").await;
-    let anas = id_of(&setup_requests_of(&app, ana_user.tenant_id).await[0]);
+    let anas = id_of(&setup_requests_of(&app, ana_user.tenant_id.into()).await[0]);
     let (status, body) = app
         .api_post(
             &format!("/api/admin/setup-requests/{anas}/reject"),
@@ -477,7 +490,7 @@ async fn a_requested_number_is_reserved_only_when_an_admin_approves_it() {
 
     // A rejected (or merely waiting) request holds nothing: Ben may ask too.
     onboard(&ben, number, "Laden Ben").await;
-    let bens = id_of(&setup_requests_of(&app, ben_user.tenant_id).await[0]);
+    let bens = id_of(&setup_requests_of(&app, ben_user.tenant_id.into()).await[0]);
     let (status, body) = app
         .api_post(
             &format!("/api/admin/setup-requests/{bens}/approve"),
@@ -485,9 +498,12 @@ async fn a_requested_number_is_reserved_only_when_an_admin_approves_it() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(app.tenant(ben_user.tenant_id).await["phone_number"], number);
     assert_eq!(
-        app.tenant(ana_user.tenant_id).await["phone_number"],
+        app.tenant(ben_user.tenant_id.into()).await["phone_number"],
+        number
+    );
+    assert_eq!(
+        app.tenant(ana_user.tenant_id.into()).await["phone_number"],
         Value::Null
     );
 
@@ -508,7 +524,7 @@ async fn after_a_rejection_the_owner_reads_the_note_and_resubmits_a_prefilled_fo
     let app = spawn_app().await;
     let (browser, user) = app.owner_browser("ana@example.com").await;
     onboard(&browser, "+4915100000004", "Salon Ana").await;
-    let request = id_of(&setup_requests_of(&app, user.tenant_id).await[0]);
+    let request = id_of(&setup_requests_of(&app, user.tenant_id.into()).await[0]);
     let (status, body) = app
         .api_post(
             &format!("/api/admin/setup-requests/{request}/reject"),
@@ -548,10 +564,10 @@ async fn after_a_rejection_the_owner_reads_the_note_and_resubmits_a_prefilled_fo
 
     onboard(&browser, "+4915100000004", "Salon Ana GmbH").await;
     assert_eq!(
-        app.tenant_status(user.tenant_id).await,
+        app.tenant_status(user.tenant_id.into()).await,
         TenantStatus::Pending
     );
-    let requests = setup_requests_of(&app, user.tenant_id).await;
+    let requests = setup_requests_of(&app, user.tenant_id.into()).await;
     assert_eq!(requests.len(), 2);
     let (_, latest) = get_json(&browser, "/api/portal/setup-request").await;
     assert_eq!(latest["status"], "SUBMITTED", "{latest}");
@@ -589,9 +605,12 @@ async fn portal_forms_without_the_sessions_csrf_token_are_refused() {
     let response = browser.post_form("/auth/logout", &form(&[])).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN, "sign-out too");
 
-    assert_eq!(app.tenant_status(user.tenant_id).await, TenantStatus::New);
+    assert_eq!(
+        app.tenant_status(user.tenant_id.into()).await,
+        TenantStatus::New
+    );
     assert_ne!(
-        app.tenant(user.tenant_id).await["config"]["welcome_message"],
+        app.tenant(user.tenant_id.into()).await["config"]["welcome_message"],
         "Hacked"
     );
 }
@@ -713,8 +732,8 @@ async fn settings_saved_in_the_portal_reach_the_running_bot_without_a_restart() 
     );
     assert!(page.contains("+4915100000006"), "the linked phone shows");
 
-    let stored = app.tenant(tenant).await["config"]["welcome_message"].clone();
-    let before = customer_says(&app, tenant, "hi", "m-1").await;
+    let stored = app.tenant(tenant.into()).await["config"]["welcome_message"].clone();
+    let before = customer_says(&app, tenant.into(), "hi", "m-1").await;
     assert_eq!(
         json!(before),
         json!([stored]),
@@ -746,13 +765,13 @@ async fn settings_saved_in_the_portal_reach_the_running_bot_without_a_restart() 
     assert_eq!(selected_option(&page, "language").as_deref(), Some("de"));
     assert!(is_checked(&page, "auto_reply"));
 
-    let after = customer_says(&app, tenant, "hallo", "m-2").await;
+    let after = customer_says(&app, tenant.into(), "hallo", "m-2").await;
     assert_eq!(after, ["Willkommen bei Ana! Fragen Sie nach Terminen."]);
     let (_, live) = get_json(&browser, "/api/portal/tenant/current/status").await;
     assert_eq!(live["worker"]["restart_count"], 0, "no restart: {live}");
     assert_eq!(live["worker"]["status"], "RUNNING");
     assert_eq!(live["session"]["state"], "CONNECTED", "still linked");
-    let events = audit_events(&app, tenant).await;
+    let events = audit_events(&app, tenant.into()).await;
     assert!(
         events
             .iter()
@@ -773,7 +792,7 @@ async fn settings_saved_in_the_portal_reach_the_running_bot_without_a_restart() 
 async fn the_settings_form_refuses_bad_input_next_to_each_field_and_saves_nothing() {
     let app = spawn_app().await;
     let (browser, user) = app.owner_browser("ana@example.com").await;
-    let before = app.tenant(user.tenant_id).await["config"].clone();
+    let before = app.tenant(user.tenant_id.into()).await["config"].clone();
 
     let page = browser.page("/portal/settings").await;
     let mut fields = form(&[
@@ -819,7 +838,7 @@ async fn the_settings_form_refuses_bad_input_next_to_each_field_and_saves_nothin
     assert!(error_near(&page, "template_type").is_some_and(|e| e.contains("BOOKING")));
 
     assert_eq!(
-        app.tenant(user.tenant_id).await["config"],
+        app.tenant(user.tenant_id.into()).await["config"],
         before,
         "nothing saved"
     );
@@ -852,7 +871,13 @@ async fn the_logs_page_shows_the_owners_messages_newest_first_a_page_at_a_time()
     let (browser, user) = app.owner_browser("ana@example.com").await;
     let stranger = app.new_tenant(2).await;
     for n in 1..=30 {
-        log_message(&app, user.tenant_id, n, &format!("question number {n:02}")).await;
+        log_message(
+            &app,
+            user.tenant_id.into(),
+            n,
+            &format!("question number {n:02}"),
+        )
+        .await;
     }
     log_message(&app, stranger, 99, "another tenant's secret").await;
 
@@ -961,7 +986,7 @@ async fn the_json_twins_describe_the_owners_own_tenant() {
     assert_eq!(created["timezone"], "Europe/Madrid");
     assert!(created.get("reviewed_by").is_none(), "{created}");
     assert_eq!(
-        app.tenant_status(user.tenant_id).await,
+        app.tenant_status(user.tenant_id.into()).await,
         TenantStatus::Pending,
         "the session's tenant, whatever tenant_id said"
     );
@@ -998,7 +1023,10 @@ async fn a_json_setup_request_with_bad_fields_is_a_422_naming_each_field() {
     }
     assert!(body["fields"].get("name").is_none(), "{body}");
     assert!(body["fields"].get("phone_number").is_none(), "{body}");
-    assert_eq!(app.tenant_status(user.tenant_id).await, TenantStatus::New);
+    assert_eq!(
+        app.tenant_status(user.tenant_id.into()).await,
+        TenantStatus::New
+    );
 }
 
 #[tokio::test]
@@ -1054,8 +1082,15 @@ async fn json_writes_that_are_not_json_or_come_from_another_site_are_refused() {
         .unwrap();
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
 
-    assert_eq!(app.tenant_status(user.tenant_id).await, TenantStatus::New);
-    assert!(setup_requests_of(&app, user.tenant_id).await.is_empty());
+    assert_eq!(
+        app.tenant_status(user.tenant_id.into()).await,
+        TenantStatus::New
+    );
+    assert!(
+        setup_requests_of(&app, user.tenant_id.into())
+            .await
+            .is_empty()
+    );
 
     let (status, answer) = post_json(&browser, "/api/portal/setup-request", &body).await;
     assert_eq!(
@@ -1072,7 +1107,7 @@ async fn owners_read_why_a_message_failed_in_plain_words_not_the_raw_cause() {
     let raw = "reply not sent: sandbox transport: connection reset by peer (node-7f3a)";
     message_log::ActiveModel {
         id: NotSet,
-        tenant_id: Set(user.tenant_id),
+        tenant_id: Set(user.tenant_id.into()),
         direction: Set(Direction::In),
         chat_id: Set("+4917600000009".to_owned()),
         sender: Set("+4917600000009".to_owned()),

@@ -154,7 +154,7 @@ async fn admin_sets_the_cloud_api_through_the_form_and_sees_the_hint_and_webhook
     assert!(flash.contains("WhatsApp Cloud API"), "{flash}");
     assert!(page.contains("<strong>WhatsApp Cloud API</strong>"));
     assert_eq!(text_of(&page, "token-hint").as_deref(), Some("…7Q2Z"));
-    let webhook = flowhq::urls::webhook_url(&app.state.public_url, id);
+    let webhook = flowhq::urls::webhook_url(&app.state.public_url, id.into());
     assert_eq!(
         text_of(&page, "webhook-url").as_deref(),
         Some(webhook.as_str())
@@ -336,10 +336,10 @@ async fn a_pairing_code_is_shown_instead_of_the_qr_code_in_console_and_portal() 
     let app = spawn_app().await;
     let (owner, user) = app.owner_browser("pairing@example.com").await;
     let id = user.tenant_id;
-    awaiting_pairing_code(&app, id, "ABCD2345").await;
+    awaiting_pairing_code(&app, id.into(), "ABCD2345").await;
 
     let admin = app.signed_in_browser().await;
-    let page = admin.page(&tenant_page(id)).await;
+    let page = admin.page(&tenant_page(id.into())).await;
     assert!(!page.contains(r#"id="qr-panel" hidden"#), "the panel shows");
     assert_eq!(text_of(&page, "pairing-code").as_deref(), Some("ABCD-2345"));
     assert!(page.contains(r#"id="qr-pairing""#));
@@ -389,7 +389,7 @@ async fn an_owner_chooses_the_cloud_api_and_reads_a_rejected_token_in_plain_word
     assert_eq!(text_of(&page, "token-hint").as_deref(), Some("…7Q2Z"));
     assert!(page.contains(&format!("/webhooks/whatsapp/{id}")));
     assert_no_secret(&page);
-    assert_eq!(kind_in_db(&app, id).await, TransportKind::CloudApi);
+    assert_eq!(kind_in_db(&app, id.into()).await, TransportKind::CloudApi);
 
     // A refused form comes back on the settings page, typed id kept.
     let response = portal_submit(
@@ -407,7 +407,7 @@ async fn an_owner_chooses_the_cloud_api_and_reads_a_rejected_token_in_plain_word
     assert!(error_near(&page, "phone_number_id").is_some(), "{page}");
 
     worker_process::ActiveModel {
-        tenant_id: Set(id),
+        tenant_id: Set(id.into()),
         status: Set(WorkerStatus::Error),
         last_error: Set(Some(
             "access token rejected: enter a new Cloud API access token".to_owned(),
@@ -456,7 +456,7 @@ async fn an_owner_cannot_touch_another_tenants_transport() {
     let response = portal_submit(&owner, "/portal/settings/transport", &fields).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        kind_in_db(&app, user.tenant_id).await,
+        kind_in_db(&app, user.tenant_id.into()).await,
         TransportKind::WhatsappWeb
     );
     assert_eq!(kind_in_db(&app, other).await, TransportKind::Sandbox);
@@ -527,7 +527,7 @@ async fn staff_cannot_change_how_the_bot_connects() {
     .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
-        kind_in_db(&app, user.tenant_id).await,
+        kind_in_db(&app, user.tenant_id.into()).await,
         TransportKind::Sandbox
     );
 }

@@ -23,8 +23,8 @@ async fn two_stores() -> (TestApp, SeaOrmStore, SeaOrmStore) {
     let app = spawn_app().await;
     let a = app.new_tenant(1).await;
     let b = app.new_tenant(2).await;
-    let store_a = SeaOrmStore::new(app.db().clone(), a);
-    let store_b = SeaOrmStore::new(app.db().clone(), b);
+    let store_a = SeaOrmStore::new(app.db().clone(), a.into());
+    let store_b = SeaOrmStore::new(app.db().clone(), b.into());
     (app, store_a, store_b)
 }
 
@@ -710,15 +710,15 @@ async fn tenants_never_see_each_others_keys_and_wipe_is_per_tenant() {
         .await
         .unwrap();
     fill(&store_b).await;
-    let rows_a = key_rows(&app, store_a.tenant()).await;
-    assert_eq!(rows_a, key_rows(&app, store_b.tenant()).await);
+    let rows_a = key_rows(&app, store_a.tenant().into()).await;
+    assert_eq!(rows_a, key_rows(&app, store_b.tenant().into()).await);
     assert_eq!(rows_a, 18, "one row per kind and the device");
 
     wipe(app.db(), store_a.tenant()).await.unwrap();
-    assert_eq!(key_rows(&app, store_a.tenant()).await, 0);
+    assert_eq!(key_rows(&app, store_a.tenant().into()).await, 0);
     assert!(!store_a.exists().await.unwrap());
     assert_eq!(
-        key_rows(&app, store_b.tenant()).await,
+        key_rows(&app, store_b.tenant().into()).await,
         rows_a,
         "B keeps its keys"
     );
@@ -743,8 +743,8 @@ async fn deleting_a_tenant_deletes_its_keys() {
         .await;
     assert!(status.is_success(), "{status}: {body}");
 
-    assert_eq!(key_rows(&app, store_a.tenant()).await, 0);
-    assert_eq!(key_rows(&app, store_b.tenant()).await, 18);
+    assert_eq!(key_rows(&app, store_a.tenant().into()).await, 0);
+    assert_eq!(key_rows(&app, store_b.tenant().into()).await, 18);
 }
 
 #[tokio::test]
@@ -761,20 +761,20 @@ async fn leaving_whatsapp_web_forgets_the_device_keys() {
             .await
         }
     };
-    let (status, body) = switch(store_a.tenant(), "whatsapp_web").await;
+    let (status, body) = switch(store_a.tenant().into(), "whatsapp_web").await;
     assert!(status.is_success(), "{status}: {body}");
     fill(&store_a).await;
     fill(&store_b).await;
 
     // Saving the same transport again keeps the link.
-    let (status, body) = switch(store_a.tenant(), "whatsapp_web").await;
+    let (status, body) = switch(store_a.tenant().into(), "whatsapp_web").await;
     assert!(status.is_success(), "{status}: {body}");
-    assert_eq!(key_rows(&app, store_a.tenant()).await, 18);
+    assert_eq!(key_rows(&app, store_a.tenant().into()).await, 18);
 
-    let (status, body) = switch(store_a.tenant(), "sandbox").await;
+    let (status, body) = switch(store_a.tenant().into(), "sandbox").await;
     assert!(status.is_success(), "{status}: {body}");
-    assert_eq!(key_rows(&app, store_a.tenant()).await, 0);
-    assert_eq!(key_rows(&app, store_b.tenant()).await, 18);
+    assert_eq!(key_rows(&app, store_a.tenant().into()).await, 0);
+    assert_eq!(key_rows(&app, store_b.tenant().into()).await, 18);
 }
 
 // --- The transport -------------------------------------------------------

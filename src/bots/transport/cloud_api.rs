@@ -34,11 +34,11 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use super::{InboundMessage, Transport, TransportError, TransportEvent};
 use crate::config::CloudApiSettings;
 use crate::crypto::MasterKey;
+use crate::domain::ids::TenantId;
 use crate::services::transports::{self, CloudCredentials};
 
 /// Graph error codes with a behaviour of their own.
@@ -62,7 +62,7 @@ pub struct CloudHub {
     pub settings: CloudApiSettings,
     http: reqwest::Client,
     /// Running bots' event channels, keyed by tenant.
-    bots: DashMap<Uuid, mpsc::Sender<TransportEvent>>,
+    bots: DashMap<TenantId, mpsc::Sender<TransportEvent>>,
 }
 
 /// How a message from the webhook reached the bot.
@@ -95,7 +95,7 @@ impl CloudHub {
         })
     }
 
-    pub fn transport(self: &Arc<Self>, tenant: Uuid) -> CloudTransport {
+    pub fn transport(self: &Arc<Self>, tenant: TenantId) -> CloudTransport {
         let per_second = self.settings.messages_per_second;
         CloudTransport {
             hub: self.clone(),
@@ -107,7 +107,7 @@ impl CloudHub {
     }
 
     /// Hands a persisted inbound message to the tenant's running bot.
-    pub async fn deliver(&self, tenant: Uuid, message: InboundMessage) -> Delivery {
+    pub async fn deliver(&self, tenant: TenantId, message: InboundMessage) -> Delivery {
         let Some(bot) = self.bots.get(&tenant).map(|entry| entry.value().clone()) else {
             return Delivery::NotRunning;
         };
@@ -138,7 +138,7 @@ impl CloudHub {
 /// Removes the bot's channel from the hub however `run` ends.
 struct Registered<'a> {
     hub: &'a CloudHub,
-    tenant: Uuid,
+    tenant: TenantId,
     events: mpsc::Sender<TransportEvent>,
 }
 
@@ -153,7 +153,7 @@ impl Drop for Registered<'_> {
 
 pub struct CloudTransport {
     hub: Arc<CloudHub>,
-    tenant: Uuid,
+    tenant: TenantId,
     /// Read from the database by `run`.
     credentials: Mutex<Option<Arc<CloudCredentials>>>,
     /// Meta's throughput per business number.

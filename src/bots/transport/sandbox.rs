@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use super::{InboundMessage, Transport, TransportError, TransportEvent};
 use crate::crypto;
+use crate::domain::ids::TenantId;
 
 /// Messages waiting for a sandbox bot; more are refused, never dropped.
 const INBOX_CAPACITY: usize = 256;
@@ -123,11 +124,11 @@ impl Sandbox {
 /// Every tenant's sandbox end, keyed by tenant.
 #[derive(Default)]
 pub struct SandboxHub {
-    tenants: DashMap<Uuid, Arc<Sandbox>>,
+    tenants: DashMap<TenantId, Arc<Sandbox>>,
 }
 
 impl SandboxHub {
-    fn sandbox(&self, tenant: Uuid) -> Arc<Sandbox> {
+    fn sandbox(&self, tenant: TenantId) -> Arc<Sandbox> {
         // INVARIANT: the entry guard is dropped at the end of this statement.
         self.tenants
             .entry(tenant)
@@ -139,7 +140,7 @@ impl SandboxHub {
     /// remembers of an earlier link.
     pub fn transport(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         linked_phone: Option<String>,
         schedule: QrSchedule,
     ) -> SandboxTransport {
@@ -153,7 +154,7 @@ impl SandboxHub {
     }
 
     /// Simulates scanning the QR code with a phone.
-    pub fn scan(&self, tenant: Uuid, phone: &str) -> Result<(), SandboxError> {
+    pub fn scan(&self, tenant: TenantId, phone: &str) -> Result<(), SandboxError> {
         let sandbox = self.sandbox(tenant);
         if !sandbox.running.load(Ordering::Acquire) {
             return Err(SandboxError::NotRunning);
@@ -167,7 +168,7 @@ impl SandboxHub {
     }
 
     /// Delivers a customer message to the tenant's bot.
-    pub fn inbound(&self, tenant: Uuid, message: InboundMessage) -> Result<(), SandboxError> {
+    pub fn inbound(&self, tenant: TenantId, message: InboundMessage) -> Result<(), SandboxError> {
         let sandbox = self.sandbox(tenant);
         if !sandbox.running.load(Ordering::Acquire) {
             return Err(SandboxError::NotRunning);
@@ -179,7 +180,7 @@ impl SandboxHub {
     }
 
     /// Simulates removing the linked device from the phone.
-    pub fn unlink(&self, tenant: Uuid) -> Result<(), SandboxError> {
+    pub fn unlink(&self, tenant: TenantId) -> Result<(), SandboxError> {
         let sandbox = self.sandbox(tenant);
         if !sandbox.running.load(Ordering::Acquire) {
             return Err(SandboxError::NotRunning);
@@ -188,7 +189,7 @@ impl SandboxHub {
     }
 
     /// What the bot sent, oldest first (the last 1000).
-    pub fn outbox(&self, tenant: Uuid) -> Vec<OutboxEntry> {
+    pub fn outbox(&self, tenant: TenantId) -> Vec<OutboxEntry> {
         self.tenants
             .get(&tenant)
             .map(|sandbox| {
@@ -202,13 +203,13 @@ impl SandboxHub {
     }
 
     /// Drops a deleted tenant's sandbox.
-    pub fn forget(&self, tenant: Uuid) {
+    pub fn forget(&self, tenant: TenantId) {
         self.tenants.remove(&tenant);
     }
 }
 
 pub struct SandboxTransport {
-    tenant: Uuid,
+    tenant: TenantId,
     sandbox: Arc<Sandbox>,
     schedule: QrSchedule,
 }
@@ -391,7 +392,7 @@ mod tests {
     #[tokio::test]
     async fn unscanned_codes_are_replaced_then_the_link_gives_up() {
         let hub = SandboxHub::default();
-        let tenant = Uuid::new_v4();
+        let tenant = TenantId::new_random();
         let transport = hub.transport(tenant, None, fast());
         let (tx, mut rx) = mpsc::channel(16);
         let result = transport.run(tx, CancellationToken::new()).await;
@@ -415,7 +416,7 @@ mod tests {
     #[tokio::test]
     async fn a_scan_links_and_messages_flow_both_ways() {
         let hub = Arc::new(SandboxHub::default());
-        let tenant = Uuid::new_v4();
+        let tenant = TenantId::new_random();
         let transport = Arc::new(hub.transport(tenant, None, fast()));
         let (tx, mut rx) = mpsc::channel(16);
         let cancel = CancellationToken::new();
@@ -474,7 +475,7 @@ mod tests {
     #[tokio::test]
     async fn a_remembered_link_connects_without_a_qr_code() {
         let hub = SandboxHub::default();
-        let tenant = Uuid::new_v4();
+        let tenant = TenantId::new_random();
         let transport = hub.transport(tenant, Some("+4915100000007".into()), fast());
         let (tx, mut rx) = mpsc::channel(16);
         let cancel = CancellationToken::new();

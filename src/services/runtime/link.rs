@@ -8,8 +8,8 @@ use entity::whatsapp_session;
 use sea_orm::UpdateMany;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveEnum, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
-use uuid::Uuid;
 
+use crate::domain::ids::TenantId;
 use crate::error::AppError;
 use crate::services::tenants::tenant_not_found;
 
@@ -48,7 +48,7 @@ pub enum LinkCode<'a> {
 /// A new code to link with, replacing the one before (of either kind).
 pub async fn record_link_code(
     db: &DatabaseConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     code: LinkCode<'_>,
     expires_at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
@@ -90,7 +90,7 @@ pub struct QrView {
     pub pairing_code: Option<String>,
 }
 
-pub async fn qr_view(db: &DatabaseConnection, tenant_id: Uuid) -> Result<QrView, AppError> {
+pub async fn qr_view(db: &DatabaseConnection, tenant_id: TenantId) -> Result<QrView, AppError> {
     let session = whatsapp_session::Entity::find_by_id(tenant_id)
         .one(db)
         .await?

@@ -12,18 +12,19 @@ use sea_orm::{
     ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
-use uuid::Uuid;
 
 use super::link::session_without_qr;
+
+use crate::domain::ids::TenantId;
 
 /// Which of `ids` are tenants that still exist.
 pub async fn existing_tenants(
     db: &DatabaseConnection,
-    ids: &[Uuid],
-) -> Result<std::collections::HashSet<Uuid>, DbErr> {
+    ids: &[TenantId],
+) -> Result<std::collections::HashSet<TenantId>, DbErr> {
     let mut found = std::collections::HashSet::new();
     for chunk in ids.chunks(IN_LIST_CHUNK) {
-        let rows: Vec<Uuid> = tenant::Entity::find()
+        let rows: Vec<TenantId> = tenant::Entity::find()
             .select_only()
             .column(tenant::Column::Id)
             .filter(tenant::Column::Id.is_in(chunk.iter().copied()))
@@ -40,7 +41,7 @@ pub async fn existing_tenants(
 /// as ids follow the key order of the log writer's batches, not arrival.
 pub async fn unanswered(
     db: &DatabaseConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> Result<Vec<message_log::Model>, DbErr> {
     message_log::Entity::find()
         .filter(message_log::Column::Status.eq(MessageStatus::Received))
@@ -55,7 +56,7 @@ pub async fn unanswered(
 /// An inbound message to persist (dedup by the unique index).
 #[derive(Debug, Clone)]
 pub struct InboundRow {
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub wa_message_id: String,
     pub chat_id: String,
     /// The business's number the customer wrote to ("bot" before a link).
@@ -67,7 +68,7 @@ pub struct InboundRow {
 /// A sent (or failed) reply to log.
 #[derive(Debug, Clone)]
 pub struct OutboundRow {
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub wa_message_id: Option<String>,
     pub chat_id: String,
     pub from: String,
@@ -83,8 +84,8 @@ pub struct OutboundRow {
 #[derive(Debug, Clone, Default)]
 pub struct WorkerMarks {
     pub node: String,
-    pub running: Vec<Uuid>,
-    pub online: Vec<Uuid>,
+    pub running: Vec<TenantId>,
+    pub online: Vec<TenantId>,
 }
 
 /// IN lists stay well under every backend's bind-parameter limit.
@@ -165,7 +166,7 @@ pub async fn flush_log_batch(
             .by_ref()
             .take(ROWS_PER_STATEMENT)
             .map(|row| message_log::ActiveModel {
-                tenant_id: Set(row.tenant_id),
+                tenant_id: Set(row.tenant_id.into()),
                 direction: Set(Direction::Out),
                 chat_id: Set(row.chat_id.clone()),
                 sender: Set(row.from),
@@ -225,7 +226,7 @@ async fn insert_inbound(
         return Ok(Vec::new());
     }
     // A repeat inside the batch is a duplicate of its first occurrence.
-    let mut first: std::collections::HashMap<(Uuid, &str), usize> =
+    let mut first: std::collections::HashMap<(TenantId, &str), usize> =
         std::collections::HashMap::new();
     let mut insert = Query::insert();
     insert.into_table(message_log::Entity).columns([
@@ -278,7 +279,7 @@ async fn insert_inbound(
     let mut ids = vec![None; rows.len()];
     for row in inserted {
         let id: i64 = row.try_get("", "id")?;
-        let tenant_id: Uuid = row.try_get("", "tenant_id")?;
+        let tenant_id: TenantId = row.try_get("", "tenant_id")?;
         let wa: String = row.try_get("", "wa_message_id")?;
         if let Some(&i) = first.get(&(tenant_id, wa.as_str())) {
             ids[i] = Some(id);

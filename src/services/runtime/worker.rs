@@ -16,11 +16,11 @@ use sea_orm::{
     EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
-use uuid::Uuid;
 
 use super::link::session_without_qr;
 use crate::domain::bot::BotCommand;
 use crate::domain::hours::{BusinessHours, parse_timezone};
+use crate::domain::ids::TenantId;
 use crate::domain::language::Language;
 use crate::domain::lifecycle::{LifecycleAction, transition};
 use crate::error::{AppError, ErrorCode};
@@ -31,7 +31,7 @@ use crate::services::tenants::{self, tenant_not_found};
 /// again when the settings change.
 #[derive(Debug, Clone)]
 pub struct BotConfig {
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub status: TenantStatus,
     pub template: TemplateType,
     pub business_name: String,
@@ -53,7 +53,7 @@ pub struct BotConfig {
 
 pub async fn load_bot_config(
     db: &impl ConnectionTrait,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> Result<BotConfig, AppError> {
     // Two queries, not `tenants::get`'s four: every bot start runs this,
     // 10,000 times in a row when a process boots.
@@ -114,7 +114,7 @@ pub async fn load_bot_config(
 pub async fn request(
     db: &DatabaseConnection,
     actor: &Actor,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     command: BotCommand,
 ) -> Result<TenantStatus, AppError> {
     let txn = crate::db::begin_write(db).await?;
@@ -191,7 +191,7 @@ pub async fn request(
 }
 
 /// The bot was stopped on purpose.
-pub async fn record_stopped(db: &DatabaseConnection, tenant_id: Uuid) -> Result<(), DbErr> {
+pub async fn record_stopped(db: &DatabaseConnection, tenant_id: TenantId) -> Result<(), DbErr> {
     worker_process::Entity::update_many()
         .col_expr(
             worker_process::Column::Status,
@@ -215,7 +215,7 @@ pub async fn record_stopped(db: &DatabaseConnection, tenant_id: Uuid) -> Result<
 /// A crash the supervisor will retry: RESTARTING, the error and the count kept.
 pub async fn record_restarting(
     db: &DatabaseConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     error: &str,
     restart_count: u32,
 ) -> Result<(), DbErr> {
@@ -243,7 +243,7 @@ pub async fn record_restarting(
 /// QR_PENDING → ACTIVE.
 pub async fn record_connected(
     db: &DatabaseConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     phone: &str,
 ) -> Result<TenantStatus, AppError> {
     let txn = crate::db::begin_write(db).await?;
@@ -289,7 +289,7 @@ pub async fn record_connected(
 /// restarts it until an admin force-restarts. A logout also forgets the link.
 pub async fn record_failed(
     db: &DatabaseConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     error: &str,
     logged_out: bool,
 ) -> Result<(), AppError> {
@@ -388,7 +388,7 @@ pub async fn release_orphans(db: &DatabaseConnection, node: &str) -> Result<u64,
 }
 
 /// Tenants whose bot should run.
-pub async fn desired_running(db: &DatabaseConnection) -> Result<Vec<Uuid>, DbErr> {
+pub async fn desired_running(db: &DatabaseConnection) -> Result<Vec<TenantId>, DbErr> {
     worker_process::Entity::find()
         .select_only()
         .column(worker_process::Column::TenantId)
@@ -404,7 +404,7 @@ pub async fn desired_running(db: &DatabaseConnection) -> Result<Vec<Uuid>, DbErr
 pub async fn heartbeat(
     db: &DatabaseConnection,
     node: &str,
-    stuck: &[Uuid],
+    stuck: &[TenantId],
     at: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     let mut update = worker_process::Entity::update_many()
@@ -421,7 +421,7 @@ pub async fn heartbeat(
 pub async fn stale_workers(
     db: &DatabaseConnection,
     before: DateTime<Utc>,
-) -> Result<Vec<Uuid>, DbErr> {
+) -> Result<Vec<TenantId>, DbErr> {
     worker_process::Entity::find()
         .select_only()
         .column(worker_process::Column::TenantId)

@@ -8,9 +8,9 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set,
 };
 use serde_json::json;
-use uuid::Uuid;
 
 use super::queries::*;
+use crate::domain::ids::TenantId;
 use crate::domain::lifecycle::{LifecycleAction, transition};
 use crate::error::{AppError, ErrorCode};
 use crate::services::audit::{self, Actor};
@@ -20,7 +20,7 @@ use crate::services::audit::{self, Actor};
 pub async fn apply(
     conn: &impl ConnectionTrait,
     actor: &Actor,
-    id: Uuid,
+    id: TenantId,
     action: LifecycleAction,
     event_type: &str,
     details: serde_json::Value,
@@ -53,7 +53,7 @@ pub async fn apply(
 pub async fn admin_action(
     db: &DatabaseConnection,
     actor: &Actor,
-    id: Uuid,
+    id: TenantId,
     action: LifecycleAction,
 ) -> Result<TenantStatus, AppError> {
     let event = match action {

@@ -13,11 +13,11 @@ use sea_orm::{
     IntoActiveModel, PaginatorTrait, QueryFilter, Set, SqlErr,
 };
 use serde_json::json;
-use uuid::Uuid;
 
 use super::input::*;
 use super::queries::*;
 use crate::domain::hours::BusinessHours;
+use crate::domain::ids::TenantId;
 use crate::domain::language::Language;
 use crate::domain::phone::PhoneNumber;
 use crate::error::{AppError, ErrorCode, FieldErrors};
@@ -49,7 +49,7 @@ fn map_phone_race(err: sea_orm::DbErr, phone: &PhoneNumber) -> AppError {
 pub(crate) async fn ensure_phone_free(
     conn: &impl ConnectionTrait,
     phone: &PhoneNumber,
-    tenant: Uuid,
+    tenant: TenantId,
 ) -> Result<(), AppError> {
     if phone_in_use(conn, phone, Some(tenant)).await? {
         return Err(phone_taken(phone));
@@ -60,7 +60,7 @@ pub(crate) async fn ensure_phone_free(
 async fn phone_in_use(
     conn: &impl ConnectionTrait,
     phone: &PhoneNumber,
-    except: Option<Uuid>,
+    except: Option<TenantId>,
 ) -> Result<bool, AppError> {
     let mut query = tenant::Entity::find().filter(tenant::Column::PhoneNumber.eq(phone.as_str()));
     if let Some(id) = except {
@@ -76,11 +76,11 @@ pub async fn provision(
     name: &str,
     phone_number: Option<&PhoneNumber>,
     config: ConfigDefaults<'_>,
-) -> Result<Uuid, AppError> {
+) -> Result<TenantId, AppError> {
     let now = Utc::now();
-    let id = Uuid::new_v4();
+    let id = TenantId::new_random();
     tenant::ActiveModel {
-        id: Set(id),
+        id: Set(id.into()),
         name: Set(name.to_owned()),
         phone_number: Set(phone_number.map(|p| p.as_str().to_owned())),
         status: Set(TenantStatus::New),
@@ -96,7 +96,7 @@ pub async fn provision(
         None => err.into(),
     })?;
     tenant_config::ActiveModel {
-        tenant_id: Set(id),
+        tenant_id: Set(id.into()),
         template_type: Set(config.template_type),
         business_name: Set(config.business_name.to_owned()),
         language: Set(config.language.code().to_owned()),
@@ -117,7 +117,7 @@ pub async fn provision(
     .insert(conn)
     .await?;
     whatsapp_session::ActiveModel {
-        tenant_id: Set(id),
+        tenant_id: Set(id.into()),
         state: Set(SessionState::Disconnected),
         last_qr: Set(None),
         qr_expires_at: Set(None),
@@ -131,7 +131,7 @@ pub async fn provision(
     .insert(conn)
     .await?;
     worker_process::ActiveModel {
-        tenant_id: Set(id),
+        tenant_id: Set(id.into()),
         desired_state: Set(DesiredState::Stopped),
         status: Set(WorkerStatus::Stopped),
         restart_count: Set(0),
@@ -196,7 +196,7 @@ pub async fn create(
 pub async fn update(
     db: &DatabaseConnection,
     actor: &Actor,
-    id: Uuid,
+    id: TenantId,
     update: TenantUpdate,
 ) -> Result<TenantDetail, AppError> {
     let txn = crate::db::begin_write(db).await?;
@@ -214,7 +214,7 @@ pub async fn update(
 pub(crate) async fn write_update(
     conn: &impl ConnectionTrait,
     actor: &Actor,
-    id: Uuid,
+    id: TenantId,
     update: &TenantUpdate,
 ) -> Result<(), AppError> {
     if let Some(phone) = &update.phone_number {
@@ -283,7 +283,7 @@ pub(crate) async fn write_update(
 pub async fn delete(
     db: &DatabaseConnection,
     actor: &Actor,
-    id: Uuid,
+    id: TenantId,
 ) -> Result<TenantSummary, AppError> {
     let txn = crate::db::begin_write(db).await?;
     let tenant = tenant::Entity::find_by_id(id)

@@ -10,8 +10,8 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
+use crate::domain::ids::TenantId;
 use crate::error::{AppError, ErrorCode};
 use crate::services::{Page, PageRequest, like_pattern};
 
@@ -28,7 +28,7 @@ pub struct TenantDetail {
 /// One row of the tenant list.
 #[derive(Debug, Clone, Serialize)]
 pub struct TenantSummary {
-    pub id: Uuid,
+    pub id: TenantId,
     pub name: String,
     pub phone_number: Option<String>,
     pub status: TenantStatus,
@@ -40,7 +40,7 @@ pub struct TenantSummary {
 impl TenantDetail {
     pub(super) fn tenant_active_model(&self) -> tenant::ActiveModel {
         tenant::ActiveModel {
-            id: Set(self.tenant.id),
+            id: Set(self.tenant.id.into()),
             ..Default::default()
         }
     }
@@ -49,7 +49,7 @@ impl TenantDetail {
 impl From<tenant::Model> for TenantSummary {
     fn from(row: tenant::Model) -> Self {
         Self {
-            id: row.id,
+            id: row.id.into(),
             name: row.name,
             phone_number: row.phone_number,
             status: row.status,
@@ -64,7 +64,7 @@ pub fn tenant_not_found() -> AppError {
     AppError::not_found(ErrorCode::TenantNotFound, "There is no such tenant.")
 }
 
-pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> Result<TenantDetail, AppError> {
+pub async fn get(db: &impl ConnectionTrait, id: TenantId) -> Result<TenantDetail, AppError> {
     let tenant = tenant::Entity::find_by_id(id)
         .one(db)
         .await?

@@ -5,7 +5,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::{chrome, html};
 use crate::error::{AppError, FieldErrors};
@@ -31,7 +30,7 @@ pub async fn list(
     let chrome = chrome(&session, Section::Audit);
     let tenant_id = match raw {
         "" => None,
-        raw => match Uuid::parse_str(raw) {
+        raw => match raw.parse::<crate::domain::ids::TenantId>() {
             Ok(id) => Some(id),
             Err(_) => {
                 let errors = FieldErrors::from([(

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::flash_redirect;
 use crate::bots::transport::InboundMessage;
 use crate::domain::bot::BotCommand;
+use crate::domain::ids::TenantId;
 use crate::domain::lifecycle::LifecycleAction;
 use crate::domain::phone::PhoneNumber;
 use crate::error::{AppError, ErrorCode};
@@ -69,7 +70,7 @@ pub(super) async fn chat(
     Ok(Some(latest_messages(state, detail.tenant.id).await?))
 }
 
-async fn latest_messages(state: &AppState, id: Uuid) -> Result<Vec<MessageView>, AppError> {
+async fn latest_messages(state: &AppState, id: TenantId) -> Result<Vec<MessageView>, AppError> {
     let latest = PageRequest {
         page: 1,
         per_page: CHAT_ROWS,
@@ -83,7 +84,7 @@ async fn latest_messages(state: &AppState, id: Uuid) -> Result<Vec<MessageView>,
 pub async fn approve(
     state: web::Data<AppState>,
     session: AdminSession,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     super::tenants::lifecycle(
@@ -98,7 +99,7 @@ pub async fn approve(
 pub async fn command(
     state: web::Data<AppState>,
     session: AdminSession,
-    path: web::Path<(Uuid, String)>,
+    path: web::Path<(TenantId, String)>,
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let (id, action) = path.into_inner();
@@ -134,7 +135,7 @@ pub async fn command(
 /// `done` accepts.
 async fn settle(
     state: &AppState,
-    id: Uuid,
+    id: TenantId,
     done: impl Fn(SessionState) -> bool,
 ) -> Result<bool, AppError> {
     let deadline = tokio::time::Instant::now() + SETTLE_FOR;
@@ -153,7 +154,7 @@ async fn settle(
 pub async fn scan(
     state: web::Data<AppState>,
     session: AdminSession,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
@@ -179,7 +180,7 @@ pub async fn scan(
 pub async fn inbound(
     state: web::Data<AppState>,
     session: AdminSession,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
     CsrfForm(form): CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
@@ -215,7 +216,7 @@ pub async fn inbound(
 pub async fn live(
     state: web::Data<AppState>,
     _session: AdminPoll,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let (detail, messages) =

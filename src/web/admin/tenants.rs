@@ -14,9 +14,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use entity::enums::TenantStatus;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::{bots, chrome, flash_redirect, html};
+use crate::domain::ids::TenantId;
 use crate::domain::lifecycle::{LifecycleAction, status_name};
 use crate::error::{AppError, ErrorCode, FieldErrors};
 use crate::services::sessions::Flash;
@@ -129,7 +129,7 @@ pub async fn create(
 pub async fn show(
     state: web::Data<AppState>,
     session: AdminSession,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     detail_page(&state, &session, id.into_inner(), None).await
 }
@@ -137,7 +137,7 @@ pub async fn show(
 pub async fn update(
     state: web::Data<AppState>,
     session: AdminSession,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
     CsrfForm(form): CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
@@ -187,7 +187,7 @@ pub(super) enum Refused {
 pub(super) async fn detail_page(
     state: &AppState,
     session: &AdminSession,
-    id: Uuid,
+    id: TenantId,
     refused: Option<(Refused, AppError)>,
 ) -> Result<HttpResponse, AppError> {
     let latest = PageRequest {
@@ -262,7 +262,7 @@ pub(super) async fn detail_page(
 pub async fn pause(
     state: web::Data<AppState>,
     session: AdminSession,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     lifecycle(&state, &session, id.into_inner(), LifecycleAction::Pause).await
@@ -271,7 +271,7 @@ pub async fn pause(
 pub async fn resume(
     state: web::Data<AppState>,
     session: AdminSession,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     lifecycle(&state, &session, id.into_inner(), LifecycleAction::Resume).await
@@ -282,7 +282,7 @@ pub async fn resume(
 pub(super) async fn lifecycle(
     state: &AppState,
     session: &AdminSession,
-    id: Uuid,
+    id: TenantId,
     action: LifecycleAction,
 ) -> Result<HttpResponse, AppError> {
     let flash = match tenants::admin_action(&state.db, &session.actor(), id, action).await {
@@ -299,7 +299,7 @@ pub(super) async fn lifecycle(
 pub async fn confirm_delete(
     state: web::Data<AppState>,
     session: AdminSession,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     let detail = tenants::get(&state.db, id.into_inner()).await?;
     Ok(html(
@@ -311,7 +311,7 @@ pub async fn confirm_delete(
 pub async fn delete(
     state: web::Data<AppState>,
     session: AdminSession,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     // The bot goes first: a draining bot must not log rows for a tenant

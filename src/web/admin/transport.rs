@@ -8,10 +8,10 @@
 //! messages next to the fields; a saved one is a flash.
 
 use actix_web::{HttpResponse, web};
-use uuid::Uuid;
 
 use super::flash_redirect;
 use super::tenants::{Refused, detail_page};
+use crate::domain::ids::TenantId;
 use crate::error::{AppError, ErrorCode};
 use crate::services::tenants;
 use crate::state::AppState;
@@ -23,7 +23,7 @@ use crate::web::forms;
 pub async fn set(
     state: web::Data<AppState>,
     session: AdminSession,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
     CsrfForm(form): CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
@@ -46,7 +46,7 @@ pub async fn set(
 pub async fn pairing(
     state: web::Data<AppState>,
     session: AdminSession,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
     CsrfForm(form): CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{OptionalJson, empty_as_none, resource};
+use crate::domain::ids::TenantId;
 use crate::domain::lifecycle::LifecycleAction;
 use crate::error::AppError;
 use crate::services::setup_requests::{self, Decision};
@@ -57,7 +58,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/admin/tokens/{id}").route(web::delete().to(revoke_token)));
 }
 
-fn tenant_location(id: Uuid) -> String {
+fn tenant_location(id: TenantId) -> String {
     format!("/api/admin/tenants/{id}")
 }
 
@@ -135,7 +136,7 @@ async fn create_tenant(
 async fn show_tenant(
     _admin: ApiAdmin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     let detail = tenants::get(&state.db, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(detail))
@@ -185,7 +186,7 @@ impl From<UpdateTenantBody> for TenantUpdateDraft {
 async fn update_tenant(
     admin: ApiAdmin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
     body: web::Json<UpdateTenantBody>,
 ) -> Result<HttpResponse, AppError> {
     let update = TenantUpdate::try_from(TenantUpdateDraft::from(body.into_inner()))?;
@@ -197,7 +198,7 @@ async fn update_tenant(
 async fn delete_tenant(
     admin: ApiAdmin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     // The bot goes first: a draining bot must not log rows for a tenant
     // that no longer exists.
@@ -210,14 +211,14 @@ async fn delete_tenant(
 /// The answer to pause and resume.
 #[derive(Debug, Serialize)]
 struct StatusChange {
-    id: Uuid,
+    id: TenantId,
     status: TenantStatus,
 }
 
 async fn lifecycle(
     admin: &ApiAdmin,
     state: &AppState,
-    id: Uuid,
+    id: TenantId,
     action: LifecycleAction,
 ) -> Result<HttpResponse, AppError> {
     let status = tenants::admin_action(&state.db, &admin.actor(), id, action).await?;
@@ -228,7 +229,7 @@ async fn lifecycle(
 async fn pause_tenant(
     admin: ApiAdmin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     lifecycle(&admin, &state, id.into_inner(), LifecycleAction::Pause).await
 }
@@ -236,7 +237,7 @@ async fn pause_tenant(
 async fn resume_tenant(
     admin: ApiAdmin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     lifecycle(&admin, &state, id.into_inner(), LifecycleAction::Resume).await
 }
@@ -244,7 +245,7 @@ async fn resume_tenant(
 async fn tenant_logs(
     _admin: ApiAdmin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
     page: web::Query<PageRequest>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
@@ -329,7 +330,7 @@ async fn reject_setup_request(
 #[derive(Debug, Deserialize)]
 struct AuditQuery {
     #[serde(default, deserialize_with = "empty_as_none")]
-    tenant_id: Option<Uuid>,
+    tenant_id: Option<TenantId>,
 }
 
 async fn list_audit(

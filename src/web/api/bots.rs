@@ -11,6 +11,7 @@ use super::OptionalJson;
 use crate::bots::transport::InboundMessage;
 use crate::bots::transport::sandbox::SandboxError;
 use crate::domain::bot::BotCommand;
+use crate::domain::ids::TenantId;
 use crate::domain::lifecycle::LifecycleAction;
 use crate::domain::phone::PhoneNumber;
 use crate::error::{AppError, ErrorCode, FieldErrors};
@@ -38,7 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 async fn approve(
     admin: ApiAdmin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     let status = tenants::admin_action(
         &state.db,
@@ -53,7 +54,7 @@ async fn approve(
 async fn bot_command(
     admin: ApiAdmin,
     state: web::Data<AppState>,
-    path: web::Path<(Uuid, String)>,
+    path: web::Path<(TenantId, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (id, action) = path.into_inner();
     let command = BotCommand::parse(&action).ok_or_else(|| {
@@ -76,7 +77,7 @@ async fn bot_command(
 async fn qr(
     _admin: ApiAdmin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(runtime::link::qr_view(&state.db, *id).await?))
 }
@@ -95,7 +96,7 @@ struct ScanBody {
 async fn scan(
     _admin: ApiAdmin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
     body: OptionalJson<ScanBody>,
 ) -> Result<HttpResponse, AppError> {
     let id = *id;
@@ -125,7 +126,7 @@ struct InboundBody {
 async fn inbound(
     _admin: ApiAdmin,
     state: web::Data<AppState>,
-    tenant: web::Path<Uuid>,
+    tenant: web::Path<TenantId>,
     body: web::Json<InboundBody>,
 ) -> Result<HttpResponse, AppError> {
     let tenant = *tenant;
@@ -164,7 +165,7 @@ async fn inbound(
 async fn outbox(
     _admin: ApiAdmin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     tenants::get(&state.db, *id).await?;
     Ok(HttpResponse::Ok().json(state.sandbox.outbox(*id)))

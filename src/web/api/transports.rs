@@ -6,8 +6,8 @@ use actix_web::{HttpResponse, web};
 use entity::enums::TransportKind;
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
+use crate::domain::ids::TenantId;
 use crate::domain::phone::PhoneNumber;
 use crate::error::{AppError, FieldErrors};
 use crate::services::transports::{self, TransportInput};
@@ -28,7 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// The transport as admins see it, with (Cloud API only) the webhook
 /// address to paste into Meta's app settings.
-fn answer(state: &AppState, id: Uuid, view: transports::TransportView) -> HttpResponse {
+fn answer(state: &AppState, id: TenantId, view: transports::TransportView) -> HttpResponse {
     let webhook_url = (view.kind == TransportKind::CloudApi)
         .then(|| crate::urls::webhook_url(&state.public_url, id));
     HttpResponse::Ok().json(json!({
@@ -41,7 +41,7 @@ fn answer(state: &AppState, id: Uuid, view: transports::TransportView) -> HttpRe
 async fn show(
     _admin: ApiAdmin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     let view = transports::view(&state.db, &state.cloud.key, *id).await?;
     Ok(answer(&state, *id, view))
@@ -50,7 +50,7 @@ async fn show(
 async fn set(
     admin: ApiAdmin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
     body: web::Json<TransportInput>,
 ) -> Result<HttpResponse, AppError> {
     let id = *id;
@@ -76,7 +76,7 @@ struct PairingBody {
 async fn pairing(
     admin: ApiAdmin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<TenantId>,
     body: web::Json<PairingBody>,
 ) -> Result<HttpResponse, AppError> {
     let id = *id;

@@ -85,7 +85,7 @@ impl TestApp {
             notes: Some("Please set us up.".to_owned()),
         };
         let owner = Actor::User(format!("owner-{tenant_id}@example.com"));
-        setup_requests::submit(self.db(), &owner, tenant_id, None, request)
+        setup_requests::submit(self.db(), &owner, tenant_id.into(), None, request)
             .await
             .expect("submitting the setup request")
             .id

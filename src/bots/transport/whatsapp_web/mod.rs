@@ -48,7 +48,6 @@ use rand::Rng;
 use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 use whatsapp_rust::bot::{Bot, BotHandle};
 use whatsapp_rust::client::Client;
 use whatsapp_rust::http::{HttpClient, HttpRequest, HttpResponse};
@@ -59,6 +58,7 @@ use whatsapp_rust::{Jid, async_channel, wacore};
 
 use super::{InboundMessage, Transport, TransportError, TransportEvent};
 use crate::config::WhatsappWebSettings;
+use crate::domain::ids::TenantId;
 use store::SeaOrmStore;
 
 /// Crate events waiting for `run`, per connection.
@@ -71,7 +71,7 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct WebTransport {
     db: DatabaseConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     /// E.164 ("+4915112345678"): link with a pairing code instead of a QR.
     pairing_phone: Option<String>,
     settings: WhatsappWebSettings,
@@ -82,7 +82,7 @@ pub struct WebTransport {
 impl WebTransport {
     pub fn new(
         db: DatabaseConnection,
-        tenant: Uuid,
+        tenant: TenantId,
         pairing_phone: Option<String>,
         settings: WhatsappWebSettings,
     ) -> Self {

@@ -43,12 +43,13 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
-use uuid::Uuid;
 use whatsapp_rust::bytes::Bytes;
 use whatsapp_rust::wacore::appstate::hash::HashState;
 use whatsapp_rust::wacore::appstate::processor::AppStateMutationMAC;
 use whatsapp_rust::wacore::store::Device;
 use whatsapp_rust::wacore::store::error::{Result, StoreError};
+
+use crate::domain::ids::TenantId;
 use whatsapp_rust::wacore::store::traits::{
     AppStateSyncKey, AppSyncStore, DeviceListRecord, DeviceStore, LidPnMappingEntry,
     MsgSecretEntry, MsgSecretStore, ProtocolStore, SignalStore, TcTokenEntry,
@@ -85,12 +86,12 @@ const DEVICE_ID: i32 = 1;
 #[derive(Clone)]
 pub struct SeaOrmStore {
     db: DatabaseConnection,
-    tenant: Uuid,
+    tenant: TenantId,
 }
 
 /// Deletes every key of `tenant` (after a logout, or when the tenant leaves
 /// WhatsApp Web): the next start links from scratch.
-pub async fn wipe(db: &DatabaseConnection, tenant: Uuid) -> std::result::Result<(), DbErr> {
+pub async fn wipe(db: &DatabaseConnection, tenant: TenantId) -> std::result::Result<(), DbErr> {
     let txn = crate::db::begin_write(db).await?;
     wa_key::Entity::delete_many()
         .filter(wa_key::Column::TenantId.eq(tenant))
@@ -165,11 +166,11 @@ impl<'a> Row<'a> {
 }
 
 impl SeaOrmStore {
-    pub fn new(db: DatabaseConnection, tenant: Uuid) -> Self {
+    pub fn new(db: DatabaseConnection, tenant: TenantId) -> Self {
         Self { db, tenant }
     }
 
-    pub fn tenant(&self) -> Uuid {
+    pub fn tenant(&self) -> TenantId {
         self.tenant
     }
 
@@ -188,7 +189,7 @@ impl SeaOrmStore {
 
     fn model(&self, row: Row<'_>) -> wa_key::ActiveModel {
         wa_key::ActiveModel {
-            tenant_id: Set(self.tenant),
+            tenant_id: Set(self.tenant.into()),
             kind: Set(row.kind.to_owned()),
             key1: Set(row.key[0].to_owned()),
             key2: Set(row.key[1].to_owned()),
@@ -1009,7 +1010,7 @@ impl MsgSecretStore for SeaOrmStore {
 impl DeviceStore for SeaOrmStore {
     async fn save(&self, device: &Device) -> Result<()> {
         let row = wa_device::ActiveModel {
-            tenant_id: Set(self.tenant),
+            tenant_id: Set(self.tenant.into()),
             data: Set(to_json(device)?),
             updated_at: Set(Utc::now()),
         };

@@ -53,6 +53,8 @@ pub struct App {
     server: actix_web::dev::Server,
     address: SocketAddr,
     state: AppState,
+    /// The bot runtime itself (handlers only see `state.bots`).
+    registry: Arc<BotRegistry>,
     shutdown: CancellationToken,
     /// Background work owned by the app; awaited at shutdown.
     tasks: TaskTracker,
@@ -100,17 +102,17 @@ impl App {
         )
         .context("loading the master key for secrets at rest")?;
         let cloud = Arc::new(
-            CloudHub::new(db.clone(), master_key, settings.cloud_api.clone())
+            CloudHub::new(db.clone(), master_key.clone(), settings.cloud_api.clone())
                 .context("building the Cloud API client")?,
         );
         let writers = db::connect_log_writer(&settings.database).await?;
-        let bots = BotRegistry::new(
+        let registry = BotRegistry::new(
             db.clone(),
             writers,
             settings.bots.clone(),
             TransportHubs {
                 sandbox: sandbox.clone(),
-                cloud: cloud.clone(),
+                cloud,
                 whatsapp_web: settings.whatsapp_web.clone(),
                 factory: None,
             },
@@ -125,19 +127,19 @@ impl App {
             google,
             login_limiter,
             sign_in_starts: Arc::new(SignInStartLimiter::new(SIGN_IN_STARTS_PER_MINUTE)),
-            bots,
+            bots: Arc::new(registry.clone()),
             sandbox,
-            cloud,
+            master_key,
             settings: Arc::new(settings),
         };
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         tasks.spawn(maintenance(state.clone(), shutdown.clone()));
         // Every bot that should run runs again (and answers what it missed).
-        state.bots.release_orphans().await?;
-        let (started, _) = state.bots.reconcile().await?;
+        registry.release_orphans().await?;
+        let started = registry.resume().await?;
         tracing::info!(started, "bots resumed");
-        state.bots.spawn_loops(shutdown.clone(), &tasks);
+        registry.spawn_loops(shutdown.clone(), &tasks);
 
         let data = web::Data::new(state.clone());
         let server = &state.settings.server;
@@ -168,6 +170,7 @@ impl App {
             server: http.run(),
             address,
             state,
+            registry,
             shutdown,
             tasks,
         })
@@ -179,6 +182,11 @@ impl App {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The bot runtime (tests and the benchmark drive it directly).
+    pub fn registry(&self) -> &Arc<BotRegistry> {
+        &self.registry
     }
 
     /// Cancel it to stop the app gracefully (what SIGTERM does).
@@ -194,8 +202,8 @@ impl App {
         self.shutdown.cancel();
         self.tasks.close();
         self.tasks.wait().await;
-        tracing::info!(running = self.state.bots.running(), "stopping bots");
-        self.state.bots.shutdown().await;
+        tracing::info!(running = self.registry.running(), "stopping bots");
+        self.registry.shutdown().await;
         tracing::info!("HTTP server stopped; closing the database");
         if let Err(err) = self.state.db.close_by_ref().await {
             tracing::warn!(error = %err, "closing the database pool failed");

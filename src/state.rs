@@ -1,17 +1,21 @@
 //! `AppState`: everything handlers share, built once in `App::build` (never
 //! inside the `HttpServer::new` factory, which runs once per worker) and never
 //! global, so tests can run many isolated apps in one process.
+//!
+//! The bot runtime is here only as the narrow handles use cases take
+//! (`BotControl`, `SandboxPhone`): handlers pass them on to services and
+//! never reach the registry itself.
 
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::bots::BotRegistry;
-use crate::bots::transport::cloud_api::CloudHub;
-use crate::bots::transport::sandbox::SandboxHub;
 use crate::config::Settings;
+use crate::crypto::MasterKey;
 use crate::limits::{LoginLimiter, SignInStartLimiter};
 use crate::oauth::GoogleClient;
+use crate::services::control::BotControl;
+use crate::services::sandbox::SandboxPhone;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -23,12 +27,12 @@ pub struct AppState {
     pub login_limiter: Arc<LoginLimiter>,
     /// Google sign-ins started, per IP.
     pub sign_in_starts: Arc<SignInStartLimiter>,
-    /// Every tenant's running bot.
-    pub bots: Arc<BotRegistry>,
-    /// The simulated WhatsApp's end for the sandbox API.
-    pub sandbox: Arc<SandboxHub>,
-    /// Cloud API tenants' running bots, their credentials and the master key.
-    pub cloud: Arc<CloudHub>,
+    /// The bot runtime, as use cases see it.
+    pub bots: Arc<dyn BotControl>,
+    /// The simulated WhatsApp's phone end (scan, outbox).
+    pub sandbox: Arc<dyn SandboxPhone>,
+    /// Seals tenants' transport credentials at rest.
+    pub master_key: MasterKey,
     /// Google sign-in for the portal; `None` when `[google]` is not configured.
     pub google: Option<Arc<GoogleClient>>,
 }

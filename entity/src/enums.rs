@@ -200,3 +200,16 @@ pub enum SessionKind {
     #[sea_orm(string_value = "PORTAL")]
     Portal,
 }
+
+/// Who answers a conversation: the bot, or a person (the bot steps aside).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(8))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ConversationMode {
+    #[sea_orm(string_value = "BOT")]
+    Bot,
+    #[sea_orm(string_value = "HUMAN")]
+    Human,
+}

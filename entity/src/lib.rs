@@ -9,6 +9,7 @@
 pub mod admin_account;
 pub mod admin_api_token;
 pub mod audit_log;
+pub mod conversation;
 pub mod enums;
 pub mod message_log;
 pub mod oauth_login;
@@ -27,6 +28,7 @@ pub mod prelude {
     pub use super::admin_account::Entity as AdminAccount;
     pub use super::admin_api_token::Entity as AdminApiToken;
     pub use super::audit_log::Entity as AuditLog;
+    pub use super::conversation::Entity as Conversation;
     pub use super::message_log::Entity as MessageLog;
     pub use super::oauth_login::Entity as OauthLogin;
     pub use super::setup_request::Entity as SetupRequest;

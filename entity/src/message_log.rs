@@ -32,6 +32,21 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     Tenant,
+    /// Its conversation, by (tenant, chat): a join for reads, not a foreign
+    /// key (the log writer stores a message and upserts its conversation in
+    /// the same batch).
+    #[sea_orm(
+        belongs_to = "super::conversation::Entity",
+        from = "(Column::TenantId, Column::ChatId)",
+        to = "(super::conversation::Column::TenantId, super::conversation::Column::ChatId)"
+    )]
+    Conversation,
+}
+
+impl Related<super::conversation::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Conversation.def()
+    }
 }
 
 impl Related<super::tenant::Entity> for Entity {

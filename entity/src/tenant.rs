@@ -13,6 +13,8 @@ pub struct Model {
     pub phone_number: Option<String>,
     pub status: TenantStatus,
     pub plan: Plan,
+    /// It was PAUSED when its bot failed: back to PAUSED once linked again.
+    pub paused_before_error: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -27,6 +29,8 @@ pub enum Relation {
     WorkerProcess,
     #[sea_orm(has_many = "super::message_log::Entity")]
     MessageLog,
+    #[sea_orm(has_many = "super::conversation::Entity")]
+    Conversation,
     #[sea_orm(has_many = "super::user::Entity")]
     User,
     #[sea_orm(has_many = "super::setup_request::Entity")]

@@ -17,6 +17,10 @@ pub struct Model {
     pub started_at: Option<DateTimeUtc>,
     pub owner_node: Option<String>,
     pub lease_expires_at: Option<DateTimeUtc>,
+    /// Up by one with every change the running bot should pick up.
+    pub intent_version: i64,
+    /// Up by one when the bot must start over (restart, new transport).
+    pub restart_generation: i64,
     pub updated_at: DateTimeUtc,
 }
 

@@ -12,6 +12,7 @@ mod m20261123_000003_bot_runtime;
 mod m20261123_000004_portal_sign_in;
 mod m20261124_000005_real_transports;
 mod m20261124_000006_whatsapp_web_store;
+mod m20261204_000007_intents_and_conversations;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_portal_sign_in::Migration),
             Box::new(m20261124_000005_real_transports::Migration),
             Box::new(m20261124_000006_whatsapp_web_store::Migration),
+            Box::new(m20261204_000007_intents_and_conversations::Migration),
         ]
     }
 }

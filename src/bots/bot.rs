@@ -30,21 +30,19 @@ use crate::domain::ids::TenantId;
 use crate::replies::{ReplyContext, reply};
 use crate::services::runtime::{
     self,
-    log_batch::{InboundRow, OutboundRow, StatusUpdate},
+    log_batch::{InboundRow, OutboundRow, StatusUpdate, Stored},
     worker::BotConfig,
 };
 
-/// Chats remembered for "first contact"; past this the memory is cleared
-/// (a returning chat then gets the welcome message once more).
-const KNOWN_CHATS_LIMIT: usize = 10_000;
-
 /// What the registry signals to a bot without a message that could be
 /// dropped: its liveness stamp (heartbeat) and "your settings changed"
-/// (a `Notify` keeps the signal even when the bot is busy).
+/// (a `Notify` keeps the signal even when the bot is busy), with the
+/// worker row's intent version it was told about.
 #[derive(Default)]
 pub struct BotSignals {
     pub alive: AtomicU64,
     pub reload: tokio::sync::Notify,
+    pub version: std::sync::atomic::AtomicI64,
 }
 
 /// Messages from the registry to a running bot.
@@ -52,6 +50,9 @@ pub struct BotSignals {
 pub enum BotMsg {
     /// Heartbeat probe: answer by storing the tick.
     Ping(u64),
+    /// A customer's message a receiver stored already (sandbox API, Cloud
+    /// API webhook): answer it.
+    Stored(Box<InboundMessage>),
 }
 
 /// How a bot run ended, for the supervisor.
@@ -84,8 +85,6 @@ struct ChatShared {
     tenant_limit: DefaultDirectRateLimiter,
     /// Per-chat limiter of this tenant when it overrides the platform's.
     own_chat_limit: Option<DefaultKeyedRateLimiter<String>>,
-    /// Known chats (for the welcome message on first contact).
-    known_chats: std::sync::Mutex<HashSet<String>>,
 }
 
 fn per_minute(n: u32, burst: u32) -> Quota {
@@ -149,7 +148,6 @@ pub async fn run(
         config: config_rx,
         tenant_limit,
         own_chat_limit,
-        known_chats: std::sync::Mutex::new(HashSet::new()),
     });
 
     drop(gate);
@@ -180,6 +178,12 @@ pub async fn run(
             () = cancel.cancelled() => break Exit::Stopped,
             msg = inbox.recv() => match msg {
                 Some(BotMsg::Ping(tick)) => signals.alive.store(tick, Ordering::Release),
+                Some(BotMsg::Stored(message)) => {
+                    let event = TransportEvent::Message(message);
+                    if let Err(exit) = Box::pin(on_event(&shared, event, &mut chats, &mut workers, &mut recovery)).await {
+                        break exit;
+                    }
+                }
                 None => break Exit::Stopped,
             },
             () = signals.reload.notified() => {
@@ -328,16 +332,17 @@ async fn on_event(
             }
             for row in pending {
                 // Handed over by the receiver already in this run: queued.
-                if recovery.routed.remove(&row.id) {
+                if recovery.routed.remove(&row.stored.id) {
                     continue;
                 }
-                recovery.routed.insert(row.id);
+                recovery.routed.insert(row.stored.id);
                 let message = InboundMessage {
-                    id: row.wa_message_id.unwrap_or_default(),
+                    id: row.wa_message_id,
                     from: row.chat_id,
                     text: row.text,
                     at: row.created_at,
-                    stored_id: Some(row.id),
+                    contact_name: row.contact_name,
+                    stored: Some(row.stored),
                 };
                 route(shared, message, chats, workers).await;
             }
@@ -350,7 +355,7 @@ async fn on_event(
                 return Ok(false);
             }
             deps.dedup.insert(key, ());
-            if let Some(id) = message.stored_id {
+            if let Some(id) = message.stored.map(|stored| stored.id) {
                 // Persisted by the receiver: recovery may have routed it.
                 if recovery.routed.remove(&id) {
                     return Ok(false);
@@ -403,12 +408,12 @@ async fn route(
     {
         tracing::warn!(tenant = %shared.tenant, %chat, id = %job.id, "chat queue full: message stored as FAILED, not answered");
         let writer = &shared.deps.writer;
-        let stored = match job.stored_id {
-            Some(id) => Ok(Some(id)),
+        let stored = match job.stored {
+            Some(stored) => Ok(Some(stored)),
             None => writer.persist(inbound_row(shared, &job)).await,
         };
         let result = match stored {
-            Ok(Some(id)) => {
+            Ok(Some(Stored { id, .. })) => {
                 writer
                     .status(StatusUpdate {
                         id,
@@ -434,6 +439,7 @@ fn inbound_row(shared: &ChatShared, message: &InboundMessage) -> InboundRow {
         wa_message_id: message.id.clone(),
         chat_id: message.from.clone(),
         text: message.text.clone(),
+        contact_name: message.contact_name.clone(),
         created_at: message.at,
     }
 }
@@ -484,10 +490,10 @@ async fn answer_logged(shared: &ChatShared, chat: &str, job: InboundMessage) {
 
 async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<(), String> {
     let deps = &shared.deps;
-    let id = match job.stored_id {
-        Some(id) => id,
+    let Stored { id, first_contact } = match job.stored {
+        Some(stored) => stored,
         None => match deps.writer.persist(inbound_row(shared, &job)).await {
-            Ok(Some(id)) => id,
+            Ok(Some(stored)) => stored,
             // Stored before: answered (or being answered) already.
             Ok(None) => return Ok(()),
             Err(err) => return Err(err.to_string()),
@@ -507,16 +513,6 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
     }
 
     shared.tenant_limit.until_ready().await;
-    let first_contact = {
-        let mut known = shared
-            .known_chats
-            .lock()
-            .map_err(|_| "chat memory poisoned".to_owned())?;
-        if known.len() >= KNOWN_CHATS_LIMIT {
-            known.clear();
-        }
-        known.insert(chat.to_owned())
-    };
     let ctx = ReplyContext {
         template: config.template,
         language: config.language,

@@ -50,6 +50,10 @@ pub struct BotDeps {
     pub transport_factory: Option<TransportFactory>,
     /// Bots linked and online right now (gauge).
     pub connected: std::sync::atomic::AtomicUsize,
+    /// Cancelled when the whole registry stops: every bot's own token is a
+    /// child of it, and a bot stopping for this leaves recording its final
+    /// state to the registry (one statement for all).
+    pub shutting_down: tokio_util::sync::CancellationToken,
     /// Bounds how many bots run their start-up queries at once. Starting
     /// 10,000 bots together otherwise queues 10,000 queries' buffers behind
     /// the pool, and that peak stays resident long after.
@@ -84,6 +88,7 @@ impl BotDeps {
             cloud: hubs.cloud,
             transport_factory: hubs.factory,
             connected: std::sync::atomic::AtomicUsize::new(0),
+            shutting_down: tokio_util::sync::CancellationToken::new(),
             start_gate: tokio::sync::Semaphore::new(START_CONCURRENCY),
         }
     }

@@ -32,7 +32,9 @@ use crate::db::WriterPool;
 use crate::domain::ids::TenantId;
 use crate::services::runtime::{
     self,
-    log_batch::{InboundRow, OutboundRow, StatusUpdate, WorkerMarks},
+    log_batch::{
+        DeliveryUpdate, InboundRow, LogBatch, OutboundRow, StatusUpdate, Stored, WorkerMarks,
+    },
 };
 
 /// Operations waiting for the writer; senders wait when it is full.
@@ -57,10 +59,14 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(10);
 enum Op {
     Persist {
         row: InboundRow,
-        reply: oneshot::Sender<Result<Option<i64>, String>>,
+        reply: oneshot::Sender<Result<Option<Stored>, String>>,
     },
     Outbound(OutboundRow),
     Status(StatusUpdate),
+    Delivery {
+        update: DeliveryUpdate,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
     /// A bot is up (`online: false`) or its link is online (`true`).
     Mark {
         tenant: TenantId,
@@ -181,9 +187,9 @@ impl LogWriter {
         &self.stats
     }
 
-    /// Persists an inbound message: `Some(id)` when new, `None` when the
-    /// unique index says it was seen before.
-    pub async fn persist(&self, row: InboundRow) -> Result<Option<i64>, LogError> {
+    /// Persists an inbound message (and its conversation): `Some` when
+    /// new, `None` when the unique index says it was seen before.
+    pub async fn persist(&self, row: InboundRow) -> Result<Option<Stored>, LogError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Op::Persist { row, reply })
@@ -233,6 +239,20 @@ impl LogWriter {
             .send(Op::Status(update))
             .await
             .map_err(|_| LogError::Closed)
+    }
+
+    /// Records a delivery report for a sent message; returns once
+    /// committed (Meta is answered only then).
+    pub async fn delivery(&self, update: DeliveryUpdate) -> Result<(), LogError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Op::Delivery { update, reply })
+            .await
+            .map_err(|_| LogError::Closed)?;
+        answer
+            .await
+            .map_err(|_| LogError::Closed)?
+            .map_err(LogError::Database)
     }
 }
 
@@ -378,58 +398,52 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
         return;
     }
     let _writing = Writing::start(stats);
-    let mut inbound = Vec::new();
-    let mut replies = Vec::new();
-    let mut outbound = Vec::new();
-    let mut updates = Vec::new();
-    let mut marks = WorkerMarks {
-        node: committed.node.clone(),
+    let mut rows = LogBatch {
+        marks: WorkerMarks {
+            node: committed.node.clone(),
+            ..Default::default()
+        },
         ..Default::default()
     };
-    let mut mark_replies = Vec::new();
+    let mut replies = Vec::new();
+    // Operations waiting for the commit that carry no answer of their own.
+    let mut done_replies = Vec::new();
     for op in batch.drain(..) {
         match op {
             Op::Persist { row, reply } => {
-                inbound.push(row);
+                rows.inbound.push(row);
                 replies.push(reply);
             }
-            Op::Outbound(row) => outbound.push(row),
-            Op::Status(update) => updates.push(update),
+            Op::Outbound(row) => rows.outbound.push(row),
+            Op::Status(update) => rows.updates.push(update),
+            Op::Delivery { update, reply } => {
+                rows.deliveries.push(update);
+                done_replies.push(reply);
+            }
             Op::Mark {
                 tenant,
                 online,
                 reply,
             } => {
                 if online {
-                    marks.online.push(tenant);
+                    rows.marks.online.push(tenant);
                 } else {
-                    marks.running.push(tenant);
+                    rows.marks.running.push(tenant);
                 }
-                mark_replies.push(reply);
+                done_replies.push(reply);
             }
         }
     }
     let mut attempt = 1;
     let result = loop {
-        match runtime::log_batch::flush_log_batch(
-            db,
-            &inbound,
-            outbound.clone(),
-            updates.clone(),
-            &marks,
-        )
-        .await
-        {
+        match runtime::log_batch::flush_log_batch(db, &rows).await {
             Ok(ids) => break Ok(ids),
             Err(err) if attempt < ATTEMPTS => {
                 tracing::warn!(error = %err, attempt, "writing the message log failed; retrying");
                 stats.retries.fetch_add(1, Ordering::Relaxed);
                 // A tenant deleted meanwhile fails the whole batch on its
                 // foreign key: drop its rows, keep everyone else's.
-                if let Err(err) =
-                    drop_deleted_tenants(db, &mut inbound, &mut replies, &mut outbound, &mut marks)
-                        .await
-                {
+                if let Err(err) = drop_deleted_tenants(db, &mut rows, &mut replies).await {
                     tracing::warn!(error = %err, "checking the batch's tenants failed");
                 }
                 tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
@@ -438,7 +452,11 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
             Err(err) => break Err(err.to_string()),
         }
     };
-    let (n_out, n_up) = (outbound.len(), updates.len());
+    let (n_in, n_out, n_up) = (
+        rows.inbound.len(),
+        rows.outbound.len(),
+        rows.updates.len() + rows.deliveries.len(),
+    );
     match result {
         Ok(ids) => {
             let new = ids.iter().filter(|id| id.is_some()).count();
@@ -452,14 +470,14 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
             for (reply, id) in replies.into_iter().zip(ids) {
                 let _ = reply.send(Ok(id));
             }
-            for reply in mark_replies {
+            for reply in done_replies {
                 let _ = reply.send(Ok(()));
             }
         }
         Err(err) => {
             tracing::error!(
                 error = %err,
-                inbound = inbound.len(),
+                inbound = n_in,
                 outbound = n_out,
                 status_updates = n_up,
                 "message log batch lost after {ATTEMPTS} attempts"
@@ -467,7 +485,7 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
             for reply in replies {
                 let _ = reply.send(Err(err.clone()));
             }
-            for reply in mark_replies {
+            for reply in done_replies {
                 let _ = reply.send(Err(err.clone()));
             }
         }
@@ -478,11 +496,16 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
 /// (their waiting `persist` calls are told so).
 async fn drop_deleted_tenants(
     db: &DatabaseConnection,
-    inbound: &mut Vec<InboundRow>,
-    replies: &mut Vec<oneshot::Sender<Result<Option<i64>, String>>>,
-    outbound: &mut Vec<OutboundRow>,
-    marks: &mut WorkerMarks,
+    rows: &mut LogBatch,
+    replies: &mut Vec<oneshot::Sender<Result<Option<Stored>, String>>>,
 ) -> Result<(), sea_orm::DbErr> {
+    let LogBatch {
+        inbound,
+        outbound,
+        deliveries,
+        marks,
+        ..
+    } = rows;
     let mut ids: Vec<TenantId> = inbound
         .iter()
         .map(|r| r.tenant_id)
@@ -510,6 +533,7 @@ async fn drop_deleted_tenants(
     *inbound = kept_inbound;
     *replies = kept_replies;
     outbound.retain(|row| existing.contains(&row.tenant_id));
+    deliveries.retain(|row| existing.contains(&row.tenant_id));
     marks.running.retain(|id| existing.contains(id));
     marks.online.retain(|id| existing.contains(id));
     tracing::info!(

@@ -60,6 +60,8 @@ pub async fn supervise(
                 Exit::Crashed(format!("bot panicked: {text}"))
             });
         let reason = match exit {
+            // The whole registry stops: it records every bot at once.
+            Exit::Crashed(_) | Exit::Stopped if deps.shutting_down.is_cancelled() => return,
             Exit::Crashed(_) | Exit::Stopped if cancel.is_cancelled() => {
                 record(
                     Box::pin(runtime::worker::record_stopped(&deps.db, tenant)).await,
@@ -129,7 +131,9 @@ pub async fn supervise(
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = cancel.cancelled() => {
-                record(Box::pin(runtime::worker::record_stopped(&deps.db, tenant)).await, tenant);
+                if !deps.shutting_down.is_cancelled() {
+                    record(Box::pin(runtime::worker::record_stopped(&deps.db, tenant)).await, tenant);
+                }
                 return;
             }
         }

@@ -98,6 +98,19 @@ pub fn transition(
     }
 }
 
+/// Where a newly linked bot takes its tenant: what `transition` says for
+/// `Linked` (ACTIVE), except that a tenant which was PAUSED when its bot
+/// failed goes back to PAUSED: an admin's pause outlives a broken link.
+pub fn after_link(
+    from: TenantStatus,
+    paused_before_error: bool,
+) -> Result<TenantStatus, IllegalTransition> {
+    transition(from, LifecycleAction::Linked).map(|to| match to {
+        TenantStatus::Active if paused_before_error => TenantStatus::Paused,
+        to => to,
+    })
+}
+
 /// The actions `transition` accepts from `from`, in `LifecycleAction::ALL` order.
 pub fn allowed_actions(from: TenantStatus) -> Vec<LifecycleAction> {
     LifecycleAction::ALL
@@ -247,6 +260,22 @@ mod tests {
                 STATUSES.iter().any(|s| transition(*s, action).is_ok()),
                 "{action:?} is never legal"
             );
+        }
+    }
+
+    #[test]
+    fn a_link_makes_a_tenant_active_unless_it_was_paused_before_its_bot_failed() {
+        assert_eq!(after_link(S::QrPending, false), Ok(S::Active));
+        assert_eq!(after_link(S::QrPending, true), Ok(S::Paused));
+        for from in [
+            S::New,
+            S::Pending,
+            S::Approved,
+            S::Active,
+            S::Paused,
+            S::Error,
+        ] {
+            assert!(after_link(from, true).is_err(), "{from:?}");
         }
     }
 

@@ -65,6 +65,14 @@ impl PhoneNumber {
     }
 }
 
+/// A number as WhatsApp's APIs write it ("+1 555-010-0000", "15550100000",
+/// a wa_id) in E.164 form: its digits after a `+`. Not checked further:
+/// WhatsApp gave it.
+pub fn e164_digits(display: &str) -> String {
+    let digits: String = display.chars().filter(char::is_ascii_digit).collect();
+    format!("+{digits}")
+}
+
 impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -117,6 +125,12 @@ impl<'de> Deserialize<'de> for PhoneNumber {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whatsapp_display_numbers_become_e164() {
+        assert_eq!(e164_digits("+1 555-010-0000"), "+15550100000");
+        assert_eq!(e164_digits("15550100000"), "+15550100000");
+    }
 
     #[test]
     fn accepted_inputs_become_e164() {

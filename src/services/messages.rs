@@ -3,13 +3,13 @@
 use chrono::{DateTime, Utc};
 use entity::enums::{Direction, MessageStatus};
 use entity::message_log;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveEnum, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 
+use super::runtime::log_batch::Stored;
 use super::{Page, PageRequest};
 use crate::domain::ids::TenantId;
 use crate::error::AppError;
@@ -69,50 +69,27 @@ pub async fn list(
     })
 }
 
-/// A delivery report for a sent message (Cloud API status callbacks): moves
-/// the OUT row forward only (SENT → DELIVERED → READ; FAILED from SENT or
-/// DELIVERED), so reports arriving out of order never step back. Answers
-/// the rows changed.
-pub async fn record_delivery(
-    db: &DatabaseConnection,
-    tenant_id: TenantId,
-    wa_message_id: &str,
-    status: MessageStatus,
-    error: Option<String>,
-) -> Result<u64, AppError> {
-    let before: &[MessageStatus] = match status {
-        MessageStatus::Delivered => &[MessageStatus::Sent],
-        MessageStatus::Read => &[MessageStatus::Sent, MessageStatus::Delivered],
-        MessageStatus::Failed => &[MessageStatus::Sent, MessageStatus::Delivered],
-        _ => return Ok(0),
-    };
-    let result = message_log::Entity::update_many()
-        .col_expr(message_log::Column::Status, status.to_value().into())
-        .col_expr(message_log::Column::Error, Expr::value(error))
-        .filter(message_log::Column::TenantId.eq(tenant_id))
-        .filter(message_log::Column::Direction.eq(Direction::Out))
-        .filter(message_log::Column::WaMessageId.eq(wa_message_id))
-        .filter(message_log::Column::Status.is_in(before.iter().map(ActiveEnum::to_value)))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
-}
-
-/// The id of an inbound message still waiting for its answer (RECEIVED),
-/// by its WhatsApp id.
+/// An inbound message still waiting for its answer (RECEIVED), by its
+/// WhatsApp id.
 pub async fn waiting_inbound(
     db: &DatabaseConnection,
     tenant_id: TenantId,
     wa_message_id: &str,
-) -> Result<Option<i64>, AppError> {
-    Ok(message_log::Entity::find()
+) -> Result<Option<Stored>, AppError> {
+    let found = message_log::Entity::find()
         .select_only()
         .column(message_log::Column::Id)
+        .column(entity::conversation::Column::FirstMessageId)
+        .left_join(entity::conversation::Entity)
         .filter(message_log::Column::TenantId.eq(tenant_id))
         .filter(message_log::Column::Direction.eq(Direction::In))
         .filter(message_log::Column::WaMessageId.eq(wa_message_id))
         .filter(message_log::Column::Status.eq(MessageStatus::Received.to_value()))
-        .into_tuple::<i64>()
+        .into_tuple::<(i64, Option<i64>)>()
         .one(db)
-        .await?)
+        .await?;
+    Ok(found.map(|(id, first)| Stored {
+        id,
+        first_contact: first == Some(id),
+    }))
 }

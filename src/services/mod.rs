@@ -5,9 +5,13 @@
 
 pub mod admins;
 pub mod audit;
+pub mod bots;
+pub mod cloud_webhook;
+pub mod control;
 pub mod messages;
 pub mod portal;
 pub mod runtime;
+pub mod sandbox;
 
 pub mod sessions;
 pub mod setup_requests;

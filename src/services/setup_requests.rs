@@ -15,8 +15,11 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::audit::Actor;
+use super::control::BotControl;
+use super::runtime::worker;
 use super::tenants;
 use super::{Page, PageRequest};
+use crate::domain::bot::BotCommand;
 use crate::domain::hours::BusinessHours;
 use crate::domain::ids::TenantId;
 use crate::domain::language::Language;
@@ -235,9 +238,13 @@ pub enum Decision {
 }
 
 /// Approves (PENDING → APPROVED) or rejects (PENDING → NEW, a note is
-/// required) a waiting request. Returns the decided request.
+/// required) a waiting request. Returns the decided request. An approval
+/// starts the tenant's bot in the same transaction (APPROVED → QR_PENDING,
+/// desired state RUNNING): a crash right after it cannot leave an approved
+/// tenant whose bot never starts.
 pub async fn decide(
     db: &DatabaseConnection,
+    bots: &dyn BotControl,
     actor: &Actor,
     reviewer: &str,
     id: Uuid,
@@ -293,6 +300,7 @@ pub async fn decide(
             ..Default::default()
         };
         tenants::write_update(&txn, actor, row.tenant_id.into(), &update).await?;
+        worker::record_command(&txn, actor, row.tenant_id.into(), BotCommand::Start).await?;
     }
     let mut active = row.into_active_model();
     active.status = Set(status);
@@ -302,5 +310,6 @@ pub async fn decide(
     active.updated_at = Set(Utc::now());
     let row = active.update(&txn).await?;
     txn.commit().await?;
+    bots.nudge(row.tenant_id.into()).await;
     Ok(view(row, None))
 }

@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::{self, Actor};
+use super::control::BotControl;
+use super::runtime::worker;
 use super::tenants::tenant_not_found;
 use crate::crypto::MasterKey;
 use crate::domain::ids::TenantId;
@@ -91,11 +93,12 @@ fn non_blank(value: Option<&SecretString>) -> Option<&str> {
 }
 
 /// Sets the tenant's transport (and Cloud API credentials). A change of
-/// kind forgets the old link: the new transport links afresh. The caller
-/// restarts a running bot.
+/// kind forgets the old link: the new transport links afresh. A running
+/// bot restarts on it.
 pub async fn set(
     db: &DatabaseConnection,
     key: &MasterKey,
+    bots: &dyn BotControl,
     actor: &Actor,
     tenant_id: TenantId,
     input: TransportInput,
@@ -213,7 +216,9 @@ pub async fn set(
         json!({ "kind": input.kind, "credentials_changed": given_credentials }),
     )
     .await?;
+    worker::record_change(&txn, tenant_id, worker::Change::Restart).await?;
     txn.commit().await?;
+    bots.nudge(tenant_id).await;
     view(db, key, tenant_id).await
 }
 
@@ -262,6 +267,23 @@ pub async fn forget_web_keys(
         .filter(entity::wa_device::Column::TenantId.eq(tenant_id))
         .exec(conn)
         .await?;
+    Ok(())
+}
+
+/// Deletes the WhatsApp Web device keys unless the tenant's transport is
+/// WhatsApp Web now (after its old bot stopped: a client saves state while
+/// it disconnects).
+pub async fn forget_web_keys_unless_current(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+) -> Result<(), sea_orm::DbErr> {
+    let kind = tenant_config::Entity::find_by_id(tenant_id)
+        .one(db)
+        .await?
+        .map(|config| config.transport);
+    if kind != Some(TransportKind::WhatsappWeb) {
+        forget_web_keys(db, tenant_id).await?;
+    }
     Ok(())
 }
 
@@ -348,6 +370,7 @@ pub async fn cloud_credentials(
 /// a running bot.
 pub async fn set_pairing_phone(
     db: &DatabaseConnection,
+    bots: &dyn BotControl,
     actor: &Actor,
     tenant_id: TenantId,
     phone: Option<&crate::domain::phone::PhoneNumber>,
@@ -387,7 +410,9 @@ pub async fn set_pairing_phone(
         json!({ "by_phone_number": phone.is_some() }),
     )
     .await?;
+    worker::record_change(&txn, tenant_id, worker::Change::Restart).await?;
     txn.commit().await?;
+    bots.nudge(tenant_id).await;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //! hours JSON, number fields become numbers, and what cannot be read becomes
 //! a field error next to its field, merged with the service's own 422.
 //! The transport forms (console tenant page, portal settings) are read and
-//! applied here too, so both restart the bot and word the outcome alike.
+//! applied here too, so both word the outcome alike.
 
 use entity::enums::TransportKind;
 use secrecy::SecretString;
@@ -123,8 +123,15 @@ pub async fn apply_transport(
 ) -> Result<Flash, AppError> {
     let input = transport_input(form)?;
     let was_running = state.bots.is_running(tenant);
-    let view = transports::set(&state.db, &state.cloud.key, actor, tenant, input).await?;
-    state.bots.transport_changed(tenant, view.kind).await;
+    let view = transports::set(
+        &state.db,
+        &state.master_key,
+        state.bots.as_ref(),
+        actor,
+        tenant,
+        input,
+    )
+    .await?;
     let then = if was_running {
         "The bot restarted to use it."
     } else {
@@ -160,7 +167,15 @@ pub async fn apply_pairing(
     };
     let tenant = detail.tenant.id;
     let was_running = state.bots.is_running(tenant);
-    match transports::set_pairing_phone(&state.db, actor, tenant, phone.as_ref()).await {
+    let set = transports::set_pairing_phone(
+        &state.db,
+        state.bots.as_ref(),
+        actor,
+        tenant,
+        phone.as_ref(),
+    )
+    .await;
+    match set {
         Ok(()) => {}
         // Not on WhatsApp Web: said as a flash, not a field error.
         Err(err) if err.code() == ErrorCode::Conflict => {
@@ -168,10 +183,6 @@ pub async fn apply_pairing(
         }
         Err(err) => return Err(err),
     }
-    state
-        .bots
-        .transport_changed(tenant, detail.config.transport)
-        .await;
     let when = if was_running {
         "The bot restarted and shows"
     } else {
@@ -193,7 +204,7 @@ pub async fn transport_view(
     state: &AppState,
     detail: &TenantDetail,
 ) -> Result<(TransportView, bool), AppError> {
-    match transports::view(&state.db, &state.cloud.key, detail.tenant.id).await {
+    match transports::view(&state.db, &state.master_key, detail.tenant.id).await {
         Ok(view) => Ok((view, false)),
         Err(err) if detail.config.transport == TransportKind::CloudApi => {
             tracing::warn!(

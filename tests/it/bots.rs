@@ -414,7 +414,7 @@ async fn a_stale_bot_is_set_to_error_and_restarted() {
     .update(app.db())
     .await
     .unwrap();
-    let stale = app.state.bots.sweep_stale().await.unwrap();
+    let stale = app.registry.sweep_stale().await.unwrap();
     assert_eq!(stale, vec![id.into()]);
     let failed = entity::audit_log::Entity::find()
         .filter(entity::audit_log::Column::TenantId.eq(id))
@@ -451,10 +451,11 @@ async fn one_heartbeat_statement_records_every_running_bot() {
         .await
         .unwrap();
     // Ping, then the tick that records the bots that answered.
-    app.state.bots.heartbeat().await.unwrap();
+    app.registry.heartbeat().await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let statements = app.state.bots.heartbeat().await.unwrap();
-    assert_eq!(statements, 1);
+    let tick = app.registry.heartbeat().await.unwrap();
+    assert_eq!(tick.statements, 1, "one statement for all bots");
+    assert_eq!(tick.recorded, 5, "and it recorded every one of them");
     for id in ids {
         let worker = worker_process::Entity::find_by_id(id)
             .one(app.db())
@@ -511,7 +512,7 @@ async fn a_restart_resumes_bots_and_answers_persisted_unanswered_messages_exactl
     assert!(app.state.bots.is_running(id.into()));
     // Not mistaken for a stale bot of this process, neither by the sweep at
     // boot nor by one now.
-    assert!(app.state.bots.sweep_stale().await.unwrap().is_empty());
+    assert!(app.registry.sweep_stale().await.unwrap().is_empty());
     let failures = entity::audit_log::Entity::find()
         .filter(entity::audit_log::Column::TenantId.eq(id))
         .filter(entity::audit_log::Column::EventType.eq("bot.failed"))
@@ -560,29 +561,12 @@ async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without
     flowhq::db::migrate(&db).await.unwrap();
 
     let actor = Actor::System;
-    let mut tenants = Vec::new();
-    for n in 0..2 {
-        let draft: flowhq::services::tenants::TenantDraft =
-            serde_json::from_value(tenant_draft(20 + n)).unwrap();
-        let new = flowhq::services::tenants::NewTenant::try_from(draft).unwrap();
-        let detail = flowhq::services::tenants::create(&db, &actor, new)
-            .await
-            .unwrap();
-        flowhq::services::tenants::admin_action(
-            &db,
-            &actor,
-            detail.tenant.id,
-            flowhq::domain::lifecycle::LifecycleAction::ApproveDirectly,
-        )
-        .await
-        .unwrap();
-        tenants.push(detail.tenant.id);
-    }
-    let (doomed, healthy) = (tenants[0], tenants[1]);
+    let doomed_id = Arc::new(std::sync::OnceLock::<flowhq::domain::TenantId>::new());
     let sandbox = Arc::new(SandboxHub::default());
     let factory_sandbox = sandbox.clone();
+    let factory_doomed = doomed_id.clone();
     let factory: flowhq::bots::deps::TransportFactory = Arc::new(move |config| {
-        if config.tenant_id == doomed {
+        if factory_doomed.get() == Some(&config.tenant_id) {
             Arc::new(Panicking) as Arc<dyn Transport>
         } else {
             Arc::new(factory_sandbox.transport(config.tenant_id, None, Default::default()))
@@ -610,14 +594,32 @@ async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without
             factory: Some(factory),
         },
     );
-    registry
-        .command(&actor, doomed, BotCommand::Start)
+    let mut tenants = Vec::new();
+    for n in 0..2 {
+        let draft: flowhq::services::tenants::TenantDraft =
+            serde_json::from_value(tenant_draft(20 + n)).unwrap();
+        let new = flowhq::services::tenants::NewTenant::try_from(draft).unwrap();
+        let detail = flowhq::services::tenants::create(&db, &actor, new)
+            .await
+            .unwrap();
+        flowhq::services::tenants::admin_action(
+            &db,
+            &registry,
+            &actor,
+            detail.tenant.id,
+            flowhq::domain::lifecycle::LifecycleAction::ApproveDirectly,
+        )
         .await
         .unwrap();
-    registry
-        .command(&actor, healthy, BotCommand::Start)
-        .await
-        .unwrap();
+        tenants.push(detail.tenant.id);
+    }
+    let (doomed, healthy) = (tenants[0], tenants[1]);
+    doomed_id.set(doomed).unwrap();
+    for tenant in [doomed, healthy] {
+        flowhq::services::bots::command(&db, &registry, &actor, tenant, BotCommand::Start)
+            .await
+            .unwrap();
+    }
 
     let worker = eventually("the crash loop to end in ERROR", || async {
         let worker = worker_process::Entity::find_by_id(doomed)
@@ -861,6 +863,7 @@ async fn concurrent_log_batches_store_each_inbound_message_once() {
                     chat_id: format!("+49170{k:07}"),
                     to: "bot".to_owned(),
                     text: format!("message {k}"),
+                    contact_name: None,
                     created_at: Utc::now(),
                 };
                 (k, writer.persist(row).await.unwrap())
@@ -870,7 +873,10 @@ async fn concurrent_log_batches_store_each_inbound_message_once() {
     let mut stored: HashMap<usize, Vec<i64>> = HashMap::new();
     while let Some(done) = attempts.join_next().await {
         let (k, id) = done.unwrap();
-        stored.entry(k).or_default().extend(id);
+        stored
+            .entry(k)
+            .or_default()
+            .extend(id.map(|stored| stored.id));
     }
     shutdown.cancel();
     tracker.close();
@@ -918,7 +924,7 @@ async fn concurrent_log_batches_store_each_inbound_message_once() {
 #[tokio::test]
 async fn a_log_batch_over_several_statements_maps_every_id_back_and_stores_a_repeat_once() {
     use flowhq::services::runtime::log_batch::{
-        InboundRow, ROWS_PER_STATEMENT, WorkerMarks, flush_log_batch,
+        InboundRow, LogBatch, ROWS_PER_STATEMENT, flush_log_batch,
     };
 
     // `_database` lives to the end: dropping it removes the database.
@@ -930,6 +936,7 @@ async fn a_log_batch_over_several_statements_maps_every_id_back_and_stores_a_rep
         chat_id: "+491700000001".to_owned(),
         to: "bot".to_owned(),
         text: format!("message {n}"),
+        contact_name: None,
         created_at: t0 + chrono::Duration::milliseconds(sent),
     };
     // Caller (and sending) order is the reverse of key order; the repeat of
@@ -940,9 +947,24 @@ async fn a_log_batch_over_several_statements_maps_every_id_back_and_stores_a_rep
     let boundary = ROWS_PER_STATEMENT - 1;
     let mut rows = vec![row(boundary, 0)];
     rows.extend((0..total).rev().zip(1..).map(|(n, sent)| row(n, sent)));
-    let ids = flush_log_batch(&db, &rows, Vec::new(), Vec::new(), &WorkerMarks::default())
-        .await
-        .unwrap();
+    let batch = LogBatch {
+        inbound: rows.clone(),
+        ..LogBatch::default()
+    };
+    let stored_rows = flush_log_batch(&db, &batch).await.unwrap();
+    // All in one chat: the one sent first opened its conversation.
+    let openers: Vec<usize> = stored_rows
+        .iter()
+        .enumerate()
+        .filter(|(_, stored)| stored.is_some_and(|s| s.first_contact))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        openers,
+        vec![0],
+        "exactly the earliest message is a first contact"
+    );
+    let ids: Vec<Option<i64>> = stored_rows.iter().map(|s| s.map(|s| s.id)).collect();
 
     assert_eq!(ids.len(), rows.len());
     let stored: HashMap<String, i64> = message_log::Entity::find()
@@ -974,10 +996,7 @@ async fn a_log_batch_over_several_statements_maps_every_id_back_and_stores_a_rep
     let recovered = flowhq::services::runtime::log_batch::unanswered(&db, tenant.into())
         .await
         .unwrap();
-    let recovered: Vec<&str> = recovered
-        .iter()
-        .map(|m| m.wa_message_id.as_deref().unwrap())
-        .collect();
+    let recovered: Vec<&str> = recovered.iter().map(|m| m.wa_message_id.as_str()).collect();
     assert_eq!(recovered, first_callers);
 }
 

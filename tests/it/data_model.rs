@@ -4,8 +4,8 @@
 use chrono::Utc;
 use entity::enums::*;
 use entity::{
-    admin_account, audit_log, message_log, setup_request, tenant, tenant_config, user,
-    whatsapp_session, worker_process,
+    admin_account, audit_log, conversation, message_log, setup_request, tenant, tenant_config,
+    user, whatsapp_session, worker_process,
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde_json::json;
@@ -22,6 +22,7 @@ async fn insert_tenant_with_every_row(db: &DatabaseConnection, phone: &str) -> U
         phone_number: Set(Some(phone.to_owned())),
         status: Set(TenantStatus::New),
         plan: Set(Plan::Free),
+        paused_before_error: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -73,6 +74,8 @@ async fn insert_tenant_with_every_row(db: &DatabaseConnection, phone: &str) -> U
         started_at: Set(None),
         owner_node: Set(None),
         lease_expires_at: Set(None),
+        intent_version: Set(0),
+        restart_generation: Set(0),
         updated_at: Set(now),
     }
     .insert(db)
@@ -119,6 +122,25 @@ async fn insert_tenant_with_every_row(db: &DatabaseConnection, phone: &str) -> U
     log_message(db, id, Direction::Out, Some("wamid.2"))
         .await
         .unwrap();
+    conversation::ActiveModel {
+        tenant_id: Set(id),
+        chat_id: Set("+4915112345678".into()),
+        contact_name: Set(Some("Ana".into())),
+        first_seen_at: Set(now),
+        last_in_at: Set(Some(now)),
+        last_out_at: Set(None),
+        last_message_at: Set(now),
+        preview: Set("hello".into()),
+        unread: Set(1),
+        first_message_id: Set(None),
+        mode: Set(ConversationMode::Bot),
+        mode_reason: Set(None),
+        mode_since: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
     audit_log::ActiveModel {
         tenant_id: Set(Some(id)),
         actor: Set("admin".into()),
@@ -157,7 +179,7 @@ async fn log_message(
 }
 
 /// Rows of every tenant-owned table that belong to `tenant_id`.
-async fn rows_of(db: &DatabaseConnection, tenant_id: Uuid) -> [(&'static str, usize); 8] {
+async fn rows_of(db: &DatabaseConnection, tenant_id: Uuid) -> [(&'static str, usize); 9] {
     [
         (
             "tenant",
@@ -195,6 +217,15 @@ async fn rows_of(db: &DatabaseConnection, tenant_id: Uuid) -> [(&'static str, us
             "message_log",
             message_log::Entity::find()
                 .filter(message_log::Column::TenantId.eq(tenant_id))
+                .all(db)
+                .await
+                .unwrap()
+                .len(),
+        ),
+        (
+            "conversation",
+            conversation::Entity::find()
+                .filter(conversation::Column::TenantId.eq(tenant_id))
                 .all(db)
                 .await
                 .unwrap()
@@ -319,6 +350,7 @@ async fn user_email_google_subject_and_tenant_phone_are_unique() {
         phone_number: Set(Some("+4915100000005".into())),
         status: Set(TenantStatus::New),
         plan: Set(Plan::Free),
+        paused_before_error: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::helpers::{TestDatabase, spawn_app};
 
-pub const TABLES: [&str; 15] = [
+pub const TABLES: [&str; 16] = [
     "tenant",
     "tenant_config",
     "whatsapp_session",
@@ -21,6 +21,7 @@ pub const TABLES: [&str; 15] = [
     "transport_credential",
     "wa_device",
     "wa_key",
+    "conversation",
 ];
 
 #[tokio::test]

@@ -885,7 +885,8 @@ mod transport {
                 from: "+4915112345678".to_owned(),
                 text: "Hello!".to_owned(),
                 at: chrono::Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
-                stored_id: None,
+                contact_name: None,
+                stored: None,
             }))]
         );
     }

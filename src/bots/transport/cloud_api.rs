@@ -1,10 +1,11 @@
 //! Meta's WhatsApp Cloud API: the official way, by HTTPS.
 //!
-//! Inbound: Meta calls our webhook (`web::webhooks`), which checks the
-//! signature, persists each text message under the unique index FIRST and
-//! then hands it to the tenant's running bot through the `CloudHub`. A
-//! message that arrives while the bot is stopped stays RECEIVED and is
-//! answered when the bot next connects (like any unanswered message).
+//! Inbound: Meta calls our webhook (`services::cloud_webhook`), which
+//! checks the signature, persists each text message under the unique index
+//! FIRST and then hands it to the tenant's running bot through the
+//! runtime (`BotControl::receive`), not through this transport. A message
+//! that arrives while the bot is stopped stays RECEIVED and is answered
+//! when the bot next connects (like any unanswered message).
 //! Outbound: `POST {graph}/{version}/{phone_number_id}/messages` with the
 //! tenant's bearer token, at most `messages_per_second` per number.
 //!
@@ -24,8 +25,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
-use dashmap::DashMap;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 use sea_orm::DatabaseConnection;
@@ -35,10 +34,11 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{InboundMessage, Transport, TransportError, TransportEvent};
+use super::{Transport, TransportError, TransportEvent};
 use crate::config::CloudApiSettings;
 use crate::crypto::MasterKey;
 use crate::domain::ids::TenantId;
+use crate::domain::phone::e164_digits;
 use crate::services::transports::{self, CloudCredentials};
 
 /// Graph error codes with a behaviour of their own.
@@ -61,19 +61,6 @@ pub struct CloudHub {
     pub key: MasterKey,
     pub settings: CloudApiSettings,
     http: reqwest::Client,
-    /// Running bots' event channels, keyed by tenant.
-    bots: DashMap<TenantId, mpsc::Sender<TransportEvent>>,
-}
-
-/// How a message from the webhook reached the bot.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Delivery {
-    /// Handed to the running bot.
-    Delivered,
-    /// The bot is not running: answered when it next connects.
-    NotRunning,
-    /// The bot runs but did not take it in time: Meta should deliver again.
-    Busy,
 }
 
 impl CloudHub {
@@ -91,7 +78,6 @@ impl CloudHub {
             key,
             settings,
             http,
-            bots: DashMap::new(),
         })
     }
 
@@ -106,25 +92,6 @@ impl CloudHub {
         }
     }
 
-    /// Hands a persisted inbound message to the tenant's running bot.
-    pub async fn deliver(&self, tenant: TenantId, message: InboundMessage) -> Delivery {
-        let Some(bot) = self.bots.get(&tenant).map(|entry| entry.value().clone()) else {
-            return Delivery::NotRunning;
-        };
-        // Meta wants its answer fast; a bot this far behind gets the
-        // message again with Meta's retry (it is persisted meanwhile).
-        let sent = bot.send_timeout(
-            TransportEvent::Message(Box::new(message)),
-            Duration::from_secs(2),
-        );
-        match sent.await {
-            Ok(()) => Delivery::Delivered,
-            // Its run ended meanwhile: the next one recovers the row.
-            Err(mpsc::error::SendTimeoutError::Closed(_)) => Delivery::NotRunning,
-            Err(mpsc::error::SendTimeoutError::Timeout(_)) => Delivery::Busy,
-        }
-    }
-
     fn url(&self, path: &str) -> String {
         format!(
             "{}/{}/{}",
@@ -132,22 +99,6 @@ impl CloudHub {
             self.settings.graph_version,
             path
         )
-    }
-}
-
-/// Removes the bot's channel from the hub however `run` ends.
-struct Registered<'a> {
-    hub: &'a CloudHub,
-    tenant: TenantId,
-    events: mpsc::Sender<TransportEvent>,
-}
-
-impl Drop for Registered<'_> {
-    fn drop(&mut self) {
-        // Only its own entry: a newer run of the bot may have registered.
-        self.hub
-            .bots
-            .remove_if(&self.tenant, |_, bot| bot.same_channel(&self.events));
     }
 }
 
@@ -300,12 +251,6 @@ impl CloudTransport {
     }
 }
 
-/// Graph's display form ("+1 555-010-0000", "15550100000") as E.164.
-pub fn e164(display: &str) -> String {
-    let digits: String = display.chars().filter(char::is_ascii_digit).collect();
-    format!("+{digits}")
-}
-
 #[async_trait::async_trait]
 impl Transport for CloudTransport {
     async fn run(
@@ -346,7 +291,7 @@ impl Transport for CloudTransport {
                 outcome = self.check_number(&credentials) => outcome,
             };
             let reason = match outcome {
-                Outcome::Ok(info) => break e164(&info.display_phone_number),
+                Outcome::Ok(info) => break e164_digits(&info.display_phone_number),
                 Outcome::Graph {
                     code: TOKEN_INVALID,
                     ..
@@ -382,12 +327,6 @@ impl Transport for CloudTransport {
                 () = cancel.cancelled() => return Ok(()),
                 () = tokio::time::sleep(wait) => {}
             }
-        };
-        self.hub.bots.insert(self.tenant, events.clone());
-        let _registered = Registered {
-            hub: &self.hub,
-            tenant: self.tenant,
-            events: events.clone(),
         };
         if events
             .send(TransportEvent::Connected { phone })
@@ -486,29 +425,5 @@ impl Transport for CloudTransport {
     /// credentials stay until someone replaces or removes them.
     async fn logout(&self) -> Result<(), TransportError> {
         Ok(())
-    }
-}
-
-/// The id of a message Meta delivered, as stored (its wamid).
-pub fn inbound(from: &str, id: String, text: String, timestamp: Option<i64>) -> InboundMessage {
-    InboundMessage {
-        id,
-        from: e164(from),
-        text,
-        at: timestamp
-            .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
-            .unwrap_or_else(Utc::now),
-        stored_id: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn display_numbers_become_e164() {
-        assert_eq!(e164("+1 555-010-0000"), "+15550100000");
-        assert_eq!(e164("15550100000"), "+15550100000");
     }
 }

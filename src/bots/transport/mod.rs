@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::services::runtime::log_batch::Stored;
+
 /// What a transport reports to its bot, in order, over a bounded channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportEvent {
@@ -44,10 +46,12 @@ pub struct InboundMessage {
     pub from: String,
     pub text: String,
     pub at: DateTime<Utc>,
-    /// Set when the receiver already persisted it (the Cloud API webhook
-    /// stores before it answers Meta; a restart recovers unanswered rows):
-    /// the `message_log` row to answer.
-    pub stored_id: Option<i64>,
+    /// WhatsApp's push name for the customer, when the transport gives one.
+    pub contact_name: Option<String>,
+    /// Set when it is stored already (a receiver stores before it answers
+    /// its sender; a restart recovers unanswered rows): the `message_log`
+    /// row to answer.
+    pub stored: Option<Stored>,
 }
 
 #[derive(Debug, thiserror::Error)]

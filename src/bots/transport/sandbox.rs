@@ -16,9 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use dashmap::DashMap;
-use serde::Serialize;
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -26,6 +25,7 @@ use uuid::Uuid;
 use super::{InboundMessage, Transport, TransportError, TransportEvent};
 use crate::crypto;
 use crate::domain::ids::TenantId;
+use crate::services::sandbox::{SandboxPhone, SandboxRefusal, SandboxSent};
 
 /// Messages waiting for a sandbox bot; more are refused, never dropped.
 const INBOX_CAPACITY: usize = 256;
@@ -50,13 +50,8 @@ impl Default for QrSchedule {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct OutboxEntry {
-    pub to: String,
-    pub text: String,
-    pub id: String,
-    pub sent_at: DateTime<Utc>,
-}
+/// What the bot sent, as the sandbox's outbox shows it.
+pub type OutboxEntry = SandboxSent;
 
 #[derive(Debug)]
 enum Input {
@@ -68,17 +63,8 @@ enum Input {
     Logout,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SandboxError {
-    #[error("the bot is not running: start it first")]
-    NotRunning,
-    #[error("the bot is not showing a QR code right now")]
-    NotWaitingForScan,
-    #[error("the sandbox is not linked yet: scan the QR code first")]
-    NotLinked,
-    #[error("the bot's inbox is full; try again in a moment")]
-    InboxFull,
-}
+/// Why the sandbox refused (shared with the use cases).
+pub type SandboxError = SandboxRefusal;
 
 /// One tenant's sandbox, shared by its transport and the HTTP API.
 struct Sandbox {
@@ -167,8 +153,17 @@ impl SandboxHub {
         })
     }
 
-    /// Delivers a customer message to the tenant's bot.
+    /// Delivers a customer message to the tenant's bot the way WhatsApp
+    /// does: through the transport, which stores nothing (the bot stores
+    /// it). The benchmark loads bots this way; the sandbox API stores
+    /// first (`services::sandbox::customer_writes`).
     pub fn inbound(&self, tenant: TenantId, message: InboundMessage) -> Result<(), SandboxError> {
+        self.accepts_messages(tenant)?;
+        self.sandbox(tenant).push(Input::Message(Box::new(message)))
+    }
+
+    /// Running and linked: a customer can write.
+    pub fn accepts_messages(&self, tenant: TenantId) -> Result<(), SandboxError> {
         let sandbox = self.sandbox(tenant);
         if !sandbox.running.load(Ordering::Acquire) {
             return Err(SandboxError::NotRunning);
@@ -176,7 +171,7 @@ impl SandboxHub {
         if sandbox.linked_phone().is_none() {
             return Err(SandboxError::NotLinked);
         }
-        sandbox.push(Input::Message(Box::new(message)))
+        Ok(())
     }
 
     /// Simulates removing the linked device from the phone.
@@ -205,6 +200,20 @@ impl SandboxHub {
     /// Drops a deleted tenant's sandbox.
     pub fn forget(&self, tenant: TenantId) {
         self.tenants.remove(&tenant);
+    }
+}
+
+impl SandboxPhone for SandboxHub {
+    fn scan(&self, tenant: TenantId, phone: &str) -> Result<(), SandboxRefusal> {
+        SandboxHub::scan(self, tenant, phone)
+    }
+
+    fn accepts_messages(&self, tenant: TenantId) -> Result<(), SandboxRefusal> {
+        SandboxHub::accepts_messages(self, tenant)
+    }
+
+    fn outbox(&self, tenant: TenantId) -> Vec<SandboxSent> {
+        SandboxHub::outbox(self, tenant)
     }
 }
 
@@ -385,7 +394,8 @@ mod tests {
             from: "4915100000001".to_owned(),
             text: "hello".to_owned(),
             at: Utc::now(),
-            stored_id: None,
+            contact_name: None,
+            stored: None,
         }
     }
 

@@ -6,13 +6,14 @@
 
 use chrono::{DateTime, Utc};
 use entity::enums::{Direction, MessageStatus, SessionState, WorkerStatus};
-use entity::{message_log, tenant, whatsapp_session, worker_process};
+use entity::{conversation, message_log, tenant, whatsapp_session, worker_process};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
 
+use super::conversation_batch::{Arrival, Departure, record_arrivals, record_departures};
 use super::link::session_without_qr;
 
 use crate::domain::ids::TenantId;
@@ -36,21 +37,61 @@ pub async fn existing_tenants(
     Ok(found)
 }
 
+/// A stored inbound message: its row, and whether it opened its
+/// conversation (the bot then greets with the welcome message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    pub id: i64,
+    pub first_contact: bool,
+}
+
+/// An inbound message persisted but never answered.
+#[derive(Debug, Clone)]
+pub struct Unanswered {
+    pub stored: Stored,
+    pub wa_message_id: String,
+    pub chat_id: String,
+    pub text: String,
+    pub contact_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
 /// Inbound messages persisted but never answered (a crash or a shutdown
 /// past the drain bound), oldest first: by the time the message was sent,
 /// as ids follow the key order of the log writer's batches, not arrival.
 pub async fn unanswered(
     db: &DatabaseConnection,
     tenant_id: TenantId,
-) -> Result<Vec<message_log::Model>, DbErr> {
-    message_log::Entity::find()
+) -> Result<Vec<Unanswered>, DbErr> {
+    let rows = message_log::Entity::find()
+        .find_also_related(conversation::Entity)
         .filter(message_log::Column::Status.eq(MessageStatus::Received))
         .filter(message_log::Column::TenantId.eq(tenant_id))
         .filter(message_log::Column::Direction.eq(Direction::In))
         .order_by_asc(message_log::Column::CreatedAt)
         .order_by_asc(message_log::Column::Id)
         .all(db)
-        .await
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, conversation)| {
+            let (first_contact, contact_name) = match conversation {
+                Some(c) => (c.first_message_id == Some(row.id), c.contact_name),
+                None => (false, None),
+            };
+            Unanswered {
+                stored: Stored {
+                    id: row.id,
+                    first_contact,
+                },
+                wa_message_id: row.wa_message_id.unwrap_or_default(),
+                chat_id: row.chat_id,
+                text: row.text,
+                contact_name,
+                created_at: row.created_at,
+            }
+        })
+        .collect())
 }
 
 /// An inbound message to persist (dedup by the unique index).
@@ -62,6 +103,8 @@ pub struct InboundRow {
     /// The business's number the customer wrote to ("bot" before a link).
     pub to: String,
     pub text: String,
+    /// WhatsApp's push name, kept on the conversation.
+    pub contact_name: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -128,20 +171,56 @@ pub struct StatusUpdate {
     pub error: Option<String>,
 }
 
+/// A delivery report for an outbound row, by its WhatsApp id.
+#[derive(Debug, Clone)]
+pub struct DeliveryUpdate {
+    pub tenant_id: TenantId,
+    pub wa_message_id: String,
+    /// DELIVERED, READ or FAILED; others are ignored.
+    pub status: MessageStatus,
+    pub error: Option<String>,
+}
+
+/// The statuses a report may move an outbound row from: forward only
+/// (SENT → DELIVERED → READ; FAILED from SENT or DELIVERED), so reports
+/// arriving out of order never step back.
+fn delivery_steps_from(status: MessageStatus) -> &'static [MessageStatus] {
+    match status {
+        MessageStatus::Delivered => &[MessageStatus::Sent],
+        MessageStatus::Read => &[MessageStatus::Sent, MessageStatus::Delivered],
+        MessageStatus::Failed => &[MessageStatus::Sent, MessageStatus::Delivered],
+        _ => &[],
+    }
+}
+
 /// Rows per INSERT: SQLite allows 32,766 bound values per statement, and
 /// one size of statement is prepared once and reused.
 pub const ROWS_PER_STATEMENT: usize = 1000;
 
+/// One batch of the log writer.
+#[derive(Debug, Default)]
+pub struct LogBatch {
+    pub inbound: Vec<InboundRow>,
+    pub outbound: Vec<OutboundRow>,
+    pub updates: Vec<StatusUpdate>,
+    pub deliveries: Vec<DeliveryUpdate>,
+    pub marks: WorkerMarks,
+}
+
 /// Writes one batch in ONE transaction. Returns, for each inbound row in
-/// order, its new id, or `None` when it was a duplicate (already stored, or
-/// repeated within the batch).
+/// order, what was stored, or `None` when it was a duplicate (already
+/// stored, or repeated within the batch).
 pub async fn flush_log_batch(
     db: &DatabaseConnection,
-    inbound: &[InboundRow],
-    outbound: Vec<OutboundRow>,
-    updates: Vec<StatusUpdate>,
-    marks: &WorkerMarks,
-) -> Result<Vec<Option<i64>>, DbErr> {
+    batch: &LogBatch,
+) -> Result<Vec<Option<Stored>>, DbErr> {
+    let LogBatch {
+        inbound,
+        outbound,
+        updates,
+        deliveries,
+        marks,
+    } = batch;
     let txn = crate::db::begin_write(db).await?;
     mark_workers(&txn, marks).await?;
     // Inserted in one key order in every batch: batches committed side by
@@ -160,24 +239,57 @@ pub async fn flush_log_batch(
             ids[i] = id;
         }
     }
-    let mut outbound = outbound.into_iter().peekable();
-    while outbound.peek().is_some() {
-        let rows = outbound
-            .by_ref()
-            .take(ROWS_PER_STATEMENT)
-            .map(|row| message_log::ActiveModel {
-                tenant_id: Set(row.tenant_id.into()),
-                direction: Set(Direction::Out),
-                chat_id: Set(row.chat_id.clone()),
-                sender: Set(row.from),
-                recipient: Set(row.chat_id),
-                text: Set(row.text),
-                wa_message_id: Set(row.wa_message_id),
-                status: Set(row.status),
-                error: Set(row.error),
-                created_at: Set(row.created_at),
-                ..Default::default()
-            });
+    let arrivals: Vec<Arrival> = inbound
+        .iter()
+        .zip(&ids)
+        .filter_map(|(row, id)| {
+            id.map(|id| Arrival {
+                id,
+                tenant: row.tenant_id,
+                chat: &row.chat_id,
+                text: &row.text,
+                contact_name: row.contact_name.as_deref(),
+                at: row.created_at,
+            })
+        })
+        .collect();
+    let opened = record_arrivals(&txn, &arrivals).await?;
+    let stored = inbound
+        .iter()
+        .zip(ids)
+        .map(|(row, id)| {
+            id.map(|id| Stored {
+                id,
+                first_contact: opened
+                    .get(&(row.tenant_id, row.chat_id.clone()))
+                    .is_some_and(|first| *first == Some(id)),
+            })
+        })
+        .collect();
+    let departures: Vec<Departure> = outbound
+        .iter()
+        .map(|row| Departure {
+            tenant: row.tenant_id,
+            chat: &row.chat_id,
+            text: &row.text,
+            at: row.created_at,
+        })
+        .collect();
+    record_departures(&txn, &departures).await?;
+    for rows in outbound.chunks(ROWS_PER_STATEMENT) {
+        let rows = rows.iter().map(|row| message_log::ActiveModel {
+            tenant_id: Set(row.tenant_id.into()),
+            direction: Set(Direction::Out),
+            chat_id: Set(row.chat_id.clone()),
+            sender: Set(row.from.clone()),
+            recipient: Set(row.chat_id.clone()),
+            text: Set(row.text.clone()),
+            wa_message_id: Set(row.wa_message_id.clone()),
+            status: Set(row.status),
+            error: Set(row.error.clone()),
+            created_at: Set(row.created_at),
+            ..Default::default()
+        });
         // A message id the transport reported twice must not cost the
         // batch (every tenant's rows in it): the first row stands.
         message_log::Entity::insert_many(rows)
@@ -194,14 +306,14 @@ pub async fn flush_log_batch(
             .await?;
     }
     // Usually all ANSWERED without error: one statement.
-    let mut groups: Vec<(MessageStatus, Option<String>, Vec<i64>)> = Vec::new();
+    let mut groups: Vec<(MessageStatus, &Option<String>, Vec<i64>)> = Vec::new();
     for update in updates {
         match groups
             .iter_mut()
-            .find(|(s, e, _)| *s == update.status && *e == update.error)
+            .find(|(s, e, _)| *s == update.status && **e == update.error)
         {
             Some((_, _, ids)) => ids.push(update.id),
-            None => groups.push((update.status, update.error, vec![update.id])),
+            None => groups.push((update.status, &update.error, vec![update.id])),
         }
     }
     for (status, error, ids) in groups {
@@ -214,8 +326,45 @@ pub async fn flush_log_batch(
                 .await?;
         }
     }
+    record_deliveries(&txn, deliveries).await?;
     txn.commit().await?;
-    Ok(ids)
+    Ok(stored)
+}
+
+/// Delivery reports, one statement per (tenant, status, error): the rows of
+/// a report that would step back (or an unknown id) are left alone.
+async fn record_deliveries(
+    conn: &impl ConnectionTrait,
+    deliveries: &[DeliveryUpdate],
+) -> Result<(), DbErr> {
+    let mut groups: Vec<(TenantId, MessageStatus, &Option<String>, Vec<&str>)> = Vec::new();
+    for report in deliveries {
+        if delivery_steps_from(report.status).is_empty() {
+            continue;
+        }
+        let key = (report.tenant_id, report.status, &report.error);
+        match groups.iter_mut().find(|(t, s, e, _)| (*t, *s, *e) == key) {
+            Some((_, _, _, ids)) => ids.push(&report.wa_message_id),
+            None => groups.push((key.0, key.1, key.2, vec![&report.wa_message_id])),
+        }
+    }
+    for (tenant, status, error, ids) in groups {
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            message_log::Entity::update_many()
+                .col_expr(message_log::Column::Status, status.to_value().into())
+                .col_expr(message_log::Column::Error, Expr::value(error.clone()))
+                .filter(message_log::Column::TenantId.eq(tenant))
+                .filter(message_log::Column::Direction.eq(Direction::Out))
+                .filter(message_log::Column::WaMessageId.is_in(chunk.iter().copied()))
+                .filter(
+                    message_log::Column::Status
+                        .is_in(delivery_steps_from(status).iter().map(ActiveEnum::to_value)),
+                )
+                .exec(conn)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn insert_inbound(

@@ -1,6 +1,7 @@
 //! The bot runtime's database side, by job: worker control (`worker`), the
 //! message log writer's batches (`log_batch`) and linking (`link`).
 
+pub mod conversation_batch;
 pub mod link;
 pub mod log_batch;
 pub mod worker;

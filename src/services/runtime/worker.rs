@@ -10,7 +10,7 @@ use entity::enums::{
     DesiredState, SessionState, TemplateType, TenantStatus, TransportKind, WorkerStatus,
 };
 use entity::{tenant, whatsapp_session, worker_process};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
@@ -107,19 +107,121 @@ pub async fn load_bot_config(
     })
 }
 
-/// Records the admin's wish in `worker_process` (the registry acts on it)
-/// and moves the tenant along the lifecycle: APPROVED → QR_PENDING on start,
-/// ERROR → QR_PENDING on force-restart. Refused (409) when the tenant cannot
-/// run a bot yet, or is in ERROR and only a force-restart may revive it.
-pub async fn request(
-    db: &DatabaseConnection,
+/// What a tenant's worker row asks of its bot; the runtime converges on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BotIntent {
+    pub tenant: TenantId,
+    pub desired: DesiredState,
+    /// Up with every change the running bot should pick up (reload).
+    pub version: i64,
+    /// Up when the bot must start over.
+    pub restart_generation: i64,
+}
+
+fn intent_query() -> sea_orm::Select<worker_process::Entity> {
+    worker_process::Entity::find()
+        .select_only()
+        .column(worker_process::Column::TenantId)
+        .column(worker_process::Column::DesiredState)
+        .column(worker_process::Column::IntentVersion)
+        .column(worker_process::Column::RestartGeneration)
+}
+
+fn to_intent(
+    (tenant, desired, version, restart_generation): (TenantId, DesiredState, i64, i64),
+) -> BotIntent {
+    BotIntent {
+        tenant,
+        desired,
+        version,
+        restart_generation,
+    }
+}
+
+/// The tenant's intent, or `None` when the tenant is gone.
+pub async fn intent(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> Result<Option<BotIntent>, DbErr> {
+    Ok(intent_query()
+        .filter(worker_process::Column::TenantId.eq(tenant))
+        .into_tuple()
+        .one(db)
+        .await?
+        .map(to_intent))
+}
+
+/// Every tenant's intent (reconcile).
+pub async fn intents(db: &impl ConnectionTrait) -> Result<Vec<BotIntent>, DbErr> {
+    Ok(intent_query()
+        .into_tuple()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_intent)
+        .collect())
+}
+
+/// What a change asks of a running bot, written by the use case in its own
+/// transaction before it nudges the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Re-read the settings (and the tenant's status).
+    Reload,
+    /// Start over (a new transport, a restart).
+    Restart,
+}
+
+/// Records `change` on the tenant's worker row, inside the caller's
+/// transaction.
+pub async fn record_change(
+    conn: &impl ConnectionTrait,
+    tenant: TenantId,
+    change: Change,
+) -> Result<(), DbErr> {
+    let mut update = worker_process::Entity::update_many()
+        .col_expr(
+            worker_process::Column::IntentVersion,
+            Expr::col(worker_process::Column::IntentVersion).add(1),
+        )
+        .col_expr(worker_process::Column::UpdatedAt, Expr::value(Utc::now()));
+    if change == Change::Restart {
+        update = update.col_expr(
+            worker_process::Column::RestartGeneration,
+            Expr::col(worker_process::Column::RestartGeneration).add(1),
+        );
+    }
+    update
+        .filter(worker_process::Column::TenantId.eq(tenant))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The audit event of a bot command; one row per command, with the
+/// tenant's move along the lifecycle when there was one.
+fn command_event(command: BotCommand) -> &'static str {
+    match command {
+        BotCommand::Start => "bot.started",
+        BotCommand::Stop => "bot.stopped",
+        BotCommand::Restart => "bot.restarted",
+        BotCommand::ForceRestart => "bot.force_restarted",
+    }
+}
+
+/// Records a bot command as the worker row's new intent, inside the
+/// caller's transaction (an approval starts the bot in its own), and moves
+/// the tenant along the lifecycle: APPROVED → QR_PENDING on start, ERROR →
+/// QR_PENDING on force-restart. Refused (409) when the tenant cannot run a
+/// bot yet, or is in ERROR and only a force-restart may revive it.
+pub async fn record_command(
+    conn: &impl ConnectionTrait,
     actor: &Actor,
     tenant_id: TenantId,
     command: BotCommand,
 ) -> Result<TenantStatus, AppError> {
-    let txn = crate::db::begin_write(db).await?;
     let tenant = tenant::Entity::find_by_id(tenant_id)
-        .one(&txn)
+        .one(conn)
         .await?
         .ok_or_else(tenant_not_found)?;
     let refuse = |message: &str| {
@@ -128,64 +230,62 @@ pub async fn request(
             message.to_owned(),
         ))
     };
-    let status = match (command, tenant.status) {
-        (BotCommand::Stop, status) => status,
+    let event = command_event(command);
+    let lifecycle = match (command, tenant.status) {
+        (BotCommand::Stop, _) => None,
         (_, TenantStatus::New | TenantStatus::Pending) => {
             return refuse("This tenant is not approved yet: approve it before starting its bot.");
         }
-        (BotCommand::ForceRestart, TenantStatus::Error) => {
-            tenants::apply(
-                &txn,
-                actor,
-                tenant_id,
-                LifecycleAction::ForceRestart,
-                "bot.force_restarted",
-                json!({}),
-            )
-            .await?
-        }
+        (BotCommand::ForceRestart, TenantStatus::Error) => Some(LifecycleAction::ForceRestart),
         (BotCommand::Start | BotCommand::Restart, TenantStatus::Error) => {
             return refuse("This bot stopped in ERROR: use force restart once the cause is fixed.");
         }
-        (_, TenantStatus::Approved) => {
-            tenants::apply(
-                &txn,
-                actor,
-                tenant_id,
-                LifecycleAction::StartBot,
-                "bot.started",
-                json!({}),
-            )
-            .await?
+        (_, TenantStatus::Approved) => Some(LifecycleAction::StartBot),
+        _ => None,
+    };
+    let status = match lifecycle {
+        Some(action) => tenants::apply(conn, actor, tenant_id, action, event, json!({})).await?,
+        None => {
+            audit::record(conn, actor, Some(tenant_id), event, json!({})).await?;
+            tenant.status
         }
-        (_, status) => status,
     };
     let worker = worker_process::Entity::find_by_id(tenant_id)
-        .one(&txn)
+        .one(conn)
         .await?
         .ok_or_else(tenant_not_found)?;
+    let version = worker.intent_version;
+    let generation = worker.restart_generation;
     let mut active = worker.into_active_model();
+    active.intent_version = Set(version + 1);
     match command {
         BotCommand::Stop => active.desired_state = Set(DesiredState::Stopped),
-        BotCommand::Start | BotCommand::Restart => {
+        BotCommand::Start => active.desired_state = Set(DesiredState::Running),
+        BotCommand::Restart => {
             active.desired_state = Set(DesiredState::Running);
+            active.restart_generation = Set(generation + 1);
         }
         BotCommand::ForceRestart => {
             active.desired_state = Set(DesiredState::Running);
+            active.restart_generation = Set(generation + 1);
             active.restart_count = Set(0);
             active.last_error = Set(None);
         }
     }
     active.updated_at = Set(Utc::now());
-    active.update(&txn).await?;
-    audit::record(
-        &txn,
-        actor,
-        Some(tenant_id),
-        &format!("bot.{}", command.as_str().replace('-', "_")),
-        json!({}),
-    )
-    .await?;
+    active.update(conn).await?;
+    Ok(status)
+}
+
+/// A bot command in a transaction of its own (see `record_command`).
+pub async fn request(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    tenant_id: TenantId,
+    command: BotCommand,
+) -> Result<TenantStatus, AppError> {
+    let txn = crate::db::begin_write(db).await?;
+    let status = record_command(&txn, actor, tenant_id, command).await?;
     txn.commit().await?;
     Ok(status)
 }
@@ -320,6 +420,10 @@ pub async fn record_failed(
             DesiredState::Stopped.to_value().into(),
         )
         .col_expr(
+            worker_process::Column::IntentVersion,
+            Expr::col(worker_process::Column::IntentVersion).add(1),
+        )
+        .col_expr(
             worker_process::Column::LastError,
             Expr::value(error.to_owned()),
         )
@@ -406,7 +510,8 @@ pub async fn heartbeat(
     node: &str,
     stuck: &[TenantId],
     at: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<HeartbeatTick, DbErr> {
+    let mut tick = HeartbeatTick::default();
     let mut update = worker_process::Entity::update_many()
         .col_expr(worker_process::Column::LastHeartbeatAt, Expr::value(at))
         .filter(worker_process::Column::OwnerNode.eq(node))
@@ -414,7 +519,38 @@ pub async fn heartbeat(
     if !stuck.is_empty() {
         update = update.filter(worker_process::Column::TenantId.is_not_in(stuck.iter().copied()));
     }
-    Ok(update.exec(db).await?.rows_affected)
+    tick.recorded += update.exec(db).await?.rows_affected;
+    tick.statements += 1;
+    Ok(tick)
+}
+
+/// What one heartbeat tick wrote: the statements it ran and the bots it
+/// recorded as alive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeartbeatTick {
+    pub statements: usize,
+    pub recorded: u64,
+}
+
+/// At shutdown, after every bot of `node` stopped (or was given up on):
+/// ONE statement records that none of them runs any more, instead of one
+/// transaction per bot while the pool is closing. Their desired state is
+/// untouched, so the next start resumes them. Answers the rows changed.
+pub async fn record_node_stopped(db: &DatabaseConnection, node: &str) -> Result<u64, DbErr> {
+    let result = worker_process::Entity::update_many()
+        .col_expr(
+            worker_process::Column::Status,
+            WorkerStatus::Stopped.to_value().into(),
+        )
+        .col_expr(
+            worker_process::Column::OwnerNode,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(worker_process::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(worker_process::Column::OwnerNode.eq(node))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }
 
 /// Running workers whose heartbeat is older than `before`.

@@ -11,12 +11,16 @@ use serde_json::json;
 
 use super::queries::*;
 use crate::domain::ids::TenantId;
-use crate::domain::lifecycle::{LifecycleAction, transition};
+use crate::domain::lifecycle::{LifecycleAction, after_link, transition};
 use crate::error::{AppError, ErrorCode};
 use crate::services::audit::{self, Actor};
+use crate::services::control::BotControl;
+use crate::services::runtime::worker;
 
 /// Applies a lifecycle action (refused with 409 when the state machine says
 /// no) and records it. The status is re-read inside the transaction.
+/// A failure remembers whether the tenant was PAUSED, and a link takes such
+/// a tenant back to PAUSED (`domain::lifecycle::after_link`).
 pub async fn apply(
     conn: &impl ConnectionTrait,
     actor: &Actor,
@@ -29,15 +33,25 @@ pub async fn apply(
         .one(conn)
         .await?
         .ok_or_else(tenant_not_found)?;
-    let next = transition(tenant.status, action).map_err(|err| {
+    let next = match action {
+        LifecycleAction::Linked => after_link(tenant.status, tenant.paused_before_error),
+        action => transition(tenant.status, action),
+    }
+    .map_err(|err| {
         AppError::new(
             ErrorCode::IllegalTransition,
             crate::text::sentence(&err.to_string()),
         )
     })?;
     let from = tenant.status;
+    let paused_before_error = match action {
+        LifecycleAction::Fail => from == TenantStatus::Paused,
+        LifecycleAction::Linked => false,
+        _ => tenant.paused_before_error,
+    };
     let mut active = tenant.into_active_model();
     active.status = Set(next);
+    active.paused_before_error = Set(paused_before_error);
     active.updated_at = Set(Utc::now());
     active.update(conn).await?;
     let mut payload = json!({ "from": from, "to": next });
@@ -49,9 +63,11 @@ pub async fn apply(
     Ok(next)
 }
 
-/// Pause or resume, from the admin console.
+/// Pause, resume or approve directly, from the admin console. A running
+/// bot picks up the new status (a paused tenant's bot answers nobody).
 pub async fn admin_action(
     db: &DatabaseConnection,
+    bots: &dyn BotControl,
     actor: &Actor,
     id: TenantId,
     action: LifecycleAction,
@@ -64,6 +80,8 @@ pub async fn admin_action(
     };
     let txn = crate::db::begin_write(db).await?;
     let status = apply(&txn, actor, id, action, event, json!({})).await?;
+    worker::record_change(&txn, id, worker::Change::Reload).await?;
     txn.commit().await?;
+    bots.nudge(id).await;
     Ok(status)
 }

@@ -16,12 +16,15 @@ use serde_json::json;
 
 use super::input::*;
 use super::queries::*;
+use crate::domain::bot::BotCommand;
 use crate::domain::hours::BusinessHours;
 use crate::domain::ids::TenantId;
 use crate::domain::language::Language;
 use crate::domain::phone::PhoneNumber;
 use crate::error::{AppError, ErrorCode, FieldErrors};
 use crate::services::audit::{self, Actor};
+use crate::services::control::BotControl;
+use crate::services::runtime::worker;
 
 fn phone_taken(phone: &PhoneNumber) -> AppError {
     let mut fields = FieldErrors::new();
@@ -85,6 +88,7 @@ pub async fn provision(
         phone_number: Set(phone_number.map(|p| p.as_str().to_owned())),
         status: Set(TenantStatus::New),
         plan: Set(Plan::Free),
+        paused_before_error: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -140,6 +144,8 @@ pub async fn provision(
         started_at: Set(None),
         owner_node: Set(None),
         lease_expires_at: Set(None),
+        intent_version: Set(0),
+        restart_generation: Set(0),
         updated_at: Set(now),
     }
     .insert(conn)
@@ -193,30 +199,36 @@ pub async fn create(
     get(db, id).await
 }
 
+/// An admin's or owner's edit. The running bot picks it up (a changed rate
+/// limit restarts it: its limiters are built at start).
 pub async fn update(
     db: &DatabaseConnection,
+    bots: &dyn BotControl,
     actor: &Actor,
     id: TenantId,
     update: TenantUpdate,
 ) -> Result<TenantDetail, AppError> {
     let txn = crate::db::begin_write(db).await?;
-    write_update(&txn, actor, id, &update).await?;
+    let change = write_update(&txn, actor, id, &update).await?;
+    worker::record_change(&txn, id, change).await?;
     txn.commit()
         .await
         .map_err(|err| match &update.phone_number {
             Some(phone) => map_phone_race(err, phone),
             None => err.into(),
         })?;
+    bots.nudge(id).await;
     get(db, id).await
 }
 
 /// The edit itself, inside the caller's transaction, with its audit row.
+/// Answers what it asks of a running bot; the caller records that.
 pub(crate) async fn write_update(
     conn: &impl ConnectionTrait,
     actor: &Actor,
     id: TenantId,
     update: &TenantUpdate,
-) -> Result<(), AppError> {
+) -> Result<worker::Change, AppError> {
     if let Some(phone) = &update.phone_number {
         ensure_phone_free(conn, phone, id).await?;
     }
@@ -275,16 +287,30 @@ pub(crate) async fn write_update(
         "tenant.updated",
         json!({ "fields": changed }),
     )
-    .await
+    .await?;
+    let limits_changed =
+        update.rate_limit_per_minute.is_some() || update.chat_rate_limit_per_minute.is_some();
+    Ok(if limits_changed {
+        worker::Change::Restart
+    } else {
+        worker::Change::Reload
+    })
 }
 
 /// Deletes the tenant and (by cascade) everything it owns. The audit entry
 /// outlives it, so it names the tenant in its payload, not by reference.
+/// The bot stops first (its desired state, then the nudge waits for it):
+/// a draining bot must not log rows for a tenant that no longer exists.
 pub async fn delete(
     db: &DatabaseConnection,
+    bots: &dyn BotControl,
     actor: &Actor,
     id: TenantId,
 ) -> Result<TenantSummary, AppError> {
+    let txn = crate::db::begin_write(db).await?;
+    worker::record_command(&txn, actor, id, BotCommand::Stop).await?;
+    txn.commit().await?;
+    bots.nudge(id).await;
     let txn = crate::db::begin_write(db).await?;
     let tenant = tenant::Entity::find_by_id(id)
         .one(&txn)
@@ -300,5 +326,7 @@ pub async fn delete(
     )
     .await?;
     txn.commit().await?;
+    // Gone from the database: the runtime forgets what it kept of it.
+    bots.nudge(id).await;
     Ok(tenant.into())
 }

@@ -16,18 +16,17 @@ use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use entity::enums::{SessionState, TransportKind, WorkerStatus};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::flash_redirect;
-use crate::bots::transport::InboundMessage;
 use crate::domain::bot::BotCommand;
 use crate::domain::ids::TenantId;
 use crate::domain::lifecycle::LifecycleAction;
-use crate::domain::phone::PhoneNumber;
 use crate::error::{AppError, ErrorCode};
 use crate::services::PageRequest;
+use crate::services::bots;
 use crate::services::messages::{self, MessageView};
 use crate::services::runtime;
+use crate::services::sandbox::{self, CustomerDraft};
 use crate::services::sessions::Flash;
 use crate::services::tenants::{self, TenantDetail};
 use crate::state::AppState;
@@ -37,8 +36,6 @@ use crate::web::auth::{AdminPoll, AdminSession, AnyForm, CsrfForm};
 
 /// How many messages the sandbox chat shows (the latest).
 const CHAT_ROWS: u64 = 30;
-/// The longest customer message the chat form takes (WhatsApp allows 4096).
-const MAX_TEXT_CHARS: usize = 4096;
 /// How long an action waits for the bot to show its result (a QR code, the
 /// link) before redirecting, so the next page shows it even without JS.
 const SETTLE_FOR: Duration = Duration::from_secs(2);
@@ -109,8 +106,16 @@ pub async fn command(
             "Unknown bot action: use start, stop, restart or force-restart.",
         )
     })?;
-    let flash = match state.bots.command(&session.actor(), id, command).await {
-        Ok(()) => {
+    let done = bots::command(
+        &state.db,
+        state.bots.as_ref(),
+        &session.actor(),
+        id,
+        command,
+    )
+    .await;
+    let flash = match done {
+        Ok(_) => {
             if command != BotCommand::Stop {
                 // A started bot shows a QR code, or connects from its stored link.
                 settle(&state, id, |s| {
@@ -158,20 +163,16 @@ pub async fn scan(
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let detail = tenants::get(&state.db, id).await?;
-    let phone = detail
-        .tenant
-        .phone_number
-        .unwrap_or_else(|| "+10000000000".to_owned());
-    let flash = match state.sandbox.scan(id, &phone) {
-        Ok(()) => {
+    let flash = match sandbox::scan(&state.db, state.sandbox.as_ref(), id, None).await {
+        Ok(phone) => {
             if settle(&state, id, |s| s == SessionState::Connected).await? {
                 Flash::success(format!("Scanned with {phone}: WhatsApp is linked."))
             } else {
                 Flash::success(format!("Scanned with {phone}: linking…"))
             }
         }
-        Err(err) => Flash::error(crate::text::sentence(&err.to_string())),
+        Err(err) if err.code() == ErrorCode::Conflict => Flash::error(err.message()),
+        Err(err) => return Err(err),
     };
     flash_redirect(&state, &session, flash, AdminUrl::Tenant(id)).await
 }
@@ -184,31 +185,40 @@ pub async fn inbound(
     CsrfForm(form): CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    tenants::get(&state.db, id).await?;
-    let text = form.get("text").map(|t| t.trim()).unwrap_or_default();
-    let from = PhoneNumber::parse(form.get("from").map_or("", String::as_str));
-    let flash = match from {
-        Err(msg) => Flash::error(format!("Customer number {msg}")),
-        Ok(_) if text.is_empty() => Flash::error("Type a message to send."),
-        Ok(_) if text.chars().count() > MAX_TEXT_CHARS => Flash::error(format!(
-            "A message may have at most {MAX_TEXT_CHARS} characters."
-        )),
-        Ok(from) => {
-            let message = InboundMessage {
-                id: format!("sandbox-in.{}", Uuid::new_v4().simple()),
-                from: from.into_string(),
-                text: text.to_owned(),
-                at: Utc::now(),
-                stored_id: None,
-            };
-            let from = message.from.clone();
-            match state.sandbox.inbound(id, message) {
-                Ok(()) => Flash::success(format!("Sent to the bot as {from}.")),
-                Err(err) => Flash::error(crate::text::sentence(&err.to_string())),
-            }
+    let draft = CustomerDraft {
+        from: form.get("from").cloned().unwrap_or_default(),
+        text: form.get("text").cloned().unwrap_or_default(),
+        id: None,
+    };
+    let written = sandbox::customer_writes(
+        &state.db,
+        state.bots.as_ref(),
+        state.sandbox.as_ref(),
+        id,
+        draft,
+    )
+    .await;
+    let flash = match written {
+        Ok(written) => Flash::success(format!("Sent to the bot as {}.", written.from)),
+        Err(err) if err.code() == ErrorCode::ValidationFailed => {
+            Flash::error(customer_form_error(err.fields()))
         }
+        Err(err) if err.code() == ErrorCode::Conflict => Flash::error(err.message()),
+        Err(err) => return Err(err),
     };
     flash_redirect(&state, &session, flash, AdminUrl::Tenant(id)).await
+}
+
+/// The chat form's refusal in one sentence, naming the field.
+fn customer_form_error(fields: &crate::error::FieldErrors) -> String {
+    if let Some(msg) = fields.get("from") {
+        return format!("Customer number {msg}.");
+    }
+    match fields.get("text") {
+        Some(msg) if msg == "is required" => "Type a message to send.".to_owned(),
+        Some(msg) => format!("The message {msg}."),
+        None => "The message cannot be sent.".to_owned(),
+    }
 }
 
 /// What `admin.js` updates the detail page from. `controls` changes when

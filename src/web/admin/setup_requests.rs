@@ -85,6 +85,7 @@ async fn decide(
 ) -> Result<HttpResponse, AppError> {
     let decided = setup_requests::decide(
         &state.db,
+        state.bots.as_ref(),
         &session.actor(),
         &session.admin.username,
         id,
@@ -93,14 +94,8 @@ async fn decide(
     )
     .await;
     let flash = match decided {
-        Ok(view) => Flash::success(match decision {
-            Decision::Approve => {
-                state
-                    .bots
-                    .start_after_approval(&session.actor(), view.tenant_id)
-                    .await;
-                "Setup request approved; the bot is starting."
-            }
+        Ok(_) => Flash::success(match decision {
+            Decision::Approve => "Setup request approved; the bot is starting.",
             Decision::Reject => "Setup request rejected; the tenant will see your note.",
         }),
         Err(err) => match err.code() {

@@ -142,12 +142,11 @@ pub async fn update(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let updated = match parse_update(&form) {
-        Ok(update) => tenants::update(&state.db, &session.actor(), id, update).await,
+        Ok(update) => {
+            tenants::update(&state.db, state.bots.as_ref(), &session.actor(), id, update).await
+        }
         Err(err) => Err(err),
     };
-    if updated.is_ok() {
-        state.bots.reload(id);
-    }
     match updated {
         Ok(_) => {
             flash_redirect(
@@ -285,11 +284,10 @@ pub(super) async fn lifecycle(
     id: TenantId,
     action: LifecycleAction,
 ) -> Result<HttpResponse, AppError> {
-    let flash = match tenants::admin_action(&state.db, &session.actor(), id, action).await {
-        Ok(status) => {
-            state.bots.reload(id);
-            Flash::success(format!("The tenant is now {}.", status_name(status)))
-        }
+    let done =
+        tenants::admin_action(&state.db, state.bots.as_ref(), &session.actor(), id, action).await;
+    let flash = match done {
+        Ok(status) => Flash::success(format!("The tenant is now {}.", status_name(status))),
         Err(err) if err.code() == ErrorCode::IllegalTransition => Flash::error(err.message()),
         Err(err) => return Err(err),
     };
@@ -314,11 +312,7 @@ pub async fn delete(
     id: web::Path<TenantId>,
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
-    // The bot goes first: a draining bot must not log rows for a tenant
-    // that no longer exists.
-    let id = id.into_inner();
-    state.bots.forget(id).await;
-    let tenant = tenants::delete(&state.db, &session.actor(), id).await?;
+    let tenant = tenants::delete(&state.db, state.bots.as_ref(), &session.actor(), *id).await?;
     let flash = Flash::success(format!("Tenant {} deleted.", tenant.name));
     flash_redirect(&state, &session, flash, AdminUrl::Tenants).await
 }

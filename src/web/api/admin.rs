@@ -190,8 +190,14 @@ async fn update_tenant(
     body: web::Json<UpdateTenantBody>,
 ) -> Result<HttpResponse, AppError> {
     let update = TenantUpdate::try_from(TenantUpdateDraft::from(body.into_inner()))?;
-    let detail = tenants::update(&state.db, &admin.actor(), id.into_inner(), update).await?;
-    state.bots.reload(detail.tenant.id);
+    let detail = tenants::update(
+        &state.db,
+        state.bots.as_ref(),
+        &admin.actor(),
+        id.into_inner(),
+        update,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(detail))
 }
 
@@ -200,11 +206,7 @@ async fn delete_tenant(
     state: web::Data<AppState>,
     id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
-    // The bot goes first: a draining bot must not log rows for a tenant
-    // that no longer exists.
-    let id = id.into_inner();
-    state.bots.forget(id).await;
-    tenants::delete(&state.db, &admin.actor(), id).await?;
+    tenants::delete(&state.db, state.bots.as_ref(), &admin.actor(), *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -221,8 +223,8 @@ async fn lifecycle(
     id: TenantId,
     action: LifecycleAction,
 ) -> Result<HttpResponse, AppError> {
-    let status = tenants::admin_action(&state.db, &admin.actor(), id, action).await?;
-    state.bots.reload(id);
+    let status =
+        tenants::admin_action(&state.db, state.bots.as_ref(), &admin.actor(), id, action).await?;
     Ok(HttpResponse::Ok().json(StatusChange { id, status }))
 }
 
@@ -291,6 +293,7 @@ async fn decide(
 ) -> Result<HttpResponse, AppError> {
     let view = setup_requests::decide(
         &state.db,
+        state.bots.as_ref(),
         &admin.actor(),
         &admin.0.username,
         id,
@@ -298,12 +301,6 @@ async fn decide(
         body.note,
     )
     .await?;
-    if decision == Decision::Approve {
-        state
-            .bots
-            .start_after_approval(&admin.actor(), view.tenant_id)
-            .await;
-    }
     Ok(HttpResponse::Ok().json(view))
 }
 

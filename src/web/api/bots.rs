@@ -2,21 +2,16 @@
 //! (simulate a scan, deliver a customer message, read what the bot sent).
 
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 use super::OptionalJson;
-use crate::bots::transport::InboundMessage;
-use crate::bots::transport::sandbox::SandboxError;
 use crate::domain::bot::BotCommand;
 use crate::domain::ids::TenantId;
 use crate::domain::lifecycle::LifecycleAction;
-use crate::domain::phone::PhoneNumber;
-use crate::error::{AppError, ErrorCode, FieldErrors};
-use crate::services::runtime;
-use crate::services::tenants;
+use crate::error::{AppError, ErrorCode};
+use crate::services::sandbox::{self, CustomerDraft};
+use crate::services::{bots, runtime, tenants};
 use crate::state::AppState;
 use crate::web::auth::ApiAdmin;
 
@@ -43,6 +38,7 @@ async fn approve(
 ) -> Result<HttpResponse, AppError> {
     let status = tenants::admin_action(
         &state.db,
+        state.bots.as_ref(),
         &admin.actor(),
         *id,
         LifecycleAction::ApproveDirectly,
@@ -63,8 +59,7 @@ async fn bot_command(
             "Unknown bot action: use start, stop, restart or force-restart.",
         )
     })?;
-    state.bots.command(&admin.actor(), id, command).await?;
-    let detail = tenants::get(&state.db, id).await?;
+    let detail = bots::command(&state.db, state.bots.as_ref(), &admin.actor(), id, command).await?;
     Ok(HttpResponse::Ok().json(json!({
         "id": id,
         "action": command.as_str(),
@@ -82,10 +77,6 @@ async fn qr(
     Ok(HttpResponse::Ok().json(runtime::link::qr_view(&state.db, *id).await?))
 }
 
-fn sandbox_error(err: SandboxError) -> AppError {
-    AppError::new(ErrorCode::Conflict, format!("Sandbox: {err}."))
-}
-
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct ScanBody {
@@ -99,67 +90,29 @@ async fn scan(
     id: web::Path<TenantId>,
     body: OptionalJson<ScanBody>,
 ) -> Result<HttpResponse, AppError> {
-    let id = *id;
-    let detail = tenants::get(&state.db, id).await?;
-    let phone = match body.0.phone {
-        Some(phone) => PhoneNumber::parse(&phone)
-            .map_err(|msg| AppError::validation(FieldErrors::from([("phone".to_owned(), msg)])))?
-            .into_string(),
-        None => detail
-            .tenant
-            .phone_number
-            .unwrap_or_else(|| "+10000000000".to_owned()),
-    };
-    state.sandbox.scan(id, &phone).map_err(sandbox_error)?;
-    Ok(HttpResponse::Accepted().json(json!({ "id": id, "scanned_by": phone })))
+    let phone = body.0.phone;
+    let scanned_by =
+        sandbox::scan(&state.db, state.sandbox.as_ref(), *id, phone.as_deref()).await?;
+    Ok(HttpResponse::Accepted().json(json!({ "id": *id, "scanned_by": scanned_by })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InboundBody {
-    from: String,
-    text: String,
-    /// The message id (dedup key); generated when absent.
-    id: Option<String>,
-}
-
+/// 202 once the message is stored: it is answered, whatever happens to
+/// the process meanwhile.
 async fn inbound(
     _admin: ApiAdmin,
     state: web::Data<AppState>,
     tenant: web::Path<TenantId>,
-    body: web::Json<InboundBody>,
+    body: web::Json<CustomerDraft>,
 ) -> Result<HttpResponse, AppError> {
-    let tenant = *tenant;
-    tenants::get(&state.db, tenant).await?;
-    let body = body.into_inner();
-    let mut fields = FieldErrors::new();
-    let from = PhoneNumber::parse(&body.from)
-        .map_err(|msg| fields.insert("from".to_owned(), msg))
-        .ok();
-    if body.text.trim().is_empty() {
-        fields.insert("text".to_owned(), "is required".to_owned());
-    }
-    let id = body
-        .id
-        .unwrap_or_else(|| format!("sandbox-in.{}", Uuid::new_v4().simple()));
-    if id.is_empty() || id.len() > 128 {
-        fields.insert("id".to_owned(), "must have 1 to 128 characters".to_owned());
-    }
-    let (Some(from), true) = (from, fields.is_empty()) else {
-        return Err(AppError::validation(fields));
-    };
-    let message = InboundMessage {
-        id: id.clone(),
-        from: from.into_string(),
-        text: body.text,
-        at: Utc::now(),
-        stored_id: None,
-    };
-    state
-        .sandbox
-        .inbound(tenant, message)
-        .map_err(sandbox_error)?;
-    Ok(HttpResponse::Accepted().json(json!({ "id": id })))
+    let written = sandbox::customer_writes(
+        &state.db,
+        state.bots.as_ref(),
+        state.sandbox.as_ref(),
+        *tenant,
+        body.into_inner(),
+    )
+    .await?;
+    Ok(HttpResponse::Accepted().json(json!({ "id": written.id })))
 }
 
 async fn outbox(
@@ -167,6 +120,5 @@ async fn outbox(
     state: web::Data<AppState>,
     id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
-    tenants::get(&state.db, *id).await?;
-    Ok(HttpResponse::Ok().json(state.sandbox.outbox(*id)))
+    Ok(HttpResponse::Ok().json(sandbox::outbox(&state.db, state.sandbox.as_ref(), *id).await?))
 }

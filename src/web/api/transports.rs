@@ -43,7 +43,7 @@ async fn show(
     state: web::Data<AppState>,
     id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
-    let view = transports::view(&state.db, &state.cloud.key, *id).await?;
+    let view = transports::view(&state.db, &state.master_key, *id).await?;
     Ok(answer(&state, *id, view))
 }
 
@@ -56,13 +56,13 @@ async fn set(
     let id = *id;
     let view = transports::set(
         &state.db,
-        &state.cloud.key,
+        &state.master_key,
+        state.bots.as_ref(),
         &admin.actor(),
         id,
         body.into_inner(),
     )
     .await?;
-    state.bots.transport_changed(id, view.kind).await;
     Ok(answer(&state, id, view))
 }
 
@@ -86,8 +86,14 @@ async fn pairing(
         .map(|phone| PhoneNumber::parse(&phone))
         .transpose()
         .map_err(|msg| AppError::validation(FieldErrors::from([("phone".to_owned(), msg)])))?;
-    transports::set_pairing_phone(&state.db, &admin.actor(), id, phone.as_ref()).await?;
-    let view = transports::view(&state.db, &state.cloud.key, id).await?;
-    state.bots.transport_changed(id, view.kind).await;
+    transports::set_pairing_phone(
+        &state.db,
+        state.bots.as_ref(),
+        &admin.actor(),
+        id,
+        phone.as_ref(),
+    )
+    .await?;
+    let view = transports::view(&state.db, &state.master_key, id).await?;
     Ok(answer(&state, id, view))
 }

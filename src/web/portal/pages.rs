@@ -257,13 +257,20 @@ pub async fn save_settings(
 ) -> Result<HttpResponse, AppError> {
     let tenant = session.tenant_id();
     let saved = match parse_settings(&form) {
-        Ok(update) => tenants::update(&state.db, &session.actor(), tenant, update).await,
+        Ok(update) => {
+            tenants::update(
+                &state.db,
+                state.bots.as_ref(),
+                &session.actor(),
+                tenant,
+                update,
+            )
+            .await
+        }
         Err(err) => Err(err),
     };
     match saved {
         Ok(_) => {
-            // The running bot re-reads its config: no restart.
-            state.bots.reload(tenant);
             let flash = Flash::success("Settings saved. Your bot uses them from its next message.");
             flash_redirect(&state, &session, flash, PortalUrl::Settings).await
         }

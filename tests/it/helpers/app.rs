@@ -3,7 +3,10 @@
 
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use flowhq::app::App;
+use flowhq::bots::BotRegistry;
 use flowhq::config::Settings;
 use flowhq::state::AppState;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
@@ -17,6 +20,8 @@ pub const ADMIN_PASSWORD: &str = "admin-password-123";
 pub struct TestApp {
     pub address: SocketAddr,
     pub state: AppState,
+    /// The bot runtime itself, for what handlers cannot reach.
+    pub registry: Arc<BotRegistry>,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
     /// The running server; awaited by `restart`.
@@ -65,11 +70,13 @@ async fn boot(settings: Settings, database: TestDatabase) -> TestApp {
         .expect("the app failed to build");
     let address = app.address();
     let state = app.state().clone();
+    let registry = app.registry().clone();
     let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         state,
+        registry,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -587,7 +587,10 @@ fn inbound(message: &wacore::types::events::InboundMessage) -> Option<Box<Inboun
         from,
         text: text.to_owned(),
         at: info.timestamp,
-        stored_id: None,
+        contact_name: Some(info.push_name.trim())
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned),
+        stored: None,
     }))
 }
 

@@ -1,0 +1,49 @@
+use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+use crate::enums::ConversationMode;
+
+/// One per (tenant, customer chat), written by the message log writer in
+/// its batches. UNIQUE(tenant_id, chat_id); INDEX(tenant_id,
+/// last_message_at) serves the inbox's "most recent first".
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
+#[sea_orm(table_name = "conversation")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub tenant_id: Uuid,
+    pub chat_id: String,
+    /// WhatsApp's push name, where the transport gives one.
+    pub contact_name: Option<String>,
+    pub first_seen_at: DateTimeUtc,
+    pub last_in_at: Option<DateTimeUtc>,
+    pub last_out_at: Option<DateTimeUtc>,
+    pub last_message_at: DateTimeUtc,
+    /// The start of the customer's last message.
+    pub preview: String,
+    pub unread: i32,
+    /// The inbound `message_log` row that opened the conversation.
+    pub first_message_id: Option<i64>,
+    pub mode: ConversationMode,
+    pub mode_reason: Option<String>,
+    pub mode_since: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::tenant::Entity",
+        from = "Column::TenantId",
+        to = "super::tenant::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Tenant,
+}
+
+impl Related<super::tenant::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Tenant.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,354 @@
+//! Meta's WhatsApp Cloud API webhook, as use cases: the subscription
+//! handshake and the signed notifications.
+//!
+//! The signature (`X-Hub-Signature-256`, HMAC-SHA256 of the raw body under
+//! the tenant's app secret) is checked in constant time BEFORE the body is
+//! parsed. Text messages are stored (the unique index drops Meta's retries
+//! and duplicates) before they are handed to the bot, and only then is Meta
+//! answered: a crash never loses an acknowledged message. A running bot
+//! too busy to take a message makes the answer 503, so Meta delivers again;
+//! a repeat of a message still waiting for its answer is handed over again
+//! (the bot drops it if it had arrived). Delivery reports go through the
+//! log writer's batches. Items of an unexpected shape are skipped and
+//! logged, not the whole notification.
+
+use entity::enums::MessageStatus;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+use super::control::{BotControl, CustomerMessage, DeliveryReport, Receipt};
+use super::transports;
+use crate::crypto::{self, MasterKey};
+use crate::domain::ids::TenantId;
+use crate::domain::phone::e164_digits;
+use crate::error::{AppError, ErrorCode};
+
+fn not_a_cloud_tenant() -> AppError {
+    AppError::not_found(
+        ErrorCode::NotFound,
+        "No Cloud API number is set up at this address.",
+    )
+}
+
+/// The tenant the path names, with its credentials: only a tenant on the
+/// Cloud API has a webhook (anything else, a non-UUID included, is a 404).
+async fn cloud_tenant(
+    db: &sea_orm::DatabaseConnection,
+    key: &MasterKey,
+    path: &str,
+) -> Result<(TenantId, transports::CloudCredentials), AppError> {
+    let tenant: TenantId = path.parse().map_err(|_| not_a_cloud_tenant())?;
+    let credentials = transports::webhook_credentials(db, key, tenant)
+        .await?
+        .ok_or_else(not_a_cloud_tenant)?;
+    Ok((tenant, credentials))
+}
+
+/// The query of Meta's subscription handshake.
+#[derive(Debug, Deserialize)]
+pub struct Handshake {
+    #[serde(rename = "hub.mode")]
+    pub mode: Option<String>,
+    #[serde(rename = "hub.verify_token")]
+    pub verify_token: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    pub challenge: Option<String>,
+}
+
+/// Answers the challenge when the verify token is the tenant's.
+pub async fn verify(
+    db: &sea_orm::DatabaseConnection,
+    key: &MasterKey,
+    path: &str,
+    handshake: Handshake,
+) -> Result<String, AppError> {
+    let (tenant, credentials) = cloud_tenant(db, key, path).await?;
+    if handshake.mode.as_deref() != Some("subscribe") {
+        return Err(AppError::new(
+            ErrorCode::BadRequest,
+            "Expected hub.mode=subscribe.",
+        ));
+    }
+    let token_matches = handshake.verify_token.is_some_and(|token| {
+        crypto::constant_time_eq(
+            token.as_bytes(),
+            credentials.verify_token.expose_secret().as_bytes(),
+        )
+    });
+    if !token_matches {
+        tracing::warn!(%tenant, "webhook verification with a wrong verify token");
+        return Err(AppError::new(
+            ErrorCode::Forbidden,
+            "The verify token does not match.",
+        ));
+    }
+    tracing::info!(%tenant, "Cloud API webhook verified");
+    Ok(handshake.challenge.unwrap_or_default())
+}
+
+#[derive(Debug, Deserialize)]
+struct Notification {
+    object: String,
+    #[serde(default)]
+    entry: Vec<Entry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Entry {
+    #[serde(default)]
+    changes: Vec<Change>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Change {
+    field: String,
+    value: Option<ChangeValue>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangeValue {
+    metadata: Option<Metadata>,
+    #[serde(default)]
+    contacts: Vec<Contact>,
+    #[serde(default)]
+    messages: Vec<Message>,
+    #[serde(default)]
+    statuses: Vec<Status>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Metadata {
+    display_phone_number: Option<String>,
+    phone_number_id: Option<String>,
+}
+
+/// Who wrote: `{wa_id, profile: {name}}`, the push name.
+#[derive(Debug, Deserialize)]
+struct Contact {
+    wa_id: Option<String>,
+    profile: Option<Profile>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Profile {
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Message {
+    from: Option<String>,
+    id: Option<String>,
+    timestamp: Option<String>,
+    #[serde(rename = "type")]
+    kind: String,
+    text: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Text {
+    body: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Status {
+    id: Option<String>,
+    status: String,
+    #[serde(default)]
+    errors: Vec<StatusError>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusError {
+    code: Option<i64>,
+    title: Option<String>,
+}
+
+fn unauthorized() -> AppError {
+    AppError::unauthorized("The X-Hub-Signature-256 signature does not match.")
+}
+
+/// Checks the signature, stores and hands over the messages, records the
+/// delivery reports. Err(503) when a running bot did not take a stored
+/// message in time: Meta's retry hands it over again.
+pub async fn receive(
+    db: &sea_orm::DatabaseConnection,
+    key: &MasterKey,
+    bots: &dyn BotControl,
+    path: &str,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<(), AppError> {
+    let (tenant, credentials) = cloud_tenant(db, key, path).await?;
+    let signature = signature.ok_or_else(unauthorized)?;
+    if !crypto::hub_signature_matches(
+        credentials.app_secret.expose_secret().as_bytes(),
+        body,
+        signature,
+    ) {
+        tracing::warn!(%tenant, "webhook POST with a bad signature refused");
+        return Err(unauthorized());
+    }
+    let notification: Notification = serde_json::from_slice(body).map_err(|err| {
+        tracing::warn!(%tenant, error = %err, "malformed Cloud API webhook payload");
+        AppError::new(
+            ErrorCode::BadRequest,
+            format!("The notification is malformed: {err}"),
+        )
+    })?;
+    if notification.object != "whatsapp_business_account" {
+        tracing::info!(%tenant, object = %notification.object, "webhook for another object ignored");
+        return Ok(());
+    }
+    let mut busy = false;
+    for change in notification
+        .entry
+        .into_iter()
+        .flat_map(|entry| entry.changes)
+    {
+        let (true, Some(value)) = (change.field == "messages", change.value) else {
+            continue;
+        };
+        let business = match &value.metadata {
+            Some(meta)
+                if meta.phone_number_id.as_deref()
+                    == Some(credentials.phone_number_id.as_str()) =>
+            {
+                meta.display_phone_number
+                    .as_deref()
+                    .map_or_else(|| "bot".to_owned(), e164_digits)
+            }
+            other => {
+                tracing::warn!(
+                    %tenant,
+                    phone_number_id = other.as_ref().and_then(|meta| meta.phone_number_id.as_deref()),
+                    "webhook change for another phone number id ignored"
+                );
+                continue;
+            }
+        };
+        for message in value.messages {
+            let name = contact_name(&value.contacts, message.from.as_deref());
+            if receive_message(bots, tenant, &business, message, name).await? == Receipt::Busy {
+                busy = true;
+            }
+        }
+        for status in value.statuses {
+            record_status(bots, tenant, status).await?;
+        }
+    }
+    if busy {
+        // Stored, but the bot did not take it: Meta's retry hands it over.
+        return Err(AppError::new(
+            ErrorCode::ServiceUnavailable,
+            "The bot is busy; deliver again later.",
+        ));
+    }
+    Ok(())
+}
+
+/// The push name Meta sent along for the sender `from`.
+fn contact_name(contacts: &[Contact], from: Option<&str>) -> Option<String> {
+    contacts
+        .iter()
+        .find(|contact| contact.wa_id.is_some() && contact.wa_id.as_deref() == from)
+        .and_then(|contact| contact.profile.as_ref()?.name.as_deref())
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| name.chars().take(200).collect())
+}
+
+async fn receive_message(
+    bots: &dyn BotControl,
+    tenant: TenantId,
+    business: &str,
+    message: Message,
+    contact_name: Option<String>,
+) -> Result<Receipt, AppError> {
+    let (Some(id), Some(from)) = (message.id, message.from) else {
+        tracing::warn!(%tenant, "webhook message without id or sender skipped");
+        return Ok(Receipt::Delivered);
+    };
+    let text = match (message.kind.as_str(), message.text) {
+        ("text", Some(text)) if !text.body.trim().is_empty() => text.body,
+        (kind, _) => {
+            tracing::info!(%tenant, %id, kind, "non-text message not answered");
+            return Ok(Receipt::Delivered);
+        }
+    };
+    let at = message
+        .timestamp
+        .as_deref()
+        .and_then(|secs| secs.parse::<i64>().ok())
+        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+        .unwrap_or_else(chrono::Utc::now);
+    let receipt = bots
+        .receive(
+            tenant,
+            CustomerMessage {
+                id,
+                from: e164_digits(&from),
+                to: business.to_owned(),
+                text,
+                at,
+                contact_name,
+            },
+        )
+        .await?;
+    match receipt {
+        Receipt::Stored => {
+            tracing::info!(%tenant, "bot not running: the message is answered when it next connects");
+        }
+        Receipt::Busy => {
+            tracing::warn!(%tenant, "bot too busy to take a message; asking Meta to deliver again");
+        }
+        Receipt::Duplicate => {
+            tracing::debug!(%tenant, "Meta delivered a message again; already answered");
+        }
+        Receipt::Delivered => {}
+    }
+    Ok(receipt)
+}
+
+async fn record_status(
+    bots: &dyn BotControl,
+    tenant: TenantId,
+    status: Status,
+) -> Result<(), AppError> {
+    let (new, error) = match status.status.as_str() {
+        "sent" => return Ok(()),
+        "delivered" => (MessageStatus::Delivered, None),
+        "read" => (MessageStatus::Read, None),
+        "failed" => {
+            let reason = status
+                .errors
+                .first()
+                .map(|err| match (&err.title, err.code) {
+                    (Some(title), Some(code)) => {
+                        format!("WhatsApp did not deliver it: {title} ({code})")
+                    }
+                    (Some(title), None) => format!("WhatsApp did not deliver it: {title}"),
+                    (None, Some(code)) => format!("WhatsApp did not deliver it (error {code})"),
+                    (None, None) => "WhatsApp did not deliver it".to_owned(),
+                })
+                .unwrap_or_else(|| "WhatsApp did not deliver it".to_owned());
+            (MessageStatus::Failed, Some(reason))
+        }
+        other => {
+            tracing::debug!(%tenant, status = other, "unknown message status ignored");
+            return Ok(());
+        }
+    };
+    let Some(id) = status.id else {
+        tracing::warn!(%tenant, "webhook status without a message id skipped");
+        return Ok(());
+    };
+    bots.report_delivery(
+        tenant,
+        DeliveryReport {
+            wa_message_id: id,
+            status: new,
+            error,
+        },
+    )
+    .await
+}

@@ -25,7 +25,7 @@ use crate::bots::transport::cloud_api::CloudHub;
 use crate::bots::transport::sandbox::SandboxHub;
 use crate::config::Settings;
 use crate::crypto::MasterKey;
-use crate::limits::{LoginLimiter, SignInStartLimiter};
+use crate::limits::{ActionLimiter, LoginLimiter, SignInStartLimiter};
 use crate::oauth::GoogleClient;
 use crate::services::{admins, sessions, users};
 use crate::state::AppState;
@@ -48,6 +48,14 @@ const SIGN_IN_STARTS_PER_MINUTE: NonZeroU32 = match NonZeroU32::new(20) {
     Some(n) => n,
     None => NonZeroU32::MIN,
 };
+
+/// New QR codes an owner may ask for in a row, then one more every
+/// `NEW_LINK_CODE_EVERY` (each restarts the tenant's bot).
+const NEW_LINK_CODES_BURST: NonZeroU32 = match NonZeroU32::new(3) {
+    Some(n) => n,
+    None => NonZeroU32::MIN,
+};
+const NEW_LINK_CODE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 pub struct App {
     server: actix_web::dev::Server,
@@ -126,7 +134,11 @@ impl App {
             public_url,
             google,
             login_limiter,
-            sign_in_starts: Arc::new(SignInStartLimiter::new(SIGN_IN_STARTS_PER_MINUTE)),
+            sign_in_starts: Arc::new(SignInStartLimiter::per_minute(SIGN_IN_STARTS_PER_MINUTE)),
+            new_link_codes: Arc::new(ActionLimiter::new(
+                NEW_LINK_CODES_BURST,
+                NEW_LINK_CODE_EVERY,
+            )),
             bots: Arc::new(registry.clone()),
             sandbox,
             master_key,
@@ -232,6 +244,7 @@ async fn maintenance(state: AppState, shutdown: CancellationToken) {
         }
         state.login_limiter.sweep();
         state.sign_in_starts.sweep();
+        state.new_link_codes.sweep();
     }
 }
 

@@ -1,4 +1,4 @@
-//! Sign-in throttling (governor): failed attempts are counted per client IP
+//! Throttling (governor). Sign-ins: failed attempts are counted per client IP
 //! and per username; once either runs out, that key is locked until governor
 //! says another attempt is allowed, and even a right password is refused until
 //! then. Successful sign-ins cost nothing.
@@ -87,32 +87,46 @@ impl LoginLimiter {
     }
 }
 
-/// Google sign-ins started per client IP. Each start stores a row until it
-/// is finished or expires, so an anonymous client may not start unlimited
-/// ones: a burst of `per_minute`, then one more every `60 / per_minute` s.
-pub struct SignInStartLimiter {
-    starts: DefaultKeyedRateLimiter<IpAddr>,
+/// At most a burst of actions per key, then one more every `period`: for
+/// what any caller may ask for but that costs something each time (a
+/// Google sign-in stores a row until it finishes; a new QR code restarts a
+/// bot).
+pub struct ActionLimiter<K: Clone + std::hash::Hash + Eq> {
+    actions: DefaultKeyedRateLimiter<K>,
     clock: DefaultClock,
 }
 
-impl SignInStartLimiter {
-    pub fn new(per_minute: NonZeroU32) -> Self {
+impl<K: Clone + std::hash::Hash + Eq> ActionLimiter<K> {
+    pub fn new(burst: NonZeroU32, period: Duration) -> Self {
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
+            .allow_burst(burst);
         Self {
-            starts: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            actions: RateLimiter::keyed(quota),
             clock: DefaultClock::default(),
         }
     }
 
-    /// Counts a start; `Err(wait)` when the IP has used up its allowance.
-    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
-        self.starts
-            .check_key(&ip)
+    /// Counts an action; `Err(wait)` when the key has used up its allowance.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        self.actions
+            .check_key(key)
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 
     pub fn sweep(&self) {
-        self.starts.retain_recent();
-        self.starts.shrink_to_fit();
+        self.actions.retain_recent();
+        self.actions.shrink_to_fit();
+    }
+}
+
+/// Google sign-ins started per client IP: a burst of `per_minute`, then one
+/// more every `60 / per_minute` s.
+pub type SignInStartLimiter = ActionLimiter<IpAddr>;
+
+impl SignInStartLimiter {
+    pub fn per_minute(per_minute: NonZeroU32) -> Self {
+        Self::new(per_minute, Duration::from_secs(60) / per_minute.get())
     }
 }
 
@@ -122,17 +136,17 @@ mod tests {
 
     #[test]
     fn sign_in_starts_are_limited_per_ip() {
-        let limiter = SignInStartLimiter::new(NonZeroU32::new(2).unwrap());
+        let limiter = SignInStartLimiter::per_minute(NonZeroU32::new(2).unwrap());
         let one: IpAddr = "192.0.2.1".parse().unwrap();
         let other: IpAddr = "192.0.2.2".parse().unwrap();
-        assert!(limiter.check(one).is_ok());
-        assert!(limiter.check(one).is_ok());
-        let wait = limiter.check(one).unwrap_err();
+        assert!(limiter.check(&one).is_ok());
+        assert!(limiter.check(&one).is_ok());
+        let wait = limiter.check(&one).unwrap_err();
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_secs(30),
             "{wait:?}"
         );
-        assert!(limiter.check(other).is_ok());
+        assert!(limiter.check(&other).is_ok());
     }
 
     #[test]

@@ -12,7 +12,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::Settings;
 use crate::crypto::MasterKey;
-use crate::limits::{LoginLimiter, SignInStartLimiter};
+use crate::domain::ids::TenantId;
+use crate::limits::{ActionLimiter, LoginLimiter, SignInStartLimiter};
 use crate::oauth::GoogleClient;
 use crate::services::control::BotControl;
 use crate::services::sandbox::SandboxPhone;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub login_limiter: Arc<LoginLimiter>,
     /// Google sign-ins started, per IP.
     pub sign_in_starts: Arc<SignInStartLimiter>,
+    /// New QR codes owners asked for, per tenant.
+    pub new_link_codes: Arc<ActionLimiter<TenantId>>,
     /// The bot runtime, as use cases see it.
     pub bots: Arc<dyn BotControl>,
     /// The simulated WhatsApp's phone end (scan, outbox).

@@ -96,6 +96,10 @@ pub enum PortalUrl {
     SettingsTransport,
     /// WhatsApp Web: link by phone number (pairing code) or by QR code.
     SettingsPairing,
+    /// A new code to link with, when the last ran out (restarts the bot).
+    StatusNewCode,
+    /// The sandbox: simulates scanning the QR code with the phone.
+    StatusSandboxScan,
     /// Starts Google sign-in (or explains that it is not configured).
     SignIn,
     SignInCallback,
@@ -115,6 +119,8 @@ impl fmt::Display for PortalUrl {
             Self::Settings => "/portal/settings",
             Self::SettingsTransport => "/portal/settings/transport",
             Self::SettingsPairing => "/portal/settings/pairing",
+            Self::StatusNewCode => "/portal/status/new-code",
+            Self::StatusSandboxScan => "/portal/status/sandbox-scan",
             Self::SignIn => "/auth/google/login",
             Self::SignInCallback => "/auth/google/callback",
             Self::SignOut => "/auth/logout",

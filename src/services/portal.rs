@@ -345,10 +345,9 @@ pub async fn submit_request(
 pub fn plain_error(raw: &str) -> String {
     let raw = raw.trim();
     if raw.starts_with("the QR code was not scanned in time") {
-        "The QR code was not scanned in time. Ask the Flow HQ team to restart your bot for a new code."
-            .to_owned()
+        "The QR code was not scanned in time. Choose “Show a new QR code” for a new one.".to_owned()
     } else if raw.starts_with("logged out from the phone") {
-        "WhatsApp was logged out on the phone. Ask the Flow HQ team to restart your bot, then link it again."
+        "WhatsApp was logged out on the phone. Choose “Show a new QR code”, then link it again."
             .to_owned()
     } else if raw.starts_with("stale") {
         "The bot stopped responding, so it was stopped.".to_owned()

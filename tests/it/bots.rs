@@ -80,7 +80,7 @@ pub(crate) async fn wait_for_status(app: &TestApp, id: Uuid, status: TenantStatu
 }
 
 /// A tenant whose sandbox bot is running and linked (ACTIVE).
-async fn linked_tenant(app: &TestApp, n: u32) -> Uuid {
+pub(crate) async fn linked_tenant(app: &TestApp, n: u32) -> Uuid {
     let id = approved_tenant(app, n).await;
     start_and_link(app, id).await;
     id

@@ -555,11 +555,24 @@ async fn a_failed_delivery_report_explains_itself() {
         rows(&app, id, Direction::Out).await.into_iter().next()
     })
     .await;
+    let stats = app.registry.writer().stats();
+    let updates_before = stats
+        .status_updates
+        .load(std::sync::atomic::Ordering::Relaxed);
     deliver(&app, id, &status_notification("wamid.OUT-8", "failed")).await;
+    // Meta got its 200 after the report was committed, by the log
+    // writer's batches (not one statement per report beside them).
     let row = rows(&app, id, Direction::Out).await.remove(0);
     assert_eq!(row.status, MessageStatus::Failed);
     let error = row.error.unwrap_or_default();
     assert!(error.contains("Message undeliverable"), "{error}");
+    assert_eq!(
+        stats
+            .status_updates
+            .load(std::sync::atomic::Ordering::Relaxed),
+        updates_before + 1,
+        "the report went through the log writer"
+    );
 }
 
 #[tokio::test]

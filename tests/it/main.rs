@@ -17,6 +17,7 @@ mod admin_tenants;
 mod bots;
 mod cloud_api;
 mod config;
+mod conversations;
 mod data_model;
 mod errors;
 mod health;
@@ -26,5 +27,6 @@ mod portal_pages;
 mod portal_sign_in;
 mod portal_story;
 mod transport_pages;
+mod use_cases;
 #[cfg(feature = "whatsapp-web")]
 mod whatsapp_web;

@@ -1135,3 +1135,94 @@ async fn owners_read_why_a_message_failed_in_plain_words_not_the_raw_cause() {
         .await;
     assert_eq!(admin["items"][0]["error"], raw);
 }
+
+/// The owner links the sandbox alone: "Simulate the scan" while a code
+/// shows; when the codes ran out, "Show a new QR code" (audited as theirs,
+/// limited per tenant) and a scan again.
+#[tokio::test]
+async fn an_owner_whose_codes_ran_out_gets_a_new_one_and_links_the_sandbox_alone() {
+    let app = spawn_app_with(|settings| {
+        settings.bots.qr_first_ttl = std::time::Duration::from_millis(400);
+        settings.bots.qr_next_ttl = std::time::Duration::from_millis(200);
+        settings.bots.qr_max_codes = std::num::NonZeroU32::new(1).unwrap();
+    })
+    .await;
+    let (browser, user) = app.owner_browser("lea@example.com").await;
+    let tenant = user.tenant_id;
+    onboard(&browser, "+4915100000041", "Studio Lea").await;
+    let (_, latest) = get_json(&browser, "/api/portal/setup-request").await;
+    let (status, body) = app
+        .api_post(
+            &format!("/api/admin/setup-requests/{}/approve", id_of(&latest)),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The one code expires unscanned: the bot stops in ERROR.
+    eventually("the bot in ERROR", || async {
+        (app.tenant_status(tenant.into()).await == TenantStatus::Error).then_some(())
+    })
+    .await;
+    let page = browser.page("/portal/status").await;
+    assert!(page.contains("Show a new QR code"), "{page}");
+    assert!(!page.contains("Simulate the scan"), "no code to scan now");
+    assert!(page.contains("Choose “Show a new QR code”"), "{page}");
+
+    let response = submit(&browser, "/portal/status/new-code", &form(&[])).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = eventually("a new code on the status page", || async {
+        let page = browser.page("/portal/status").await;
+        page.contains("Simulate the scan").then_some(page)
+    })
+    .await;
+    assert!(page.contains(r#"id="qr-img" src="data:image/"#), "{page}");
+    let response = submit(&browser, "/portal/status/sandbox-scan", &form(&[])).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    eventually("the tenant ACTIVE", || async {
+        (app.tenant_status(tenant.into()).await == TenantStatus::Active).then_some(())
+    })
+    .await;
+    let events = audit_events(&app, tenant.into()).await;
+    let restart = events
+        .iter()
+        .find(|e| e["event_type"] == "bot.force_restarted")
+        .expect("the owner's restart is audited");
+    assert_eq!(restart["actor"], "user:lea@example.com");
+
+    // Linked now: nothing to renew.
+    let (status, body) = post_json(
+        &browser,
+        "/api/portal/tenant/current/bot/new-code",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
+
+#[tokio::test]
+async fn an_owner_may_ask_for_a_few_new_codes_in_a_row_then_waits() {
+    let app = spawn_app().await;
+    let (browser, user) = app.owner_browser("max@example.com").await;
+    onboard(&browser, "+4915100000042", "Studio Max").await;
+    let tenant = user.tenant_id;
+    let mut asked = 0;
+    let refused = loop {
+        // Back into ERROR by hand: only the limit may refuse now.
+        app.set_tenant_status(tenant.into(), TenantStatus::Error)
+            .await;
+        let (status, body) = post_json(
+            &browser,
+            "/api/portal/tenant/current/bot/new-code",
+            &json!({}),
+        )
+        .await;
+        if status != StatusCode::OK {
+            break (status, body);
+        }
+        asked += 1;
+        assert!(asked <= 3, "more than three new codes in a row");
+    };
+    assert_eq!(asked, 3);
+    assert_eq!(refused.0, StatusCode::TOO_MANY_REQUESTS, "{}", refused.1);
+    assert_eq!(refused.1["error"], "rate_limited");
+}

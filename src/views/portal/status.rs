@@ -249,7 +249,7 @@ pub fn page(
                     @if qr_first {
                         div.col {
                             (qr_panel(qr, zone))
-                            (bot_card(status))
+                            (bot_card(status, chrome.csrf_token))
                         }
                         div.col {
                             (request_card(status, zone))
@@ -258,7 +258,7 @@ pub fn page(
                     } @else {
                         div.col {
                             (request_card(status, zone))
-                            (bot_card(status))
+                            (bot_card(status, chrome.csrf_token))
                         }
                         div.col {
                             (qr_panel(qr, zone))
@@ -341,7 +341,36 @@ fn worker_badge(status: &StatusView) -> Markup {
     components::badge_labeled(&code, worker_label(status.tenant.status, &code))
 }
 
-fn bot_card(status: &StatusView) -> Markup {
+/// What an owner can do about the link themselves: a new code when theirs
+/// ran out (the bot in ERROR, or waiting for a link without a code), and on
+/// the sandbox the simulated scan while a code shows.
+fn owner_actions(status: &StatusView, csrf: &str) -> Markup {
+    let tenant = status.tenant.status;
+    let waiting = status.session.state == SessionState::QrReady;
+    let new_code = tenant == TenantStatus::Error || (tenant == TenantStatus::QrPending && !waiting);
+    let scan = waiting && status.transport.kind == TransportKind::Sandbox;
+    html! {
+        @if new_code || scan {
+            div.actions #owner-actions {
+                @if new_code {
+                    form method="post" action=(PortalUrl::StatusNewCode) {
+                        (components::csrf_input(csrf))
+                        button.button.primary type="submit" { "Show a new QR code" }
+                    }
+                }
+                @if scan {
+                    form method="post" action=(PortalUrl::StatusSandboxScan) {
+                        (components::csrf_input(csrf))
+                        button.button type="submit" { "Simulate the scan" }
+                    }
+                    p.muted { "The sandbox is Flow HQ's built-in test WhatsApp: this links it as if your phone had scanned the code." }
+                }
+            }
+        }
+    }
+}
+
+fn bot_card(status: &StatusView, csrf: &str) -> Markup {
     let worker = &status.worker;
     let session = &status.session;
     html! {
@@ -369,6 +398,7 @@ fn bot_card(status: &StatusView) -> Markup {
                     (worker.last_error.as_deref().unwrap_or("none"))
                 }
             }
+            (owner_actions(status, csrf))
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::error::AppError;
 use crate::services::PageRequest;
 use crate::services::portal::{self, SetupRequestDraft};
 use crate::services::setup_requests::NewSetupRequest;
+use crate::services::{bots, sandbox};
 use crate::state::AppState;
 use crate::web::auth::{PortalPoll, PortalSession, check_json_write};
 
@@ -36,7 +37,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/portal/tenant/current/status").route(web::get().to(status)))
         .service(resource("/portal/tenant/current/qr").route(web::get().to(qr)))
-        .service(resource("/portal/tenant/current/logs").route(web::get().to(logs)));
+        .service(resource("/portal/tenant/current/logs").route(web::get().to(logs)))
+        .service(
+            resource("/portal/tenant/current/bot/new-code").route(web::post().to(new_link_code)),
+        )
+        .service(
+            resource("/portal/tenant/current/sandbox/scan").route(web::post().to(sandbox_scan)),
+        );
 }
 
 /// A JSON body of a state-changing portal request: refused with 403
@@ -162,4 +169,33 @@ async fn logs(
 ) -> Result<HttpResponse, AppError> {
     let page = portal::logs(&state.db, session.tenant_id(), page.into_inner()).await?;
     Ok(HttpResponse::Ok().insert_header(no_store()).json(page))
+}
+
+/// The owner's "Show a new QR code": `{status}` once the bot starts over.
+async fn new_link_code(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    _body: PortalJson<IgnoredAny>,
+) -> Result<HttpResponse, AppError> {
+    let detail = bots::owner_new_link_code(
+        &state.db,
+        state.bots.as_ref(),
+        &state.new_link_codes,
+        &session.actor(),
+        session.tenant_id(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(serde_json::json!({ "status": detail.tenant.status })))
+}
+
+/// The sandbox's simulated scan, with the tenant's own number.
+async fn sandbox_scan(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    _body: PortalJson<IgnoredAny>,
+) -> Result<HttpResponse, AppError> {
+    let phone = sandbox::scan(&state.db, state.sandbox.as_ref(), session.tenant_id(), None).await?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({ "scanned_by": phone })))
 }

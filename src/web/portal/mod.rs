@@ -32,6 +32,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .post(pages::submit_onboarding),
         )
         .service(web::resource("/portal/status").get(pages::status))
+        .service(web::resource("/portal/status/new-code").post(pages::new_link_code))
+        .service(web::resource("/portal/status/sandbox-scan").post(pages::sandbox_scan))
         .service(web::resource("/portal/logs").get(pages::logs))
         .service(
             web::resource("/portal/settings")

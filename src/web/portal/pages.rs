@@ -19,6 +19,7 @@ use crate::services::portal::{self, OwnSetupRequest, SetupRequestDraft};
 use crate::services::sessions::Flash;
 use crate::services::setup_requests::NewSetupRequest;
 use crate::services::tenants::{self, TenantUpdate, TenantUpdateDraft};
+use crate::services::{bots, sandbox};
 use crate::state::AppState;
 use crate::urls::{PortalUrl, webhook_url};
 use crate::views::components::Zone;
@@ -170,6 +171,48 @@ pub async fn status(
             &settings,
         ),
     ))
+}
+
+/// "Show a new QR code": the owner's own bot starts over when its codes ran
+/// out (or it stopped in ERROR).
+pub async fn new_link_code(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    _form: CsrfForm<AnyForm>,
+) -> Result<HttpResponse, AppError> {
+    let done = bots::owner_new_link_code(
+        &state.db,
+        state.bots.as_ref(),
+        &state.new_link_codes,
+        &session.actor(),
+        session.tenant_id(),
+    )
+    .await;
+    let flash = match done {
+        Ok(_) => {
+            Flash::success("Your bot is starting again; a new code to link with appears here.")
+        }
+        Err(err) if matches!(err.code(), ErrorCode::Conflict | ErrorCode::RateLimited) => {
+            Flash::error(err.message())
+        }
+        Err(err) => return Err(err),
+    };
+    flash_redirect(&state, &session, flash, PortalUrl::Status).await
+}
+
+/// The sandbox's "Simulate the scan", for an owner trying the bot alone.
+pub async fn sandbox_scan(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    _form: CsrfForm<AnyForm>,
+) -> Result<HttpResponse, AppError> {
+    let scanned = sandbox::scan(&state.db, state.sandbox.as_ref(), session.tenant_id(), None).await;
+    let flash = match scanned {
+        Ok(phone) => Flash::success(format!("Scanned with {phone}: linking…")),
+        Err(err) if err.code() == ErrorCode::Conflict => Flash::error(err.message()),
+        Err(err) => return Err(err),
+    };
+    flash_redirect(&state, &session, flash, PortalUrl::Status).await
 }
 
 pub async fn logs(

@@ -48,7 +48,7 @@ pub async fn login(
     if let Some(ip) = client_ip(&req) {
         state
             .sign_in_starts
-            .check(ip)
+            .check(&ip)
             .map_err(AppError::rate_limited)?;
     }
     let start = google.start();

@@ -1,0 +1,130 @@
+//! The durable conversation record: one row per (tenant, chat), written by
+//! the message log writer, and "first contact" taken from it.
+
+use entity::conversation;
+use entity::enums::{ConversationMode, Direction};
+use entity::message_log;
+use reqwest::StatusCode;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::bots::linked_tenant;
+use crate::helpers::{TestApp, eventually, spawn_app};
+
+async fn say(app: &TestApp, id: Uuid, from: &str, text: &str, msg_id: &str) {
+    let (status, body) = app
+        .api_post(
+            &format!("/api/admin/tenants/{id}/sandbox/inbound"),
+            &json!({ "from": from, "text": text, "id": msg_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+}
+
+/// The texts the bot sent to `chat`, oldest first, once there are `n`.
+async fn replies_to(app: &TestApp, id: Uuid, chat: &str, n: usize) -> Vec<String> {
+    eventually(&format!("{n} replies to {chat}"), || async {
+        let rows = message_log::Entity::find()
+            .filter(message_log::Column::TenantId.eq(id))
+            .filter(message_log::Column::Direction.eq(Direction::Out))
+            .filter(message_log::Column::ChatId.eq(chat))
+            .order_by_asc(message_log::Column::CreatedAt)
+            .all(app.db())
+            .await
+            .unwrap();
+        (rows.len() >= n).then(|| rows.into_iter().map(|r| r.text).collect())
+    })
+    .await
+}
+
+async fn conversations(app: &TestApp, id: Uuid) -> Vec<conversation::Model> {
+    conversation::Entity::find()
+        .filter(conversation::Column::TenantId.eq(id))
+        .order_by_asc(conversation::Column::ChatId)
+        .all(app.db())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_restart_does_not_greet_a_known_customer_again() {
+    let app = spawn_app().await;
+    let id = linked_tenant(&app, 1).await;
+    let welcome = app.tenant(id).await["config"]["welcome_message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let chat = "+4917600000001";
+    say(&app, id, chat, "opening hours?", "m-1").await;
+    let first = replies_to(&app, id, chat, 2).await;
+    assert_eq!(first[0], welcome, "a new customer is welcomed first");
+
+    let app = app.restart().await;
+    eventually("the bot back after the restart", || async {
+        app.state.bots.is_running(id.into()).then_some(())
+    })
+    .await;
+    eventually("the sandbox linked again", || async {
+        let (_, qr) = app.api_get(&format!("/api/admin/tenants/{id}/qr")).await;
+        (qr["state"] == "CONNECTED").then_some(())
+    })
+    .await;
+    say(&app, id, chat, "opening hours?", "m-2").await;
+    let all = replies_to(&app, id, chat, first.len() + 1).await;
+    let after: Vec<&String> = all[first.len()..].iter().collect();
+    assert!(
+        after.iter().all(|text| **text != welcome),
+        "welcomed again after the restart: {after:?}"
+    );
+
+    // A customer the bot has not met is still welcomed.
+    say(&app, id, "+4917600000002", "opening hours?", "m-3").await;
+    let other = replies_to(&app, id, "+4917600000002", 1).await;
+    assert_eq!(other[0], welcome);
+}
+
+#[tokio::test]
+async fn the_log_writer_keeps_one_conversation_per_chat_with_its_counts_and_times() {
+    let app = spawn_app().await;
+    let id = linked_tenant(&app, 2).await;
+    let (ana, ben) = ("+4917600000011", "+4917600000012");
+    say(&app, id, ana, "hello", "a-1").await;
+    say(&app, id, ana, "opening hours?\nplease", "a-2").await;
+    say(&app, id, ben, "prices?", "b-1").await;
+    // A repeat of a message counts once.
+    say(&app, id, ana, "opening hours?\nplease", "a-2").await;
+    replies_to(&app, id, ben, 1).await;
+    let rows = eventually("both conversations answered", || async {
+        let rows = conversations(&app, id).await;
+        (rows.len() == 2 && rows.iter().all(|c| c.last_out_at.is_some())).then_some(rows)
+    })
+    .await;
+    let (a, b) = (&rows[0], &rows[1]);
+    assert_eq!((a.chat_id.as_str(), b.chat_id.as_str()), (ana, ben));
+    assert_eq!(a.unread, 2, "two distinct messages from Ana");
+    assert_eq!(b.unread, 1);
+    assert_eq!(
+        a.preview, "opening hours? please",
+        "the last message, on one line"
+    );
+    assert_eq!(a.mode, ConversationMode::Bot);
+    assert!(a.last_in_at.unwrap() >= a.first_seen_at);
+    assert!(a.last_out_at.unwrap() >= a.last_in_at.unwrap());
+    let first_in = message_log::Entity::find()
+        .filter(message_log::Column::TenantId.eq(id))
+        .filter(message_log::Column::WaMessageId.eq("a-1"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.first_message_id, Some(first_in.id));
+    // Another tenant's customers are another tenant's conversations.
+    let other = linked_tenant(&app, 3).await;
+    say(&app, other, ana, "hello", "a-1").await;
+    eventually("the other tenant's conversation", || async {
+        (conversations(&app, other).await.len() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(conversations(&app, id).await.len(), 2);
+}

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{
-    Browser, Form, TestApp, csrf_of, error_near, eventually, flash_of, form, hours_form, id_of,
-    input_value, is_checked, json_of, location, selected_option, spawn_app, spawn_app_with,
-    textarea_text, with_field, without_field,
+    Browser, Form, TestApp, csrf_of, decode_entities, error_near, eventually, flash_of, form,
+    hours_form, id_of, input_value, is_checked, json_of, location, selected_option, spawn_app,
+    spawn_app_with, textarea_text, with_field, without_field,
 };
 
 /// Open all week, so the bot answers whenever the test runs.
@@ -87,6 +87,19 @@ async fn setup_requests_of(app: &TestApp, tenant: Uuid) -> Vec<Value> {
         .filter(|r| r["tenant_id"] == json!(tenant))
         .cloned()
         .collect()
+}
+
+/// An admin decides the tenant's latest setup request through the API
+/// (`approve` or `reject`, with this note); it must succeed.
+async fn decide_latest(app: &TestApp, tenant: Uuid, decision: &str, note: &str) {
+    let request = id_of(&setup_requests_of(app, tenant).await[0]);
+    let (status, body) = app
+        .api_post(
+            &format!("/api/admin/setup-requests/{request}/{decision}"),
+            &json!({ "note": note }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{decision}: {body}");
 }
 
 async fn audit_events(app: &TestApp, tenant: Uuid) -> Vec<Value> {
@@ -479,14 +492,13 @@ async fn a_requested_number_is_reserved_only_when_an_admin_approves_it() {
     let (ben, ben_user) = app.owner_browser("ben@example.com").await;
     let number = "+4915100000009";
     onboard(&ana, number, "Salon Ana").await;
-    let anas = id_of(&setup_requests_of(&app, ana_user.tenant_id.into()).await[0]);
-    let (status, body) = app
-        .api_post(
-            &format!("/api/admin/setup-requests/{anas}/reject"),
-            &json!({"note": "Not your number."}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    decide_latest(
+        &app,
+        ana_user.tenant_id.into(),
+        "reject",
+        "Not your number.",
+    )
+    .await;
 
     // A rejected (or merely waiting) request holds nothing: Ben may ask too.
     onboard(&ben, number, "Laden Ben").await;
@@ -524,14 +536,8 @@ async fn after_a_rejection_the_owner_reads_the_note_and_resubmits_a_prefilled_fo
     let app = spawn_app().await;
     let (browser, user) = app.owner_browser("ana@example.com").await;
     onboard(&browser, "+4915100000004", "Salon Ana").await;
-    let request = id_of(&setup_requests_of(&app, user.tenant_id.into()).await[0]);
-    let (status, body) = app
-        .api_post(
-            &format!("/api/admin/setup-requests/{request}/reject"),
-            &json!({"note": "Please use the shop's legal name."}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let tenant = user.tenant_id.into();
+    decide_latest(&app, tenant, "reject", "Please use the shop's legal name.").await;
 
     let page = browser.page("/portal/status").await;
     assert!(
@@ -1134,4 +1140,39 @@ async fn owners_read_why_a_message_failed_in_plain_words_not_the_raw_cause() {
         .api_get(&format!("/api/admin/tenants/{}/logs", user.tenant_id))
         .await;
     assert_eq!(admin["items"][0]["error"], raw);
+}
+
+/// The `data-key` the status page was rendered with.
+fn page_key_of(html: &str) -> String {
+    let start = html
+        .find(r#"data-key=""#)
+        .expect("the status page has a key")
+        + 10;
+    decode_entities(&html[start..start + html[start..].find('"').unwrap()])
+}
+
+#[tokio::test]
+async fn the_live_status_names_the_same_page_key_as_the_status_page_in_every_state() {
+    let app = spawn_app().await;
+    let (browser, user) = app.owner_browser("kim@example.com").await;
+    let tenant: Uuid = user.tenant_id.into();
+    let keys = || async {
+        let page = page_key_of(&browser.page("/portal/status").await);
+        let (_, live) = get_json(&browser, "/api/portal/tenant/current/status").await;
+        (
+            page,
+            live["page_key"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+
+    let (new_page, new_live) = keys().await;
+    assert_eq!(new_live, new_page, "a NEW tenant");
+    onboard(&browser, "+4915100000031", "Kim's Studio").await;
+    let (pending_page, pending_live) = keys().await;
+    assert_eq!(pending_live, pending_page, "a PENDING tenant");
+    assert_ne!(pending_page, new_page, "another state, another key");
+    decide_latest(&app, tenant, "reject", "Which number?").await;
+    let (rejected_page, rejected_live) = keys().await;
+    assert_eq!(rejected_live, rejected_page, "a rejected request");
+    assert_ne!(rejected_page, pending_page);
 }

@@ -23,6 +23,7 @@ use crate::services::PageRequest;
 use crate::services::portal::{self, SetupRequestDraft};
 use crate::services::setup_requests::NewSetupRequest;
 use crate::state::AppState;
+use crate::views::portal::status as status_view;
 use crate::web::auth::{PortalPoll, PortalSession, check_json_write};
 
 const SETUP_REQUEST_PATH: &str = "/api/portal/setup-request";
@@ -144,7 +145,9 @@ async fn status(
         state.settings.bots.stale_after,
     )
     .await?;
-    Ok(HttpResponse::Ok().insert_header(no_store()).json(view))
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(status_view::live(&view)))
 }
 
 async fn qr(

@@ -87,7 +87,7 @@ async fn linked_tenant(app: &TestApp, n: u32) -> Uuid {
 }
 
 /// Starts an approved tenant's bot, scans its QR code, waits for ACTIVE.
-async fn start_and_link(app: &TestApp, id: Uuid) {
+pub(crate) async fn start_and_link(app: &TestApp, id: Uuid) {
     let (status, body) = bot(app, id, "start").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     wait_for_qr(app, id).await;
@@ -104,6 +104,12 @@ async fn say(app: &TestApp, id: Uuid, from: &str, text: &str, msg_id: &str) -> (
         &json!({ "from": from, "text": text, "id": msg_id }),
     )
     .await
+}
+
+/// A customer's message through the admin API, which must take it (202).
+pub(crate) async fn customer_writes(app: &TestApp, id: Uuid, from: &str, text: &str, msg_id: &str) {
+    let (status, body) = say(app, id, from, text, msg_id).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}: {body}");
 }
 
 async fn outbox(app: &TestApp, id: Uuid) -> Vec<Value> {

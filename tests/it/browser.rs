@@ -12,7 +12,11 @@
 
 use std::time::Duration;
 
+use crate::bots::{approved_tenant, customer_writes, start_and_link};
 use crate::helpers::{Chromium, phone, spawn_app};
+
+/// Whether the page in the browser is still the load `mark_page` marked.
+const SAME_LOAD: &str = "window.__flowhqMarker === 'this page load'";
 
 #[tokio::test]
 async fn a_portal_status_page_left_open_is_not_reloaded_and_keeps_its_flash() {
@@ -42,9 +46,9 @@ async fn a_portal_status_page_left_open_is_not_reloaded_and_keeps_its_flash() {
     chromium.mark_page().await;
 
     // Ten seconds, five polls of the live status: the same page load all along.
-    let same_load = "window.__flowhqMarker === 'this page load' \
-        && performance.getEntriesByType('navigation')[0].type === 'navigate'";
-    let observed = chromium.observe(Duration::from_secs(10), same_load).await;
+    let same_load =
+        format!("{SAME_LOAD} && performance.getEntriesByType('navigation')[0].type === 'navigate'");
+    let observed = chromium.observe(Duration::from_secs(10), &same_load).await;
     assert!(
         observed.failed.is_empty(),
         "the page was reloaded: {} of {} checks found another page load (the first: {:?})",
@@ -67,4 +71,44 @@ async fn a_portal_status_page_left_open_is_not_reloaded_and_keeps_its_flash() {
         ))
         .await;
     assert_eq!(shown, true, "the flash is still shown after 10 s");
+}
+
+#[tokio::test]
+async fn a_customer_message_appears_in_the_admins_recent_messages_without_a_reload() {
+    let app = spawn_app().await;
+    let Some(chromium) = Chromium::launch(&app).await else {
+        return;
+    };
+    let id = approved_tenant(&app, 21).await;
+    start_and_link(&app, id).await;
+    chromium.sign_in_admin(&app).await;
+    chromium.goto(&format!("/admin/tenants/{id}")).await;
+    chromium
+        .wait_until(
+            "an empty Recent messages card",
+            "document.getElementById('recent-messages').innerText.includes('No messages yet')",
+        )
+        .await;
+    chromium.mark_page().await;
+
+    customer_writes(
+        &app,
+        id,
+        "+4917600000021",
+        "Do you sell gift cards?",
+        "m-21",
+    )
+    .await;
+
+    chromium
+        .wait_until(
+            "the customer's message in Recent messages",
+            "document.getElementById('recent-messages').innerText.includes('Do you sell gift cards?')",
+        )
+        .await;
+    assert_eq!(
+        chromium.js(&format!("return {SAME_LOAD};")).await,
+        true,
+        "updated in place, not by reloading the page"
+    );
 }

@@ -1,6 +1,7 @@
 //! Tenant pages of the admin console: the searchable list, the create form,
 //! the detail page (status, bot, edit form, messages, audit, danger zone) and
-//! the delete confirmation.
+//! the delete confirmation. The Recent messages card's inside
+//! (`recent_messages`) is also what the page's live JSON sends.
 //!
 //! Owns: `TenantFormValues`, the strings a tenant form shows, and
 //! `tenant_form`, the ONE function rendering the create and the edit form
@@ -400,16 +401,10 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
                 (tenant_form(chrome.csrf_token, AdminUrl::Tenant(tenant.id), "Save changes",
                              AdminUrl::Tenant(tenant.id), page.form, page.errors))
             }
-            section.card {
-                h2 { "Recent messages" }
-                @if page.messages.items.is_empty() {
-                    p.muted { "No messages yet." }
-                } @else {
-                    (components::messages_table(&page.messages.items, components::LogReader::Admin))
-                    @if page.messages.total > page.messages.items.len() as u64 {
-                        p.muted { "The latest " (page.messages.items.len()) " of "
-                                  (page.messages.total) " messages." }
-                    }
+            section.card aria-labelledby="recent-title" {
+                h2 #recent-title { "Recent messages" }
+                div #recent-messages aria-live="polite" {
+                    (recent_messages(&page.messages.items, page.messages.total))
                 }
             }
             section.card {
@@ -431,6 +426,23 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
             }
         },
     )
+}
+
+/// The inside of the detail page's Recent messages card (`#recent-messages`):
+/// the latest `messages`, newest first, out of `total`. The page renders it,
+/// and so does its live JSON (`recent_messages`), which `admin.js` puts in
+/// place: one rendering, whether the page is loaded or updated.
+pub fn recent_messages(messages: &[MessageView], total: u64) -> Markup {
+    html! {
+        @if messages.is_empty() {
+            p.muted { "No messages yet." }
+        } @else {
+            (components::messages_table(messages, components::LogReader::Admin))
+            @if total > messages.len() as u64 {
+                p.muted { "The latest " (messages.len()) " of " (total) " messages." }
+            }
+        }
+    }
 }
 
 pub fn confirm_delete(chrome: &AdminChrome<'_>, tenant: &TenantSummary) -> Markup {

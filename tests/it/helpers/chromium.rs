@@ -223,6 +223,13 @@ impl Chromium {
         self.client.add_cookie(cookie).await.unwrap();
     }
 
+    /// Signs the browser in to the admin console as the bootstrap admin.
+    pub async fn sign_in_admin(&self, app: &TestApp) {
+        let admin = app.signed_in_browser().await;
+        let cookie = admin.cookie("flowhq_admin").expect("an admin session");
+        self.add_session_cookie("flowhq_admin", &cookie).await;
+    }
+
     /// Signs the browser in to the portal as the owner with this email (a
     /// new tenant the first time).
     pub async fn sign_in_owner(&self, app: &TestApp, email: &str) {

@@ -24,7 +24,11 @@
     meta.className = 'meta';
     meta.append(inbound ? m.from : '→ ' + m.to, ' · ', L.time(m.created_at),
       ' · ' + String(m.status).toLowerCase());
-    el.append(m.text, meta);
+    // In its own element, which keeps the text's line breaks (app.css).
+    var text = document.createElement('span');
+    text.className = 'msg-text';
+    text.textContent = m.text;
+    el.append(text, meta);
     return el;
   }
 

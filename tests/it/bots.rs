@@ -34,15 +34,20 @@ const ALWAYS_OPEN: &str = r#"{"mon":{"open":"00:00","close":"23:59"},"tue":{"ope
 
 /// A tenant approved, open all week (UTC), answering without typing delay.
 pub(crate) async fn approved_tenant(app: &TestApp, n: u32) -> Uuid {
-    let mut draft = tenant_draft(n);
-    draft["timezone"] = json!("UTC");
-    draft["hours"] = serde_json::from_str(ALWAYS_OPEN).unwrap();
-    let id = id_of(&app.create_tenant(&draft).await);
+    let id = id_of(&app.create_tenant(&tenant_draft(n)).await);
+    approve_always_open(app, id).await;
+    id
+}
+
+/// Opens a NEW tenant (an admin's or an owner's) all week (UTC), lets it
+/// answer without typing delay, and approves it.
+pub(crate) async fn approve_always_open(app: &TestApp, id: Uuid) {
+    let always_open: Value = serde_json::from_str(ALWAYS_OPEN).unwrap();
     let (status, body) = app
         .api_call(
             Method::PATCH,
             &format!("/api/admin/tenants/{id}"),
-            Some(&json!({ "response_delay_ms": 0 })),
+            Some(&json!({ "timezone": "UTC", "hours": always_open, "response_delay_ms": 0 })),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -50,7 +55,6 @@ pub(crate) async fn approved_tenant(app: &TestApp, n: u32) -> Uuid {
         .api_post(&format!("/api/admin/tenants/{id}/approve"), &json!({}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    id
 }
 
 pub(crate) async fn bot(app: &TestApp, id: Uuid, action: &str) -> (StatusCode, Value) {

@@ -12,8 +12,8 @@
 
 use std::time::Duration;
 
-use crate::bots::{approved_tenant, customer_writes, start_and_link};
-use crate::helpers::{Chromium, phone, spawn_app};
+use crate::bots::{approve_always_open, approved_tenant, customer_writes, start_and_link};
+use crate::helpers::{Chromium, eventually, phone, spawn_app};
 
 /// Whether the page in the browser is still the load `mark_page` marked.
 const SAME_LOAD: &str = "window.__flowhqMarker === 'this page load'";
@@ -111,4 +111,71 @@ async fn a_customer_message_appears_in_the_admins_recent_messages_without_a_relo
         true,
         "updated in place, not by reloading the page"
     );
+}
+
+/// How many lines the browser shows of `reply` where `selector` finds
+/// it: `innerText` keeps a line break only where the CSS keeps it, while
+/// `textContent` (which finds the element) has them all.
+async fn shown_lines(chromium: &Chromium, what: &str, selector: &str, reply: &str) -> usize {
+    let text = chromium
+        .wait_until(
+            what,
+            &format!(
+                "[...document.querySelectorAll({selector:?})]
+                    .find(e => e.textContent.trim() === {reply:?})?.innerText"
+            ),
+        )
+        .await;
+    text.as_str().unwrap().trim().lines().count()
+}
+
+#[tokio::test]
+async fn multi_line_replies_keep_their_line_breaks_in_the_chat_recent_messages_and_portal_logs() {
+    let app = spawn_app().await;
+    let Some(chromium) = Chromium::launch(&app).await else {
+        return;
+    };
+    let owner = chromium.sign_in_owner(&app, "lee@example.com").await;
+    let id = owner.tenant_id.into();
+    approve_always_open(&app, id).await;
+    start_and_link(&app, id).await;
+    chromium.sign_in_admin(&app).await;
+    chromium.goto(&format!("/admin/tenants/{id}")).await;
+    chromium.mark_page().await;
+
+    // The welcome, then the opening hours: a title and a line a weekday.
+    let question = "What are your opening hours?";
+    customer_writes(&app, id, "+4917600000022", question, "m-22").await;
+    let reply = eventually("the bot's opening hours", || async {
+        let (_, outbox) = app
+            .api_get(&format!("/api/admin/tenants/{id}/sandbox/outbox"))
+            .await;
+        let texts = outbox.as_array()?.iter().filter_map(|m| m["text"].as_str());
+        texts
+            .filter(|text| text.contains('\n'))
+            .map(str::to_owned)
+            .next()
+    })
+    .await;
+    let lines = reply.lines().count();
+    assert_eq!(lines, 8, "a title and seven days: {reply}");
+
+    // Put in by admin.js, then rendered by the server after a reload.
+    for loaded in ["updated live", "rendered by the server"] {
+        let what = format!("the reply in the chat, {loaded}");
+        let shown = shown_lines(&chromium, &what, "#chat .msg-text", &reply).await;
+        assert_eq!(shown, lines, "{what}");
+        let what = format!("the reply in Recent messages, {loaded}");
+        let shown = shown_lines(&chromium, &what, "#recent-messages .m-text", &reply).await;
+        assert_eq!(shown, lines, "{what}");
+        if loaded == "updated live" {
+            let same = chromium.js(&format!("return {SAME_LOAD};")).await;
+            assert_eq!(same, true, "{loaded}: not by a reload");
+        }
+        chromium.goto(&format!("/admin/tenants/{id}")).await;
+    }
+
+    chromium.goto("/portal/logs").await;
+    let what = "the reply in the portal's logs";
+    assert_eq!(shown_lines(&chromium, what, ".m-text", &reply).await, lines);
 }

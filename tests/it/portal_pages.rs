@@ -1176,3 +1176,42 @@ async fn the_live_status_names_the_same_page_key_as_the_status_page_in_every_sta
     assert_eq!(rejected_live, rejected_page, "a rejected request");
     assert_ne!(rejected_page, pending_page);
 }
+
+/// The stylesheet the pages link to.
+async fn stylesheet(app: &TestApp, page: &str) -> String {
+    let start = page
+        .find("/static/app.css?v=")
+        .expect("the page links app.css");
+    let href = &page[start..start + page[start..].find('"').unwrap()];
+    app.get(href).await.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_multi_line_message_is_rendered_in_elements_that_keep_its_line_breaks() {
+    let app = spawn_app().await;
+    let (owner, user) = app.owner_browser("lin@example.com").await;
+    let tenant: Uuid = user.tenant_id.into();
+    let text = "Our opening hours:\nMonday: 09:00–18:00\nTuesday: closed";
+    log_message(&app, tenant, 1, text).await;
+    let admin = app.signed_in_browser().await;
+
+    let logs = owner.page("/portal/logs").await;
+    assert!(
+        logs.contains(&format!(r#"<td class="m-text">{text}</td>"#)),
+        "{logs}"
+    );
+    let detail = admin.page(&format!("/admin/tenants/{tenant}")).await;
+    assert!(
+        detail.contains(&format!(r#"<td class="m-text">{text}</td>"#)),
+        "Recent messages: {detail}"
+    );
+    assert!(
+        detail.contains(&format!(r#"<span class="msg-text">{text}</span>"#)),
+        "the sandbox chat: {detail}"
+    );
+    let css = stylesheet(&app, &detail).await;
+    assert!(
+        css.contains(".m-text, .msg-text { white-space: pre-line; }"),
+        "both keep line breaks"
+    );
+}

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::cookies::Cookie;
 use fantoccini::{Client, ClientBuilder};
+use flowhq::services::users::PortalUser;
 use serde_json::{Value, json};
 
 use super::*;
@@ -231,11 +232,12 @@ impl Chromium {
     }
 
     /// Signs the browser in to the portal as the owner with this email (a
-    /// new tenant the first time).
-    pub async fn sign_in_owner(&self, app: &TestApp, email: &str) {
-        let (owner, _) = app.owner_browser(email).await;
+    /// new tenant the first time); the owner.
+    pub async fn sign_in_owner(&self, app: &TestApp, email: &str) -> PortalUser {
+        let (owner, user) = app.owner_browser(email).await;
         let cookie = owner.portal_cookie().expect("a portal session");
         self.add_session_cookie("flowhq_portal", &cookie).await;
+        user
     }
 
     /// Runs `body` (a function body: it may `return` a value) in the page.

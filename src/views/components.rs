@@ -385,13 +385,13 @@ fn message_status_label(status: MessageStatus) -> &'static str {
 }
 
 /// A tenant's message log: time, direction, from, to, text, status. A
-/// table on wide screens; on small ones (`app.css`) each message becomes a
-/// block: time, direction and status on one line, the text below in full
-/// width, then who wrote to whom.
+/// table on wide screens; on small ones (`app.css`, `.stacked`) each
+/// message becomes a block: time, direction and status on one line, the
+/// text below in full width, then who wrote to whom.
 pub fn messages_table(messages: &[MessageView], reader: LogReader) -> Markup {
     html! {
         div.table-wrap {
-            table.table.messages {
+            table.table.stacked.messages {
                 thead { tr {
                     th scope="col" { "Time" }
                     th scope="col" { "Direction" }

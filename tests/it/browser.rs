@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use crate::bots::{approve_always_open, approved_tenant, customer_writes, start_and_link};
-use crate::helpers::{Chromium, eventually, phone, spawn_app};
+use crate::helpers::{Chromium, ChromiumOptions, eventually, phone, spawn_app};
 
 /// Whether the page in the browser is still the load `mark_page` marked.
 const SAME_LOAD: &str = "window.__flowhqMarker === 'this page load'";
@@ -178,4 +178,52 @@ async fn multi_line_replies_keep_their_line_breaks_in_the_chat_recent_messages_a
     chromium.goto("/portal/logs").await;
     let what = "the reply in the portal's logs";
     assert_eq!(shown_lines(&chromium, what, ".m-text", &reply).await, lines);
+}
+
+/// Whether the element `selector` finds lies within the viewport's width,
+/// as laid out now (no scrolling of the page or of a table first).
+async fn within_the_width(chromium: &Chromium, selector: &str) -> serde_json::Value {
+    chromium
+        .js(&format!(
+            "const e = document.querySelector({selector:?});
+             if (!e) return 'missing';
+             const r = e.getBoundingClientRect();
+             return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth
+                 || `${{r.left}}..${{r.right}} of ${{window.innerWidth}}`;"
+        ))
+        .await
+}
+
+#[tokio::test]
+async fn on_a_phone_a_setup_requests_approve_and_reject_buttons_are_on_the_screen() {
+    let app = spawn_app().await;
+    let phone_screen = ChromiumOptions {
+        phone: Some((390, 844)),
+        ..ChromiumOptions::default()
+    };
+    let Some(chromium) = Chromium::launch_with(&app, phone_screen).await else {
+        return;
+    };
+    let tenant = app.new_tenant(41).await;
+    let request = app.submit_setup_request(tenant, &phone(41)).await;
+    chromium.sign_in_admin(&app).await;
+    chromium.goto("/admin/setup-requests").await;
+    assert_eq!(
+        chromium.js("return window.innerWidth;").await,
+        390,
+        "a phone's width"
+    );
+
+    let approve = format!(r#"form[action="/admin/setup-requests/{request}/approve"] button"#);
+    assert_eq!(within_the_width(&chromium, &approve).await, true, "Approve");
+    let reject_toggle =
+        format!(r#"form[action="/admin/setup-requests/{request}/approve"] ~ details summary"#);
+    assert_eq!(
+        within_the_width(&chromium, &reject_toggle).await,
+        true,
+        "Reject…"
+    );
+    chromium.click(&reject_toggle).await;
+    let reject = format!(r#"form[action="/admin/setup-requests/{request}/reject"] button"#);
+    assert_eq!(within_the_width(&chromium, &reject).await, true, "Reject");
 }

@@ -44,9 +44,10 @@ const REQUIRED_VAR: &str = "FLOWHQ_BROWSER_TESTS";
 pub struct ChromiumOptions {
     /// The browser's time zone (its process's `TZ`), e.g. `Asia/Tokyo`.
     pub timezone: Option<&'static str>,
-    /// The window (the viewport: headless Chromium has no browser chrome),
-    /// width × height in CSS pixels. Default 1280 × 900.
-    pub window: Option<(u32, u32)>,
+    /// A phone's screen, width × height in CSS pixels (Chromium's mobile
+    /// emulation: a window cannot be narrower than 500 px). Default: a
+    /// 1280 × 900 desktop window.
+    pub phone: Option<(u32, u32)>,
 }
 
 pub struct Chromium {
@@ -161,13 +162,20 @@ impl Chromium {
         let driver_port = wait_for_port(&log_path).await;
 
         let profile = dir.path().join("profile");
-        let window = options.window.unwrap_or((1280, 900));
+        let mut chrome = json!({
+            "binary": browser,
+            "args": browser_args(&profile, (1280, 900)),
+        });
+        if let Some((width, height)) = options.phone {
+            chrome["mobileEmulation"] = json!({
+                "deviceMetrics": {
+                    "width": width, "height": height, "pixelRatio": 2.0, "mobile": true, "touch": true,
+                },
+            });
+        }
         let capabilities = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": browser,
-                "args": browser_args(&profile, window),
-            },
+            "goog:chromeOptions": chrome,
             "timeouts": { "pageLoad": 30_000, "script": 30_000, "implicit": 0 },
         });
         let Value::Object(capabilities) = capabilities else {

@@ -227,3 +227,74 @@ async fn on_a_phone_a_setup_requests_approve_and_reject_buttons_are_on_the_scree
     let reject = format!(r#"form[action="/admin/setup-requests/{request}/reject"] button"#);
     assert_eq!(within_the_width(&chromium, &reject).await, true, "Reject");
 }
+
+/// The time zone field's value.
+const ZONE_FIELD: &str = "document.getElementById('timezone').value";
+
+/// Waits until the time zone field holds `zone`.
+async fn zone_shown(chromium: &Chromium, what: &str, zone: &str) {
+    chromium
+        .wait_until(what, &format!("{ZONE_FIELD} === {zone:?}"))
+        .await;
+}
+
+#[tokio::test]
+async fn a_new_form_starts_with_the_browsers_time_zone_and_a_stored_one_stays() {
+    let app = spawn_app().await;
+    let in_tokyo = ChromiumOptions {
+        timezone: Some("Asia/Tokyo"),
+        ..ChromiumOptions::default()
+    };
+    let Some(chromium) = Chromium::launch_with(&app, in_tokyo).await else {
+        return;
+    };
+    let zone = "Intl.DateTimeFormat().resolvedOptions().timeZone";
+    assert_eq!(chromium.js(&format!("return {zone};")).await, "Asia/Tokyo");
+    chromium.sign_in_admin(&app).await;
+
+    // The admin's create form: the browser's zone, and it is what is stored.
+    chromium.goto("/admin/tenants/new").await;
+    zone_shown(
+        &chromium,
+        "the browser's zone in the new form",
+        "Asia/Tokyo",
+    )
+    .await;
+    chromium.type_into("#name", "Tokyo Salon").await;
+    chromium.type_into("#phone_number", &phone(51)).await;
+    chromium.type_into("#business_name", "Tokyo Salon KK").await;
+    chromium
+        .click(r#"form[action="/admin/tenants"] button[type=submit]"#)
+        .await;
+    let created = chromium
+        .wait_until(
+            "the new tenant's page",
+            "/^\\/admin\\/tenants\\/[0-9a-f-]{36}$/.test(location.pathname) && location.pathname",
+        )
+        .await;
+    let id: uuid::Uuid = created.as_str().unwrap()["/admin/tenants/".len()..]
+        .parse()
+        .unwrap();
+    assert_eq!(app.tenant(id).await["config"]["timezone"], "Asia/Tokyo");
+
+    // A stored zone is never replaced: the edit form of a Berlin tenant.
+    let berlin = app.new_tenant(52).await;
+    // (`goto` returns after the load event: the page's scripts have run.)
+    chromium.goto(&format!("/admin/tenants/{berlin}")).await;
+    assert_eq!(
+        chromium.js(&format!("return {ZONE_FIELD};")).await,
+        "Europe/Berlin"
+    );
+
+    // The owner's first setup request, and the stored settings.
+    chromium.sign_in_owner(&app, "kai@example.com").await;
+    chromium.goto("/portal/onboarding").await;
+    zone_shown(
+        &chromium,
+        "the browser's zone in the setup request",
+        "Asia/Tokyo",
+    )
+    .await;
+    chromium.goto("/portal/settings").await;
+    assert_eq!(chromium.js(&format!("return {ZONE_FIELD};")).await, "UTC");
+}

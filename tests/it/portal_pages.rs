@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{
-    Browser, Form, TestApp, csrf_of, decode_entities, error_near, eventually, flash_of, form,
-    hours_form, id_of, input_value, is_checked, json_of, location, selected_option, spawn_app,
-    spawn_app_with, textarea_text, with_field, without_field,
+    Browser, Form, TestApp, csrf_of, datalist_of, decode_entities, error_near, eventually,
+    flash_of, form, hours_form, id_of, input_has, input_value, is_checked, json_of, location,
+    selected_option, spawn_app, spawn_app_with, textarea_text, with_field, without_field,
 };
 
 /// Open all week, so the bot answers whenever the test runs.
@@ -1213,5 +1213,52 @@ async fn a_multi_line_message_is_rendered_in_elements_that_keep_its_line_breaks(
     assert!(
         css.contains(".m-text, .msg-text { white-space: pre-line; }"),
         "both keep line breaks"
+    );
+}
+
+#[tokio::test]
+async fn only_a_first_setup_request_still_on_the_default_zone_may_take_the_browsers() {
+    let app = spawn_app().await;
+    let (ann, _) = app.owner_browser("ann@example.com").await;
+    let onboarding = ann.page("/portal/onboarding").await;
+    assert_eq!(
+        datalist_of(&onboarding, "timezone").len(),
+        chrono_tz::TZ_VARIANTS.len()
+    );
+    assert_eq!(input_value(&onboarding, "timezone").as_deref(), Some("UTC"));
+    assert!(input_has(&onboarding, "timezone", "data-browser-zone"));
+    assert!(onboarding.contains("/static/zone.js?v="));
+    let settings = ann.page("/portal/settings").await;
+    assert!(!datalist_of(&settings, "timezone").is_empty());
+    assert!(
+        !input_has(&settings, "timezone", "data-browser-zone"),
+        "settings are stored"
+    );
+
+    // A zone an admin set before the first request is a choice: it stays.
+    let (ben, ben_user) = app.owner_browser("ben@example.com").await;
+    let (status, body) = app
+        .api_call(
+            Method::PATCH,
+            &format!("/api/admin/tenants/{}", ben_user.tenant_id),
+            Some(&json!({ "timezone": "Europe/Vienna" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let onboarding = ben.page("/portal/onboarding").await;
+    assert_eq!(
+        input_value(&onboarding, "timezone").as_deref(),
+        Some("Europe/Vienna")
+    );
+    assert!(!input_has(&onboarding, "timezone", "data-browser-zone"));
+
+    // So does the zone of a rejected request the owner sends again.
+    onboard(&ben, "+4915100000032", "Ben's Bakery").await;
+    decide_latest(&app, ben_user.tenant_id.into(), "reject", "Which city?").await;
+    let again = ben.page("/portal/onboarding").await;
+    assert_eq!(input_value(&again, "timezone").as_deref(), Some("UTC"));
+    assert!(
+        !input_has(&again, "timezone", "data-browser-zone"),
+        "a sent request's zone"
     );
 }

@@ -135,6 +135,9 @@ pub struct TenantFormValues {
     pub hours: [DayValues; 7],
     /// `Some` on the edit form only.
     pub config: Option<ConfigValues>,
+    /// The create form as it first opens: its values are defaults, not
+    /// choices, so the browser's own time zone may replace UTC.
+    pub new_form: bool,
 }
 
 impl TenantFormValues {
@@ -145,6 +148,7 @@ impl TenantFormValues {
             language: Language::En.code().to_owned(),
             timezone: DEFAULT_TIMEZONE.to_owned(),
             hours: components::day_values(&BusinessHours::default()),
+            new_form: true,
             ..Self::default()
         }
     }
@@ -179,6 +183,7 @@ impl TenantFormValues {
                     .map(|v| v.to_string())
                     .unwrap_or_default(),
             }),
+            new_form: false,
         }
     }
 
@@ -203,6 +208,7 @@ impl TenantFormValues {
                 rate_limit_per_minute: text("rate_limit_per_minute"),
                 chat_rate_limit_per_minute: text("chat_rate_limit_per_minute"),
             }),
+            new_form: false,
         }
     }
 }
@@ -251,8 +257,8 @@ fn tenant_form(
                              hint: Some("The language the bot replies in"),
                              errors }.select(&languages))
                     (Field { name: "timezone", label: "Time zone", value: &values.timezone,
-                             hint: Some("An IANA name such as Europe/Berlin"),
-                             errors }.input("text", false))
+                             hint: Some("Type a city or region and pick its zone, e.g. Europe/Berlin"),
+                             errors }.timezone(values.new_form))
                 }
                 @if let Some(config) = &values.config {
                     div.mb {
@@ -300,9 +306,10 @@ fn tenant_form(
 }
 
 pub fn new(chrome: &AdminChrome<'_>, values: &TenantFormValues, errors: &FieldErrors) -> Markup {
-    layout::admin_page(
+    layout::admin_page_with_scripts(
         "New tenant",
         chrome,
+        &assets::zone_scripts(),
         html! {
             div.page-header {
                 h1 { "New tenant" }

@@ -12,6 +12,10 @@
 //!   then answers a bearer token;
 //! - `GET /userinfo` answers `{sub, email, email_verified, name}` for it.
 //!
+//! Tests can make the token endpoint fail (`fail_token_endpoint`) and
+//! userinfo refuse tokens (`fail_userinfo`); `stop` makes it refuse
+//! connections.
+//!
 //! State lives in memory behind a `Mutex` inside the handle (no statics), so
 //! every test runs its own provider. The subject is derived from the email:
 //! signing in twice with one email is the same Google account.
@@ -156,6 +160,13 @@ impl FakeGoogle {
         self.shared.lock().fail_token = status;
     }
 
+    /// From now on the userinfo endpoint answers every request with this
+    /// HTTP status and an OAuth error body (`invalid_token`), as Google does
+    /// for a token it does not accept; `None` heals it.
+    pub fn fail_userinfo(&self, status: Option<u16>) {
+        self.shared.lock().fail_userinfo = status;
+    }
+
     /// Why the token endpoint refused requests so far (`error_description`s,
     /// oldest first), e.g. a PKCE verifier that does not match.
     pub fn token_refusals(&self) -> Vec<String> {
@@ -201,6 +212,7 @@ struct State {
     codes: HashMap<String, Grant>,
     tokens: HashMap<String, (Identity, Instant)>,
     fail_token: Option<u16>,
+    fail_userinfo: Option<u16>,
     refusals: Vec<String>,
     issued: usize,
 }
@@ -543,6 +555,16 @@ fn refuse_grant(state: &mut State, reason: &str) -> HttpResponse {
 }
 
 async fn userinfo(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
+    let failing = shared.lock().fail_userinfo;
+    if let Some(status) = failing {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED);
+        return HttpResponse::build(status)
+            .insert_header((header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#))
+            .json(json!({
+                "error": "invalid_token",
+                "error_description": "the fake provider was told to refuse userinfo",
+            }));
+    }
     let token = req
         .headers()
         .get(header::AUTHORIZATION)

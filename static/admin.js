@@ -2,16 +2,17 @@
 // enhancement: without this script the page is complete, only static. Every
 // 2 s while the tab is visible it reads the page's `/live` JSON and updates in
 // place the status badges, restart count, last error, the QR code or the
-// pairing code (shown only while a link is awaited) and the sandbox chat. When other buttons apply (the
-// bot stopped, the tenant was linked), it reloads the page, unless a form was
-// edited.
+// pairing code (shown only while a link is awaited), the sandbox chat and
+// the Recent messages card (which the server renders: the JSON carries its
+// HTML). When other buttons apply (the bot stopped, the tenant was linked),
+// it reloads the page, unless a form was edited.
 (function () {
   'use strict';
   var L = window.FlowLive;
   var card = document.getElementById('bot');
   if (!card || !L) return;
   var controls = card.getAttribute('data-controls');
-  var edited = false, chatKey = null;
+  var edited = false, chatKey = null, recentHtml = null;
 
   document.addEventListener('input', function () { edited = true; });
 
@@ -23,7 +24,11 @@
     meta.className = 'meta';
     meta.append(inbound ? m.from : '→ ' + m.to, ' · ', L.time(m.created_at),
       ' · ' + String(m.status).toLowerCase());
-    el.append(m.text, meta);
+    // In its own element, which keeps the text's line breaks (app.css).
+    var text = document.createElement('span');
+    text.className = 'msg-text';
+    text.textContent = m.text;
+    el.append(text, meta);
     return el;
   }
 
@@ -41,6 +46,15 @@
     if (atBottom) box.scrollTop = box.scrollHeight;
   }
 
+  // The card's inside as the server renders it (escaped there, like the
+  // page itself): replaced only when it changed.
+  function recent(html) {
+    var box = L.$('recent-messages');
+    if (!box || typeof html !== 'string' || html === recentHtml) return;
+    recentHtml = html;
+    box.innerHTML = html;
+  }
+
   function apply(live) {
     if (live.controls !== controls && !edited) { L.reload(); return; }
     L.badge('tenant-status', live.tenant_status);
@@ -51,6 +65,7 @@
     L.text('bot-linked', live.linked_phone, '—');
     L.qr(live.session_state, live.qr, live.expires_at, live.pairing_code);
     chat(live.messages || []);
+    recent(live.recent_messages);
   }
 
   var box = L.$('chat');

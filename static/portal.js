@@ -6,7 +6,8 @@
 // also reads the QR JSON and shows the newest code (or the pairing code to
 // type), and hides it once linked. When the tenant's or the request's status
 // (approved, linked, rejected…) or the transport changes, other sections
-// apply: it reloads the page.
+// apply: the JSON's `page_key` then differs from the page's `data-key`, and
+// it reloads the page.
 (function () {
   'use strict';
   var L = window.FlowLive;
@@ -19,15 +20,11 @@
 
   function words(kind, code) { return labels[kind] && labels[kind][code]; }
 
-  function pageKey(live) {
-    var request = live.setup_request ? live.setup_request.status : 'NONE';
-    var transport = live.transport ? live.transport.kind : '';
-    return live.tenant.status + ' ' + request + ' ' + transport;
-  }
-
   function apply(live) {
-    // The tenant's status changed: its badge and the rest change with it.
-    if (pageKey(live) !== key) { L.reload(); return null; }
+    // Other sections apply (the tenant's or the request's status, the
+    // transport changed): the server says so with another `page_key`. The
+    // script never computes the key itself, so the two cannot drift apart.
+    if (live.page_key !== key) { L.reload(); return null; }
     var worker = live.worker.stale ? 'STALE' : live.worker.status;
     L.badge('bot-worker', worker, words('worker', worker));
     L.badge('bot-session', live.session.state, words('session', live.session.state));

@@ -308,6 +308,13 @@ pub fn parse_timezone(s: &str) -> Result<Tz, String> {
     })
 }
 
+/// Every name `parse_timezone` accepts, sorted: the time zone fields offer
+/// them. Old aliases stay in: a browser may name its own zone by one
+/// (Chromium says Asia/Calcutta for Asia/Kolkata).
+pub fn timezone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())
+}
+
 fn day_index(key: &str) -> Option<usize> {
     DAY_KEYS
         .iter()

@@ -29,6 +29,8 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("admin.js", js(), include_str!("../../static/admin.js")),
         // The portal status page's live refresh (the page works without it).
         ("portal.js", js(), include_str!("../../static/portal.js")),
+        // New forms' time zone: the browser's own (the form works without it).
+        ("zone.js", js(), include_str!("../../static/zone.js")),
     ]
     .into_iter()
     .map(|(name, mime, body)| Asset {
@@ -68,4 +70,9 @@ pub fn admin_scripts() -> [String; 2] {
 /// The scripts of the portal status page, in load order.
 pub fn portal_scripts() -> [String; 2] {
     [url("live.js"), url("portal.js")]
+}
+
+/// The scripts of a page with a new form's time zone field.
+pub fn zone_scripts() -> [String; 1] {
+    [url("zone.js")]
 }

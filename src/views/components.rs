@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use entity::enums::{Direction, MessageStatus, TemplateType};
 use maud::{Markup, html};
 
-use crate::domain::hours::{BusinessHours, DAY_KEYS, parse_timezone};
+use crate::domain::hours::{BusinessHours, DAY_KEYS, parse_timezone, timezone_names};
 use crate::domain::language::Language;
 use crate::error::FieldErrors;
 use crate::services::Page;
@@ -138,6 +138,29 @@ impl Field<'_> {
                 aria-invalid=[self.error().map(|_| "true")]
                 aria-describedby=[self.described_by()] { (self.value) }
         })
+    }
+
+    /// A time zone: a text field with every IANA zone to pick from (a
+    /// datalist, which browsers filter as one types: "Berlin" finds
+    /// Europe/Berlin); without scripts it is still a plain field, and the
+    /// server refuses a name it does not know. `new_form`: nothing was
+    /// chosen yet, so `static/zone.js` may put the browser's own zone in;
+    /// a stored or typed value is never marked, so never replaced.
+    pub fn timezone(&self, new_form: bool) -> Markup {
+        let list = format!("{}-zones", self.name);
+        // The list after the field (it is never shown itself), so the
+        // field's hint and error stay next to it.
+        html! {
+            (self.wrap(html! {
+                input id=(self.name) name=(self.name) type="text" value=(self.value) list=(list)
+                    autocomplete="off" spellcheck="false" data-browser-zone[new_form]
+                    aria-invalid=[self.error().map(|_| "true")]
+                    aria-describedby=[self.described_by()];
+            }))
+            datalist id=(list) {
+                @for zone in timezone_names() { option value=(zone) {} }
+            }
+        }
     }
 
     /// A select of `(value, label)` options with the current value chosen.
@@ -385,13 +408,13 @@ fn message_status_label(status: MessageStatus) -> &'static str {
 }
 
 /// A tenant's message log: time, direction, from, to, text, status. A
-/// table on wide screens; on small ones (`app.css`) each message becomes a
-/// block: time, direction and status on one line, the text below in full
-/// width, then who wrote to whom.
+/// table on wide screens; on small ones (`app.css`, `.stacked`) each
+/// message becomes a block: time, direction and status on one line, the
+/// text below in full width, then who wrote to whom.
 pub fn messages_table(messages: &[MessageView], reader: LogReader) -> Markup {
     html! {
         div.table-wrap {
-            table.table.messages {
+            table.table.stacked.messages {
                 thead { tr {
                     th scope="col" { "Time" }
                     th scope="col" { "Direction" }

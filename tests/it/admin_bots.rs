@@ -373,3 +373,36 @@ async fn polling_the_live_view_neither_eats_a_flash_nor_counts_as_activity() {
         "an idle session must end"
     );
 }
+
+#[tokio::test]
+async fn the_live_state_carries_the_recent_messages_card_as_the_page_renders_it() {
+    let app = spawn_app().await;
+    let browser = app.signed_in_browser().await;
+    let id = approved_tenant(&app, 31).await;
+    crate::bots::start_and_link(&app, id).await;
+    crate::bots::customer_writes(
+        &app,
+        id,
+        "+4917600000031",
+        "Do you sell gift cards?",
+        "m-31",
+    )
+    .await;
+
+    // Once the answer is in, the live card and the page's are the same HTML.
+    eventually(
+        "the page and the live state to show the same card",
+        || async {
+            let live = live(&browser, id).await;
+            let recent = live["recent_messages"].as_str()?.to_owned();
+            let page = browser.page(&page_of(id)).await;
+            (recent.contains("Do you sell gift cards?")
+                && recent.contains("badge-out")
+                && page.contains(&format!(
+                    r#"id="recent-messages" aria-live="polite">{recent}</div>"#
+                )))
+            .then_some(())
+        },
+    )
+    .await;
+}

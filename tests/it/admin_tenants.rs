@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{
-    Form, TestApp, error_near, flash_of, hours_form, id_of, input_value, is_checked, location,
-    phone, selected_option, spawn_app, tenant_draft, tenant_form, textarea_text, with_field,
+    Form, TestApp, datalist_of, error_near, flash_of, hours_form, id_of, input_has, input_value,
+    is_checked, location, phone, selected_option, spawn_app, tenant_draft, tenant_form,
+    textarea_text, with_field,
 };
 
 /// The tenant ids the page links to (`/admin/tenants/{id}`), in order, once each.
@@ -745,5 +746,52 @@ async fn the_dashboard_links_counts_to_the_filtered_list_and_lists_tenants_in_er
     assert!(
         tenant_links(&page).contains(&broken),
         "tenants in ERROR are listed"
+    );
+}
+
+#[tokio::test]
+async fn the_time_zone_field_offers_every_iana_zone_and_only_a_new_form_may_take_the_browsers() {
+    let app = spawn_app().await;
+    let browser = app.signed_in_browser().await;
+
+    let new = browser.page("/admin/tenants/new").await;
+    let zones = datalist_of(&new, "timezone");
+    assert_eq!(zones.len(), chrono_tz::TZ_VARIANTS.len(), "every zone");
+    for zone in ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo"] {
+        assert!(zones.iter().any(|z| z == zone), "{zone} is offered");
+    }
+    assert_eq!(input_value(&new, "timezone").as_deref(), Some("UTC"));
+    assert!(input_has(&new, "timezone", "data-browser-zone"));
+    assert!(
+        new.contains("/static/zone.js?v="),
+        "the script that does it"
+    );
+
+    // tenant_draft's zone is Europe/Berlin: the edit form shows it, for good.
+    let id = app.new_tenant(8).await;
+    let edit = browser.page(&format!("/admin/tenants/{id}")).await;
+    assert_eq!(
+        input_value(&edit, "timezone").as_deref(),
+        Some("Europe/Berlin")
+    );
+    assert_eq!(datalist_of(&edit, "timezone"), zones);
+    assert!(
+        !input_has(&edit, "timezone", "data-browser-zone"),
+        "a stored zone"
+    );
+
+    // A refused form comes back as typed, not to be replaced either.
+    let typed = with_field(tenant_form(&tenant_draft(9)), "timezone", "Mars/Olympus");
+    let response = browser.submit("/admin/tenants", &typed).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = response.text().await.unwrap();
+    assert!(error_near(&refused, "timezone").is_some(), "{refused}");
+    assert_eq!(
+        input_value(&refused, "timezone").as_deref(),
+        Some("Mars/Olympus")
+    );
+    assert!(
+        !input_has(&refused, "timezone", "data-browser-zone"),
+        "a typed zone"
     );
 }

@@ -34,15 +34,20 @@ const ALWAYS_OPEN: &str = r#"{"mon":{"open":"00:00","close":"23:59"},"tue":{"ope
 
 /// A tenant approved, open all week (UTC), answering without typing delay.
 pub(crate) async fn approved_tenant(app: &TestApp, n: u32) -> Uuid {
-    let mut draft = tenant_draft(n);
-    draft["timezone"] = json!("UTC");
-    draft["hours"] = serde_json::from_str(ALWAYS_OPEN).unwrap();
-    let id = id_of(&app.create_tenant(&draft).await);
+    let id = id_of(&app.create_tenant(&tenant_draft(n)).await);
+    approve_always_open(app, id).await;
+    id
+}
+
+/// Opens a NEW tenant (an admin's or an owner's) all week (UTC), lets it
+/// answer without typing delay, and approves it.
+pub(crate) async fn approve_always_open(app: &TestApp, id: Uuid) {
+    let always_open: Value = serde_json::from_str(ALWAYS_OPEN).unwrap();
     let (status, body) = app
         .api_call(
             Method::PATCH,
             &format!("/api/admin/tenants/{id}"),
-            Some(&json!({ "response_delay_ms": 0 })),
+            Some(&json!({ "timezone": "UTC", "hours": always_open, "response_delay_ms": 0 })),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -50,7 +55,6 @@ pub(crate) async fn approved_tenant(app: &TestApp, n: u32) -> Uuid {
         .api_post(&format!("/api/admin/tenants/{id}/approve"), &json!({}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    id
 }
 
 pub(crate) async fn bot(app: &TestApp, id: Uuid, action: &str) -> (StatusCode, Value) {
@@ -87,7 +91,7 @@ pub(crate) async fn linked_tenant(app: &TestApp, n: u32) -> Uuid {
 }
 
 /// Starts an approved tenant's bot, scans its QR code, waits for ACTIVE.
-async fn start_and_link(app: &TestApp, id: Uuid) {
+pub(crate) async fn start_and_link(app: &TestApp, id: Uuid) {
     let (status, body) = bot(app, id, "start").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     wait_for_qr(app, id).await;
@@ -104,6 +108,12 @@ async fn say(app: &TestApp, id: Uuid, from: &str, text: &str, msg_id: &str) -> (
         &json!({ "from": from, "text": text, "id": msg_id }),
     )
     .await
+}
+
+/// A customer's message through the admin API, which must take it (202).
+pub(crate) async fn customer_writes(app: &TestApp, id: Uuid, from: &str, text: &str, msg_id: &str) {
+    let (status, body) = say(app, id, from, text, msg_id).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}: {body}");
 }
 
 async fn outbox(app: &TestApp, id: Uuid) -> Vec<Value> {

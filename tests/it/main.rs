@@ -15,6 +15,7 @@ mod admin_lifecycle;
 mod admin_setup_requests;
 mod admin_tenants;
 mod bots;
+mod browser;
 mod cloud_api;
 mod config;
 mod conversations;

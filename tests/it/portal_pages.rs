@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{
-    Browser, Form, TestApp, csrf_of, error_near, eventually, flash_of, form, hours_form, id_of,
-    input_value, is_checked, json_of, location, selected_option, spawn_app, spawn_app_with,
-    textarea_text, with_field, without_field,
+    Browser, Form, TestApp, csrf_of, datalist_of, decode_entities, error_near, eventually,
+    flash_of, form, hours_form, id_of, input_has, input_value, is_checked, json_of, location,
+    selected_option, spawn_app, spawn_app_with, textarea_text, with_field, without_field,
 };
 
 /// Open all week, so the bot answers whenever the test runs.
@@ -87,6 +87,19 @@ async fn setup_requests_of(app: &TestApp, tenant: Uuid) -> Vec<Value> {
         .filter(|r| r["tenant_id"] == json!(tenant))
         .cloned()
         .collect()
+}
+
+/// An admin decides the tenant's latest setup request through the API
+/// (`approve` or `reject`, with this note); it must succeed.
+async fn decide_latest(app: &TestApp, tenant: Uuid, decision: &str, note: &str) {
+    let request = id_of(&setup_requests_of(app, tenant).await[0]);
+    let (status, body) = app
+        .api_post(
+            &format!("/api/admin/setup-requests/{request}/{decision}"),
+            &json!({ "note": note }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{decision}: {body}");
 }
 
 async fn audit_events(app: &TestApp, tenant: Uuid) -> Vec<Value> {
@@ -479,14 +492,13 @@ async fn a_requested_number_is_reserved_only_when_an_admin_approves_it() {
     let (ben, ben_user) = app.owner_browser("ben@example.com").await;
     let number = "+4915100000009";
     onboard(&ana, number, "Salon Ana").await;
-    let anas = id_of(&setup_requests_of(&app, ana_user.tenant_id.into()).await[0]);
-    let (status, body) = app
-        .api_post(
-            &format!("/api/admin/setup-requests/{anas}/reject"),
-            &json!({"note": "Not your number."}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    decide_latest(
+        &app,
+        ana_user.tenant_id.into(),
+        "reject",
+        "Not your number.",
+    )
+    .await;
 
     // A rejected (or merely waiting) request holds nothing: Ben may ask too.
     onboard(&ben, number, "Laden Ben").await;
@@ -524,14 +536,8 @@ async fn after_a_rejection_the_owner_reads_the_note_and_resubmits_a_prefilled_fo
     let app = spawn_app().await;
     let (browser, user) = app.owner_browser("ana@example.com").await;
     onboard(&browser, "+4915100000004", "Salon Ana").await;
-    let request = id_of(&setup_requests_of(&app, user.tenant_id.into()).await[0]);
-    let (status, body) = app
-        .api_post(
-            &format!("/api/admin/setup-requests/{request}/reject"),
-            &json!({"note": "Please use the shop's legal name."}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let tenant = user.tenant_id.into();
+    decide_latest(&app, tenant, "reject", "Please use the shop's legal name.").await;
 
     let page = browser.page("/portal/status").await;
     assert!(
@@ -1225,4 +1231,125 @@ async fn an_owner_may_ask_for_a_few_new_codes_in_a_row_then_waits() {
     assert_eq!(asked, 3);
     assert_eq!(refused.0, StatusCode::TOO_MANY_REQUESTS, "{}", refused.1);
     assert_eq!(refused.1["error"], "rate_limited");
+}
+
+/// The `data-key` the status page was rendered with.
+fn page_key_of(html: &str) -> String {
+    let start = html
+        .find(r#"data-key=""#)
+        .expect("the status page has a key")
+        + 10;
+    decode_entities(&html[start..start + html[start..].find('"').unwrap()])
+}
+
+#[tokio::test]
+async fn the_live_status_names_the_same_page_key_as_the_status_page_in_every_state() {
+    let app = spawn_app().await;
+    let (browser, user) = app.owner_browser("kim@example.com").await;
+    let tenant: Uuid = user.tenant_id.into();
+    let keys = || async {
+        let page = page_key_of(&browser.page("/portal/status").await);
+        let (_, live) = get_json(&browser, "/api/portal/tenant/current/status").await;
+        (
+            page,
+            live["page_key"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+
+    let (new_page, new_live) = keys().await;
+    assert_eq!(new_live, new_page, "a NEW tenant");
+    onboard(&browser, "+4915100000031", "Kim's Studio").await;
+    let (pending_page, pending_live) = keys().await;
+    assert_eq!(pending_live, pending_page, "a PENDING tenant");
+    assert_ne!(pending_page, new_page, "another state, another key");
+    decide_latest(&app, tenant, "reject", "Which number?").await;
+    let (rejected_page, rejected_live) = keys().await;
+    assert_eq!(rejected_live, rejected_page, "a rejected request");
+    assert_ne!(rejected_page, pending_page);
+}
+
+/// The stylesheet the pages link to.
+async fn stylesheet(app: &TestApp, page: &str) -> String {
+    let start = page
+        .find("/static/app.css?v=")
+        .expect("the page links app.css");
+    let href = &page[start..start + page[start..].find('"').unwrap()];
+    app.get(href).await.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_multi_line_message_is_rendered_in_elements_that_keep_its_line_breaks() {
+    let app = spawn_app().await;
+    let (owner, user) = app.owner_browser("lin@example.com").await;
+    let tenant: Uuid = user.tenant_id.into();
+    let text = "Our opening hours:\nMonday: 09:00–18:00\nTuesday: closed";
+    log_message(&app, tenant, 1, text).await;
+    let admin = app.signed_in_browser().await;
+
+    let logs = owner.page("/portal/logs").await;
+    assert!(
+        logs.contains(&format!(r#"<td class="m-text">{text}</td>"#)),
+        "{logs}"
+    );
+    let detail = admin.page(&format!("/admin/tenants/{tenant}")).await;
+    assert!(
+        detail.contains(&format!(r#"<td class="m-text">{text}</td>"#)),
+        "Recent messages: {detail}"
+    );
+    assert!(
+        detail.contains(&format!(r#"<span class="msg-text">{text}</span>"#)),
+        "the sandbox chat: {detail}"
+    );
+    let css = stylesheet(&app, &detail).await;
+    assert!(
+        css.contains(".m-text, .msg-text { white-space: pre-line; }"),
+        "both keep line breaks"
+    );
+}
+
+#[tokio::test]
+async fn only_a_first_setup_request_still_on_the_default_zone_may_take_the_browsers() {
+    let app = spawn_app().await;
+    let (ann, _) = app.owner_browser("ann@example.com").await;
+    let onboarding = ann.page("/portal/onboarding").await;
+    assert_eq!(
+        datalist_of(&onboarding, "timezone").len(),
+        chrono_tz::TZ_VARIANTS.len()
+    );
+    assert_eq!(input_value(&onboarding, "timezone").as_deref(), Some("UTC"));
+    assert!(input_has(&onboarding, "timezone", "data-browser-zone"));
+    assert!(onboarding.contains("/static/zone.js?v="));
+    let settings = ann.page("/portal/settings").await;
+    assert!(!datalist_of(&settings, "timezone").is_empty());
+    assert!(
+        !input_has(&settings, "timezone", "data-browser-zone"),
+        "settings are stored"
+    );
+
+    // A zone an admin set before the first request is a choice: it stays.
+    let (ben, ben_user) = app.owner_browser("ben@example.com").await;
+    let (status, body) = app
+        .api_call(
+            Method::PATCH,
+            &format!("/api/admin/tenants/{}", ben_user.tenant_id),
+            Some(&json!({ "timezone": "Europe/Vienna" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let onboarding = ben.page("/portal/onboarding").await;
+    assert_eq!(
+        input_value(&onboarding, "timezone").as_deref(),
+        Some("Europe/Vienna")
+    );
+    assert!(!input_has(&onboarding, "timezone", "data-browser-zone"));
+
+    // So does the zone of a rejected request the owner sends again.
+    onboard(&ben, "+4915100000032", "Ben's Bakery").await;
+    decide_latest(&app, ben_user.tenant_id.into(), "reject", "Which city?").await;
+    let again = ben.page("/portal/onboarding").await;
+    assert_eq!(input_value(&again, "timezone").as_deref(), Some("UTC"));
+    assert!(
+        !input_has(&again, "timezone", "data-browser-zone"),
+        "a sent request's zone"
+    );
 }

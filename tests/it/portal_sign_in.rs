@@ -19,7 +19,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::Value;
 
 use crate::helpers::{
-    Browser, FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FakeAccount, TestApp, consent_at_fake,
+    Browser, FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FakeAccount, TestApp, consent_at_fake, fake_code,
     finish_google_sign_in, google_browser, google_sign_in, json_of, location, spawn_app,
     spawn_app_with_google, spawn_app_with_google_and, start_google_sign_in, status_and_text,
 };
@@ -468,23 +468,28 @@ async fn an_unverified_google_email_is_refused_and_nobody_is_created() {
     assert!(audit_events(&app, "user.signed_up").await.is_empty());
 }
 
+/// Ann signs in through the fake, which must end on a refusal page
+/// (`status`, `code`, see `assert_refused`): her browser and the page.
+async fn refused_sign_in(
+    app: &TestApp,
+    fake: &flowhq::fake_google::FakeGoogle,
+    status: StatusCode,
+    code: &str,
+) -> (Browser, String) {
+    let browser = app.browser();
+    let response = google_sign_in(&browser, fake, ANN, "Ann", true).await;
+    let html = assert_refused(app, &browser, response, status, code).await;
+    (browser, html)
+}
+
 #[tokio::test]
 async fn a_failing_token_endpoint_ends_on_a_clear_page_without_a_session() {
     let (app, fake) = spawn_app_with_google().await;
     fake.fail_token_endpoint(Some(500));
-    let browser = app.browser();
-
-    let response = google_sign_in(&browser, &fake, ANN, "Ann", true).await;
 
     // `server_error` is the provider's trouble, not a refusal: a 502.
-    let html = assert_refused(
-        &app,
-        &browser,
-        response,
-        StatusCode::BAD_GATEWAY,
-        "sign_in_unavailable",
-    )
-    .await;
+    let (browser, html) =
+        refused_sign_in(&app, &fake, StatusCode::BAD_GATEWAY, "sign_in_unavailable").await;
     assert!(html.contains("try again"), "what to do next: {html}");
     assert!(
         !html.contains("server_error") && !html.contains("told to fail"),
@@ -517,6 +522,75 @@ async fn an_unreachable_provider_ends_on_a_502_page_without_a_session() {
     )
     .await;
     assert!(html.contains("could not be reached"), "{html}");
+}
+
+#[tokio::test]
+async fn a_userinfo_401_tells_the_owner_google_refused_the_sign_in() {
+    let (app, fake) = spawn_app_with_google().await;
+    fake.fail_userinfo(Some(401));
+
+    let (_, html) = refused_sign_in(&app, &fake, StatusCode::BAD_REQUEST, "sign_in_failed").await;
+    assert!(
+        html.contains("Google refused the sign-in. Please try again."),
+        "{html}"
+    );
+    assert!(
+        !html.contains("could not be reached"),
+        "Google was reached: {html}"
+    );
+    assert!(
+        !html.contains("invalid_token"),
+        "the provider's words stay in the log"
+    );
+}
+
+/// What the log says of a failed sign-in: the error `finish` returns, which
+/// the callback logs as the cause (`AppError::with_source`).
+async fn sign_in_error(app: &TestApp, code: String, verifier: String) -> String {
+    let google = app.state.google.as_deref().unwrap();
+    let err = google.finish(&code, verifier).await.unwrap_err();
+    err.to_string()
+}
+
+#[tokio::test]
+async fn a_failed_sign_in_logs_the_endpoint_and_the_real_cause() {
+    let (app, fake) = spawn_app_with_google().await;
+
+    fake.fail_userinfo(Some(401));
+    let (code, verifier) = fake_code(&app).await;
+    assert_eq!(
+        sign_in_error(&app, code, verifier).await,
+        "the userinfo endpoint refused the sign-in: HTTP 401 Unauthorized, error invalid_token: \
+         the fake provider was told to refuse userinfo"
+    );
+    fake.fail_userinfo(None);
+
+    let (code, verifier) = fake_code(&app).await;
+    let google = app.state.google.as_deref().unwrap();
+    google.finish(&code, verifier.clone()).await.unwrap();
+    assert_eq!(
+        sign_in_error(&app, code, verifier).await,
+        "the token endpoint refused the sign-in: HTTP 400 Bad Request, error invalid_grant: \
+         unknown or already used code"
+    );
+
+    fake.fail_token_endpoint(Some(503));
+    let (code, verifier) = fake_code(&app).await;
+    assert_eq!(
+        sign_in_error(&app, code, verifier).await,
+        "the token endpoint failed: HTTP 503 Service Unavailable, error server_error: \
+         the fake provider was told to fail its token endpoint"
+    );
+
+    // A provider that is gone. A fresh app: this one's client may hold a
+    // kept-alive connection to the old fake, which would break off instead.
+    let (app, fake) = spawn_app_with_google().await;
+    let (code, verifier) = fake_code(&app).await;
+    fake.stop().await;
+    assert_eq!(
+        sign_in_error(&app, code, verifier).await,
+        "the token endpoint could not be reached: connection refused"
+    );
 }
 
 #[tokio::test]

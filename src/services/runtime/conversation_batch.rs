@@ -4,7 +4,9 @@
 //!
 //! Rows of one conversation are folded together first: PostgreSQL refuses
 //! an upsert that touches the same row twice in one statement, and one row
-//! per conversation is less work anyway.
+//! per conversation is less work anyway. A batch with more conversations
+//! than `ROWS_PER_STATEMENT` takes one statement per that many (bind
+//! parameter limits).
 
 use std::collections::HashMap;
 
@@ -14,6 +16,7 @@ use entity::enums::ConversationMode;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseBackend, DbErr};
 
+use super::log_batch::ROWS_PER_STATEMENT;
 use crate::domain::ids::TenantId;
 
 /// The longest preview kept (the inbox shows one line).
@@ -92,39 +95,10 @@ pub async fn record_arrivals(
         return Ok(opened);
     }
     let backend = conn.get_database_backend();
-    let mut insert = Query::insert();
-    insert.into_table(conversation::Entity).columns([
-        conversation::Column::TenantId,
-        conversation::Column::ChatId,
-        conversation::Column::ContactName,
-        conversation::Column::FirstSeenAt,
-        conversation::Column::LastInAt,
-        conversation::Column::LastMessageAt,
-        conversation::Column::Preview,
-        conversation::Column::Unread,
-        conversation::Column::FirstMessageId,
-        conversation::Column::Mode,
-    ]);
     // One key order in every batch: batches committed side by side on
     // PostgreSQL wait for each other instead of deadlocking.
     let mut folds: Vec<_> = folds.into_iter().collect();
     folds.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    for ((tenant, chat), fold) in &folds {
-        insert
-            .values([
-                (*tenant).into(),
-                (*chat).into(),
-                fold.contact_name.map(str::to_owned).into(),
-                fold.first_seen.into(),
-                fold.last_at.into(),
-                fold.last_at.into(),
-                preview(fold.last_text).into(),
-                fold.count.into(),
-                fold.first_id.into(),
-                ConversationMode::Bot.to_value().into(),
-            ])
-            .map_err(|err| DbErr::Custom(err.to_string()))?;
-    }
     let newer = |column: &str| {
         greatest(
             backend,
@@ -132,50 +106,83 @@ pub async fn record_arrivals(
             &format!("excluded.{column}"),
         )
     };
-    insert
-        .on_conflict(
-            OnConflict::columns([conversation::Column::TenantId, conversation::Column::ChatId])
-                .values([
-                    (
-                        conversation::Column::ContactName,
-                        Expr::cust("COALESCE(excluded.contact_name, conversation.contact_name)"),
-                    ),
-                    (
-                        conversation::Column::LastInAt,
-                        Expr::cust(greatest(
-                            backend,
-                            "COALESCE(conversation.last_in_at, excluded.last_in_at)",
-                            "excluded.last_in_at",
-                        )),
-                    ),
-                    (
-                        conversation::Column::Preview,
-                        Expr::cust(
-                            "CASE WHEN excluded.last_message_at >= conversation.last_message_at \
-                             THEN excluded.preview ELSE conversation.preview END",
-                        ),
-                    ),
-                    (
-                        conversation::Column::LastMessageAt,
-                        Expr::cust(newer("last_message_at")),
-                    ),
-                    (
-                        conversation::Column::Unread,
-                        Expr::cust("conversation.unread + excluded.unread"),
-                    ),
-                ])
-                .to_owned(),
-        )
-        .returning(Query::returning().columns([
+    for chunk in folds.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = Query::insert();
+        insert.into_table(conversation::Entity).columns([
             conversation::Column::TenantId,
             conversation::Column::ChatId,
+            conversation::Column::ContactName,
+            conversation::Column::FirstSeenAt,
+            conversation::Column::LastInAt,
+            conversation::Column::LastMessageAt,
+            conversation::Column::Preview,
+            conversation::Column::Unread,
             conversation::Column::FirstMessageId,
-        ]));
-    for row in conn.query_all_raw(backend.build(&insert)).await? {
-        let tenant: TenantId = row.try_get("", "tenant_id")?;
-        let chat: String = row.try_get("", "chat_id")?;
-        let first: Option<i64> = row.try_get("", "first_message_id")?;
-        opened.insert((tenant, chat), first);
+            conversation::Column::Mode,
+        ]);
+        for ((tenant, chat), fold) in chunk {
+            insert
+                .values([
+                    (*tenant).into(),
+                    (*chat).into(),
+                    fold.contact_name.map(str::to_owned).into(),
+                    fold.first_seen.into(),
+                    fold.last_at.into(),
+                    fold.last_at.into(),
+                    preview(fold.last_text).into(),
+                    fold.count.into(),
+                    fold.first_id.into(),
+                    ConversationMode::Bot.to_value().into(),
+                ])
+                .map_err(|err| DbErr::Custom(err.to_string()))?;
+        }
+        insert
+            .on_conflict(
+                OnConflict::columns([conversation::Column::TenantId, conversation::Column::ChatId])
+                    .values([
+                        (
+                            conversation::Column::ContactName,
+                            Expr::cust(
+                                "COALESCE(excluded.contact_name, conversation.contact_name)",
+                            ),
+                        ),
+                        (
+                            conversation::Column::LastInAt,
+                            Expr::cust(greatest(
+                                backend,
+                                "COALESCE(conversation.last_in_at, excluded.last_in_at)",
+                                "excluded.last_in_at",
+                            )),
+                        ),
+                        (
+                            conversation::Column::Preview,
+                            Expr::cust(
+                                "CASE WHEN excluded.last_message_at >= conversation.last_message_at \
+                                 THEN excluded.preview ELSE conversation.preview END",
+                            ),
+                        ),
+                        (
+                            conversation::Column::LastMessageAt,
+                            Expr::cust(newer("last_message_at")),
+                        ),
+                        (
+                            conversation::Column::Unread,
+                            Expr::cust("conversation.unread + excluded.unread"),
+                        ),
+                    ])
+                    .to_owned(),
+            )
+            .returning(Query::returning().columns([
+                conversation::Column::TenantId,
+                conversation::Column::ChatId,
+                conversation::Column::FirstMessageId,
+            ]));
+        for row in conn.query_all_raw(backend.build(&insert)).await? {
+            let tenant: TenantId = row.try_get("", "tenant_id")?;
+            let chat: String = row.try_get("", "chat_id")?;
+            let first: Option<i64> = row.try_get("", "first_message_id")?;
+            opened.insert((tenant, chat), first);
+        }
     }
     Ok(opened)
 }
@@ -210,44 +217,46 @@ pub async fn record_departures(
     let backend = conn.get_database_backend();
     let mut last: Vec<_> = last.into_iter().collect();
     last.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut insert = Query::insert();
-    insert.into_table(conversation::Entity).columns([
-        conversation::Column::TenantId,
-        conversation::Column::ChatId,
-        conversation::Column::FirstSeenAt,
-        conversation::Column::LastOutAt,
-        conversation::Column::LastMessageAt,
-        conversation::Column::Preview,
-        conversation::Column::Unread,
-        conversation::Column::Mode,
-    ]);
-    for ((tenant, chat), (at, text)) in &last {
-        insert
-            .values([
-                (*tenant).into(),
-                (*chat).into(),
-                (*at).into(),
-                (*at).into(),
-                (*at).into(),
-                preview(text).into(),
-                0.into(),
-                ConversationMode::Bot.to_value().into(),
-            ])
-            .map_err(|err| DbErr::Custom(err.to_string()))?;
+    for chunk in last.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = Query::insert();
+        insert.into_table(conversation::Entity).columns([
+            conversation::Column::TenantId,
+            conversation::Column::ChatId,
+            conversation::Column::FirstSeenAt,
+            conversation::Column::LastOutAt,
+            conversation::Column::LastMessageAt,
+            conversation::Column::Preview,
+            conversation::Column::Unread,
+            conversation::Column::Mode,
+        ]);
+        for ((tenant, chat), (at, text)) in chunk {
+            insert
+                .values([
+                    (*tenant).into(),
+                    (*chat).into(),
+                    (*at).into(),
+                    (*at).into(),
+                    (*at).into(),
+                    preview(text).into(),
+                    0.into(),
+                    ConversationMode::Bot.to_value().into(),
+                ])
+                .map_err(|err| DbErr::Custom(err.to_string()))?;
+        }
+        insert.on_conflict(
+            OnConflict::columns([conversation::Column::TenantId, conversation::Column::ChatId])
+                .value(
+                    conversation::Column::LastOutAt,
+                    Expr::cust(greatest(
+                        backend,
+                        "COALESCE(conversation.last_out_at, excluded.last_out_at)",
+                        "excluded.last_out_at",
+                    )),
+                )
+                .to_owned(),
+        );
+        conn.execute_raw(backend.build(&insert)).await?;
     }
-    insert.on_conflict(
-        OnConflict::columns([conversation::Column::TenantId, conversation::Column::ChatId])
-            .value(
-                conversation::Column::LastOutAt,
-                Expr::cust(greatest(
-                    backend,
-                    "COALESCE(conversation.last_out_at, excluded.last_out_at)",
-                    "excluded.last_out_at",
-                )),
-            )
-            .to_owned(),
-    );
-    conn.execute_raw(backend.build(&insert)).await?;
     Ok(())
 }
 

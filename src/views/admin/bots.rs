@@ -245,7 +245,7 @@ fn bubble(message: &MessageView) -> Markup {
     };
     html! {
         div class=(class) {
-            (message.text)
+            span.msg-text { (message.text) }
             span.meta {
                 (who) " · " (clock(&message.created_at)) " · "
                 (enum_name(&message.status).to_lowercase())

@@ -43,8 +43,11 @@ pub fn page(
                     None,
                 ))
             } @else {
+                // `stacked`: on a phone each request is a block, its decision
+                // in full width at the bottom (app.css), not off-screen in a
+                // table that scrolls sideways.
                 div.table-wrap {
-                    table.table {
+                    table.table.stacked.requests {
                         thead { tr {
                             th scope="col" { "Tenant" }
                             th scope="col" { "Business" }
@@ -79,12 +82,12 @@ fn row(csrf_token: &str, request: &SetupRequestView) -> Markup {
                 @if let Some(notes) = &request.notes { p.hint { (notes) } }
             }
             td { (request.business_name) p.hint { (request.timezone) } }
-            td.nowrap { (request.whatsapp_number) }
-            td { (template_name(request.template_type)) }
-            td { (request.language) }
-            td.nowrap { (components::datetime(&request.created_at)) }
+            td.nowrap data-label="Number" { (request.whatsapp_number) }
+            td data-label="Template" { (template_name(request.template_type)) }
+            td data-label="Language" { (request.language) }
+            td.nowrap data-label="Submitted" { (components::datetime(&request.created_at)) }
             td { (components::badge(&enum_name(&request.status))) }
-            td {
+            td.r-decision {
                 @if request.status == SetupRequestStatus::Submitted {
                     form.stack method="post"
                         action=(AdminUrl::SetupRequestDecision(request.id, "approve")) {

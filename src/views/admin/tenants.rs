@@ -1,6 +1,7 @@
 //! Tenant pages of the admin console: the searchable list, the create form,
 //! the detail page (status, bot, edit form, messages, audit, danger zone) and
-//! the delete confirmation.
+//! the delete confirmation. The Recent messages card's inside
+//! (`recent_messages`) is also what the page's live JSON sends.
 //!
 //! Owns: `TenantFormValues`, the strings a tenant form shows, and
 //! `tenant_form`, the ONE function rendering the create and the edit form
@@ -134,6 +135,9 @@ pub struct TenantFormValues {
     pub hours: [DayValues; 7],
     /// `Some` on the edit form only.
     pub config: Option<ConfigValues>,
+    /// The create form as it first opens: its values are defaults, not
+    /// choices, so the browser's own time zone may replace UTC.
+    pub new_form: bool,
 }
 
 impl TenantFormValues {
@@ -144,6 +148,7 @@ impl TenantFormValues {
             language: Language::En.code().to_owned(),
             timezone: DEFAULT_TIMEZONE.to_owned(),
             hours: components::day_values(&BusinessHours::default()),
+            new_form: true,
             ..Self::default()
         }
     }
@@ -178,6 +183,7 @@ impl TenantFormValues {
                     .map(|v| v.to_string())
                     .unwrap_or_default(),
             }),
+            new_form: false,
         }
     }
 
@@ -202,6 +208,7 @@ impl TenantFormValues {
                 rate_limit_per_minute: text("rate_limit_per_minute"),
                 chat_rate_limit_per_minute: text("chat_rate_limit_per_minute"),
             }),
+            new_form: false,
         }
     }
 }
@@ -250,8 +257,8 @@ fn tenant_form(
                              hint: Some("The language the bot replies in"),
                              errors }.select(&languages))
                     (Field { name: "timezone", label: "Time zone", value: &values.timezone,
-                             hint: Some("An IANA name such as Europe/Berlin"),
-                             errors }.input("text", false))
+                             hint: Some("Type a city or region and pick its zone, e.g. Europe/Berlin"),
+                             errors }.timezone(values.new_form))
                 }
                 @if let Some(config) = &values.config {
                     div.mb {
@@ -299,9 +306,10 @@ fn tenant_form(
 }
 
 pub fn new(chrome: &AdminChrome<'_>, values: &TenantFormValues, errors: &FieldErrors) -> Markup {
-    layout::admin_page(
+    layout::admin_page_with_scripts(
         "New tenant",
         chrome,
+        &assets::zone_scripts(),
         html! {
             div.page-header {
                 h1 { "New tenant" }
@@ -400,16 +408,10 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
                 (tenant_form(chrome.csrf_token, AdminUrl::Tenant(tenant.id), "Save changes",
                              AdminUrl::Tenant(tenant.id), page.form, page.errors))
             }
-            section.card {
-                h2 { "Recent messages" }
-                @if page.messages.items.is_empty() {
-                    p.muted { "No messages yet." }
-                } @else {
-                    (components::messages_table(&page.messages.items, components::LogReader::Admin))
-                    @if page.messages.total > page.messages.items.len() as u64 {
-                        p.muted { "The latest " (page.messages.items.len()) " of "
-                                  (page.messages.total) " messages." }
-                    }
+            section.card aria-labelledby="recent-title" {
+                h2 #recent-title { "Recent messages" }
+                div #recent-messages aria-live="polite" {
+                    (recent_messages(&page.messages.items, page.messages.total))
                 }
             }
             section.card {
@@ -431,6 +433,23 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
             }
         },
     )
+}
+
+/// The inside of the detail page's Recent messages card (`#recent-messages`):
+/// the latest `messages`, newest first, out of `total`. The page renders it,
+/// and so does its live JSON (`recent_messages`), which `admin.js` puts in
+/// place: one rendering, whether the page is loaded or updated.
+pub fn recent_messages(messages: &[MessageView], total: u64) -> Markup {
+    html! {
+        @if messages.is_empty() {
+            p.muted { "No messages yet." }
+        } @else {
+            (components::messages_table(messages, components::LogReader::Admin))
+            @if total > messages.len() as u64 {
+                p.muted { "The latest " (messages.len()) " of " (total) " messages." }
+            }
+        }
+    }
 }
 
 pub fn confirm_delete(chrome: &AdminChrome<'_>, tenant: &TenantSummary) -> Markup {

@@ -11,8 +11,9 @@ use maud::{Markup, html};
 use super::days_of_json;
 use crate::error::FieldErrors;
 use crate::services::portal::{OwnSetupRequest, TenantSettings};
-use crate::services::tenants::template_name;
+use crate::services::tenants::{DEFAULT_TIMEZONE, template_name};
 use crate::urls::PortalUrl;
+use crate::views::assets;
 use crate::views::components::{self, DayValues, Field, Zone};
 use crate::views::layout::{self, PortalChrome};
 
@@ -27,6 +28,10 @@ pub struct RequestFormValues {
     /// Monday first.
     pub hours: [DayValues; 7],
     pub notes: String,
+    /// A first request whose time zone is still the sign-up default: the
+    /// browser's own zone may replace it (one the owner or an admin chose
+    /// stays).
+    pub new_form: bool,
 }
 
 impl RequestFormValues {
@@ -48,6 +53,7 @@ impl RequestFormValues {
             timezone: settings.timezone.clone(),
             hours: days_of_json(&settings.hours),
             notes: String::new(),
+            new_form: settings.timezone == DEFAULT_TIMEZONE,
         }
     }
 
@@ -61,6 +67,7 @@ impl RequestFormValues {
             timezone: request.timezone.clone(),
             hours: days_of_json(&request.hours),
             notes: request.notes.clone().unwrap_or_default(),
+            new_form: false,
         }
     }
 
@@ -75,6 +82,7 @@ impl RequestFormValues {
             timezone: text("timezone"),
             hours: components::days_from_form(&get),
             notes: text("notes"),
+            new_form: false,
         }
     }
 }
@@ -94,9 +102,10 @@ pub enum Onboarding<'a> {
 }
 
 pub fn page(chrome: &PortalChrome<'_>, onboarding: &Onboarding<'_>) -> Markup {
-    layout::portal_page(
+    layout::portal_page_with_scripts(
         "Set up your bot",
         chrome,
+        &assets::zone_scripts(),
         html! {
             div.page-header { h1 { "Set up your WhatsApp bot" } }
             @match onboarding {
@@ -200,8 +209,8 @@ fn form(csrf: &str, values: &RequestFormValues, errors: &FieldErrors, again: boo
                 }
                 div.field-row {
                     (Field { name: "timezone", label: "Time zone", value: &values.timezone,
-                             hint: Some("An IANA name such as Europe/Berlin: your business hours are in it"),
-                             errors }.input("text", false))
+                             hint: Some("Your business hours are in it. Type a city or region and pick its zone, e.g. Europe/Berlin"),
+                             errors }.timezone(values.new_form))
                 }
             }
             (components::hours_grid(&values.hours, errors.get("hours")))

@@ -97,8 +97,8 @@ pub fn page(
                                      hint: Some("The language the bot replies in"),
                                      errors }.select(&languages))
                             (Field { name: "timezone", label: "Time zone", value: &values.timezone,
-                                     hint: Some("An IANA name such as Europe/Berlin"),
-                                     errors }.input("text", false))
+                                     hint: Some("Type a city or region and pick its zone, e.g. Europe/Berlin"),
+                                     errors }.timezone(false))
                         }
                     }
                     (components::hours_grid(&values.hours, errors.get("hours")))

@@ -9,12 +9,14 @@
 //!
 //! Owns: the element ids `static/portal.js` updates in place (`bot-worker`,
 //! `bot-session`, `bot-linked`, `bot-restarts`, `bot-error`, `qr-panel`,
-//! `qr-img`, `qr-expires`, and the pairing block of `views::transport`), the page key it compares with the live JSON to
-//! know when to reload, and the words it shows for the worker's and the
-//! session's codes (`data-labels`). Complete without the script.
+//! `qr-img`, `qr-expires`, and the pairing block of `views::transport`),
+//! the page key (`data-key`, and `page_key` in the live JSON: the script
+//! reloads when they differ), and the words it shows for the worker's and
+//! the session's codes (`data-labels`). Complete without the script.
 
 use entity::enums::{SessionState, SetupRequestStatus, TenantStatus, TransportKind, WorkerStatus};
 use maud::{Markup, html};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::domain::lifecycle::status_name;
@@ -27,7 +29,10 @@ use crate::views::transport;
 
 /// What changes the page beyond what the script updates in place: the
 /// tenant's status, the request's, the transport and whether it links by
-/// code or QR. The script reloads when it differs.
+/// code or QR. The page carries it in `data-key`, the live JSON in
+/// `page_key` (`live`); the script reloads when they differ. Computed here
+/// only: a second definition in the script drifted once and reloaded the
+/// page on every poll.
 pub fn page_key(status: &StatusView) -> String {
     let request = status
         .setup_request
@@ -44,6 +49,22 @@ pub fn page_key(status: &StatusView) -> String {
         status_name(status.tenant.status),
         components::enum_name(&status.transport.kind)
     )
+}
+
+/// `GET /api/portal/tenant/current/status`: the status view and the page
+/// key of the status page it would render.
+#[derive(Debug, Serialize)]
+pub struct LiveStatus<'a> {
+    #[serde(flatten)]
+    pub status: &'a StatusView,
+    pub page_key: String,
+}
+
+pub fn live(status: &StatusView) -> LiveStatus<'_> {
+    LiveStatus {
+        status,
+        page_key: page_key(status),
+    }
 }
 
 /// Whether the latest setup request was rejected.

@@ -18,20 +18,22 @@ use entity::enums::{SessionState, TransportKind, WorkerStatus};
 use serde_json::json;
 
 use super::flash_redirect;
+use super::tenants::DETAIL_ROWS;
 use crate::domain::bot::BotCommand;
 use crate::domain::ids::TenantId;
 use crate::domain::lifecycle::LifecycleAction;
 use crate::error::{AppError, ErrorCode};
-use crate::services::PageRequest;
 use crate::services::bots;
 use crate::services::messages::{self, MessageView};
 use crate::services::runtime;
 use crate::services::sandbox::{self, CustomerDraft};
 use crate::services::sessions::Flash;
 use crate::services::tenants::{self, TenantDetail};
+use crate::services::{Page, PageRequest};
 use crate::state::AppState;
 use crate::urls::AdminUrl;
 use crate::views::admin::bots::{BotFacts, controls_key};
+use crate::views::admin::tenants::recent_messages;
 use crate::web::auth::{AdminPoll, AdminSession, AnyForm, CsrfForm};
 
 /// How many messages the sandbox chat shows (the latest).
@@ -64,17 +66,31 @@ pub(super) async fn chat(
     if detail.config.transport != TransportKind::Sandbox {
         return Ok(None);
     }
-    Ok(Some(latest_messages(state, detail.tenant.id).await?))
+    Ok(Some(conversation(
+        &latest_messages(state, detail.tenant.id).await?,
+    )))
 }
 
-async fn latest_messages(state: &AppState, id: TenantId) -> Result<Vec<MessageView>, AppError> {
+/// The latest messages, newest first: as many as the sandbox chat or the
+/// Recent messages card shows, whichever is more.
+async fn latest_messages(state: &AppState, id: TenantId) -> Result<Page<MessageView>, AppError> {
     let latest = PageRequest {
         page: 1,
-        per_page: CHAT_ROWS,
+        per_page: CHAT_ROWS.max(DETAIL_ROWS),
     };
-    let mut messages = messages::list(&state.db, id, latest).await?.items;
-    messages.reverse();
-    Ok(messages)
+    messages::list(&state.db, id, latest).await
+}
+
+/// The sandbox chat's messages of `latest`, oldest first.
+fn conversation(latest: &Page<MessageView>) -> Vec<MessageView> {
+    let shown = usize::try_from(CHAT_ROWS).unwrap_or(usize::MAX);
+    latest.items.iter().take(shown).rev().cloned().collect()
+}
+
+/// The Recent messages card's messages of `latest`, newest first.
+fn recent(latest: &Page<MessageView>) -> &[MessageView] {
+    let shown = usize::try_from(DETAIL_ROWS).unwrap_or(usize::MAX);
+    &latest.items[..latest.items.len().min(shown)]
 }
 
 /// Approves a NEW tenant directly (one an admin created, no setup request).
@@ -222,19 +238,21 @@ fn customer_form_error(fields: &crate::error::FieldErrors) -> String {
 }
 
 /// What `admin.js` updates the detail page from. `controls` changes when
-/// other buttons apply (the script then reloads the page).
+/// other buttons apply (the script then reloads the page); `messages` is
+/// the sandbox chat's data, `recent_messages` the Recent messages card
+/// rendered as the page renders it.
 pub async fn live(
     state: web::Data<AppState>,
     _session: AdminPoll,
     id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let (detail, messages) =
+    let (detail, latest) =
         tokio::try_join!(tenants::get(&state.db, id), latest_messages(&state, id))?;
     let facts = facts(&state, &detail);
     let session = &detail.session;
     let showing = session.state == SessionState::QrReady;
-    let messages: Vec<_> = messages
+    let messages: Vec<_> = conversation(&latest)
         .iter()
         .map(|m| {
             json!({
@@ -263,5 +281,6 @@ pub async fn live(
             "running": facts.running,
             "controls": controls_key(&detail, facts),
             "messages": messages,
+            "recent_messages": recent_messages(recent(&latest), latest.total).into_string(),
         })))
 }

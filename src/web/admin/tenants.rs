@@ -32,8 +32,9 @@ use crate::views::transport::{TransportCard, TransportFormValues, TransportForms
 use crate::web::auth::{AdminSession, AnyForm, CsrfForm};
 use crate::web::forms::{self, form_hours, whole_number, with_field_errors};
 
-/// How many messages and audit entries the detail page shows.
-const DETAIL_ROWS: u64 = 20;
+/// How many messages and audit entries the detail page shows (its live
+/// JSON too: `bots::live`).
+pub(super) const DETAIL_ROWS: u64 = 20;
 
 #[derive(Deserialize)]
 pub struct ListQuery {

@@ -24,6 +24,7 @@ use crate::services::portal::{self, SetupRequestDraft};
 use crate::services::setup_requests::NewSetupRequest;
 use crate::services::{bots, sandbox};
 use crate::state::AppState;
+use crate::views::portal::status as status_view;
 use crate::web::auth::{PortalPoll, PortalSession, check_json_write};
 
 const SETUP_REQUEST_PATH: &str = "/api/portal/setup-request";
@@ -151,7 +152,9 @@ async fn status(
         state.settings.bots.stale_after,
     )
     .await?;
-    Ok(HttpResponse::Ok().insert_header(no_store()).json(view))
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(status_view::live(&view)))
 }
 
 async fn qr(

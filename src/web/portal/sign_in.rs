@@ -128,11 +128,15 @@ pub async fn callback(
         .finish(code, pending.pkce_verifier)
         .await
         .map_err(|err| match err {
-            SignInError::Refused(_) => failed(
-                "Google refused to complete the sign-in. Please sign in again.",
+            SignInError::Refused { .. } => {
+                failed("Google refused the sign-in. Please try again.").with_source(err)
+            }
+            SignInError::Failed { .. } => AppError::new(
+                ErrorCode::SignInUnavailable,
+                "Google could not complete the sign-in just now. Please try again in a moment.",
             )
             .with_source(err),
-            SignInError::Unavailable(_) => AppError::new(
+            SignInError::Unreachable { .. } => AppError::new(
                 ErrorCode::SignInUnavailable,
                 "Google could not be reached to complete the sign-in. Please try again in a moment.",
             )

@@ -206,3 +206,30 @@ pub async fn google_browser(
     assert!(browser.portal_cookie().is_some(), "a portal session");
     browser
 }
+
+/// A code the fake issued to the app's own Google client, with the PKCE
+/// verifier to exchange it: for calling `GoogleClient::finish` directly,
+/// as the callback does, and reading the error it returns.
+pub async fn fake_code(app: &TestApp) -> (String, String) {
+    let google = app
+        .state
+        .google
+        .as_deref()
+        .expect("Google sign-in is configured");
+    let start = google.start();
+    let request = AuthorizeRequest {
+        params: start.url.query_pairs().into_owned().collect(),
+        url: start.url,
+    };
+    let account = FakeAccount {
+        email: "ann@example.com",
+        name: "Ann",
+        verified: true,
+    };
+    let callback = reqwest::Url::parse(&consent_at_fake(&request, &account).await).unwrap();
+    let code = callback
+        .query_pairs()
+        .find_map(|(key, value)| (key == "code").then(|| value.into_owned()))
+        .expect("the fake's code");
+    (code, start.pkce_verifier)
+}

@@ -148,3 +148,30 @@ pub fn flash_of(html: &str) -> Option<(String, String)> {
         Some((kind, decode_entities(&body[..body.find("</div>")?])))
     })
 }
+
+/// Whether the input named `name` carries the attribute `attribute`.
+pub fn input_has(html: &str, name: &str, attribute: &str) -> bool {
+    start_tags(html, "input")
+        .find(|(_, tag)| attr(tag, "name").as_deref() == Some(name))
+        .is_some_and(|(_, tag)| attr(tag, attribute).is_some())
+}
+
+/// The options of the datalist the input named `name` points to (`list`).
+pub fn datalist_of(html: &str, name: &str) -> Vec<String> {
+    let Some(id) = start_tags(html, "input")
+        .find(|(_, tag)| attr(tag, "name").as_deref() == Some(name))
+        .and_then(|(_, tag)| attr(tag, "list"))
+    else {
+        return Vec::new();
+    };
+    let Some((at, _)) =
+        start_tags(html, "datalist").find(|(_, tag)| attr(tag, "id").as_deref() == Some(&id))
+    else {
+        return Vec::new();
+    };
+    let list = &html[at..];
+    let list = &list[..list.find("</datalist>").unwrap_or(list.len())];
+    start_tags(list, "option")
+        .filter_map(|(_, tag)| attr(tag, "value"))
+        .collect()
+}

@@ -1,11 +1,13 @@
 //! What the integration tests share, by job: booting the app on a database
 //! of its own (`app`), the admin API and direct database moves (`api`),
-//! test data (`fixtures`), a cookie-jar browser (`browser`), reading HTML
-//! (`html`) and Google sign-in against the fake provider (`google`).
+//! test data (`fixtures`), a cookie-jar browser (`browser`), a real one
+//! (`chromium`: headless Chromium over WebDriver), reading HTML (`html`)
+//! and Google sign-in against the fake provider (`google`).
 
 mod api;
 mod app;
 mod browser;
+mod chromium;
 mod fixtures;
 mod google;
 mod html;
@@ -13,6 +15,7 @@ mod html;
 pub use api::*;
 pub use app::*;
 pub use browser::*;
+pub use chromium::*;
 pub use fixtures::*;
 pub use google::*;
 pub use html::*;

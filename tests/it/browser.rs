@@ -1,0 +1,300 @@
+//! The pages in a real browser (headless Chromium over WebDriver, see
+//! `helpers::chromium`): what their scripts do, how they lay out, what the
+//! browser itself brings (its time zone). Each test starts its own app and
+//! its own browser, and skips when Chromium is not installed (unless
+//! `FLOWHQ_BROWSER_TESTS=required`).
+//!
+//! The pattern for a new one: `let Some(chromium) = Chromium::launch(&app)
+//! .await else { return };`, sign in with `sign_in_admin` / `sign_in_owner`,
+//! `goto` the page, act like a person (`type_into`, `click`), then
+//! `wait_until` a JavaScript condition holds. Never a fixed sleep, except
+//! `observe` for a claim about a whole span of time.
+
+use std::time::Duration;
+
+use crate::bots::{approve_always_open, approved_tenant, customer_writes, start_and_link};
+use crate::helpers::{Chromium, ChromiumOptions, eventually, phone, spawn_app};
+
+/// Whether the page in the browser is still the load `mark_page` marked.
+const SAME_LOAD: &str = "window.__flowhqMarker === 'this page load'";
+
+#[tokio::test]
+async fn a_portal_status_page_left_open_is_not_reloaded_and_keeps_its_flash() {
+    let app = spawn_app().await;
+    let Some(chromium) = Chromium::launch(&app).await else {
+        return;
+    };
+    chromium.sign_in_owner(&app, "ann@example.com").await;
+
+    // The owner sends the setup request: the status page says so in a flash.
+    chromium.goto("/portal/onboarding").await;
+    chromium.type_into("#business_name", "Salon Ann").await;
+    chromium.type_into("#whatsapp_number", &phone(1)).await;
+    chromium
+        .click(r#"form[action="/portal/onboarding"] button[type=submit]"#)
+        .await;
+    let flash = "document.querySelector('.flash-success')";
+    chromium
+        .wait_until(
+            "the status page with the 'request sent' flash",
+            &format!(
+                "location.pathname === '/portal/status' && {flash} \
+                 && {flash}.textContent.includes('request was sent')"
+            ),
+        )
+        .await;
+    chromium.mark_page().await;
+
+    // Ten seconds, five polls of the live status: the same page load all along.
+    let same_load =
+        format!("{SAME_LOAD} && performance.getEntriesByType('navigation')[0].type === 'navigate'");
+    let observed = chromium.observe(Duration::from_secs(10), &same_load).await;
+    assert!(
+        observed.failed.is_empty(),
+        "the page was reloaded: {} of {} checks found another page load (the first: {:?})",
+        observed.failed.len(),
+        observed.held + observed.failed.len(),
+        observed.failed.first()
+    );
+    let polls = chromium
+        .js("return performance.getEntriesByType('resource')
+                .filter(e => e.name.includes('/api/portal/tenant/current/status')).length;")
+        .await;
+    assert!(
+        polls.as_u64().unwrap() >= 3,
+        "the script kept polling the live status meanwhile: {polls} polls"
+    );
+    let shown = chromium
+        .js(&format!(
+            "const f = {flash}; return !!f && f.offsetParent !== null \
+             && f.textContent.includes('request was sent');"
+        ))
+        .await;
+    assert_eq!(shown, true, "the flash is still shown after 10 s");
+}
+
+#[tokio::test]
+async fn a_customer_message_appears_in_the_admins_recent_messages_without_a_reload() {
+    let app = spawn_app().await;
+    let Some(chromium) = Chromium::launch(&app).await else {
+        return;
+    };
+    let id = approved_tenant(&app, 21).await;
+    start_and_link(&app, id).await;
+    chromium.sign_in_admin(&app).await;
+    chromium.goto(&format!("/admin/tenants/{id}")).await;
+    chromium
+        .wait_until(
+            "an empty Recent messages card",
+            "document.getElementById('recent-messages').innerText.includes('No messages yet')",
+        )
+        .await;
+    chromium.mark_page().await;
+
+    customer_writes(
+        &app,
+        id,
+        "+4917600000021",
+        "Do you sell gift cards?",
+        "m-21",
+    )
+    .await;
+
+    chromium
+        .wait_until(
+            "the customer's message in Recent messages",
+            "document.getElementById('recent-messages').innerText.includes('Do you sell gift cards?')",
+        )
+        .await;
+    assert_eq!(
+        chromium.js(&format!("return {SAME_LOAD};")).await,
+        true,
+        "updated in place, not by reloading the page"
+    );
+}
+
+/// How many lines the browser shows of `reply` where `selector` finds
+/// it: `innerText` keeps a line break only where the CSS keeps it, while
+/// `textContent` (which finds the element) has them all.
+async fn shown_lines(chromium: &Chromium, what: &str, selector: &str, reply: &str) -> usize {
+    let text = chromium
+        .wait_until(
+            what,
+            &format!(
+                "[...document.querySelectorAll({selector:?})]
+                    .find(e => e.textContent.trim() === {reply:?})?.innerText"
+            ),
+        )
+        .await;
+    text.as_str().unwrap().trim().lines().count()
+}
+
+#[tokio::test]
+async fn multi_line_replies_keep_their_line_breaks_in_the_chat_recent_messages_and_portal_logs() {
+    let app = spawn_app().await;
+    let Some(chromium) = Chromium::launch(&app).await else {
+        return;
+    };
+    let owner = chromium.sign_in_owner(&app, "lee@example.com").await;
+    let id = owner.tenant_id.into();
+    approve_always_open(&app, id).await;
+    start_and_link(&app, id).await;
+    chromium.sign_in_admin(&app).await;
+    chromium.goto(&format!("/admin/tenants/{id}")).await;
+    chromium.mark_page().await;
+
+    // The welcome, then the opening hours: a title and a line a weekday.
+    let question = "What are your opening hours?";
+    customer_writes(&app, id, "+4917600000022", question, "m-22").await;
+    let reply = eventually("the bot's opening hours", || async {
+        let (_, outbox) = app
+            .api_get(&format!("/api/admin/tenants/{id}/sandbox/outbox"))
+            .await;
+        let texts = outbox.as_array()?.iter().filter_map(|m| m["text"].as_str());
+        texts
+            .filter(|text| text.contains('\n'))
+            .map(str::to_owned)
+            .next()
+    })
+    .await;
+    let lines = reply.lines().count();
+    assert_eq!(lines, 8, "a title and seven days: {reply}");
+
+    // Put in by admin.js, then rendered by the server after a reload.
+    for loaded in ["updated live", "rendered by the server"] {
+        let what = format!("the reply in the chat, {loaded}");
+        let shown = shown_lines(&chromium, &what, "#chat .msg-text", &reply).await;
+        assert_eq!(shown, lines, "{what}");
+        let what = format!("the reply in Recent messages, {loaded}");
+        let shown = shown_lines(&chromium, &what, "#recent-messages .m-text", &reply).await;
+        assert_eq!(shown, lines, "{what}");
+        if loaded == "updated live" {
+            let same = chromium.js(&format!("return {SAME_LOAD};")).await;
+            assert_eq!(same, true, "{loaded}: not by a reload");
+        }
+        chromium.goto(&format!("/admin/tenants/{id}")).await;
+    }
+
+    chromium.goto("/portal/logs").await;
+    let what = "the reply in the portal's logs";
+    assert_eq!(shown_lines(&chromium, what, ".m-text", &reply).await, lines);
+}
+
+/// Whether the element `selector` finds lies within the viewport's width,
+/// as laid out now (no scrolling of the page or of a table first).
+async fn within_the_width(chromium: &Chromium, selector: &str) -> serde_json::Value {
+    chromium
+        .js(&format!(
+            "const e = document.querySelector({selector:?});
+             if (!e) return 'missing';
+             const r = e.getBoundingClientRect();
+             return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth
+                 || `${{r.left}}..${{r.right}} of ${{window.innerWidth}}`;"
+        ))
+        .await
+}
+
+#[tokio::test]
+async fn on_a_phone_a_setup_requests_approve_and_reject_buttons_are_on_the_screen() {
+    let app = spawn_app().await;
+    let phone_screen = ChromiumOptions {
+        phone: Some((390, 844)),
+        ..ChromiumOptions::default()
+    };
+    let Some(chromium) = Chromium::launch_with(&app, phone_screen).await else {
+        return;
+    };
+    let tenant = app.new_tenant(41).await;
+    let request = app.submit_setup_request(tenant, &phone(41)).await;
+    chromium.sign_in_admin(&app).await;
+    chromium.goto("/admin/setup-requests").await;
+    assert_eq!(
+        chromium.js("return window.innerWidth;").await,
+        390,
+        "a phone's width"
+    );
+
+    let approve = format!(r#"form[action="/admin/setup-requests/{request}/approve"] button"#);
+    assert_eq!(within_the_width(&chromium, &approve).await, true, "Approve");
+    let reject_toggle =
+        format!(r#"form[action="/admin/setup-requests/{request}/approve"] ~ details summary"#);
+    assert_eq!(
+        within_the_width(&chromium, &reject_toggle).await,
+        true,
+        "Reject…"
+    );
+    chromium.click(&reject_toggle).await;
+    let reject = format!(r#"form[action="/admin/setup-requests/{request}/reject"] button"#);
+    assert_eq!(within_the_width(&chromium, &reject).await, true, "Reject");
+}
+
+/// The time zone field's value.
+const ZONE_FIELD: &str = "document.getElementById('timezone').value";
+
+/// Waits until the time zone field holds `zone`.
+async fn zone_shown(chromium: &Chromium, what: &str, zone: &str) {
+    chromium
+        .wait_until(what, &format!("{ZONE_FIELD} === {zone:?}"))
+        .await;
+}
+
+#[tokio::test]
+async fn a_new_form_starts_with_the_browsers_time_zone_and_a_stored_one_stays() {
+    let app = spawn_app().await;
+    let in_tokyo = ChromiumOptions {
+        timezone: Some("Asia/Tokyo"),
+        ..ChromiumOptions::default()
+    };
+    let Some(chromium) = Chromium::launch_with(&app, in_tokyo).await else {
+        return;
+    };
+    let zone = "Intl.DateTimeFormat().resolvedOptions().timeZone";
+    assert_eq!(chromium.js(&format!("return {zone};")).await, "Asia/Tokyo");
+    chromium.sign_in_admin(&app).await;
+
+    // The admin's create form: the browser's zone, and it is what is stored.
+    chromium.goto("/admin/tenants/new").await;
+    zone_shown(
+        &chromium,
+        "the browser's zone in the new form",
+        "Asia/Tokyo",
+    )
+    .await;
+    chromium.type_into("#name", "Tokyo Salon").await;
+    chromium.type_into("#phone_number", &phone(51)).await;
+    chromium.type_into("#business_name", "Tokyo Salon KK").await;
+    chromium
+        .click(r#"form[action="/admin/tenants"] button[type=submit]"#)
+        .await;
+    let created = chromium
+        .wait_until(
+            "the new tenant's page",
+            "/^\\/admin\\/tenants\\/[0-9a-f-]{36}$/.test(location.pathname) && location.pathname",
+        )
+        .await;
+    let id: uuid::Uuid = created.as_str().unwrap()["/admin/tenants/".len()..]
+        .parse()
+        .unwrap();
+    assert_eq!(app.tenant(id).await["config"]["timezone"], "Asia/Tokyo");
+
+    // A stored zone is never replaced: the edit form of a Berlin tenant.
+    let berlin = app.new_tenant(52).await;
+    // (`goto` returns after the load event: the page's scripts have run.)
+    chromium.goto(&format!("/admin/tenants/{berlin}")).await;
+    assert_eq!(
+        chromium.js(&format!("return {ZONE_FIELD};")).await,
+        "Europe/Berlin"
+    );
+
+    // The owner's first setup request, and the stored settings.
+    chromium.sign_in_owner(&app, "kai@example.com").await;
+    chromium.goto("/portal/onboarding").await;
+    zone_shown(
+        &chromium,
+        "the browser's zone in the setup request",
+        "Asia/Tokyo",
+    )
+    .await;
+    chromium.goto("/portal/settings").await;
+    assert_eq!(chromium.js(&format!("return {ZONE_FIELD};")).await, "UTC");
+}

@@ -17,7 +17,10 @@ use entity::enums::{
     TransportKind, WorkerStatus,
 };
 use entity::{message_log, tenant, tenant_config, whatsapp_session, worker_process};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, Set,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -149,6 +152,8 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
     // The writer's batching follows the configuration, to compare settings.
     settings.bots.log_batch_size = base.bots.log_batch_size;
     settings.bots.log_flush_interval = base.bots.log_flush_interval;
+    // Shutdown is measured against the configured drain.
+    settings.bots.drain_timeout = base.bots.drain_timeout;
     // Heartbeats and reconciles are driven by hand below.
     settings.bots.heartbeat_interval = Duration::from_secs(3600);
     settings.bots.stale_after = Duration::from_secs(7200);
@@ -241,13 +246,24 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
     )
     .await?;
     let throughput = drive(&registry, &sandbox, &tenants, args).await?;
+    let commits_before = registry.writer().stats().commit_histogram();
     let (p50, p99, offered) = latency(&registry, &sandbox, &tenants, args).await?;
+    let commits = histogram_since(
+        &commits_before,
+        &registry.writer().stats().commit_histogram(),
+    );
     let write_backs = registry
         .writer()
         .stats()
         .write_backs
         .load(Ordering::Relaxed);
+    let stop_started = Instant::now();
     registry.shutdown().await;
+    let stop_time = stop_started.elapsed();
+    let still_running = worker_process::Entity::find()
+        .filter(worker_process::Column::Status.eq(WorkerStatus::Running))
+        .count(&db)
+        .await?;
     db.close().await?;
 
     println!();
@@ -320,12 +336,33 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
         "<= 50 ms",
         p99 <= Duration::from_millis(50),
     );
+    figure(
+        "  log commits in that run: p50 / p99 / slowest",
+        format!(
+            "<= {} / {} / {} ms",
+            bucket_ms(&commits, 0.50),
+            bucket_ms(&commits, 0.99),
+            bucket_ms(&commits, 1.0)
+        ),
+    );
     if sqlite {
         figure(
             "  checkpoints written back to disk early",
             format!("{write_backs}"),
         );
     }
+    line(
+        "shutdown: time to stop every bot",
+        format!("{:.2} s", stop_time.as_secs_f64()),
+        &format!("< {:?} (drain timeout)", settings.bots.drain_timeout),
+        stop_time < settings.bots.drain_timeout,
+    );
+    line(
+        "  bots still recorded RUNNING after it",
+        format!("{still_running}"),
+        "0",
+        still_running == 0,
+    );
     for (what, took) in &listing {
         line(
             &format!("admin tenant list ({n} tenants): {what}"),
@@ -338,6 +375,26 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
         "\n(end to end = inbound persisted → reply sent by the sandbox → reply row and ANSWERED status committed; rate limits lifted, no typing delay)"
     );
     Ok(())
+}
+
+/// The commits counted between two readings of the writer's histogram.
+fn histogram_since(before: &[u64], after: &[u64]) -> Vec<u64> {
+    after.iter().zip(before).map(|(a, b)| a - b).collect()
+}
+
+/// The upper bound, in ms, of the histogram bucket holding quantile `q`.
+fn bucket_ms(buckets: &[u64], q: f64) -> String {
+    let total: u64 = buckets.iter().sum();
+    let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (i, n) in buckets.iter().enumerate() {
+        seen += n;
+        if seen >= rank {
+            let upper_us = 1u64 << (i + 1);
+            return format!("{:.1}", upper_us as f64 / 1000.0);
+        }
+    }
+    "-".to_owned()
 }
 
 /// Inserts `n` ACTIVE tenants whose sandbox is linked and whose bot should

@@ -96,6 +96,27 @@ pub struct WriterStats {
     pub most_in_flight: AtomicU64,
     /// SQLite: checkpoints whose copied pages were written back to disk.
     pub write_backs: AtomicU64,
+    /// How long batches took to write and commit, by powers of two of
+    /// microseconds (bucket `i` holds [2^i, 2^(i+1)) µs).
+    pub commit_micros: [AtomicU64; COMMIT_BUCKETS],
+}
+
+/// Buckets of `WriterStats::commit_micros`: up to 2^32 µs (over an hour).
+pub const COMMIT_BUCKETS: usize = 32;
+
+impl WriterStats {
+    fn record_commit(&self, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
+        let bucket = usize::try_from(micros.ilog2())
+            .unwrap_or(0)
+            .min(COMMIT_BUCKETS - 1);
+        self.commit_micros[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The commit-time buckets now (to diff two moments).
+    pub fn commit_histogram(&self) -> [u64; COMMIT_BUCKETS] {
+        std::array::from_fn(|i| self.commit_micros[i].load(Ordering::Relaxed))
+    }
 }
 
 /// Counts a batch as being written for as long as it lives.
@@ -435,6 +456,7 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
         }
     }
     let mut attempt = 1;
+    let began = std::time::Instant::now();
     let result = loop {
         match runtime::log_batch::flush_log_batch(db, &rows).await {
             Ok(ids) => break Ok(ids),
@@ -457,6 +479,7 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
         rows.outbound.len(),
         rows.updates.len() + rows.deliveries.len(),
     );
+    stats.record_commit(began.elapsed());
     match result {
         Ok(ids) => {
             let new = ids.iter().filter(|id| id.is_some()).count();

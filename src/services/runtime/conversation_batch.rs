@@ -1,14 +1,19 @@
-//! The conversation rows a log batch touches: ONE upsert for the
-//! conversations its new inbound messages belong to (creating those seen
-//! for the first time), and ONE for the conversations its replies went to.
+//! The conversation rows the log writer keeps: ONE upsert per batch (per
+//! `ROWS_PER_STATEMENT` conversations), in the batch's own transaction, so
+//! a conversation is never behind the message log, not even after a crash.
 //!
-//! Rows of one conversation are folded together first: PostgreSQL refuses
-//! an upsert that touches the same row twice in one statement, and one row
-//! per conversation is less work anyway. A batch with more conversations
-//! than `ROWS_PER_STATEMENT` takes one statement per that many (bind
-//! parameter limits).
+//! What a batch did to each conversation (its messages in and out) is
+//! folded first: PostgreSQL refuses an upsert that touches a row twice, and
+//! one row per conversation is less work anyway. The upsert creates the
+//! conversation of a chat seen for the first time, adds to the unread
+//! count, moves the times forward only (batches may commit in any order on
+//! PostgreSQL) and answers which message opened each conversation ("first
+//! contact"). Rows are written in one key order in every statement:
+//! batches committed side by side wait for each other instead of
+//! deadlocking.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, Utc};
 use entity::conversation;
@@ -41,18 +46,75 @@ pub struct Arrival<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// One conversation's share of a batch.
-struct Fold<'a> {
-    first_seen: DateTime<Utc>,
-    first_id: i64,
-    last_at: DateTime<Utc>,
-    last_text: &'a str,
-    contact_name: Option<&'a str>,
-    count: i32,
+/// Which conversation: (tenant, customer chat).
+pub type ConversationKey = (TenantId, String);
+
+/// What one batch did to one conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// The customer's earliest message in the batch (time, log id): it
+    /// opens the conversation if none exists yet.
+    pub first_in: Option<(DateTime<Utc>, i64)>,
+    /// Customer messages in.
+    pub unread: i32,
+    pub last_in_at: Option<DateTime<Utc>>,
+    pub last_out_at: Option<DateTime<Utc>>,
+    /// The newest message either way, with its preview.
+    pub last_at: DateTime<Utc>,
+    pub preview: String,
+    pub contact_name: Option<String>,
+}
+
+impl Activity {
+    /// A customer's message, stored as log row `id`.
+    pub fn inbound(arrival: &Arrival<'_>) -> Self {
+        let (text, contact_name, at) = (arrival.text, arrival.contact_name, arrival.at);
+        Self {
+            first_in: Some((at, arrival.id)),
+            unread: 1,
+            last_in_at: Some(at),
+            last_out_at: None,
+            last_at: at,
+            preview: preview(text),
+            contact_name: contact_name.map(str::to_owned),
+        }
+    }
+
+    /// A message to the customer.
+    pub fn outbound(text: &str, at: DateTime<Utc>) -> Self {
+        Self {
+            first_in: None,
+            unread: 0,
+            last_in_at: None,
+            last_out_at: Some(at),
+            last_at: at,
+            preview: preview(text),
+            contact_name: None,
+        }
+    }
+
+    /// Folds `later` (or earlier: the order does not matter) into this.
+    pub fn merge(&mut self, other: Activity) {
+        self.first_in = match (self.first_in, other.first_in) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.unread = self.unread.saturating_add(other.unread);
+        self.last_in_at = self.last_in_at.max(other.last_in_at);
+        self.last_out_at = self.last_out_at.max(other.last_out_at);
+        if other.last_at >= self.last_at {
+            self.last_at = other.last_at;
+            self.preview = other.preview;
+        }
+        if other.contact_name.is_some() {
+            self.contact_name = other.contact_name;
+        }
+    }
 }
 
 /// `GREATEST` on PostgreSQL, the two-argument `MAX` on SQLite (timestamps
-/// are stored as text there in one fixed format, so they compare as text).
+/// are stored as RFC 3339 text there in one fixed zone, so they compare as
+/// text).
 fn greatest(backend: DatabaseBackend, a: &str, b: &str) -> String {
     match backend {
         DatabaseBackend::Postgres => format!("GREATEST({a}, {b})"),
@@ -60,53 +122,47 @@ fn greatest(backend: DatabaseBackend, a: &str, b: &str) -> String {
     }
 }
 
-/// Upserts the conversations of `arrivals` and answers, per conversation,
-/// the id of the message that opened it: a message is its conversation's
-/// first contact when that id is its own.
-pub async fn record_arrivals(
-    conn: &impl ConnectionTrait,
+/// Folds what a batch stored (customer messages in, messages out) per
+/// conversation, in key order.
+pub fn fold(
     arrivals: &[Arrival<'_>],
-) -> Result<HashMap<(TenantId, String), Option<i64>>, DbErr> {
-    let mut folds: HashMap<(TenantId, &str), Fold> = HashMap::new();
-    for arrival in arrivals {
-        let fold = folds.entry((arrival.tenant, arrival.chat)).or_insert(Fold {
-            first_seen: arrival.at,
-            first_id: arrival.id,
-            last_at: arrival.at,
-            last_text: arrival.text,
-            contact_name: None,
-            count: 0,
-        });
-        if (arrival.at, arrival.id) < (fold.first_seen, fold.first_id) {
-            fold.first_seen = arrival.at;
-            fold.first_id = arrival.id;
+    outbound: impl IntoIterator<Item = (ConversationKey, Activity)>,
+) -> Vec<(ConversationKey, Activity)> {
+    let mut folded: HashMap<ConversationKey, Activity> = HashMap::new();
+    let inbound = arrivals
+        .iter()
+        .map(|a| ((a.tenant, a.chat.to_owned()), Activity::inbound(a)));
+    for (key, activity) in inbound.chain(outbound) {
+        match folded.entry(key) {
+            Entry::Occupied(mut slot) => slot.get_mut().merge(activity),
+            Entry::Vacant(slot) => {
+                slot.insert(activity);
+            }
         }
-        if arrival.at >= fold.last_at {
-            fold.last_at = arrival.at;
-            fold.last_text = arrival.text;
-        }
-        if arrival.contact_name.is_some() {
-            fold.contact_name = arrival.contact_name;
-        }
-        fold.count += 1;
     }
-    let mut opened = HashMap::with_capacity(folds.len());
-    if folds.is_empty() {
-        return Ok(opened);
-    }
+    let mut folded: Vec<_> = folded.into_iter().collect();
+    folded.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    folded
+}
+
+/// Writes each conversation's share of a batch (see the module's text)
+/// and answers, per conversation, the id of the message that opened it (or
+/// `None` while the business has written but the customer not yet): a
+/// message is its conversation's first contact when that id is its own.
+pub async fn record(
+    conn: &impl ConnectionTrait,
+    activity: &[(ConversationKey, Activity)],
+) -> Result<HashMap<ConversationKey, Option<i64>>, DbErr> {
     let backend = conn.get_database_backend();
-    // One key order in every batch: batches committed side by side on
-    // PostgreSQL wait for each other instead of deadlocking.
-    let mut folds: Vec<_> = folds.into_iter().collect();
-    folds.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let newer = |column: &str| {
         greatest(
             backend,
-            &format!("conversation.{column}"),
-            &format!("excluded.{column}"),
+            &format!("COALESCE(conversation.{column}, excluded.{column})"),
+            &format!("COALESCE(excluded.{column}, conversation.{column})"),
         )
     };
-    for chunk in folds.chunks(ROWS_PER_STATEMENT) {
+    let mut opened = HashMap::with_capacity(activity.len());
+    for chunk in activity.chunks(ROWS_PER_STATEMENT) {
         let mut insert = Query::insert();
         insert.into_table(conversation::Entity).columns([
             conversation::Column::TenantId,
@@ -114,24 +170,27 @@ pub async fn record_arrivals(
             conversation::Column::ContactName,
             conversation::Column::FirstSeenAt,
             conversation::Column::LastInAt,
+            conversation::Column::LastOutAt,
             conversation::Column::LastMessageAt,
             conversation::Column::Preview,
             conversation::Column::Unread,
             conversation::Column::FirstMessageId,
             conversation::Column::Mode,
         ]);
-        for ((tenant, chat), fold) in chunk {
+        for ((tenant, chat), activity) in chunk {
+            let first_seen = activity.first_in.map_or(activity.last_at, |(at, _)| at);
             insert
                 .values([
                     (*tenant).into(),
-                    (*chat).into(),
-                    fold.contact_name.map(str::to_owned).into(),
-                    fold.first_seen.into(),
-                    fold.last_at.into(),
-                    fold.last_at.into(),
-                    preview(fold.last_text).into(),
-                    fold.count.into(),
-                    fold.first_id.into(),
+                    chat.clone().into(),
+                    activity.contact_name.clone().into(),
+                    first_seen.into(),
+                    activity.last_in_at.into(),
+                    activity.last_out_at.into(),
+                    activity.last_at.into(),
+                    activity.preview.clone().into(),
+                    activity.unread.into(),
+                    activity.first_in.map(|(_, id)| id).into(),
                     ConversationMode::Bot.to_value().into(),
                 ])
                 .map_err(|err| DbErr::Custom(err.to_string()))?;
@@ -147,13 +206,13 @@ pub async fn record_arrivals(
                             ),
                         ),
                         (
-                            conversation::Column::LastInAt,
-                            Expr::cust(greatest(
-                                backend,
-                                "COALESCE(conversation.last_in_at, excluded.last_in_at)",
-                                "excluded.last_in_at",
-                            )),
+                            conversation::Column::FirstMessageId,
+                            Expr::cust(
+                                "COALESCE(conversation.first_message_id, excluded.first_message_id)",
+                            ),
                         ),
+                        (conversation::Column::LastInAt, Expr::cust(newer("last_in_at"))),
+                        (conversation::Column::LastOutAt, Expr::cust(newer("last_out_at"))),
                         (
                             conversation::Column::Preview,
                             Expr::cust(
@@ -163,7 +222,11 @@ pub async fn record_arrivals(
                         ),
                         (
                             conversation::Column::LastMessageAt,
-                            Expr::cust(newer("last_message_at")),
+                            Expr::cust(greatest(
+                                backend,
+                                "conversation.last_message_at",
+                                "excluded.last_message_at",
+                            )),
                         ),
                         (
                             conversation::Column::Unread,
@@ -187,79 +250,6 @@ pub async fn record_arrivals(
     Ok(opened)
 }
 
-/// A reply (or any message to a customer) going out, as its conversation
-/// sees it.
-pub struct Departure<'a> {
-    pub tenant: TenantId,
-    pub chat: &'a str,
-    pub text: &'a str,
-    pub at: DateTime<Utc>,
-}
-
-/// Records when the business last wrote in each conversation of
-/// `departures`, creating the conversation when the business writes first.
-pub async fn record_departures(
-    conn: &impl ConnectionTrait,
-    departures: &[Departure<'_>],
-) -> Result<(), DbErr> {
-    let mut last: HashMap<(TenantId, &str), (DateTime<Utc>, &str)> = HashMap::new();
-    for departure in departures {
-        let entry = last
-            .entry((departure.tenant, departure.chat))
-            .or_insert((departure.at, departure.text));
-        if departure.at >= entry.0 {
-            *entry = (departure.at, departure.text);
-        }
-    }
-    if last.is_empty() {
-        return Ok(());
-    }
-    let backend = conn.get_database_backend();
-    let mut last: Vec<_> = last.into_iter().collect();
-    last.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    for chunk in last.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = Query::insert();
-        insert.into_table(conversation::Entity).columns([
-            conversation::Column::TenantId,
-            conversation::Column::ChatId,
-            conversation::Column::FirstSeenAt,
-            conversation::Column::LastOutAt,
-            conversation::Column::LastMessageAt,
-            conversation::Column::Preview,
-            conversation::Column::Unread,
-            conversation::Column::Mode,
-        ]);
-        for ((tenant, chat), (at, text)) in chunk {
-            insert
-                .values([
-                    (*tenant).into(),
-                    (*chat).into(),
-                    (*at).into(),
-                    (*at).into(),
-                    (*at).into(),
-                    preview(text).into(),
-                    0.into(),
-                    ConversationMode::Bot.to_value().into(),
-                ])
-                .map_err(|err| DbErr::Custom(err.to_string()))?;
-        }
-        insert.on_conflict(
-            OnConflict::columns([conversation::Column::TenantId, conversation::Column::ChatId])
-                .value(
-                    conversation::Column::LastOutAt,
-                    Expr::cust(greatest(
-                        backend,
-                        "COALESCE(conversation.last_out_at, excluded.last_out_at)",
-                        "excluded.last_out_at",
-                    )),
-                )
-                .to_owned(),
-        );
-        conn.execute_raw(backend.build(&insert)).await?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +265,60 @@ mod tests {
             preview(&"a".repeat(PREVIEW_CHARS)),
             "a".repeat(PREVIEW_CHARS)
         );
+    }
+
+    #[test]
+    fn a_batch_folds_to_one_row_per_conversation_whatever_the_order() {
+        let t0 = Utc::now();
+        let at = |ms: i64| t0 + chrono::Duration::milliseconds(ms);
+        let tenant = TenantId::from(uuid::Uuid::new_v4());
+        let arrival = |id, chat, text, name, ms| Arrival {
+            id,
+            tenant,
+            chat,
+            text,
+            contact_name: name,
+            at: at(ms),
+        };
+        let ana = "+4917600000001";
+        let arrivals = [
+            arrival(7, ana, "second", None, 20),
+            arrival(5, ana, "first", Some("Ana"), 0),
+            arrival(9, "+4917600000002", "hi", None, 5),
+        ];
+        let reply = (
+            (tenant, ana.to_owned()),
+            Activity::outbound("reply", at(10)),
+        );
+        let only_out = (
+            (tenant, "+4917600000003".to_owned()),
+            Activity::outbound("your order shipped", at(30)),
+        );
+        let mut backward = arrivals
+            .iter()
+            .rev()
+            .map(|a| Arrival { ..*a })
+            .collect::<Vec<_>>();
+        backward.rotate_left(1);
+        for arrivals in [&arrivals[..], &backward[..]] {
+            let folded = fold(arrivals, [reply.clone(), only_out.clone()]);
+            assert_eq!(folded.len(), 3, "one row per conversation");
+            assert!(folded.windows(2).all(|w| w[0].0 < w[1].0), "key order");
+            let (_, a) = folded.iter().find(|(k, _)| k.1 == ana).unwrap();
+            assert_eq!(a.first_in, Some((at(0), 5)), "the earliest opens it");
+            assert_eq!(a.unread, 2);
+            assert_eq!(a.last_in_at, Some(at(20)));
+            assert_eq!(a.last_out_at, Some(at(10)));
+            assert_eq!(a.last_at, at(20));
+            assert_eq!(a.preview, "second", "the newest either way");
+            assert_eq!(a.contact_name.as_deref(), Some("Ana"));
+            let (_, out) = folded.iter().find(|(k, _)| k.1.ends_with('3')).unwrap();
+            assert_eq!(
+                (out.first_in, out.unread),
+                (None, 0),
+                "the business wrote first"
+            );
+            assert_eq!(out.preview, "your order shipped");
+        }
     }
 }

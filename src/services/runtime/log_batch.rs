@@ -13,7 +13,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 
-use super::conversation_batch::{Arrival, Departure, record_arrivals, record_departures};
+use super::conversation_batch::{self, Activity, Arrival};
 use super::link::session_without_qr;
 
 use crate::domain::ids::TenantId;
@@ -253,7 +253,17 @@ pub async fn flush_log_batch(
             })
         })
         .collect();
-    let opened = record_arrivals(&txn, &arrivals).await?;
+    let outbound_activity = outbound.iter().map(|row| {
+        (
+            (row.tenant_id, row.chat_id.clone()),
+            Activity::outbound(&row.text, row.created_at),
+        )
+    });
+    let opened = conversation_batch::record(
+        &txn,
+        &conversation_batch::fold(&arrivals, outbound_activity),
+    )
+    .await?;
     let stored = inbound
         .iter()
         .zip(ids)
@@ -266,16 +276,6 @@ pub async fn flush_log_batch(
             })
         })
         .collect();
-    let departures: Vec<Departure> = outbound
-        .iter()
-        .map(|row| Departure {
-            tenant: row.tenant_id,
-            chat: &row.chat_id,
-            text: &row.text,
-            at: row.created_at,
-        })
-        .collect();
-    record_departures(&txn, &departures).await?;
     for rows in outbound.chunks(ROWS_PER_STATEMENT) {
         let rows = rows.iter().map(|row| message_log::ActiveModel {
             tenant_id: Set(row.tenant_id.into()),

@@ -1,7 +1,8 @@
 //! The command line: `flowhq [serve]`, `flowhq migrate`, the admin
 //! account commands `flowhq admin create|reset-password|create-token`,
-//! `flowhq bench` and `flowhq fake-google` (a fake sign-in provider for
-//! local trials of the portal).
+//! `flowhq backup FILE` (a live copy of the SQLite database), `flowhq
+//! bench` and `flowhq fake-google` (a fake sign-in provider for local
+//! trials of the portal).
 //!
 //! The admin commands connect to the database and migrate it, do their one
 //! thing through `services::admins` and exit: they never start the HTTP
@@ -46,6 +47,12 @@ enum Command {
     /// Manage admin accounts and API tokens (without starting the server).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Copy the SQLite database into a new file, safely while the server
+    /// runs (VACUUM INTO). PostgreSQL: use pg_dump.
+    Backup {
+        /// The new file (it must not exist yet).
+        to: std::path::PathBuf,
+    },
     /// Load-test the bot runtime on a scratch database and print the figures.
     Bench(crate::bench::BenchArgs),
     /// Run a fake Google sign-in provider on 127.0.0.1 (local trials only).
@@ -125,6 +132,7 @@ pub fn main() -> ExitCode {
             Command::Serve => App::build(settings).await?.run_until_stopped().await,
             Command::Migrate => migrate(settings).await,
             Command::Admin(command) => admin(settings, command).await,
+            Command::Backup { to } => backup(settings, &to).await,
             Command::Bench(args) => crate::bench::run(settings, args).await,
             Command::FakeGoogle(args) => fake_google(args).await,
         }
@@ -176,6 +184,19 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
         settings.database.redacted_url()
     );
     db.close().await?;
+    Ok(())
+}
+
+async fn backup(settings: Settings, to: &std::path::Path) -> anyhow::Result<()> {
+    let db = db::connect(&settings.database).await?;
+    let result = db::backup_into(&db, to).await;
+    db.close().await?;
+    result?;
+    println!(
+        "{}: copied into {}",
+        settings.database.redacted_url(),
+        to.display()
+    );
     Ok(())
 }
 

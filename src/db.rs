@@ -2,14 +2,15 @@
 //! PostgreSQL, with the pool sized from settings, and applying migrations.
 //! Errors here are start-up errors: each says plainly what to fix.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::path::Path;
 
+use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 
@@ -209,25 +210,74 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<usize, DbSetupError> {
     Ok(pending)
 }
 
-/// Creates the directory and checks the file can be opened for writing, so a
-/// read-only volume fails with its path named instead of SQLite's
-/// "unable to open database file".
+/// Creates the data directory and checks that SQLite will be able to write
+/// the database (the directory, for its `-wal` and `-shm` files, and the
+/// file when it exists), WITHOUT opening the file: closing any descriptor
+/// of a file drops every POSIX lock this process holds on it, SQLite's
+/// included, after which an outside connection (`sqlite3`, a backup) takes
+/// itself for the last user and deletes the live WAL. The second pool
+/// (the log writer's) runs this while the first holds its locks.
 fn prepare_sqlite_file(path: &Path) -> Result<(), DbSetupError> {
-    if let Some(dir) = directory_of(path) {
+    let dir = directory_of(path);
+    if let Some(dir) = dir {
         fs::create_dir_all(dir).map_err(|source| DbSetupError::DataDir {
             dir: dir.display().to_string(),
             source,
         })?;
     }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map(drop)
-        .map_err(|source| DbSetupError::NotWritable {
-            path: path.display().to_string(),
-            source,
-        })
+    let not_writable = |target: &Path, source| DbSetupError::NotWritable {
+        path: target.display().to_string(),
+        source,
+    };
+    let dir = dir.unwrap_or(Path::new("."));
+    writable(dir).map_err(|source| not_writable(dir, source))?;
+    match fs::metadata(path) {
+        Ok(_) => writable(path).map_err(|source| not_writable(path, source)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(not_writable(path, source)),
+    }
+}
+
+/// Whether this process may write `path`, asked of the kernel without
+/// opening it.
+fn writable(path: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::Access;
+        rustix::fs::access(path, Access::READ_OK | Access::WRITE_OK)?;
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        if fs::metadata(path)?.permissions().readonly() {
+            return Err(std::io::ErrorKind::PermissionDenied.into());
+        }
+        Ok(())
+    }
+}
+
+/// Copies a live SQLite database into a new file at `to`, consistent as of
+/// one moment (`VACUUM INTO`: a read transaction, so the server keeps
+/// writing meanwhile). Refuses an existing `to`; PostgreSQL has `pg_dump`.
+pub async fn backup_into(db: &DatabaseConnection, to: &Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        db.get_database_backend() == DbBackend::Sqlite,
+        "backup copies SQLite databases; for PostgreSQL use pg_dump"
+    );
+    anyhow::ensure!(
+        !to.exists(),
+        "{} exists already; choose a new file",
+        to.display()
+    );
+    let to = to.to_str().context("the backup path is not valid UTF-8")?;
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        "VACUUM INTO ?",
+        [to.into()],
+    ))
+    .await
+    .with_context(|| format!("backup into {to} failed"))?;
+    Ok(())
 }
 
 /// The directory a file path names, `None` for a bare file name (the

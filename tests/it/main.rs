@@ -27,6 +27,7 @@ mod portal_isolation;
 mod portal_pages;
 mod portal_sign_in;
 mod portal_story;
+mod sqlite_live;
 mod transport_pages;
 mod use_cases;
 #[cfg(feature = "whatsapp-web")]

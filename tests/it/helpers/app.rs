@@ -40,6 +40,17 @@ impl TestApp {
         &self.state.db
     }
 
+    /// The database this app runs on, for other processes to open.
+    pub fn database_url(&self) -> String {
+        use secrecy::ExposeSecret;
+        self.settings.database.url.expose_secret().to_owned()
+    }
+
+    /// The SQLite file this app runs on (`None` on PostgreSQL).
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        self.settings.database.sqlite_path()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))

@@ -1,8 +1,9 @@
 //! What the integration tests share, by job: booting the app on a database
 //! of its own (`app`), the admin API and direct database moves (`api`),
 //! test data (`fixtures`), a cookie-jar browser (`browser`), a real one
-//! (`chromium`: headless Chromium over WebDriver), reading HTML (`html`)
-//! and Google sign-in against the fake provider (`google`).
+//! (`chromium`: headless Chromium over WebDriver), reading HTML (`html`),
+//! Google sign-in against the fake provider (`google`) and the `flowhq`
+//! binary serving as its own process (`process`).
 
 mod api;
 mod app;
@@ -11,6 +12,7 @@ mod chromium;
 mod fixtures;
 mod google;
 mod html;
+mod process;
 
 pub use api::*;
 pub use app::*;
@@ -19,3 +21,4 @@ pub use chromium::*;
 pub use fixtures::*;
 pub use google::*;
 pub use html::*;
+pub use process::*;

@@ -19,6 +19,7 @@ mod browser;
 mod cloud_api;
 mod config;
 mod conversations;
+mod crash;
 mod data_model;
 mod errors;
 mod health;

@@ -1,33 +1,71 @@
-//! `ServerProcess`: the release path for real — the `flowhq` binary serving
-//! in a directory of its own, as an operator starts it, on a SQLite file
-//! other processes can open; `kill` ends it without a graceful stop.
+//! `ServerProcess`: the `flowhq` binary serving in a directory of its own,
+//! as an operator starts it, on a SQLite file other processes can open (or
+//! the test database: PostgreSQL with `TEST_DATABASE_URL`); `kill` ends it
+//! without a graceful stop and `restart` starts it again on the same data.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use super::{ADMIN_PASSWORD, ADMIN_USERNAME};
+use super::{ADMIN_PASSWORD, ADMIN_USERNAME, TestDatabase};
 
 pub struct ServerProcess {
     child: Child,
     pub base: String,
     pub client: reqwest::Client,
     dir: tempfile::TempDir,
+    /// `None`: the SQLite file under `dir`'s `data/`.
+    database: Option<TestDatabase>,
+    /// Settings of the test's own (`FLOWHQ__…` pairs), kept over restarts.
+    env: Vec<(String, String)>,
 }
 
 impl ServerProcess {
     /// Starts `flowhq serve` on a fresh SQLite file and waits for `/healthz`.
     pub async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::spawn(tempfile::tempdir().unwrap(), None, Vec::new()).await
+    }
+
+    /// The same on the test database (PostgreSQL with `TEST_DATABASE_URL`),
+    /// with `env` (`FLOWHQ__…` settings) on top.
+    pub async fn start_on_test_database(env: &[(&str, &str)]) -> Self {
+        let database = TestDatabase::create().await;
+        let env = env
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        Self::spawn(tempfile::tempdir().unwrap(), Some(database), env).await
+    }
+
+    /// Kills it (if it still runs) and starts it again on the same data.
+    pub async fn restart(mut self) -> Self {
+        self.kill();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        let database = self.database.take();
+        Self::spawn(dir, database, std::mem::take(&mut self.env)).await
+    }
+
+    async fn spawn(
+        dir: tempfile::TempDir,
+        database: Option<TestDatabase>,
+        env: Vec<(String, String)>,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let mut command = flowhq_command(dir.path());
+        if let Some(database) = &database {
+            command.env("FLOWHQ__DATABASE__URL", &database.url);
+        }
         let child = command
+            .envs(env.iter().map(|(key, value)| (key, value)))
             .env("FLOWHQ__SERVER__PORT", port.to_string())
             .env("FLOWHQ__ADMIN__BOOTSTRAP_PASSWORD", ADMIN_PASSWORD)
+            // Replies as fast as the test sends, as in `Settings::for_tests`.
+            .env("FLOWHQ__BOTS__TENANT_RATE_PER_MINUTE", "600000")
+            .env("FLOWHQ__BOTS__TENANT_BURST", "10000")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -37,6 +75,8 @@ impl ServerProcess {
             base: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
             dir,
+            database,
+            env,
         };
         for _ in 0..300 {
             if let Ok(response) = server.client.get(server.url("/healthz")).send().await
@@ -65,9 +105,20 @@ impl ServerProcess {
             .basic_auth(ADMIN_USERNAME, Some(ADMIN_PASSWORD))
     }
 
+    /// The database URL it serves from.
+    pub fn database_url(&self) -> String {
+        match &self.database {
+            Some(database) => database.url.clone(),
+            None => format!("sqlite://{}", self.database_file().display()),
+        }
+    }
+
     /// Runs another `flowhq` command on the same data.
     pub async fn run(&self, args: &[&str]) -> Output {
         let mut command = flowhq_command(self.dir.path());
+        if let Some(database) = &self.database {
+            command.env("FLOWHQ__DATABASE__URL", &database.url);
+        }
         command.args(args);
         tokio::task::spawn_blocking(move || command.output().unwrap())
             .await

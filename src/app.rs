@@ -32,14 +32,23 @@ use crate::state::AppState;
 use crate::{db, web as routes};
 
 /// Headers every response carries: no page of ours may be framed by another
-/// site (clickjacking of the admin and portal forms), no MIME sniffing, and
-/// no full URLs in the Referer sent to other sites.
-fn security_headers() -> actix_web::middleware::DefaultHeaders {
-    actix_web::middleware::DefaultHeaders::new()
+/// site (clickjacking of the admin and portal forms), no MIME sniffing, no
+/// full URLs in the Referer sent to other sites, and nothing kept in a
+/// cache unless the response says otherwise (only the static files do):
+/// pages and JSON carry tenants' data, and one shows a new token's secret.
+/// Behind https, browsers are also told to never use plain http again.
+fn security_headers(https: bool) -> actix_web::middleware::DefaultHeaders {
+    let headers = actix_web::middleware::DefaultHeaders::new()
         .add(("X-Frame-Options", "DENY"))
         .add(("Content-Security-Policy", "frame-ancestors 'none'"))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "same-origin"))
+        .add(("Cache-Control", "no-store"));
+    if https {
+        headers.add(("Strict-Transport-Security", "max-age=31536000"))
+    } else {
+        headers
+    }
 }
 
 /// Google sign-ins one client IP may start per minute (each stores a row
@@ -155,12 +164,13 @@ impl App {
 
         let data = web::Data::new(state.clone());
         let server = &state.settings.server;
+        let https = state.settings.serves_https();
         let mut http = HttpServer::new(move || {
             ActixApp::new()
                 .app_data(data.clone())
                 .configure(routes::routes)
                 .wrap(from_fn(routes::errors::render_errors))
-                .wrap(security_headers())
+                .wrap(security_headers(https))
                 // The path only (%U): queries may carry one-time sign-in codes
                 // and webhook verify tokens.
                 .wrap(

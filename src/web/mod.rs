@@ -22,9 +22,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(api::routes)
         .configure(portal::routes)
         .configure(webhooks::routes)
-        .route("/", web::get().to(home::index))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
+        .service(web::resource("/").get(home::index))
+        .service(web::resource("/healthz").get(health::healthz))
+        .service(web::resource("/readyz").get(health::readyz))
         .service(
             web::resource("/static/{file}")
                 .route(web::get().to(static_files::serve))

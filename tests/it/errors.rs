@@ -1,6 +1,6 @@
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn unknown_api_path_answers_json_with_a_stable_code_and_the_request_id() {
@@ -82,4 +82,64 @@ async fn the_stylesheet_is_served_with_long_cache_headers_for_get_and_head() {
 
     let head = app.client.head(app.url(&href)).send().await.unwrap();
     assert_eq!(head.status(), 200);
+}
+
+#[tokio::test]
+async fn a_known_path_with_the_wrong_method_answers_405_not_404() {
+    let app = spawn_app().await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/admin/logout"),
+        (reqwest::Method::GET, "/auth/logout"),
+        (reqwest::Method::POST, "/auth/google/login"),
+        (reqwest::Method::POST, "/healthz"),
+        (
+            reqwest::Method::DELETE,
+            "/api/admin/tenants/00000000-0000-0000-0000-000000000000/qr",
+        ),
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pages_and_json_are_never_cached_and_https_installs_ask_for_hsts() {
+    let app = spawn_app().await;
+    let browser = app.signed_in_browser().await;
+    let token_page = browser.get("/admin/tokens").await;
+    assert_eq!(token_page.status(), 200);
+    let api = app
+        .api(reqwest::Method::GET, "/api/admin/tenants")
+        .send()
+        .await
+        .unwrap();
+    for (what, headers) in [
+        ("admin page", token_page.headers()),
+        ("admin API", api.headers()),
+    ] {
+        assert_eq!(headers["cache-control"], "no-store", "{what}");
+        assert!(
+            headers.get("strict-transport-security").is_none(),
+            "{what}: plain http"
+        );
+    }
+
+    let app = spawn_app_with(|settings| {
+        settings.server.public_url = Some("https://flowhq.example.com".parse().unwrap());
+    })
+    .await;
+    let response = app.get("/healthz").await;
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
 }

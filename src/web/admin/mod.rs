@@ -32,7 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(login::show))
             .route(web::post().to(login::submit)),
     )
-    .route("/admin/logout", web::post().to(login::logout))
+    .service(web::resource("/admin/logout").post(login::logout))
     .service(web::resource("/admin").get(dashboard::show))
     .service(
         web::resource("/admin/tenants")

@@ -16,18 +16,12 @@ use crate::state::AppState;
 use crate::web::auth::ApiAdmin;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/tenants/{id}/approve", web::post().to(approve))
-        .route(
-            "/admin/tenants/{id}/bot/{action}",
-            web::post().to(bot_command),
-        )
-        .route("/admin/tenants/{id}/qr", web::get().to(qr))
-        .route("/admin/tenants/{id}/sandbox/scan", web::post().to(scan))
-        .route(
-            "/admin/tenants/{id}/sandbox/inbound",
-            web::post().to(inbound),
-        )
-        .route("/admin/tenants/{id}/sandbox/outbox", web::get().to(outbox));
+    cfg.service(web::resource("/admin/tenants/{id}/approve").post(approve))
+        .service(web::resource("/admin/tenants/{id}/bot/{action}").post(bot_command))
+        .service(web::resource("/admin/tenants/{id}/qr").get(qr))
+        .service(web::resource("/admin/tenants/{id}/sandbox/scan").post(scan))
+        .service(web::resource("/admin/tenants/{id}/sandbox/inbound").post(inbound))
+        .service(web::resource("/admin/tenants/{id}/sandbox/outbox").get(outbox));
 }
 
 /// Approves a tenant directly (one an admin created, no setup request).

@@ -20,10 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(show))
             .route(web::put().to(set)),
     )
-    .route(
-        "/admin/tenants/{id}/whatsapp/pairing",
-        web::put().to(pairing),
-    );
+    .service(web::resource("/admin/tenants/{id}/whatsapp/pairing").put(pairing));
 }
 
 /// The transport as admins see it, with (Cloud API only) the webhook

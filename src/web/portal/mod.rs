@@ -22,9 +22,9 @@ use crate::web::auth::PortalSession;
 
 /// One resource per path, so a wrong method is a 405, not a 404.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/google/login", web::get().to(sign_in::login))
-        .route("/auth/google/callback", web::get().to(sign_in::callback))
-        .route("/auth/logout", web::post().to(sign_in::logout))
+    cfg.service(web::resource("/auth/google/login").get(sign_in::login))
+        .service(web::resource("/auth/google/callback").get(sign_in::callback))
+        .service(web::resource("/auth/logout").post(sign_in::logout))
         .service(web::resource("/portal").get(pages::home))
         .service(
             web::resource("/portal/onboarding")

@@ -20,8 +20,28 @@ use super::control::{BotControl, CustomerMessage, DeliveryReport, Receipt};
 use super::transports;
 use crate::crypto::{self, MasterKey};
 use crate::domain::ids::TenantId;
-use crate::domain::phone::e164_digits;
+use crate::domain::phone::{PhoneNumber, e164_digits};
 use crate::error::{AppError, ErrorCode};
+
+/// The longest message id taken from Meta (theirs are ~60 characters).
+const MAX_MESSAGE_ID_CHARS: usize = 128;
+
+/// The message id and the sender (as +E.164) of a webhook message, or why
+/// it is not one WhatsApp would send: an id of 1 to `MAX_MESSAGE_ID_CHARS`
+/// characters, a sender of digits that make a phone number.
+fn message_origin(
+    id: Option<String>,
+    from: Option<String>,
+) -> Result<(String, String), &'static str> {
+    let id = id
+        .filter(|id| !id.is_empty() && id.chars().count() <= MAX_MESSAGE_ID_CHARS)
+        .ok_or("no usable message id")?;
+    let from = from
+        .filter(|from| from.chars().all(|c| c.is_ascii_digit()))
+        .and_then(|digits| PhoneNumber::parse(&format!("+{digits}")).ok())
+        .ok_or("no usable sender number")?;
+    Ok((id, from.into_string()))
+}
 
 fn not_a_cloud_tenant() -> AppError {
     AppError::not_found(
@@ -264,9 +284,12 @@ async fn receive_message(
     message: Message,
     contact_name: Option<String>,
 ) -> Result<Receipt, AppError> {
-    let (Some(id), Some(from)) = (message.id, message.from) else {
-        tracing::warn!(%tenant, "webhook message without id or sender skipped");
-        return Ok(Receipt::Delivered);
+    let (id, from) = match message_origin(message.id, message.from) {
+        Ok(origin) => origin,
+        Err(why) => {
+            tracing::warn!(%tenant, why, "webhook message skipped");
+            return Ok(Receipt::Delivered);
+        }
     };
     let text = match (message.kind.as_str(), message.text) {
         ("text", Some(text)) if !text.body.trim().is_empty() => text.body,
@@ -286,7 +309,7 @@ async fn receive_message(
             tenant,
             CustomerMessage {
                 id,
-                from: e164_digits(&from),
+                from,
                 to: business.to_owned(),
                 text,
                 at,
@@ -351,4 +374,36 @@ async fn record_status(
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin(id: &str, from: &str) -> Result<(String, String), &'static str> {
+        message_origin(Some(id.to_owned()), Some(from.to_owned()))
+    }
+
+    #[test]
+    fn only_a_bounded_id_and_a_real_sender_make_a_message() {
+        assert_eq!(
+            origin("wamid.1", "4917612345678"),
+            Ok(("wamid.1".to_owned(), "+4917612345678".to_owned()))
+        );
+        assert!(origin("", "4917612345678").is_err(), "empty id");
+        assert!(origin(&"x".repeat(MAX_MESSAGE_ID_CHARS + 1), "4917612345678").is_err());
+        assert!(origin(&"x".repeat(MAX_MESSAGE_ID_CHARS), "4917612345678").is_ok());
+        for from in [
+            "",
+            "+4917612345678",
+            "49 176",
+            "123",
+            "4917612345678901234",
+            "abc",
+        ] {
+            assert!(origin("wamid.1", from).is_err(), "sender {from:?}");
+        }
+        assert!(message_origin(None, Some("4917612345678".to_owned())).is_err());
+        assert!(message_origin(Some("wamid.1".to_owned()), None).is_err());
+    }
 }

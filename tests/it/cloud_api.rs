@@ -763,10 +763,14 @@ async fn an_item_of_an_unexpected_shape_does_not_cost_the_rest_of_the_notificati
     let id = cloud_tenant(&app, 1).await;
     let mut notification = text_notification("wamid.IN-L", CUSTOMER, "hello");
     let messages = &mut notification["entry"][0]["changes"][0]["value"]["messages"];
-    messages.as_array_mut().unwrap().insert(
-        0,
+    for odd in [
         json!({ "type": "text", "text": { "body": "no id, no sender" } }),
-    );
+        // What WhatsApp never sends: an empty sender, a 100 KB id.
+        json!({ "id": "wamid.EMPTY-FROM", "from": "", "type": "text", "text": { "body": "hi" } }),
+        json!({ "id": "w".repeat(100_000), "from": "4917600000009", "type": "text", "text": { "body": "hi" } }),
+    ] {
+        messages.as_array_mut().unwrap().insert(0, odd);
+    }
     notification["entry"][0]["changes"][0]["value"]["statuses"] =
         json!([{ "status": "delivered" }]);
     assert_eq!(deliver(&app, id, &notification).await, StatusCode::OK);

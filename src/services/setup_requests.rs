@@ -165,9 +165,10 @@ pub async fn submit(
     // name then) takes the requested business name.
     let named_after_business = current.is_some_and(|t| t.name == config.business_name);
     let name = named_after_business.then(|| request.business_name.clone());
-    // The number is only checked here: it becomes the tenant's when an
-    // admin approves, so a request cannot reserve someone else's number.
-    tenants::ensure_phone_free(&txn, &request.whatsapp_number, tenant_id).await?;
+    // The number is not checked against other tenants here: an owner must
+    // not learn whose number is whose. It becomes the tenant's only when an
+    // admin approves, and the approval refuses a number taken meanwhile, so
+    // a request cannot reserve someone else's number either.
     let update = tenants::TenantUpdate {
         name,
         welcome_message,

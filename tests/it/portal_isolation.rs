@@ -6,7 +6,7 @@
 use entity::{message_log, setup_request, tenant, tenant_config, user};
 use flowhq::fake_google::FakeGoogle;
 use reqwest::{Method, StatusCode};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -302,8 +302,10 @@ async fn an_owner_cannot_change_another_tenant_whatever_ids_they_send() {
     let before = snapshot(&app, &a).await;
     let a_id = a.tenant_id.to_string();
 
-    // A's number for B, with A's tenant id in the body: refused, the number
-    // is taken, and the refusal says nothing of A.
+    // A's number for B, with A's tenant id in the body: B's own request,
+    // answered like any other (an owner never learns whose number is
+    // whose), and saying nothing of A. The admin's approval would refuse
+    // the number; here the admin rejects the request.
     let mut taken = request_body("Beta Bakery", A_NUMBER, "mine now");
     taken["tenant_id"] = json!(a_id);
     let (status, body) = json_of(
@@ -313,10 +315,25 @@ async fn an_owner_cannot_change_another_tenant_whatever_ids_they_send() {
             .unwrap(),
     )
     .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert_eq!(body["error"], "phone_number_taken", "{body}");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!(!body.to_string().contains(A_BUSINESS), "{body}");
     assert!(!body.to_string().contains(A_EMAIL), "{body}");
+    let request = id_of(&body);
+    let (status, body) = app
+        .api_post(
+            &format!("/api/admin/setup-requests/{request}/approve"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "phone_number_taken", "{body}");
+    let (status, body) = app
+        .api_post(
+            &format!("/api/admin/setup-requests/{request}/reject"),
+            &json!({ "note": "That number is taken." }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     // Onboarding form naming A: B's own request, for B's tenant.
     let page = b.page("/portal/onboarding").await;
@@ -403,11 +420,19 @@ async fn an_owner_cannot_change_another_tenant_whatever_ids_they_send() {
     assert_eq!(b_config.welcome_message, "Hijacked welcome");
     let b_requests = setup_request::Entity::find()
         .filter(setup_request::Column::TenantId.eq(b_tenant))
+        .order_by_asc(setup_request::Column::CreatedAt)
         .all(app.db())
         .await
         .unwrap();
-    assert_eq!(b_requests.len(), 1);
-    assert_eq!(b_requests[0].business_name, "Beta Hijack");
+    let names: Vec<&str> = b_requests
+        .iter()
+        .map(|r| r.business_name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["Beta Bakery", "Beta Hijack"],
+        "both B's, the first rejected"
+    );
     // And A's session still shows A's own tenant.
     let (_, a_me) = json_of(a.browser.get("/api/portal/me").await).await;
     assert_eq!(a_me["tenant"]["id"], a_id);

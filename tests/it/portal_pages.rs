@@ -454,7 +454,7 @@ async fn a_second_request_is_refused_while_the_first_waits_for_review() {
 }
 
 #[tokio::test]
-async fn a_number_of_another_tenant_is_refused_at_the_number_field() {
+async fn an_owner_cannot_learn_whose_number_is_whose_and_the_admin_cannot_approve_a_taken_one() {
     let app = spawn_app().await;
     let other = app.new_tenant(1).await;
     let taken = app.tenant(other).await["phone_number"]
@@ -463,25 +463,27 @@ async fn a_number_of_another_tenant_is_refused_at_the_number_field() {
         .to_owned();
     let (browser, user) = app.owner_browser("ana@example.com").await;
 
-    let response = submit(
-        &browser,
-        "/portal/onboarding",
-        &request_form(&taken, "Salon Ana"),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    let page = response.text().await.unwrap();
-    assert!(
-        error_near(&page, "whatsapp_number").is_some_and(|e| e.contains("already used")),
-        "{page}"
-    );
+    // Taken or free, the owner's request is accepted alike.
+    onboard(&browser, &taken, "Salon Ana").await;
+    let status = browser.get("/portal/status").await.text().await.unwrap();
+    assert!(!status.contains("already used"), "{status}");
+    let tenant = user.tenant_id.into();
+    assert_eq!(app.tenant_status(tenant).await, TenantStatus::Pending);
+
+    // The admin decides, and the number's owner is told there.
+    let request = id_of(&setup_requests_of(&app, tenant).await[0]);
+    let (code, body) = app
+        .api_post(
+            &format!("/api/admin/setup-requests/{request}/approve"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "phone_number_taken", "{body}");
+    assert_eq!(app.tenant_status(tenant).await, TenantStatus::Pending);
     assert_eq!(
-        input_value(&page, "whatsapp_number").as_deref(),
-        Some(taken.as_str())
-    );
-    assert_eq!(
-        app.tenant_status(user.tenant_id.into()).await,
-        TenantStatus::New
+        setup_requests_of(&app, tenant).await[0]["status"],
+        "SUBMITTED"
     );
 }
 
@@ -519,16 +521,17 @@ async fn a_requested_number_is_reserved_only_when_an_admin_approves_it() {
         Value::Null
     );
 
-    // Now it is Ben's: Ana's next request with it is refused at the field.
-    let response = submit(
-        &ana,
-        "/portal/onboarding",
-        &request_form(number, "Salon Ana"),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    let page = response.text().await.unwrap();
-    assert!(error_near(&page, "whatsapp_number").is_some(), "{page}");
+    // Now it is Ben's: Ana may ask again (she is not told whose it is),
+    // but the approval refuses it.
+    onboard(&ana, number, "Salon Ana").await;
+    let anas = id_of(&setup_requests_of(&app, ana_user.tenant_id.into()).await[0]);
+    let (status, body) = app
+        .api_post(
+            &format!("/api/admin/setup-requests/{anas}/approve"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
 
 #[tokio::test]

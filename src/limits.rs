@@ -1,7 +1,12 @@
 //! Throttling (governor). Sign-ins: failed attempts are counted per client IP
-//! and per username; once either runs out, that key is locked until governor
-//! says another attempt is allowed, and even a right password is refused until
-//! then. Successful sign-ins cost nothing.
+//! and per username. A client address that runs out of attempts is locked
+//! until governor allows another one, and even a right password is refused
+//! until then. A username is never locked (anybody could then lock the real
+//! admin out with a few wrong passwords): once its attempts run out, each
+//! further failure makes every next attempt on it wait longer before the
+//! password is checked, doubling up to `MAX_USERNAME_PAUSE`, so guessing
+//! from many addresses slows down while the admin still signs in. Success
+//! ends the pause; successful sign-ins cost nothing.
 //!
 //! Keys are swept by `sweep()` (called from the app's maintenance task), so
 //! a flood of usernames cannot grow memory without bound.
@@ -22,13 +27,21 @@ pub enum LoginKey {
 
 pub struct LoginLimiter {
     failures: DefaultKeyedRateLimiter<LoginKey>,
+    /// Client addresses that ran out of attempts.
     locked_until: DashMap<LoginKey, Instant>,
+    /// Usernames that ran out: failures since, and when the last was.
+    paused: DashMap<LoginKey, (u32, Instant)>,
+    /// How long a username's pause is remembered after its last failure.
+    forget_after: Duration,
     clock: DefaultClock,
 }
 
+/// The longest a sign-in on a username waits after repeated failures.
+pub const MAX_USERNAME_PAUSE: Duration = Duration::from_secs(16);
+
 impl LoginLimiter {
-    /// The `attempts`-th failure in a burst locks the key; one more attempt
-    /// is allowed per `period` after that.
+    /// The `attempts`-th failure in a burst runs the key out; one more
+    /// attempt is allowed per `period` after that.
     pub fn new(attempts: NonZeroU32, period: Duration) -> Self {
         // governor refuses the cell after the burst: a burst of `attempts - 1`
         // makes the `attempts`-th failure the refused one, which locks.
@@ -39,33 +52,56 @@ impl LoginLimiter {
         Self {
             failures: RateLimiter::keyed(quota),
             locked_until: DashMap::new(),
+            paused: DashMap::new(),
+            forget_after: period.saturating_mul(attempts.get()),
             clock: DefaultClock::default(),
         }
     }
 
-    /// `Err(wait)` while any of the keys is locked.
-    pub fn check(&self, keys: &[LoginKey]) -> Result<(), Duration> {
+    /// `Err(wait)` while a client address among the keys is locked;
+    /// otherwise `Ok(pause)`: how long to wait before checking the password
+    /// (zero unless the username ran out of attempts).
+    pub fn check(&self, keys: &[LoginKey]) -> Result<Duration, Duration> {
         let now = Instant::now();
         let wait = keys
             .iter()
             .filter_map(|key| self.locked_until.get(key).map(|until| *until))
             .filter(|until| *until > now)
             .max();
-        match wait {
-            Some(until) => Err(until - now),
-            None => Ok(()),
+        if let Some(until) = wait {
+            return Err(until - now);
         }
+        let pause = keys
+            .iter()
+            .filter_map(|key| self.paused.get(key).map(|entry| *entry))
+            .filter(|(_, last)| now.duration_since(*last) < self.forget_after)
+            .map(|(excess, _)| username_pause(excess))
+            .max();
+        Ok(pause.unwrap_or(Duration::ZERO))
     }
 
-    /// Counts a failed attempt; `Err(wait)` when it used up a key's allowance
-    /// (the keys are locked from now on).
+    /// Counts a failed attempt; `Err(wait)` when it used up a client
+    /// address's allowance (locked from now on).
     pub fn record_failure(&self, keys: &[LoginKey]) -> Result<(), Duration> {
         let mut longest: Option<Duration> = None;
         for key in keys {
-            if let Err(not_until) = self.failures.check_key(key) {
-                let wait = not_until.wait_time_from(self.clock.now());
-                self.locked_until.insert(key.clone(), Instant::now() + wait);
-                longest = Some(longest.map_or(wait, |w| w.max(wait)));
+            let Err(not_until) = self.failures.check_key(key) else {
+                continue;
+            };
+            match key {
+                LoginKey::Ip(_) => {
+                    let wait = not_until.wait_time_from(self.clock.now());
+                    self.locked_until.insert(key.clone(), Instant::now() + wait);
+                    longest = Some(longest.map_or(wait, |w| w.max(wait)));
+                }
+                LoginKey::Username(_) => {
+                    let mut entry = self
+                        .paused
+                        .entry(key.clone())
+                        .or_insert((0, Instant::now()));
+                    entry.0 = entry.0.saturating_add(1);
+                    entry.1 = Instant::now();
+                }
             }
         }
         match longest {
@@ -74,17 +110,34 @@ impl LoginLimiter {
         }
     }
 
-    /// Forgets keys whose allowance is full again and locks that expired.
+    /// A right password: the username's pause ends.
+    pub fn record_success(&self, keys: &[LoginKey]) {
+        for key in keys {
+            self.paused.remove(key);
+        }
+    }
+
+    /// Forgets keys whose allowance is full again, locks that expired and
+    /// pauses not renewed for a while.
     pub fn sweep(&self) {
         self.failures.retain_recent();
         self.failures.shrink_to_fit();
         let now = Instant::now();
         self.locked_until.retain(|_, until| *until > now);
+        self.paused
+            .retain(|_, (_, last)| now.duration_since(*last) < self.forget_after);
     }
 
     pub fn tracked_keys(&self) -> usize {
-        self.failures.len() + self.locked_until.len()
+        self.failures.len() + self.locked_until.len() + self.paused.len()
     }
+}
+
+/// 1 s after the first failure beyond the allowance, doubling, at most
+/// `MAX_USERNAME_PAUSE`.
+fn username_pause(excess: u32) -> Duration {
+    let doublings = excess.saturating_sub(1).min(16);
+    Duration::from_secs(1u64 << doublings).min(MAX_USERNAME_PAUSE)
 }
 
 /// At most a burst of actions per key, then one more every `period`: for
@@ -150,21 +203,43 @@ mod tests {
     }
 
     #[test]
-    fn a_key_locks_after_its_allowance_and_others_do_not() {
+    fn an_address_locks_after_its_allowance_but_a_username_only_slows_down() {
         let limiter = LoginLimiter::new(NonZeroU32::new(3).unwrap(), Duration::from_secs(60));
-        let alice = [LoginKey::Username("alice".into())];
+        let username = || LoginKey::Username("admin".into());
+        let attacker = [username(), LoginKey::Ip("192.0.2.66".parse().unwrap())];
+        let admin = [username(), LoginKey::Ip("198.51.100.7".parse().unwrap())];
         for _ in 0..2 {
-            assert!(limiter.check(&alice).is_ok());
-            assert!(limiter.record_failure(&alice).is_ok());
+            assert_eq!(limiter.check(&attacker), Ok(Duration::ZERO));
+            assert!(limiter.record_failure(&attacker).is_ok());
         }
-        // The third failure uses up the allowance: locked from now on.
-        let wait = limiter.record_failure(&alice).unwrap_err();
+        // The third failure uses up the allowance: the address is locked…
+        let wait = limiter.record_failure(&attacker).unwrap_err();
         assert!(
             wait > Duration::from_secs(50) && wait <= Duration::from_secs(60),
             "{wait:?}"
         );
-        assert!(limiter.check(&alice).is_err());
-        assert!(limiter.check(&[LoginKey::Username("bob".into())]).is_ok());
+        assert!(limiter.check(&attacker).is_err());
+        // …the admin, from their own address, only waits, a little longer
+        // with each further failure on the name, never beyond the cap.
+        assert_eq!(limiter.check(&admin), Ok(Duration::from_secs(1)));
+        let mut pauses = Vec::new();
+        for n in 0..8 {
+            let other = [
+                username(),
+                LoginKey::Ip(format!("203.0.113.{n}").parse().unwrap()),
+            ];
+            let _ = limiter.record_failure(&other);
+            pauses.push(limiter.check(&admin).unwrap());
+        }
+        assert!(pauses.windows(2).all(|w| w[0] <= w[1]), "{pauses:?}");
+        assert_eq!(pauses.last(), Some(&MAX_USERNAME_PAUSE));
+        // A right password ends the pause; another name never had one.
+        limiter.record_success(&admin);
+        assert_eq!(limiter.check(&admin), Ok(Duration::ZERO));
+        assert_eq!(
+            limiter.check(&[LoginKey::Username("bob".into())]),
+            Ok(Duration::ZERO)
+        );
     }
 
     #[test]

@@ -307,12 +307,16 @@ impl FromRequest for ApiAdmin {
                 ));
             }
             let keys = login_keys(&req, username);
-            state
+            let pause = state
                 .login_limiter
                 .check(&keys)
                 .map_err(AppError::rate_limited)?;
+            tokio::time::sleep(pause).await;
             match admins::authenticate(&state.db, username, password).await? {
-                Some(admin) => Ok(ApiAdmin(admin)),
+                Some(admin) => {
+                    state.login_limiter.record_success(&keys);
+                    Ok(ApiAdmin(admin))
+                }
                 None => {
                     // Locks from the next attempt on; this one is a 401.
                     let _ = state.login_limiter.record_failure(&keys);

@@ -120,8 +120,9 @@ pub async fn submit(
     let keys = login_keys(&req, &username);
     let ip = client_ip(&req).map(|ip| ip.to_string());
 
-    if let Err(wait) = state.login_limiter.check(&keys) {
-        return Ok(locked_out(&state, &username, next, wait));
+    match state.login_limiter.check(&keys) {
+        Err(wait) => return Ok(locked_out(&state, &username, next, wait)),
+        Ok(pause) => tokio::time::sleep(pause).await,
     }
     let Some(admin) = admins::authenticate(&state.db, &username, &form.password).await? else {
         audit::record(
@@ -151,6 +152,7 @@ pub async fn submit(
         ));
     };
 
+    state.login_limiter.record_success(&keys);
     // Rotation: whatever session this browser had ends here.
     if let Some(old) = req.cookie(ADMIN_COOKIE) {
         sessions::destroy(&state.db, old.value()).await?;

@@ -1151,8 +1151,8 @@ async fn owners_read_why_a_message_failed_in_plain_words_not_the_raw_cause() {
 #[tokio::test]
 async fn an_owner_whose_codes_ran_out_gets_a_new_one_and_links_the_sandbox_alone() {
     let app = spawn_app_with(|settings| {
-        settings.bots.qr_first_ttl = std::time::Duration::from_millis(400);
-        settings.bots.qr_next_ttl = std::time::Duration::from_millis(200);
+        // One code per round, long enough to be scanned on a busy machine.
+        settings.bots.qr_first_ttl = std::time::Duration::from_millis(1500);
         settings.bots.qr_max_codes = std::num::NonZeroU32::new(1).unwrap();
     })
     .await;
@@ -1179,12 +1179,14 @@ async fn an_owner_whose_codes_ran_out_gets_a_new_one_and_links_the_sandbox_alone
 
     let response = submit(&browser, "/portal/status/new-code", &form(&[])).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let page = eventually("a new code on the status page", || async {
+    // The session row may say QR_READY while the code itself is not (yet,
+    // or any more) there to show: wait for both.
+    eventually("a new code on the status page", || async {
         let page = browser.page("/portal/status").await;
-        page.contains("Simulate the scan").then_some(page)
+        (page.contains("Simulate the scan") && page.contains(r#"id="qr-img" src="data:image/"#))
+            .then_some(())
     })
     .await;
-    assert!(page.contains(r#"id="qr-img" src="data:image/"#), "{page}");
     let response = submit(&browser, "/portal/status/sandbox-scan", &form(&[])).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     eventually("the tenant ACTIVE", || async {

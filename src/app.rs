@@ -165,11 +165,15 @@ impl App {
         let data = web::Data::new(state.clone());
         let server = &state.settings.server;
         let https = state.settings.serves_https();
+        let body_timeout = server.body_timeout;
         let mut http = HttpServer::new(move || {
             ActixApp::new()
                 .app_data(data.clone())
                 .configure(routes::routes)
                 .wrap(from_fn(routes::errors::render_errors))
+                .wrap(from_fn(move |req, next| {
+                    routes::body_deadline::bound(body_timeout, req, next)
+                }))
                 .wrap(security_headers(https))
                 // The path only (%U): queries may carry one-time sign-in codes
                 // and webhook verify tokens.

@@ -49,6 +49,8 @@ pub struct ServerSettings {
     pub workers: usize,
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub body_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -323,6 +325,12 @@ impl Settings {
             return Err(ConfigError::new(
                 "server.public_url",
                 format!("must be an absolute http(s) URL, got {url}"),
+            ));
+        }
+        if server.body_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "server.body_timeout",
+                "must be longer than 0s",
             ));
         }
         if server.shutdown_timeout.is_zero() {

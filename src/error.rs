@@ -35,6 +35,7 @@ pub enum ErrorCode {
     SignInUnavailable,
     GoogleNotConfigured,
     PayloadTooLarge,
+    RequestTimeout,
     RateLimited,
     Internal,
     ServiceUnavailable,
@@ -59,6 +60,7 @@ impl ErrorCode {
             Self::SignInUnavailable => "sign_in_unavailable",
             Self::GoogleNotConfigured => "google_not_configured",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::RateLimited => "rate_limited",
             Self::Internal => "internal_error",
             Self::ServiceUnavailable => "service_unavailable",
@@ -81,6 +83,7 @@ impl ErrorCode {
                 StatusCode::CONFLICT
             }
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -96,6 +99,7 @@ impl ErrorCode {
             404 => Self::NotFound,
             405 => Self::MethodNotAllowed,
             409 => Self::Conflict,
+            408 => Self::RequestTimeout,
             413 => Self::PayloadTooLarge,
             422 => Self::ValidationFailed,
             429 => Self::RateLimited,

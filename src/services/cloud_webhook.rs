@@ -187,18 +187,38 @@ fn unauthorized() -> AppError {
     AppError::unauthorized("The X-Hub-Signature-256 signature does not match.")
 }
 
+/// The webhook of the tenant a path names, found before any body is read:
+/// a path that names no Cloud API tenant is a 404 at once.
+pub struct Webhook {
+    tenant: TenantId,
+    credentials: transports::CloudCredentials,
+}
+
+pub async fn webhook(
+    db: &sea_orm::DatabaseConnection,
+    key: &MasterKey,
+    path: &str,
+) -> Result<Webhook, AppError> {
+    let (tenant, credentials) = cloud_tenant(db, key, path).await?;
+    Ok(Webhook {
+        tenant,
+        credentials,
+    })
+}
+
 /// Checks the signature, stores and hands over the messages, records the
 /// delivery reports. Err(503) when a running bot did not take a stored
 /// message in time: Meta's retry hands it over again.
 pub async fn receive(
-    db: &sea_orm::DatabaseConnection,
-    key: &MasterKey,
     bots: &dyn BotControl,
-    path: &str,
+    webhook: Webhook,
     signature: Option<&str>,
     body: &[u8],
 ) -> Result<(), AppError> {
-    let (tenant, credentials) = cloud_tenant(db, key, path).await?;
+    let Webhook {
+        tenant,
+        credentials,
+    } = webhook;
     let signature = signature.ok_or_else(unauthorized)?;
     if !crypto::hub_signature_matches(
         credentials.app_secret.expose_secret().as_bytes(),

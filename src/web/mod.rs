@@ -4,6 +4,7 @@
 mod admin;
 mod api;
 pub mod auth;
+pub mod body_deadline;
 pub mod errors;
 mod forms;
 mod health;

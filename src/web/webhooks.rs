@@ -6,7 +6,7 @@
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::services::cloud_webhook::{self, Handshake};
 use crate::state::AppState;
 
@@ -17,7 +17,6 @@ const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/webhooks/whatsapp/{tenant_id}")
-            .app_data(web::PayloadConfig::new(BODY_LIMIT))
             .route(web::get().to(verify))
             .route(web::post().to(receive)),
     );
@@ -39,20 +38,29 @@ async fn receive(
     state: web::Data<AppState>,
     request: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
+    // Who it is for first: an unknown path costs no body.
+    let webhook = cloud_webhook::webhook(&state.db, &state.master_key, &path).await?;
+    let body = payload
+        .to_bytes_limited(BODY_LIMIT)
+        .await
+        .map_err(|_| {
+            AppError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("A notification may have at most {BODY_LIMIT} bytes."),
+            )
+        })?
+        .map_err(|err| {
+            AppError::new(
+                ErrorCode::BadRequest,
+                format!("Could not read the body: {err}"),
+            )
+        })?;
     let signature = request
         .headers()
         .get(SIGNATURE_HEADER)
         .and_then(|value| value.to_str().ok());
-    cloud_webhook::receive(
-        &state.db,
-        &state.master_key,
-        state.bots.as_ref(),
-        &path,
-        signature,
-        &body,
-    )
-    .await?;
+    cloud_webhook::receive(state.bots.as_ref(), webhook, signature, &body).await?;
     Ok(HttpResponse::Ok().finish())
 }

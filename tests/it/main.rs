@@ -28,6 +28,7 @@ mod portal_isolation;
 mod portal_pages;
 mod portal_sign_in;
 mod portal_story;
+mod slow_clients;
 mod sqlite_live;
 mod transport_pages;
 mod use_cases;

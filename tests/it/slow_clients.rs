@@ -1,0 +1,93 @@
+//! Clients that announce a body and never send it: answered 408 within
+//! `server.body_timeout`, their connections closed, and the server keeps
+//! answering everyone else meanwhile.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::spawn_app_with;
+
+/// Sends headers announcing 100 bytes of body, then one byte, and waits.
+async fn stall(address: std::net::SocketAddr, path: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\na"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+/// Everything the server sends until it closes the connection.
+async fn read_to_close(mut stream: TcpStream) -> String {
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server closes a stalled connection")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_is_a_408_and_the_connection_is_closed() {
+    let app = spawn_app_with(|settings| {
+        settings.server.body_timeout = Duration::from_millis(500);
+    })
+    .await;
+    for path in ["/admin/login", "/auth/logout"] {
+        let started = Instant::now();
+        let answer = read_to_close(stall(app.address, path).await).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains("request_timeout"), "{path}: {answer}");
+        assert!(started.elapsed() >= Duration::from_millis(500), "{path}");
+    }
+    // A webhook address that names no Cloud API tenant is refused before
+    // its body is read at all.
+    let mut stream = stall(app.address, "/webhooks/whatsapp/x").await;
+    let started = Instant::now();
+    let mut first = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut first))
+        .await
+        .expect("an answer")
+        .unwrap();
+    assert_eq!(&first, b"HTTP/1.1 404");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_stalled_bodies_leaves_healthz_answering() {
+    let app = spawn_app_with(|settings| {
+        settings.server.body_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let mut stalled = Vec::new();
+    for n in 0..300 {
+        let path = if n % 2 == 0 {
+            "/webhooks/whatsapp/x"
+        } else {
+            "/admin/login"
+        };
+        stalled.push(stall(app.address, path).await);
+    }
+    // While all 300 hang, others are served.
+    for _ in 0..5 {
+        let response = tokio::time::timeout(Duration::from_secs(1), app.get("/healthz"))
+            .await
+            .expect("healthz answers within 1 s during the flood");
+        assert_eq!(response.status(), 200);
+    }
+    let answers = futures_util::future::join_all(stalled.into_iter().map(read_to_close)).await;
+    let count = |status: &str| answers.iter().filter(|a| a.starts_with(status)).count();
+    assert_eq!(
+        count("HTTP/1.1 408"),
+        150,
+        "every stalled sign-in got its 408"
+    );
+    assert_eq!(count("HTTP/1.1 404"), 150, "every unknown webhook its 404");
+}

@@ -51,6 +51,28 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub body_timeout: Duration,
+    /// Reverse proxies whose forwarding headers are believed.
+    #[serde(deserialize_with = "addresses_or_ranges")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// `192.0.2.1` (one address) or `10.0.0.0/8` (a range), each as a range.
+fn addresses_or_ranges<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let raw: Vec<String> = Deserialize::deserialize(deserializer)?;
+    raw.iter()
+        .map(|item| {
+            let item = item.trim();
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{item:?} is neither an IP address nor a CIDR range"
+                    ))
+                })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Deserialize)]

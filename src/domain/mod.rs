@@ -9,6 +9,7 @@
 //! form field or in an API error body.
 
 pub mod bot;
+pub mod client_address;
 pub mod hours;
 pub mod ids;
 pub mod language;

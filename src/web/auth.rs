@@ -40,10 +40,25 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState is not registered")))
 }
 
-/// The client address used for throttling: the TCP peer. (Behind a reverse
-/// proxy every client shares the proxy's address; see the README.)
+/// The client address used for throttling and the audit log: the TCP
+/// peer, or behind `server.trusted_proxies` the client they name
+/// (`domain::client_address`).
 pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
-    req.peer_addr().map(|addr| addr.ip())
+    let peer = req.peer_addr()?.ip();
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return Some(peer);
+    };
+    let values = |name| {
+        req.headers()
+            .get_all(name)
+            .filter_map(|value| value.to_str().ok())
+    };
+    Some(crate::domain::client_address::resolve(
+        peer,
+        values(actix_web::http::header::X_FORWARDED_FOR),
+        values(actix_web::http::header::FORWARDED),
+        &state.settings.server.trusted_proxies,
+    ))
 }
 
 /// A session cookie as the browser should keep it.

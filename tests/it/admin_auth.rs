@@ -483,3 +483,61 @@ async fn basic_credentials_replayed_cross_site_cannot_change_anything() {
         entity::enums::TenantStatus::Approved
     );
 }
+
+/// `GET /api/admin/tenants` with Basic credentials, as a client a proxy
+/// forwarded from `client`.
+async fn api_as(app: &crate::helpers::TestApp, client: &str, password: &str) -> StatusCode {
+    app.client
+        .get(app.url("/api/admin/tenants"))
+        .basic_auth(ADMIN_USERNAME, Some(password))
+        .header("X-Forwarded-For", client)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_an_attacker_locks_only_their_own_address_not_the_admin() {
+    let app = spawn_app_with(|settings| {
+        settings.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let attacker = "203.0.113.9";
+    for attempt in 1..=5 {
+        assert_eq!(
+            api_as(&app, attacker, "not-the-password").await,
+            StatusCode::UNAUTHORIZED,
+            "failed attempt {attempt}"
+        );
+    }
+    assert_eq!(
+        api_as(&app, attacker, crate::helpers::ADMIN_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the attacker's address is locked"
+    );
+    // The admin, from their own address, still signs in (after a short
+    // pause on the username).
+    assert_eq!(
+        api_as(&app, "198.51.100.7", crate::helpers::ADMIN_PASSWORD).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_a_forwarded_address_is_not_believed() {
+    let app = spawn_app().await;
+    for attempt in 1..=5 {
+        // A new made-up address each time: it does not help.
+        let spoofed = format!("203.0.113.{attempt}");
+        assert_eq!(
+            api_as(&app, &spoofed, "not-the-password").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        api_as(&app, "198.51.100.7", crate::helpers::ADMIN_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked by the real peer address"
+    );
+}

@@ -166,13 +166,27 @@ impl App {
         let server = &state.settings.server;
         let https = state.settings.serves_https();
         let body_timeout = server.body_timeout;
-        let mut http = HttpServer::new(move || {
+        let slots = routes::client_limit::ClientSlots::new(
+            usize::try_from(server.max_requests_per_client.get()).unwrap_or(usize::MAX),
+        );
+        // actix counts connections per worker thread.
+        let workers = match server.workers {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n,
+        };
+        let per_worker =
+            (usize::try_from(server.max_connections.get()).unwrap_or(usize::MAX) / workers).max(1);
+        let http = HttpServer::new(move || {
             ActixApp::new()
                 .app_data(data.clone())
                 .configure(routes::routes)
                 .wrap(from_fn(routes::errors::render_errors))
                 .wrap(from_fn(move |req, next| {
                     routes::body_deadline::bound(body_timeout, req, next)
+                }))
+                .wrap(from_fn({
+                    let slots = slots.clone();
+                    move |req, next| routes::client_limit::limit(slots.clone(), req, next)
                 }))
                 .wrap(security_headers(https))
                 // The path only (%U): queries may carry one-time sign-in codes
@@ -186,10 +200,9 @@ impl App {
         })
         .listen(listener)?
         .shutdown_signal(shutdown.clone().cancelled_owned())
-        .shutdown_timeout(server.shutdown_timeout.as_secs().max(1));
-        if server.workers > 0 {
-            http = http.workers(server.workers);
-        }
+        .shutdown_timeout(server.shutdown_timeout.as_secs().max(1))
+        .max_connections(per_worker)
+        .workers(workers);
 
         tracing::info!(%address, public_url = %state.public_url, "Flow HQ is listening");
         Ok(Self {

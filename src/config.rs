@@ -51,6 +51,10 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub body_timeout: Duration,
+    /// Requests of one client address in flight at once.
+    pub max_requests_per_client: std::num::NonZeroU32,
+    /// Connections open at once, all clients together.
+    pub max_connections: std::num::NonZeroU32,
     /// Reverse proxies whose forwarding headers are believed.
     #[serde(deserialize_with = "addresses_or_ranges")]
     pub trusted_proxies: Vec<ipnet::IpNet>,

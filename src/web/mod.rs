@@ -5,6 +5,7 @@ mod admin;
 mod api;
 pub mod auth;
 pub mod body_deadline;
+pub mod client_limit;
 pub mod errors;
 mod forms;
 mod health;

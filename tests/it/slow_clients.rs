@@ -64,6 +64,8 @@ async fn a_body_that_never_arrives_is_a_408_and_the_connection_is_closed() {
 async fn a_flood_of_stalled_bodies_leaves_healthz_answering() {
     let app = spawn_app_with(|settings| {
         settings.server.body_timeout = Duration::from_secs(2);
+        // All from 127.0.0.1 here: the per-client cap is tested below.
+        settings.server.max_requests_per_client = std::num::NonZeroU32::new(1000).unwrap();
     })
     .await;
     let mut stalled = Vec::new();
@@ -90,4 +92,50 @@ async fn a_flood_of_stalled_bodies_leaves_healthz_answering() {
         "every stalled sign-in got its 408"
     );
     assert_eq!(count("HTTP/1.1 404"), 150, "every unknown webhook its 404");
+}
+
+/// A stalled request as a client a trusted proxy forwarded from `client`.
+async fn stall_from(address: std::net::SocketAddr, client: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /admin/login HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: {client}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\na"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn one_address_holds_at_most_its_share_of_requests_and_others_are_served() {
+    let app = spawn_app_with(|settings| {
+        settings.server.body_timeout = Duration::from_secs(5);
+        settings.server.max_requests_per_client = std::num::NonZeroU32::new(8).unwrap();
+        settings.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let attacker = "203.0.113.9";
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(stall_from(app.address, attacker).await);
+    }
+    // Let the eight reach the server before the ninth.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let answer = read_to_close(stall_from(app.address, attacker).await).await;
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(answer.to_lowercase().contains("retry-after: 1"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused at once"
+    );
+    // Another client is served meanwhile.
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("X-Forwarded-For", "198.51.100.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    drop(held);
 }

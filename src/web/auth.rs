@@ -31,6 +31,28 @@ use crate::state::AppState;
 pub const ADMIN_COOKIE: &str = "flowhq_admin";
 /// The tenant owner's session (portal and `/api/portal`).
 pub const PORTAL_COOKIE: &str = "flowhq_portal";
+/// The admin sign-in form's double-submit cookie.
+pub const LOGIN_CSRF_COOKIE: &str = "flowhq_login_csrf";
+/// A started Google sign-in's browser binding.
+pub const OAUTH_COOKIE: &str = "flowhq_oauth";
+
+/// A cookie's name as this install uses it. Under https the names carry
+/// the prefixes browsers enforce: `__Host-` for the session cookies (only
+/// set Secure, for Path=/, without Domain, so neither a plain-http page nor
+/// a sibling subdomain can plant or shadow a session), `__Secure-` for the
+/// path-scoped sign-in cookies.
+pub fn cookie_name(state: &AppState, name: &'static str) -> &'static str {
+    if !state.settings.serves_https() {
+        return name;
+    }
+    match name {
+        ADMIN_COOKIE => "__Host-flowhq_admin",
+        PORTAL_COOKIE => "__Host-flowhq_portal",
+        LOGIN_CSRF_COOKIE => "__Secure-flowhq_login_csrf",
+        OAUTH_COOKIE => "__Secure-flowhq_oauth",
+        other => other,
+    }
+}
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
 
@@ -63,7 +85,7 @@ pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
 
 /// A session cookie as the browser should keep it.
 pub fn session_cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
-    Cookie::build(name, value)
+    Cookie::build(cookie_name(state, name), value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -159,7 +181,9 @@ async fn live_session(
         SessionKind::Admin => ADMIN_COOKIE,
         SessionKind::Portal => PORTAL_COOKIE,
     };
-    let cookie = req.cookie(name).ok_or_else(signed_out)?;
+    let cookie = req
+        .cookie(cookie_name(state, name))
+        .ok_or_else(signed_out)?;
     sessions::load(&state.db, kind, cookie.value(), idle, access)
         .await?
         .ok_or_else(signed_out)

@@ -541,3 +541,66 @@ async fn without_trusted_proxies_a_forwarded_address_is_not_believed() {
         "locked by the real peer address"
     );
 }
+
+#[tokio::test]
+async fn under_https_the_session_cookie_is_a_host_cookie_and_the_plain_name_opens_nothing() {
+    let app = spawn_app_with(|settings| {
+        settings.server.public_url = Some("https://flowhq.example.com".parse().unwrap());
+    })
+    .await;
+    // The client here speaks plain http to the test server, so cookies are
+    // carried by hand (a browser keeps Secure cookies for https only).
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client.get(app.url("/admin/login")).send().await.unwrap();
+    let csrf_cookie =
+        set_cookie(&page, "__Secure-flowhq_login_csrf").expect("a prefixed CSRF cookie");
+    assert!(csrf_cookie.contains("Secure"), "{csrf_cookie}");
+    let csrf_value = csrf_cookie.split(';').next().unwrap().to_owned();
+    let token = crate::helpers::csrf_of(&page.text().await.unwrap());
+
+    let response = client
+        .post(app.url("/admin/login"))
+        .header(reqwest::header::COOKIE, &csrf_value)
+        .form(&[
+            ("username", ADMIN_USERNAME),
+            ("password", crate::helpers::ADMIN_PASSWORD),
+            ("csrf_token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let session = set_cookie(&response, "__Host-flowhq_admin").expect("a __Host- session cookie");
+    assert!(
+        session.contains("Secure") && session.contains("Path=/"),
+        "{session}"
+    );
+    assert!(!session.to_lowercase().contains("domain="), "{session}");
+    let value = session
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+
+    let with = |cookie: String| {
+        client
+            .get(app.url("/admin"))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+    };
+    let signed_in = with(format!("__Host-flowhq_admin={value}")).await.unwrap();
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    // The unprefixed name, as a plain-http page or a subdomain could plant it.
+    let planted = with(format!("flowhq_admin={value}")).await.unwrap();
+    assert_eq!(
+        planted.status(),
+        StatusCode::SEE_OTHER,
+        "not a session under https"
+    );
+}

@@ -17,11 +17,9 @@ use crate::state::AppState;
 use crate::urls::{AdminUrl, safe_admin_next};
 use crate::views::admin::login::{LoginForm, page};
 use crate::web::auth::{
-    ADMIN_COOKIE, AdminSession, AnyForm, CsrfForm, client_ip, login_keys, removal_cookie,
-    session_cookie,
+    ADMIN_COOKIE, AdminSession, AnyForm, CsrfForm, LOGIN_CSRF_COOKIE, client_ip, cookie_name,
+    login_keys, removal_cookie, session_cookie,
 };
-
-const LOGIN_CSRF_COOKIE: &str = "flowhq_login_csrf";
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -75,7 +73,7 @@ fn render(
 
 /// The sign-in form's double-submit cookie, scoped to the sign-in page.
 fn login_csrf_cookie(state: &AppState, value: String) -> actix_web::cookie::Cookie<'static> {
-    actix_web::cookie::Cookie::build(LOGIN_CSRF_COOKIE, value)
+    actix_web::cookie::Cookie::build(cookie_name(state, LOGIN_CSRF_COOKIE), value)
         .path(AdminUrl::Login.to_string())
         .http_only(true)
         .same_site(actix_web::cookie::SameSite::Strict)
@@ -107,7 +105,7 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let cookie_token = req
-        .cookie(LOGIN_CSRF_COOKIE)
+        .cookie(cookie_name(&state, LOGIN_CSRF_COOKIE))
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
     if cookie_token.is_empty()
@@ -154,7 +152,7 @@ pub async fn submit(
 
     state.login_limiter.record_success(&keys);
     // Rotation: whatever session this browser had ends here.
-    if let Some(old) = req.cookie(ADMIN_COOKIE) {
+    if let Some(old) = req.cookie(cookie_name(&state, ADMIN_COOKIE)) {
         sessions::destroy(&state.db, old.value()).await?;
     }
     let (cookie, _) = sessions::create(
@@ -210,7 +208,7 @@ pub async fn logout(
     _session: AdminSession,
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(cookie) = req.cookie(ADMIN_COOKIE) {
+    if let Some(cookie) = req.cookie(cookie_name(&state, ADMIN_COOKIE)) {
         sessions::destroy(&state.db, cookie.value()).await?;
     }
     Ok(HttpResponse::SeeOther()

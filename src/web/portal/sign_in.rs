@@ -18,11 +18,9 @@ use crate::services::users;
 use crate::state::AppState;
 use crate::urls::safe_portal_next;
 use crate::web::auth::{
-    AnyForm, PORTAL_COOKIE, PortalSession, client_ip, csrf_rejected, removal_cookie, session_cookie,
+    AnyForm, OAUTH_COOKIE, PORTAL_COOKIE, PortalSession, client_ip, cookie_name, csrf_rejected,
+    removal_cookie, session_cookie,
 };
-
-/// Binds a started sign-in to the browser that started it.
-const OAUTH_COOKIE: &str = "flowhq_oauth";
 
 /// The configured Google client, or the plain "not configured" page.
 fn google(state: &AppState) -> Result<&crate::oauth::GoogleClient, AppError> {
@@ -64,7 +62,7 @@ pub async fn login(
         lifetime,
     )
     .await?;
-    let cookie = Cookie::build(OAUTH_COOKIE, browser)
+    let cookie = Cookie::build(cookie_name(&state, OAUTH_COOKIE), browser)
         .path("/auth/google")
         .http_only(true)
         // Lax: the provider's redirect back is a top-level GET, which carries it.
@@ -103,7 +101,7 @@ pub async fn callback(
             "This sign-in link is incomplete. Start again from the sign-in page.",
         ));
     };
-    let browser = req.cookie(OAUTH_COOKIE);
+    let browser = req.cookie(cookie_name(&state, OAUTH_COOKIE));
     let pending = users::take_login(
         &state.db,
         oauth_state,
@@ -144,7 +142,7 @@ pub async fn callback(
         })?;
     let (user, created) = users::sign_in(&state.db, &profile, &state.settings.portal).await?;
     // Rotation: whatever session this browser had ends here.
-    if let Some(old) = req.cookie(PORTAL_COOKIE) {
+    if let Some(old) = req.cookie(cookie_name(&state, PORTAL_COOKIE)) {
         sessions::destroy(&state.db, old.value()).await?;
     }
     let (cookie, _) = sessions::create(
@@ -179,7 +177,7 @@ pub async fn logout(
         if !session.session.csrf_matches(token) {
             return Err(csrf_rejected());
         }
-        if let Some(cookie) = req.cookie(PORTAL_COOKIE) {
+        if let Some(cookie) = req.cookie(cookie_name(&state, PORTAL_COOKIE)) {
             sessions::destroy(&state.db, cookie.value()).await?;
         }
     }

@@ -3,12 +3,12 @@
 //! services the web app uses.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use flowhq::services::admins;
 use sea_orm::{Database, DatabaseConnection};
 
-use crate::helpers::TestDatabase;
+use crate::helpers::{TestDatabase, flowhq_command};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -20,13 +20,8 @@ async fn flowhq_admin(database: &TestDatabase, args: &[&str], stdin: &str) -> Ou
     let stdin = stdin.to_owned();
     tokio::task::spawn_blocking(move || {
         let dir = tempfile::tempdir().unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_flowhq"));
-        command.current_dir(dir.path()).arg("admin").args(&args);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("FLOWHQ__") {
-                command.env_remove(key);
-            }
-        }
+        let mut command = flowhq_command(dir.path());
+        command.arg("admin").args(&args);
         let mut child = command
             .env("FLOWHQ__DATABASE__URL", &url)
             .stdin(Stdio::piped())

@@ -1,17 +1,14 @@
 //! The `flowhq` binary refuses bad configuration with one line naming the key.
 
-use std::process::{Command, Output};
+use std::process::Output;
+
+use crate::helpers::flowhq_command;
 
 fn flowhq(envs: &[(&str, &str)], args: &[&str]) -> Output {
     // A working directory of its own: no config/local.toml, no ./data.
     let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_flowhq"));
-    command.current_dir(dir.path()).args(args);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("FLOWHQ__") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = flowhq_command(dir.path());
+    command.args(args);
     command.envs(envs.iter().copied()).output().unwrap()
 }
 

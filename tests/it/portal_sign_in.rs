@@ -6,7 +6,7 @@
 //! failures end on a clear page without a session.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use entity::enums::{TenantStatus, UserRole};
 use entity::{audit_log, oauth_login, tenant, tenant_config, user, web_session};
@@ -831,8 +831,8 @@ impl Drop for Running {
 #[tokio::test]
 async fn the_fake_google_command_prints_the_settings_that_point_flow_hq_at_it() {
     let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_flowhq"));
-    command.current_dir(dir.path()).args([
+    let mut command = crate::helpers::flowhq_command(dir.path());
+    command.args([
         "fake-google",
         "--port",
         "0",
@@ -841,11 +841,6 @@ async fn the_fake_google_command_prints_the_settings_that_point_flow_hq_at_it() 
         "--client-secret",
         "cli-secret",
     ]);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("FLOWHQ__") {
-            command.env_remove(key);
-        }
-    }
     let mut child = Running(
         command
             .stdout(Stdio::piped())

@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::bots::linked_tenant;
-use crate::helpers::{ServerProcess, TestApp, eventually, spawn_app, tenant_draft};
+use crate::helpers::{ServerProcess, TestApp, eventually, flowhq_command, spawn_app, tenant_draft};
 
 /// Runs `flowhq <args>` as another process on the app's database.
 async fn flowhq(app: &TestApp, args: &[&str]) -> Output {
@@ -20,13 +20,8 @@ async fn flowhq(app: &TestApp, args: &[&str]) -> Output {
     let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
     tokio::task::spawn_blocking(move || {
         let dir = tempfile::tempdir().unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_flowhq"));
-        command.current_dir(dir.path()).args(&args);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("FLOWHQ__") {
-                command.env_remove(key);
-            }
-        }
+        let mut command = flowhq_command(dir.path());
+        command.args(&args);
         command.env("FLOWHQ__DATABASE__URL", &url).output().unwrap()
     })
     .await

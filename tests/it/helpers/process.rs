@@ -138,8 +138,9 @@ impl Drop for ServerProcess {
     }
 }
 
-/// `flowhq` in `dir`, with none of the caller's FLOWHQ__ variables.
-fn flowhq_command(dir: &Path) -> Command {
+/// The `flowhq` binary to run in `dir` (no config/local.toml, no ./data of
+/// anyone else), with none of the caller's FLOWHQ__ variables.
+pub fn flowhq_command(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_flowhq"));
     command.current_dir(dir);
     for (key, _) in std::env::vars() {

@@ -11,13 +11,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use actix_web::HttpMessage;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
-use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use futures_util::{Stream, StreamExt};
 
 use crate::error::{AppError, ErrorCode};
@@ -73,10 +73,5 @@ pub async fn bound(
             timeout.as_secs_f64()
         ),
     );
-    let mut response: HttpResponse = error.error_response();
-    // The client is too slow to be worth its connection.
-    response
-        .head_mut()
-        .set_connection_type(actix_web::http::ConnectionType::Close);
-    Ok(res.into_response(response))
+    Ok(res.into_response(super::errors::closing_response(&error)))
 }

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError};
 use dashmap::DashMap;
 
 use crate::error::{AppError, ErrorCode};
@@ -79,11 +78,7 @@ pub async fn limit(
             "Too many requests at once from your address; try again in a moment.",
         )
         .with_header(actix_web::http::header::RETRY_AFTER, "1".to_owned());
-        let mut response: HttpResponse = error.error_response();
-        response
-            .head_mut()
-            .set_connection_type(actix_web::http::ConnectionType::Close);
-        return Ok(req.into_response(response));
+        return Ok(req.into_response(super::errors::closing_response(&error)));
     };
     Ok(next.call(req).await?.map_into_boxed_body())
 }

@@ -110,3 +110,15 @@ fn rerender(
     };
     res.into_response(response)
 }
+
+/// `error` as the answer, on a connection closed after it: for clients not
+/// worth their connection (too slow, too many at once). Raised outside
+/// `render_errors`, it carries the plain JSON body of `AppError`.
+pub fn closing_response(error: &AppError) -> HttpResponse {
+    use actix_web::ResponseError;
+    let mut response = error.error_response();
+    response
+        .head_mut()
+        .set_connection_type(actix_web::http::ConnectionType::Close);
+    response
+}

@@ -372,7 +372,7 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
         );
     }
     println!(
-        "\n(end to end = inbound persisted → reply sent by the sandbox → reply row and ANSWERED status committed; rate limits lifted, no typing delay)"
+        "\n(end to end = inbound persisted → reply stored SENDING with the ANSWERED mark → sent by the sandbox → SENT committed; rate limits lifted, no typing delay)"
     );
     Ok(())
 }
@@ -550,29 +550,32 @@ struct Throughput {
     ops_per_batch: f64,
 }
 
-/// Committed OUT rows + ANSWERED updates reaching `target` means every
-/// message so far went all the way through.
+/// Waits until `answered_target` messages are ANSWERED (their replies
+/// stored) and every stored reply is SENT: then every message so far went
+/// all the way through.
 async fn wait_for_answers(
     registry: &BotRegistry,
-    out_target: u64,
-    status_target: u64,
+    answered_target: u64,
     limit: Duration,
 ) -> anyhow::Result<()> {
     let stats = registry.writer().stats();
     let begin = Instant::now();
-    while stats.outbound.load(Ordering::Relaxed) < out_target
-        || stats.status_updates.load(Ordering::Relaxed) < status_target
-    {
+    loop {
+        let answered = stats.answered.load(Ordering::Relaxed);
+        let (stored, sent) = (
+            stats.outbound.load(Ordering::Relaxed),
+            stats.sent.load(Ordering::Relaxed),
+        );
+        if answered >= answered_target && sent >= stored {
+            return Ok(());
+        }
         if begin.elapsed() > limit {
             anyhow::bail!(
-                "only {} replies / {} statuses of {out_target} committed after {limit:?}",
-                stats.outbound.load(Ordering::Relaxed),
-                stats.status_updates.load(Ordering::Relaxed)
+                "only {answered} of {answered_target} messages answered, {sent} of {stored} replies sent after {limit:?}"
             );
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    Ok(())
 }
 
 async fn drive(
@@ -619,7 +622,8 @@ async fn drive(
     while let Some(result) = set.join_next().await {
         result??;
     }
-    wait_for_answers(registry, out0 + m, st0 + m, Duration::from_secs(600)).await?;
+    let answered0 = stats.answered.load(Ordering::Relaxed);
+    wait_for_answers(registry, answered0 + m, Duration::from_secs(600)).await?;
     let elapsed = begin.elapsed().as_secs_f64();
     let rows = (stats.inbound.load(Ordering::Relaxed) - in0)
         + (stats.outbound.load(Ordering::Relaxed) - out0);
@@ -642,10 +646,7 @@ async fn latency(
     args: &BenchArgs,
 ) -> anyhow::Result<(Duration, Duration, f64)> {
     let stats = registry.writer().stats();
-    let (out0, st0) = (
-        stats.outbound.load(Ordering::Relaxed),
-        stats.status_updates.load(Ordering::Relaxed),
-    );
+    let answered0 = stats.answered.load(Ordering::Relaxed);
     let total = args.rate * args.seconds;
     let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
     let mut sent_at: HashMap<(TenantId, String), chrono::DateTime<Utc>> =
@@ -675,8 +676,7 @@ async fn latency(
     let offered = f64::from(total) / begin.elapsed().as_secs_f64();
     wait_for_answers(
         registry,
-        out0 + u64::from(total),
-        st0 + u64::from(total),
+        answered0 + u64::from(total),
         Duration::from_secs(120),
     )
     .await?;

@@ -138,7 +138,12 @@ pub enum Direction {
     Out,
 }
 
-/// Inbound rows go RECEIVED → ANSWERED (or SKIPPED, FAILED); outbound rows SENT → DELIVERED → READ, or FAILED.
+/// Inbound rows go RECEIVED → ANSWERED (or SKIPPED, FAILED). Outbound rows
+/// go QUEUED → SENDING → SENT → DELIVERED → READ, or FAILED; SENDING is
+/// committed before the transport is called, so a row a crash left SENDING
+/// becomes UNKNOWN (it may or may not have reached the customer) and is
+/// never sent again, while a QUEUED row certainly was not sent and goes out
+/// after the restart.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
 )]
@@ -160,6 +165,17 @@ pub enum MessageStatus {
     /// Inbound, not answered on purpose (auto-reply off, tenant paused).
     #[sea_orm(string_value = "SKIPPED")]
     Skipped,
+    /// Outbound, stored and waiting for its turn; not handed to the
+    /// transport yet.
+    #[sea_orm(string_value = "QUEUED")]
+    Queued,
+    /// Outbound, being handed to the transport right now.
+    #[sea_orm(string_value = "SENDING")]
+    Sending,
+    /// Outbound, interrupted while SENDING (a crash, a stop past the drain
+    /// bound): it may or may not have reached the customer.
+    #[sea_orm(string_value = "UNKNOWN")]
+    Unknown,
 }
 
 #[derive(

@@ -4,7 +4,15 @@
 //! Pipeline (DESIGN.md order), per inbound message:
 //! dedup cache → per-chat FIFO queue → persist IN (unique index: a repeat
 //! stops here) → tenant limit → reply engine → typing delay → chat limit →
-//! send → log OUT + mark IN answered.
+//! store the reply (first part SENDING, the rest QUEUED) and mark IN
+//! answered, in one commit → send → SENT with WhatsApp's id.
+//!
+//! WhatsApp sends cannot be exactly-once, so the trade-off is explicit: a
+//! part is durably SENDING before the transport is called, and a crash
+//! during the call leaves it SENDING, which the next start turns into
+//! UNKNOWN ("may or may not have reached the customer") instead of sending
+//! it again. Parts still QUEUED certainly did not start and go out after
+//! the start, before anything newer in their chat.
 //!
 //! The actor routes a message to its chat's queue at once, so chats run
 //! concurrently while each chat keeps arrival order; the chat worker persists
@@ -30,9 +38,29 @@ use crate::domain::ids::TenantId;
 use crate::replies::{ReplyContext, reply};
 use crate::services::runtime::{
     self,
-    log_batch::{InboundRow, OutboundRow, StatusUpdate, Stored},
+    log_batch::{InboundRow, OutboundRow, Queued, StatusUpdate, Stored},
     worker::BotConfig,
 };
+
+/// What a chat's worker does next, in the chat's order.
+#[derive(Debug)]
+enum ChatJob {
+    /// A customer's message: store it (unless stored), then answer it.
+    Answer(InboundMessage),
+    /// An outbound message stored QUEUED: send it.
+    Send(Queued),
+}
+
+impl ChatJob {
+    fn chat(&self) -> &str {
+        match self {
+            Self::Answer(message) => &message.from,
+            Self::Send(queued) => &queued.chat_id,
+        }
+    }
+}
+
+type Chats = HashMap<String, mpsc::Sender<ChatJob>>;
 
 /// What the registry signals to a bot without a message that could be
 /// dropped: its liveness stamp (heartbeat) and "your settings changed"
@@ -166,7 +194,7 @@ pub async fn run(
     // transport is cancelled and its task aborted, never left behind.
     let _transport_cancelled = transport_cancel.clone().drop_guard();
     let _transport_aborted = AbortOnDrop(transport_task.abort_handle());
-    let mut chats: HashMap<String, mpsc::Sender<InboundMessage>> = HashMap::new();
+    let mut chats: Chats = HashMap::new();
     let mut workers = JoinSet::new();
     let mut sweep = tokio::time::interval(deps.settings.chat_idle_timeout);
     sweep.tick().await;
@@ -272,7 +300,7 @@ pub(crate) fn panic_text(join: tokio::task::JoinError) -> String {
 async fn on_event(
     shared: &Arc<ChatShared>,
     event: TransportEvent,
-    chats: &mut HashMap<String, mpsc::Sender<InboundMessage>>,
+    chats: &mut Chats,
     workers: &mut JoinSet<()>,
     recovery: &mut Recovery,
 ) -> Result<bool, Exit> {
@@ -320,13 +348,30 @@ async fn on_event(
                 // or answered already.
                 return Ok(settings_changed);
             }
-            // Persisted earlier but never answered (crash, drain bound): now.
+            // What a crash or the drain bound interrupted: sends first (a
+            // part SENDING becomes UNKNOWN; QUEUED ones go out), then
+            // messages persisted but never answered.
             let gate = deps.start_gate.acquire().await;
+            let (unknown, queued) =
+                Box::pin(runtime::log_batch::interrupted_sends(&deps.db, tenant))
+                    .await
+                    .map_err(|err| {
+                        Exit::Crashed(format!("cannot read interrupted sends: {err}"))
+                    })?;
             let pending = Box::pin(runtime::log_batch::unanswered(&deps.db, tenant))
                 .await
                 .map_err(|err| Exit::Crashed(format!("cannot read unanswered messages: {err}")))?;
             drop(gate);
             recovery.done = true;
+            if unknown > 0 {
+                tracing::warn!(%tenant, count = unknown, "replies interrupted while sending: marked UNKNOWN, not sent again");
+            }
+            if !queued.is_empty() {
+                tracing::info!(%tenant, count = queued.len(), "sending replies queued before the restart");
+            }
+            for row in queued {
+                route(shared, ChatJob::Send(row), chats, workers).await;
+            }
             if !pending.is_empty() {
                 tracing::info!(%tenant, count = pending.len(), "answering messages left from before the restart");
             }
@@ -344,7 +389,7 @@ async fn on_event(
                     contact_name: row.contact_name,
                     stored: Some(row.stored),
                 };
-                route(shared, message, chats, workers).await;
+                route(shared, ChatJob::Answer(message), chats, workers).await;
             }
         }
         TransportEvent::Message(message) => {
@@ -364,7 +409,7 @@ async fn on_event(
                     recovery.routed.insert(id);
                 }
             }
-            route(shared, message, chats, workers).await;
+            route(shared, ChatJob::Answer(message), chats, workers).await;
         }
         TransportEvent::Disconnected { reason } => {
             tracing::info!(%tenant, %reason, "transport disconnected; it reconnects on its own");
@@ -383,13 +428,13 @@ async fn on_event(
 /// needed. A full queue is the overflow policy of the module docs.
 async fn route(
     shared: &Arc<ChatShared>,
-    job: InboundMessage,
-    chats: &mut HashMap<String, mpsc::Sender<InboundMessage>>,
+    job: ChatJob,
+    chats: &mut Chats,
     workers: &mut JoinSet<()>,
 ) {
-    let chat = job.from.clone();
+    let chat = job.chat().to_owned();
     let capacity = usize::try_from(shared.deps.settings.chat_queue_capacity.get()).unwrap_or(64);
-    let mut open_queue = |chats: &mut HashMap<String, mpsc::Sender<InboundMessage>>| {
+    let mut open_queue = |chats: &mut Chats| {
         let (tx, rx) = mpsc::channel(capacity);
         workers.spawn(chat_worker(shared.clone(), chat.clone(), rx));
         chats.insert(chat.clone(), tx.clone());
@@ -404,7 +449,21 @@ async fn route(
         Err(mpsc::error::TrySendError::Closed(job)) => open_queue(chats).try_send(job),
         other => other,
     };
-    if let Err(mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) = sent
+    let job = match sent {
+        Ok(()) => return,
+        Err(mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) => job,
+    };
+    match job {
+        ChatJob::Answer(job) => overflow(shared, &chat, job).await,
+        // Stays QUEUED: sent after the next start.
+        ChatJob::Send(queued) => {
+            tracing::warn!(tenant = %shared.tenant, %chat, id = queued.id, "chat queue full: a queued message waits for the next start");
+        }
+    }
+}
+
+/// A customer's message that found its chat's queue full: stored FAILED.
+async fn overflow(shared: &ChatShared, chat: &str, job: InboundMessage) {
     {
         tracing::warn!(tenant = %shared.tenant, %chat, id = %job.id, "chat queue full: message stored as FAILED, not answered");
         let writer = &shared.deps.writer;
@@ -415,11 +474,10 @@ async fn route(
         let result = match stored {
             Ok(Some(Stored { id, .. })) => {
                 writer
-                    .status(StatusUpdate {
-                        id,
-                        status: MessageStatus::Failed,
-                        error: Some("chat queue full: not answered".to_owned()),
-                    })
+                    .status(
+                        StatusUpdate::new(id, MessageStatus::Failed)
+                            .with_error("chat queue full: not answered"),
+                    )
                     .await
             }
             // A duplicate: the original is (being) answered.
@@ -457,11 +515,7 @@ fn business_number(shared: &ChatShared) -> String {
 
 /// Answers one chat's messages in order; ends after `chat_idle_timeout`
 /// without work or when the bot drops the queue.
-async fn chat_worker(
-    shared: Arc<ChatShared>,
-    chat: String,
-    mut queue: mpsc::Receiver<InboundMessage>,
-) {
+async fn chat_worker(shared: Arc<ChatShared>, chat: String, mut queue: mpsc::Receiver<ChatJob>) {
     let idle = shared.deps.settings.chat_idle_timeout;
     loop {
         let job = match tokio::time::timeout(idle, queue.recv()).await {
@@ -482,8 +536,14 @@ async fn chat_worker(
     }
 }
 
-async fn answer_logged(shared: &ChatShared, chat: &str, job: InboundMessage) {
-    if let Err(err) = answer(shared, chat, job).await {
+async fn answer_logged(shared: &ChatShared, chat: &str, job: ChatJob) {
+    let done = match job {
+        ChatJob::Answer(message) => answer(shared, chat, message).await,
+        ChatJob::Send(queued) => {
+            send_parts(shared, chat, vec![(queued.id, queued.text)], None, false).await
+        }
+    };
+    if let Err(err) = done {
         tracing::warn!(tenant = %shared.tenant, %chat, error = %err, "answering failed");
     }
 }
@@ -503,11 +563,7 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
     if !config.auto_reply || config.status == TenantStatus::Paused {
         return deps
             .writer
-            .status(StatusUpdate {
-                id,
-                status: MessageStatus::Skipped,
-                error: None,
-            })
+            .status(StatusUpdate::new(id, MessageStatus::Skipped))
             .await
             .map_err(|e| e.to_string());
     }
@@ -528,60 +584,124 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
         // "Typing…": a person would not answer instantly.
         tokio::time::sleep(Duration::from_millis(config.response_delay_ms)).await;
     }
-    let mut failure = None;
-    let mut first_part = true;
-    for part in parts {
-        match &shared.own_chat_limit {
-            Some(limiter) => limiter.until_key_ready(&chat.to_owned()).await,
-            None => {
-                deps.chat_limiter
-                    .until_key_ready(&(shared.tenant, chat.to_owned()))
-                    .await
-            }
-        }
-        let sent = shared.transport.send_text(chat, &part).await;
-        if let Err(TransportError::Fatal(reason)) = &sent
-            && first_part
-        {
-            // The transport is ending this run (e.g. a rejected token): the
-            // message stays RECEIVED and is answered after the next start.
-            tracing::info!(tenant = %shared.tenant, %chat, %reason, "not answered now; left for the next start");
-            return Ok(());
-        }
-        first_part = false;
-        let (wa_message_id, status, error) = match sent {
-            Ok(wa_id) => (Some(wa_id), MessageStatus::Sent, None),
-            Err(err) => (None, MessageStatus::Failed, Some(err.to_string())),
-        };
-        if let Some(err) = &error {
-            failure = Some(err.clone());
-        }
-        deps.writer
-            .outbound(OutboundRow {
-                tenant_id: shared.tenant,
-                wa_message_id,
-                chat_id: chat.to_owned(),
-                from: business_number(shared),
-                text: part,
-                status,
-                error,
-                created_at: Utc::now(),
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        if failure.is_some() {
-            break;
+    chat_limit(shared, chat).await;
+    let from = business_number(shared);
+    let now = Utc::now();
+    let rows: Vec<OutboundRow> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| OutboundRow {
+            tenant_id: shared.tenant,
+            wa_message_id: None,
+            chat_id: chat.to_owned(),
+            from: from.clone(),
+            text: text.clone(),
+            status: if i == 0 {
+                MessageStatus::Sending
+            } else {
+                MessageStatus::Queued
+            },
+            error: None,
+            created_at: now,
+        })
+        .collect();
+    // INVARIANT: the first part is durably SENDING (and the message
+    // ANSWERED, so recovery does not answer it again) before the transport
+    // is called.
+    let ids = deps
+        .writer
+        .queue(rows, vec![StatusUpdate::new(id, MessageStatus::Answered)])
+        .await
+        .map_err(|e| e.to_string())?;
+    let parts = ids.into_iter().zip(parts).collect();
+    send_parts(shared, chat, parts, Some(id), true).await
+}
+
+/// Waits for the chat's rate limit (the tenant's own, or the platform's).
+async fn chat_limit(shared: &ChatShared, chat: &str) {
+    match &shared.own_chat_limit {
+        Some(limiter) => limiter.until_key_ready(&chat.to_owned()).await,
+        None => {
+            shared
+                .deps
+                .chat_limiter
+                .until_key_ready(&(shared.tenant, chat.to_owned()))
+                .await;
         }
     }
-    let (status, error) = match failure {
-        None => (MessageStatus::Answered, None),
-        Some(err) => (
-            MessageStatus::Failed,
-            Some(format!("reply not sent: {err}")),
-        ),
-    };
-    deps.writer
-        .status(StatusUpdate { id, status, error })
-        .await
-        .map_err(|e| e.to_string())
+}
+
+/// Sends stored outbound rows of one chat in order. Each is committed
+/// SENDING before its transport call (`first_sending`: the first one is
+/// already), together with the previous one's outcome. A failure fails the
+/// rest (and `answering`, the inbound row they answer); a transport that
+/// ends its run leaves this part and the rest QUEUED for the next start.
+async fn send_parts(
+    shared: &ChatShared,
+    chat: &str,
+    parts: Vec<(i64, String)>,
+    answering: Option<i64>,
+    first_sending: bool,
+) -> Result<(), String> {
+    let writer = &shared.deps.writer;
+    let mut outcome: Option<StatusUpdate> = None;
+    for (k, (id, text)) in parts.iter().enumerate() {
+        if k > 0 || !first_sending {
+            if k > 0 {
+                chat_limit(shared, chat).await;
+            }
+            let mut step: Vec<StatusUpdate> = outcome.take().into_iter().collect();
+            step.push(StatusUpdate::new(*id, MessageStatus::Sending));
+            writer
+                .status_committed(step)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        match shared.transport.send_text(chat, text).await {
+            Ok(wa_id) => {
+                outcome = Some(StatusUpdate {
+                    wa_message_id: Some(wa_id),
+                    ..StatusUpdate::new(*id, MessageStatus::Sent)
+                });
+            }
+            Err(TransportError::Fatal(reason)) => {
+                // The transport is ending this run (e.g. a rejected token)
+                // and did not send: this part and the rest wait for the
+                // next start.
+                tracing::info!(tenant = %shared.tenant, %chat, %reason, "not sent now; left for the next start");
+                let mut step: Vec<StatusUpdate> = outcome.take().into_iter().collect();
+                step.extend(
+                    parts[k..]
+                        .iter()
+                        .map(|(id, _)| StatusUpdate::new(*id, MessageStatus::Queued)),
+                );
+                return writer
+                    .status_committed(step)
+                    .await
+                    .map_err(|e| e.to_string());
+            }
+            Err(err) => {
+                let mut step: Vec<StatusUpdate> = outcome.take().into_iter().collect();
+                step.push(
+                    StatusUpdate::new(*id, MessageStatus::Failed).with_error(err.to_string()),
+                );
+                step.extend(parts[k + 1..].iter().map(|(id, _)| {
+                    StatusUpdate::new(*id, MessageStatus::Failed)
+                        .with_error("not sent: an earlier part of this reply failed")
+                }));
+                step.extend(answering.map(|id| {
+                    StatusUpdate::new(id, MessageStatus::Failed)
+                        .with_error(format!("reply not sent: {err}"))
+                }));
+                return writer.statuses(step).await.map_err(|e| e.to_string());
+            }
+        }
+    }
+    match outcome {
+        Some(update) => writer
+            .statuses(vec![update])
+            .await
+            .map_err(|e| e.to_string()),
+        None => Ok(()),
+    }
 }

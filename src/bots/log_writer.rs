@@ -3,7 +3,10 @@
 //!
 //! Bots hand it operations over a bounded channel (back-pressure, never an
 //! unbounded queue): inbound rows to persist (the bot waits for the answer:
-//! new id, or duplicate), outbound rows and status updates (fire and forget).
+//! new id, or duplicate), outbound rows to store before they are sent (the
+//! bot waits for their ids), status updates (waited for when the next step
+//! must not happen before they are durable: a SENDING mark before the
+//! transport call; fire and forget otherwise).
 //! A batch is complete at `batch_size` operations, or `flush_interval`
 //! after its first one; it is sent when a writer connection is free, and
 //! keeps filling up until then, so the next batch grows while one commits.
@@ -61,8 +64,18 @@ enum Op {
         row: InboundRow,
         reply: oneshot::Sender<Result<Option<Stored>, String>>,
     },
-    Outbound(OutboundRow),
-    Status(StatusUpdate),
+    /// Outbound rows and, in the same commit, status updates (the inbound
+    /// message they answer); the reply gets the rows' ids.
+    Queue {
+        rows: Vec<OutboundRow>,
+        updates: Vec<StatusUpdate>,
+        reply: oneshot::Sender<Result<Vec<i64>, String>>,
+    },
+    /// Status updates, committed together; `reply` when the caller waits.
+    Status {
+        updates: Vec<StatusUpdate>,
+        reply: Option<oneshot::Sender<Result<(), String>>>,
+    },
     Delivery {
         update: DeliveryUpdate,
         reply: oneshot::Sender<Result<(), String>>,
@@ -87,6 +100,10 @@ pub struct WriterStats {
     pub inbound: AtomicU64,
     pub outbound: AtomicU64,
     pub status_updates: AtomicU64,
+    /// Inbound messages marked ANSWERED (their replies stored).
+    pub answered: AtomicU64,
+    /// Outbound rows marked SENT (with WhatsApp's id).
+    pub sent: AtomicU64,
     pub batches: AtomicU64,
     /// Batch attempts that failed and were tried again.
     pub retries: AtomicU64,
@@ -211,9 +228,18 @@ impl LogWriter {
     /// Persists an inbound message (and its conversation): `Some` when
     /// new, `None` when the unique index says it was seen before.
     pub async fn persist(&self, row: InboundRow) -> Result<Option<Stored>, LogError> {
+        self.ask(|reply| Op::Persist { row, reply }).await
+    }
+
+    /// Sends an operation that answers once its batch is committed, and
+    /// waits for that answer.
+    async fn ask<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Op,
+    ) -> Result<T, LogError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Op::Persist { row, reply })
+            .send(op(reply))
             .await
             .map_err(|_| LogError::Closed)?;
         answer
@@ -233,47 +259,58 @@ impl LogWriter {
     }
 
     async fn mark(&self, tenant: TenantId, online: bool) -> Result<(), LogError> {
-        let (reply, answer) = oneshot::channel();
+        self.ask(|reply| Op::Mark {
+            tenant,
+            online,
+            reply,
+        })
+        .await
+    }
+
+    /// Stores outbound rows (and `updates` in the same commit); returns
+    /// their ids, in order, once committed.
+    pub async fn queue(
+        &self,
+        rows: Vec<OutboundRow>,
+        updates: Vec<StatusUpdate>,
+    ) -> Result<Vec<i64>, LogError> {
+        self.ask(|reply| Op::Queue {
+            rows,
+            updates,
+            reply,
+        })
+        .await
+    }
+
+    /// Queues a status update for the next commit (does not wait for it).
+    pub async fn status(&self, update: StatusUpdate) -> Result<(), LogError> {
+        self.statuses(vec![update]).await
+    }
+
+    /// Queues status updates for one commit (does not wait for it).
+    pub async fn statuses(&self, updates: Vec<StatusUpdate>) -> Result<(), LogError> {
         self.tx
-            .send(Op::Mark {
-                tenant,
-                online,
-                reply,
+            .send(Op::Status {
+                updates,
+                reply: None,
             })
             .await
-            .map_err(|_| LogError::Closed)?;
-        answer
-            .await
-            .map_err(|_| LogError::Closed)?
-            .map_err(LogError::Database)
-    }
-
-    pub async fn outbound(&self, row: OutboundRow) -> Result<(), LogError> {
-        self.tx
-            .send(Op::Outbound(row))
-            .await
             .map_err(|_| LogError::Closed)
     }
 
-    pub async fn status(&self, update: StatusUpdate) -> Result<(), LogError> {
-        self.tx
-            .send(Op::Status(update))
-            .await
-            .map_err(|_| LogError::Closed)
+    /// Commits status updates together; returns once they are durable.
+    pub async fn status_committed(&self, updates: Vec<StatusUpdate>) -> Result<(), LogError> {
+        self.ask(|reply| Op::Status {
+            updates,
+            reply: Some(reply),
+        })
+        .await
     }
 
     /// Records a delivery report for a sent message; returns once
     /// committed (Meta is answered only then).
     pub async fn delivery(&self, update: DeliveryUpdate) -> Result<(), LogError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Op::Delivery { update, reply })
-            .await
-            .map_err(|_| LogError::Closed)?;
-        answer
-            .await
-            .map_err(|_| LogError::Closed)?
-            .map_err(LogError::Database)
+        self.ask(|reply| Op::Delivery { update, reply }).await
     }
 }
 
@@ -427,6 +464,9 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
         ..Default::default()
     };
     let mut replies = Vec::new();
+    // Outbound rows' callers: the tenant and how many rows are theirs (one
+    // caller's rows are one tenant's, one after the other).
+    let mut queued = Vec::new();
     // Operations waiting for the commit that carry no answer of their own.
     let mut done_replies = Vec::new();
     for op in batch.drain(..) {
@@ -435,8 +475,26 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
                 rows.inbound.push(row);
                 replies.push(reply);
             }
-            Op::Outbound(row) => rows.outbound.push(row),
-            Op::Status(update) => rows.updates.push(update),
+            Op::Queue {
+                rows: outbound,
+                updates,
+                reply,
+            } => {
+                let tenant = outbound.first().map(|row| row.tenant_id);
+                queued.push(Queued {
+                    tenant,
+                    count: outbound.len(),
+                    reply,
+                });
+                rows.outbound.extend(outbound);
+                rows.updates.extend(updates);
+            }
+            Op::Status { updates, reply } => {
+                rows.updates.extend(updates);
+                if let Some(reply) = reply {
+                    done_replies.push(reply);
+                }
+            }
             Op::Delivery { update, reply } => {
                 rows.deliveries.push(update);
                 done_replies.push(reply);
@@ -465,7 +523,9 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
                 stats.retries.fetch_add(1, Ordering::Relaxed);
                 // A tenant deleted meanwhile fails the whole batch on its
                 // foreign key: drop its rows, keep everyone else's.
-                if let Err(err) = drop_deleted_tenants(db, &mut rows, &mut replies).await {
+                if let Err(err) =
+                    drop_deleted_tenants(db, &mut rows, &mut replies, &mut queued).await
+                {
                     tracing::warn!(error = %err, "checking the batch's tenants failed");
                 }
                 tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
@@ -479,19 +539,32 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
         rows.outbound.len(),
         rows.updates.len() + rows.deliveries.len(),
     );
+    let count = |status| rows.updates.iter().filter(|u| u.status == status).count() as u64;
+    let (n_answered, n_sent) = (
+        count(entity::enums::MessageStatus::Answered),
+        count(entity::enums::MessageStatus::Sent),
+    );
     stats.record_commit(began.elapsed());
     match result {
-        Ok(ids) => {
+        Ok(flushed) => {
+            let ids = flushed.inbound;
             let new = ids.iter().filter(|id| id.is_some()).count();
             stats.inbound.fetch_add(new as u64, Ordering::Relaxed);
             stats.outbound.fetch_add(n_out as u64, Ordering::Relaxed);
             stats
                 .status_updates
                 .fetch_add(n_up as u64, Ordering::Relaxed);
+            stats.answered.fetch_add(n_answered, Ordering::Relaxed);
+            stats.sent.fetch_add(n_sent, Ordering::Relaxed);
             stats.batches.fetch_add(1, Ordering::Relaxed);
             committed.notify.notify_one();
             for (reply, id) in replies.into_iter().zip(ids) {
                 let _ = reply.send(Ok(id));
+            }
+            let mut outbound_ids = flushed.outbound.into_iter();
+            for caller in queued {
+                let ids = outbound_ids.by_ref().take(caller.count).collect();
+                let _ = caller.reply.send(Ok(ids));
             }
             for reply in done_replies {
                 let _ = reply.send(Ok(()));
@@ -508,6 +581,9 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
             for reply in replies {
                 let _ = reply.send(Err(err.clone()));
             }
+            for caller in queued {
+                let _ = caller.reply.send(Err(err.clone()));
+            }
             for reply in done_replies {
                 let _ = reply.send(Err(err.clone()));
             }
@@ -515,12 +591,21 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
     }
 }
 
+/// The caller of an `Op::Queue` in a batch.
+struct Queued {
+    /// `None` when it queued no rows.
+    tenant: Option<TenantId>,
+    count: usize,
+    reply: oneshot::Sender<Result<Vec<i64>, String>>,
+}
+
 /// Removes from a batch whatever belongs to tenants that no longer exist
-/// (their waiting `persist` calls are told so).
+/// (their waiting `persist` and `queue` calls are told so).
 async fn drop_deleted_tenants(
     db: &DatabaseConnection,
     rows: &mut LogBatch,
     replies: &mut Vec<oneshot::Sender<Result<Option<Stored>, String>>>,
+    queued: &mut Vec<Queued>,
 ) -> Result<(), sea_orm::DbErr> {
     let LogBatch {
         inbound,
@@ -556,6 +641,15 @@ async fn drop_deleted_tenants(
     *inbound = kept_inbound;
     *replies = kept_replies;
     outbound.retain(|row| existing.contains(&row.tenant_id));
+    let (kept, gone_callers): (Vec<Queued>, Vec<Queued>) = std::mem::take(queued)
+        .into_iter()
+        .partition(|caller| caller.tenant.is_none_or(|t| existing.contains(&t)));
+    *queued = kept;
+    for caller in gone_callers {
+        let _ = caller
+            .reply
+            .send(Err("the tenant has been deleted".to_owned()));
+    }
     deliveries.retain(|row| existing.contains(&row.tenant_id));
     marks.running.retain(|id| existing.contains(id));
     marks.online.retain(|id| existing.contains(id));

@@ -404,6 +404,9 @@ fn message_status_label(status: MessageStatus) -> &'static str {
         MessageStatus::Delivered => "Delivered",
         MessageStatus::Read => "Read",
         MessageStatus::Failed => "Failed",
+        MessageStatus::Queued => "Waiting to be sent",
+        MessageStatus::Sending => "Sending",
+        MessageStatus::Unknown => "Maybe not sent",
     }
 }
 

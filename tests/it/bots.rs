@@ -169,9 +169,17 @@ async fn burst_in_one_chat(
         .collect()
 }
 
-/// Waits until every inbound row of the tenant is decided (not RECEIVED).
+/// Waits until every inbound row of the tenant is decided (not RECEIVED)
+/// and none of its replies is still QUEUED or SENDING.
 async fn settled(app: &TestApp, id: Uuid, inbound: usize) -> Vec<message_log::Model> {
     eventually("messages answered and logged", || async {
+        let sending = outbound_rows(app, id)
+            .await
+            .iter()
+            .any(|r| matches!(r.status, MessageStatus::Queued | MessageStatus::Sending));
+        if sending {
+            return None;
+        }
         let rows = inbound_rows(app, id).await;
         (rows.len() == inbound && rows.iter().all(|r| r.status != MessageStatus::Received))
             .then_some(rows)
@@ -961,7 +969,7 @@ async fn a_log_batch_over_several_statements_maps_every_id_back_and_stores_a_rep
         inbound: rows.clone(),
         ..LogBatch::default()
     };
-    let stored_rows = flush_log_batch(&db, &batch).await.unwrap();
+    let stored_rows = flush_log_batch(&db, &batch).await.unwrap().inbound;
     // All in one chat: the one sent first opened its conversation.
     let openers: Vec<usize> = stored_rows
         .iter()

@@ -172,9 +172,17 @@ async fn rows(app: &TestApp, id: Uuid, direction: Direction) -> Vec<message_log:
         .unwrap()
 }
 
-/// Waits until the inbound message `wamid` is settled (not RECEIVED).
+/// Waits until the inbound message `wamid` is settled (not RECEIVED) and
+/// no reply of the tenant's is still QUEUED or SENDING.
 async fn settled(app: &TestApp, id: Uuid, wamid: &str) -> message_log::Model {
     eventually(&format!("{wamid} settled"), || async {
+        let replies = rows(app, id, Direction::Out).await;
+        if replies
+            .iter()
+            .any(|row| matches!(row.status, MessageStatus::Queued | MessageStatus::Sending))
+        {
+            return None;
+        }
         rows(app, id, Direction::In)
             .await
             .into_iter()
@@ -695,11 +703,16 @@ async fn a_rejected_token_stops_the_bot_and_its_messages_wait_for_a_new_token() 
     assert!(error.starts_with("access token rejected"), "{error}");
     assert_eq!(worker.restart_count, 0, "restarted instead of stopping");
     assert_eq!(sent_bodies(&graph).await.len(), 1);
-    // Not failed for good: it waits, unanswered, for a working token.
-    let waiting = rows(&app, id, Direction::In).await;
-    assert_eq!(waiting.len(), 1);
-    assert_eq!(waiting[0].status, MessageStatus::Received);
-    assert!(rows(&app, id, Direction::Out).await.is_empty());
+    // Not failed for good: the reply waits, QUEUED, for a working token.
+    let waiting = eventually("the refused reply queued again", || async {
+        let out = rows(&app, id, Direction::Out).await;
+        out.iter()
+            .all(|row| row.status == MessageStatus::Queued)
+            .then_some(out)
+    })
+    .await;
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    let queued_text = waiting[0].text.clone();
 
     // A new token, a force restart: answered once.
     graph.reset().await;
@@ -726,6 +739,14 @@ async fn a_rejected_token_stops_the_bot_and_its_messages_wait_for_a_new_token() 
     let (status, body) = bot(&app, id, "force-restart").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     answered_with_every_reply_logged(&app, &graph, id, "wamid.IN-T").await;
+    // The stored reply went out, once: not a second answer to the message.
+    let sent = rows(&app, id, Direction::Out).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].status, MessageStatus::Sent);
+    assert_eq!(
+        sent_bodies(&graph).await[0]["text"]["body"],
+        queued_text.as_str()
+    );
 }
 
 #[tokio::test]

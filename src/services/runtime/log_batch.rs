@@ -1,8 +1,9 @@
 //! The message log's write side: one batch of the log writer in ONE
-//! transaction (inbound rows with durable dedup, outbound rows, status
-//! updates, the bots it marks running or online), and the recovery query
-//! for messages stored but never answered. Per-message writes go through
-//! `flush_log_batch` only.
+//! transaction (inbound rows with durable dedup, outbound rows stored
+//! before they are sent, status updates, the bots it marks running or
+//! online), and the recovery queries for what a crash interrupted: inbound
+//! messages stored but never answered, outbound rows left QUEUED or
+//! SENDING. Per-message writes go through `flush_log_batch` only.
 
 use chrono::{DateTime, Utc};
 use entity::enums::{Direction, MessageStatus, SessionState, WorkerStatus};
@@ -10,7 +11,7 @@ use entity::{conversation, message_log, tenant, whatsapp_session, worker_process
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect,
 };
 
 use super::conversation_batch::{self, Activity, Arrival};
@@ -108,7 +109,9 @@ pub struct InboundRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// A sent (or failed) reply to log.
+/// An outbound message to store before it is sent: SENDING when the
+/// transport is called right after the commit, QUEUED when it waits for
+/// an earlier part (ids come back in the order given).
 #[derive(Debug, Clone)]
 pub struct OutboundRow {
     pub tenant_id: TenantId,
@@ -163,12 +166,32 @@ async fn mark_workers(conn: &impl ConnectionTrait, marks: &WorkerMarks) -> Resul
     Ok(())
 }
 
-/// The final status of an inbound row.
+/// A row's new status: an inbound row's outcome, or an outbound row's
+/// step (SENDING before the transport call; SENT with WhatsApp's id, or
+/// FAILED, after it).
 #[derive(Debug, Clone)]
 pub struct StatusUpdate {
     pub id: i64,
     pub status: MessageStatus,
     pub error: Option<String>,
+    /// WhatsApp's id of a sent message (kept as it is when `None`).
+    pub wa_message_id: Option<String>,
+}
+
+impl StatusUpdate {
+    pub fn new(id: i64, status: MessageStatus) -> Self {
+        Self {
+            id,
+            status,
+            error: None,
+            wa_message_id: None,
+        }
+    }
+
+    pub fn with_error(mut self, error: impl Into<String>) -> Self {
+        self.error = Some(error.into());
+        self
+    }
 }
 
 /// A delivery report for an outbound row, by its WhatsApp id.
@@ -207,13 +230,18 @@ pub struct LogBatch {
     pub marks: WorkerMarks,
 }
 
-/// Writes one batch in ONE transaction. Returns, for each inbound row in
-/// order, what was stored, or `None` when it was a duplicate (already
-/// stored, or repeated within the batch).
-pub async fn flush_log_batch(
-    db: &DatabaseConnection,
-    batch: &LogBatch,
-) -> Result<Vec<Option<Stored>>, DbErr> {
+/// What a committed batch stored.
+#[derive(Debug, Default)]
+pub struct Flushed {
+    /// For each inbound row in order: what was stored, or `None` when it
+    /// was a duplicate (already stored, or repeated within the batch).
+    pub inbound: Vec<Option<Stored>>,
+    /// The ids of the outbound rows, in order.
+    pub outbound: Vec<i64>,
+}
+
+/// Writes one batch in ONE transaction.
+pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Result<Flushed, DbErr> {
     let LogBatch {
         inbound,
         outbound,
@@ -276,36 +304,18 @@ pub async fn flush_log_batch(
             })
         })
         .collect();
+    let mut outbound_ids = Vec::with_capacity(outbound.len());
     for rows in outbound.chunks(ROWS_PER_STATEMENT) {
-        let rows = rows.iter().map(|row| message_log::ActiveModel {
-            tenant_id: Set(row.tenant_id.into()),
-            direction: Set(Direction::Out),
-            chat_id: Set(row.chat_id.clone()),
-            sender: Set(row.from.clone()),
-            recipient: Set(row.chat_id.clone()),
-            text: Set(row.text.clone()),
-            wa_message_id: Set(row.wa_message_id.clone()),
-            status: Set(row.status),
-            error: Set(row.error.clone()),
-            created_at: Set(row.created_at),
-            ..Default::default()
-        });
-        // A message id the transport reported twice must not cost the
-        // batch (every tenant's rows in it): the first row stands.
-        message_log::Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::columns([
-                    message_log::Column::TenantId,
-                    message_log::Column::Direction,
-                    message_log::Column::WaMessageId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
+        outbound_ids.extend(insert_outbound(&txn, rows).await?);
     }
-    // Usually all ANSWERED without error: one statement.
+    // Usually all ANSWERED or SENT without error: one statement each, and
+    // one more for the WhatsApp ids of what was sent.
+    let (with_ids, updates): (Vec<&StatusUpdate>, Vec<&StatusUpdate>) = updates
+        .iter()
+        .partition(|update| update.wa_message_id.is_some());
+    for chunk in with_ids.chunks(ROWS_PER_STATEMENT) {
+        record_wa_ids(&txn, chunk).await?;
+    }
     let mut groups: Vec<(MessageStatus, &Option<String>, Vec<i64>)> = Vec::new();
     for update in updates {
         match groups
@@ -328,7 +338,147 @@ pub async fn flush_log_batch(
     }
     record_deliveries(&txn, deliveries).await?;
     txn.commit().await?;
-    Ok(stored)
+    Ok(Flushed {
+        inbound: stored,
+        outbound: outbound_ids,
+    })
+}
+
+/// Inserts outbound rows and returns their ids in the order given. A
+/// multi-row INSERT numbers its rows in VALUES order on both backends (a
+/// sequence's next value per row on PostgreSQL, max rowid + 1 on SQLite),
+/// while neither promises RETURNING's order: so the ids are sorted, not
+/// taken in the order they come back.
+async fn insert_outbound(
+    conn: &impl ConnectionTrait,
+    rows: &[OutboundRow],
+) -> Result<Vec<i64>, DbErr> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut insert = message_log_insert();
+    for row in rows {
+        insert
+            .values([
+                row.tenant_id.into(),
+                Direction::Out.to_value().into(),
+                row.chat_id.clone().into(),
+                row.from.clone().into(),
+                row.chat_id.clone().into(),
+                row.text.clone().into(),
+                row.wa_message_id.clone().into(),
+                row.status.to_value().into(),
+                row.error.clone().into(),
+                row.created_at.into(),
+            ])
+            .map_err(|err| DbErr::Custom(err.to_string()))?;
+    }
+    insert.returning(Query::returning().columns([message_log::Column::Id]));
+    let statement = conn.get_database_backend().build(&insert);
+    let mut ids = conn
+        .query_all_raw(statement)
+        .await?
+        .into_iter()
+        .map(|row| row.try_get::<i64>("", "id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ids.len() != rows.len() {
+        return Err(DbErr::Custom(format!(
+            "{} outbound rows inserted, {} ids returned",
+            rows.len(),
+            ids.len()
+        )));
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Status updates that carry WhatsApp's id of a sent message, in one
+/// statement: `UPDATE … FROM` a list of values (SQLite ≥ 3.33 and
+/// PostgreSQL). The parameters are typed by their values (bigint, text),
+/// so PostgreSQL compares ids as numbers.
+async fn record_wa_ids(
+    conn: &impl ConnectionTrait,
+    updates: &[&StatusUpdate],
+) -> Result<(), DbErr> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let backend = conn.get_database_backend();
+    let mut values = Vec::with_capacity(updates.len() * 4);
+    let mut rows = Vec::with_capacity(updates.len());
+    for update in updates {
+        let n = values.len();
+        rows.push(match backend {
+            sea_orm::DatabaseBackend::Postgres => {
+                format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4)
+            }
+            _ => "(?, ?, ?, ?)".to_owned(),
+        });
+        values.push(sea_orm::Value::from(update.id));
+        values.push(sea_orm::Value::from(update.status.to_value()));
+        values.push(sea_orm::Value::from(update.wa_message_id.clone()));
+        values.push(sea_orm::Value::from(update.error.clone()));
+    }
+    let sql = format!(
+        "WITH v (id, status, wa_message_id, error) AS (VALUES {}) \
+         UPDATE message_log SET status = v.status, wa_message_id = v.wa_message_id, \
+         error = v.error FROM v WHERE message_log.id = v.id",
+        rows.join(", ")
+    );
+    conn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        backend, sql, values,
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The error an outbound row gets when a crash interrupted its send.
+pub const INTERRUPTED: &str =
+    "interrupted while sending: it may or may not have reached the customer, and is not sent again";
+
+/// What a crash (or a stop past the drain bound) left of a tenant's
+/// outbound rows: those SENDING become UNKNOWN (never sent again); those
+/// QUEUED certainly did not go out and are returned, oldest first, to be
+/// sent now. Returns (rows marked UNKNOWN, rows to send).
+pub async fn interrupted_sends(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+) -> Result<(u64, Vec<Queued>), DbErr> {
+    let unknown = message_log::Entity::update_many()
+        .col_expr(
+            message_log::Column::Status,
+            MessageStatus::Unknown.to_value().into(),
+        )
+        .col_expr(message_log::Column::Error, Expr::value(INTERRUPTED))
+        .filter(message_log::Column::TenantId.eq(tenant_id))
+        .filter(message_log::Column::Direction.eq(Direction::Out))
+        .filter(message_log::Column::Status.eq(MessageStatus::Sending))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let queued = message_log::Entity::find()
+        .filter(message_log::Column::TenantId.eq(tenant_id))
+        .filter(message_log::Column::Direction.eq(Direction::Out))
+        .filter(message_log::Column::Status.eq(MessageStatus::Queued))
+        .order_by_asc(message_log::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| Queued {
+            id: row.id,
+            chat_id: row.chat_id,
+            text: row.text,
+        })
+        .collect();
+    Ok((unknown, queued))
+}
+
+/// An outbound row stored QUEUED: it goes out when its chat's turn comes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    pub id: i64,
+    pub chat_id: String,
+    pub text: String,
 }
 
 /// Delivery reports, one statement per (tenant, status, error): the rows of
@@ -367,16 +517,9 @@ async fn record_deliveries(
     Ok(())
 }
 
-async fn insert_inbound(
-    conn: &impl ConnectionTrait,
-    rows: &[&InboundRow],
-) -> Result<Vec<Option<i64>>, DbErr> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    // A repeat inside the batch is a duplicate of its first occurrence.
-    let mut first: std::collections::HashMap<(TenantId, &str), usize> =
-        std::collections::HashMap::new();
+/// An INSERT into the message log with the columns both directions set
+/// (values in this order).
+fn message_log_insert() -> sea_orm::sea_query::InsertStatement {
     let mut insert = Query::insert();
     insert.into_table(message_log::Entity).columns([
         message_log::Column::TenantId,
@@ -387,8 +530,23 @@ async fn insert_inbound(
         message_log::Column::Text,
         message_log::Column::WaMessageId,
         message_log::Column::Status,
+        message_log::Column::Error,
         message_log::Column::CreatedAt,
     ]);
+    insert
+}
+
+async fn insert_inbound(
+    conn: &impl ConnectionTrait,
+    rows: &[&InboundRow],
+) -> Result<Vec<Option<i64>>, DbErr> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A repeat inside the batch is a duplicate of its first occurrence.
+    let mut first: std::collections::HashMap<(TenantId, &str), usize> =
+        std::collections::HashMap::new();
+    let mut insert = message_log_insert();
     for (i, row) in rows.iter().enumerate() {
         if first.contains_key(&(row.tenant_id, row.wa_message_id.as_str())) {
             continue;
@@ -404,6 +562,7 @@ async fn insert_inbound(
                 row.text.clone().into(),
                 row.wa_message_id.clone().into(),
                 MessageStatus::Received.to_value().into(),
+                None::<String>.into(),
                 row.created_at.into(),
             ])
             .map_err(|err| DbErr::Custom(err.to_string()))?;

@@ -441,6 +441,7 @@ async fn seed(db: &DatabaseConnection, n: u32) -> anyhow::Result<Vec<TenantId>> 
             transport: Set(TransportKind::Sandbox),
             rate_limit_per_minute: Set(None),
             chat_rate_limit_per_minute: Set(None),
+            human_idle_timeout_minutes: Set(crate::domain::handoff::DEFAULT_HUMAN_IDLE_MINUTES),
             created_at: Set(now),
             updated_at: Set(now),
         }))

@@ -27,6 +27,15 @@ pub struct Model {
     pub mode: ConversationMode,
     pub mode_reason: Option<String>,
     pub mode_since: Option<DateTimeUtc>,
+    /// A person should look at this chat (the inbox's "needs a person").
+    pub needs_human: bool,
+    pub needs_human_since: Option<DateTimeUtc>,
+    /// The last message a person sent in the chat (inbox, phone, API).
+    pub last_human_at: Option<DateTimeUtc>,
+    /// The last email to the tenant's people about this chat.
+    pub notified_at: Option<DateTimeUtc>,
+    /// When the bot last said it reads text only.
+    pub text_only_notice_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -38,6 +47,14 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     Tenant,
+    #[sea_orm(has_many = "super::conversation_event::Entity")]
+    Events,
+}
+
+impl Related<super::conversation_event::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Events.def()
+    }
 }
 
 impl Related<super::tenant::Entity> for Entity {

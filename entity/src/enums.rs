@@ -229,3 +229,33 @@ pub enum ConversationMode {
     #[sea_orm(string_value = "HUMAN")]
     Human,
 }
+
+/// What a logged message is: text, or what else a customer sent (logged
+/// with its caption or file name instead of being dropped).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MessageKind {
+    #[sea_orm(string_value = "TEXT")]
+    Text,
+    #[sea_orm(string_value = "IMAGE")]
+    Image,
+    #[sea_orm(string_value = "AUDIO")]
+    Audio,
+    #[sea_orm(string_value = "VIDEO")]
+    Video,
+    #[sea_orm(string_value = "DOCUMENT")]
+    Document,
+    #[sea_orm(string_value = "STICKER")]
+    Sticker,
+    #[sea_orm(string_value = "LOCATION")]
+    Location,
+    #[sea_orm(string_value = "CONTACTS")]
+    Contacts,
+    #[sea_orm(string_value = "BUTTON")]
+    Button,
+    #[sea_orm(string_value = "OTHER")]
+    Other,
+}

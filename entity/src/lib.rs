@@ -10,6 +10,7 @@ pub mod admin_account;
 pub mod admin_api_token;
 pub mod audit_log;
 pub mod conversation;
+pub mod conversation_event;
 pub mod enums;
 pub mod message_log;
 pub mod oauth_login;
@@ -29,6 +30,7 @@ pub mod prelude {
     pub use super::admin_api_token::Entity as AdminApiToken;
     pub use super::audit_log::Entity as AuditLog;
     pub use super::conversation::Entity as Conversation;
+    pub use super::conversation_event::Entity as ConversationEvent;
     pub use super::message_log::Entity as MessageLog;
     pub use super::oauth_login::Entity as OauthLogin;
     pub use super::setup_request::Entity as SetupRequest;

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
-use crate::enums::{Direction, MessageStatus};
+use crate::enums::{Direction, MessageKind, MessageStatus};
 
 /// One message in or out of a tenant's bot. UNIQUE(tenant_id, direction,
 /// wa_message_id) makes inbound dedup durable; INDEX(tenant_id, created_at)
@@ -21,6 +21,11 @@ pub struct Model {
     pub status: MessageStatus,
     pub error: Option<String>,
     pub created_at: DateTimeUtc,
+    /// Who wrote an outbound message when it was not the bot: a person's
+    /// name, "API key …", "Phone". `None`: the bot (or the customer, IN).
+    pub author: Option<String>,
+    /// TEXT, or what else the customer sent (IMAGE, AUDIO, …).
+    pub kind: MessageKind,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

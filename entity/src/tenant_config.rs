@@ -24,6 +24,9 @@ pub struct Model {
     pub rate_limit_per_minute: Option<i32>,
     /// Replies per minute within one chat; `None` = the platform default.
     pub chat_rate_limit_per_minute: Option<i32>,
+    /// A chat a person took over goes back to the bot after this long
+    /// without a person's message.
+    pub human_idle_timeout_minutes: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

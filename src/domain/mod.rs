@@ -10,6 +10,7 @@
 
 pub mod bot;
 pub mod client_address;
+pub mod handoff;
 pub mod hours;
 pub mod ids;
 pub mod language;

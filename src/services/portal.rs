@@ -307,6 +307,12 @@ pub async fn logs(
 fn plain_message_error(raw: &str) -> String {
     if raw.starts_with("chat queue full") {
         "Too many messages at once in this chat: this one was not answered.".to_owned()
+    } else if raw.starts_with("interrupted while sending") {
+        "Flow HQ restarted while this was being sent: it may or may not have reached the \
+         customer, and it was not sent again."
+            .to_owned()
+    } else if raw.starts_with("not sent: an earlier part") {
+        "Not sent, because the part before it could not be sent.".to_owned()
     } else if raw.starts_with("reply not sent") {
         "The reply could not be sent.".to_owned()
     } else if raw.starts_with("more than 24 hours since the customer's last message") {

@@ -43,6 +43,7 @@ async fn insert_tenant_with_every_row(db: &DatabaseConnection, phone: &str) -> U
         transport: Set(TransportKind::Sandbox),
         rate_limit_per_minute: Set(None),
         chat_rate_limit_per_minute: Set(None),
+        human_idle_timeout_minutes: Set(720),
         created_at: Set(now),
         updated_at: Set(now),
     }

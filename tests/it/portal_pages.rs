@@ -868,6 +868,8 @@ async fn log_message(app: &TestApp, tenant: Uuid, n: i64, text: &str) {
         status: Set(MessageStatus::Answered),
         error: Set(None),
         created_at: Set(chrono::Utc::now() - chrono::Duration::minutes(100 - n)),
+        author: Set(None),
+        kind: Set(entity::enums::MessageKind::Text),
     }
     .insert(app.db())
     .await
@@ -1126,6 +1128,8 @@ async fn owners_read_why_a_message_failed_in_plain_words_not_the_raw_cause() {
         status: Set(MessageStatus::Failed),
         error: Set(Some(raw.to_owned())),
         created_at: Set(chrono::Utc::now()),
+        author: Set(None),
+        kind: Set(entity::enums::MessageKind::Text),
     }
     .insert(app.db())
     .await

@@ -115,6 +115,7 @@ pub async fn provision(
         transport: Set(TransportKind::Sandbox),
         rate_limit_per_minute: Set(None),
         chat_rate_limit_per_minute: Set(None),
+        human_idle_timeout_minutes: Set(crate::domain::handoff::DEFAULT_HUMAN_IDLE_MINUTES),
         created_at: Set(now),
         updated_at: Set(now),
     }

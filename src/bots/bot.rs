@@ -34,8 +34,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::deps::BotDeps;
 use super::transport::{InboundMessage, Transport, TransportError, TransportEvent};
+use crate::domain::handoff::{Event, decide};
 use crate::domain::ids::TenantId;
-use crate::replies::{ReplyContext, reply};
+use crate::replies::{Intent, ReplyContext, detect_intent, reply};
+use crate::services::runtime::conversation_batch::ConversationState;
+use crate::services::runtime::handoff::HandoffChange;
 use crate::services::runtime::{
     self,
     log_batch::{InboundRow, OutboundRow, Queued, StatusUpdate, Stored},
@@ -550,7 +553,11 @@ async fn answer_logged(shared: &ChatShared, chat: &str, job: ChatJob) {
 
 async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<(), String> {
     let deps = &shared.deps;
-    let Stored { id, first_contact } = match job.stored {
+    let Stored {
+        id,
+        first_contact,
+        conversation,
+    } = match job.stored {
         Some(stored) => stored,
         None => match deps.writer.persist(inbound_row(shared, &job)).await {
             Ok(Some(stored)) => stored,
@@ -566,6 +573,55 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
             .status(StatusUpdate::new(id, MessageStatus::Skipped))
             .await
             .map_err(|e| e.to_string());
+    }
+
+    // Who answers in this chat: the bot, or (silently logged) a person.
+    let conversation = match conversation {
+        Some(state) => Some(state),
+        None => runtime::handoff::state_of_chat(&deps.db, shared.tenant, chat)
+            .await
+            .map_err(|e| e.to_string())?,
+    };
+    let now = Utc::now();
+    let asks_for_person = detect_intent(&job.text, config.language) == Intent::Human;
+    let event = Event::Customer {
+        asks_for_person,
+        text: true,
+    };
+    let handoff = conversation.map(|state| {
+        let decision = decide(state.handoff, event, now, config.human_idle_timeout);
+        let change = HandoffChange::between(
+            shared.tenant,
+            &state,
+            decision.state,
+            decision.switched.map(|reason| (reason, None)),
+            now,
+        );
+        let newly_needed = decision.state.needs_human && !state.handoff.needs_human;
+        (
+            decision.bot_answers,
+            change,
+            newly_needed.then_some(state.id),
+        )
+    });
+    let (bot_answers, change, needs_person) = handoff.unwrap_or((true, None, None));
+    if let Some(conversation) = needs_person {
+        chat_needs_person(shared, conversation);
+    }
+    if !bot_answers {
+        // A person has this chat: logged, counted, not answered.
+        let skipped = StatusUpdate::new(id, MessageStatus::Skipped).with_error(WITH_A_PERSON);
+        deps.writer
+            .status(skipped)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(change) = change {
+            deps.writer
+                .handoff(change)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        return Ok(());
     }
 
     shared.tenant_limit.until_ready().await;
@@ -610,11 +666,35 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
     // is called.
     let ids = deps
         .writer
-        .queue(rows, vec![StatusUpdate::new(id, MessageStatus::Answered)])
+        .queue(
+            rows,
+            vec![StatusUpdate::new(id, MessageStatus::Answered)],
+            change,
+        )
         .await
         .map_err(|e| e.to_string())?;
     let parts = ids.into_iter().zip(parts).collect();
-    send_parts(shared, chat, parts, Some(id), true).await
+    let answering = Answering {
+        id,
+        conversation: conversation.filter(|_| needs_person.is_none()),
+    };
+    send_parts(shared, chat, parts, Some(answering), true).await
+}
+
+/// Why a customer's message was logged but not answered.
+pub const WITH_A_PERSON: &str = "left for a person: the bot is silent in this chat";
+
+/// Tells the tenant's people that a chat needs one of them.
+fn chat_needs_person(shared: &ChatShared, conversation: i64) {
+    tracing::info!(tenant = %shared.tenant, conversation, "a chat needs a person");
+}
+
+/// The customer's message a reply answers, and its conversation (to hand
+/// it to a person when the reply fails).
+#[derive(Debug, Clone, Copy)]
+struct Answering {
+    id: i64,
+    conversation: Option<ConversationState>,
 }
 
 /// Waits for the chat's rate limit (the tenant's own, or the platform's).
@@ -640,7 +720,7 @@ async fn send_parts(
     shared: &ChatShared,
     chat: &str,
     parts: Vec<(i64, String)>,
-    answering: Option<i64>,
+    answering: Option<Answering>,
     first_sending: bool,
 ) -> Result<(), String> {
     let writer = &shared.deps.writer;
@@ -689,11 +769,31 @@ async fn send_parts(
                     StatusUpdate::new(*id, MessageStatus::Failed)
                         .with_error("not sent: an earlier part of this reply failed")
                 }));
-                step.extend(answering.map(|id| {
-                    StatusUpdate::new(id, MessageStatus::Failed)
+                step.extend(answering.map(|answering| {
+                    StatusUpdate::new(answering.id, MessageStatus::Failed)
                         .with_error(format!("reply not sent: {err}"))
                 }));
-                return writer.statuses(step).await.map_err(|e| e.to_string());
+                writer.statuses(step).await.map_err(|e| e.to_string())?;
+                // The customer got no answer: a person must look.
+                if let Some(state) = answering.and_then(|a| a.conversation) {
+                    let now = Utc::now();
+                    let decision =
+                        decide(state.handoff, Event::BotFailed, now, chrono::Duration::MAX);
+                    let change = HandoffChange::between(
+                        shared.tenant,
+                        &state,
+                        decision.state,
+                        decision.switched.map(|reason| (reason, None)),
+                        now,
+                    );
+                    if let Some(change) = change {
+                        writer.handoff(change).await.map_err(|e| e.to_string())?;
+                    }
+                    if !state.handoff.needs_human {
+                        chat_needs_person(shared, state.id);
+                    }
+                }
+                return Ok(());
             }
         }
     }

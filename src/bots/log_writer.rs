@@ -33,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::db::WriterPool;
 use crate::domain::ids::TenantId;
+use crate::services::runtime::handoff::HandoffChange;
 use crate::services::runtime::{
     self,
     log_batch::{
@@ -69,8 +70,11 @@ enum Op {
     Queue {
         rows: Vec<OutboundRow>,
         updates: Vec<StatusUpdate>,
+        handoff: Option<HandoffChange>,
         reply: oneshot::Sender<Result<Vec<i64>, String>>,
     },
+    /// A conversation's handoff change (fire and forget).
+    Handoff(HandoffChange),
     /// Status updates, committed together; `reply` when the caller waits.
     Status {
         updates: Vec<StatusUpdate>,
@@ -273,13 +277,23 @@ impl LogWriter {
         &self,
         rows: Vec<OutboundRow>,
         updates: Vec<StatusUpdate>,
+        handoff: Option<HandoffChange>,
     ) -> Result<Vec<i64>, LogError> {
         self.ask(|reply| Op::Queue {
             rows,
             updates,
+            handoff,
             reply,
         })
         .await
+    }
+
+    /// Queues a conversation's handoff change for the next commit.
+    pub async fn handoff(&self, change: HandoffChange) -> Result<(), LogError> {
+        self.tx
+            .send(Op::Handoff(change))
+            .await
+            .map_err(|_| LogError::Closed)
     }
 
     /// Queues a status update for the next commit (does not wait for it).
@@ -475,11 +489,14 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
                 rows.inbound.push(row);
                 replies.push(reply);
             }
+            Op::Handoff(change) => rows.handoffs.push(change),
             Op::Queue {
                 rows: outbound,
                 updates,
+                handoff,
                 reply,
             } => {
+                rows.handoffs.extend(handoff);
                 let tenant = outbound.first().map(|row| row.tenant_id);
                 queued.push(Queued {
                     tenant,
@@ -612,6 +629,7 @@ async fn drop_deleted_tenants(
         outbound,
         deliveries,
         marks,
+        handoffs,
         ..
     } = rows;
     let mut ids: Vec<TenantId> = inbound
@@ -653,6 +671,7 @@ async fn drop_deleted_tenants(
     deliveries.retain(|row| existing.contains(&row.tenant_id));
     marks.running.retain(|id| existing.contains(id));
     marks.online.retain(|id| existing.contains(id));
+    handoffs.retain(|change| existing.contains(&change.tenant_id));
     tracing::info!(
         tenants = gone,
         "dropped message log rows of deleted tenants"

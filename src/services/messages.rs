@@ -91,5 +91,6 @@ pub async fn waiting_inbound(
     Ok(found.map(|(id, first)| Stored {
         id,
         first_contact: first == Some(id),
+        conversation: None,
     }))
 }

@@ -288,7 +288,7 @@ async fn replies_keep_arrival_order_within_a_chat_while_chats_run_concurrently()
         "opening hours?",
         "prices please",
         "status of my booking",
-        "I want a human",
+        "tell me more",
     ];
 
     // Learn the answer to each question in a quiet chat first.

@@ -22,6 +22,7 @@ use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseBackend, DbErr};
 
 use super::log_batch::ROWS_PER_STATEMENT;
+use crate::domain::handoff::HandoffState;
 use crate::domain::ids::TenantId;
 
 /// The longest preview kept (the inbox shows one line).
@@ -145,14 +146,47 @@ pub fn fold(
     folded
 }
 
+/// A conversation as a batch left it: the message that opened it (or
+/// `None` while the business has written but the customer not yet: a
+/// message is its conversation's first contact when that id is its own),
+/// and its handoff state (does the bot answer in it?).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    pub first_message_id: Option<i64>,
+    pub conversation: ConversationState,
+}
+
+/// What the bot needs to know of a conversation to answer in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConversationState {
+    pub id: i64,
+    pub handoff: HandoffState,
+    /// When the bot last said it reads text only.
+    pub text_only_notice_at: Option<DateTime<Utc>>,
+}
+
+impl ConversationState {
+    /// The state of a stored row.
+    pub fn of(row: &conversation::Model) -> Self {
+        Self {
+            id: row.id,
+            handoff: HandoffState {
+                mode: row.mode,
+                needs_human: row.needs_human,
+                mode_since: row.mode_since,
+                last_human_at: row.last_human_at,
+            },
+            text_only_notice_at: row.text_only_notice_at,
+        }
+    }
+}
+
 /// Writes each conversation's share of a batch (see the module's text)
-/// and answers, per conversation, the id of the message that opened it (or
-/// `None` while the business has written but the customer not yet): a
-/// message is its conversation's first contact when that id is its own.
+/// and answers, per conversation, what it now is.
 pub async fn record(
     conn: &impl ConnectionTrait,
     activity: &[(ConversationKey, Activity)],
-) -> Result<HashMap<ConversationKey, Option<i64>>, DbErr> {
+) -> Result<HashMap<ConversationKey, Recorded>, DbErr> {
     let backend = conn.get_database_backend();
     let newer = |column: &str| {
         greatest(
@@ -236,15 +270,34 @@ pub async fn record(
                     .to_owned(),
             )
             .returning(Query::returning().columns([
+                conversation::Column::Id,
                 conversation::Column::TenantId,
                 conversation::Column::ChatId,
                 conversation::Column::FirstMessageId,
+                conversation::Column::Mode,
+                conversation::Column::NeedsHuman,
+                conversation::Column::ModeSince,
+                conversation::Column::LastHumanAt,
+                conversation::Column::TextOnlyNoticeAt,
             ]));
         for row in conn.query_all_raw(backend.build(&insert)).await? {
             let tenant: TenantId = row.try_get("", "tenant_id")?;
             let chat: String = row.try_get("", "chat_id")?;
-            let first: Option<i64> = row.try_get("", "first_message_id")?;
-            opened.insert((tenant, chat), first);
+            let mode: String = row.try_get("", "mode")?;
+            let recorded = Recorded {
+                first_message_id: row.try_get("", "first_message_id")?,
+                conversation: ConversationState {
+                    id: row.try_get("", "id")?,
+                    handoff: HandoffState {
+                        mode: ConversationMode::try_from_value(&mode)?,
+                        needs_human: row.try_get("", "needs_human")?,
+                        mode_since: row.try_get("", "mode_since")?,
+                        last_human_at: row.try_get("", "last_human_at")?,
+                    },
+                    text_only_notice_at: row.try_get("", "text_only_notice_at")?,
+                },
+            };
+            opened.insert((tenant, chat), recorded);
         }
     }
     Ok(opened)

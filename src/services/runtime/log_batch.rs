@@ -14,7 +14,8 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-use super::conversation_batch::{self, Activity, Arrival};
+use super::conversation_batch::{self, Activity, Arrival, ConversationState};
+use super::handoff::HandoffChange;
 use super::link::session_without_qr;
 
 use crate::domain::ids::TenantId;
@@ -38,12 +39,15 @@ pub async fn existing_tenants(
     Ok(found)
 }
 
-/// A stored inbound message: its row, and whether it opened its
-/// conversation (the bot then greets with the welcome message).
+/// A stored inbound message: its row, whether it opened its conversation
+/// (the bot then greets with the welcome message), and the conversation as
+/// the commit left it (`None` where it was not read with it: the bot reads
+/// it then).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stored {
     pub id: i64,
     pub first_contact: bool,
+    pub conversation: Option<ConversationState>,
 }
 
 /// An inbound message persisted but never answered.
@@ -76,14 +80,19 @@ pub async fn unanswered(
     Ok(rows
         .into_iter()
         .map(|(row, conversation)| {
-            let (first_contact, contact_name) = match conversation {
-                Some(c) => (c.first_message_id == Some(row.id), c.contact_name),
-                None => (false, None),
+            let (first_contact, state, contact_name) = match conversation {
+                Some(c) => (
+                    c.first_message_id == Some(row.id),
+                    Some(ConversationState::of(&c)),
+                    c.contact_name,
+                ),
+                None => (false, None, None),
             };
             Unanswered {
                 stored: Stored {
                     id: row.id,
                     first_contact,
+                    conversation: state,
                 },
                 wa_message_id: row.wa_message_id.unwrap_or_default(),
                 chat_id: row.chat_id,
@@ -228,6 +237,8 @@ pub struct LogBatch {
     pub updates: Vec<StatusUpdate>,
     pub deliveries: Vec<DeliveryUpdate>,
     pub marks: WorkerMarks,
+    /// Conversations that switched mode or need a person now.
+    pub handoffs: Vec<HandoffChange>,
 }
 
 /// What a committed batch stored.
@@ -248,6 +259,7 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
         updates,
         deliveries,
         marks,
+        handoffs,
     } = batch;
     let txn = crate::db::begin_write(db).await?;
     mark_workers(&txn, marks).await?;
@@ -292,15 +304,20 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
         &conversation_batch::fold(&arrivals, outbound_activity),
     )
     .await?;
+    for change in handoffs {
+        super::handoff::apply(&txn, change).await?;
+    }
     let stored = inbound
         .iter()
         .zip(ids)
         .map(|(row, id)| {
-            id.map(|id| Stored {
-                id,
-                first_contact: opened
-                    .get(&(row.tenant_id, row.chat_id.clone()))
-                    .is_some_and(|first| *first == Some(id)),
+            id.map(|id| {
+                let recorded = opened.get(&(row.tenant_id, row.chat_id.clone()));
+                Stored {
+                    id,
+                    first_contact: recorded.is_some_and(|r| r.first_message_id == Some(id)),
+                    conversation: recorded.map(|r| r.conversation),
+                }
             })
         })
         .collect();

@@ -2,6 +2,7 @@
 //! message log writer's batches (`log_batch`) and linking (`link`).
 
 pub mod conversation_batch;
+pub mod handoff;
 pub mod link;
 pub mod log_batch;
 pub mod worker;

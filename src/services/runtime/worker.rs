@@ -45,6 +45,9 @@ pub struct BotConfig {
     pub transport: TransportKind,
     pub rate_limit_per_minute: Option<u32>,
     pub chat_rate_limit_per_minute: Option<u32>,
+    /// A chat with a person goes back to the bot after this long without
+    /// a person's message.
+    pub human_idle_timeout: chrono::Duration,
     /// The phone an earlier link remembered (session data in the DB).
     pub linked_phone: Option<String>,
     /// Link by phone number (pairing code) instead of a QR code, when set.
@@ -102,6 +105,10 @@ pub async fn load_bot_config(
         chat_rate_limit_per_minute: config
             .chat_rate_limit_per_minute
             .and_then(|v| u32::try_from(v).ok()),
+        human_idle_timeout: chrono::Duration::minutes(i64::from(Ord::max(
+            config.human_idle_timeout_minutes,
+            1,
+        ))),
         linked_phone,
         pairing_phone,
     })

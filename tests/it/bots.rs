@@ -68,7 +68,7 @@ async fn qr(app: &TestApp, id: Uuid) -> Value {
     body
 }
 
-async fn wait_for_qr(app: &TestApp, id: Uuid) -> Value {
+pub(crate) async fn wait_for_qr(app: &TestApp, id: Uuid) -> Value {
     eventually("a QR code", || async {
         let body = qr(app, id).await;
         (body["state"] == "QR_READY").then_some(body)

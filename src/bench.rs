@@ -456,6 +456,7 @@ async fn seed(db: &DatabaseConnection, n: u32) -> anyhow::Result<Vec<TenantId>> 
                 pairing_phone: Set(None),
                 pairing_code: Set(None),
                 last_seen_at: Set(Some(now)),
+                offline_reason: Set(None),
                 session_data: Set(Some(
                     json!({ "linked_phone": format!("+4930{:09}", base + i) }),
                 )),

@@ -13,6 +13,7 @@ mod m20261123_000004_portal_sign_in;
 mod m20261124_000005_real_transports;
 mod m20261124_000006_whatsapp_web_store;
 mod m20261204_000007_intents_and_conversations;
+mod m20261205_000009_session_offline_reason;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_real_transports::Migration),
             Box::new(m20261124_000006_whatsapp_web_store::Migration),
             Box::new(m20261204_000007_intents_and_conversations::Migration),
+            Box::new(m20261205_000009_session_offline_reason::Migration),
         ]
     }
 }

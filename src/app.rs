@@ -141,6 +141,7 @@ impl App {
                 sandbox: sandbox.clone(),
                 cloud,
                 whatsapp_web: settings.whatsapp_web.clone(),
+                master_key: master_key.clone(),
                 factory: None,
             },
         );
@@ -166,6 +167,18 @@ impl App {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         tasks.spawn(maintenance(state.clone(), shutdown.clone()));
+        // WhatsApp Web keys from before they were sealed, before a bot reads them.
+        #[cfg(feature = "whatsapp-web")]
+        match crate::bots::transport::whatsapp_web::store::seal_unsealed_rows(
+            &state.db,
+            &state.master_key,
+        )
+        .await
+        .context("sealing the stored WhatsApp Web keys")?
+        {
+            0 => {}
+            sealed => tracing::info!(sealed, "sealed WhatsApp Web keys stored before sealing"),
+        }
         // Every bot that should run runs again (and answers what it missed).
         registry.release_orphans().await?;
         let started = registry.resume().await?;

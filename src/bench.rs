@@ -174,9 +174,10 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
 
     let sandbox = Arc::new(SandboxHub::default());
     let writers = db::connect_log_writer(&settings.database).await?;
+    let master_key = MasterKey::generate();
     let cloud = Arc::new(CloudHub::new(
         db.clone(),
-        MasterKey::generate(),
+        master_key.clone(),
         settings.cloud_api.clone(),
     )?);
     let registry = BotRegistry::new(
@@ -187,6 +188,7 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
             sandbox: sandbox.clone(),
             cloud,
             whatsapp_web: settings.whatsapp_web.clone(),
+            master_key,
             factory: None,
         },
     );

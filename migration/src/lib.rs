@@ -14,6 +14,7 @@ mod m20261124_000005_real_transports;
 mod m20261124_000006_whatsapp_web_store;
 mod m20261204_000007_intents_and_conversations;
 mod m20261205_000009_session_offline_reason;
+mod m20261205_000010_sealed_whatsapp_web_keys;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_whatsapp_web_store::Migration),
             Box::new(m20261204_000007_intents_and_conversations::Migration),
             Box::new(m20261205_000009_session_offline_reason::Migration),
+            Box::new(m20261205_000010_sealed_whatsapp_web_keys::Migration),
         ]
     }
 }

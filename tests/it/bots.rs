@@ -601,6 +601,7 @@ async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without
             sandbox: sandbox.clone(),
             cloud,
             whatsapp_web: settings.whatsapp_web.clone(),
+            master_key: MasterKey::generate(),
             factory: Some(factory),
         },
     );

@@ -31,8 +31,18 @@ use crate::services::{admins, sessions, users};
 use crate::state::AppState;
 use crate::{db, web as routes};
 
-/// Headers every response carries: no page of ours may be framed by another
-/// site (clickjacking of the admin and portal forms), no MIME sniffing, no
+/// What a page of ours may load and do: scripts, styles and requests from
+/// this origin only (`static/`), images from here or `data:` URIs (the QR
+/// codes, the favicon), no plugins, no `<base>` to redirect relative URLs,
+/// forms posting only back here, never framed (clickjacking). No inline
+/// script, style or `on…=`/`style=` attribute runs: an injected one
+/// (however it got in) does nothing. The pages keep to it; the browser test
+/// `pages_run_without_a_content_security_policy_violation` walks them.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; \
+    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Headers every response carries: the content security policy above, no
+/// MIME sniffing, no framing by browsers that predate `frame-ancestors`, no
 /// full URLs in the Referer sent to other sites, and nothing kept in a
 /// cache unless the response says otherwise (only the static files do):
 /// pages and JSON carry tenants' data, and one shows a new token's secret.
@@ -40,7 +50,7 @@ use crate::{db, web as routes};
 fn security_headers(https: bool) -> actix_web::middleware::DefaultHeaders {
     let headers = actix_web::middleware::DefaultHeaders::new()
         .add(("X-Frame-Options", "DENY"))
-        .add(("Content-Security-Policy", "frame-ancestors 'none'"))
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "same-origin"))
         .add(("Cache-Control", "no-store"));
@@ -131,6 +141,7 @@ impl App {
                 sandbox: sandbox.clone(),
                 cloud,
                 whatsapp_web: settings.whatsapp_web.clone(),
+                master_key: master_key.clone(),
                 factory: None,
             },
         );
@@ -156,6 +167,18 @@ impl App {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         tasks.spawn(maintenance(state.clone(), shutdown.clone()));
+        // WhatsApp Web keys from before they were sealed, before a bot reads them.
+        #[cfg(feature = "whatsapp-web")]
+        match crate::bots::transport::whatsapp_web::store::seal_unsealed_rows(
+            &state.db,
+            &state.master_key,
+        )
+        .await
+        .context("sealing the stored WhatsApp Web keys")?
+        {
+            0 => {}
+            sealed => tracing::info!(sealed, "sealed WhatsApp Web keys stored before sealing"),
+        }
         // Every bot that should run runs again (and answers what it missed).
         registry.release_orphans().await?;
         let started = registry.resume().await?;

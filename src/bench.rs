@@ -174,9 +174,10 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
 
     let sandbox = Arc::new(SandboxHub::default());
     let writers = db::connect_log_writer(&settings.database).await?;
+    let master_key = MasterKey::generate();
     let cloud = Arc::new(CloudHub::new(
         db.clone(),
-        MasterKey::generate(),
+        master_key.clone(),
         settings.cloud_api.clone(),
     )?);
     let registry = BotRegistry::new(
@@ -187,6 +188,7 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
             sandbox: sandbox.clone(),
             cloud,
             whatsapp_web: settings.whatsapp_web.clone(),
+            master_key,
             factory: None,
         },
     );
@@ -457,6 +459,7 @@ async fn seed(db: &DatabaseConnection, n: u32) -> anyhow::Result<Vec<TenantId>> 
                 pairing_phone: Set(None),
                 pairing_code: Set(None),
                 last_seen_at: Set(Some(now)),
+                offline_reason: Set(None),
                 session_data: Set(Some(
                     json!({ "linked_phone": format!("+4930{:09}", base + i) }),
                 )),

@@ -85,6 +85,13 @@ impl std::fmt::Debug for MasterKey {
 #[error("a stored secret cannot be decrypted (wrong master key, or the data was altered)")]
 pub struct UnsealError;
 
+/// The associated data binding a sealed value to where it is stored:
+/// `table/tenant/field`. Sealed for one place, it does not open in another
+/// (another tenant's row, another field).
+pub fn place(table: &str, tenant: impl std::fmt::Display, field: &str) -> Vec<u8> {
+    format!("{table}/{tenant}/{field}").into_bytes()
+}
+
 const NONCE_LEN: usize = 12;
 
 impl MasterKey {

@@ -285,6 +285,17 @@ impl ResponseError for AppError {
     }
 }
 
+/// An error's causes, outermost first, joined by ": ". An HTTP client's
+/// own message ("error sending request for url …") names the URL and little
+/// else, so only its sources when it has some.
+pub fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let first = err.source().unwrap_or(err);
+    std::iter::successors(Some(first), |&err| err.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::config::GoogleSettings;
+use crate::error::causes;
 use crate::services::users::GoogleProfile;
 
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -169,17 +170,6 @@ fn transport_error(endpoint: Endpoint, err: &reqwest::Error) -> SignInError {
         causes(err)
     };
     SignInError::Unreachable { endpoint, cause }
-}
-
-/// An error's causes, outermost first, joined by ": ": reqwest's own
-/// message names the URL and little else, so only its sources when it has
-/// some.
-fn causes(err: &(dyn std::error::Error + 'static)) -> String {
-    let first = err.source().unwrap_or(err);
-    std::iter::successors(Some(first), |&err| err.source())
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
 }
 
 #[derive(Deserialize)]

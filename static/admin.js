@@ -1,8 +1,9 @@
 // Live refresh of the admin tenant page, on top of live.js. Progressive
 // enhancement: without this script the page is complete, only static. Every
 // 2 s while the tab is visible it reads the page's `/live` JSON and updates in
-// place the status badges, restart count, last error, the QR code or the
-// pairing code (shown only while a link is awaited), the sandbox chat and
+// place the status badges, why the transport is offline (while it retries),
+// restart count, last error, the QR code or the pairing code (shown only
+// while a link is awaited), the sandbox chat and
 // the Recent messages card (which the server renders: the JSON carries its
 // HTML). When other buttons apply (the bot stopped, the tenant was linked),
 // it reloads the page, unless a form was edited.
@@ -60,6 +61,7 @@
     L.badge('tenant-status', live.tenant_status);
     L.badge('bot-worker', live.stale ? 'STALE' : live.worker_status);
     L.badge('bot-session', live.session_state);
+    L.note('bot-offline', live.offline_reason);
     L.text('bot-restarts', live.restart_count, '0');
     L.text('bot-error', live.last_error, 'none');
     L.text('bot-linked', live.linked_phone, '—');

@@ -48,6 +48,18 @@
     el.classList.toggle('muted', none);
   }
 
+  // A `dt`/`dd` pair (`id` names the `dd`) shown only while `value` says
+  // something.
+  function note(id, value) {
+    var el = $(id);
+    if (!el) return;
+    var none = value === null || value === undefined || value === '';
+    el.textContent = none ? '' : String(value);
+    el.hidden = none;
+    var label = el.previousElementSibling;
+    if (label && label.tagName === 'DT') label.hidden = none;
+  }
+
   function stop() { stopped = true; }
 
   // Other sections apply: show them (and stop polling meanwhile).
@@ -125,7 +137,7 @@
   }
 
   window.FlowLive = {
-    $: $, clock: clock, time: time, badge: badge, text: text,
+    $: $, clock: clock, time: time, badge: badge, text: text, note: note,
     getJson: getJson, qr: qr, stop: stop, reload: reload, start: start, poll: poll
   };
 })();

@@ -1,8 +1,9 @@
 // Live refresh of the portal's status page, on top of live.js. Progressive
 // enhancement: without this script the page is complete, only static. Every
 // 2 s while the tab is visible it reads the tenant's status JSON and updates in
-// place the badges (in the words the page gives in `data-labels`), restart
-// count, last problem and linked phone; while WhatsApp waits for a scan it
+// place the badges (in the words the page gives in `data-labels`), why the
+// bot is offline while it retries, restart count, last problem and linked
+// phone; while WhatsApp waits for a scan it
 // also reads the QR JSON and shows the newest code (or the pairing code to
 // type), and hides it once linked. When the tenant's or the request's status
 // (approved, linked, rejected…) or the transport changes, other sections
@@ -28,6 +29,7 @@
     var worker = live.worker.stale ? 'STALE' : live.worker.status;
     L.badge('bot-worker', worker, words('worker', worker));
     L.badge('bot-session', live.session.state, words('session', live.session.state));
+    L.note('bot-offline', live.session.offline_reason);
     L.text('bot-restarts', live.worker.restart_count, '0');
     L.text('bot-error', live.worker.last_error, 'none');
     L.text('bot-linked', live.session.linked_phone, '—');

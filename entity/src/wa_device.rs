@@ -8,8 +8,11 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub tenant_id: Uuid,
+    /// Sealed with the master key, bound to the tenant.
     pub data: Vec<u8>,
     pub updated_at: DateTimeUtc,
+    /// `data` is sealed (false only for rows from before sealing).
+    pub sealed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

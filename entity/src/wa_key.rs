@@ -17,9 +17,13 @@ pub struct Model {
     pub key2: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub key3: String,
+    /// Sealed with the master key (bound to tenant, kind and keys); only
+    /// rows written before sealing existed are not, until the next start.
     pub value: Vec<u8>,
     pub n1: Option<i64>,
     pub n2: Option<i64>,
+    /// `value` is sealed (false only for rows from before sealing).
+    pub sealed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

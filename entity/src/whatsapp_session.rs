@@ -20,6 +20,9 @@ pub struct Model {
     pub pairing_phone: Option<String>,
     pub pairing_code: Option<String>,
     pub last_seen_at: Option<DateTimeUtc>,
+    /// Why the transport is offline while it retries on its own ("cannot
+    /// reach Meta: …, retrying"); cleared by every change of `state`.
+    pub offline_reason: Option<String>,
     #[serde(skip)]
     pub session_data: Option<Json>,
     pub updated_at: DateTimeUtc,

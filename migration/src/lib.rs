@@ -14,6 +14,8 @@ mod m20261124_000005_real_transports;
 mod m20261124_000006_whatsapp_web_store;
 mod m20261204_000007_intents_and_conversations;
 mod m20261205_000008_outbox;
+mod m20261205_000009_session_offline_reason;
+mod m20261205_000010_sealed_whatsapp_web_keys;
 mod m20261205_000011_inbox;
 
 pub struct Migrator;
@@ -30,6 +32,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_whatsapp_web_store::Migration),
             Box::new(m20261204_000007_intents_and_conversations::Migration),
             Box::new(m20261205_000008_outbox::Migration),
+            Box::new(m20261205_000009_session_offline_reason::Migration),
+            Box::new(m20261205_000010_sealed_whatsapp_web_keys::Migration),
             Box::new(m20261205_000011_inbox::Migration),
         ]
     }

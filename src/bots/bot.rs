@@ -416,6 +416,11 @@ async fn on_event(
         }
         TransportEvent::Disconnected { reason } => {
             tracing::info!(%tenant, %reason, "transport disconnected; it reconnects on its own");
+            // Shown on the tenant's pages until the next state change; the
+            // bot keeps running without it.
+            if let Err(err) = runtime::link::record_offline(&deps.db, tenant, &reason).await {
+                tracing::warn!(%tenant, error = %err, "cannot record why the transport is offline");
+            }
         }
         TransportEvent::LoggedOut => {
             return Err(Exit::Fatal {

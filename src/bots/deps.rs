@@ -14,6 +14,7 @@ use super::transport::Transport;
 use super::transport::cloud_api::CloudHub;
 use super::transport::sandbox::{QrSchedule, SandboxHub};
 use crate::config::{BotSettings, WhatsappWebSettings};
+use crate::crypto::MasterKey;
 use crate::domain::ids::TenantId;
 use crate::services::runtime::worker::BotConfig;
 
@@ -29,6 +30,8 @@ pub struct TransportHubs {
     pub sandbox: Arc<SandboxHub>,
     pub cloud: Arc<CloudHub>,
     pub whatsapp_web: WhatsappWebSettings,
+    /// Seals what transports keep in the database (WhatsApp Web's keys).
+    pub master_key: MasterKey,
     /// Replaces the choice by config when set (tests).
     pub factory: Option<TransportFactory>,
 }
@@ -43,6 +46,7 @@ pub struct BotDeps {
     pub chat_limiter: DefaultKeyedRateLimiter<(TenantId, String)>,
     pub settings: BotSettings,
     pub whatsapp_web: WhatsappWebSettings,
+    pub master_key: MasterKey,
     /// This process, as owner of its bots' worker rows (heartbeat).
     pub node: String,
     pub sandbox: Arc<SandboxHub>,
@@ -84,6 +88,7 @@ impl BotDeps {
             node,
             settings,
             whatsapp_web: hubs.whatsapp_web,
+            master_key: hubs.master_key,
             sandbox: hubs.sandbox,
             cloud: hubs.cloud,
             transport_factory: hubs.factory,
@@ -113,6 +118,7 @@ impl BotDeps {
             TransportKind::WhatsappWeb => Ok(Arc::new(
                 super::transport::whatsapp_web::WebTransport::new(
                     self.db.clone(),
+                    self.master_key.clone(),
                     config.tenant_id,
                     config.pairing_phone.clone(),
                     self.whatsapp_web.clone(),

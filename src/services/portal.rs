@@ -112,6 +112,9 @@ pub struct WorkerView {
 pub struct SessionView {
     pub state: SessionState,
     pub linked_phone: Option<String>,
+    /// Why the bot is offline while it retries on its own, in plain words
+    /// (`plain_offline_reason`); `None` otherwise.
+    pub offline_reason: Option<String>,
 }
 
 /// `GET /api/portal/tenant/current/status` and the status page.
@@ -252,6 +255,11 @@ pub async fn status(
         session: SessionView {
             state: detail.session.state,
             linked_phone: detail.session.linked_phone.clone(),
+            offline_reason: detail
+                .session
+                .offline_reason
+                .as_deref()
+                .map(plain_offline_reason),
         },
         transport: TransportStatus {
             kind: detail.config.transport,
@@ -380,6 +388,19 @@ pub fn plain_error(raw: &str) -> String {
             .to_owned()
     } else {
         "The bot ran into a technical problem. The Flow HQ team can see the details.".to_owned()
+    }
+}
+
+/// Why the bot is offline for now, as an owner reads it: what cannot be
+/// reached and that it retries by itself. The cause itself (an HTTP status,
+/// a network error) is for the admins.
+pub fn plain_offline_reason(raw: &str) -> String {
+    if raw.starts_with("cannot reach Meta") {
+        "Cannot reach Meta (the WhatsApp Cloud API) right now. The bot keeps retrying by itself \
+         and answers again as soon as Meta does."
+            .to_owned()
+    } else {
+        "WhatsApp cannot be reached right now. The bot keeps reconnecting by itself.".to_owned()
     }
 }
 

@@ -68,7 +68,7 @@ const FIELDS: [&str; 3] = ["access_token", "app_secret", "verify_token"];
 
 /// Associated data binding a sealed secret to its tenant and field.
 fn place(tenant: TenantId, field: &str) -> Vec<u8> {
-    format!("transport_credential/{tenant}/{field}").into_bytes()
+    crate::crypto::place("transport_credential", tenant, field)
 }
 
 fn hint(token: &str) -> String {

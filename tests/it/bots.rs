@@ -68,7 +68,7 @@ async fn qr(app: &TestApp, id: Uuid) -> Value {
     body
 }
 
-async fn wait_for_qr(app: &TestApp, id: Uuid) -> Value {
+pub(crate) async fn wait_for_qr(app: &TestApp, id: Uuid) -> Value {
     eventually("a QR code", || async {
         let body = qr(app, id).await;
         (body["state"] == "QR_READY").then_some(body)
@@ -609,6 +609,7 @@ async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without
             sandbox: sandbox.clone(),
             cloud,
             whatsapp_web: settings.whatsapp_web.clone(),
+            master_key: MasterKey::generate(),
             factory: Some(factory),
         },
     );

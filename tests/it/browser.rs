@@ -12,7 +12,9 @@
 
 use std::time::Duration;
 
-use crate::bots::{approve_always_open, approved_tenant, customer_writes, start_and_link};
+use crate::bots::{
+    approve_always_open, approved_tenant, bot, customer_writes, start_and_link, wait_for_qr,
+};
 use crate::helpers::{Chromium, ChromiumOptions, eventually, phone, spawn_app};
 
 /// Whether the page in the browser is still the load `mark_page` marked.
@@ -297,4 +299,146 @@ async fn a_new_form_starts_with_the_browsers_time_zone_and_a_stored_one_stays() 
     .await;
     chromium.goto("/portal/settings").await;
     assert_eq!(chromium.js(&format!("return {ZONE_FIELD};")).await, "UTC");
+}
+
+/// Opens `path` and waits until `ready` (a JavaScript expression) holds:
+/// the page loaded and its scripts did what they do first.
+async fn visit(chromium: &Chromium, path: &str, ready: &str) {
+    chromium.goto(path).await;
+    chromium
+        .wait_until(
+            &format!("{path} ready"),
+            &format!("location.pathname && ({ready})"),
+        )
+        .await;
+}
+
+/// The QR image shows a `data:` URI (the policy's `img-src` allows them).
+const QR_SHOWN: &str = "document.getElementById('qr-img')?.src.startsWith('data:image/') \
+    && !document.getElementById('qr-panel').hidden";
+
+#[tokio::test]
+async fn pages_run_without_a_content_security_policy_violation() {
+    let app = spawn_app().await;
+    let Some(chromium) = Chromium::launch(&app).await else {
+        return;
+    };
+    // Signed out: the home page, the sign-in pages, an error page.
+    for path in ["/", "/admin/login", "/portal", "/no-such-page"] {
+        visit(&chromium, path, "document.body").await;
+    }
+
+    // An owner's pages: before approval, then waiting for a link (the QR
+    // code, polled by the page's script), then linked with a conversation.
+    let owner = chromium.sign_in_owner(&app, "csp@example.com").await;
+    let id = owner.tenant_id.into();
+    visit(
+        &chromium,
+        "/portal/onboarding",
+        "document.getElementById('timezone').value",
+    )
+    .await;
+    approve_always_open(&app, id).await;
+    let (status, body) = bot(&app, id, "start").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    wait_for_qr(&app, id).await;
+    visit(&chromium, "/portal/status", QR_SHOWN).await;
+    // A form post that redirects back (`form-action 'self'`).
+    chromium
+        .click(r#"form[action="/portal/status/sandbox-scan"] button[type=submit]"#)
+        .await;
+    chromium
+        .wait_until(
+            "the linked status page",
+            "location.pathname === '/portal/status' && !!document.querySelector('.flash-success')",
+        )
+        .await;
+    customer_writes(
+        &app,
+        id,
+        "+4917600000061",
+        "Do you sell gift cards?",
+        "m-61",
+    )
+    .await;
+    for (path, ready) in [
+        ("/portal", "document.body"),
+        (
+            "/portal/logs",
+            "document.body.innerText.includes('gift cards')",
+        ),
+        ("/portal/settings", "document.getElementById('timezone')"),
+    ] {
+        visit(&chromium, path, ready).await;
+    }
+
+    // The console: every list and form, and a tenant page whose script puts
+    // the server's HTML for new messages in place.
+    chromium.sign_in_admin(&app).await;
+    let waiting = approved_tenant(&app, 62).await;
+    let (status, body) = bot(&app, waiting, "start").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    for path in [
+        "/admin",
+        "/admin/tenants",
+        "/admin/tenants/new",
+        "/admin/setup-requests",
+        "/admin/audit",
+        "/admin/tokens",
+    ] {
+        visit(&chromium, path, "document.body").await;
+    }
+    visit(&chromium, &format!("/admin/tenants/{waiting}"), QR_SHOWN).await;
+    visit(
+        &chromium,
+        &format!("/admin/tenants/{id}"),
+        "document.getElementById('recent-messages')",
+    )
+    .await;
+    customer_writes(&app, id, "+4917600000061", "And vouchers?", "m-62").await;
+    chromium
+        .wait_until(
+            "the new message in Recent messages, put in by the script",
+            "document.getElementById('recent-messages').innerText.includes('And vouchers?')",
+        )
+        .await;
+
+    // Last, an inline script the policy must refuse: the browser reports it
+    // after everything above (so the log is complete up to here), and it
+    // shows the log does report violations.
+    chromium
+        .js("const s = document.createElement('script'); \
+             s.textContent = 'window.__inlineRan = true'; document.body.append(s); return null;")
+        .await;
+    let mut log = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let probe = loop {
+        log.extend(chromium.console_log().await);
+        if let Some(at) = log
+            .iter()
+            .position(|m| m.message.contains("inline script") && m.is_csp_violation())
+        {
+            break at;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refused inline script never reached the console: {log:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        chromium.js("return window.__inlineRan === true;").await,
+        false,
+        "the inline script did not run"
+    );
+    let violations: Vec<_> = log[..probe]
+        .iter()
+        .filter(|m| m.is_csp_violation())
+        .map(|m| format!("{} {}", m.level, m.message))
+        .collect();
+    assert!(
+        violations.is_empty(),
+        "the pages broke the policy:\n{}",
+        violations.join("\n")
+    );
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use entity::enums::{Direction, MessageStatus, TenantStatus};
+use entity::enums::{Direction, MessageStatus, TenantStatus, WorkerStatus};
 use entity::{message_log, transport_credential, worker_process};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -14,8 +14,8 @@ use uuid::Uuid;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::bots::{approved_tenant, bot, wait_for_status};
-use crate::helpers::{TestApp, eventually, spawn_app_with};
+use crate::bots::{approve_always_open, approved_tenant, bot, wait_for_status};
+use crate::helpers::{Browser, TestApp, decode_entities, eventually, spawn_app_with};
 
 const PHONE_NUMBER_ID: &str = "106540352242922";
 const TOKEN: &str = "EAAG-test-access-token-7Q2Z";
@@ -38,10 +38,7 @@ async fn cloud_app() -> (TestApp, MockServer) {
     Mock::given(method("GET"))
         .and(path(number_path()))
         .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "display_phone_number": "+1 555-010-0000",
-            "id": PHONE_NUMBER_ID,
-        })))
+        .respond_with(number_found())
         .mount(&graph)
         .await;
     let base = graph.uri();
@@ -52,6 +49,24 @@ async fn cloud_app() -> (TestApp, MockServer) {
     })
     .await;
     (app, graph)
+}
+
+/// Graph's answer to a lookup of our number.
+fn number_found() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "display_phone_number": "+1 555-010-0000",
+        "id": PHONE_NUMBER_ID,
+    }))
+}
+
+/// From now on Graph answers every number lookup with `response`.
+async fn number_lookup_answers(graph: &MockServer, response: ResponseTemplate) {
+    graph.reset().await;
+    Mock::given(method("GET"))
+        .and(path(number_path()))
+        .respond_with(response)
+        .mount(graph)
+        .await;
 }
 
 fn credentials() -> Value {
@@ -715,14 +730,13 @@ async fn a_rejected_token_stops_the_bot_and_its_messages_wait_for_a_new_token() 
     let queued_text = waiting[0].text.clone();
 
     // A new token, a force restart: answered once.
-    graph.reset().await;
-    Mock::given(method("GET"))
-        .and(path(number_path()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+    number_lookup_answers(
+        &graph,
+        ResponseTemplate::new(200).set_body_json(json!({
             "display_phone_number": "+1 555-010-0000",
-        })))
-        .mount(&graph)
-        .await;
+        })),
+    )
+    .await;
     Mock::given(method("POST"))
         .and(path(messages_path()))
         .and(header("authorization", "Bearer EAAG-new-token-0000"))
@@ -752,16 +766,15 @@ async fn a_rejected_token_stops_the_bot_and_its_messages_wait_for_a_new_token() 
 #[tokio::test]
 async fn a_wrong_phone_number_id_stops_the_bot_with_a_reason_instead_of_retrying() {
     let (app, graph) = cloud_app().await;
-    graph.reset().await;
-    Mock::given(method("GET"))
-        .and(path(number_path()))
-        .respond_with(graph_error(
+    number_lookup_answers(
+        &graph,
+        graph_error(
             400,
             100,
             "Unsupported get request. Object with ID does not exist",
-        ))
-        .mount(&graph)
-        .await;
+        ),
+    )
+    .await;
     let id = approved_tenant(&app, 1).await;
     set_transport(&app, id, &credentials()).await;
     bot(&app, id, "start").await;
@@ -806,12 +819,7 @@ async fn an_item_of_an_unexpected_shape_does_not_cost_the_rest_of_the_notificati
 async fn a_token_refused_at_start_stops_the_bot_in_error() {
     let graph_and_app = cloud_app().await;
     let (app, graph) = graph_and_app;
-    graph.reset().await;
-    Mock::given(method("GET"))
-        .and(path(number_path()))
-        .respond_with(graph_error(401, 190, "Invalid OAuth access token"))
-        .mount(&graph)
-        .await;
+    number_lookup_answers(&graph, graph_error(401, 190, "Invalid OAuth access token")).await;
     let id = approved_tenant(&app, 1).await;
     set_transport(&app, id, &credentials()).await;
     bot(&app, id, "start").await;
@@ -903,4 +911,94 @@ async fn linking_by_phone_number_through_the_api_is_for_whatsapp_web_only() {
     let (status, body) = pairing(Value::Null).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["transport"]["pairing_phone"].is_null(), "{body}");
+}
+
+/// The text of the element with this id when the page shows it (`None`
+/// when it is `hidden` or missing).
+fn shown(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!(r#"id="{id}""#))?;
+    let tag_end = at + html[at..].find('>')?;
+    let tag_start = html[..at].rfind('<')?;
+    if html[tag_start..tag_end].contains(" hidden") {
+        return None;
+    }
+    let text_end = tag_end + html[tag_end..].find('<')?;
+    Some(decode_entities(&html[tag_end + 1..text_end]))
+}
+
+/// Why the tenant's bot is offline, as the admin's JSON, the admin's page,
+/// the owner's JSON and the owner's page say it.
+async fn offline_reasons(
+    app: &TestApp,
+    admin: &Browser,
+    owner: &Browser,
+    id: Uuid,
+) -> [Option<String>; 4] {
+    let (_, tenant) = app.api_get(&format!("/api/admin/tenants/{id}")).await;
+    let (_, status) =
+        crate::helpers::json_of(owner.get("/api/portal/tenant/current/status").await).await;
+    [
+        tenant["session"]["offline_reason"]
+            .as_str()
+            .map(str::to_owned),
+        shown(
+            &admin.page(&format!("/admin/tenants/{id}")).await,
+            "bot-offline",
+        ),
+        status["session"]["offline_reason"]
+            .as_str()
+            .map(str::to_owned),
+        shown(&owner.page("/portal/status").await, "bot-offline"),
+    ]
+}
+
+#[tokio::test]
+async fn while_meta_cannot_be_reached_the_console_and_the_portal_say_so_until_it_answers() {
+    let (app, graph) = cloud_app().await;
+    // Meta's side is down: every number lookup answers 503 (Graph code 2).
+    number_lookup_answers(
+        &graph,
+        graph_error(503, 2, "Service temporarily unavailable"),
+    )
+    .await;
+    let (owner, user) = app.owner_browser("meta-down@example.com").await;
+    let id: Uuid = user.tenant_id.into();
+    approve_always_open(&app, id).await;
+    let (status, body) = set_transport(&app, id, &credentials()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = bot(&app, id, "start").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let admin = app.signed_in_browser().await;
+
+    let [api, page, portal_api, portal_page] =
+        eventually("the reason on every page while the bot retries", || async {
+            let reasons = offline_reasons(&app, &admin, &owner, id).await;
+            reasons.iter().all(Option::is_some).then_some(reasons)
+        })
+        .await
+        .map(Option::unwrap_or_default);
+    assert_eq!(
+        api,
+        "cannot reach Meta: Graph API error 2: Service temporarily unavailable, retrying"
+    );
+    assert_eq!(page, api, "the console shows the reason as recorded");
+    assert!(
+        portal_api.starts_with("Cannot reach Meta") && portal_api.contains("retrying"),
+        "the owner reads it in plain words: {portal_api}"
+    );
+    assert_eq!(portal_page, portal_api);
+    assert_eq!(
+        worker(&app, id).await.status,
+        WorkerStatus::Running,
+        "still retrying"
+    );
+
+    // Meta answers again: the bot comes online and the reason goes.
+    number_lookup_answers(&graph, number_found()).await;
+    wait_for_status(&app, id, TenantStatus::Active).await;
+    eventually("no reason on any page once Meta answers", || async {
+        let reasons = offline_reasons(&app, &admin, &owner, id).await;
+        reasons.iter().all(Option::is_none).then_some(())
+    })
+    .await;
 }

@@ -59,6 +59,7 @@ async fn insert_tenant_with_every_row(db: &DatabaseConnection, phone: &str) -> U
         pairing_phone: Set(None),
         pairing_code: Set(None),
         last_seen_at: Set(None),
+        offline_reason: Set(None),
         session_data: Set(Some(json!({"linked": false}))),
         updated_at: Set(now),
     }

@@ -1,6 +1,8 @@
 use serde_json::Value;
+use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{ServerProcess, eventually, spawn_app, spawn_app_with};
+use crate::slow_clients::read_to_close;
 
 #[tokio::test]
 async fn unknown_api_path_answers_json_with_a_stable_code_and_the_request_id() {
@@ -142,4 +144,54 @@ async fn pages_and_json_are_never_cached_and_https_installs_ask_for_hsts() {
         response.headers()["strict-transport-security"],
         "max-age=31536000"
     );
+}
+
+/// Sends `request` as it is on a connection of its own and reads the
+/// answer until the server closes the connection.
+async fn raw_exchange(base: &str, request: &[u8]) -> String {
+    let address = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    read_to_close(stream).await
+}
+
+#[tokio::test]
+async fn malformed_requests_are_refused_without_an_error_in_the_servers_log() {
+    let server =
+        ServerProcess::start_on_test_database(&[("FLOWHQ__TELEMETRY__FORMAT", "json")]).await;
+    let huge_head = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(64 * 1024));
+    let malformed: [(&str, &[u8], &str); 4] = [
+        ("not HTTP", b"\x00\x01\x02 hello\r\n\r\n", "HTTP/1.1 400"),
+        (
+            "a header line without a colon",
+            b"GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
+            "HTTP/1.1 400",
+        ),
+        (
+            "a Content-Length that is no number",
+            b"POST /admin/login HTTP/1.1\r\nHost: x\r\nContent-Length: many\r\n\r\n",
+            "HTTP/1.1 400",
+        ),
+        ("a 64 KiB head", huge_head.as_bytes(), "HTTP/1.1 4"),
+    ];
+    for (what, request, status) in malformed {
+        let answer = raw_exchange(&server.base, request).await;
+        assert!(answer.starts_with(status), "{what}: {answer:?}");
+    }
+
+    // A request after them all: once its access line is in the log, what
+    // the malformed ones caused is there too (they closed before it began).
+    let marker = format!("/after-the-malformed-{}", uuid::Uuid::new_v4());
+    let response = server.client.get(server.url(&marker)).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    let log = eventually("the marker request in the log", || async {
+        let log = server.log();
+        log.contains(&marker).then_some(log)
+    })
+    .await;
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(r#""level":"ERROR""#))
+        .collect();
+    assert!(errors.is_empty(), "logged as errors: {errors:#?}");
 }

@@ -21,11 +21,11 @@ async fn stall(address: std::net::SocketAddr, path: &str) -> TcpStream {
 }
 
 /// Everything the server sends until it closes the connection.
-async fn read_to_close(mut stream: TcpStream) -> String {
+pub(crate) async fn read_to_close(mut stream: TcpStream) -> String {
     let mut answer = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
         .await
-        .expect("the server closes a stalled connection")
+        .expect("the server closes the connection")
         .unwrap();
     String::from_utf8_lossy(&answer).into_owned()
 }

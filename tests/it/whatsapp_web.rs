@@ -23,9 +23,18 @@ async fn two_stores() -> (TestApp, SeaOrmStore, SeaOrmStore) {
     let app = spawn_app().await;
     let a = app.new_tenant(1).await;
     let b = app.new_tenant(2).await;
-    let store_a = SeaOrmStore::new(app.db().clone(), a.into());
-    let store_b = SeaOrmStore::new(app.db().clone(), b.into());
+    let store_a = store_of(&app, a);
+    let store_b = store_of(&app, b);
     (app, store_a, store_b)
+}
+
+/// The tenant's store, sealing with the app's master key.
+fn store_of(app: &TestApp, tenant: Uuid) -> SeaOrmStore {
+    SeaOrmStore::new(
+        app.db().clone(),
+        app.state.master_key.clone(),
+        tenant.into(),
+    )
 }
 
 async fn key_rows(app: &TestApp, tenant: Uuid) -> u64 {
@@ -775,6 +784,162 @@ async fn leaving_whatsapp_web_forgets_the_device_keys() {
     assert!(status.is_success(), "{status}: {body}");
     assert_eq!(key_rows(&app, store_a.tenant().into()).await, 0);
     assert_eq!(key_rows(&app, store_b.tenant().into()).await, 18);
+}
+
+// --- Sealing -------------------------------------------------------------
+
+/// The stored bytes of one of the tenant's `wa_key` rows.
+async fn raw_key(app: &TestApp, tenant: Uuid, kind: &str, key1: &str) -> entity::wa_key::Model {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    entity::wa_key::Entity::find()
+        .filter(entity::wa_key::Column::TenantId.eq(tenant))
+        .filter(entity::wa_key::Column::Kind.eq(kind))
+        .filter(entity::wa_key::Column::Key1.eq(key1))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no {kind} row {key1}"))
+}
+
+async fn raw_device(app: &TestApp, tenant: Uuid) -> entity::wa_device::Model {
+    entity::wa_device::Entity::find_by_id(tenant)
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("a device row")
+}
+
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+#[tokio::test]
+async fn keys_are_stored_sealed_and_another_tenants_rows_do_not_open() {
+    let (app, store_a, store_b) = two_stores().await;
+    let (a, b): (Uuid, Uuid) = (store_a.tenant().into(), store_b.tenant().into());
+    fill(&store_a).await;
+    let device = Device::new();
+    store_a.save(&device).await.unwrap();
+
+    // What the store reads back is the plaintext; what the table holds is not.
+    let plain: [(&str, &str, &[u8]); 4] = [
+        ("identity", "111@s.whatsapp.net", &[1; 32]),
+        ("session", "111@s.whatsapp.net", b"session"),
+        ("prekey", "7", b"prekey"),
+        ("tc_token", "900@lid", b"tok"),
+    ];
+    for (kind, key1, plaintext) in plain {
+        let row = raw_key(&app, a, kind, key1).await;
+        assert!(row.sealed, "{kind}");
+        assert!(
+            !contains(&row.value, plaintext),
+            "{kind} stored in the clear"
+        );
+    }
+    assert_eq!(
+        store_a.load_identity("111@s.whatsapp.net").await.unwrap(),
+        Some([1; 32])
+    );
+    let stored = raw_device(&app, a).await;
+    assert!(stored.sealed);
+    let json = serde_json::to_vec(&device).unwrap();
+    assert_ne!(stored.data, json);
+    assert!(
+        serde_json::from_slice::<serde_json::Value>(&stored.data).is_err(),
+        "the device is not readable JSON in the table"
+    );
+    let loaded = store_a.load().await.unwrap().expect("A's device");
+    assert_eq!(loaded.registration_id, device.registration_id);
+
+    // A's sealed rows copied to B, keys and all: B's store cannot open them.
+    let identity = raw_key(&app, a, "identity", "111@s.whatsapp.net").await;
+    entity::wa_key::Entity::insert(entity::wa_key::ActiveModel {
+        tenant_id: sea_orm::Set(b),
+        ..sea_orm::IntoActiveModel::into_active_model(identity)
+    })
+    .exec_without_returning(app.db())
+    .await
+    .unwrap();
+    entity::wa_device::Entity::insert(entity::wa_device::ActiveModel {
+        tenant_id: sea_orm::Set(b),
+        ..sea_orm::IntoActiveModel::into_active_model(stored)
+    })
+    .exec_without_returning(app.db())
+    .await
+    .unwrap();
+    assert!(
+        store_b.load_identity("111@s.whatsapp.net").await.is_err(),
+        "A's identity key does not open as B's"
+    );
+    assert!(
+        store_b.load().await.is_err(),
+        "A's device does not open as B's"
+    );
+    // Nor as another row of A's own.
+    let session = raw_key(&app, a, "session", "111@s.whatsapp.net").await;
+    entity::wa_key::Entity::insert(entity::wa_key::ActiveModel {
+        key1: sea_orm::Set("222@s.whatsapp.net".to_owned()),
+        ..sea_orm::IntoActiveModel::into_active_model(session)
+    })
+    .exec_without_returning(app.db())
+    .await
+    .unwrap();
+    assert!(store_a.get_session("222@s.whatsapp.net").await.is_err());
+}
+
+#[tokio::test]
+async fn keys_stored_before_sealing_still_load_after_the_upgrade_and_are_sealed_then() {
+    let app = spawn_app().await;
+    let tenant = app.new_tenant(1).await;
+    // As an older Flow HQ left them (the migration marks them unsealed).
+    let device = Device::new();
+    let device_json = serde_json::to_vec(&device).unwrap();
+    entity::wa_device::Entity::insert(entity::wa_device::ActiveModel {
+        tenant_id: sea_orm::Set(tenant),
+        data: sea_orm::Set(device_json.clone()),
+        updated_at: sea_orm::Set(chrono::Utc::now()),
+        sealed: sea_orm::Set(false),
+    })
+    .exec_without_returning(app.db())
+    .await
+    .unwrap();
+    entity::wa_key::Entity::insert(entity::wa_key::ActiveModel {
+        tenant_id: sea_orm::Set(tenant),
+        kind: sea_orm::Set("identity".to_owned()),
+        key1: sea_orm::Set("111@s.whatsapp.net".to_owned()),
+        key2: sea_orm::Set(String::new()),
+        key3: sea_orm::Set(String::new()),
+        value: sea_orm::Set(vec![7; 32]),
+        n1: sea_orm::Set(None),
+        n2: sea_orm::Set(None),
+        sealed: sea_orm::Set(false),
+    })
+    .exec_without_returning(app.db())
+    .await
+    .unwrap();
+    assert!(
+        store_of(&app, tenant).load().await.is_err(),
+        "an unsealed row is refused while it is one"
+    );
+
+    // The upgraded app seals them at its start; the link works as before.
+    let app = app.restart().await;
+    let store = store_of(&app, tenant);
+    assert_eq!(
+        store.load_identity("111@s.whatsapp.net").await.unwrap(),
+        Some([7; 32])
+    );
+    let loaded = store.load().await.unwrap().expect("the device");
+    assert_eq!(loaded.registration_id, device.registration_id);
+    let identity = raw_key(&app, tenant, "identity", "111@s.whatsapp.net").await;
+    assert!(identity.sealed);
+    assert!(!contains(&identity.value, &[7; 32]));
+    let stored = raw_device(&app, tenant).await;
+    assert!(stored.sealed);
+    assert_ne!(stored.data, device_json);
 }
 
 // --- The transport -------------------------------------------------------

@@ -179,7 +179,7 @@ impl CloudTransport {
             Err(err) => {
                 return Outcome::Broken(format!(
                     "cannot reach the Graph API: {}",
-                    err.without_url()
+                    crate::error::causes(&err.without_url())
                 ));
             }
         };
@@ -314,6 +314,8 @@ impl Transport for CloudTransport {
                 Outcome::Broken(reason) => reason,
             };
             tracing::warn!(tenant = %self.tenant, %reason, "Cloud API not reachable yet; retrying");
+            // What the tenant's pages show while this loop retries.
+            let reason = format!("cannot reach Meta: {reason}, retrying");
             if events
                 .send(TransportEvent::Disconnected { reason })
                 .await

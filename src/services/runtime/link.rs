@@ -1,6 +1,6 @@
-//! Linking WhatsApp: the code a waiting session shows (QR or pairing code)
-//! and the view of it that the admin page, the portal and the JSON APIs
-//! read.
+//! Linking WhatsApp: the code a waiting session shows (QR or pairing code),
+//! why a running transport is offline while it retries, and the view of it
+//! that the admin page, the portal and the JSON APIs read.
 
 use chrono::{DateTime, Utc};
 use entity::enums::SessionState;
@@ -13,14 +13,28 @@ use crate::domain::ids::TenantId;
 use crate::error::AppError;
 use crate::services::tenants::tenant_not_found;
 
-/// A session UPDATE to `state` with no QR code showing; callers add the
-/// columns of their own and the filter.
+/// A session UPDATE to `state` with no QR code showing and no offline
+/// reason (a new state says what is true now: connected, stopped, failed);
+/// callers add the columns of their own and the filter.
 pub(super) fn session_without_qr(
     state: SessionState,
     now: DateTime<Utc>,
 ) -> UpdateMany<whatsapp_session::Entity> {
+    session_update(state, None, now)
+}
+
+/// `session_without_qr` with an offline reason of its own.
+fn session_update(
+    state: SessionState,
+    offline_reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> UpdateMany<whatsapp_session::Entity> {
     whatsapp_session::Entity::update_many()
         .col_expr(whatsapp_session::Column::State, state.to_value().into())
+        .col_expr(
+            whatsapp_session::Column::OfflineReason,
+            Expr::value(offline_reason.map(str::to_owned)),
+        )
         .col_expr(
             whatsapp_session::Column::LastQr,
             Expr::value(Option::<String>::None),
@@ -34,6 +48,22 @@ pub(super) fn session_without_qr(
             Expr::value(Option::<String>::None),
         )
         .col_expr(whatsapp_session::Column::UpdatedAt, Expr::value(now))
+}
+
+/// The running transport lost (or never reached) WhatsApp and retries on
+/// its own: the session is DISCONNECTED with `reason` ("cannot reach Meta:
+/// …, retrying") until the next state change (connected, a new code,
+/// stopped, failed) clears it.
+pub async fn record_offline(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    reason: &str,
+) -> Result<(), DbErr> {
+    session_update(SessionState::Disconnected, Some(reason), Utc::now())
+        .filter(whatsapp_session::Column::TenantId.eq(tenant_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// What a session waiting to be linked shows (admin page, portal, JSON).
@@ -63,6 +93,10 @@ pub async fn record_link_code(
         )
         .col_expr(whatsapp_session::Column::LastQr, Expr::value(qr))
         .col_expr(whatsapp_session::Column::PairingCode, Expr::value(pairing))
+        .col_expr(
+            whatsapp_session::Column::OfflineReason,
+            Expr::value(Option::<String>::None),
+        )
         .col_expr(
             whatsapp_session::Column::QrExpiresAt,
             Expr::value(expires_at),

@@ -130,6 +130,7 @@ pub async fn provision(
         pairing_phone: Set(None),
         pairing_code: Set(None),
         last_seen_at: Set(None),
+        offline_reason: Set(None),
         session_data: Set(None),
         updated_at: Set(now),
     }

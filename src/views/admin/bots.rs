@@ -4,7 +4,7 @@
 //! Owns: which controls apply in which state (`controls`), shared by the
 //! page and its live JSON so `admin.js` knows when the buttons changed, and
 //! the element ids `static/admin.js` updates in place (`bot-worker`,
-//! `qr-img`, `chat`, …). Must not: read the database or the registry; the
+//! `bot-offline`, `qr-img`, `chat`, …). Must not: read the database or the registry; the
 //! handler hands over the facts.
 
 use chrono::{DateTime, Utc};
@@ -100,6 +100,16 @@ fn clock(at: &DateTime<Utc>) -> Markup {
     html! { time datetime=(at.to_rfc3339()) { (at.format("%H:%M:%S")) } }
 }
 
+/// Why the transport is offline while it retries ("cannot reach Meta: …,
+/// retrying"), as the runtime recorded it: a row shown only while there is
+/// one (`bot-offline`; `admin.js` shows and hides it).
+fn offline_reason(reason: Option<&str>) -> Markup {
+    html! {
+        dt hidden[reason.is_none()] { "Offline because" }
+        dd #bot-offline hidden[reason.is_none()] { (reason.unwrap_or_default()) }
+    }
+}
+
 /// Worker status, desired state, restarts, last error, linked phone,
 /// transport, and the controls that apply. `data-live` tells `admin.js`
 /// where to poll.
@@ -120,6 +130,7 @@ pub fn bot_card(csrf: &str, detail: &TenantDetail, facts: BotFacts) -> Markup {
                 } }
                 dt { "WhatsApp session" }
                 dd #bot-session { (components::badge(&enum_name(&detail.session.state))) }
+                (offline_reason(detail.session.offline_reason.as_deref()))
                 dt { "Linked phone" }
                 dd #bot-linked class=[detail.session.linked_phone.is_none().then_some("muted")] {
                     (detail.session.linked_phone.as_deref().unwrap_or("—"))

@@ -8,7 +8,7 @@
 //! by phone number is awaited the QR panel shows the pairing code instead.
 //!
 //! Owns: the element ids `static/portal.js` updates in place (`bot-worker`,
-//! `bot-session`, `bot-linked`, `bot-restarts`, `bot-error`, `qr-panel`,
+//! `bot-session`, `bot-offline`, `bot-linked`, `bot-restarts`, `bot-error`, `qr-panel`,
 //! `qr-img`, `qr-expires`, and the pairing block of `views::transport`),
 //! the page key (`data-key`, and `page_key` in the live JSON: the script
 //! reloads when they differ), and the words it shows for the worker's and
@@ -408,6 +408,10 @@ fn bot_card(status: &StatusView, csrf: &str) -> Markup {
                 dd #bot-session {
                     (components::badge_labeled(&enum_name(&session.state),
                         session_label(&LabelContext::of(status), session.state)))
+                }
+                dt hidden[session.offline_reason.is_none()] { "Offline because" }
+                dd #bot-offline hidden[session.offline_reason.is_none()] {
+                    (session.offline_reason.as_deref().unwrap_or_default())
                 }
                 dt { "Linked phone" }
                 dd #bot-linked class=[session.linked_phone.is_none().then_some("muted")] {

@@ -278,6 +278,7 @@ pub async fn live(
             "restart_count": detail.worker.restart_count,
             "last_error": detail.worker.last_error,
             "linked_phone": session.linked_phone,
+            "offline_reason": session.offline_reason,
             "running": facts.running,
             "controls": controls_key(&detail, facts),
             "messages": messages,

@@ -176,6 +176,8 @@ impl Chromium {
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": chrome,
+            // chromedriver keeps the pages' console (`console_log`).
+            "goog:loggingPrefs": { "browser": "ALL" },
             "timeouts": { "pageLoad": 30_000, "script": 30_000, "implicit": 0 },
         });
         let Value::Object(capabilities) = capabilities else {
@@ -336,6 +338,66 @@ impl Chromium {
             .click()
             .await
             .unwrap_or_else(|err| panic!("clicking {selector}: {err}"));
+    }
+}
+
+/// chromedriver's `POST /session/{id}/se/log` for the `browser` log: the
+/// console messages of every page since the last read, the browser's own
+/// included ("Refused to … because it violates the following Content
+/// Security Policy directive …"), which a script in the page cannot see
+/// for what happened before it ran. Read with `console_log`.
+#[derive(Debug)]
+struct ReadConsoleLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ReadConsoleLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (reqwest::Method, Option<String>) {
+        (
+            reqwest::Method::POST,
+            Some(json!({ "type": "browser" }).to_string()),
+        )
+    }
+}
+
+impl Chromium {
+    /// The console messages logged since the last call, oldest first.
+    pub async fn console_log(&self) -> Vec<ConsoleMessage> {
+        let entries = self
+            .client
+            .issue_cmd(ReadConsoleLog)
+            .await
+            .unwrap_or_else(|err| panic!("reading the browser's console log: {err}"));
+        serde_json::from_value(entries)
+            .unwrap_or_else(|err| panic!("chromedriver's log entries: {err}"))
+    }
+}
+
+/// One line of the browser's console, as chromedriver reports it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ConsoleMessage {
+    /// `SEVERE`, `WARNING`, `INFO`…
+    pub level: String,
+    /// The page's URL, a position and the text.
+    pub message: String,
+}
+
+impl ConsoleMessage {
+    /// Chromium's report of something the page's Content-Security-Policy
+    /// blocked (its wording changes between versions: "Refused to execute
+    /// inline script because it violates…", "Executing inline script
+    /// violates…"; the policy's name stays).
+    pub fn is_csp_violation(&self) -> bool {
+        self.message.contains("Content Security Policy")
     }
 }
 

@@ -2,9 +2,10 @@
 //! as an operator starts it, on a SQLite file other processes can open (or
 //! the test database: PostgreSQL with `TEST_DATABASE_URL`); `kill` ends it
 //! without a graceful stop and `restart` starts it again on the same data.
+//! What it logs (stdout and stderr, over restarts) is in `log()`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::Duration;
 
 use super::{ADMIN_PASSWORD, ADMIN_USERNAME, TestDatabase};
@@ -66,8 +67,8 @@ impl ServerProcess {
             // Replies as fast as the test sends, as in `Settings::for_tests`.
             .env("FLOWHQ__BOTS__TENANT_RATE_PER_MINUTE", "600000")
             .env("FLOWHQ__BOTS__TENANT_BURST", "10000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log_file(dir.path()))
+            .stderr(log_file(dir.path()))
             .spawn()
             .unwrap();
         let server = Self {
@@ -91,6 +92,11 @@ impl ServerProcess {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Everything it logged so far, over restarts.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join(LOG_FILE)).unwrap_or_default()
     }
 
     /// The SQLite file it serves from.
@@ -136,6 +142,18 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Where a `ServerProcess` writes its stdout and stderr, in its directory.
+const LOG_FILE: &str = "flowhq.log";
+
+/// The log file in `dir`, appended to by every start.
+fn log_file(dir: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(LOG_FILE))
+        .unwrap()
 }
 
 /// The `flowhq` binary to run in `dir` (no config/local.toml, no ./data of

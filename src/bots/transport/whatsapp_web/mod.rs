@@ -58,6 +58,7 @@ use whatsapp_rust::{Jid, async_channel, wacore};
 
 use super::{InboundMessage, Transport, TransportError, TransportEvent};
 use crate::config::WhatsappWebSettings;
+use crate::crypto::MasterKey;
 use crate::domain::ids::TenantId;
 use store::SeaOrmStore;
 
@@ -71,6 +72,8 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct WebTransport {
     db: DatabaseConnection,
+    /// Seals the keys in the store.
+    key: MasterKey,
     tenant: TenantId,
     /// E.164 ("+4915112345678"): link with a pairing code instead of a QR.
     pairing_phone: Option<String>,
@@ -82,12 +85,14 @@ pub struct WebTransport {
 impl WebTransport {
     pub fn new(
         db: DatabaseConnection,
+        key: MasterKey,
         tenant: TenantId,
         pairing_phone: Option<String>,
         settings: WhatsappWebSettings,
     ) -> Self {
         Self {
             db,
+            key,
             tenant,
             pairing_phone,
             settings,
@@ -343,7 +348,11 @@ impl Transport for WebTransport {
         events: mpsc::Sender<TransportEvent>,
         cancel: CancellationToken,
     ) -> Result<(), TransportError> {
-        let store = Arc::new(SeaOrmStore::new(self.db.clone(), self.tenant));
+        let store = Arc::new(SeaOrmStore::new(
+            self.db.clone(),
+            self.key.clone(),
+            self.tenant,
+        ));
         let network = Arc::new(NetworkLog::default());
         let mut run = RunState {
             watchdog: tokio::time::Instant::now() + self.settings.connect_timeout,

@@ -2,10 +2,21 @@
 //! linked-device keys in `wa_device` and `wa_key`, through sea-orm, the same
 //! on SQLite and PostgreSQL.
 //!
-//! Owns: every read and write of those two tables, and `wipe`. Must not: hold
-//! state in memory (the crate caches in front of us and a session must be
-//! able to move between processes), log key material, or touch another
-//! tenant's rows — every query is filtered by the tenant it was built for.
+//! Owns: every read and write of those two tables, `wipe`, and sealing the
+//! rows written before sealing existed (`seal_unsealed_rows`, at start).
+//! Must not: hold state in memory (the crate caches in front of us and a
+//! session must be able to move between processes), log key material,
+//! store it in the clear, or touch another tenant's rows — every query is
+//! filtered by the tenant it was built for.
+//!
+//! Sealing: `wa_key.value` and `wa_device.data` are full account access, so
+//! they are sealed with the master key like the Cloud API credentials
+//! (`MasterKey::seal`, AES-256-GCM), their associated data binding each to
+//! its tenant and row (`wa_key/<tenant>/["kind","key1","key2","key3"]`,
+//! `wa_device/<tenant>/data`): a value copied to another tenant or another
+//! row does not open. The key columns stay in the clear (they are looked
+//! up), and so do `n1`/`n2` (ids and times). A row with `sealed = false`
+//! is refused: only rows from before sealing are, and the start seals them.
 //!
 //! `wa_key` layout, per kind (unused key columns hold ""):
 //!
@@ -49,6 +60,7 @@ use whatsapp_rust::wacore::appstate::processor::AppStateMutationMAC;
 use whatsapp_rust::wacore::store::Device;
 use whatsapp_rust::wacore::store::error::{Result, StoreError};
 
+use crate::crypto::{self, MasterKey, UnsealError};
 use crate::domain::ids::TenantId;
 use whatsapp_rust::wacore::store::traits::{
     AppStateSyncKey, AppSyncStore, DeviceListRecord, DeviceStore, LidPnMappingEntry,
@@ -86,6 +98,7 @@ const DEVICE_ID: i32 = 1;
 #[derive(Clone)]
 pub struct SeaOrmStore {
     db: DatabaseConnection,
+    key: MasterKey,
     tenant: TenantId,
 }
 
@@ -106,6 +119,92 @@ pub async fn wipe(db: &DatabaseConnection, tenant: TenantId) -> std::result::Res
 
 fn db_err(err: DbErr) -> StoreError {
     StoreError::Database(Box::new(err))
+}
+
+/// Where a `wa_key` row's value is sealed for: its tenant, kind and keys
+/// (a JSON array: unambiguous whatever the keys hold).
+fn key_place(tenant: TenantId, kind: &str, key: [&str; 3]) -> Vec<u8> {
+    let field = serde_json::json!([kind, key[0], key[1], key[2]]).to_string();
+    crypto::place("wa_key", tenant, &field)
+}
+
+/// Where a tenant's `wa_device.data` is sealed for.
+fn device_place(tenant: TenantId) -> Vec<u8> {
+    crypto::place("wa_device", tenant, "data")
+}
+
+fn seal(key: &MasterKey, plaintext: &[u8], place: &[u8]) -> Result<Vec<u8>> {
+    key.seal(plaintext, place)
+        .map_err(|err| StoreError::Serialization(err.into()))
+}
+
+/// The plaintext of a sealed value; an unsealed row is refused (none is
+/// left after the start's `seal_unsealed_rows`).
+fn open(key: &MasterKey, sealed: bool, value: &[u8], place: &[u8]) -> Result<Vec<u8>> {
+    if !sealed {
+        return Err(StoreError::Validation(
+            "a WhatsApp Web key is stored unsealed; restart Flow HQ to seal it".to_owned(),
+        ));
+    }
+    key.open(value, place)
+        .map_err(|err: UnsealError| StoreError::Serialization(Box::new(err)))
+}
+
+/// Seals every `wa_key` and `wa_device` row written before sealing existed
+/// (all tenants), in batches, each row where it stands. Run at start,
+/// before any bot: a migration cannot, it has no master key. Answers how
+/// many rows it sealed; nothing to do costs one query per table.
+pub async fn seal_unsealed_rows(
+    db: &DatabaseConnection,
+    key: &MasterKey,
+) -> std::result::Result<u64, anyhow::Error> {
+    const BATCH: u64 = 500;
+    let mut sealed = 0;
+    loop {
+        let rows = wa_key::Entity::find()
+            .filter(wa_key::Column::Sealed.eq(false))
+            .limit(BATCH)
+            .all(db)
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        let txn = crate::db::begin_write(db).await?;
+        for row in rows {
+            let tenant = TenantId::from(row.tenant_id);
+            let place = key_place(tenant, &row.kind, [&row.key1, &row.key2, &row.key3]);
+            let value = key.seal(&row.value, &place)?;
+            wa_key::Entity::update_many()
+                .col_expr(wa_key::Column::Value, Expr::value(value))
+                .col_expr(wa_key::Column::Sealed, Expr::value(true))
+                .filter(wa_key::Column::TenantId.eq(row.tenant_id))
+                .filter(wa_key::Column::Kind.eq(row.kind))
+                .filter(wa_key::Column::Key1.eq(row.key1))
+                .filter(wa_key::Column::Key2.eq(row.key2))
+                .filter(wa_key::Column::Key3.eq(row.key3))
+                .filter(wa_key::Column::Sealed.eq(false))
+                .exec(&txn)
+                .await?;
+            sealed += 1;
+        }
+        txn.commit().await?;
+    }
+    let devices = wa_device::Entity::find()
+        .filter(wa_device::Column::Sealed.eq(false))
+        .all(db)
+        .await?;
+    for row in devices {
+        let data = key.seal(&row.data, &device_place(row.tenant_id.into()))?;
+        wa_device::Entity::update_many()
+            .col_expr(wa_device::Column::Data, Expr::value(data))
+            .col_expr(wa_device::Column::Sealed, Expr::value(true))
+            .filter(wa_device::Column::TenantId.eq(row.tenant_id))
+            .filter(wa_device::Column::Sealed.eq(false))
+            .exec(db)
+            .await?;
+        sealed += 1;
+    }
+    Ok(sealed)
 }
 
 fn ser_err(err: serde_json::Error) -> StoreError {
@@ -166,8 +265,8 @@ impl<'a> Row<'a> {
 }
 
 impl SeaOrmStore {
-    pub fn new(db: DatabaseConnection, tenant: TenantId) -> Self {
-        Self { db, tenant }
+    pub fn new(db: DatabaseConnection, key: MasterKey, tenant: TenantId) -> Self {
+        Self { db, key, tenant }
     }
 
     pub fn tenant(&self) -> TenantId {
@@ -187,24 +286,38 @@ impl SeaOrmStore {
             .filter(wa_key::Column::Kind.eq(kind))
     }
 
-    fn model(&self, row: Row<'_>) -> wa_key::ActiveModel {
-        wa_key::ActiveModel {
+    fn model(&self, row: Row<'_>) -> Result<wa_key::ActiveModel> {
+        let place = key_place(self.tenant, row.kind, row.key);
+        Ok(wa_key::ActiveModel {
             tenant_id: Set(self.tenant.into()),
             kind: Set(row.kind.to_owned()),
             key1: Set(row.key[0].to_owned()),
             key2: Set(row.key[1].to_owned()),
             key3: Set(row.key[2].to_owned()),
-            value: Set(row.value),
+            value: Set(seal(&self.key, &row.value, &place)?),
             n1: Set(row.n1),
             n2: Set(row.n2),
-        }
+            sealed: Set(true),
+        })
+    }
+
+    /// The row with its value opened (see the module docs).
+    fn opened(&self, mut row: wa_key::Model) -> Result<wa_key::Model> {
+        let place = key_place(self.tenant, &row.kind, [&row.key1, &row.key2, &row.key3]);
+        row.value = open(&self.key, row.sealed, &row.value, &place)?;
+        Ok(row)
+    }
+
+    /// `opened` for each row.
+    fn all_opened(&self, rows: Vec<wa_key::Model>) -> Result<Vec<wa_key::Model>> {
+        rows.into_iter().map(|row| self.opened(row)).collect()
     }
 
     /// Inserts or replaces rows (by tenant, kind and keys).
     async fn upsert_on<C: ConnectionTrait>(&self, conn: &C, rows: Vec<Row<'_>>) -> Result<()> {
         let mut models: Vec<wa_key::ActiveModel> = Vec::with_capacity(rows.len());
         for row in rows {
-            models.push(self.model(row));
+            models.push(self.model(row)?);
         }
         while !models.is_empty() {
             let rest = models.split_off(models.len().min(INSERT_CHUNK));
@@ -222,6 +335,7 @@ impl SeaOrmStore {
                         wa_key::Column::Value,
                         wa_key::Column::N1,
                         wa_key::Column::N2,
+                        wa_key::Column::Sealed,
                     ])
                     .to_owned(),
                 )
@@ -249,7 +363,9 @@ impl SeaOrmStore {
             .filter(wa_key::Column::Key3.eq(key[2]))
             .one(&self.db)
             .await
-            .map_err(db_err)
+            .map_err(db_err)?
+            .map(|row| self.opened(row))
+            .transpose()
     }
 
     async fn value(&self, kind: &'static str, key1: &str) -> Result<Option<Vec<u8>>> {
@@ -397,7 +513,7 @@ impl SignalStore for SeaOrmStore {
             .await
             .map_err(db_err)?;
         let mut by_id: HashMap<u32, Bytes> = HashMap::with_capacity(rows.len());
-        for row in rows {
+        for row in self.all_opened(rows)? {
             by_id.insert(u32_of(row.n1)?, Bytes::from(row.value));
         }
         // In the order asked for, like the trait's default.
@@ -455,11 +571,13 @@ impl SignalStore for SeaOrmStore {
     }
 
     async fn load_all_signed_prekeys(&self) -> Result<Vec<(u32, Vec<u8>)>> {
-        self.kind(SIGNED_PREKEY)
+        let rows = self
+            .kind(SIGNED_PREKEY)
             .order_by_asc(wa_key::Column::N1)
             .all(&self.db)
             .await
-            .map_err(db_err)?
+            .map_err(db_err)?;
+        self.all_opened(rows)?
             .into_iter()
             .map(|row| Ok((u32_of(row.n1)?, row.value)))
             .collect()
@@ -575,7 +693,7 @@ impl AppSyncStore for SeaOrmStore {
                 .all(&self.db)
                 .await
                 .map_err(db_err)?;
-            for row in rows {
+            for row in self.all_opened(rows)? {
                 let mut index = [0u8; 32];
                 if hex::decode_to_slice(&row.key2, &mut index).is_ok() {
                     out.insert(index, row.value);
@@ -682,7 +800,8 @@ impl ProtocolStore for SeaOrmStore {
             .one(&self.db)
             .await
             .map_err(db_err)?;
-        row.map(|row| from_json(&row.value)).transpose()
+        row.map(|row| from_json(&self.opened(row)?.value))
+            .transpose()
     }
 
     async fn get_pn_mapping(&self, phone: &str) -> Result<Option<LidPnMappingEntry>> {
@@ -693,7 +812,8 @@ impl ProtocolStore for SeaOrmStore {
             .one(&self.db)
             .await
             .map_err(db_err)?;
-        row.map(|row| from_json(&row.value)).transpose()
+        row.map(|row| from_json(&self.opened(row)?.value))
+            .transpose()
     }
 
     async fn put_lid_mapping(&self, entry: &LidPnMappingEntry) -> Result<()> {
@@ -728,10 +848,8 @@ impl ProtocolStore for SeaOrmStore {
     }
 
     async fn get_all_lid_mappings(&self) -> Result<Vec<LidPnMappingEntry>> {
-        self.kind(LID_MAPPING)
-            .all(&self.db)
-            .await
-            .map_err(db_err)?
+        let rows = self.kind(LID_MAPPING).all(&self.db).await.map_err(db_err)?;
+        self.all_opened(rows)?
             .into_iter()
             .map(|row| from_json(&row.value))
             .collect()
@@ -834,7 +952,8 @@ impl ProtocolStore for SeaOrmStore {
         // "empty blob" reads differently on SQLite and PostgreSQL.
         let txn = self.db.begin().await.map_err(db_err)?;
         let rows = self.kind(TC_TOKEN).all(&txn).await.map_err(db_err)?;
-        let stale: Vec<String> = rows
+        let stale: Vec<String> = self
+            .all_opened(rows)?
             .into_iter()
             .filter(|row| {
                 let token_live = !row.value.is_empty() && row.n1.unwrap_or(0) >= token_cutoff;
@@ -876,7 +995,9 @@ impl ProtocolStore for SeaOrmStore {
             .filter(wa_key::Column::Key2.eq(message_id))
             .one(&txn)
             .await
-            .map_err(db_err)?;
+            .map_err(db_err)?
+            .map(|row| self.opened(row))
+            .transpose()?;
         if row.is_some() {
             self.delete_kind(SENT_MESSAGE)
                 .filter(wa_key::Column::Key1.eq(chat_jid))
@@ -1009,15 +1130,21 @@ impl MsgSecretStore for SeaOrmStore {
 #[async_trait]
 impl DeviceStore for SeaOrmStore {
     async fn save(&self, device: &Device) -> Result<()> {
+        let data = seal(&self.key, &to_json(device)?, &device_place(self.tenant))?;
         let row = wa_device::ActiveModel {
             tenant_id: Set(self.tenant.into()),
-            data: Set(to_json(device)?),
+            data: Set(data),
             updated_at: Set(Utc::now()),
+            sealed: Set(true),
         };
         wa_device::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(wa_device::Column::TenantId)
-                    .update_columns([wa_device::Column::Data, wa_device::Column::UpdatedAt])
+                    .update_columns([
+                        wa_device::Column::Data,
+                        wa_device::Column::UpdatedAt,
+                        wa_device::Column::Sealed,
+                    ])
                     .to_owned(),
             )
             .exec_without_returning(&self.db)
@@ -1031,7 +1158,14 @@ impl DeviceStore for SeaOrmStore {
             .one(&self.db)
             .await
             .map_err(db_err)?
-            .map(|row| from_json(&row.data))
+            .map(|row| {
+                from_json(&open(
+                    &self.key,
+                    row.sealed,
+                    &row.data,
+                    &device_place(self.tenant),
+                )?)
+            })
             .transpose()
     }
 

@@ -26,10 +26,15 @@ pub enum ErrorCode {
     NotFound,
     TenantNotFound,
     SetupRequestNotFound,
+    ConversationNotFound,
     MethodNotAllowed,
     Conflict,
     PhoneNumberTaken,
     IllegalTransition,
+    /// A person's message needs the tenant's bot running to go out.
+    BotNotRunning,
+    /// The Cloud API allows only templates 24 h after the customer's last message.
+    OutsideWindow,
     CsrfRejected,
     SignInFailed,
     SignInUnavailable,
@@ -51,10 +56,13 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::TenantNotFound => "tenant_not_found",
             Self::SetupRequestNotFound => "setup_request_not_found",
+            Self::ConversationNotFound => "conversation_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
             Self::PhoneNumberTaken => "phone_number_taken",
             Self::IllegalTransition => "illegal_transition",
+            Self::BotNotRunning => "bot_not_running",
+            Self::OutsideWindow => "outside_window",
             Self::CsrfRejected => "csrf_rejected",
             Self::SignInFailed => "sign_in_failed",
             Self::SignInUnavailable => "sign_in_unavailable",
@@ -75,13 +83,16 @@ impl ErrorCode {
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::CsrfRejected => StatusCode::FORBIDDEN,
-            Self::NotFound | Self::TenantNotFound | Self::SetupRequestNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            Self::NotFound
+            | Self::TenantNotFound
+            | Self::SetupRequestNotFound
+            | Self::ConversationNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict | Self::PhoneNumberTaken | Self::IllegalTransition => {
-                StatusCode::CONFLICT
-            }
+            Self::Conflict
+            | Self::PhoneNumberTaken
+            | Self::IllegalTransition
+            | Self::BotNotRunning
+            | Self::OutsideWindow => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,

@@ -73,6 +73,8 @@ type Chats = HashMap<String, mpsc::Sender<ChatJob>>;
 pub struct BotSignals {
     pub alive: AtomicU64,
     pub reload: tokio::sync::Notify,
+    /// QUEUED messages wait in the outbox (a person's reply).
+    pub outbox: tokio::sync::Notify,
     pub version: std::sync::atomic::AtomicI64,
 }
 
@@ -116,6 +118,9 @@ struct ChatShared {
     tenant_limit: DefaultDirectRateLimiter,
     /// Per-chat limiter of this tenant when it overrides the platform's.
     own_chat_limit: Option<DefaultKeyedRateLimiter<String>>,
+    /// QUEUED outbox rows handed to a chat's worker and not done yet: an
+    /// outbox signal does not hand them over twice.
+    sending: std::sync::Mutex<HashSet<i64>>,
 }
 
 fn per_minute(n: u32, burst: u32) -> Quota {
@@ -179,6 +184,7 @@ pub async fn run(
         config: config_rx,
         tenant_limit,
         own_chat_limit,
+        sending: std::sync::Mutex::new(HashSet::new()),
     });
 
     drop(gate);
@@ -217,6 +223,16 @@ pub async fn run(
                 }
                 None => break Exit::Stopped,
             },
+            () = signals.outbox.notified(), if recovery.done => {
+                match Box::pin(runtime::log_batch::queued(&deps.db, tenant)).await {
+                    Ok(queued) => {
+                        for row in queued {
+                            route_queued(&shared, row, &mut chats, &mut workers).await;
+                        }
+                    }
+                    Err(err) => tracing::warn!(%tenant, error = %err, "reading the outbox failed; it is read again at the next signal or start"),
+                }
+            }
             () = signals.reload.notified() => {
                 match Box::pin(runtime::worker::load_bot_config(&deps.db, tenant)).await {
                     Ok(config) => { let _ = config_tx.send(Arc::new(config)); }
@@ -373,7 +389,7 @@ async fn on_event(
                 tracing::info!(%tenant, count = queued.len(), "sending replies queued before the restart");
             }
             for row in queued {
-                route(shared, ChatJob::Send(row), chats, workers).await;
+                route_queued(shared, row, chats, workers).await;
             }
             if !pending.is_empty() {
                 tracing::info!(%tenant, count = pending.len(), "answering messages left from before the restart");
@@ -432,6 +448,23 @@ async fn on_event(
     Ok(settings_changed)
 }
 
+/// Hands a QUEUED outbox row to its chat's worker, unless one has it.
+async fn route_queued(
+    shared: &Arc<ChatShared>,
+    row: Queued,
+    chats: &mut Chats,
+    workers: &mut JoinSet<()>,
+) {
+    let new = shared
+        .sending
+        .lock()
+        .map(|mut sending| sending.insert(row.id))
+        .unwrap_or(false);
+    if new {
+        route(shared, ChatJob::Send(row), chats, workers).await;
+    }
+}
+
 /// Puts a job on its chat's queue, opening the queue (and its worker) when
 /// needed. A full queue is the overflow policy of the module docs.
 async fn route(
@@ -465,6 +498,9 @@ async fn route(
         ChatJob::Answer(job) => overflow(shared, &chat, job).await,
         // Stays QUEUED: sent after the next start.
         ChatJob::Send(queued) => {
+            if let Ok(mut sending) = shared.sending.lock() {
+                sending.remove(&queued.id);
+            }
             tracing::warn!(tenant = %shared.tenant, %chat, id = queued.id, "chat queue full: a queued message waits for the next start");
         }
     }
@@ -548,7 +584,12 @@ async fn answer_logged(shared: &ChatShared, chat: &str, job: ChatJob) {
     let done = match job {
         ChatJob::Answer(message) => answer(shared, chat, message).await,
         ChatJob::Send(queued) => {
-            send_parts(shared, chat, vec![(queued.id, queued.text)], None, false).await
+            let id = queued.id;
+            let sent = send_parts(shared, chat, vec![(id, queued.text)], None, false).await;
+            if let Ok(mut sending) = shared.sending.lock() {
+                sending.remove(&id);
+            }
+            sent
         }
     };
     if let Err(err) = done {

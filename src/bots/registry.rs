@@ -150,6 +150,7 @@ impl BotRegistry {
             signals: Arc::new(BotSignals {
                 alive: AtomicU64::new(self.tick.load(Ordering::Relaxed)),
                 reload: tokio::sync::Notify::new(),
+                outbox: tokio::sync::Notify::new(),
                 version: AtomicI64::new(intent.version),
             }),
             start,
@@ -496,6 +497,12 @@ impl BotControl for Arc<BotRegistry> {
 
     fn is_running(&self, tenant: TenantId) -> bool {
         BotRegistry::is_running(self, tenant)
+    }
+
+    fn send_queued(&self, tenant: TenantId) {
+        if let Some(entry) = self.bots.get(&tenant) {
+            entry.value().signals.outbox.notify_one();
+        }
     }
 
     async fn receive(

@@ -75,6 +75,11 @@ pub trait BotControl: Send + Sync {
         message: CustomerMessage,
     ) -> Result<Receipt, AppError>;
 
+    /// The tenant's outbox holds QUEUED messages (a person's reply): the
+    /// running bot sends them in their chats' order. Without a running bot
+    /// they wait for its next start.
+    fn send_queued(&self, tenant: TenantId);
+
     /// Records a delivery report through the message log writer's batches.
     async fn report_delivery(
         &self,

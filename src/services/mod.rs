@@ -8,6 +8,7 @@ pub mod audit;
 pub mod bots;
 pub mod cloud_webhook;
 pub mod control;
+pub mod inbox;
 pub mod messages;
 pub mod portal;
 pub mod runtime;

@@ -23,6 +23,7 @@ mod crash;
 mod data_model;
 mod errors;
 mod health;
+mod inbox;
 mod migrations;
 mod portal_isolation;
 mod portal_pages;

@@ -29,6 +29,7 @@ impl BotControl for DeadRuntime {
     fn is_running(&self, _: TenantId) -> bool {
         false
     }
+    fn send_queued(&self, _: TenantId) {}
     async fn receive(
         &self,
         _: TenantId,

@@ -473,21 +473,28 @@ pub async fn interrupted_sends(
         .exec(db)
         .await?
         .rows_affected;
-    let queued = message_log::Entity::find()
+    Ok((unknown, queued(db, tenant_id).await?))
+}
+
+/// The tenant's outbound rows waiting to be sent (QUEUED), oldest first.
+pub async fn queued(db: &DatabaseConnection, tenant_id: TenantId) -> Result<Vec<Queued>, DbErr> {
+    Ok(message_log::Entity::find()
+        .select_only()
+        .columns([
+            message_log::Column::Id,
+            message_log::Column::ChatId,
+            message_log::Column::Text,
+        ])
         .filter(message_log::Column::TenantId.eq(tenant_id))
         .filter(message_log::Column::Direction.eq(Direction::Out))
         .filter(message_log::Column::Status.eq(MessageStatus::Queued))
         .order_by_asc(message_log::Column::Id)
+        .into_tuple::<(i64, String, String)>()
         .all(db)
         .await?
         .into_iter()
-        .map(|row| Queued {
-            id: row.id,
-            chat_id: row.chat_id,
-            text: row.text,
-        })
-        .collect();
-    Ok((unknown, queued))
+        .map(|(id, chat_id, text)| Queued { id, chat_id, text })
+        .collect())
 }
 
 /// An outbound row stored QUEUED: it goes out when its chat's turn comes.

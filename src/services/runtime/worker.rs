@@ -574,3 +574,18 @@ pub async fn stale_workers(
         .all(db)
         .await
 }
+
+/// The number the tenant's customers write to, as the log shows it: the
+/// linked phone, or "bot" before the first link.
+pub async fn business_number(
+    db: &impl ConnectionTrait,
+    tenant_id: TenantId,
+) -> Result<String, DbErr> {
+    let phone: Option<Option<String>> = whatsapp_session::Entity::find_by_id(tenant_id)
+        .select_only()
+        .column(whatsapp_session::Column::LinkedPhone)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(phone.flatten().unwrap_or_else(|| "bot".to_owned()))
+}

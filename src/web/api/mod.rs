@@ -6,6 +6,7 @@
 
 mod admin;
 mod bots;
+mod conversations;
 mod portal;
 mod transports;
 
@@ -37,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(web::PathConfig::default().error_handler(|err, _| path_error(err).into()))
             .configure(admin::routes)
             .configure(bots::routes)
+            .configure(conversations::routes)
             .configure(portal::routes)
             .configure(transports::routes),
     );

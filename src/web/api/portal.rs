@@ -50,7 +50,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// A JSON body of a state-changing portal request: refused with 403
 /// `csrf_rejected` unless `check_json_write` passes, before the body is
 /// read; then parsed like any `web::Json` of the `/api` scope.
-struct PortalJson<T>(T);
+pub(super) struct PortalJson<T>(pub(super) T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for PortalJson<T> {
     type Error = actix_web::Error;
@@ -73,7 +73,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for PortalJson<T> {
 
 /// An owner's data stays out of shared caches, and polled answers change
 /// every few seconds.
-fn no_store() -> CacheControl {
+pub(super) fn no_store() -> CacheControl {
     CacheControl(vec![CacheDirective::NoStore])
 }
 

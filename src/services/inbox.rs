@@ -1,0 +1,633 @@
+//! The inbox: a tenant's conversations, each one's thread, and what a
+//! person does in it (reply, take over, hand back).
+//!
+//! Owns: the use cases behind `/portal/inbox`, `/api/portal/conversations…`
+//! and `/api/admin/tenants/{id}/conversations…`. Every query is scoped by
+//! the tenant the caller acts for: a conversation of another tenant is not
+//! found, never shown. A person's reply is a row first (an OUTBOUND message
+//! QUEUED with its author, and the handoff in the same transaction); the
+//! running bot then sends it through the tenant's own transport, in the
+//! chat's order and under its limits (`BotControl::send_queued`).
+//! Must not: send anything itself, or decide handoff rules (those are
+//! `domain::handoff`'s).
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use entity::enums::{ConversationMode, Direction, MessageKind, MessageStatus, TransportKind};
+use entity::{conversation, conversation_event, message_log, tenant_config};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveEnum, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+
+use super::audit::Actor;
+use super::control::BotControl;
+use super::runtime::conversation_batch::{ConversationState, preview};
+use super::runtime::handoff::{self, HandoffChange};
+use crate::domain::handoff::{Event, Reason, decide};
+use crate::domain::ids::{ConversationId, TenantId};
+use crate::error::{AppError, ErrorCode, FieldErrors};
+
+/// The most conversations or messages one page holds.
+pub const MAX_PAGE: u64 = 100;
+const DEFAULT_PAGE: u64 = 50;
+/// The longest message a person may send (WhatsApp's limit).
+pub const MAX_TEXT_CHARS: usize = 4096;
+/// The Cloud API allows free-form messages this long after the customer's
+/// last one; later only pre-approved templates.
+pub const CLOUD_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+/// Which conversations a list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxFilter {
+    #[default]
+    All,
+    NeedsHuman,
+    Bot,
+    Human,
+}
+
+/// A list request: filter, search (number, name or the last message) and
+/// the cursor of the page before.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct InboxQuery {
+    #[serde(default)]
+    pub filter: InboxFilter,
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u64>,
+}
+
+/// One conversation in the list.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationItem {
+    pub id: ConversationId,
+    pub chat: String,
+    pub contact_name: Option<String>,
+    pub mode: ConversationMode,
+    pub mode_reason: Option<String>,
+    pub mode_since: Option<DateTime<Utc>>,
+    pub needs_human: bool,
+    /// Since when a person is waited for.
+    pub needs_human_since: Option<DateTime<Utc>>,
+    pub unread: i32,
+    pub last_message_at: DateTime<Utc>,
+    pub last_in_at: Option<DateTime<Utc>>,
+    pub preview: String,
+}
+
+impl From<conversation::Model> for ConversationItem {
+    fn from(row: conversation::Model) -> Self {
+        Self {
+            id: ConversationId::new(row.id),
+            chat: row.chat_id,
+            contact_name: row.contact_name,
+            mode: row.mode,
+            mode_reason: row.mode_reason,
+            mode_since: row.mode_since,
+            needs_human: row.needs_human,
+            needs_human_since: row.needs_human_since,
+            unread: row.unread,
+            last_message_at: row.last_message_at,
+            last_in_at: row.last_in_at,
+            preview: row.preview,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationPage {
+    pub items: Vec<ConversationItem>,
+    pub next_cursor: Option<String>,
+}
+
+/// One message of a thread.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadMessage {
+    pub id: i64,
+    pub direction: Direction,
+    /// "customer", "bot", or the person who wrote it.
+    pub author: String,
+    pub kind: MessageKind,
+    pub text: String,
+    pub status: MessageStatus,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<message_log::Model> for ThreadMessage {
+    fn from(row: message_log::Model) -> Self {
+        let author = match (row.direction, row.author) {
+            (Direction::In, _) => "customer".to_owned(),
+            (Direction::Out, Some(person)) => person,
+            (Direction::Out, None) => "bot".to_owned(),
+        };
+        Self {
+            id: row.id,
+            direction: row.direction,
+            author,
+            kind: row.kind,
+            text: row.text,
+            status: row.status,
+            error: row.error,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// A switch of the conversation's mode, in its thread.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModeSwitch {
+    pub mode: ConversationMode,
+    pub reason: String,
+    /// The reason in an owner's words.
+    pub why: String,
+    pub actor: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<conversation_event::Model> for ModeSwitch {
+    fn from(row: conversation_event::Model) -> Self {
+        let why = Reason::parse(&row.reason)
+            .map_or_else(|| row.reason.clone(), |r| r.describe().to_owned());
+        Self {
+            mode: row.mode,
+            reason: row.reason,
+            why,
+            actor: row.actor,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// A page of a thread: messages oldest first; `next_cursor` pages back to
+/// older ones.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessagePage {
+    pub items: Vec<ThreadMessage>,
+    pub next_cursor: Option<String>,
+}
+
+/// A conversation with its latest messages and its mode switches.
+#[derive(Debug, Clone, Serialize)]
+pub struct Thread {
+    pub conversation: ConversationItem,
+    pub messages: MessagePage,
+    pub switches: Vec<ModeSwitch>,
+    /// Whether a person can write now, and if not, why.
+    pub can_reply: Result<(), String>,
+}
+
+/// A person's message, accepted (it goes out through the bot).
+#[derive(Debug, Clone, Serialize)]
+pub struct Queued {
+    pub id: i64,
+    pub status: MessageStatus,
+}
+
+/// Who acts: for the audit trail and the thread ("Ana", "admin ops").
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub actor: Actor,
+    pub name: String,
+}
+
+/// The tenant's conversations, most recent activity first.
+pub async fn list(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    query: &InboxQuery,
+) -> Result<ConversationPage, AppError> {
+    let limit = page_size(query.limit);
+    let mut select = conversation::Entity::find().filter(conversation::Column::TenantId.eq(tenant));
+    select = match query.filter {
+        InboxFilter::All => select,
+        InboxFilter::NeedsHuman => select.filter(conversation::Column::NeedsHuman.eq(true)),
+        InboxFilter::Bot => select.filter(conversation::Column::Mode.eq(ConversationMode::Bot)),
+        InboxFilter::Human => select.filter(conversation::Column::Mode.eq(ConversationMode::Human)),
+    };
+    if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = format!("%{}%", like_escaped(&q.to_lowercase()));
+        let lower = |column: conversation::Column| {
+            Expr::expr(Func::lower(Expr::col((conversation::Entity, column))))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        select = select.filter(
+            Condition::any()
+                .add(lower(conversation::Column::ChatId))
+                .add(lower(conversation::Column::ContactName))
+                .add(lower(conversation::Column::Preview)),
+        );
+    }
+    if let Some(cursor) = &query.cursor {
+        let (at, id) = decode_cursor(cursor)?;
+        select = select.filter(
+            Condition::any()
+                .add(conversation::Column::LastMessageAt.lt(at))
+                .add(
+                    Condition::all()
+                        .add(conversation::Column::LastMessageAt.eq(at))
+                        .add(conversation::Column::Id.lt(id)),
+                ),
+        );
+    }
+    let mut rows = select
+        .order_by_desc(conversation::Column::LastMessageAt)
+        .order_by_desc(conversation::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let next_cursor = if rows.len() as u64 > limit {
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        rows.last()
+            .map(|row| encode_cursor(row.last_message_at, row.id))
+    } else {
+        None
+    };
+    Ok(ConversationPage {
+        items: rows.into_iter().map(ConversationItem::from).collect(),
+        next_cursor,
+    })
+}
+
+/// One conversation of the tenant.
+pub async fn get(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: ConversationId,
+) -> Result<ConversationItem, AppError> {
+    find(db, tenant, id).await.map(ConversationItem::from)
+}
+
+/// A page of a conversation's messages, oldest first (`cursor`: older than
+/// the page it came with).
+pub async fn messages(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: ConversationId,
+    cursor: Option<&str>,
+    limit: Option<u64>,
+) -> Result<MessagePage, AppError> {
+    let row = find(db, tenant, id).await?;
+    let limit = page_size(limit);
+    let mut select = message_log::Entity::find()
+        .filter(message_log::Column::TenantId.eq(tenant))
+        .filter(message_log::Column::ChatId.eq(row.chat_id));
+    if let Some(cursor) = cursor {
+        let (at, before) = decode_cursor(cursor)?;
+        select = select.filter(
+            Condition::any()
+                .add(message_log::Column::CreatedAt.lt(at))
+                .add(
+                    Condition::all()
+                        .add(message_log::Column::CreatedAt.eq(at))
+                        .add(message_log::Column::Id.lt(before)),
+                ),
+        );
+    }
+    let mut rows = select
+        .order_by_desc(message_log::Column::CreatedAt)
+        .order_by_desc(message_log::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let next_cursor = if rows.len() as u64 > limit {
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        rows.last().map(|row| encode_cursor(row.created_at, row.id))
+    } else {
+        None
+    };
+    rows.reverse();
+    Ok(MessagePage {
+        items: rows.into_iter().map(ThreadMessage::from).collect(),
+        next_cursor,
+    })
+}
+
+/// A conversation as a person opens it: its latest messages, its mode
+/// switches, whether a reply can go out; opening it clears its unread count.
+pub async fn open(
+    db: &DatabaseConnection,
+    bots: &dyn BotControl,
+    tenant: TenantId,
+    id: ConversationId,
+) -> Result<Thread, AppError> {
+    let mut row = find(db, tenant, id).await?;
+    if row.unread != 0 {
+        conversation::Entity::update_many()
+            .col_expr(conversation::Column::Unread, Expr::value(0))
+            .filter(conversation::Column::Id.eq(row.id))
+            .filter(conversation::Column::TenantId.eq(tenant))
+            .exec(db)
+            .await?;
+        row.unread = 0;
+    }
+    let messages = messages(db, tenant, id, None, None).await?;
+    let switches = conversation_event::Entity::find()
+        .filter(conversation_event::Column::TenantId.eq(tenant))
+        .filter(conversation_event::Column::ConversationId.eq(row.id))
+        .order_by_asc(conversation_event::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(ModeSwitch::from)
+        .collect();
+    let transport = transport_of(db, tenant).await?;
+    let can_reply = reply_refusal(bots, tenant, transport, row.last_in_at, Utc::now())
+        .map_or(Ok(()), |err| Err(err.message().to_owned()));
+    Ok(Thread {
+        conversation: ConversationItem::from(row),
+        messages,
+        switches,
+        can_reply,
+    })
+}
+
+/// A person's reply: stored QUEUED with its author and sent by the running
+/// bot; the conversation goes to (or stays with) a person.
+pub async fn reply(
+    db: &DatabaseConnection,
+    bots: &dyn BotControl,
+    tenant: TenantId,
+    id: ConversationId,
+    person: &Person,
+    text: &str,
+) -> Result<Queued, AppError> {
+    let text = parse_text(text)?;
+    let row = find(db, tenant, id).await?;
+    let transport = transport_of(db, tenant).await?;
+    let now = Utc::now();
+    if let Some(refusal) = reply_refusal(bots, tenant, transport, row.last_in_at, now) {
+        return Err(refusal);
+    }
+    let state = ConversationState::of(&row);
+    let decision = decide(
+        state.handoff,
+        Event::PersonReplied,
+        now,
+        chrono::Duration::MAX,
+    );
+    let change = HandoffChange::between(
+        tenant,
+        &state,
+        decision.state,
+        decision
+            .switched
+            .map(|reason| (reason, Some(person.name.clone()))),
+        now,
+    );
+    let txn = db.begin().await?;
+    let from = super::runtime::worker::business_number(&txn, tenant).await?;
+    let inserted = message_log::Entity::insert(message_log::ActiveModel {
+        tenant_id: sea_orm::Set(tenant.into()),
+        direction: sea_orm::Set(Direction::Out),
+        chat_id: sea_orm::Set(row.chat_id.clone()),
+        sender: sea_orm::Set(from),
+        recipient: sea_orm::Set(row.chat_id.clone()),
+        text: sea_orm::Set(text.clone()),
+        wa_message_id: sea_orm::Set(None),
+        status: sea_orm::Set(MessageStatus::Queued),
+        error: sea_orm::Set(None),
+        created_at: sea_orm::Set(now),
+        author: sea_orm::Set(Some(person.name.clone())),
+        kind: sea_orm::Set(MessageKind::Text),
+        ..Default::default()
+    })
+    .exec(&txn)
+    .await?;
+    conversation::Entity::update_many()
+        .col_expr(conversation::Column::LastOutAt, Expr::value(now))
+        .col_expr(conversation::Column::LastMessageAt, Expr::value(now))
+        .col_expr(conversation::Column::Preview, Expr::value(preview(&text)))
+        .filter(conversation::Column::Id.eq(row.id))
+        .exec(&txn)
+        .await?;
+    if let Some(change) = &change {
+        handoff::apply(&txn, change).await?;
+    }
+    super::audit::record(
+        &txn,
+        &person.actor,
+        Some(tenant),
+        "conversation.reply",
+        serde_json::json!({ "conversation": id, "message": inserted.last_insert_id }),
+    )
+    .await?;
+    txn.commit().await?;
+    bots.send_queued(tenant);
+    Ok(Queued {
+        id: inserted.last_insert_id,
+        status: MessageStatus::Queued,
+    })
+}
+
+/// "Take over": a person has the chat; the bot stays silent in it.
+pub async fn take_over(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: ConversationId,
+    person: &Person,
+) -> Result<ConversationItem, AppError> {
+    switch(db, tenant, id, person, Event::TakeOver).await
+}
+
+/// "Hand back to the bot".
+pub async fn hand_back(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: ConversationId,
+    person: &Person,
+) -> Result<ConversationItem, AppError> {
+    switch(db, tenant, id, person, Event::HandBack).await
+}
+
+async fn switch(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: ConversationId,
+    person: &Person,
+    event: Event,
+) -> Result<ConversationItem, AppError> {
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    let row = find(&txn, tenant, id).await?;
+    let state = ConversationState::of(&row);
+    let decision = decide(state.handoff, event, now, chrono::Duration::MAX);
+    let change = HandoffChange::between(
+        tenant,
+        &state,
+        decision.state,
+        decision
+            .switched
+            .map(|reason| (reason, Some(person.name.clone()))),
+        now,
+    );
+    if let Some(change) = &change {
+        handoff::apply(&txn, change).await?;
+        let name = match event {
+            Event::HandBack => "conversation.hand_back",
+            _ => "conversation.take_over",
+        };
+        super::audit::record(
+            &txn,
+            &person.actor,
+            Some(tenant),
+            name,
+            serde_json::json!({ "conversation": id }),
+        )
+        .await?;
+    }
+    let row = find(&txn, tenant, id).await?;
+    txn.commit().await?;
+    Ok(ConversationItem::from(row))
+}
+
+/// Why a person's message cannot go out now, if it cannot.
+fn reply_refusal(
+    bots: &dyn BotControl,
+    tenant: TenantId,
+    transport: TransportKind,
+    last_in_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<AppError> {
+    if !bots.is_running(tenant) {
+        return Some(AppError::new(
+            ErrorCode::BotNotRunning,
+            "The bot is not running: start it, then write again.",
+        ));
+    }
+    let window_closed = last_in_at.is_none_or(|at| now - at > CLOUD_WINDOW);
+    if transport == TransportKind::CloudApi && window_closed {
+        return Some(AppError::new(
+            ErrorCode::OutsideWindow,
+            "The customer's last message is more than 24 hours old: WhatsApp only allows \
+             pre-approved template messages now.",
+        ));
+    }
+    None
+}
+
+fn parse_text(text: &str) -> Result<String, AppError> {
+    let trimmed = text.trim();
+    let problem = if trimmed.is_empty() {
+        Some("must not be empty".to_owned())
+    } else if trimmed.chars().count() > MAX_TEXT_CHARS {
+        Some(format!("must be at most {MAX_TEXT_CHARS} characters"))
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(AppError::validation(FieldErrors::from([(
+            "text".to_owned(),
+            problem,
+        )]))),
+        None => Ok(trimmed.to_owned()),
+    }
+}
+
+async fn find(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant: TenantId,
+    id: ConversationId,
+) -> Result<conversation::Model, AppError> {
+    conversation::Entity::find_by_id(id.get())
+        .filter(conversation::Column::TenantId.eq(tenant))
+        .one(db)
+        .await?
+        .ok_or_else(|| {
+            AppError::not_found(ErrorCode::ConversationNotFound, "No such conversation.")
+        })
+}
+
+async fn transport_of(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+) -> Result<TransportKind, AppError> {
+    let kind: Option<String> = tenant_config::Entity::find_by_id(tenant)
+        .select_only()
+        .column(tenant_config::Column::Transport)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let kind =
+        kind.ok_or_else(|| AppError::not_found(ErrorCode::TenantNotFound, "No such tenant."))?;
+    TransportKind::try_from_value(&kind).map_err(AppError::internal)
+}
+
+fn page_size(limit: Option<u64>) -> u64 {
+    limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
+}
+
+/// `%`, `_` and the escape itself, escaped for LIKE … ESCAPE '\'.
+fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A position in a list: (time, id) of the last item shown, opaque to
+/// clients.
+fn encode_cursor(at: DateTime<Utc>, id: i64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+        "{}|{id}",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    ))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, i64), AppError> {
+    let bad = || {
+        AppError::validation(FieldErrors::from([(
+            "cursor".to_owned(),
+            "is not a cursor this list gave out".to_owned(),
+        )]))
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (at, id) = text.split_once('|').ok_or_else(bad)?;
+    let at = DateTime::parse_from_rfc3339(at).map_err(|_| bad())?;
+    Ok((at.with_timezone(&Utc), id.parse().map_err(|_| bad())?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_and_anything_else_is_refused() {
+        let at = DateTime::parse_from_rfc3339("2026-12-05T10:11:12.345678Z")
+            .unwrap_or_default()
+            .with_timezone(&Utc);
+        let cursor = encode_cursor(at, 42);
+        assert_eq!(decode_cursor(&cursor).ok(), Some((at, 42)));
+        for bad in ["", "???", "bm90IGEgY3Vyc29y"] {
+            let err = decode_cursor(bad).err().map(|e| e.code());
+            assert_eq!(err, Some(ErrorCode::ValidationFailed), "{bad}");
+        }
+    }
+
+    #[test]
+    fn search_text_cannot_use_like_wildcards() {
+        assert_eq!(like_escaped("50%_off\\"), "50\\%\\_off\\\\");
+    }
+
+    #[test]
+    fn a_person_s_text_must_be_there_and_fit_one_whatsapp_message() {
+        assert_eq!(parse_text("  hi \n").ok().as_deref(), Some("hi"));
+        assert!(parse_text("   ").is_err());
+        assert!(parse_text(&"a".repeat(MAX_TEXT_CHARS)).is_ok());
+        assert!(parse_text(&"a".repeat(MAX_TEXT_CHARS + 1)).is_err());
+    }
+}

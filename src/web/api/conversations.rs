@@ -1,0 +1,262 @@
+//! The inbox's JSON: the same shapes under `/api/portal/conversations…`
+//! (the session's tenant) and `/api/admin/tenants/{id}/conversations…` (any
+//! tenant, for admins). A conversation of another tenant is a 404
+//! `conversation_not_found`: the tenant always scopes the lookup.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use super::portal::{PortalJson, no_store};
+use super::resource;
+use crate::domain::ids::{ConversationId, TenantId};
+use crate::error::AppError;
+use crate::services::inbox::{self, InboxQuery, Person};
+use crate::services::tenants;
+use crate::state::AppState;
+use crate::web::auth::{ApiAdmin, PortalSession};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/portal/conversations").route(web::get().to(portal_list)))
+        .service(resource("/portal/conversations/{cid}").route(web::get().to(portal_get)))
+        .service(
+            resource("/portal/conversations/{cid}/messages")
+                .route(web::get().to(portal_messages))
+                .route(web::post().to(portal_reply)),
+        )
+        .service(
+            resource("/portal/conversations/{cid}/take-over")
+                .route(web::post().to(portal_take_over)),
+        )
+        .service(
+            resource("/portal/conversations/{cid}/hand-back")
+                .route(web::post().to(portal_hand_back)),
+        )
+        .service(resource("/admin/tenants/{id}/conversations").route(web::get().to(admin_list)))
+        .service(
+            resource("/admin/tenants/{id}/conversations/{cid}").route(web::get().to(admin_get)),
+        )
+        .service(
+            resource("/admin/tenants/{id}/conversations/{cid}/messages")
+                .route(web::get().to(admin_messages))
+                .route(web::post().to(admin_reply)),
+        )
+        .service(
+            resource("/admin/tenants/{id}/conversations/{cid}/take-over")
+                .route(web::post().to(admin_take_over)),
+        )
+        .service(
+            resource("/admin/tenants/{id}/conversations/{cid}/hand-back")
+                .route(web::post().to(admin_hand_back)),
+        );
+}
+
+/// `{text}`: a person's message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplyBody {
+    text: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct MessagesQuery {
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    limit: Option<u64>,
+}
+
+fn portal_person(session: &PortalSession) -> Person {
+    let user = &session.user;
+    let name = if user.name.trim().is_empty() {
+        user.email.clone()
+    } else {
+        user.name.clone()
+    };
+    Person {
+        actor: session.actor(),
+        name,
+    }
+}
+
+fn admin_person(admin: &ApiAdmin) -> Person {
+    Person {
+        actor: admin.actor(),
+        name: format!("{} (admin)", admin.0.username),
+    }
+}
+
+fn json(body: impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Ok().insert_header(no_store()).json(body)
+}
+
+// ---- portal ----
+
+async fn portal_list(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    query: web::Query<InboxQuery>,
+) -> Result<HttpResponse, AppError> {
+    Ok(json(
+        inbox::list(&state.db, session.tenant_id(), &query).await?,
+    ))
+}
+
+async fn portal_get(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    cid: web::Path<ConversationId>,
+) -> Result<HttpResponse, AppError> {
+    Ok(json(
+        inbox::get(&state.db, session.tenant_id(), *cid).await?,
+    ))
+}
+
+async fn portal_messages(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    cid: web::Path<ConversationId>,
+    query: web::Query<MessagesQuery>,
+) -> Result<HttpResponse, AppError> {
+    let page = inbox::messages(
+        &state.db,
+        session.tenant_id(),
+        *cid,
+        query.cursor.as_deref(),
+        query.limit,
+    )
+    .await?;
+    Ok(json(page))
+}
+
+async fn portal_reply(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    cid: web::Path<ConversationId>,
+    body: PortalJson<ReplyBody>,
+) -> Result<HttpResponse, AppError> {
+    let person = portal_person(&session);
+    let queued = inbox::reply(
+        &state.db,
+        state.bots.as_ref(),
+        session.tenant_id(),
+        *cid,
+        &person,
+        &body.0.text,
+    )
+    .await?;
+    Ok(HttpResponse::Accepted()
+        .insert_header(no_store())
+        .json(queued))
+}
+
+async fn portal_take_over(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    cid: web::Path<ConversationId>,
+    _body: PortalJson<IgnoredAny>,
+) -> Result<HttpResponse, AppError> {
+    let person = portal_person(&session);
+    Ok(json(
+        inbox::take_over(&state.db, session.tenant_id(), *cid, &person).await?,
+    ))
+}
+
+async fn portal_hand_back(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    cid: web::Path<ConversationId>,
+    _body: PortalJson<IgnoredAny>,
+) -> Result<HttpResponse, AppError> {
+    let person = portal_person(&session);
+    Ok(json(
+        inbox::hand_back(&state.db, session.tenant_id(), *cid, &person).await?,
+    ))
+}
+
+// ---- admin, per tenant ----
+
+/// The tenant of an admin request: an unknown one is a 404.
+async fn admin_tenant(state: &AppState, id: TenantId) -> Result<TenantId, AppError> {
+    tenants::get(&state.db, id).await?;
+    Ok(id)
+}
+
+async fn admin_list(
+    _admin: ApiAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<TenantId>,
+    query: web::Query<InboxQuery>,
+) -> Result<HttpResponse, AppError> {
+    let tenant = admin_tenant(&state, *id).await?;
+    Ok(json(inbox::list(&state.db, tenant, &query).await?))
+}
+
+async fn admin_get(
+    _admin: ApiAdmin,
+    state: web::Data<AppState>,
+    path: web::Path<(TenantId, ConversationId)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, cid) = path.into_inner();
+    let tenant = admin_tenant(&state, id).await?;
+    Ok(json(inbox::get(&state.db, tenant, cid).await?))
+}
+
+async fn admin_messages(
+    _admin: ApiAdmin,
+    state: web::Data<AppState>,
+    path: web::Path<(TenantId, ConversationId)>,
+    query: web::Query<MessagesQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (id, cid) = path.into_inner();
+    let tenant = admin_tenant(&state, id).await?;
+    let page =
+        inbox::messages(&state.db, tenant, cid, query.cursor.as_deref(), query.limit).await?;
+    Ok(json(page))
+}
+
+async fn admin_reply(
+    admin: ApiAdmin,
+    state: web::Data<AppState>,
+    path: web::Path<(TenantId, ConversationId)>,
+    body: web::Json<ReplyBody>,
+) -> Result<HttpResponse, AppError> {
+    let (id, cid) = path.into_inner();
+    let tenant = admin_tenant(&state, id).await?;
+    let queued = inbox::reply(
+        &state.db,
+        state.bots.as_ref(),
+        tenant,
+        cid,
+        &admin_person(&admin),
+        &body.text,
+    )
+    .await?;
+    Ok(HttpResponse::Accepted()
+        .insert_header(no_store())
+        .json(queued))
+}
+
+async fn admin_take_over(
+    admin: ApiAdmin,
+    state: web::Data<AppState>,
+    path: web::Path<(TenantId, ConversationId)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, cid) = path.into_inner();
+    let tenant = admin_tenant(&state, id).await?;
+    Ok(json(
+        inbox::take_over(&state.db, tenant, cid, &admin_person(&admin)).await?,
+    ))
+}
+
+async fn admin_hand_back(
+    admin: ApiAdmin,
+    state: web::Data<AppState>,
+    path: web::Path<(TenantId, ConversationId)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, cid) = path.into_inner();
+    let tenant = admin_tenant(&state, id).await?;
+    Ok(json(
+        inbox::hand_back(&state.db, tenant, cid, &admin_person(&admin)).await?,
+    ))
+}

@@ -160,6 +160,7 @@ impl App {
                 NEW_LINK_CODE_EVERY,
             )),
             bots: Arc::new(registry.clone()),
+            live: registry.writer().live().clone(),
             sandbox,
             master_key,
             settings: Arc::new(settings),

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod fake_google;
 pub mod limits;
+pub mod live;
 pub mod oauth;
 pub mod replies;
 pub mod services;

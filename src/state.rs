@@ -36,6 +36,8 @@ pub struct AppState {
     pub sandbox: Arc<dyn SandboxPhone>,
     /// Seals tenants' transport credentials at rest.
     pub master_key: MasterKey,
+    /// "Tenant T changed", for the pages that show it live.
+    pub live: crate::live::Live,
     /// Google sign-in for the portal; `None` when `[google]` is not configured.
     pub google: Option<Arc<GoogleClient>>,
 }

@@ -7,7 +7,7 @@ use entity::enums::TenantStatus;
 use uuid::Uuid;
 
 use crate::domain::bot::BotCommand;
-use crate::domain::ids::TenantId;
+use crate::domain::ids::{ConversationId, TenantId};
 use crate::domain::lifecycle::status_name;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +91,14 @@ pub enum PortalUrl {
     Onboarding,
     Status,
     Logs,
+    /// The conversations, and one conversation's thread and actions.
+    Inbox,
+    Conversation(ConversationId),
+    ConversationReply(ConversationId),
+    ConversationTakeOver(ConversationId),
+    ConversationHandBack(ConversationId),
+    /// The inbox's event stream (Server-Sent Events).
+    LiveEvents,
     Settings,
     /// Chooses the tenant's transport (and its Cloud API credentials).
     SettingsTransport,
@@ -111,8 +119,21 @@ pub enum PortalUrl {
 
 impl fmt::Display for PortalUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Conversation(id) => return write!(f, "/portal/inbox/{id}"),
+            Self::ConversationReply(id) => return write!(f, "/portal/inbox/{id}/reply"),
+            Self::ConversationTakeOver(id) => return write!(f, "/portal/inbox/{id}/take-over"),
+            Self::ConversationHandBack(id) => return write!(f, "/portal/inbox/{id}/hand-back"),
+            _ => {}
+        }
         f.write_str(match self {
             Self::Home => "/portal",
+            Self::Inbox => "/portal/inbox",
+            Self::LiveEvents => "/api/portal/events",
+            Self::Conversation(_)
+            | Self::ConversationReply(_)
+            | Self::ConversationTakeOver(_)
+            | Self::ConversationHandBack(_) => "",
             Self::Onboarding => "/portal/onboarding",
             Self::Status => "/portal/status",
             Self::Logs => "/portal/logs",

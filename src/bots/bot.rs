@@ -519,7 +519,7 @@ async fn overflow(shared: &ChatShared, chat: &str, job: InboundMessage) {
             Ok(Some(Stored { id, .. })) => {
                 writer
                     .status(
-                        StatusUpdate::new(id, MessageStatus::Failed)
+                        StatusUpdate::new(shared.tenant, id, MessageStatus::Failed)
                             .with_error("chat queue full: not answered"),
                     )
                     .await
@@ -616,7 +616,7 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
     if !config.auto_reply || config.status == TenantStatus::Paused {
         return deps
             .writer
-            .status(StatusUpdate::new(id, MessageStatus::Skipped))
+            .status(StatusUpdate::new(shared.tenant, id, MessageStatus::Skipped))
             .await
             .map_err(|e| e.to_string());
     }
@@ -656,7 +656,8 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
     }
     if !bot_answers {
         // A person has this chat: logged, counted, not answered.
-        let skipped = StatusUpdate::new(id, MessageStatus::Skipped).with_error(WITH_A_PERSON);
+        let skipped =
+            StatusUpdate::new(shared.tenant, id, MessageStatus::Skipped).with_error(WITH_A_PERSON);
         deps.writer
             .status(skipped)
             .await
@@ -714,7 +715,11 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
         .writer
         .queue(
             rows,
-            vec![StatusUpdate::new(id, MessageStatus::Answered)],
+            vec![StatusUpdate::new(
+                shared.tenant,
+                id,
+                MessageStatus::Answered,
+            )],
             change,
         )
         .await
@@ -777,7 +782,11 @@ async fn send_parts(
                 chat_limit(shared, chat).await;
             }
             let mut step: Vec<StatusUpdate> = outcome.take().into_iter().collect();
-            step.push(StatusUpdate::new(*id, MessageStatus::Sending));
+            step.push(StatusUpdate::new(
+                shared.tenant,
+                *id,
+                MessageStatus::Sending,
+            ));
             writer
                 .status_committed(step)
                 .await
@@ -787,7 +796,7 @@ async fn send_parts(
             Ok(wa_id) => {
                 outcome = Some(StatusUpdate {
                     wa_message_id: Some(wa_id),
-                    ..StatusUpdate::new(*id, MessageStatus::Sent)
+                    ..StatusUpdate::new(shared.tenant, *id, MessageStatus::Sent)
                 });
             }
             Err(TransportError::Fatal(reason)) => {
@@ -797,9 +806,9 @@ async fn send_parts(
                 tracing::info!(tenant = %shared.tenant, %chat, %reason, "not sent now; left for the next start");
                 let mut step: Vec<StatusUpdate> = outcome.take().into_iter().collect();
                 step.extend(
-                    parts[k..]
-                        .iter()
-                        .map(|(id, _)| StatusUpdate::new(*id, MessageStatus::Queued)),
+                    parts[k..].iter().map(|(id, _)| {
+                        StatusUpdate::new(shared.tenant, *id, MessageStatus::Queued)
+                    }),
                 );
                 return writer
                     .status_committed(step)
@@ -809,14 +818,15 @@ async fn send_parts(
             Err(err) => {
                 let mut step: Vec<StatusUpdate> = outcome.take().into_iter().collect();
                 step.push(
-                    StatusUpdate::new(*id, MessageStatus::Failed).with_error(err.to_string()),
+                    StatusUpdate::new(shared.tenant, *id, MessageStatus::Failed)
+                        .with_error(err.to_string()),
                 );
                 step.extend(parts[k + 1..].iter().map(|(id, _)| {
-                    StatusUpdate::new(*id, MessageStatus::Failed)
+                    StatusUpdate::new(shared.tenant, *id, MessageStatus::Failed)
                         .with_error("not sent: an earlier part of this reply failed")
                 }));
                 step.extend(answering.map(|answering| {
-                    StatusUpdate::new(answering.id, MessageStatus::Failed)
+                    StatusUpdate::new(shared.tenant, answering.id, MessageStatus::Failed)
                         .with_error(format!("reply not sent: {err}"))
                 }));
                 writer.statuses(step).await.map_err(|e| e.to_string())?;

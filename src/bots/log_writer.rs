@@ -33,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::db::WriterPool;
 use crate::domain::ids::TenantId;
+use crate::live::Live;
 use crate::services::runtime::handoff::HandoffChange;
 use crate::services::runtime::{
     self,
@@ -96,6 +97,7 @@ enum Op {
 pub struct LogWriter {
     tx: mpsc::Sender<Op>,
     stats: Arc<WriterStats>,
+    live: Live,
 }
 
 /// Rows committed so far (for the benchmark and the logs).
@@ -184,6 +186,7 @@ impl LogWriter {
     ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let stats = Arc::new(WriterStats::default());
+        let live = Live::default();
         let committed = Arc::new(Notify::new());
         tracker.spawn_on(
             checkpoints(pool, committed.clone(), stats.clone(), shutdown.clone()),
@@ -201,6 +204,7 @@ impl LogWriter {
                 stats: stats.clone(),
                 notify: committed,
                 node,
+                live: live.clone(),
             }),
         ));
         // Every message waits for this task's commits: it gets a thread of
@@ -222,7 +226,12 @@ impl LogWriter {
                 runtime.spawn(writer);
             }
         }
-        Self { tx, stats }
+        Self { tx, stats, live }
+    }
+
+    /// Where each committed batch tells its tenants' watchers.
+    pub fn live(&self) -> &Live {
+        &self.live
     }
 
     pub fn stats(&self) -> &WriterStats {
@@ -334,6 +343,7 @@ struct Committed {
     stats: Arc<WriterStats>,
     notify: Arc<Notify>,
     node: String,
+    live: Live,
 }
 
 /// When a batch is committed: at `size` operations, or `interval` after
@@ -575,6 +585,7 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
             stats.sent.fetch_add(n_sent, Ordering::Relaxed);
             stats.batches.fetch_add(1, Ordering::Relaxed);
             committed.notify.notify_one();
+            publish(&committed.live, &rows);
             for (reply, id) in replies.into_iter().zip(ids) {
                 let _ = reply.send(Ok(id));
             }
@@ -605,6 +616,24 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
                 let _ = reply.send(Err(err.clone()));
             }
         }
+    }
+}
+
+/// Tells the watchers of every tenant the batch wrote for (once each).
+fn publish(live: &Live, rows: &LogBatch) {
+    let mut tenants: Vec<TenantId> = rows
+        .inbound
+        .iter()
+        .map(|r| r.tenant_id)
+        .chain(rows.outbound.iter().map(|r| r.tenant_id))
+        .chain(rows.updates.iter().map(|u| u.tenant_id))
+        .chain(rows.deliveries.iter().map(|d| d.tenant_id))
+        .chain(rows.handoffs.iter().map(|h| h.tenant_id))
+        .collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    for tenant in tenants {
+        live.publish(tenant);
     }
 }
 

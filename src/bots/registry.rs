@@ -499,6 +499,10 @@ impl BotControl for Arc<BotRegistry> {
         BotRegistry::is_running(self, tenant)
     }
 
+    fn changed(&self, tenant: TenantId) {
+        self.deps.writer.live().publish(tenant);
+    }
+
     fn send_queued(&self, tenant: TenantId) {
         if let Some(entry) = self.bots.get(&tenant) {
             entry.value().signals.outbox.notify_one();

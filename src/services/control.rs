@@ -80,6 +80,10 @@ pub trait BotControl: Send + Sync {
     /// they wait for its next start.
     fn send_queued(&self, tenant: TenantId);
 
+    /// The tenant's rows changed outside the message log writer (a use
+    /// case's own transaction): tells the pages that watch it.
+    fn changed(&self, tenant: TenantId);
+
     /// Records a delivery report through the message log writer's batches.
     async fn report_delivery(
         &self,

@@ -420,6 +420,7 @@ pub async fn reply(
     )
     .await?;
     txn.commit().await?;
+    bots.changed(tenant);
     bots.send_queued(tenant);
     Ok(Queued {
         id: inserted.last_insert_id,
@@ -430,25 +431,28 @@ pub async fn reply(
 /// "Take over": a person has the chat; the bot stays silent in it.
 pub async fn take_over(
     db: &DatabaseConnection,
+    bots: &dyn BotControl,
     tenant: TenantId,
     id: ConversationId,
     person: &Person,
 ) -> Result<ConversationItem, AppError> {
-    switch(db, tenant, id, person, Event::TakeOver).await
+    switch(db, bots, tenant, id, person, Event::TakeOver).await
 }
 
 /// "Hand back to the bot".
 pub async fn hand_back(
     db: &DatabaseConnection,
+    bots: &dyn BotControl,
     tenant: TenantId,
     id: ConversationId,
     person: &Person,
 ) -> Result<ConversationItem, AppError> {
-    switch(db, tenant, id, person, Event::HandBack).await
+    switch(db, bots, tenant, id, person, Event::HandBack).await
 }
 
 async fn switch(
     db: &DatabaseConnection,
+    bots: &dyn BotControl,
     tenant: TenantId,
     id: ConversationId,
     person: &Person,
@@ -485,6 +489,7 @@ async fn switch(
     }
     let row = find(&txn, tenant, id).await?;
     txn.commit().await?;
+    bots.changed(tenant);
     Ok(ConversationItem::from(row))
 }
 

@@ -312,7 +312,7 @@ pub async fn logs(
 
 /// A message's failure in words for the owner: the raw cause (transport
 /// errors, internal names) stays with the admins.
-fn plain_message_error(raw: &str) -> String {
+pub fn plain_message_error(raw: &str) -> String {
     if raw.starts_with("chat queue full") {
         "Too many messages at once in this chat: this one was not answered.".to_owned()
     } else if raw.starts_with("interrupted while sending") {

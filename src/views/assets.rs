@@ -29,6 +29,8 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("admin.js", js(), include_str!("../../static/admin.js")),
         // The portal status page's live refresh (the page works without it).
         ("portal.js", js(), include_str!("../../static/portal.js")),
+        // The inbox's live refresh over Server-Sent Events (the pages work without it).
+        ("inbox.js", js(), include_str!("../../static/inbox.js")),
         // New forms' time zone: the browser's own (the form works without it).
         ("zone.js", js(), include_str!("../../static/zone.js")),
     ]
@@ -70,6 +72,11 @@ pub fn admin_scripts() -> [String; 2] {
 /// The scripts of the portal status page, in load order.
 pub fn portal_scripts() -> [String; 2] {
     [url("live.js"), url("portal.js")]
+}
+
+/// The scripts of the inbox pages.
+pub fn inbox_scripts() -> [String; 1] {
+    [url("inbox.js")]
 }
 
 /// The scripts of a page with a new form's time zone field.

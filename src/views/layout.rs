@@ -149,6 +149,7 @@ fn signed_in_shell(
 pub enum PortalSection {
     Onboarding,
     Status,
+    Inbox,
     Logs,
     Settings,
 }
@@ -175,6 +176,7 @@ pub fn portal_page_with_scripts(
 ) -> Markup {
     let links = [
         (PortalSection::Status, PortalUrl::Status, "Status"),
+        (PortalSection::Inbox, PortalUrl::Inbox, "Inbox"),
         (PortalSection::Logs, PortalUrl::Logs, "Logs"),
         (PortalSection::Settings, PortalUrl::Settings, "Settings"),
     ];

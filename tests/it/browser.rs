@@ -442,3 +442,143 @@ async fn pages_run_without_a_content_security_policy_violation() {
         violations.join("\n")
     );
 }
+
+/// The inbox, as an owner uses it in a real browser: a customer's message
+/// arrives live, asking for a person flags the chat, the owner takes over
+/// and replies (delivered through the sandbox, the bot silent), hands back,
+/// and the bot answers again: all on pages that update without a reload.
+#[tokio::test]
+async fn an_owner_works_a_chat_in_the_inbox_live_from_arrival_to_hand_back() {
+    let app = spawn_app().await;
+    let Some(chromium) = Chromium::launch(&app).await else {
+        return;
+    };
+    let owner = chromium.sign_in_owner(&app, "ines@example.com").await;
+    let id = owner.tenant_id.into();
+    approve_always_open(&app, id).await;
+    start_and_link(&app, id).await;
+    let customer = "+4917600000077";
+
+    chromium.goto("/portal/inbox").await;
+    chromium
+        .wait_until(
+            "the event stream open",
+            "document.documentElement.getAttribute('data-live-stream') === 'open'",
+        )
+        .await;
+    chromium.mark_page().await;
+    customer_writes(&app, id, customer, "Do you have gift cards?", "ib-1").await;
+    chromium
+        .wait_until(
+            "the new conversation in the list",
+            "document.getElementById('inbox-list').innerText.includes('Do you have gift cards?') \
+             || document.getElementById('inbox-list').innerText.includes('Welcome')",
+        )
+        .await;
+    customer_writes(&app, id, customer, "I want to talk to a human", "ib-2").await;
+    chromium
+        .wait_until(
+            "the chat flagged as needing a person",
+            "document.querySelector('#inbox-list .conversation.needs-human') !== null",
+        )
+        .await;
+    assert_eq!(
+        chromium.js(&format!("return {SAME_LOAD};")).await,
+        true,
+        "the list updated in place, not by a reload"
+    );
+
+    // Open the thread: the request is there, with the bot's promise.
+    chromium.click("#inbox-list .conversation a").await;
+    chromium
+        .wait_until(
+            "the thread with the customer's request",
+            "document.getElementById('thread-messages')?.innerText.includes('I want to talk to a human')",
+        )
+        .await;
+    chromium.click("#thread-state form button").await; // already HUMAN: "Hand back"
+    chromium
+        .wait_until(
+            "handed back to the bot",
+            "document.getElementById('thread-state')?.innerText.includes('The bot answers this chat')",
+        )
+        .await;
+    chromium.click("#thread-state form button").await; // "Take over"
+    chromium
+        .wait_until(
+            "taken over",
+            "document.getElementById('thread-state')?.innerText.includes('A person has this chat')",
+        )
+        .await;
+
+    // The owner's reply goes out through the sandbox, shown as sent.
+    chromium
+        .type_into("#text", "Hi, this is Ines. Yes we do!")
+        .await;
+    chromium.click("form.reply button").await;
+    chromium
+        .wait_until(
+            "the reply shown as sent",
+            "[...document.querySelectorAll('#thread-messages .message-out')]
+                .some(m => m.innerText.includes('Hi, this is Ines') && m.innerText.includes('sent'))",
+        )
+        .await;
+    let delivered = eventually("the reply in the customer's WhatsApp", || async {
+        let (_, outbox) = app
+            .api_get(&format!("/api/admin/tenants/{id}/sandbox/outbox"))
+            .await;
+        outbox
+            .as_array()?
+            .iter()
+            .any(|m| m["to"] == customer && m["text"] == "Hi, this is Ines. Yes we do!")
+            .then_some(())
+    })
+    .await;
+    assert_eq!(delivered, ());
+
+    // The customer answers: it arrives live, and the bot stays silent.
+    chromium.mark_page().await;
+    let sent_before = outbox_to(&app, id, customer).await;
+    customer_writes(&app, id, customer, "Great, how much are they?", "ib-3").await;
+    chromium
+        .wait_until(
+            "the customer's answer, live",
+            "document.getElementById('thread-messages').innerText.includes('Great, how much are they?')",
+        )
+        .await;
+    assert_eq!(chromium.js(&format!("return {SAME_LOAD};")).await, true);
+    assert_eq!(
+        outbox_to(&app, id, customer).await,
+        sent_before,
+        "the bot spoke while a person had the chat"
+    );
+
+    // Hand back: the bot answers again, live.
+    chromium.click("#thread-state form button").await;
+    chromium
+        .wait_until(
+            "handed back",
+            "document.getElementById('thread-state')?.innerText.includes('The bot answers this chat')",
+        )
+        .await;
+    chromium.mark_page().await;
+    customer_writes(&app, id, customer, "What are your opening hours?", "ib-4").await;
+    chromium
+        .wait_until(
+            "the bot's answer, live",
+            "[...document.querySelectorAll('#thread-messages .message-out')]
+                .some(m => m.innerText.startsWith('Bot') && m.innerText.includes('Monday'))",
+        )
+        .await;
+    assert_eq!(chromium.js(&format!("return {SAME_LOAD};")).await, true);
+}
+
+/// How many messages the sandbox customer `to` has received.
+async fn outbox_to(app: &crate::helpers::TestApp, id: uuid::Uuid, to: &str) -> usize {
+    let (_, outbox) = app
+        .api_get(&format!("/api/admin/tenants/{id}/sandbox/outbox"))
+        .await;
+    outbox
+        .as_array()
+        .map_or(0, |all| all.iter().filter(|m| m["to"] == to).count())
+}

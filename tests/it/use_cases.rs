@@ -30,6 +30,7 @@ impl BotControl for DeadRuntime {
         false
     }
     fn send_queued(&self, _: TenantId) {}
+    fn changed(&self, _: TenantId) {}
     async fn receive(
         &self,
         _: TenantId,

@@ -180,6 +180,8 @@ async fn mark_workers(conn: &impl ConnectionTrait, marks: &WorkerMarks) -> Resul
 /// FAILED, after it).
 #[derive(Debug, Clone)]
 pub struct StatusUpdate {
+    /// Whose row it is (the batch tells that tenant's watchers).
+    pub tenant_id: TenantId,
     pub id: i64,
     pub status: MessageStatus,
     pub error: Option<String>,
@@ -188,8 +190,9 @@ pub struct StatusUpdate {
 }
 
 impl StatusUpdate {
-    pub fn new(id: i64, status: MessageStatus) -> Self {
+    pub fn new(tenant_id: TenantId, id: i64, status: MessageStatus) -> Self {
         Self {
+            tenant_id,
             id,
             status,
             error: None,

@@ -14,10 +14,11 @@ use crate::error::AppError;
 use crate::services::inbox::{self, InboxQuery, Person};
 use crate::services::tenants;
 use crate::state::AppState;
-use crate::web::auth::{ApiAdmin, PortalSession};
+use crate::web::auth::{ApiAdmin, PortalPoll, PortalSession};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/portal/conversations").route(web::get().to(portal_list)))
+    cfg.service(resource("/portal/events").route(web::get().to(portal_events)))
+        .service(resource("/portal/conversations").route(web::get().to(portal_list)))
         .service(resource("/portal/conversations/{cid}").route(web::get().to(portal_get)))
         .service(
             resource("/portal/conversations/{cid}/messages")
@@ -66,19 +67,6 @@ struct MessagesQuery {
     limit: Option<u64>,
 }
 
-fn portal_person(session: &PortalSession) -> Person {
-    let user = &session.user;
-    let name = if user.name.trim().is_empty() {
-        user.email.clone()
-    } else {
-        user.name.clone()
-    };
-    Person {
-        actor: session.actor(),
-        name,
-    }
-}
-
 fn admin_person(admin: &ApiAdmin) -> Person {
     Person {
         actor: admin.actor(),
@@ -91,6 +79,52 @@ fn json(body: impl serde::Serialize) -> HttpResponse {
 }
 
 // ---- portal ----
+
+/// How often a quiet stream sends a comment, so proxies keep it open and a
+/// dead client is noticed.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(20);
+/// A stream ends after this long; the browser opens a new one at once, on
+/// a session checked again (a removed teammate's stream ends by then).
+const STREAM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// `GET /api/portal/events`: Server-Sent Events, one `changed` event
+/// whenever something of the session's tenant was committed (messages in
+/// and out, statuses, handoffs). Events carry no data: the page reads
+/// again what it shows. Hand-written rather than actix-web-lab's `sse`:
+/// one event type and a keep-alive are a dozen lines over actix's own
+/// streaming body, not worth a dependency in a 90-minute CI budget.
+async fn portal_events(
+    state: web::Data<AppState>,
+    PortalPoll(session): PortalPoll,
+) -> HttpResponse {
+    use tokio::sync::broadcast::error::RecvError;
+    let events = state.live.subscribe(session.tenant_id());
+    let opening = web::Bytes::from_static(b"retry: 3000\n: connected\n\n");
+    let ends = tokio::time::Instant::now() + STREAM_LIFETIME;
+    let stream = futures_util::stream::unfold(
+        (events, Some(opening)),
+        move |(mut events, opening)| async move {
+            if let Some(opening) = opening {
+                return Some((Ok::<_, actix_web::Error>(opening), (events, None)));
+            }
+            let wait = KEEP_ALIVE.min(ends.saturating_duration_since(tokio::time::Instant::now()));
+            let chunk: &'static [u8] = match tokio::time::timeout(wait, events.recv()).await {
+                Ok(Ok(()) | Err(RecvError::Lagged(_))) => b"event: changed\ndata: {}\n\n",
+                Ok(Err(RecvError::Closed)) => return None,
+                // Past its lifetime the browser reconnects (and the
+                // session is checked again).
+                Err(_) if tokio::time::Instant::now() >= ends => return None,
+                Err(_) => b": keep-alive\n\n",
+            };
+            Some((Ok(web::Bytes::from_static(chunk)), (events, None)))
+        },
+    );
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(no_store())
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream)
+}
 
 async fn portal_list(
     state: web::Data<AppState>,
@@ -135,7 +169,7 @@ async fn portal_reply(
     cid: web::Path<ConversationId>,
     body: PortalJson<ReplyBody>,
 ) -> Result<HttpResponse, AppError> {
-    let person = portal_person(&session);
+    let person = crate::web::portal::person(&session);
     let queued = inbox::reply(
         &state.db,
         state.bots.as_ref(),
@@ -156,9 +190,16 @@ async fn portal_take_over(
     cid: web::Path<ConversationId>,
     _body: PortalJson<IgnoredAny>,
 ) -> Result<HttpResponse, AppError> {
-    let person = portal_person(&session);
+    let person = crate::web::portal::person(&session);
     Ok(json(
-        inbox::take_over(&state.db, session.tenant_id(), *cid, &person).await?,
+        inbox::take_over(
+            &state.db,
+            state.bots.as_ref(),
+            session.tenant_id(),
+            *cid,
+            &person,
+        )
+        .await?,
     ))
 }
 
@@ -168,9 +209,16 @@ async fn portal_hand_back(
     cid: web::Path<ConversationId>,
     _body: PortalJson<IgnoredAny>,
 ) -> Result<HttpResponse, AppError> {
-    let person = portal_person(&session);
+    let person = crate::web::portal::person(&session);
     Ok(json(
-        inbox::hand_back(&state.db, session.tenant_id(), *cid, &person).await?,
+        inbox::hand_back(
+            &state.db,
+            state.bots.as_ref(),
+            session.tenant_id(),
+            *cid,
+            &person,
+        )
+        .await?,
     ))
 }
 
@@ -245,7 +293,14 @@ async fn admin_take_over(
     let (id, cid) = path.into_inner();
     let tenant = admin_tenant(&state, id).await?;
     Ok(json(
-        inbox::take_over(&state.db, tenant, cid, &admin_person(&admin)).await?,
+        inbox::take_over(
+            &state.db,
+            state.bots.as_ref(),
+            tenant,
+            cid,
+            &admin_person(&admin),
+        )
+        .await?,
     ))
 }
 
@@ -257,6 +312,13 @@ async fn admin_hand_back(
     let (id, cid) = path.into_inner();
     let tenant = admin_tenant(&state, id).await?;
     Ok(json(
-        inbox::hand_back(&state.db, tenant, cid, &admin_person(&admin)).await?,
+        inbox::hand_back(
+            &state.db,
+            state.bots.as_ref(),
+            tenant,
+            cid,
+            &admin_person(&admin),
+        )
+        .await?,
     ))
 }

@@ -5,9 +5,12 @@
 //! Owns: the routes and what every portal handler does the same way (the
 //! page chrome, HTML responses, flash-then-redirect).
 
+mod inbox;
 mod pages;
 mod sign_in;
 mod transport;
+
+pub use inbox::person;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
@@ -35,6 +38,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/portal/status/new-code").post(pages::new_link_code))
         .service(web::resource("/portal/status/sandbox-scan").post(pages::sandbox_scan))
         .service(web::resource("/portal/logs").get(pages::logs))
+        .service(web::resource("/portal/inbox").get(inbox::list))
+        .service(web::resource("/portal/inbox/{cid}").get(inbox::thread))
+        .service(web::resource("/portal/inbox/{cid}/reply").post(inbox::reply))
+        .service(web::resource("/portal/inbox/{cid}/take-over").post(inbox::take_over))
+        .service(web::resource("/portal/inbox/{cid}/hand-back").post(inbox::hand_back))
         .service(
             web::resource("/portal/settings")
                 .get(pages::settings)

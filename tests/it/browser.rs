@@ -487,6 +487,7 @@ async fn an_owner_works_a_chat_in_the_inbox_live_from_arrival_to_hand_back() {
         true,
         "the list updated in place, not by a reload"
     );
+    chromium.screenshot("inbox-list").await;
 
     // Open the thread: the request is there, with the bot's promise.
     chromium.click("#inbox-list .conversation a").await;
@@ -523,6 +524,7 @@ async fn an_owner_works_a_chat_in_the_inbox_live_from_arrival_to_hand_back() {
                 .some(m => m.innerText.includes('Hi, this is Ines') && m.innerText.includes('sent'))",
         )
         .await;
+    chromium.screenshot("inbox-thread").await;
     let delivered = eventually("the reply in the customer's WhatsApp", || async {
         let (_, outbox) = app
             .api_get(&format!("/api/admin/tenants/{id}/sandbox/outbox"))

@@ -86,21 +86,23 @@ fn conversation_row(item: &ConversationItem, zone: Zone, now: DateTime<Utc>) -> 
     html! {
         li.conversation.needs-human[item.needs_human] data-conversation=(item.id) {
             a href=(PortalUrl::Conversation(item.id).to_string()) {
-                span.who { (who) }
-                @if item.contact_name.is_some() { " " span.muted { (item.chat) } }
-                " "
-                (mode_badge(item.mode))
-                @if item.needs_human {
-                    " " span.badge.badge-needs-human { "Needs a person" }
-                    @if let Some(since) = item.needs_human_since {
-                        " " span.waiting { "waiting " (waited(now - since)) }
+                span.head {
+                    span.who { (who) }
+                    @if item.contact_name.is_some() { " " span.muted { (item.chat) } }
+                    " "
+                    (mode_badge(item.mode))
+                    @if item.needs_human {
+                        " " span.badge.badge-needs-human { "Needs a person" }
+                        @if let Some(since) = item.needs_human_since {
+                            " " span.waiting { "waiting " (waited(now - since)) }
+                        }
+                    }
+                    @if item.unread > 0 {
+                        " " span.badge.badge-unread aria-label=(format!("{} unread", item.unread)) { (item.unread) }
                     }
                 }
-                @if item.unread > 0 {
-                    " " span.badge.badge-unread aria-label=(format!("{} unread", item.unread)) { (item.unread) }
-                }
-                span.preview { (item.preview) }
                 span.when { (zone.datetime(&item.last_message_at)) }
+                span.preview { (item.preview) }
             }
         }
     }

@@ -299,6 +299,16 @@ impl Chromium {
         observed
     }
 
+    /// With `FLOWHQ_SCREENSHOTS=DIR`, saves what the page shows as
+    /// `DIR/{name}.png` (to look at the pages a test walks); else nothing.
+    pub async fn screenshot(&self, name: &str) {
+        let Some(dir) = std::env::var_os("FLOWHQ_SCREENSHOTS") else {
+            return;
+        };
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).unwrap();
+    }
+
     /// Puts a marker on `window`: a reload (or any navigation) drops it.
     pub async fn mark_page(&self) {
         self.js("window.__flowhqMarker = 'this page load'; return null;")

@@ -10,6 +10,7 @@
 //! - `message_log.author`: who wrote an outbound message when it was not
 //!   the bot (a person's name, "API key …", "Phone"); `kind`: TEXT, or what
 //!   else the customer sent (IMAGE, AUDIO, …), logged instead of dropped.
+//! - `idx_message_log_tenant_chat_created`: one chat's thread.
 //! - `conversation_event`: every switch of a conversation's mode and why,
 //!   shown in its thread.
 
@@ -78,6 +79,19 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        // A thread's messages, newest first, without walking the tenant's
+        // whole log (10 million rows for a busy tenant).
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_message_log_tenant_chat_created")
+                    .table(MessageLog::Table)
+                    .col(MessageLog::TenantId)
+                    .col(MessageLog::ChatId)
+                    .col(MessageLog::CreatedAt)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -120,6 +134,14 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(ConversationEvent::Table).to_owned())
+            .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_message_log_tenant_chat_created")
+                    .table(MessageLog::Table)
+                    .to_owned(),
+            )
             .await?;
         for name in [
             "idx_conversation_tenant_mode",
@@ -187,6 +209,9 @@ enum TenantConfig {
 #[derive(DeriveIden)]
 enum MessageLog {
     Table,
+    TenantId,
+    ChatId,
+    CreatedAt,
     Author,
     Kind,
 }

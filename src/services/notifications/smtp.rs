@@ -120,6 +120,15 @@ pub(crate) fn credentials(settings: &SmtpSettings) -> Option<(&str, &secrecy::Se
         .map(|password| (username, password))
 }
 
+/// Whether the SMTP host is this machine, where `tls = "none"` is fine.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    let host = host.trim();
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +201,15 @@ mod tests {
         );
         smtp.username = Some("flowhq".to_owned());
         assert_eq!(credentials(&smtp).map(|(user, _)| user), Some("flowhq"));
+    }
+
+    #[test]
+    fn only_this_machine_counts_as_loopback() {
+        for host in ["localhost", "127.0.0.1", "127.1.2.3", "::1"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["mailpit", "10.0.0.2", "smtp.example.com", "::2"] {
+            assert!(!is_loopback(host), "{host}");
+        }
     }
 }

@@ -24,6 +24,7 @@ mod data_model;
 mod errors;
 mod health;
 mod migrations;
+mod notifications;
 mod portal_isolation;
 mod portal_pages;
 mod portal_sign_in;

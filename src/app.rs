@@ -27,6 +27,7 @@ use crate::config::Settings;
 use crate::crypto::MasterKey;
 use crate::limits::{ActionLimiter, LoginLimiter, SignInStartLimiter};
 use crate::oauth::GoogleClient;
+use crate::services::notifications::Notifier;
 use crate::services::{admins, sessions, users};
 use crate::state::AppState;
 use crate::{db, web as routes};
@@ -132,6 +133,18 @@ impl App {
             CloudHub::new(db.clone(), master_key.clone(), settings.cloud_api.clone())
                 .context("building the Cloud API client")?,
         );
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let public_url: Arc<str> = settings.public_url(address).into();
+        // Before the bot runtime: its handoff path is to get a clone.
+        let notifier = Notifier::start(
+            db.clone(),
+            &settings,
+            public_url.clone(),
+            shutdown.clone(),
+            &tasks,
+        )
+        .map_err(|err| anyhow::anyhow!("configuration error: {}: {err}", err.key()))?;
         let writers = db::connect_log_writer(&settings.database).await?;
         let registry = BotRegistry::new(
             db.clone(),
@@ -145,7 +158,6 @@ impl App {
                 factory: None,
             },
         );
-        let public_url: Arc<str> = settings.public_url(address).into();
         let google = GoogleClient::from_settings(&settings.google, &public_url)
             .context("building the Google sign-in client")?
             .map(Arc::new);
@@ -163,10 +175,9 @@ impl App {
             live: registry.writer().live().clone(),
             sandbox,
             master_key,
+            notifier,
             settings: Arc::new(settings),
         };
-        let shutdown = CancellationToken::new();
-        let tasks = TaskTracker::new();
         tasks.spawn(maintenance(state.clone(), shutdown.clone()));
         // WhatsApp Web keys from before they were sealed, before a bot reads them.
         #[cfg(feature = "whatsapp-web")]

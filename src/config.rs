@@ -36,6 +36,7 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub whatsapp_web: WhatsappWebSettings,
     pub cloud_api: CloudApiSettings,
+    pub smtp: SmtpSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -256,6 +257,45 @@ pub struct CloudApiSettings {
     pub request_timeout: Duration,
 }
 
+/// Email to a tenant's people when a chat needs a person. Off while `host`
+/// is empty.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// The sender, `Flow HQ <flowhq@example.com>` or a bare address;
+    /// checked by `validate` (lettre's parser) when email is on.
+    pub from: String,
+    /// At most one email per chat this often.
+    #[serde(with = "humantime_serde")]
+    pub notify_interval: Duration,
+}
+
+impl SmtpSettings {
+    /// Whether email can be sent at all.
+    pub fn is_configured(&self) -> bool {
+        !self.host.trim().is_empty()
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    Starttls,
+    /// TLS from the first byte ("SMTPS", port 465).
+    Tls,
+    /// No encryption at all: for a mail catcher on the same machine.
+    None,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetrySettings {
@@ -332,6 +372,8 @@ impl Settings {
         settings.bots.chat_rate_per_minute = unlimited;
         settings.bots.chat_burst = unlimited;
         settings.bots.drain_timeout = Duration::from_secs(2);
+        // No mail leaves a test unless it starts its own SMTP server.
+        settings.smtp.host = String::new();
         // Never the working directory's key file: a fresh key per test app.
         settings.security.master_key = Some(SecretString::from(
             crate::crypto::MasterKey::generate().to_base64(),
@@ -515,6 +557,7 @@ impl Settings {
                 "must look like v21.0",
             ));
         }
+        self.validate_smtp()?;
         if let Some(key) = &self.security.master_key
             && let Err(err) = crate::crypto::MasterKey::from_base64(key.expose_secret())
         {
@@ -530,6 +573,43 @@ impl Settings {
             return Err(ConfigError::new("telemetry.filter", err.to_string()));
         }
         Ok(())
+    }
+
+    /// `[smtp]`, when email is on: the transport must be buildable from it
+    /// (host, TLS) and `from` must be an address.
+    fn validate_smtp(&self) -> Result<(), ConfigError> {
+        let smtp = &self.smtp;
+        if smtp.notify_interval.is_zero() {
+            return Err(ConfigError::new(
+                "smtp.notify_interval",
+                "must be longer than 0s",
+            ));
+        }
+        if !smtp.is_configured() {
+            return Ok(());
+        }
+        if smtp.port == 0 {
+            return Err(ConfigError::new("smtp.port", "must not be 0"));
+        }
+        let username = smtp.username.as_deref().map(str::trim);
+        match (username.filter(|name| !name.is_empty()), &smtp.password) {
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "smtp.password",
+                    "must be set when smtp.username is set",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "smtp.username",
+                    "must be set when smtp.password is set",
+                ));
+            }
+            _ => {}
+        }
+        crate::services::notifications::Mailer::from_settings(smtp, None)
+            .map(drop)
+            .map_err(|err| ConfigError::new(err.key(), err.to_string()))
     }
 
     /// The address users reach us at: `server.public_url`, or `http://host:port`.
@@ -699,6 +779,21 @@ mod tests {
                 "database.min_connections",
             ),
             ("[telemetry]\nformat = \"xml\"", "telemetry.format"),
+            ("[smtp]\ntls = \"ssl\"", "smtp.tls"),
+            ("[smtp]\nnotify_interval = \"0s\"", "smtp.notify_interval"),
+            ("[smtp]\nhost = \"smtp.example.com\"", "smtp.from"),
+            (
+                "[smtp]\nhost = \"smtp.example.com\"\nfrom = \"Flow HQ\"",
+                "smtp.from",
+            ),
+            (
+                "[smtp]\nhost = \"smtp.example.com\"\nfrom = \"a@example.com\"\nport = 0",
+                "smtp.port",
+            ),
+            (
+                "[smtp]\nhost = \"smtp.example.com\"\nfrom = \"a@example.com\"\nusername = \"a\"",
+                "smtp.password",
+            ),
             ("[telemetry]\nfilter = \"info,=[\"", "telemetry.filter"),
         ];
         for (toml, key) in cases {
@@ -720,6 +815,24 @@ mod tests {
         assert_eq!(settings.database.kind().unwrap(), DatabaseKind::Postgres);
         let shown = settings.database.redacted_url();
         assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn email_is_off_by_default_and_on_with_a_host_and_a_sender() {
+        let settings = load_with("").unwrap();
+        assert!(!settings.smtp.is_configured());
+        assert_eq!(settings.smtp.port, 587);
+        assert_eq!(settings.smtp.tls, SmtpTls::Starttls);
+        assert_eq!(settings.smtp.notify_interval, Duration::from_secs(15 * 60));
+        let settings = load_with(
+            "[smtp]\nhost = \"smtp.example.com\"\nport = 465\ntls = \"tls\"\n\
+             from = \"Flow HQ <flowhq@example.com>\"\nusername = \"flowhq\"\n\
+             password = \"hunter2\"",
+        )
+        .unwrap();
+        assert!(settings.smtp.is_configured());
+        assert_eq!(settings.smtp.tls, SmtpTls::Tls);
         assert!(!format!("{settings:?}").contains("hunter2"));
     }
 

@@ -16,6 +16,7 @@ use crate::domain::ids::TenantId;
 use crate::limits::{ActionLimiter, LoginLimiter, SignInStartLimiter};
 use crate::oauth::GoogleClient;
 use crate::services::control::BotControl;
+use crate::services::notifications::Notifier;
 use crate::services::sandbox::SandboxPhone;
 
 #[derive(Clone)]
@@ -40,4 +41,6 @@ pub struct AppState {
     pub live: crate::live::Live,
     /// Google sign-in for the portal; `None` when `[google]` is not configured.
     pub google: Option<Arc<GoogleClient>>,
+    /// Emails a tenant's people when a chat needs a person (`[smtp]`).
+    pub notifier: Notifier,
 }

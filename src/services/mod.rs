@@ -10,6 +10,7 @@ pub mod cloud_webhook;
 pub mod control;
 pub mod inbox;
 pub mod messages;
+pub mod notifications;
 pub mod portal;
 pub mod runtime;
 pub mod sandbox;

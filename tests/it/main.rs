@@ -25,6 +25,7 @@ mod errors;
 mod health;
 mod inbox;
 mod migrations;
+mod notifications;
 mod portal_isolation;
 mod portal_pages;
 mod portal_sign_in;

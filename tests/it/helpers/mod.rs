@@ -2,8 +2,9 @@
 //! of its own (`app`), the admin API and direct database moves (`api`),
 //! test data (`fixtures`), a cookie-jar browser (`browser`), a real one
 //! (`chromium`: headless Chromium over WebDriver), reading HTML (`html`),
-//! Google sign-in against the fake provider (`google`) and the `flowhq`
-//! binary serving as its own process (`process`).
+//! Google sign-in against the fake provider (`google`), the `flowhq`
+//! binary serving as its own process (`process`) and a mail server that
+//! keeps what it receives (`smtp`).
 
 mod api;
 mod app;
@@ -13,6 +14,7 @@ mod fixtures;
 mod google;
 mod html;
 mod process;
+mod smtp;
 
 pub use api::*;
 pub use app::*;
@@ -22,3 +24,4 @@ pub use fixtures::*;
 pub use google::*;
 pub use html::*;
 pub use process::*;
+pub use smtp::*;

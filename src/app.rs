@@ -156,6 +156,7 @@ impl App {
                 whatsapp_web: settings.whatsapp_web.clone(),
                 master_key: master_key.clone(),
                 factory: None,
+                notifier: notifier.clone(),
             },
         );
         let google = GoogleClient::from_settings(&settings.google, &public_url)

@@ -2,7 +2,8 @@
 // /api/portal/events) says "something of your business changed"; the page
 // then fetches itself once and swaps the parts marked `data-live` (never
 // the reply box: what a person is typing stays). Quiet pages send nothing
-// but the stream. Without EventSource it polls every 10 s while visible.
+// but the stream (and one catch-up fetch each time it opens, every 5
+// minutes). Without EventSource it polls every 10 s while visible.
 (function () {
   "use strict";
   if (!document.querySelector("[data-live]") || !window.fetch || !window.DOMParser) {
@@ -16,7 +17,8 @@
     document.querySelectorAll("[data-live]").forEach(function (part) {
       var name = part.getAttribute("data-live");
       var next = fresh.querySelector('[data-live="' + name + '"]');
-      if (next) {
+      // Unchanged parts stay as they are (focus, a click under way).
+      if (next && next.outerHTML !== part.outerHTML) {
         part.replaceWith(document.importNode(next, true));
       }
     });
@@ -50,8 +52,11 @@
   if (window.EventSource) {
     var events = new EventSource("/api/portal/events");
     events.addEventListener("changed", refresh);
+    // What changed between the page's render (or the last stream) and
+    // this stream's start was told to nobody: catch up once per open.
     events.addEventListener("open", function () {
       document.documentElement.setAttribute("data-live-stream", "open");
+      refresh();
     });
     return;
   }

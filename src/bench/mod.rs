@@ -197,6 +197,7 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
             whatsapp_web: settings.whatsapp_web.clone(),
             master_key,
             factory: None,
+            notifier: crate::services::notifications::Notifier::disabled(),
         },
     );
     let n = tenants.len();

@@ -651,22 +651,18 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
         )
     });
     let (bot_answers, change, needs_person) = handoff.unwrap_or((true, None, None));
-    if let Some(conversation) = needs_person {
-        chat_needs_person(shared, conversation);
-    }
     if !bot_answers {
         // A person has this chat: logged, counted, not answered.
         let skipped =
             StatusUpdate::new(shared.tenant, id, MessageStatus::Skipped).with_error(WITH_A_PERSON);
         deps.writer
-            .status(skipped)
+            .queue(Vec::new(), vec![skipped], change)
             .await
             .map_err(|e| e.to_string())?;
-        if let Some(change) = change {
-            deps.writer
-                .handoff(change)
-                .await
-                .map_err(|e| e.to_string())?;
+        // INVARIANT: told only once the flag is committed (the email's
+        // claim requires it).
+        if let Some(conversation) = needs_person {
+            chat_needs_person(shared, conversation);
         }
         return Ok(());
     }
@@ -681,6 +677,7 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
         timezone: config.timezone,
         max_message_length: config.max_message_length,
         first_contact,
+        people_notified: deps.notifier.delivers(),
     };
     let parts = reply(&ctx, &job.text, Utc::now());
     if config.response_delay_ms > 0 {
@@ -724,6 +721,9 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
         )
         .await
         .map_err(|e| e.to_string())?;
+    if let Some(conversation) = needs_person {
+        chat_needs_person(shared, conversation);
+    }
     let parts = ids.into_iter().zip(parts).collect();
     let answering = Answering {
         id,
@@ -735,9 +735,14 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
 /// Why a customer's message was logged but not answered.
 pub const WITH_A_PERSON: &str = "left for a person: the bot is silent in this chat";
 
-/// Tells the tenant's people that a chat needs one of them.
+/// Tells the tenant's people that a chat needs one of them (the inbox
+/// shows it anyway; this is the email, at most one per chat per interval).
 fn chat_needs_person(shared: &ChatShared, conversation: i64) {
     tracing::info!(tenant = %shared.tenant, conversation, "a chat needs a person");
+    shared
+        .deps
+        .notifier
+        .chat_needs_person(shared.tenant, conversation);
 }
 
 /// The customer's message a reply answers, and its conversation (to hand
@@ -843,7 +848,10 @@ async fn send_parts(
                         now,
                     );
                     if let Some(change) = change {
-                        writer.handoff(change).await.map_err(|e| e.to_string())?;
+                        writer
+                            .queue(Vec::new(), Vec::new(), Some(change))
+                            .await
+                            .map_err(|e| e.to_string())?;
                     }
                     if !state.handoff.needs_human {
                         chat_needs_person(shared, state.id);

@@ -16,6 +16,7 @@ use super::transport::sandbox::{QrSchedule, SandboxHub};
 use crate::config::{BotSettings, WhatsappWebSettings};
 use crate::crypto::MasterKey;
 use crate::domain::ids::TenantId;
+use crate::services::notifications::Notifier;
 use crate::services::runtime::worker::BotConfig;
 
 /// Makes a tenant's transport; replaces the choice by config (tests use it
@@ -34,6 +35,8 @@ pub struct TransportHubs {
     pub master_key: MasterKey,
     /// Replaces the choice by config when set (tests).
     pub factory: Option<TransportFactory>,
+    /// Tells a tenant's people when a chat needs one of them (email).
+    pub notifier: Notifier,
 }
 
 pub struct BotDeps {
@@ -52,6 +55,8 @@ pub struct BotDeps {
     pub sandbox: Arc<SandboxHub>,
     pub cloud: Arc<CloudHub>,
     pub transport_factory: Option<TransportFactory>,
+    /// Tells a tenant's people when a chat needs one of them (email).
+    pub notifier: Notifier,
     /// Bots linked and online right now (gauge).
     pub connected: std::sync::atomic::AtomicUsize,
     /// Cancelled when the whole registry stops: every bot's own token is a
@@ -92,6 +97,7 @@ impl BotDeps {
             sandbox: hubs.sandbox,
             cloud: hubs.cloud,
             transport_factory: hubs.factory,
+            notifier: hubs.notifier,
             connected: std::sync::atomic::AtomicUsize::new(0),
             shutting_down: tokio_util::sync::CancellationToken::new(),
             start_gate: tokio::sync::Semaphore::new(START_CONCURRENCY),

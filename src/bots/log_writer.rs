@@ -74,8 +74,6 @@ enum Op {
         handoff: Option<HandoffChange>,
         reply: oneshot::Sender<Result<Vec<i64>, String>>,
     },
-    /// A conversation's handoff change (fire and forget).
-    Handoff(HandoffChange),
     /// Status updates, committed together; `reply` when the caller waits.
     Status {
         updates: Vec<StatusUpdate>,
@@ -297,14 +295,6 @@ impl LogWriter {
         .await
     }
 
-    /// Queues a conversation's handoff change for the next commit.
-    pub async fn handoff(&self, change: HandoffChange) -> Result<(), LogError> {
-        self.tx
-            .send(Op::Handoff(change))
-            .await
-            .map_err(|_| LogError::Closed)
-    }
-
     /// Queues a status update for the next commit (does not wait for it).
     pub async fn status(&self, update: StatusUpdate) -> Result<(), LogError> {
         self.statuses(vec![update]).await
@@ -499,7 +489,6 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
                 rows.inbound.push(row);
                 replies.push(reply);
             }
-            Op::Handoff(change) => rows.handoffs.push(change),
             Op::Queue {
                 rows: outbound,
                 updates,

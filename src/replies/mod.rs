@@ -42,6 +42,9 @@ pub struct ReplyContext<'a> {
     pub max_message_length: usize,
     /// No earlier message from this customer in this chat.
     pub first_contact: bool,
+    /// The tenant's people are told at once when a chat needs one of them
+    /// (email): only then does the bot promise a quick answer.
+    pub people_notified: bool,
 }
 
 /// The messages to send, in order, in answer to `text` arriving at `now`.
@@ -119,7 +122,12 @@ fn answer(ctx: &ReplyContext, t: &Texts, intent: Intent) -> String {
         Intent::Human => {
             let name = ctx.business_name.trim();
             let name = if name.is_empty() { t.our_team } else { name };
-            fill(t.human, &[("business", name)])
+            let text = if ctx.people_notified {
+                t.human
+            } else {
+                t.human_unnotified
+            };
+            fill(text, &[("business", name)])
         }
         Intent::Unknown => [
             t.help_intro,
@@ -200,6 +208,7 @@ mod tests {
             timezone: Berlin,
             max_message_length: 4096,
             first_contact: false,
+            people_notified: true,
         }
     }
 
@@ -464,6 +473,7 @@ mod tests {
                 // First contact out of hours: still only the out-of-hours answer.
                 let first = ReplyContext {
                     first_contact: true,
+                    people_notified: true,
                     ..c
                 };
                 let parts = reply(&first, "hi", saturday_morning());
@@ -570,6 +580,7 @@ mod tests {
         let c = ctx(TemplateType::Booking, En, welcome, &hours);
         let first = ReplyContext {
             first_contact: true,
+            people_notified: true,
             ..c
         };
         let prices = texts(En).booking.prices;
@@ -629,6 +640,7 @@ mod tests {
                 let c = ReplyContext {
                     max_message_length: max,
                     first_contact: true,
+                    people_notified: true,
                     ..ctx(TemplateType::Booking, lang, "", &hours)
                 };
                 for intent in Intent::ALL {
@@ -659,5 +671,35 @@ mod tests {
         for now in [open_now(), saturday_morning()] {
             assert_eq!(reply(&c, "commande ?", now), reply(&c, "commande ?", now));
         }
+    }
+
+    #[test]
+    fn a_quick_answer_is_promised_only_when_the_tenants_people_are_told() {
+        let hours = BusinessHours::parse_json(&serde_json::json!({
+            "mon": {"open": "00:00", "close": "23:59"}, "tue": {"open": "00:00", "close": "23:59"},
+            "wed": {"open": "00:00", "close": "23:59"}, "thu": {"open": "00:00", "close": "23:59"},
+            "fri": {"open": "00:00", "close": "23:59"}, "sat": {"open": "00:00", "close": "23:59"},
+            "sun": {"open": "00:00", "close": "23:59"}
+        }))
+        .unwrap();
+        let ctx = |people_notified| ReplyContext {
+            template: TemplateType::Support,
+            language: Language::En,
+            business_name: "Salon Luna",
+            welcome_message: "",
+            hours: &hours,
+            timezone: chrono_tz::UTC,
+            max_message_length: 4096,
+            first_contact: false,
+            people_notified,
+        };
+        let noon = DateTime::parse_from_rfc3339("2026-12-02T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let told = reply(&ctx(true), "I want to talk to a human", noon).join(" ");
+        assert!(told.contains("as soon as possible"), "{told}");
+        let untold = reply(&ctx(false), "I want to talk to a human", noon).join(" ");
+        assert!(!untold.contains("as soon as possible"), "{untold}");
+        assert!(untold.contains("when they read it"), "{untold}");
     }
 }

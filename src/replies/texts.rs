@@ -24,8 +24,12 @@ pub(super) struct Texts {
     pub closed: &'static str,
     /// Added to the out-of-hours answer when the customer asked for a person.
     pub human_when_open: &'static str,
-    /// Handing over to a person: `{business}`.
+    /// Handing over to a person, when the tenant's people are told at once
+    /// (email): `{business}`.
     pub human: &'static str,
+    /// Handing over when nobody can be told right away: no quick answer
+    /// promised. `{business}`.
+    pub human_unnotified: &'static str,
     /// Stands in for `{business}` in `human` when the tenant has no name; it
     /// fits the grammar around `{business}` ("von unserem Team").
     pub our_team: &'static str,
@@ -123,6 +127,7 @@ const EN: Texts = Texts {
     closed: "Thanks for your message! We are currently closed.",
     human_when_open: "A person will answer you as soon as we are open again.",
     human: "Thanks! A person from {business} will get back to you here as soon as possible.",
+    human_unnotified: "Thanks! Your message stays here for the team of {business}; a person will reply in this chat when they read it.",
     our_team: "our team",
     hours_title: "Our opening hours:",
     hours_line: "{day}: {hours}",
@@ -175,6 +180,7 @@ const DE: Texts = Texts {
     closed: "Danke für Ihre Nachricht! Wir haben derzeit geschlossen.",
     human_when_open: "Sobald wir wieder geöffnet haben, antwortet Ihnen eine Person.",
     human: "Danke! Eine Person von {business} meldet sich hier so bald wie möglich bei Ihnen.",
+    human_unnotified: "Danke! Ihre Nachricht bleibt hier für das Team von {business}; eine Person antwortet in diesem Chat, sobald sie sie liest.",
     our_team: "unserem Team",
     hours_title: "Unsere Öffnungszeiten:",
     hours_line: "{day}: {hours}",
@@ -228,6 +234,7 @@ const ES: Texts = Texts {
     closed: "¡Gracias por tu mensaje! En este momento estamos cerrados.",
     human_when_open: "Una persona te responderá en cuanto volvamos a abrir.",
     human: "¡Gracias! Una persona de {business} te responderá por aquí lo antes posible.",
+    human_unnotified: "¡Gracias! Tu mensaje queda aquí para el equipo de {business}; una persona te responderá en este chat cuando lo lea.",
     our_team: "nuestro equipo",
     hours_title: "Nuestro horario:",
     hours_line: "{day}: {hours}",
@@ -273,6 +280,7 @@ const FR: Texts = Texts {
     human_when_open: "Une personne vous répondra dès que nous serons de nouveau ouverts.",
     // "de chez" reads right before any name, vowel or not ("de chez Atelier").
     human: "Merci ! Une personne de chez {business} vous répondra ici dès que possible.",
+    human_unnotified: "Merci ! Votre message reste ici pour l'équipe de {business} ; une personne vous répondra dans ce chat dès qu'elle le lira.",
     our_team: "nous",
     hours_title: "Voici nos horaires d'ouverture :",
     hours_line: "{day} : {hours}",
@@ -335,6 +343,7 @@ mod tests {
             t.closed,
             t.human_when_open,
             t.human,
+            t.human_unnotified,
             t.our_team,
             t.hours_title,
             t.hours_line,

@@ -611,6 +611,7 @@ async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without
             whatsapp_web: settings.whatsapp_web.clone(),
             master_key: MasterKey::generate(),
             factory: Some(factory),
+            notifier: flowhq::services::notifications::Notifier::disabled(),
         },
     );
     let mut tenants = Vec::new();

@@ -302,3 +302,60 @@ fn the_smtp_settings_are_read_from_their_environment_variables() {
         assert!(!stderr.contains("hunter2"), "{stderr}");
     }
 }
+
+#[tokio::test]
+async fn a_customer_asking_for_a_person_gets_a_promise_and_the_owner_an_email() {
+    let smtp = SmtpSink::start().await;
+    let app = app_mailing_to(smtp.port()).await;
+    let tenant = crate::bots::linked_tenant(&app, 31).await;
+    add_user(&app, tenant, "owner31@example.com", UserRole::Owner).await;
+
+    crate::bots::customer_writes(&app, tenant, CHAT, "I want to talk to a human", "n-1").await;
+    let mail = smtp.wait_for(1).await;
+    assert_eq!(mail[0].to, vec!["owner31@example.com".to_owned()]);
+    assert!(
+        mail[0].text().contains("I want to talk to a human"),
+        "{}",
+        mail[0].text()
+    );
+    assert!(
+        mail[0].text().contains("/portal/inbox/"),
+        "{}",
+        mail[0].text()
+    );
+    // Email works: the bot promised a quick answer.
+    let promise = eventually("the bot's promise", || async {
+        let (_, outbox) = app
+            .api_get(&format!("/api/admin/tenants/{tenant}/sandbox/outbox"))
+            .await;
+        outbox
+            .as_array()?
+            .iter()
+            .filter_map(|m| m["text"].as_str())
+            .find(|text| text.starts_with("Thanks"))
+            .map(str::to_owned)
+    })
+    .await;
+    assert!(promise.contains("as soon as possible"), "{promise}");
+}
+
+#[tokio::test]
+async fn without_email_the_bot_does_not_promise_a_quick_answer() {
+    let app = crate::helpers::spawn_app().await;
+    let tenant = crate::bots::linked_tenant(&app, 32).await;
+    crate::bots::customer_writes(&app, tenant, CHAT, "I want to talk to a human", "n-2").await;
+    let promise = eventually("the bot's answer", || async {
+        let (_, outbox) = app
+            .api_get(&format!("/api/admin/tenants/{tenant}/sandbox/outbox"))
+            .await;
+        outbox
+            .as_array()?
+            .iter()
+            .filter_map(|m| m["text"].as_str())
+            .find(|text| text.starts_with("Thanks"))
+            .map(str::to_owned)
+    })
+    .await;
+    assert!(!promise.contains("as soon as possible"), "{promise}");
+    assert!(promise.contains("when they read it"), "{promise}");
+}

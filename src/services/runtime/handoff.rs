@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{conversation, conversation_event};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, QueryFilter, Set,
@@ -77,7 +77,10 @@ pub async fn apply(conn: &impl ConnectionTrait, change: &HandoffChange) -> Resul
     update = if state.needs_human {
         update.col_expr(
             conversation::Column::NeedsHumanSince,
-            Expr::cust_with_values("COALESCE(needs_human_since, ?)", [*at]),
+            Expr::from(Func::coalesce([
+                Expr::col(conversation::Column::NeedsHumanSince),
+                Expr::value(*at),
+            ])),
         )
     } else {
         update.col_expr(

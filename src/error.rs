@@ -27,6 +27,15 @@ pub enum ErrorCode {
     TenantNotFound,
     SetupRequestNotFound,
     ConversationNotFound,
+    /// Team: no such member or invitation in the caller's tenant.
+    MemberNotFound,
+    InvitationNotFound,
+    /// Team: an invitation past its 7 days, already accepted, or revoked.
+    InvitationExpired,
+    InvitationUsed,
+    InvitationRevoked,
+    /// Team: the email belongs to a user of another tenant.
+    EmailInOtherTeam,
     MethodNotAllowed,
     Conflict,
     PhoneNumberTaken,
@@ -57,6 +66,12 @@ impl ErrorCode {
             Self::TenantNotFound => "tenant_not_found",
             Self::SetupRequestNotFound => "setup_request_not_found",
             Self::ConversationNotFound => "conversation_not_found",
+            Self::MemberNotFound => "member_not_found",
+            Self::InvitationNotFound => "invitation_not_found",
+            Self::InvitationExpired => "invitation_expired",
+            Self::InvitationUsed => "invitation_used",
+            Self::InvitationRevoked => "invitation_revoked",
+            Self::EmailInOtherTeam => "email_in_other_team",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
             Self::PhoneNumberTaken => "phone_number_taken",
@@ -86,13 +101,19 @@ impl ErrorCode {
             Self::NotFound
             | Self::TenantNotFound
             | Self::SetupRequestNotFound
-            | Self::ConversationNotFound => StatusCode::NOT_FOUND,
+            | Self::ConversationNotFound
+            | Self::MemberNotFound
+            | Self::InvitationNotFound => StatusCode::NOT_FOUND,
+            Self::InvitationExpired | Self::InvitationUsed | Self::InvitationRevoked => {
+                StatusCode::GONE
+            }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict
             | Self::PhoneNumberTaken
             | Self::IllegalTransition
             | Self::BotNotRunning
-            | Self::OutsideWindow => StatusCode::CONFLICT,
+            | Self::OutsideWindow
+            | Self::EmailInOtherTeam => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,

@@ -108,6 +108,11 @@ pub enum PortalUrl {
     StatusNewCode,
     /// The sandbox: simulates scanning the QR code with the phone.
     StatusSandboxScan,
+    /// The owner's team: members, pending invitations, the invite form.
+    Team,
+    TeamInvite,
+    TeamRemoveMember(Uuid),
+    TeamRevokeInvitation(Uuid),
     /// Starts Google sign-in (or explains that it is not configured).
     SignIn,
     SignInCallback,
@@ -124,6 +129,10 @@ impl fmt::Display for PortalUrl {
             Self::ConversationReply(id) => return write!(f, "/portal/inbox/{id}/reply"),
             Self::ConversationTakeOver(id) => return write!(f, "/portal/inbox/{id}/take-over"),
             Self::ConversationHandBack(id) => return write!(f, "/portal/inbox/{id}/hand-back"),
+            Self::TeamRemoveMember(id) => return write!(f, "/portal/team/members/{id}/remove"),
+            Self::TeamRevokeInvitation(id) => {
+                return write!(f, "/portal/team/invitations/{id}/revoke");
+            }
             _ => {}
         }
         f.write_str(match self {
@@ -133,7 +142,11 @@ impl fmt::Display for PortalUrl {
             Self::Conversation(_)
             | Self::ConversationReply(_)
             | Self::ConversationTakeOver(_)
-            | Self::ConversationHandBack(_) => "",
+            | Self::ConversationHandBack(_)
+            | Self::TeamRemoveMember(_)
+            | Self::TeamRevokeInvitation(_) => "",
+            Self::Team => "/portal/team",
+            Self::TeamInvite => "/portal/team/invite",
             Self::Onboarding => "/portal/onboarding",
             Self::Status => "/portal/status",
             Self::Logs => "/portal/logs",
@@ -170,6 +183,12 @@ pub fn webhook_url(public_url: &str, tenant: TenantId) -> String {
         "{}/webhooks/whatsapp/{tenant}",
         public_url.trim_end_matches('/')
     )
+}
+
+/// An invitation link without its token (`…/portal/join`); the token is
+/// appended once, when the invitation is made.
+pub fn invitation_link_base(public_url: &str) -> String {
+    format!("{}/portal/join", public_url.trim_end_matches('/'))
 }
 
 /// `a=1&b=x%20y` from the pairs whose value is not empty, for links that

@@ -15,6 +15,7 @@ pub mod enums;
 pub mod message_log;
 pub mod oauth_login;
 pub mod setup_request;
+pub mod team_invite;
 pub mod tenant;
 pub mod tenant_config;
 pub mod transport_credential;
@@ -34,6 +35,7 @@ pub mod prelude {
     pub use super::message_log::Entity as MessageLog;
     pub use super::oauth_login::Entity as OauthLogin;
     pub use super::setup_request::Entity as SetupRequest;
+    pub use super::team_invite::Entity as TeamInvite;
     pub use super::tenant::Entity as Tenant;
     pub use super::tenant_config::Entity as TenantConfig;
     pub use super::transport_credential::Entity as TransportCredential;

@@ -17,6 +17,7 @@ mod m20261205_000008_outbox;
 mod m20261205_000009_session_offline_reason;
 mod m20261205_000010_sealed_whatsapp_web_keys;
 mod m20261205_000011_inbox;
+mod m20261205_000012_team_invites;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000009_session_offline_reason::Migration),
             Box::new(m20261205_000010_sealed_whatsapp_web_keys::Migration),
             Box::new(m20261205_000011_inbox::Migration),
+            Box::new(m20261205_000012_team_invites::Migration),
         ]
     }
 }

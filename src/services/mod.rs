@@ -17,6 +17,7 @@ pub mod sandbox;
 
 pub mod sessions;
 pub mod setup_requests;
+pub mod team;
 pub mod tenants;
 pub mod transports;
 pub mod users;

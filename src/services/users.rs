@@ -1,5 +1,6 @@
-//! Tenant owners: the Google sign-in's server-side state and what a verified
-//! Google profile turns into — the existing user, or (first sign-in) a new
+//! Portal users: the Google sign-in's server-side state and what a verified
+//! Google profile turns into — the existing user, an invited teammate
+//! joining as STAFF (`team::join_by_invitation`), or (first sign-in) a new
 //! tenant with complete defaults plus its OWNER, in one transaction.
 //!
 //! Nothing here talks HTTP: `crate::oauth` fetches the profile, the portal
@@ -20,6 +21,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::audit::{self, Actor};
+use super::team;
 use super::tenants::{self, ConfigDefaults, DEFAULT_TIMEZONE};
 use crate::config::PortalSettings;
 use crate::crypto;
@@ -161,6 +163,11 @@ pub async fn sign_in(
     if let Some(found) = find_and_touch(db, &profile.subject, &email).await? {
         return Ok((found, false));
     }
+    // An invited teammate joins the inviting tenant as STAFF; the
+    // invitation is their permission, whatever the sign-up policy says.
+    if let Some(joined) = team::join_by_invitation(db, profile, &email).await? {
+        return Ok((joined, true));
+    }
     if !policy.may_sign_up(&email) {
         return Err(AppError::new(
             ErrorCode::Forbidden,
@@ -229,15 +236,7 @@ async fn provision_owner(
     profile: &GoogleProfile,
     email: &str,
 ) -> Result<PortalUser, sea_orm::DbErr> {
-    let name = profile
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .unwrap_or(email)
-        .chars()
-        .take(200)
-        .collect::<String>();
+    let name = display_name(profile, email);
     let actor = Actor::User(email.to_owned());
     let txn = crate::db::begin_write(db).await?;
     let hours = BusinessHours::default();
@@ -289,6 +288,19 @@ async fn provision_owner(
     .map_err(|err| sea_orm::DbErr::Custom(err.to_string()))?;
     txn.commit().await?;
     Ok(row.into())
+}
+
+/// The name a new user gets: Google's, else the email, at most 200 characters.
+pub(super) fn display_name(profile: &GoogleProfile, email: &str) -> String {
+    profile
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .unwrap_or(email)
+        .chars()
+        .take(200)
+        .collect()
 }
 
 /// The user of a portal session (`None` once deleted with its tenant).

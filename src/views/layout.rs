@@ -152,6 +152,7 @@ pub enum PortalSection {
     Inbox,
     Logs,
     Settings,
+    Team,
 }
 
 /// What every portal page knows about its viewer.
@@ -160,6 +161,8 @@ pub struct PortalChrome<'a> {
     pub csrf_token: &'a str,
     pub flash: Option<&'a Flash>,
     pub section: PortalSection,
+    /// STAFF (`false`) see only the inbox in the navigation.
+    pub owner: bool,
 }
 
 pub fn portal_page(title: &str, chrome: &PortalChrome<'_>, content: Markup) -> Markup {
@@ -179,9 +182,13 @@ pub fn portal_page_with_scripts(
         (PortalSection::Inbox, PortalUrl::Inbox, "Inbox"),
         (PortalSection::Logs, PortalUrl::Logs, "Logs"),
         (PortalSection::Settings, PortalUrl::Settings, "Settings"),
+        (PortalSection::Team, PortalUrl::Team, "Team"),
     ];
-    let links =
-        links.map(|(section, url, label)| (section == chrome.section, url.to_string(), label));
+    let links: Vec<_> = links
+        .into_iter()
+        .filter(|(section, _, _)| chrome.owner || *section == PortalSection::Inbox)
+        .map(|(section, url, label)| (section == chrome.section, url.to_string(), label))
+        .collect();
     signed_in_shell(
         title,
         &SignedInNav {

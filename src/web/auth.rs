@@ -2,7 +2,8 @@
 //! admin API (HTTP Basic or a bearer token), and the CSRF-checked form.
 //!
 //! Handlers ask for what they need in their signature — `AdminSession`,
-//! `ApiAdmin`, `CsrfForm<T>` — and cannot forget a check: without a valid
+//! `ApiAdmin`, `PortalSession` (owner or staff), `OwnerSession` (owner
+//! only), `CsrfForm<T>` — and cannot forget a check: without a valid
 //! session the extractor fails (401; pages turn that into a redirect to the
 //! sign-in page), without the right CSRF token a form fails with 403.
 
@@ -16,7 +17,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use entity::enums::SessionKind;
+use entity::enums::{SessionKind, UserRole};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -189,8 +190,9 @@ async fn live_session(
         .ok_or_else(signed_out)
 }
 
-/// A signed-in tenant owner (portal pages and `/api/portal`). The tenant is
-/// `user.tenant_id`, from the session: never from the request.
+/// A signed-in portal user, OWNER or STAFF (the inbox; owner-only routes
+/// take `OwnerSession`). The tenant is `user.tenant_id`, from the session:
+/// never from the request.
 #[derive(Clone)]
 pub struct PortalSession {
     pub user: PortalUser,
@@ -259,6 +261,60 @@ async fn load_portal(
     req.extensions_mut().insert(found.clone());
     req.extensions_mut().insert(found.session.clone());
     Ok(found)
+}
+
+/// A signed-in OWNER. Every portal page and `/api/portal` route other than
+/// the inbox takes this instead of `PortalSession`, so a handler cannot
+/// forget the check: STAFF get 403 `forbidden` (a page, or the JSON body).
+/// Derefs to the `PortalSession` it wraps.
+pub struct OwnerSession(pub PortalSession);
+
+impl std::ops::Deref for OwnerSession {
+    type Target = PortalSession;
+
+    fn deref(&self) -> &PortalSession {
+        &self.0
+    }
+}
+
+fn owner_only(session: PortalSession) -> Result<PortalSession, AppError> {
+    if session.user.role == UserRole::Owner {
+        Ok(session)
+    } else {
+        Err(AppError::new(
+            ErrorCode::Forbidden,
+            "Only the business's owner can open this. Your account can use the inbox.",
+        ))
+    }
+}
+
+impl FromRequest for OwnerSession {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let session = load_portal(req, sessions::Access::Interactive).await?;
+            owner_only(session).map(OwnerSession)
+        })
+    }
+}
+
+/// `PortalPoll` for the owner's pages (live status and QR).
+pub struct OwnerPoll(pub PortalSession);
+
+impl FromRequest for OwnerPoll {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let session = load_portal(req, sessions::Access::Background).await?;
+            owner_only(session).map(OwnerPoll)
+        })
+    }
 }
 
 /// A JSON write to `/api/portal` from our own pages, not another site: the

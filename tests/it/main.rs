@@ -32,6 +32,7 @@ mod portal_sign_in;
 mod portal_story;
 mod slow_clients;
 mod sqlite_live;
+mod team;
 mod transport_pages;
 mod use_cases;
 #[cfg(feature = "whatsapp-web")]

@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::helpers::{TestDatabase, spawn_app};
 
-pub const TABLES: [&str; 16] = [
+pub const TABLES: [&str; 17] = [
     "tenant",
     "tenant_config",
     "whatsapp_session",
@@ -22,6 +22,7 @@ pub const TABLES: [&str; 16] = [
     "wa_device",
     "wa_key",
     "conversation",
+    "team_invite",
 ];
 
 #[tokio::test]

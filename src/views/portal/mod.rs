@@ -9,6 +9,7 @@ pub mod logs;
 pub mod onboarding;
 pub mod settings;
 pub mod status;
+pub mod team;
 
 use crate::domain::hours::BusinessHours;
 use crate::views::components::{self, DayValues};

@@ -8,6 +8,7 @@ mod admin;
 mod bots;
 mod conversations;
 mod portal;
+mod team;
 mod transports;
 
 use std::future::Future;
@@ -40,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(bots::routes)
             .configure(conversations::routes)
             .configure(portal::routes)
+            .configure(team::routes)
             .configure(transports::routes),
     );
 }

@@ -1,7 +1,8 @@
 //! `/api/portal`: the JSON twin of the portal, on the portal's session
 //! cookie (401 JSON when signed out). The tenant is always
 //! `session.tenant_id()`: no route has a tenant in its path, and a
-//! `tenant_id` in a query or body is ignored.
+//! `tenant_id` in a query or body is ignored. Everything but `/me` is the
+//! owner's (`OwnerSession`: 403 `forbidden` for STAFF).
 //!
 //! Writes are CSRF-checked before their body is read (`PortalJson`:
 //! `check_json_write`, i.e. `application/json` from our own origin). Answers
@@ -25,7 +26,7 @@ use crate::services::setup_requests::NewSetupRequest;
 use crate::services::{bots, sandbox};
 use crate::state::AppState;
 use crate::views::portal::status as status_view;
-use crate::web::auth::{PortalPoll, PortalSession, check_json_write};
+use crate::web::auth::{OwnerPoll, OwnerSession, PortalSession, check_json_write};
 
 const SETUP_REQUEST_PATH: &str = "/api/portal/setup-request";
 
@@ -86,7 +87,7 @@ async fn me(state: web::Data<AppState>, session: PortalSession) -> Result<HttpRe
 /// The latest setup request, or `null` when none was sent.
 async fn setup_request(
     state: web::Data<AppState>,
-    session: PortalSession,
+    session: OwnerSession,
 ) -> Result<HttpResponse, AppError> {
     let latest = portal::latest_request(&state.db, session.tenant_id()).await?;
     Ok(HttpResponse::Ok().insert_header(no_store()).json(latest))
@@ -132,7 +133,7 @@ impl From<SetupRequestBody> for SetupRequestDraft {
 
 async fn submit_setup_request(
     state: web::Data<AppState>,
-    session: PortalSession,
+    session: OwnerSession,
     body: PortalJson<SetupRequestBody>,
 ) -> Result<HttpResponse, AppError> {
     let request = NewSetupRequest::try_from(SetupRequestDraft::from(body.0))?;
@@ -144,7 +145,7 @@ async fn submit_setup_request(
 
 async fn status(
     state: web::Data<AppState>,
-    PortalPoll(session): PortalPoll,
+    OwnerPoll(session): OwnerPoll,
 ) -> Result<HttpResponse, AppError> {
     let view = portal::status(
         &state.db,
@@ -159,7 +160,7 @@ async fn status(
 
 async fn qr(
     state: web::Data<AppState>,
-    PortalPoll(session): PortalPoll,
+    OwnerPoll(session): OwnerPoll,
 ) -> Result<HttpResponse, AppError> {
     let view = portal::qr(&state.db, session.tenant_id()).await?;
     Ok(HttpResponse::Ok().insert_header(no_store()).json(view))
@@ -167,7 +168,7 @@ async fn qr(
 
 async fn logs(
     state: web::Data<AppState>,
-    session: PortalSession,
+    session: OwnerSession,
     page: web::Query<PageRequest>,
 ) -> Result<HttpResponse, AppError> {
     let page = portal::logs(&state.db, session.tenant_id(), page.into_inner()).await?;
@@ -177,7 +178,7 @@ async fn logs(
 /// The owner's "Show a new QR code": `{status}` once the bot starts over.
 async fn new_link_code(
     state: web::Data<AppState>,
-    session: PortalSession,
+    session: OwnerSession,
     _body: PortalJson<IgnoredAny>,
 ) -> Result<HttpResponse, AppError> {
     let detail = bots::owner_new_link_code(
@@ -196,7 +197,7 @@ async fn new_link_code(
 /// The sandbox's simulated scan, with the tenant's own number.
 async fn sandbox_scan(
     state: web::Data<AppState>,
-    session: PortalSession,
+    session: OwnerSession,
     _body: PortalJson<IgnoredAny>,
 ) -> Result<HttpResponse, AppError> {
     let phone = sandbox::scan(&state.db, state.sandbox.as_ref(), session.tenant_id(), None).await?;

@@ -1,6 +1,7 @@
-//! The tenant owner's portal: Google sign-in and the self-service pages.
-//! Every handler takes the tenant from `PortalSession`, never from the
-//! request: an owner can only ever reach their own tenant.
+//! The tenant's portal: Google sign-in, the owner's self-service pages and
+//! the inbox. Every handler takes the tenant from the session, never from
+//! the request: a user can only ever reach their own tenant. STAFF may use
+//! the inbox (`PortalSession`); every other page takes `OwnerSession`.
 //!
 //! Owns: the routes and what every portal handler does the same way (the
 //! page chrome, HTML responses, flash-then-redirect).
@@ -8,12 +9,14 @@
 mod inbox;
 mod pages;
 mod sign_in;
+mod team;
 mod transport;
 
 pub use inbox::person;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
+use entity::enums::UserRole;
 use maud::Markup;
 
 use crate::error::AppError;
@@ -49,7 +52,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .post(pages::save_settings),
         )
         .service(web::resource("/portal/settings/transport").post(transport::set))
-        .service(web::resource("/portal/settings/pairing").post(transport::pairing));
+        .service(web::resource("/portal/settings/pairing").post(transport::pairing))
+        .service(web::resource("/portal/team").get(team::show))
+        .service(web::resource("/portal/team/invite").post(team::invite))
+        .service(web::resource("/portal/team/members/{id}/remove").post(team::remove_member))
+        .service(
+            web::resource("/portal/team/invitations/{id}/revoke").post(team::revoke_invitation),
+        )
+        .service(web::resource("/portal/join/{token}").get(team::join));
 }
 
 /// The page shell's view of the signed-in owner, with the flash message
@@ -60,6 +70,7 @@ fn chrome(session: &PortalSession, section: PortalSection) -> PortalChrome<'_> {
         csrf_token: &session.session.csrf_token,
         flash: session.session.flash.as_ref(),
         section,
+        owner: session.user.role == UserRole::Owner,
     }
 }
 

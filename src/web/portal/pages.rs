@@ -2,7 +2,8 @@
 //! onboarding (the setup request), status, logs and settings. The HTML twin
 //! of `web::api::portal`.
 //!
-//! Every handler takes `PortalSession` and uses `session.tenant_id()`: no
+//! Every handler but `home` takes `OwnerSession` (STAFF get 403: these
+//! pages are the owner's) and uses `session.tenant_id()`: no
 //! path, query or form field names a tenant. A refused form (422, or 409
 //! for a taken number) is rendered again with what was typed and the
 //! message next to its field; a request already waiting (409) is shown on
@@ -10,7 +11,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use entity::enums::SetupRequestStatus;
+use entity::enums::{SetupRequestStatus, UserRole};
 
 use super::{chrome, flash_redirect, html, redirect};
 use crate::error::{AppError, ErrorCode, FieldErrors};
@@ -28,14 +29,18 @@ use crate::views::portal::onboarding::{self, Onboarding, RequestFormValues};
 use crate::views::portal::settings::SettingsFormValues;
 use crate::views::portal::{logs as logs_view, settings as settings_view, status as status_view};
 use crate::views::transport::{TransportCard, TransportForms};
-use crate::web::auth::{AnyForm, CsrfForm, PortalSession};
+use crate::web::auth::{AnyForm, CsrfForm, OwnerSession, PortalSession};
 use crate::web::forms::{self, form_hours, with_field_errors};
 
-/// Onboarding until the tenant has sent a setup request, then status.
+/// Onboarding until the tenant has sent a setup request, then status;
+/// STAFF straight to the inbox, the only part of the portal they use.
 pub async fn home(
     state: web::Data<AppState>,
     session: PortalSession,
 ) -> Result<HttpResponse, AppError> {
+    if session.user.role != UserRole::Owner {
+        return Ok(redirect(PortalUrl::Inbox));
+    }
     let latest = portal::latest_request(&state.db, session.tenant_id()).await?;
     Ok(redirect(match latest {
         None => PortalUrl::Onboarding,
@@ -45,7 +50,7 @@ pub async fn home(
 
 pub async fn onboarding(
     state: web::Data<AppState>,
-    session: PortalSession,
+    session: OwnerSession,
 ) -> Result<HttpResponse, AppError> {
     let latest = portal::latest_request(&state.db, session.tenant_id()).await?;
     let values = match &latest {
@@ -67,7 +72,7 @@ pub async fn onboarding(
 
 pub async fn submit_onboarding(
     state: web::Data<AppState>,
-    session: PortalSession,
+    session: OwnerSession,
     CsrfForm(form): CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let submitted = match parse_request(&form) {
@@ -154,7 +159,7 @@ fn parse_request(form: &AnyForm) -> Result<NewSetupRequest, AppError> {
 
 pub async fn status(
     state: web::Data<AppState>,
-    session: PortalSession,
+    session: OwnerSession,
 ) -> Result<HttpResponse, AppError> {
     let tenant = session.tenant_id();
     let (status, qr, settings) = tokio::try_join!(
@@ -177,7 +182,7 @@ pub async fn status(
 /// out (or it stopped in ERROR).
 pub async fn new_link_code(
     state: web::Data<AppState>,
-    session: PortalSession,
+    session: OwnerSession,
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let done = bots::owner_new_link_code(
@@ -203,7 +208,7 @@ pub async fn new_link_code(
 /// The sandbox's "Simulate the scan", for an owner trying the bot alone.
 pub async fn sandbox_scan(
     state: web::Data<AppState>,
-    session: PortalSession,
+    session: OwnerSession,
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let scanned = sandbox::scan(&state.db, state.sandbox.as_ref(), session.tenant_id(), None).await;
@@ -217,7 +222,7 @@ pub async fn sandbox_scan(
 
 pub async fn logs(
     state: web::Data<AppState>,
-    session: PortalSession,
+    session: OwnerSession,
     page: web::Query<PageRequest>,
 ) -> Result<HttpResponse, AppError> {
     let tenant = session.tenant_id();
@@ -237,7 +242,7 @@ pub async fn logs(
 
 pub async fn settings(
     state: web::Data<AppState>,
-    session: PortalSession,
+    session: OwnerSession,
 ) -> Result<HttpResponse, AppError> {
     let settings = portal::settings(&state.db, session.tenant_id()).await?;
     let values = SettingsFormValues::from_settings(&settings);
@@ -295,7 +300,7 @@ pub(super) async fn settings_page(
 
 pub async fn save_settings(
     state: web::Data<AppState>,
-    session: PortalSession,
+    session: OwnerSession,
     CsrfForm(form): CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let tenant = session.tenant_id();

@@ -1,7 +1,8 @@
 //! The settings page's WhatsApp connection: the owner chooses the
 //! transport (with the Cloud API credentials) and, for WhatsApp Web, links
 //! by phone number instead of a QR code. The tenant is the session's,
-//! never a request's.
+//! never a request's; credentials and links are the owner's business, not
+//! staff's (`OwnerSession`).
 //!
 //! Owns: nothing of its own; reading and applying the forms is
 //! `web::forms`, shared with the console. A refused form (422) comes back
@@ -9,7 +10,6 @@
 //! messages next to the fields; a saved one is a flash.
 
 use actix_web::{HttpResponse, web};
-use entity::enums::UserRole;
 
 use super::flash_redirect;
 use super::pages::settings_page;
@@ -19,27 +19,14 @@ use crate::state::AppState;
 use crate::urls::PortalUrl;
 use crate::views::portal::settings::SettingsFormValues;
 use crate::views::transport::{TransportFormValues, TransportForms};
-use crate::web::auth::{AnyForm, CsrfForm, PortalSession};
+use crate::web::auth::{AnyForm, CsrfForm, OwnerSession, PortalSession};
 use crate::web::forms;
-
-/// Credentials and links are the owner's business, not staff's.
-fn owner_only(session: &PortalSession) -> Result<(), AppError> {
-    if session.user.role == UserRole::Owner {
-        Ok(())
-    } else {
-        Err(AppError::new(
-            ErrorCode::Forbidden,
-            "Only the business's owner can change how the bot connects to WhatsApp.",
-        ))
-    }
-}
 
 pub async fn set(
     state: web::Data<AppState>,
-    session: PortalSession,
+    session: OwnerSession,
     CsrfForm(form): CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
-    owner_only(&session)?;
     let tenant = session.tenant_id();
     match forms::apply_transport(&state, &session.actor(), tenant, &form).await {
         Ok(flash) => flash_redirect(&state, &session, flash, PortalUrl::Settings).await,
@@ -57,10 +44,9 @@ pub async fn set(
 
 pub async fn pairing(
     state: web::Data<AppState>,
-    session: PortalSession,
+    session: OwnerSession,
     CsrfForm(form): CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
-    owner_only(&session)?;
     let detail = tenants::get(&state.db, session.tenant_id()).await?;
     match forms::apply_pairing(
         &state,

@@ -147,9 +147,10 @@ impl Browser {
         self.cookie_at("/auth/google/callback", "flowhq_oauth")
     }
 
-    /// The portal session's CSRF token, as the portal's forms carry it.
+    /// The portal session's CSRF token, as the portal's forms carry it
+    /// (read from the inbox, the one page owners and STAFF both open).
     pub async fn portal_csrf(&self) -> String {
-        csrf_of(&self.page("/portal/status").await)
+        csrf_of(&self.page("/portal/inbox").await)
     }
 
     /// A JSON request to the portal API the way the portal's own script

@@ -189,6 +189,7 @@ pub struct TenantSettings {
     pub hours: Value,
     pub welcome_message: String,
     pub auto_reply: bool,
+    pub human_idle_timeout_minutes: i32,
 }
 
 fn brief(detail: &TenantDetail) -> TenantBrief {
@@ -294,6 +295,7 @@ pub async fn settings(
         hours: config.hours,
         welcome_message: config.welcome_message,
         auto_reply: config.auto_reply,
+        human_idle_timeout_minutes: config.human_idle_timeout_minutes,
     })
 }
 

@@ -139,6 +139,9 @@ impl TryFrom<TenantDraft> for NewTenant {
     }
 }
 
+/// The longest a chat may stay with a person without a person's message.
+pub const MAX_HUMAN_IDLE_MINUTES: i32 = 30 * 24 * 60;
+
 /// An edit of a tenant; absent fields stay as they are (JSON PATCH). The
 /// form sends every field.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -158,6 +161,8 @@ pub struct TenantUpdateDraft {
     pub rate_limit_per_minute: Option<i64>,
     /// Replies per minute within one chat; 0 means the platform default.
     pub chat_rate_limit_per_minute: Option<i64>,
+    /// Minutes without a person's message before a chat goes back to the bot.
+    pub human_idle_timeout_minutes: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -176,6 +181,7 @@ pub struct TenantUpdate {
     /// `Some(None)` goes back to the platform default.
     pub rate_limit_per_minute: Option<Option<i32>>,
     pub chat_rate_limit_per_minute: Option<Option<i32>>,
+    pub human_idle_timeout_minutes: Option<i32>,
 }
 
 impl TryFrom<TenantUpdateDraft> for TenantUpdate {
@@ -231,6 +237,15 @@ impl TryFrom<TenantUpdateDraft> for TenantUpdate {
         update.chat_rate_limit_per_minute = draft
             .chat_rate_limit_per_minute
             .and_then(|v| field("chat_rate_limit_per_minute", rate_override(v), &mut errors));
+        update.human_idle_timeout_minutes = draft.human_idle_timeout_minutes.and_then(|v| {
+            let parsed = i32::try_from(v)
+                .ok()
+                .filter(|v| (5..=MAX_HUMAN_IDLE_MINUTES).contains(v))
+                .ok_or_else(|| {
+                    format!("must be between 5 and {MAX_HUMAN_IDLE_MINUTES} minutes (30 days)")
+                });
+            field("human_idle_timeout_minutes", parsed, &mut errors)
+        });
         if errors.is_empty() {
             Ok(update)
         } else {

@@ -279,6 +279,10 @@ pub(crate) async fn write_update(
         chat_rate_limit_per_minute,
         update.chat_rate_limit_per_minute
     );
+    set!(
+        human_idle_timeout_minutes,
+        update.human_idle_timeout_minutes
+    );
     config.updated_at = Set(now);
     config.update(conn).await?;
 

@@ -22,6 +22,8 @@ use crate::views::transport::{self, TransportCard};
 pub struct SettingsFormValues {
     pub welcome_message: String,
     pub auto_reply: bool,
+    /// Hours a chat stays with a person without a person's message.
+    pub human_idle_hours: String,
     pub template_type: String,
     pub language: String,
     pub timezone: String,
@@ -34,6 +36,7 @@ impl SettingsFormValues {
         Self {
             welcome_message: settings.welcome_message.clone(),
             auto_reply: settings.auto_reply,
+            human_idle_hours: format_hours(settings.human_idle_timeout_minutes),
             template_type: template_name(settings.template_type).to_owned(),
             language: settings.language.clone(),
             timezone: settings.timezone.clone(),
@@ -47,6 +50,7 @@ impl SettingsFormValues {
         Self {
             welcome_message: text("welcome_message"),
             auto_reply: get("auto_reply").is_some(),
+            human_idle_hours: text("human_idle_hours"),
             template_type: text("template_type"),
             language: text("language"),
             timezone: text("timezone"),
@@ -89,6 +93,13 @@ pub fn page(
                                 "Reply automatically"
                             }
                         }
+                        div.mb {
+                            (Field { name: "human_idle_hours", label: "Hand chats back to the bot after (hours)",
+                                     value: &values.human_idle_hours,
+                                     hint: Some("A chat a person took over goes back to the bot after this long \
+                                                without a message from a person (0.1 to 720)"),
+                                     errors }.input("text", true))
+                        }
                         div.field-row {
                             (Field { name: "template_type", label: "Template", value: &values.template_type,
                                      hint: Some("Which replies the bot answers with"),
@@ -114,4 +125,15 @@ pub fn page(
             }
         },
     )
+}
+
+/// Minutes as the hours the form shows: `12`, `1.5`.
+fn format_hours(minutes: i32) -> String {
+    if minutes % 60 == 0 {
+        (minutes / 60).to_string()
+    } else {
+        format!("{:.2}", f64::from(minutes) / 60.0)
+            .trim_end_matches('0')
+            .to_owned()
+    }
 }

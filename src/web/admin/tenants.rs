@@ -371,6 +371,8 @@ fn parse_update(form: &AnyForm) -> Result<TenantUpdate, AppError> {
         max_message_length,
         rate_limit_per_minute,
         chat_rate_limit_per_minute,
+        // The console leaves this to the owner's settings and the API.
+        human_idle_timeout_minutes: None,
     };
     with_field_errors(TenantUpdate::try_from(draft), errors)
 }

@@ -160,6 +160,7 @@ struct UpdateTenantBody {
     max_message_length: Option<i64>,
     rate_limit_per_minute: Option<i64>,
     chat_rate_limit_per_minute: Option<i64>,
+    human_idle_timeout_minutes: Option<i64>,
 }
 
 impl From<UpdateTenantBody> for TenantUpdateDraft {
@@ -179,6 +180,7 @@ impl From<UpdateTenantBody> for TenantUpdateDraft {
             max_message_length: body.max_message_length,
             rate_limit_per_minute: body.rate_limit_per_minute,
             chat_rate_limit_per_minute: body.chat_rate_limit_per_minute,
+            human_idle_timeout_minutes: body.human_idle_timeout_minutes,
         }
     }
 }

@@ -345,7 +345,22 @@ fn parse_settings(form: &AnyForm) -> Result<TenantUpdate, AppError> {
     let mut errors = FieldErrors::new();
     let hours = form_hours(form, &mut errors);
     let text = |key: &str| form.get(key).cloned();
+    // Hours on the form, minutes in the settings (0.1 h = 6 min).
+    let human_idle_timeout_minutes = match text("human_idle_hours") {
+        None => None,
+        Some(hours) => match hours.trim().replace(',', ".").parse::<f64>() {
+            Ok(h) if (0.1..=720.0).contains(&h) => Some((h * 60.0).round() as i64),
+            _ => {
+                errors.insert(
+                    "human_idle_hours".to_owned(),
+                    "must be a number of hours from 0.1 to 720".to_owned(),
+                );
+                None
+            }
+        },
+    };
     let draft = TenantUpdateDraft {
+        human_idle_timeout_minutes,
         template_type: text("template_type"),
         language: text("language"),
         timezone: text("timezone"),

@@ -225,31 +225,18 @@ pub async fn list(
                 .add(lower(conversation::Column::Preview)),
         );
     }
-    if let Some(cursor) = &query.cursor {
-        let (at, id) = decode_cursor(cursor)?;
-        select = select.filter(
-            Condition::any()
-                .add(conversation::Column::LastMessageAt.lt(at))
-                .add(
-                    Condition::all()
-                        .add(conversation::Column::LastMessageAt.eq(at))
-                        .add(conversation::Column::Id.lt(id)),
-                ),
-        );
-    }
-    let mut rows = select
-        .order_by_desc(conversation::Column::LastMessageAt)
-        .order_by_desc(conversation::Column::Id)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let next_cursor = if rows.len() as u64 > limit {
-        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        rows.last()
-            .map(|row| encode_cursor(row.last_message_at, row.id))
-    } else {
-        None
-    };
+    let (rows, next_cursor) = newest_first(
+        db,
+        select,
+        (
+            conversation::Column::LastMessageAt,
+            conversation::Column::Id,
+        ),
+        query.cursor.as_deref(),
+        limit,
+        |row| (row.last_message_at, row.id),
+    )
+    .await?;
     Ok(ConversationPage {
         items: rows.into_iter().map(ConversationItem::from).collect(),
         next_cursor,
@@ -276,33 +263,18 @@ pub async fn messages(
 ) -> Result<MessagePage, AppError> {
     let row = find(db, tenant, id).await?;
     let limit = page_size(limit);
-    let mut select = message_log::Entity::find()
+    let select = message_log::Entity::find()
         .filter(message_log::Column::TenantId.eq(tenant))
         .filter(message_log::Column::ChatId.eq(row.chat_id));
-    if let Some(cursor) = cursor {
-        let (at, before) = decode_cursor(cursor)?;
-        select = select.filter(
-            Condition::any()
-                .add(message_log::Column::CreatedAt.lt(at))
-                .add(
-                    Condition::all()
-                        .add(message_log::Column::CreatedAt.eq(at))
-                        .add(message_log::Column::Id.lt(before)),
-                ),
-        );
-    }
-    let mut rows = select
-        .order_by_desc(message_log::Column::CreatedAt)
-        .order_by_desc(message_log::Column::Id)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let next_cursor = if rows.len() as u64 > limit {
-        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        rows.last().map(|row| encode_cursor(row.created_at, row.id))
-    } else {
-        None
-    };
+    let (mut rows, next_cursor) = newest_first(
+        db,
+        select,
+        (message_log::Column::CreatedAt, message_log::Column::Id),
+        cursor,
+        limit,
+        |row| (row.created_at, row.id),
+    )
+    .await?;
     rows.reverse();
     Ok(MessagePage {
         items: rows.into_iter().map(ThreadMessage::from).collect(),
@@ -563,6 +535,47 @@ async fn transport_of(
     let kind =
         kind.ok_or_else(|| AppError::not_found(ErrorCode::TenantNotFound, "No such tenant."))?;
     TransportKind::try_from_value(&kind).map_err(AppError::internal)
+}
+
+/// A page of `select`, newest first by (`at`, `id`): at most `limit` rows
+/// after `cursor` (the last row of the page before), and the cursor of the
+/// next page when there is one. Keyset paging: no OFFSET, so a page deep
+/// in a long list costs what the first one does.
+async fn newest_first<E>(
+    db: &DatabaseConnection,
+    mut select: sea_orm::Select<E>,
+    (at, id): (E::Column, E::Column),
+    cursor: Option<&str>,
+    limit: u64,
+    key: impl Fn(&E::Model) -> (DateTime<Utc>, i64),
+) -> Result<(Vec<E::Model>, Option<String>), AppError>
+where
+    E: EntityTrait,
+{
+    if let Some(cursor) = cursor {
+        let (before_at, before_id) = decode_cursor(cursor)?;
+        select = select.filter(
+            Condition::any()
+                .add(at.lt(before_at))
+                .add(Condition::all().add(at.eq(before_at)).add(id.lt(before_id))),
+        );
+    }
+    let mut rows = select
+        .order_by_desc(at)
+        .order_by_desc(id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let next_cursor = if rows.len() as u64 > limit {
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        rows.last().map(|row| {
+            let (at, id) = key(row);
+            encode_cursor(at, id)
+        })
+    } else {
+        None
+    };
+    Ok((rows, next_cursor))
 }
 
 fn page_size(limit: Option<u64>) -> u64 {

@@ -137,7 +137,7 @@ async fn a_customer_who_asks_for_a_person_gets_one_and_the_bot_steps_aside_until
     assert_eq!(thread.last().unwrap()["status"], "SENT");
 
     // Every switch, and why, is recorded.
-    let events: Vec<(String, String)> = sqlx_free_events(&app, id).await;
+    let events: Vec<(String, String)> = mode_switches(&app, id).await;
     assert_eq!(
         events,
         vec![
@@ -148,7 +148,7 @@ async fn a_customer_who_asks_for_a_person_gets_one_and_the_bot_steps_aside_until
 }
 
 /// (mode, reason) of the tenant's conversation events, oldest first.
-async fn sqlx_free_events(app: &TestApp, id: Uuid) -> Vec<(String, String)> {
+async fn mode_switches(app: &TestApp, id: Uuid) -> Vec<(String, String)> {
     use entity::conversation_event;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     conversation_event::Entity::find()

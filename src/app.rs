@@ -210,8 +210,9 @@ impl App {
             0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             n => n,
         };
-        let per_worker =
-            (usize::try_from(server.max_connections.get()).unwrap_or(usize::MAX) / workers).max(1);
+        let connections =
+            inbound_connection_cap(u64::from(server.max_connections.get()), open_file_limit());
+        let per_worker = (usize::try_from(connections).unwrap_or(usize::MAX) / workers).max(1);
         let http = HttpServer::new(move || {
             ActixApp::new()
                 .app_data(data.clone())
@@ -334,4 +335,60 @@ async fn cancel_on_signal(token: CancellationToken) {
         () = token.cancelled() => return,
     }
     token.cancel();
+}
+
+/// The process's open-file limit, first raised to its hard limit (the soft
+/// default is often 1,024 while the hard one allows far more). `None` when
+/// the platform cannot tell.
+fn open_file_limit() -> Option<u64> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => Some(limit),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read or raise the open-file limit");
+            None
+        }
+    }
+}
+
+/// Connections accepted at once: `server.max_connections`, but at most half
+/// of the process's file descriptors. The other half stays for what the
+/// process must keep opening while a flood holds every connection: the
+/// database's files and connections, calls to Meta, SMTP, WhatsApp Web's
+/// sockets. A cap above the limit would let a flood of idle connections
+/// exhaust the descriptors ("Too many open files"): then nothing, not even
+/// the database, can open a file. At the cap actix stops accepting; the
+/// kernel's backlog holds the rest until a slot frees (the body deadline
+/// frees stalled ones).
+fn inbound_connection_cap(configured: u64, open_files: Option<u64>) -> u64 {
+    let Some(open_files) = open_files else {
+        return configured;
+    };
+    let budget = (open_files / 2).max(MIN_CONNECTIONS);
+    if configured > budget {
+        tracing::warn!(
+            configured,
+            accepted = budget,
+            open_files,
+            "server.max_connections lowered to half the open-file limit; raise `ulimit -n` to accept more"
+        );
+        return budget;
+    }
+    configured
+}
+
+/// A floor for tiny limits, where halving would leave next to nothing.
+const MIN_CONNECTIONS: u64 = 16;
+
+#[cfg(test)]
+mod tests {
+    use super::inbound_connection_cap;
+
+    #[test]
+    fn connections_take_at_most_half_the_file_descriptors() {
+        assert_eq!(inbound_connection_cap(10_000, Some(1_024)), 512);
+        assert_eq!(inbound_connection_cap(10_000, Some(1_048_576)), 10_000);
+        assert_eq!(inbound_connection_cap(300, Some(1_024)), 300);
+        assert_eq!(inbound_connection_cap(10_000, Some(20)), 16, "a floor");
+        assert_eq!(inbound_connection_cap(10_000, None), 10_000);
+    }
 }

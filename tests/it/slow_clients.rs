@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::spawn_app_with;
+use crate::helpers::{ServerProcess, tenant_draft};
 
 /// Sends headers announcing 100 bytes of body, then one byte, and waits.
 async fn stall(address: std::net::SocketAddr, path: &str) -> TcpStream {
@@ -138,4 +139,52 @@ async fn one_address_holds_at_most_its_share_of_requests_and_others_are_served()
         .unwrap();
     assert_eq!(response.status(), 200);
     drop(held);
+}
+
+/// A flood of more stalled connections than the process may open files:
+/// it never runs out of descriptors ("Too many open files", where not even
+/// the database can open a file), keeps answering `/healthz` once stalled
+/// bodies are cut, and still writes afterwards.
+#[tokio::test]
+async fn a_flood_beyond_the_open_file_limit_never_exhausts_the_descriptors() {
+    let server = ServerProcess::start_with_open_files(
+        256,
+        &[
+            ("FLOWHQ__SERVER__BODY_TIMEOUT", "2s"),
+            ("FLOWHQ__SERVER__MAX_REQUESTS_PER_CLIENT", "10000"),
+        ],
+    )
+    .await;
+    let address: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    let mut stalled = Vec::new();
+    for _ in 0..400 {
+        stalled.push(stall(address, "/admin/login").await);
+    }
+    let started = Instant::now();
+    let healthz = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            if let Ok(response) = server.client.get(server.url("/healthz")).send().await {
+                return response.status();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("healthz answers while the flood lasts");
+    assert_eq!(healthz, 200);
+    drop(stalled);
+    // The database still opens what it needs: an admin write succeeds.
+    let created = server
+        .admin(reqwest::Method::POST, "/api/admin/tenants")
+        .json(&tenant_draft(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let log = server.log();
+    assert!(
+        !log.contains("Too many open files") && !log.contains("os error 24"),
+        "descriptors ran out ({:?} after the flood began):\n{log}",
+        started.elapsed()
+    );
 }

@@ -19,12 +19,24 @@ pub struct ServerProcess {
     database: Option<TestDatabase>,
     /// Settings of the test's own (`FLOWHQ__…` pairs), kept over restarts.
     env: Vec<(String, String)>,
+    /// Files it may open at once (soft and hard limit), when the test sets one.
+    open_files: Option<u64>,
 }
 
 impl ServerProcess {
     /// Starts `flowhq serve` on a fresh SQLite file and waits for `/healthz`.
     pub async fn start() -> Self {
-        Self::spawn(tempfile::tempdir().unwrap(), None, Vec::new()).await
+        Self::spawn(tempfile::tempdir().unwrap(), None, Vec::new(), None).await
+    }
+
+    /// Starts it on a fresh SQLite file allowed to open at most `open_files`
+    /// files at once (as `ulimit -n`, hard and soft), with `env` on top.
+    pub async fn start_with_open_files(open_files: u64, env: &[(&str, &str)]) -> Self {
+        let env = env
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        Self::spawn(tempfile::tempdir().unwrap(), None, env, Some(open_files)).await
     }
 
     /// The same on the test database (PostgreSQL with `TEST_DATABASE_URL`),
@@ -35,7 +47,7 @@ impl ServerProcess {
             .iter()
             .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
             .collect();
-        Self::spawn(tempfile::tempdir().unwrap(), Some(database), env).await
+        Self::spawn(tempfile::tempdir().unwrap(), Some(database), env, None).await
     }
 
     /// Kills it (if it still runs) and starts it again on the same data.
@@ -43,20 +55,33 @@ impl ServerProcess {
         self.kill();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         let database = self.database.take();
-        Self::spawn(dir, database, std::mem::take(&mut self.env)).await
+        let env = std::mem::take(&mut self.env);
+        Self::spawn(dir, database, env, self.open_files).await
     }
 
     async fn spawn(
         dir: tempfile::TempDir,
         database: Option<TestDatabase>,
         env: Vec<(String, String)>,
+        open_files: Option<u64>,
     ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let mut command = flowhq_command(dir.path());
+        let mut command = match open_files {
+            None => flowhq_command(dir.path()),
+            Some(limit) => {
+                // util-linux's `prlimit` runs the binary under the limit.
+                let mut command = without_our_settings(Command::new("prlimit"), dir.path());
+                command
+                    .arg(format!("--nofile={limit}:{limit}"))
+                    .arg("--")
+                    .arg(env!("CARGO_BIN_EXE_flowhq"));
+                command
+            }
+        };
         if let Some(database) = &database {
             command.env("FLOWHQ__DATABASE__URL", &database.url);
         }
@@ -78,6 +103,7 @@ impl ServerProcess {
             dir,
             database,
             env,
+            open_files,
         };
         for _ in 0..300 {
             if let Ok(response) = server.client.get(server.url("/healthz")).send().await
@@ -159,7 +185,11 @@ fn log_file(dir: &Path) -> std::fs::File {
 /// The `flowhq` binary to run in `dir` (no config/local.toml, no ./data of
 /// anyone else), with none of the caller's FLOWHQ__ variables.
 pub fn flowhq_command(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_flowhq"));
+    without_our_settings(Command::new(env!("CARGO_BIN_EXE_flowhq")), dir)
+}
+
+/// `command` run in `dir` with none of the caller's FLOWHQ__ variables.
+fn without_our_settings(mut command: Command, dir: &Path) -> Command {
     command.current_dir(dir);
     for (key, _) in std::env::vars() {
         if key.starts_with("FLOWHQ__") {

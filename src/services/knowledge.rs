@@ -35,7 +35,7 @@ use crate::services::runtime::worker;
 use crate::services::tenants::tenant_not_found;
 
 /// Versions kept per answer and language.
-pub const VERSIONS_KEPT: u64 = 20;
+pub const VERSIONS_KEPT: usize = 20;
 
 /// Unanswered questions listed at most (the most asked first).
 pub const UNANSWERED_LISTED: u64 = 100;
@@ -184,14 +184,15 @@ async fn record_version(
             .filter(knowledge_answer_version::Column::AnswerKey.eq(key.as_str()))
             .filter(knowledge_answer_version::Column::Language.eq(language.code()))
     };
-    let old: Vec<i64> = of_answer()
+    // Pruned at every save: at most one more than kept is read.
+    let ids: Vec<i64> = of_answer()
         .select_only()
         .column(knowledge_answer_version::Column::Id)
         .order_by_desc(knowledge_answer_version::Column::Id)
-        .offset(VERSIONS_KEPT)
         .into_tuple()
         .all(conn)
         .await?;
+    let old: Vec<i64> = ids.into_iter().skip(VERSIONS_KEPT).collect();
     if !old.is_empty() {
         knowledge_answer_version::Entity::delete_many()
             .filter(knowledge_answer_version::Column::TenantId.eq(tenant))

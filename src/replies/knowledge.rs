@@ -57,8 +57,9 @@ pub struct CompiledKnowledge {
     triggers: Vec<Trigger>,
     /// Trigger indexes by their first word (exact first words).
     by_first_word: HashMap<String, Vec<usize>>,
-    /// Triggers whose first word is a stem: checked at every word.
-    stem_first: Vec<usize>,
+    /// Triggers of one stem word ("park*") by their stem: a word looks up
+    /// each of its prefixes.
+    stem_first: HashMap<String, Vec<usize>>,
     /// Active services by the words of their names (and the singular of a
     /// plural word).
     service_words: HashMap<String, Vec<usize>>,
@@ -85,10 +86,13 @@ impl CompiledKnowledge {
             }
         }
         let mut by_first_word: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut stem_first = Vec::new();
+        let mut stem_first: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, trigger) in triggers.iter().enumerate() {
             if trigger.stem_last && trigger.words.len() == 1 {
-                stem_first.push(i);
+                stem_first
+                    .entry(trigger.words[0].clone())
+                    .or_default()
+                    .push(i);
             } else {
                 by_first_word
                     .entry(trigger.words[0].clone())
@@ -152,8 +156,17 @@ impl CompiledKnowledge {
                     consider(&self.triggers[t], at);
                 }
             }
-            for &t in &self.stem_first {
-                consider(&self.triggers[t], at);
+            if !self.stem_first.is_empty() {
+                let prefixes = word
+                    .char_indices()
+                    .skip(1)
+                    .map(|(i, _)| &word[..i])
+                    .chain([*word]);
+                for list in prefixes.filter_map(|p| self.stem_first.get(p)) {
+                    for &t in list {
+                        consider(&self.triggers[t], at);
+                    }
+                }
             }
         }
         best

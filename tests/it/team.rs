@@ -264,6 +264,7 @@ const OWNER_ROUTES: &[Route] = &[
     ("POST", "/portal/settings"),
     ("POST", "/portal/settings/transport"),
     ("POST", "/portal/settings/pairing"),
+    ("GET", "/portal/bot"),
     ("GET", "/portal/team"),
     ("POST", "/portal/team/invite"),
     ("POST", "/portal/team/members/{id}/remove"),

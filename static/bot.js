@@ -355,6 +355,7 @@
           item.appendChild(make);
         }
         $("try-log").prepend(item);
+        $("try-text").value = "";
       })
       .catch(function (error) {
         $("try-log").prepend(el("li", { class: "try-error", text: problems(error) }));

@@ -495,3 +495,184 @@ async fn another_tenants_knowledge_versions_and_questions_are_not_found() {
     let (status, _) = json_of(bob.get(&format!("/api/admin/tenants/{a}/knowledge")).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+/// The issue's "done when", in a real browser: a new owner tells the bot
+/// their address, three services and two FAQ entries, tries it at noon and
+/// at 23:00, turns a question nothing covers into an FAQ entry and sees it
+/// answered.
+#[tokio::test]
+async fn a_new_owner_teaches_the_bot_in_the_browser_and_tries_it_day_and_night() {
+    let app = spawn_app().await;
+    let Some(chromium) = crate::helpers::Chromium::launch(&app).await else {
+        return;
+    };
+    chromium.sign_in_owner(&app, "nora@salon.example").await;
+    chromium.goto("/portal/bot").await;
+    chromium
+        .wait_until(
+            "the page filled",
+            "document.documentElement.dataset.botReady === '1'",
+        )
+        .await;
+
+    chromium
+        .type_into("#fact-address", "Hauptstraße 5, 10115 Berlin")
+        .await;
+    let services = [
+        ("Haircut", "25", "30"),
+        ("Colouring", "49.90", "90"),
+        ("Beard trim", "12", "15"),
+    ];
+    for (i, (name, price, minutes)) in services.iter().enumerate() {
+        chromium.click("#add-service").await;
+        let row = format!("#service-list .service-row:nth-child({})", i + 1);
+        chromium
+            .type_into(&format!("{row} .service-name"), name)
+            .await;
+        chromium
+            .type_into(&format!("{row} .service-price"), price)
+            .await;
+        chromium
+            .type_into(&format!("{row} .service-duration"), minutes)
+            .await;
+    }
+    let faq = [
+        (
+            "Is there parking?",
+            "parking, park",
+            "Yes, in the yard behind the salon.",
+        ),
+        ("Do you take cards?", "card, cards", "We take all cards."),
+    ];
+    for (i, (question, triggers, answer)) in faq.iter().enumerate() {
+        chromium.click("#add-faq").await;
+        let row = format!("#faq-list .faq-row:nth-child({})", i + 1);
+        chromium
+            .type_into(&format!("{row} .faq-question"), question)
+            .await;
+        chromium
+            .type_into(&format!("{row} .faq-triggers"), triggers)
+            .await;
+        chromium
+            .type_into(&format!("{row} .faq-answer"), answer)
+            .await;
+    }
+    chromium.click("#save-knowledge").await;
+    chromium
+        .wait_until(
+            "saved",
+            "document.getElementById('save-status').textContent.startsWith('Saved')",
+        )
+        .await;
+
+    let ask = |text: &'static str, at: &'static str| {
+        let chromium = &chromium;
+        async move {
+            let n = chromium
+                .js("return document.querySelectorAll('#try-log li').length + 1;")
+                .await;
+            chromium
+                .js(&format!(
+                    "document.getElementById('try-at').value = '{at}'; return null;"
+                ))
+                .await;
+            chromium.type_into("#try-text", text).await;
+            chromium.click("#try-send").await;
+            let newest = "document.querySelector('#try-log li')";
+            chromium
+                .wait_until(
+                    &format!("the answer to {text:?} at {at}"),
+                    &format!("document.querySelectorAll('#try-log li').length === {n} && {newest}"),
+                )
+                .await;
+            chromium
+                .js(&format!(
+                    "const li = {newest}; return {{rule: li.dataset.rule, text: li.innerText}};"
+                ))
+                .await
+        }
+    };
+    // Monday 7 December 2026: open at noon, closed at 23:00.
+    for at in ["2026-12-07T12:00", "2026-12-07T23:00"] {
+        let night = at.ends_with("23:00");
+        let prices = ask("how much is a haircut?", at).await;
+        let text = prices["text"].as_str().unwrap();
+        assert_eq!(prices["rule"], "intent", "{text}");
+        assert!(
+            text.contains("• Haircut: 25.00 EUR (30 min)"),
+            "{at}: {text}"
+        );
+        assert!(!text.contains("Colouring"), "{at}: {text}");
+        assert_eq!(
+            text.contains("open again on Tuesday at 09:00"),
+            night,
+            "{at}: {text}"
+        );
+
+        let location = ask("where are you?", at).await;
+        let text = location["text"].as_str().unwrap();
+        assert_eq!(location["rule"], "intent", "{text}");
+        assert!(text.contains("Hauptstraße 5, 10115 Berlin"), "{at}: {text}");
+
+        let parking = ask("Is there parking nearby?", at).await;
+        assert_eq!(parking["rule"], "faq", "{parking}");
+        assert!(
+            parking["text"].as_str().unwrap().contains("in the yard"),
+            "{parking}"
+        );
+
+        let uncovered = ask("Do you do wedding hair?", at).await;
+        let text = uncovered["text"].as_str().unwrap();
+        assert_eq!(uncovered["rule"], "help_menu", "{text}");
+        assert!(text.contains("You can ask me about"), "{at}: {text}");
+    }
+
+    // The uncovered question becomes an FAQ entry, from the answer itself.
+    chromium.click("#try-log li:first-child .make-faq").await;
+    let row = "#faq-list .faq-row:nth-child(3)";
+    let prefilled = chromium
+        .js(&format!(
+            "return document.querySelector('{row} .faq-question').value;"
+        ))
+        .await;
+    assert_eq!(prefilled, "Do you do wedding hair?");
+    chromium
+        .type_into(
+            &format!("{row} .faq-answer"),
+            "Yes! Book a trial two weeks before.",
+        )
+        .await;
+    chromium.click("#save-knowledge").await;
+    chromium
+        .wait_until(
+            "saved again",
+            "document.getElementById('save-status').textContent.startsWith('Saved') \
+             && document.querySelectorAll('#faq-list .faq-row').length === 3",
+        )
+        .await;
+    for at in ["2026-12-07T12:00", "2026-12-07T23:00"] {
+        let answered = ask("Do you do wedding hair?", at).await;
+        assert_eq!(answered["rule"], "faq", "{answered}");
+        assert!(
+            answered["text"]
+                .as_str()
+                .unwrap()
+                .contains("Book a trial two weeks before."),
+            "{answered}"
+        );
+    }
+    chromium.screenshot("portal-bot").await;
+    // And it is what the API says the bot knows.
+    let (owner, _) = app.owner_browser("nora@salon.example").await;
+    let (_, doc) = json_of(owner.get("/api/portal/knowledge").await).await;
+    assert_eq!(doc["services"].as_array().unwrap().len(), 3, "{doc}");
+    assert_eq!(doc["services"][1]["price"], "49.90");
+    assert_eq!(doc["faq"][2]["triggers"][0], "Do you do wedding hair?");
+    let violations: Vec<_> = chromium
+        .console_log()
+        .await
+        .into_iter()
+        .filter(|m| m.message.contains("Content Security Policy"))
+        .collect();
+    assert!(violations.is_empty(), "{violations:?}");
+}

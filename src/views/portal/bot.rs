@@ -74,7 +74,7 @@ pub fn page(chrome: &PortalChrome<'_>) -> Markup {
                     input #try-at type="datetime-local";
                     div.actions { button.primary type="submit" #try-send { "Ask" } }
                 }
-                ol.stack #try-log {}
+                ul.stack #try-log {}
             }
             section.card #sandbox-chat {
                 h2 { "Chat as a customer (sandbox)" }
@@ -87,7 +87,7 @@ pub fn page(chrome: &PortalChrome<'_>) -> Markup {
                     div.actions { button type="submit" { "Send" } }
                 }
                 p #sandbox-status role="alert" {}
-                ol.stack #sandbox-log {}
+                ul.stack #sandbox-log {}
             }
         },
     )

@@ -676,3 +676,104 @@ async fn a_new_owner_teaches_the_bot_in_the_browser_and_tries_it_day_and_night()
         .collect();
     assert!(violations.is_empty(), "{violations:?}");
 }
+
+/// Rows of `tenant` in each knowledge table.
+async fn knowledge_rows(app: &TestApp, tenant: Uuid) -> [u64; 3] {
+    use entity::{knowledge_answer_version, tenant_knowledge};
+    [
+        tenant_knowledge::Entity::find()
+            .filter(tenant_knowledge::Column::TenantId.eq(tenant))
+            .count(app.db())
+            .await
+            .unwrap(),
+        knowledge_answer_version::Entity::find()
+            .filter(knowledge_answer_version::Column::TenantId.eq(tenant))
+            .count(app.db())
+            .await
+            .unwrap(),
+        unanswered_question::Entity::find()
+            .filter(unanswered_question::Column::TenantId.eq(tenant))
+            .count(app.db())
+            .await
+            .unwrap(),
+    ]
+}
+
+#[tokio::test]
+async fn deleting_a_tenant_removes_what_its_bot_knew_and_nothing_else() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for n in [4, 5] {
+        let id = app.new_tenant(n).await;
+        let (status, _) = app
+            .api_call(
+                Method::PUT,
+                &format!("/api/admin/tenants/{id}/knowledge/answers/welcome/en"),
+                Some(&json!({"text": "Hi from {business}"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        unanswered_question::Entity::insert(unanswered_question::ActiveModel {
+            tenant_id: sea_orm::Set(id),
+            key: sea_orm::Set("cats".to_owned()),
+            sample: sea_orm::Set("Cats?".to_owned()),
+            count: sea_orm::Set(1),
+            first_at: sea_orm::Set(chrono::Utc::now()),
+            last_at: sea_orm::Set(chrono::Utc::now()),
+            ..Default::default()
+        })
+        .exec(app.db())
+        .await
+        .unwrap();
+        assert_eq!(knowledge_rows(&app, id).await, [1, 1, 1]);
+        ids.push(id);
+    }
+    let (status, body) = app
+        .api_call(
+            Method::DELETE,
+            &format!("/api/admin/tenants/{}", ids[0]),
+            None,
+        )
+        .await;
+    assert!(status.is_success(), "{status}: {body}");
+    assert_eq!(knowledge_rows(&app, ids[0]).await, [0, 0, 0]);
+    assert_eq!(knowledge_rows(&app, ids[1]).await, [1, 1, 1]);
+}
+
+#[tokio::test]
+async fn out_of_hours_the_bot_answers_and_its_note_leads_only_the_first_answer_of_a_chat() {
+    let app = spawn_app().await;
+    let (owner, id) = owner_with_bot(&app, "night@salon.example").await;
+    // Closed every day, so the test does not depend on today's weekday.
+    let (status, body) = app
+        .api_call(
+            Method::PATCH,
+            &format!("/api/admin/tenants/{id}"),
+            Some(&json!({ "hours": {} })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = portal(&owner, Method::PUT, "/api/portal/knowledge", &salon()).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let first = ask(&owner, "How much is a haircut?", "night-1").await;
+    assert!(
+        first.starts_with("Thanks for your message! We are currently closed."),
+        "{first}"
+    );
+    assert!(first.contains("• Haircut: 25.00 EUR"), "{first}");
+    let noted = entity::conversation::Entity::find()
+        .filter(entity::conversation::Column::TenantId.eq(id))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(noted.out_of_hours_notice_at.is_some(), "{noted:?}");
+
+    let second = ask(&owner, "Where are you?", "night-2").await;
+    assert!(!second.contains("closed"), "{second}");
+    assert!(second.contains("Hauptstraße 5"), "{second}");
+    // A person is promised for when the business opens, not now.
+    let person = ask(&owner, "I want to talk to a human", "night-3").await;
+    assert!(person.contains("as soon as we are open again"), "{person}");
+}

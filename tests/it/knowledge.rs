@@ -73,8 +73,9 @@ async fn outbox(browser: &Browser) -> Vec<String> {
         .collect()
 }
 
-/// The owner writes as a sandbox customer; waits for the bot's answer.
-async fn ask(browser: &Browser, text: &str, id: &str) -> String {
+/// The owner writes as a sandbox customer; waits for the bot's whole
+/// answer (every part sent: none left QUEUED or SENDING).
+async fn ask(app: &TestApp, tenant: Uuid, browser: &Browser, text: &str, id: &str) -> String {
     let before = outbox(browser).await.len();
     let (status, body) = portal(
         browser,
@@ -85,8 +86,18 @@ async fn ask(browser: &Browser, text: &str, id: &str) -> String {
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     eventually(&format!("the answer to {text:?}"), || async {
+        let sending = message_log::Entity::find()
+            .filter(message_log::Column::TenantId.eq(tenant))
+            .filter(message_log::Column::Status.is_in([
+                entity::enums::MessageStatus::Received,
+                entity::enums::MessageStatus::Queued,
+                entity::enums::MessageStatus::Sending,
+            ]))
+            .count(app.db())
+            .await
+            .unwrap();
         let sent = outbox(browser).await;
-        (sent.len() > before).then(|| sent[before..].join("\n"))
+        (sending == 0 && sent.len() > before).then(|| sent[before..].join("\n"))
     })
     .await
 }
@@ -100,10 +111,10 @@ async fn unanswered(browser: &Browser) -> Vec<Value> {
 #[tokio::test]
 async fn an_owner_teaches_the_running_bot_and_sees_what_it_could_not_answer() {
     let app = spawn_app().await;
-    let (owner, _) = owner_with_bot(&app, "luna@salon.example").await;
+    let (owner, id) = owner_with_bot(&app, "luna@salon.example").await;
 
     // Before: the built-in answer knows no prices.
-    let before = ask(&owner, "How much is a haircut?", "in-1").await;
+    let before = ask(&app, id, &owner, "How much is a haircut?", "in-1").await;
     assert!(!before.contains("25.00"), "{before}");
 
     let (status, doc) = portal(&owner, Method::PUT, "/api/portal/knowledge", &salon()).await;
@@ -114,24 +125,24 @@ async fn an_owner_teaches_the_running_bot_and_sees_what_it_could_not_answer() {
     assert_eq!(read, doc);
 
     // At once, on the running bot.
-    let haircut = ask(&owner, "How much is a haircut?", "in-2").await;
+    let haircut = ask(&app, id, &owner, "How much is a haircut?", "in-2").await;
     assert!(
         haircut.contains("• Haircut: 25.00 EUR (30 min) – wash included"),
         "{haircut}"
     );
     assert!(!haircut.contains("Colouring"), "{haircut}");
-    let location = ask(&owner, "Where are you?", "in-3").await;
+    let location = ask(&app, id, &owner, "Where are you?", "in-3").await;
     assert!(
         location.contains("Hauptstraße 5, 10115 Berlin"),
         "{location}"
     );
-    let parking = ask(&owner, "Can I PARK there?", "in-4").await;
+    let parking = ask(&app, id, &owner, "Can I PARK there?", "in-4").await;
     assert_eq!(parking, "Yes: in the yard behind the salon.");
 
     // Twice the same question nothing covers, worded a little differently.
-    let menu = ask(&owner, "Do you sell gift vouchers?", "in-5").await;
+    let menu = ask(&app, id, &owner, "Do you sell gift vouchers?", "in-5").await;
     assert!(menu.contains("You can ask me about"), "{menu}");
-    ask(&owner, "do you sell GIFT vouchers", "in-6").await;
+    ask(&app, id, &owner, "do you sell GIFT vouchers", "in-6").await;
     let items = eventually("the question listed twice", || async {
         let items = unanswered(&owner).await;
         items
@@ -152,7 +163,7 @@ async fn an_owner_teaches_the_running_bot_and_sees_what_it_could_not_answer() {
     let (status, body) = portal(&owner, Method::PUT, "/api/portal/knowledge", &doc).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(unanswered(&owner).await.is_empty());
-    let answered = ask(&owner, "Do you sell gift vouchers?", "in-7").await;
+    let answered = ask(&app, id, &owner, "Do you sell gift vouchers?", "in-7").await;
     assert_eq!(answered, "Yes, from 20 EUR, at the desk.");
 }
 
@@ -756,7 +767,7 @@ async fn out_of_hours_the_bot_answers_and_its_note_leads_only_the_first_answer_o
     let (status, _) = portal(&owner, Method::PUT, "/api/portal/knowledge", &salon()).await;
     assert_eq!(status, StatusCode::OK);
 
-    let first = ask(&owner, "How much is a haircut?", "night-1").await;
+    let first = ask(&app, id, &owner, "How much is a haircut?", "night-1").await;
     assert!(
         first.starts_with("Thanks for your message! We are currently closed."),
         "{first}"
@@ -770,10 +781,10 @@ async fn out_of_hours_the_bot_answers_and_its_note_leads_only_the_first_answer_o
         .unwrap();
     assert!(noted.out_of_hours_notice_at.is_some(), "{noted:?}");
 
-    let second = ask(&owner, "Where are you?", "night-2").await;
+    let second = ask(&app, id, &owner, "Where are you?", "night-2").await;
     assert!(!second.contains("closed"), "{second}");
     assert!(second.contains("Hauptstraße 5"), "{second}");
     // A person is promised for when the business opens, not now.
-    let person = ask(&owner, "I want to talk to a human", "night-3").await;
+    let person = ask(&app, id, &owner, "I want to talk to a human", "night-3").await;
     assert!(person.contains("as soon as we are open again"), "{person}");
 }

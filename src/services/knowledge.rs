@@ -98,22 +98,38 @@ pub async fn replace(
     input: KnowledgeInput,
 ) -> Result<Knowledge, AppError> {
     let doc = input.parse().map_err(AppError::validation)?;
-    save(db, bots, actor, tenant, doc, "knowledge.updated").await
+    save(db, bots, actor, tenant, "knowledge.updated", |stored| {
+        *stored = doc;
+        Ok(())
+    })
+    .await
 }
 
-/// Writes `doc` with the versions of the answers it changes, records the
-/// reload for the running bot, commits, then nudges it.
+/// Applies `edit` to the stored document and writes it with the versions
+/// of the answers it changed, records the reload for the running bot,
+/// commits, then nudges it. The tenant's row is locked first (PostgreSQL;
+/// SQLite's write transaction is exclusive anyway), so two edits at once
+/// never lose one another.
 async fn save(
     db: &DatabaseConnection,
     bots: &dyn BotControl,
     actor: &Actor,
     tenant: TenantId,
-    doc: Knowledge,
     event: &str,
+    edit: impl FnOnce(&mut Knowledge) -> Result<(), AppError>,
 ) -> Result<Knowledge, AppError> {
     let txn = crate::db::begin_write(db).await?;
-    ensure_tenant(&txn, tenant).await?;
+    tenant::Entity::find_by_id(tenant)
+        .select_only()
+        .column(tenant::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<TenantId>()
+        .one(&txn)
+        .await?
+        .ok_or_else(tenant_not_found)?;
     let before = stored(&txn, tenant).await.unwrap_or_default();
+    let mut doc = before.clone();
+    edit(&mut doc)?;
     let now = Utc::now();
     tenant_knowledge::Entity::insert(tenant_knowledge::ActiveModel {
         tenant_id: Set(tenant.into()),
@@ -279,29 +295,29 @@ pub async fn set_answer(
     language: Language,
     text: Option<&str>,
 ) -> Result<Knowledge, AppError> {
-    ensure_tenant(db, tenant).await?;
-    let mut doc = stored(db, tenant).await?;
-    match text {
-        Some(text) => {
-            let text = parse_answer_text(key, text, &|name| doc.knows_placeholder(name)).map_err(
-                |err| {
-                    let mut fields = FieldErrors::new();
-                    fields.insert("text".to_owned(), err);
-                    AppError::validation(fields)
-                },
-            )?;
-            doc.answers.entry(key).or_default().insert(language, text);
-        }
-        None => {
-            if let Some(by_language) = doc.answers.get_mut(&key) {
-                by_language.remove(&language);
-                if by_language.is_empty() {
-                    doc.answers.remove(&key);
+    save(db, bots, actor, tenant, "knowledge.answer_changed", |doc| {
+        match text {
+            Some(text) => {
+                let text = parse_answer_text(key, text, &|name| doc.knows_placeholder(name))
+                    .map_err(|err| {
+                        let mut fields = FieldErrors::new();
+                        fields.insert("text".to_owned(), err);
+                        AppError::validation(fields)
+                    })?;
+                doc.answers.entry(key).or_default().insert(language, text);
+            }
+            None => {
+                if let Some(by_language) = doc.answers.get_mut(&key) {
+                    by_language.remove(&language);
+                    if by_language.is_empty() {
+                        doc.answers.remove(&key);
+                    }
                 }
             }
         }
-    }
-    save(db, bots, actor, tenant, doc, "knowledge.answer_changed").await
+        Ok(())
+    })
+    .await
 }
 
 /// Brings back a saved version of an answer (a version of another tenant

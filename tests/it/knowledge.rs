@@ -788,3 +788,37 @@ async fn out_of_hours_the_bot_answers_and_its_note_leads_only_the_first_answer_o
     let person = ask(&app, id, &owner, "I want to talk to a human", "night-3").await;
     assert!(person.contains("as soon as we are open again"), "{person}");
 }
+
+#[tokio::test]
+async fn answers_reworded_at_the_same_moment_are_all_kept() {
+    let app = spawn_app().await;
+    let id = app.new_tenant(6).await;
+    let keys = ["welcome", "hours", "prices", "status", "location"];
+    let langs = ["en", "de"];
+    let app = &app;
+    let edits = keys.iter().flat_map(|key| {
+        langs.iter().map(move |lang| async move {
+            let (status, body) = app
+                .api_call(
+                    Method::PUT,
+                    &format!("/api/admin/tenants/{id}/knowledge/answers/{key}/{lang}"),
+                    Some(&json!({ "text": format!("{key} in {lang}") })),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{key}/{lang}: {body}");
+        })
+    });
+    futures_util::future::join_all(edits).await;
+    let (_, doc) = app
+        .api_get(&format!("/api/admin/tenants/{id}/knowledge"))
+        .await;
+    for key in keys {
+        for lang in langs {
+            assert_eq!(
+                doc["answers"][key][lang],
+                format!("{key} in {lang}"),
+                "{doc}"
+            );
+        }
+    }
+}

@@ -108,6 +108,8 @@ pub enum PortalUrl {
     StatusNewCode,
     /// The sandbox: simulates scanning the QR code with the phone.
     StatusSandboxScan,
+    /// What the bot knows (facts, services, FAQ, answers, try your bot).
+    Bot,
     /// The owner's team: members, pending invitations, the invite form.
     Team,
     TeamInvite,
@@ -145,6 +147,7 @@ impl fmt::Display for PortalUrl {
             | Self::ConversationHandBack(_)
             | Self::TeamRemoveMember(_)
             | Self::TeamRevokeInvitation(_) => "",
+            Self::Bot => "/portal/bot",
             Self::Team => "/portal/team",
             Self::TeamInvite => "/portal/team/invite",
             Self::Onboarding => "/portal/onboarding",

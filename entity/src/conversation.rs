@@ -36,6 +36,8 @@ pub struct Model {
     pub notified_at: Option<DateTimeUtc>,
     /// When the bot last said it reads text only.
     pub text_only_notice_at: Option<DateTimeUtc>,
+    /// When the bot last put its out-of-hours note before an answer here.
+    pub out_of_hours_notice_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

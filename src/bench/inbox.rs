@@ -146,6 +146,7 @@ async fn seed(
                 last_human_at: Set(None),
                 notified_at: Set(None),
                 text_only_notice_at: Set(None),
+                out_of_hours_notice_at: Set(None),
                 ..Default::default()
             }
         }))

@@ -5,6 +5,7 @@
 //!
 //! Nothing here is used by `serve`; it only reads the runtime from outside.
 mod inbox;
+mod replies;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -64,6 +65,15 @@ pub struct BenchArgs {
     /// …and its messages (0 skips the inbox figures).
     #[arg(long, default_value_t = 10_000_000)]
     pub inbox_messages: u64,
+    /// FAQ entries of the tenant whose reply engine is timed…
+    #[arg(long, default_value_t = 500)]
+    pub reply_faq: usize,
+    /// …its services…
+    #[arg(long, default_value_t = 200)]
+    pub reply_services: usize,
+    /// …and the messages answered (0 skips the reply engine figures).
+    #[arg(long, default_value_t = 200_000)]
+    pub reply_iterations: usize,
     /// Database: a scratch SQLite file by default; a postgres:// server URL
     /// gets a fresh database created (and dropped afterwards) on it.
     #[arg(long)]
@@ -403,6 +413,27 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
                 *took <= Duration::from_millis(50),
             );
         }
+    }
+    if args.reply_iterations > 0 {
+        let figures = replies::run(args.reply_faq, args.reply_services, args.reply_iterations)?;
+        let what = format!(
+            "reply engine, {} FAQ + {} services",
+            args.reply_faq, args.reply_services
+        );
+        figure(
+            &format!("{what}: compiled in"),
+            format!("{:.1} ms", figures.compile.as_secs_f64() * 1000.0),
+        );
+        line(
+            &format!("{what}: mean per message"),
+            format!("{:.1} µs", figures.per_message.as_secs_f64() * 1e6),
+            "<= 50 µs",
+            figures.per_message <= Duration::from_micros(50),
+        );
+        figure(
+            &format!("{what}: p99 per message"),
+            format!("{:.1} µs", figures.p99.as_secs_f64() * 1e6),
+        );
     }
     println!(
         "\n(end to end = inbound persisted → reply stored SENDING with the ANSWERED mark → sent by the sandbox → SENT committed; rate limits lifted, no typing delay)"

@@ -39,6 +39,7 @@ use crate::domain::ids::TenantId;
 use crate::replies::{Intent, ReplyContext, detect_intent, reply};
 use crate::services::runtime::conversation_batch::ConversationState;
 use crate::services::runtime::handoff::HandoffChange;
+use crate::services::runtime::unanswered::UnansweredAsk;
 use crate::services::runtime::{
     self,
     log_batch::{InboundRow, OutboundRow, Queued, StatusUpdate, Stored},
@@ -668,6 +669,7 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
     }
 
     shared.tenant_limit.until_ready().await;
+    let now = Utc::now();
     let ctx = ReplyContext {
         template: config.template,
         language: config.language,
@@ -678,8 +680,26 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
         max_message_length: config.max_message_length,
         first_contact,
         people_notified: deps.notifier.delivers(),
+        knowledge: &config.knowledge,
+        out_of_hours_note_due: conversation.is_none_or(|c| out_of_hours_note_due(&c, now)),
     };
-    let parts = reply(&ctx, &job.text, Utc::now());
+    let answer = reply(&ctx, &job.text, now);
+    // The seam for AI replies: when `answer.fell_through()`, an async step
+    // with a timeout may replace the help menu here (falling back to it).
+    let unanswered = answer
+        .fell_through()
+        .then(|| UnansweredAsk::new(shared.tenant, &job.text, now))
+        .flatten();
+    let change = match conversation.filter(|_| answer.out_of_hours_note) {
+        Some(state) => Some(HandoffChange::with_out_of_hours_notice(
+            change,
+            shared.tenant,
+            &state,
+            now,
+        )),
+        None => change,
+    };
+    let parts = answer.parts;
     if config.response_delay_ms > 0 {
         // "Typing…": a person would not answer instantly.
         tokio::time::sleep(Duration::from_millis(config.response_delay_ms)).await;
@@ -710,7 +730,7 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
     // is called.
     let ids = deps
         .writer
-        .queue(
+        .queue_answer(
             rows,
             vec![StatusUpdate::new(
                 shared.tenant,
@@ -718,6 +738,7 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
                 MessageStatus::Answered,
             )],
             change,
+            unanswered,
         )
         .await
         .map_err(|e| e.to_string())?;
@@ -730,6 +751,15 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
         conversation: conversation.filter(|_| needs_person.is_none()),
     };
     send_parts(shared, chat, parts, Some(answering), true).await
+}
+
+/// The out-of-hours note leads the first answer of a closed spell: not
+/// again within 12 hours in the same chat (a night, or a weekend's day,
+/// hears it once; a customer back the next evening hears it again).
+fn out_of_hours_note_due(conversation: &ConversationState, now: chrono::DateTime<Utc>) -> bool {
+    conversation
+        .out_of_hours_notice_at
+        .is_none_or(|at| now - at >= chrono::Duration::hours(12))
 }
 
 /// Why a customer's message was logged but not answered.

@@ -35,6 +35,7 @@ use crate::db::WriterPool;
 use crate::domain::ids::TenantId;
 use crate::live::Live;
 use crate::services::runtime::handoff::HandoffChange;
+use crate::services::runtime::unanswered::UnansweredAsk;
 use crate::services::runtime::{
     self,
     log_batch::{
@@ -72,6 +73,8 @@ enum Op {
         rows: Vec<OutboundRow>,
         updates: Vec<StatusUpdate>,
         handoff: Option<HandoffChange>,
+        /// The question the rows answer with the help menu.
+        unanswered: Option<UnansweredAsk>,
         reply: oneshot::Sender<Result<Vec<i64>, String>>,
     },
     /// Status updates, committed together; `reply` when the caller waits.
@@ -286,10 +289,23 @@ impl LogWriter {
         updates: Vec<StatusUpdate>,
         handoff: Option<HandoffChange>,
     ) -> Result<Vec<i64>, LogError> {
+        self.queue_answer(rows, updates, handoff, None).await
+    }
+
+    /// `queue`, recording in the same commit that the rows answer a
+    /// question the bot could not answer (`unanswered`).
+    pub async fn queue_answer(
+        &self,
+        rows: Vec<OutboundRow>,
+        updates: Vec<StatusUpdate>,
+        handoff: Option<HandoffChange>,
+        unanswered: Option<UnansweredAsk>,
+    ) -> Result<Vec<i64>, LogError> {
         self.ask(|reply| Op::Queue {
             rows,
             updates,
             handoff,
+            unanswered,
             reply,
         })
         .await
@@ -493,9 +509,11 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
                 rows: outbound,
                 updates,
                 handoff,
+                unanswered,
                 reply,
             } => {
                 rows.handoffs.extend(handoff);
+                rows.unanswered.extend(unanswered);
                 let tenant = outbound.first().map(|row| row.tenant_id);
                 queued.push(Queued {
                     tenant,
@@ -648,6 +666,7 @@ async fn drop_deleted_tenants(
         deliveries,
         marks,
         handoffs,
+        unanswered,
         ..
     } = rows;
     let mut ids: Vec<TenantId> = inbound
@@ -690,6 +709,7 @@ async fn drop_deleted_tenants(
     marks.running.retain(|id| existing.contains(id));
     marks.online.retain(|id| existing.contains(id));
     handoffs.retain(|change| existing.contains(&change.tenant_id));
+    unanswered.retain(|ask| existing.contains(&ask.tenant_id));
     tracing::info!(
         tenants = gone,
         "dropped message log rows of deleted tenants"

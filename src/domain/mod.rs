@@ -13,6 +13,7 @@ pub mod client_address;
 pub mod handoff;
 pub mod hours;
 pub mod ids;
+pub mod knowledge;
 pub mod language;
 pub mod lifecycle;
 pub mod password;

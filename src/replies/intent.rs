@@ -16,18 +16,34 @@ pub enum Intent {
     Prices,
     Status,
     Human,
+    /// Where the business is.
+    Location,
     Unknown,
 }
 
 impl Intent {
-    pub const ALL: [Intent; 6] = [
+    pub const ALL: [Intent; 7] = [
         Intent::Greeting,
         Intent::OpeningHours,
         Intent::Prices,
         Intent::Status,
         Intent::Human,
+        Intent::Location,
         Intent::Unknown,
     ];
+
+    /// The stable name shown to owners ("which rule answered").
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Intent::Greeting => "greeting",
+            Intent::OpeningHours => "opening_hours",
+            Intent::Prices => "prices",
+            Intent::Status => "status",
+            Intent::Human => "human",
+            Intent::Location => "location",
+            Intent::Unknown => "unknown",
+        }
+    }
 }
 
 /// Keywords of one intent. Patterns are written already normalised
@@ -211,6 +227,40 @@ const RULES: &[Rule] = &[
         ],
     },
     Rule {
+        intent: Intent::Location,
+        only_in: None,
+        patterns: &[
+            // en
+            "address",
+            "location",
+            "located",
+            "directions",
+            "where are you",
+            "where is your",
+            "find you",
+            // de
+            "adresse",
+            "anschrift",
+            "standort",
+            "wegbeschreibung",
+            "wo sind sie",
+            "wo seid ihr",
+            "wo finde ich",
+            // es
+            "direccion",
+            "ubicacion",
+            "ubicados",
+            "donde estais",
+            "donde estan",
+            "donde queda",
+            // fr
+            "ou etes vous",
+            "ou se trouve",
+            "ou vous trouver",
+            "itineraire",
+        ],
+    },
+    Rule {
         intent: Intent::Greeting,
         only_in: None,
         patterns: &[
@@ -251,10 +301,15 @@ const RULES: &[Rule] = &[
 pub fn detect_intent(text: &str, language: Language) -> Intent {
     let normalised = normalise(text);
     let words: Vec<&str> = normalised.split_whitespace().collect();
+    detect_intent_in(&words, language)
+}
+
+/// `detect_intent` on a message already normalised and cut into words.
+pub fn detect_intent_in(words: &[&str], language: Language) -> Intent {
     RULES
         .iter()
         .filter(|rule| rule.only_in.is_none_or(|only| only == language))
-        .find(|rule| rule.patterns.iter().any(|p| matches(p, &words)))
+        .find(|rule| rule.patterns.iter().any(|p| matches(p, words)))
         .map_or(Intent::Unknown, |rule| rule.intent)
 }
 
@@ -272,7 +327,7 @@ fn matches(pattern: &str, words: &[&str]) -> bool {
 /// Lowercase words separated by single spaces, Latin accents folded ("Öffnungszeiten?" → "offnungszeiten",
 /// "rendez-vous" → "rendez vous"), combining accents dropped, everything
 /// else that is not a letter or digit a word break.
-pub(super) fn normalise(text: &str) -> String {
+pub fn normalise(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars().flat_map(char::to_lowercase) {
         match c {
@@ -366,6 +421,15 @@ mod tests {
             (Es, "Un agente, por favor", Human),
             (Fr, "Je veux parler à un humain", Human),
             (Fr, "Un conseiller svp", Human),
+            // Location
+            (En, "Where are you?", Location),
+            (En, "What is your address?", Location),
+            (De, "Wo sind Sie?", Location),
+            (De, "Ihre Adresse bitte", Location),
+            (Es, "¿Dónde estáis?", Location),
+            (Es, "¿Cuál es la dirección?", Location),
+            (Fr, "Où êtes-vous ?", Location),
+            (Fr, "Votre adresse ?", Location),
             // Unknown
             (En, "asdf", Unknown),
             (En, "", Unknown),

@@ -1,16 +1,23 @@
-//! The template reply engine: what the bot answers.
+//! The reply engine: what the bot answers, from what the tenant told it.
 //!
-//! Owns: deciding the answer text from the tenant's template (BOOKING,
-//! ECOMMERCE, SUPPORT), language, business hours and welcome message and the
-//! customer's message: intent detection (`intent`), the localised sentences
-//! (`texts`) and cutting answers to the tenant's maximum message length
-//! (`split`). Everything here is a pure function; the time is an argument.
+//! Owns: deciding the answer to one customer message, first match wins:
+//! the tenant's FAQ entry → a built-in intent (`intent`) filled with the
+//! tenant's facts and services → the help menu (a fall-through the caller
+//! records as unanswered; an AI step would slot in right there, before the
+//! help menu is sent). Every built-in text has a default per language
+//! (`texts`) the owner may reword (`domain::knowledge::AnswerKey`); answers
+//! are cut to the tenant's maximum message length (`split`). Outside
+//! business hours the bot answers all the same; only its promise about
+//! people changes, and an out-of-hours note leads the first answer of a
+//! conversation. The tenant's knowledge is compiled once per settings load
+//! (`knowledge`), so an answer costs microseconds.
 //!
 //! Must not: do I/O, read the clock, send, log, sleep or simulate typing. The
 //! bot actor asks `reply` what to say and then owns the how and when (typing
 //! delay, rate limits, sending, logging).
 
 mod intent;
+mod knowledge;
 mod split;
 mod texts;
 
@@ -19,12 +26,14 @@ use chrono_tz::Tz;
 use entity::enums::TemplateType;
 
 use crate::domain::hours::BusinessHours;
+use crate::domain::knowledge::{AnswerKey, Service};
 use crate::domain::language::Language;
 
-pub use intent::{Intent, detect_intent};
+pub use intent::{Intent, detect_intent, detect_intent_in, normalise};
+pub use knowledge::CompiledKnowledge;
 pub use split::split_message;
 
-use texts::{Texts, fill, texts};
+use texts::{Texts, fill, fill_with, texts};
 
 /// What the engine knows about a tenant when it answers one message.
 #[derive(Debug, Clone, Copy)]
@@ -32,8 +41,9 @@ pub struct ReplyContext<'a> {
     pub template: TemplateType,
     pub language: Language,
     pub business_name: &'a str,
-    /// Sent on first contact and to greetings. Blank means the language's
-    /// default welcome (`Language::default_welcome_message`).
+    /// Sent on first contact and to greetings unless the owner wrote a
+    /// `welcome` answer. Blank means the language's default welcome
+    /// (`Language::default_welcome_message`).
     pub welcome_message: &'a str,
     pub hours: &'a BusinessHours,
     /// The tenant's time zone: business hours are its wall-clock times.
@@ -45,64 +55,280 @@ pub struct ReplyContext<'a> {
     /// The tenant's people are told at once when a chat needs one of them
     /// (email): only then does the bot promise a quick answer.
     pub people_notified: bool,
+    /// Facts, services, FAQ entries and the owner's wording.
+    pub knowledge: &'a CompiledKnowledge,
+    /// The conversation has not had the out-of-hours note lately: out of
+    /// hours, it leads the answer.
+    pub out_of_hours_note_due: bool,
 }
 
-/// The messages to send, in order, in answer to `text` arriving at `now`.
-///
-/// - Outside business hours (in the tenant's time zone): one out-of-hours
-///   answer naming the next opening (weekday and HH:MM, local time), plus,
-///   when the customer asked for a person, that a person answers once open.
-/// - First contact or a greeting: the welcome message. On first contact with
-///   a real question, the answer to it follows the welcome.
-/// - Otherwise the answer to the intent; a message we do not understand gets
-///   the template's help menu.
-///
-/// Every answer is cut with `split_message` to `max_message_length`. The
-/// result is empty only when there is nothing visible to send, which the
-/// built-in texts never are.
-pub fn reply(ctx: &ReplyContext, text: &str, now: DateTime<Utc>) -> Vec<String> {
-    let t = texts(ctx.language);
-    let intent = detect_intent(text, ctx.language);
-    let local_now = now.with_timezone(&ctx.timezone);
-
-    let answers = if !ctx.hours.is_open_at(local_now) {
-        vec![out_of_hours(t, intent, ctx.hours.next_opening(local_now))]
-    } else if ctx.first_contact || intent == Intent::Greeting {
-        let mut answers = vec![welcome(ctx)];
-        // The welcome already lists what one can ask: no help menu after it.
-        if !matches!(intent, Intent::Greeting | Intent::Unknown) {
-            answers.push(answer(ctx, t, intent));
-        }
-        answers
-    } else {
-        vec![answer(ctx, t, intent)]
-    };
-
-    answers
-        .iter()
-        .flat_map(|a| split_message(a, ctx.max_message_length))
-        .collect()
+/// Which rule answered the customer's question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// The owner's FAQ entry (its index in the document's `faq`).
+    Faq(usize),
+    /// A built-in intent, filled with the tenant's facts and services.
+    Intent(Intent),
+    /// Nothing the bot knows answers it: the help menu (on first contact,
+    /// the welcome, which lists what one can ask).
+    HelpMenu,
 }
 
-/// `next_opening` is in the tenant's time zone, so its weekday and HH:MM are
-/// what the customer reads on the shop door.
-fn out_of_hours(t: &Texts, intent: Intent, next_opening: Option<DateTime<Tz>>) -> String {
-    let mut text = match next_opening {
-        Some(opening) => {
-            let day = t.weekdays[opening.weekday().num_days_from_monday() as usize];
-            let time = opening.format("%H:%M").to_string();
-            fill(t.closed_until, &[("day", day), ("time", &time)])
+impl Rule {
+    /// The stable name of the kind of rule: `faq`, `intent`, `help_menu`.
+    pub const fn kind(self) -> &'static str {
+        match self {
+            Rule::Faq(_) => "faq",
+            Rule::Intent(_) => "intent",
+            Rule::HelpMenu => "help_menu",
         }
-        None => t.closed.to_owned(),
-    };
-    if intent == Intent::Human {
-        text.push(' ');
-        text.push_str(t.human_when_open);
     }
-    text
 }
 
-fn welcome(ctx: &ReplyContext) -> String {
+/// The messages to send, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// In order, each at most `max_message_length` characters.
+    pub parts: Vec<String>,
+    pub rule: Rule,
+    /// The out-of-hours note leads `parts` (the conversation remembers it).
+    pub out_of_hours_note: bool,
+}
+
+impl Answer {
+    /// Nothing the tenant told the bot answered the question: the caller
+    /// records it as unanswered (and an AI step, when there is one, may
+    /// answer instead of the help menu).
+    pub fn fell_through(&self) -> bool {
+        self.rule == Rule::HelpMenu
+    }
+}
+
+/// The answer to `text` arriving at `now`.
+///
+/// - The first enabled FAQ entry one of whose triggers the message holds.
+/// - Else the intent's built-in answer, in the owner's wording when they
+///   wrote one, with the tenant's facts and services filled in ("how much
+///   is a haircut?" lists the haircut; a price question naming no service
+///   lists all active ones). A location question with no address known is
+///   not answered (help menu).
+/// - Else the help menu.
+/// - First contact or a greeting: the welcome message first (on first
+///   contact with nothing understood, the welcome alone: it lists what one
+///   can ask).
+/// - Out of business hours (tenant time zone): the same answers, but a
+///   request for a person is promised an answer at the next opening
+///   (weekday and HH:MM, local time), and the out-of-hours note leads when
+///   `out_of_hours_note_due` and the owner did not blank it.
+///
+/// The result is empty only when there is nothing visible to send, which
+/// the built-in texts never are.
+pub fn reply(ctx: &ReplyContext, text: &str, now: DateTime<Utc>) -> Answer {
+    let t = texts(ctx.language);
+    let normalised = normalise(text);
+    let words: Vec<&str> = normalised.split_whitespace().collect();
+    let local_now = now.with_timezone(&ctx.timezone);
+    let open = ctx.hours.is_open_at(local_now);
+    let fill = Filler {
+        ctx,
+        t,
+        next_opening: if open {
+            None
+        } else {
+            ctx.hours.next_opening(local_now)
+        },
+        services: Vec::new(),
+    };
+
+    let rule = match ctx.knowledge.faq_for(&words) {
+        Some(entry) => Rule::Faq(entry),
+        None => match detect_intent_in(&words, ctx.language) {
+            Intent::Unknown => Rule::HelpMenu,
+            Intent::Location
+                if ctx.knowledge.doc().facts.address.is_empty()
+                    && ctx
+                        .knowledge
+                        .doc()
+                        .answer(AnswerKey::Location, ctx.language)
+                        .is_none() =>
+            {
+                Rule::HelpMenu
+            }
+            intent => Rule::Intent(intent),
+        },
+    };
+
+    let mut answers = Vec::with_capacity(3);
+    let greeting = rule == Rule::Intent(Intent::Greeting);
+    if ctx.first_contact || greeting {
+        answers.push(welcome(&fill));
+    }
+    // The welcome answers a greeting, and on first contact stands in for
+    // the help menu (it lists what one can ask).
+    let welcome_is_the_answer = greeting || (ctx.first_contact && rule == Rule::HelpMenu);
+    if !welcome_is_the_answer {
+        answers.push(answer(&fill, rule, &words, open));
+    }
+    // A person promised "when we open on …" needs no note saying the same.
+    let mut out_of_hours_note = false;
+    if !open && ctx.out_of_hours_note_due && rule != Rule::Intent(Intent::Human) {
+        let note = fill.owned(AnswerKey::OutOfHours).unwrap_or_else(|| {
+            if fill.next_opening.is_some() {
+                fill.text(t.closed_until)
+            } else {
+                t.closed.to_owned()
+            }
+        });
+        if !note.is_empty() {
+            answers.insert(0, note);
+            out_of_hours_note = true;
+        }
+    }
+
+    Answer {
+        parts: answers
+            .iter()
+            .flat_map(|a| split_message(a, ctx.max_message_length))
+            .collect(),
+        rule,
+        out_of_hours_note,
+    }
+}
+
+/// Would `key` (a normalised question) still fall through to the help
+/// menu with this knowledge? (An FAQ entry added since answers it.)
+pub fn falls_through(knowledge: &CompiledKnowledge, language: Language, key: &str) -> bool {
+    let words: Vec<&str> = key.split_whitespace().collect();
+    knowledge.faq_for(&words).is_none()
+        && match detect_intent_in(&words, language) {
+            Intent::Unknown => true,
+            Intent::Location => knowledge.doc().facts.address.is_empty(),
+            _ => false,
+        }
+}
+
+/// The built-in text of `key` in `language`, as the owner edits it
+/// (placeholders not filled): what "reset to default" brings back.
+pub fn default_answer(
+    key: AnswerKey,
+    language: Language,
+    template: TemplateType,
+    doc: &crate::domain::knowledge::Knowledge,
+) -> String {
+    let t = texts(language);
+    let tt = t.template(template);
+    match key {
+        AnswerKey::Welcome => language.default_welcome_message("{business}"),
+        AnswerKey::Hours => format!("{}\n{{hours}}", t.hours_title),
+        AnswerKey::Prices if doc.services.iter().any(|s| s.active) => t.prices_list.to_owned(),
+        AnswerKey::Prices => tt.prices.to_owned(),
+        AnswerKey::Status => tt.status.to_owned(),
+        AnswerKey::Human => t.human.to_owned(),
+        AnswerKey::HumanClosed => t.human_closed.to_owned(),
+        AnswerKey::Location => t.location.to_owned(),
+        AnswerKey::Help => help_lines(t, template, !doc.facts.address.is_empty()),
+        AnswerKey::OutOfHours => t.closed_until.to_owned(),
+    }
+}
+
+/// Fills placeholders with the tenant's facts, hours and services.
+struct Filler<'a> {
+    ctx: &'a ReplyContext<'a>,
+    t: &'static Texts,
+    /// `Some` while closed with a next opening (tenant time zone).
+    next_opening: Option<DateTime<Tz>>,
+    /// The services `{services}` lists (all active ones when empty).
+    services: Vec<usize>,
+}
+
+impl Filler<'_> {
+    fn value(&self, name: &str) -> Option<String> {
+        let ctx = self.ctx;
+        Some(match name {
+            "business" => {
+                let name = ctx.business_name.trim();
+                if name.is_empty() {
+                    self.t.our_team.to_owned()
+                } else {
+                    name.to_owned()
+                }
+            }
+            "hours" => opening_hours(ctx.hours, self.t),
+            "next_opening" => self
+                .next_opening
+                .map(|o| next_opening(self.t, o))
+                .unwrap_or_default(),
+            "services" => self.services_list(),
+            fact => ctx.knowledge.doc().facts.placeholder(fact)?.to_owned(),
+        })
+    }
+
+    /// `template` filled, each line's trailing blanks and empty lines at
+    /// the end dropped (a fact left empty leaves no gap).
+    fn text(&self, template: &str) -> String {
+        let filled = fill_with(template, |name| self.value(name));
+        let lines: Vec<&str> = filled.lines().map(str::trim_end).collect();
+        lines.join("\n").trim().to_owned()
+    }
+
+    /// The owner's text of `key`, filled; `None` when they wrote none.
+    fn owned(&self, key: AnswerKey) -> Option<String> {
+        let ctx = self.ctx;
+        ctx.knowledge
+            .doc()
+            .answer(key, ctx.language)
+            .map(|text| self.text(text))
+    }
+
+    fn services_list(&self) -> String {
+        let knowledge = self.ctx.knowledge;
+        let line = |service: &Service| service_line(self.t, service);
+        if self.services.is_empty() {
+            knowledge
+                .active_services()
+                .map(|(_, s)| line(s))
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            self.services
+                .iter()
+                .filter_map(|&i| knowledge.doc().services.get(i))
+                .map(line)
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    }
+}
+
+/// "• Haircut: 25.00 EUR (30 min) – wash included".
+fn service_line(t: &Texts, service: &Service) -> String {
+    let mut line = format!("• {}", service.name);
+    if let (Some(price), Some(currency)) = (service.price, service.currency) {
+        line.push_str(&format!(": {} {currency}", price.amount(t.decimal)));
+    }
+    if let Some(minutes) = service.duration_minutes {
+        let minutes = fill(t.minutes, &[("minutes", &minutes.to_string())]);
+        line.push_str(&format!(" ({minutes})"));
+    }
+    if !service.description.is_empty() {
+        line.push_str(" – ");
+        line.push_str(&service.description);
+    }
+    line
+}
+
+/// "Monday at 09:00", in the tenant's language and time zone.
+fn next_opening(t: &Texts, opening: DateTime<Tz>) -> String {
+    let day = t.weekdays[opening.weekday().num_days_from_monday() as usize];
+    let time = opening.format("%H:%M").to_string();
+    fill(t.next_opening, &[("day", day), ("time", &time)])
+}
+
+fn welcome(fill: &Filler) -> String {
+    if let Some(own) = fill.owned(AnswerKey::Welcome) {
+        return own;
+    }
+    let ctx = fill.ctx;
     let custom = ctx.welcome_message.trim();
     if custom.is_empty() {
         ctx.language.default_welcome_message(ctx.business_name)
@@ -111,48 +337,95 @@ fn welcome(ctx: &ReplyContext) -> String {
     }
 }
 
-/// The answer to `intent` while open. `Greeting` answers with the welcome.
-fn answer(ctx: &ReplyContext, t: &Texts, intent: Intent) -> String {
+/// The answer of `rule` (a greeting's is the welcome).
+fn answer(fill: &Filler, rule: Rule, words: &[&str], open: bool) -> String {
+    let ctx = fill.ctx;
+    let t = fill.t;
     let template = t.template(ctx.template);
+    let intent = match rule {
+        Rule::Faq(entry) => {
+            return ctx
+                .knowledge
+                .doc()
+                .faq
+                .get(entry)
+                .map(|faq| fill.text(&faq.answer))
+                .unwrap_or_default();
+        }
+        Rule::HelpMenu => {
+            return fill
+                .owned(AnswerKey::Help)
+                .unwrap_or_else(|| help_menu(fill));
+        }
+        Rule::Intent(intent) => intent,
+    };
     match intent {
-        Intent::Greeting => welcome(ctx),
-        Intent::OpeningHours => opening_hours(ctx.hours, t),
-        Intent::Prices => template.prices.to_owned(),
-        Intent::Status => template.status.to_owned(),
-        Intent::Human => {
-            let name = ctx.business_name.trim();
-            let name = if name.is_empty() { t.our_team } else { name };
-            let text = if ctx.people_notified {
+        Intent::Greeting => welcome(fill),
+        Intent::OpeningHours => fill
+            .owned(AnswerKey::Hours)
+            .unwrap_or_else(|| format!("{}\n{}", t.hours_title, opening_hours(ctx.hours, t))),
+        Intent::Prices => {
+            let named = Filler {
+                services: ctx.knowledge.services_named(words),
+                ..*fill
+            };
+            named.owned(AnswerKey::Prices).unwrap_or_else(|| {
+                if ctx.knowledge.active_services().next().is_some() {
+                    named.text(t.prices_list)
+                } else {
+                    template.prices.to_owned()
+                }
+            })
+        }
+        Intent::Status => fill
+            .owned(AnswerKey::Status)
+            .unwrap_or_else(|| template.status.to_owned()),
+        Intent::Human if open => fill.owned(AnswerKey::Human).unwrap_or_else(|| {
+            fill.text(if ctx.people_notified {
                 t.human
             } else {
                 t.human_unnotified
-            };
-            fill(text, &[("business", name)])
-        }
-        Intent::Unknown => [
-            t.help_intro,
-            t.help_hours,
-            template.help_prices,
-            template.help_status,
-            t.help_human,
-        ]
-        .iter()
-        .enumerate()
-        .map(|(i, line)| {
-            if i == 0 {
-                (*line).to_owned()
+            })
+        }),
+        Intent::Human => fill.owned(AnswerKey::HumanClosed).unwrap_or_else(|| {
+            if fill.next_opening.is_some() {
+                fill.text(t.human_closed)
             } else {
-                format!("• {line}")
+                format!("{} {}", t.closed, t.human_when_open)
             }
-        })
-        .collect::<Vec<_>>()
-        .join("\n"),
+        }),
+        Intent::Location => fill
+            .owned(AnswerKey::Location)
+            .unwrap_or_else(|| fill.text(t.location)),
+        Intent::Unknown => help_menu(fill),
     }
 }
 
-/// A title, then one line per weekday, Monday first: "Montag: 09:00–18:00".
+/// What one can ask, with a word for each that works.
+fn help_menu(fill: &Filler) -> String {
+    let ctx = fill.ctx;
+    let has_address = !ctx.knowledge.doc().facts.address.is_empty();
+    help_lines(fill.t, ctx.template, has_address)
+}
+
+fn help_lines(t: &Texts, template: TemplateType, has_address: bool) -> String {
+    let template = t.template(template);
+    let mut lines = vec![
+        t.help_intro.to_owned(),
+        format!("• {}", t.help_hours),
+        format!("• {}", template.help_prices),
+        format!("• {}", template.help_status),
+    ];
+    if has_address {
+        lines.push(format!("• {}", t.help_location));
+    }
+    lines.push(format!("• {}", t.help_human));
+    lines.join("\n")
+}
+
+/// One line per weekday, Monday first: "Montag: 09:00–18:00".
 fn opening_hours(hours: &BusinessHours, t: &Texts) -> String {
-    let mut lines = vec![t.hours_title.to_owned()];
+    let mut lines = Vec::with_capacity(7);
     for (day, range) in t.weekdays.iter().zip(hours.days()) {
         let range = range.map_or_else(|| t.closed_day.to_owned(), |r| r.to_string());
         let day = crate::text::capitalize(day);
@@ -166,8 +439,27 @@ mod tests {
     use chrono::TimeZone;
     use chrono_tz::Europe::Berlin;
 
+    use std::sync::LazyLock;
+
+    use serde_json::json;
+
     use super::*;
+    use crate::domain::knowledge::KnowledgeInput;
     use Language::{De, En, Es, Fr};
+
+    /// The messages of `super::reply`'s answer (most tests need only them).
+    fn reply(ctx: &ReplyContext, text: &str, now: DateTime<Utc>) -> Vec<String> {
+        super::reply(ctx, text, now).parts
+    }
+
+    fn compiled(value: serde_json::Value) -> CompiledKnowledge {
+        let input: KnowledgeInput = serde_json::from_value(value).unwrap();
+        CompiledKnowledge::compile(input.parse().unwrap())
+    }
+
+    /// An address and nothing else: every built-in intent has an answer.
+    static WITH_ADDRESS: LazyLock<CompiledKnowledge> =
+        LazyLock::new(|| compiled(json!({"facts": {"address": "Main Street 1"}})));
 
     const TEMPLATES: [TemplateType; 3] = [
         TemplateType::Booking,
@@ -209,6 +501,8 @@ mod tests {
             max_message_length: 4096,
             first_contact: false,
             people_notified: true,
+            knowledge: &WITH_ADDRESS,
+            out_of_hours_note_due: true,
         }
     }
 
@@ -220,24 +514,28 @@ mod tests {
             (En, Intent::Prices) => "How much does it cost?",
             (En, Intent::Status) => "What is the status of my order?",
             (En, Intent::Human) => "Can I talk to a human?",
+            (En, Intent::Location) => "Where are you?",
             (En, Intent::Unknown) => "Do you like cats?",
             (De, Intent::Greeting) => "Hallo!",
             (De, Intent::OpeningHours) => "Wann haben Sie geöffnet?",
             (De, Intent::Prices) => "Was kostet das?",
             (De, Intent::Status) => "Wo ist meine Bestellung?",
             (De, Intent::Human) => "Ich möchte einen Mitarbeiter sprechen",
+            (De, Intent::Location) => "Wo sind Sie?",
             (De, Intent::Unknown) => "Mögen Sie Katzen?",
             (Es, Intent::Greeting) => "¡Hola!",
             (Es, Intent::OpeningHours) => "¿Cuál es vuestro horario?",
             (Es, Intent::Prices) => "¿Qué precio tiene?",
             (Es, Intent::Status) => "¿Dónde está mi pedido?",
             (Es, Intent::Human) => "Quiero hablar con una persona",
+            (Es, Intent::Location) => "¿Dónde estáis?",
             (Es, Intent::Unknown) => "¿Te gustan los gatos?",
             (Fr, Intent::Greeting) => "Bonjour !",
             (Fr, Intent::OpeningHours) => "Quels sont vos horaires ?",
             (Fr, Intent::Prices) => "Quel est le prix ?",
             (Fr, Intent::Status) => "Où en est ma commande ?",
             (Fr, Intent::Human) => "Je voudrais parler à un conseiller",
+            (Fr, Intent::Location) => "Où êtes-vous ?",
             (Fr, Intent::Unknown) => "Vous aimez les chats ?",
         }
     }
@@ -442,6 +740,7 @@ mod tests {
                     Intent::OpeningHours,
                     Intent::Prices,
                     Intent::Status,
+                    Intent::Location,
                     Intent::Human,
                 ];
                 assert_eq!(got, want, "{template:?} {lang:?}: {suggested:?} in {menu}");
@@ -450,7 +749,7 @@ mod tests {
     }
 
     #[test]
-    fn out_of_hours_names_the_next_opening_in_the_tenant_language() {
+    fn out_of_hours_the_bot_answers_and_only_its_promise_about_people_changes() {
         let hours = BusinessHours::default();
         let cases = [
             (En, "Monday at 09:00"),
@@ -461,24 +760,45 @@ mod tests {
         for template in TEMPLATES {
             for (lang, want) in cases {
                 let c = ctx(template, lang, "", &hours);
+                let quiet = ReplyContext {
+                    out_of_hours_note_due: false,
+                    ..c
+                };
                 for intent in Intent::ALL {
-                    let parts = reply(&c, ask(lang, intent), saturday_morning());
-                    assert_eq!(parts.len(), 1, "{lang:?} {intent:?}: {parts:?}");
-                    let text = &parts[0];
-                    assert!(text.contains(want), "{lang:?} {intent:?}: {text}");
-                    assert_in_language(text, lang, &format!("{lang:?} {intent:?}"));
-                    let promises_a_person = text.contains(texts(lang).human_when_open);
-                    assert_eq!(promises_a_person, intent == Intent::Human, "{text}");
+                    let what = format!("{template:?} {lang:?} {intent:?}");
+                    let open = super::reply(&c, ask(lang, intent), open_now());
+                    let closed = super::reply(&c, ask(lang, intent), saturday_morning());
+                    assert_eq!(closed.rule, open.rule, "{what}");
+                    assert!(!open.out_of_hours_note, "{what}");
+                    for part in &closed.parts {
+                        assert_in_language(part, lang, &what);
+                    }
+                    if intent == Intent::Human {
+                        // The promise names the next opening; no note repeats it.
+                        assert_eq!(closed.parts.len(), 1, "{what}: {closed:?}");
+                        assert!(closed.parts[0].contains(want), "{what}: {closed:?}");
+                        assert!(!closed.out_of_hours_note, "{what}");
+                        assert_ne!(closed.parts, open.parts, "{what}");
+                    } else {
+                        // The note, then the very answer given while open.
+                        assert!(closed.out_of_hours_note, "{what}");
+                        assert!(closed.parts[0].contains(want), "{what}: {closed:?}");
+                        assert_eq!(closed.parts[1..], open.parts[..], "{what}");
+                        // Once noted in this chat, the answer alone.
+                        let later = super::reply(&quiet, ask(lang, intent), saturday_morning());
+                        assert_eq!(later.parts, open.parts, "{what}");
+                        assert!(!later.out_of_hours_note, "{what}");
+                    }
                 }
-                // First contact out of hours: still only the out-of-hours answer.
+                // First contact out of hours: the note, then the welcome.
                 let first = ReplyContext {
                     first_contact: true,
-                    people_notified: true,
                     ..c
                 };
                 let parts = reply(&first, "hi", saturday_morning());
-                assert_eq!(parts.len(), 1);
+                assert_eq!(parts.len(), 2, "{parts:?}");
                 assert!(parts[0].contains(want), "{parts:?}");
+                assert_eq!(parts[1], lang.default_welcome_message("Salon Luna"));
             }
         }
     }
@@ -692,6 +1012,8 @@ mod tests {
             max_message_length: 4096,
             first_contact: false,
             people_notified,
+            knowledge: &WITH_ADDRESS,
+            out_of_hours_note_due: true,
         };
         let noon = DateTime::parse_from_rfc3339("2026-12-02T12:00:00Z")
             .unwrap()
@@ -701,5 +1023,212 @@ mod tests {
         let untold = reply(&ctx(false), "I want to talk to a human", noon).join(" ");
         assert!(!untold.contains("as soon as possible"), "{untold}");
         assert!(untold.contains("when they read it"), "{untold}");
+    }
+
+    /// A salon that told the bot its address, three services and two FAQ
+    /// entries (one with a placeholder of an extra fact).
+    static SALON: LazyLock<CompiledKnowledge> = LazyLock::new(|| {
+        compiled(json!({
+            "facts": {"address": "Hauptstraße 5, Berlin", "maps_url": "https://maps.example/luna",
+                      "phone": "+49 30 123456", "extra": {"parking": "in the yard behind the salon"}},
+            "services": [
+                {"name": "Haircut", "price": "25", "currency": "EUR", "duration_minutes": 30},
+                {"name": "Colouring", "price": "49.90", "currency": "EUR", "description": "incl. wash"},
+                {"name": "Beard trim", "price": 12, "currency": "EUR"},
+                {"name": "Perm", "price": 80, "currency": "EUR", "active": false}
+            ],
+            "faq": [
+                {"question": "Parking?", "triggers": ["parking", "parken", "park*"], "answer": "You can park {parking}."},
+                {"question": "Vouchers?", "triggers": ["gift card", "voucher*", "Gutschein"], "answer": "Yes, vouchers from 20 EUR. Call {phone}."}
+            ],
+            "answers": {"welcome": {"de": "Hallo bei {business}!"}}
+        }))
+    });
+
+    fn salon(language: Language) -> ReplyContext<'static> {
+        static HOURS: LazyLock<BusinessHours> = LazyLock::new(BusinessHours::default);
+        ReplyContext {
+            knowledge: &SALON,
+            ..ctx(TemplateType::Booking, language, "", &HOURS)
+        }
+    }
+
+    /// Monday 2026-03-23 23:00 in Berlin: closed, opens Tuesday 09:00.
+    fn monday_night() -> DateTime<Utc> {
+        berlin(2026, 3, 23, 23, 0)
+    }
+
+    #[test]
+    fn what_the_tenant_told_the_bot_answers_day_and_night() {
+        // (message, rule, what the answer holds, what it must not hold)
+        let cases: &[(&str, Rule, &[&str], &[&str])] = &[
+            (
+                "How much is a haircut?",
+                Rule::Intent(Intent::Prices),
+                &["• Haircut: 25.00 EUR (30 min)"],
+                &["Colouring", "Beard"],
+            ),
+            (
+                "What do your services cost?",
+                Rule::Intent(Intent::Prices),
+                &[
+                    "Our prices:",
+                    "• Haircut: 25.00 EUR (30 min)",
+                    "• Colouring: 49.90 EUR – incl. wash",
+                    "• Beard trim: 12.00 EUR",
+                ],
+                &["Perm"],
+            ),
+            (
+                "price for colouring and beard trim?",
+                Rule::Intent(Intent::Prices),
+                &["Colouring", "Beard trim"],
+                &["Haircut"],
+            ),
+            (
+                "Where are you?",
+                Rule::Intent(Intent::Location),
+                &["Hauptstraße 5, Berlin", "https://maps.example/luna"],
+                &[],
+            ),
+            (
+                "Is there PARKING?",
+                Rule::Faq(0),
+                &["You can park in the yard behind the salon."],
+                &[],
+            ),
+            (
+                "Do you sell gift cards?",
+                Rule::Faq(1),
+                &["vouchers from 20 EUR. Call +49 30 123456."],
+                &[],
+            ),
+            // An FAQ entry wins over the built-in intent ("price" is Prices).
+            (
+                "what is the price of a voucher",
+                Rule::Faq(1),
+                &["vouchers"],
+                &["Our prices"],
+            ),
+            (
+                "When are you open?",
+                Rule::Intent(Intent::OpeningHours),
+                &["Monday: 09:00–18:00"],
+                &[],
+            ),
+            (
+                "Do you like cats?",
+                Rule::HelpMenu,
+                &["where to find us (write \"address\")"],
+                &[],
+            ),
+        ];
+        let c = salon(En);
+        for (text, rule, has, has_not) in cases {
+            for (when, now) in [("noon", open_now()), ("23:00", monday_night())] {
+                let got = super::reply(&c, text, now);
+                assert_eq!(got.rule, *rule, "{text:?} at {when}");
+                assert_eq!(got.fell_through(), *rule == Rule::HelpMenu, "{text:?}");
+                let joined = got.parts.join("\n");
+                for want in *has {
+                    assert!(joined.contains(want), "{text:?} at {when}: {joined}");
+                }
+                for not in *has_not {
+                    assert!(!joined.contains(not), "{text:?} at {when}: {joined}");
+                }
+                let noted = joined.contains("open again on Tuesday at 09:00");
+                assert_eq!(noted, when == "23:00", "{text:?} at {when}: {joined}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_catalogue_of_a_shop_lists_its_products_in_the_tenants_language() {
+        let shop = compiled(json!({"services": [
+            {"name": "Tasse", "price": "9.5", "currency": "eur"},
+            {"name": "Teekanne", "price": 35, "currency": "EUR"}
+        ]}));
+        let hours = BusinessHours::default();
+        let c = ReplyContext {
+            knowledge: &shop,
+            ..ctx(TemplateType::Ecommerce, De, "", &hours)
+        };
+        let all = reply(&c, "Haben Sie einen Katalog?", open_now()).join("\n");
+        assert_eq!(
+            all,
+            "Unsere Preise:\n• Tasse: 9,50 EUR\n• Teekanne: 35,00 EUR"
+        );
+        let one = reply(&c, "Was kostet die Teekanne?", open_now()).join("\n");
+        assert_eq!(one, "Unsere Preise:\n• Teekanne: 35,00 EUR");
+    }
+
+    #[test]
+    fn the_owners_wording_replaces_the_default_and_fills_placeholders() {
+        let own = compiled(json!({
+            "facts": {"address": "Main Street 1", "booking_url": "https://book.example"},
+            "answers": {
+                "hours": {"en": "We are open:\n{hours}\nBook at {booking_link}"},
+                "human_closed": {"en": "{business} is closed; back {next_opening}."},
+                "out_of_hours": {"en": ""},
+                "help": {"en": "Ask about hours or prices."}
+            }
+        }));
+        let hours = BusinessHours::default();
+        let c = ReplyContext {
+            knowledge: &own,
+            ..ctx(TemplateType::Booking, En, "", &hours)
+        };
+        let text = reply(&c, "hours?", open_now()).join("\n");
+        assert!(
+            text.starts_with("We are open:\nMonday: 09:00–18:00"),
+            "{text}"
+        );
+        assert!(text.ends_with("Book at https://book.example"), "{text}");
+        // A blank out-of-hours note is no note.
+        let night = super::reply(&c, "hours?", monday_night());
+        assert!(!night.out_of_hours_note);
+        assert_eq!(night.parts.join("\n"), text);
+        assert_eq!(
+            reply(&c, "I want a human", monday_night()),
+            ["Salon Luna is closed; back Tuesday at 09:00."]
+        );
+        assert_eq!(
+            reply(&c, "what?", open_now()),
+            ["Ask about hours or prices."]
+        );
+        // German has no own text: its default stays.
+        let de = ReplyContext { language: De, ..c };
+        assert!(reply(&de, "Öffnungszeiten", open_now())[0].starts_with("Unsere Öffnungszeiten:"));
+    }
+
+    #[test]
+    fn a_location_question_without_an_address_falls_through() {
+        let hours = BusinessHours::default();
+        let empty = CompiledKnowledge::default();
+        let c = ReplyContext {
+            knowledge: &empty,
+            ..ctx(TemplateType::Booking, En, "", &hours)
+        };
+        let got = super::reply(&c, "where are you?", open_now());
+        assert!(got.fell_through());
+        assert!(!got.parts.join(" ").contains("address"), "{got:?}");
+        assert!(falls_through(&empty, En, "where are you"));
+        assert!(!falls_through(&SALON, En, "where are you"));
+        assert!(!falls_through(&SALON, En, "is there parking"));
+        assert!(falls_through(&SALON, En, "do you like cats"));
+    }
+
+    #[test]
+    fn first_contact_with_a_question_nothing_covers_gets_the_welcome_and_counts_as_unanswered() {
+        let first = ReplyContext {
+            first_contact: true,
+            ..salon(De)
+        };
+        let got = super::reply(&first, "Haben Sie Katzen?", open_now());
+        assert_eq!(got.parts, ["Hallo bei Salon Luna!"]);
+        assert!(got.fell_through());
+        let faq = super::reply(&first, "Kann ich parken?", open_now());
+        assert_eq!(faq.rule, Rule::Faq(0));
+        assert_eq!(faq.parts.len(), 2, "welcome, then the answer: {faq:?}");
     }
 }

@@ -18,7 +18,9 @@ use crate::domain::language::Language;
 pub(super) struct Texts {
     /// Monday first, as used inside a sentence ("lundi", "Montag").
     pub weekdays: [&'static str; 7],
-    /// Out of hours with a known next opening: `{day}`, `{time}` (HH:MM).
+    /// The next opening inside a sentence: `{day}`, `{time}` (HH:MM).
+    pub next_opening: &'static str,
+    /// Out of hours with a known next opening: `{next_opening}`.
     pub closed_until: &'static str,
     /// Out of hours and never open again (no next opening).
     pub closed: &'static str,
@@ -30,6 +32,19 @@ pub(super) struct Texts {
     /// Handing over when nobody can be told right away: no quick answer
     /// promised. `{business}`.
     pub human_unnotified: &'static str,
+    /// Handing over while closed, with a known next opening:
+    /// `{business}`, `{next_opening}`.
+    pub human_closed: &'static str,
+    /// Where the business is: `{address}`, `{maps_url}` (may be empty).
+    pub location: &'static str,
+    /// The prices answer when the tenant listed services: `{services}`.
+    pub prices_list: &'static str,
+    /// Help menu item for the address (shown when there is one).
+    pub help_location: &'static str,
+    /// A service's duration: `{minutes}`.
+    pub minutes: &'static str,
+    /// The decimal separator of prices.
+    pub decimal: char,
     /// Stands in for `{business}` in `human` when the tenant has no name; it
     /// fits the grammar around `{business}` ("von unserem Team").
     pub our_team: &'static str,
@@ -86,21 +101,28 @@ pub(super) const fn texts(language: Language) -> &'static Texts {
 /// like a placeholder (a business called "{day}") is copied as it is. An
 /// unknown `{…}` is kept literally.
 pub(super) fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    fill_with(template, |name| {
+        values
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    })
+}
+
+/// `fill` with the values computed on demand (a placeholder the text does
+/// not use costs nothing).
+pub(super) fn fill_with(template: &str, value: impl Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let from_brace = &rest[open..];
-        let known = from_brace.find('}').and_then(|close| {
-            let name = &from_brace[1..close];
-            values
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| (close, *value))
-        });
+        let known = from_brace
+            .find('}')
+            .and_then(|close| value(&from_brace[1..close]).map(|v| (close, v)));
         match known {
             Some((close, value)) => {
-                out.push_str(value);
+                out.push_str(&value);
                 rest = &from_brace[close + 1..];
             }
             None => {
@@ -123,11 +145,18 @@ const EN: Texts = Texts {
         "Saturday",
         "Sunday",
     ],
-    closed_until: "Thanks for your message! We are closed right now and open again on {day} at {time}.",
+    next_opening: "{day} at {time}",
+    closed_until: "Thanks for your message! We are closed right now and open again on {next_opening}.",
     closed: "Thanks for your message! We are currently closed.",
     human_when_open: "A person will answer you as soon as we are open again.",
     human: "Thanks! A person from {business} will get back to you here as soon as possible.",
     human_unnotified: "Thanks! Your message stays here for the team of {business}; a person will reply in this chat when they read it.",
+    human_closed: "Thanks! A person from {business} will answer you here when we open on {next_opening}.",
+    location: "You will find us at {address}.\n{maps_url}",
+    prices_list: "Our prices:\n{services}",
+    help_location: "where to find us (write \"address\")",
+    minutes: "{minutes} min",
+    decimal: '.',
     our_team: "our team",
     hours_title: "Our opening hours:",
     hours_line: "{day}: {hours}",
@@ -175,12 +204,19 @@ const DE: Texts = Texts {
         "Samstag",
         "Sonntag",
     ],
-    closed_until: "Danke für Ihre Nachricht! Wir haben gerade geschlossen und sind am {day} \
-                   um {time} Uhr wieder für Sie da.",
+    next_opening: "{day} um {time} Uhr",
+    closed_until: "Danke für Ihre Nachricht! Wir haben gerade geschlossen und sind am \
+                   {next_opening} wieder für Sie da.",
     closed: "Danke für Ihre Nachricht! Wir haben derzeit geschlossen.",
     human_when_open: "Sobald wir wieder geöffnet haben, antwortet Ihnen eine Person.",
     human: "Danke! Eine Person von {business} meldet sich hier so bald wie möglich bei Ihnen.",
     human_unnotified: "Danke! Ihre Nachricht bleibt hier für das Team von {business}; eine Person antwortet in diesem Chat, sobald sie sie liest.",
+    human_closed: "Danke! Eine Person von {business} antwortet Ihnen hier, sobald wir am {next_opening} öffnen.",
+    location: "Sie finden uns hier: {address}\n{maps_url}",
+    prices_list: "Unsere Preise:\n{services}",
+    help_location: "unserer Adresse (schreiben Sie „Adresse“)",
+    minutes: "{minutes} Min.",
+    decimal: ',',
     our_team: "unserem Team",
     hours_title: "Unsere Öffnungszeiten:",
     hours_line: "{day}: {hours}",
@@ -229,12 +265,19 @@ const ES: Texts = Texts {
         "sábado",
         "domingo",
     ],
+    next_opening: "{day} a las {time}",
     closed_until: "¡Gracias por tu mensaje! Ahora mismo estamos cerrados y volvemos a abrir \
-                   el {day} a las {time}.",
+                   el {next_opening}.",
     closed: "¡Gracias por tu mensaje! En este momento estamos cerrados.",
     human_when_open: "Una persona te responderá en cuanto volvamos a abrir.",
     human: "¡Gracias! Una persona de {business} te responderá por aquí lo antes posible.",
     human_unnotified: "¡Gracias! Tu mensaje queda aquí para el equipo de {business}; una persona te responderá en este chat cuando lo lea.",
+    human_closed: "¡Gracias! Una persona de {business} te responderá por aquí cuando abramos el {next_opening}.",
+    location: "Estamos en {address}.\n{maps_url}",
+    prices_list: "Nuestros precios:\n{services}",
+    help_location: "dónde estamos (escribe «dirección»)",
+    minutes: "{minutes} min",
+    decimal: ',',
     our_team: "nuestro equipo",
     hours_title: "Nuestro horario:",
     hours_line: "{day}: {hours}",
@@ -274,13 +317,20 @@ const FR: Texts = Texts {
     weekdays: [
         "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
     ],
+    next_opening: "{day} à {time}",
     closed_until: "Merci pour votre message ! Nous sommes fermés pour le moment et rouvrons \
-                   {day} à {time}.",
+                   {next_opening}.",
     closed: "Merci pour votre message ! Nous sommes actuellement fermés.",
     human_when_open: "Une personne vous répondra dès que nous serons de nouveau ouverts.",
     // "de chez" reads right before any name, vowel or not ("de chez Atelier").
     human: "Merci ! Une personne de chez {business} vous répondra ici dès que possible.",
     human_unnotified: "Merci ! Votre message reste ici pour l'équipe de {business} ; une personne vous répondra dans ce chat dès qu'elle le lira.",
+    human_closed: "Merci ! Une personne de chez {business} vous répondra ici dès notre réouverture, {next_opening}.",
+    location: "Vous nous trouverez à cette adresse : {address}\n{maps_url}",
+    prices_list: "Voici nos prix :\n{services}",
+    help_location: "notre adresse (écrivez « adresse »)",
+    minutes: "{minutes} min",
+    decimal: ',',
     our_team: "nous",
     hours_title: "Voici nos horaires d'ouverture :",
     hours_line: "{day} : {hours}",
@@ -337,8 +387,19 @@ mod tests {
             ("time", "09:00"),
             ("hours", "09:00–18:00"),
             ("business", "Salon Luna"),
+            ("next_opening", "DAY 09:00"),
+            ("address", "Main Street 1"),
+            ("maps_url", "https://maps.example/x"),
+            ("services", "• Haircut"),
+            ("minutes", "30"),
         ];
         let mut raw = vec![
+            t.next_opening,
+            t.human_closed,
+            t.location,
+            t.prices_list,
+            t.help_location,
+            t.minutes,
             t.closed_until,
             t.closed,
             t.human_when_open,

@@ -9,6 +9,7 @@ pub mod bots;
 pub mod cloud_webhook;
 pub mod control;
 pub mod inbox;
+pub mod knowledge;
 pub mod messages;
 pub mod notifications;
 pub mod portal;

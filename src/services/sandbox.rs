@@ -90,7 +90,10 @@ pub async fn scan(
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerDraft {
+    /// Missing is refused by `parse` (422 naming it), like empty.
+    #[serde(default)]
     pub from: String,
+    #[serde(default)]
     pub text: String,
     /// The message id (the dedup key); generated when absent.
     #[serde(default)]

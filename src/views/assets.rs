@@ -33,6 +33,8 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("inbox.js", js(), include_str!("../../static/inbox.js")),
         // New forms' time zone: the browser's own (the form works without it).
         ("zone.js", js(), include_str!("../../static/zone.js")),
+        // The portal's "Bot" page: what the bot knows, try your bot (needs it).
+        ("bot.js", js(), include_str!("../../static/bot.js")),
     ]
     .into_iter()
     .map(|(name, mime, body)| Asset {
@@ -77,6 +79,11 @@ pub fn portal_scripts() -> [String; 2] {
 /// The scripts of the inbox pages.
 pub fn inbox_scripts() -> [String; 1] {
     [url("inbox.js")]
+}
+
+/// The scripts of the portal's "Bot" page.
+pub fn bot_scripts() -> [String; 1] {
+    [url("bot.js")]
 }
 
 /// The scripts of a page with a new form's time zone field.

@@ -153,6 +153,7 @@ pub enum PortalSection {
     Logs,
     Settings,
     Team,
+    Bot,
 }
 
 /// What every portal page knows about its viewer.
@@ -180,6 +181,7 @@ pub fn portal_page_with_scripts(
     let links = [
         (PortalSection::Status, PortalUrl::Status, "Status"),
         (PortalSection::Inbox, PortalUrl::Inbox, "Inbox"),
+        (PortalSection::Bot, PortalUrl::Bot, "Bot"),
         (PortalSection::Logs, PortalUrl::Logs, "Logs"),
         (PortalSection::Settings, PortalUrl::Settings, "Settings"),
         (PortalSection::Team, PortalUrl::Team, "Team"),

@@ -101,6 +101,7 @@ async fn waiting_chat(app: &TestApp, tenant: Uuid) -> i64 {
         last_human_at: Set(None),
         notified_at: Set(None),
         text_only_notice_at: Set(None),
+        out_of_hours_notice_at: Set(None),
     }
     .insert(app.db())
     .await

@@ -264,6 +264,7 @@ const OWNER_ROUTES: &[Route] = &[
     ("POST", "/portal/settings"),
     ("POST", "/portal/settings/transport"),
     ("POST", "/portal/settings/pairing"),
+    ("GET", "/portal/bot"),
     ("GET", "/portal/team"),
     ("POST", "/portal/team/invite"),
     ("POST", "/portal/team/members/{id}/remove"),
@@ -275,6 +276,20 @@ const OWNER_ROUTES: &[Route] = &[
     ("GET", "/api/portal/tenant/current/logs"),
     ("POST", "/api/portal/tenant/current/bot/new-code"),
     ("POST", "/api/portal/tenant/current/sandbox/scan"),
+    ("POST", "/api/portal/tenant/current/sandbox/inbound"),
+    ("GET", "/api/portal/tenant/current/sandbox/outbox"),
+    ("GET", "/api/portal/knowledge"),
+    ("PUT", "/api/portal/knowledge"),
+    ("POST", "/api/portal/try"),
+    ("GET", "/api/portal/knowledge/answers"),
+    ("PUT", "/api/portal/knowledge/answers/{key}/{lang}"),
+    ("DELETE", "/api/portal/knowledge/answers/{key}/{lang}"),
+    (
+        "POST",
+        "/api/portal/knowledge/answers/versions/{vid}/restore",
+    ),
+    ("GET", "/api/portal/knowledge/unanswered"),
+    ("DELETE", "/api/portal/knowledge/unanswered/{qid}"),
     ("GET", "/api/portal/team"),
     ("POST", "/api/portal/team/invitations"),
     ("POST", "/api/portal/team/invitations/{id}/revoke"),
@@ -342,11 +357,19 @@ async fn staff_are_refused_with_403_on_every_owner_only_page_and_route() {
     // Well-formed requests: a malformed JSON body may be refused (400)
     // before the session is looked at, still without running the handler.
     for (method, path) in OWNER_ROUTES {
-        let path = path.replace("{id}", &Uuid::new_v4().to_string());
+        let path = path
+            .replace("{id}", &Uuid::new_v4().to_string())
+            .replace("{key}/{lang}", "hours/en")
+            .replace("{vid}", "1")
+            .replace("{qid}", "1");
         let response = match (*method, path.starts_with("/api/")) {
             ("GET", _) => staff.get(&path).await,
             (_, true) => staff
-                .portal_json(Method::POST, &path, &json!({}))
+                .portal_json(
+                    Method::from_bytes(method.as_bytes()).unwrap(),
+                    &path,
+                    &json!({}),
+                )
                 .send()
                 .await
                 .unwrap(),

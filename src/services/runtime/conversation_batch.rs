@@ -163,6 +163,8 @@ pub struct ConversationState {
     pub handoff: HandoffState,
     /// When the bot last said it reads text only.
     pub text_only_notice_at: Option<DateTime<Utc>>,
+    /// When the bot last led an answer with its out-of-hours note.
+    pub out_of_hours_notice_at: Option<DateTime<Utc>>,
 }
 
 impl ConversationState {
@@ -177,6 +179,7 @@ impl ConversationState {
                 last_human_at: row.last_human_at,
             },
             text_only_notice_at: row.text_only_notice_at,
+            out_of_hours_notice_at: row.out_of_hours_notice_at,
         }
     }
 }
@@ -279,6 +282,7 @@ pub async fn record(
                 conversation::Column::ModeSince,
                 conversation::Column::LastHumanAt,
                 conversation::Column::TextOnlyNoticeAt,
+                conversation::Column::OutOfHoursNoticeAt,
             ]));
         for row in conn.query_all_raw(backend.build(&insert)).await? {
             let tenant: TenantId = row.try_get("", "tenant_id")?;
@@ -295,6 +299,7 @@ pub async fn record(
                         last_human_at: row.try_get("", "last_human_at")?,
                     },
                     text_only_notice_at: row.try_get("", "text_only_notice_at")?,
+                    out_of_hours_notice_at: row.try_get("", "out_of_hours_notice_at")?,
                 },
             };
             opened.insert((tenant, chat), recorded);

@@ -25,6 +25,11 @@ pub struct HandoffChange {
     pub switched: Option<(Reason, Option<String>)>,
     /// Set when the bot told the customer it reads text only.
     pub text_only_notice: bool,
+    /// Set when the bot led its answer with the out-of-hours note.
+    pub out_of_hours_notice: bool,
+    /// Only the notices changed: `state` is what the bot read and must not
+    /// be written back (a person may have switched the chat meanwhile).
+    pub notices_only: bool,
     pub at: DateTime<Utc>,
 }
 
@@ -44,8 +49,32 @@ impl HandoffChange {
             state: after,
             switched,
             text_only_notice: false,
+            out_of_hours_notice: false,
+            notices_only: false,
             at,
         })
+    }
+
+    /// Records that the bot led its answer with the out-of-hours note,
+    /// on top of `change` (or on its own, keeping the state as it is).
+    pub fn with_out_of_hours_notice(
+        change: Option<Self>,
+        tenant_id: TenantId,
+        before: &ConversationState,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let mut change = change.unwrap_or(Self {
+            tenant_id,
+            conversation_id: before.id,
+            state: before.handoff,
+            switched: None,
+            text_only_notice: false,
+            out_of_hours_notice: false,
+            notices_only: true,
+            at,
+        });
+        change.out_of_hours_notice = true;
+        change
     }
 }
 
@@ -57,9 +86,26 @@ pub async fn apply(conn: &impl ConnectionTrait, change: &HandoffChange) -> Resul
         state,
         switched,
         text_only_notice,
+        out_of_hours_notice,
+        notices_only,
         at,
     } = change;
-    let mut update = conversation::Entity::update_many()
+    let mut update = conversation::Entity::update_many();
+    if *out_of_hours_notice {
+        update = update.col_expr(conversation::Column::OutOfHoursNoticeAt, Expr::value(*at));
+    }
+    if *text_only_notice {
+        update = update.col_expr(conversation::Column::TextOnlyNoticeAt, Expr::value(*at));
+    }
+    if *notices_only {
+        update
+            .filter(conversation::Column::Id.eq(*conversation_id))
+            .filter(conversation::Column::TenantId.eq(*tenant_id))
+            .exec(conn)
+            .await?;
+        return Ok(());
+    }
+    update = update
         .col_expr(conversation::Column::Mode, state.mode.to_value().into())
         .col_expr(
             conversation::Column::NeedsHuman,
@@ -93,9 +139,6 @@ pub async fn apply(conn: &impl ConnectionTrait, change: &HandoffChange) -> Resul
             conversation::Column::ModeReason,
             Expr::value(reason.as_str()),
         );
-    }
-    if *text_only_notice {
-        update = update.col_expr(conversation::Column::TextOnlyNoticeAt, Expr::value(*at));
     }
     update
         .filter(conversation::Column::Id.eq(*conversation_id))

@@ -242,6 +242,8 @@ pub struct LogBatch {
     pub marks: WorkerMarks,
     /// Conversations that switched mode or need a person now.
     pub handoffs: Vec<HandoffChange>,
+    /// Questions the bot answered with its help menu.
+    pub unanswered: Vec<super::unanswered::UnansweredAsk>,
 }
 
 /// What a committed batch stored.
@@ -263,6 +265,7 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
         deliveries,
         marks,
         handoffs,
+        unanswered,
     } = batch;
     let txn = crate::db::begin_write(db).await?;
     mark_workers(&txn, marks).await?;
@@ -357,6 +360,7 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
         }
     }
     record_deliveries(&txn, deliveries).await?;
+    super::unanswered::record(&txn, unanswered).await?;
     txn.commit().await?;
     Ok(Flushed {
         inbound: stored,

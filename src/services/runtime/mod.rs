@@ -5,4 +5,5 @@ pub mod conversation_batch;
 pub mod handoff;
 pub mod link;
 pub mod log_batch;
+pub mod unanswered;
 pub mod worker;

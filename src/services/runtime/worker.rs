@@ -52,6 +52,9 @@ pub struct BotConfig {
     pub linked_phone: Option<String>,
     /// Link by phone number (pairing code) instead of a QR code, when set.
     pub pairing_phone: Option<String>,
+    /// What the bot knows (facts, services, FAQ, the owner's wording),
+    /// compiled for matching once per load.
+    pub knowledge: std::sync::Arc<crate::replies::CompiledKnowledge>,
 }
 
 pub async fn load_bot_config(
@@ -84,6 +87,7 @@ pub async fn load_bot_config(
         .and_then(|data| data.get("linked_phone"))
         .and_then(|phone| phone.as_str())
         .map(str::to_owned);
+    let knowledge = crate::services::knowledge::load_compiled(db, tenant_id).await?;
     Ok(BotConfig {
         tenant_id,
         status: tenant.status,
@@ -111,6 +115,7 @@ pub async fn load_bot_config(
         ))),
         linked_phone,
         pairing_phone,
+        knowledge: std::sync::Arc::new(knowledge),
     })
 }
 

@@ -7,6 +7,7 @@
 mod admin;
 mod bots;
 mod conversations;
+mod knowledge;
 mod portal;
 mod team;
 mod transports;
@@ -40,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(admin::routes)
             .configure(bots::routes)
             .configure(conversations::routes)
+            .configure(knowledge::routes)
             .configure(portal::routes)
             .configure(team::routes)
             .configure(transports::routes),

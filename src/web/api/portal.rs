@@ -45,6 +45,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(
             resource("/portal/tenant/current/sandbox/scan").route(web::post().to(sandbox_scan)),
+        )
+        .service(
+            resource("/portal/tenant/current/sandbox/inbound")
+                .route(web::post().to(sandbox_inbound)),
+        )
+        .service(
+            resource("/portal/tenant/current/sandbox/outbox").route(web::get().to(sandbox_outbox)),
         );
 }
 
@@ -202,4 +209,32 @@ async fn sandbox_scan(
 ) -> Result<HttpResponse, AppError> {
     let phone = sandbox::scan(&state.db, state.sandbox.as_ref(), session.tenant_id(), None).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "scanned_by": phone })))
+}
+
+/// The owner plays a sandbox customer `{from, text, id?}`: stored as any
+/// customer's message (logged, answered by the running bot), so the whole
+/// bot can be tried without an admin. 202 once stored.
+async fn sandbox_inbound(
+    state: web::Data<AppState>,
+    session: OwnerSession,
+    body: PortalJson<sandbox::CustomerDraft>,
+) -> Result<HttpResponse, AppError> {
+    let written = sandbox::customer_writes(
+        &state.db,
+        state.bots.as_ref(),
+        state.sandbox.as_ref(),
+        session.tenant_id(),
+        body.0,
+    )
+    .await?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": written.id })))
+}
+
+/// What the bot sent to the tenant's sandbox customers.
+async fn sandbox_outbox(
+    state: web::Data<AppState>,
+    session: OwnerSession,
+) -> Result<HttpResponse, AppError> {
+    let sent = sandbox::outbox(&state.db, state.sandbox.as_ref(), session.tenant_id()).await?;
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(sent))
 }

@@ -53,6 +53,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/portal/settings/transport").post(transport::set))
         .service(web::resource("/portal/settings/pairing").post(transport::pairing))
+        .service(web::resource("/portal/bot").get(bot))
         .service(web::resource("/portal/team").get(team::show))
         .service(web::resource("/portal/team/invite").post(team::invite))
         .service(web::resource("/portal/team/members/{id}/remove").post(team::remove_member))
@@ -96,4 +97,12 @@ async fn flash_redirect(
 ) -> Result<HttpResponse, AppError> {
     session.flash(state, flash).await?;
     Ok(redirect(to))
+}
+
+/// `/portal/bot`: the frame `bot.js` fills from `/api/portal/knowledge`.
+async fn bot(session: crate::web::auth::OwnerSession) -> HttpResponse {
+    html(
+        StatusCode::OK,
+        crate::views::portal::bot::page(&chrome(&session, PortalSection::Bot)),
+    )
 }

@@ -25,6 +25,9 @@ pub struct HandoffChange {
     pub switched: Option<(Reason, Option<String>)>,
     /// Set when the bot told the customer it reads text only.
     pub text_only_notice: bool,
+    /// Whether it needed a person before (`conversation.needs_human` is
+    /// told when that changes).
+    pub needed_human_before: bool,
     pub at: DateTime<Utc>,
 }
 
@@ -44,6 +47,7 @@ impl HandoffChange {
             state: after,
             switched,
             text_only_notice: false,
+            needed_human_before: before.handoff.needs_human,
             at,
         })
     }
@@ -58,6 +62,7 @@ pub async fn apply(conn: &impl ConnectionTrait, change: &HandoffChange) -> Resul
         switched,
         text_only_notice,
         at,
+        needed_human_before: _,
     } = change;
     let mut update = conversation::Entity::update_many()
         .col_expr(conversation::Column::Mode, state.mode.to_value().into())

@@ -10,6 +10,7 @@ mod conversations;
 mod portal;
 mod team;
 mod transports;
+mod webhooks;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -42,7 +43,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(conversations::routes)
             .configure(portal::routes)
             .configure(team::routes)
-            .configure(transports::routes),
+            .configure(transports::routes)
+            .configure(webhooks::routes),
     );
 }
 

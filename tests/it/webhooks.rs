@@ -427,3 +427,108 @@ async fn another_tenants_endpoint_is_a_404_on_every_route() {
     assert_eq!(mine["url"], "https://example.com/hook");
     let _ = user_a;
 }
+
+#[tokio::test]
+async fn kill_9_mid_delivery_loses_no_event_and_resends_at_most_the_one_in_flight() {
+    use crate::helpers::ServerProcess;
+    let server = ServerProcess::start_on_test_database(&[
+        ("FLOWHQ__WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
+        ("FLOWHQ__WEBHOOKS__TIMEOUT", "2s"),
+    ])
+    .await;
+    // A slow receiver: each delivery takes 150 ms, so the kill lands mid-way.
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(150)))
+        .mount(&receiver)
+        .await;
+    let admin = |method: Method, path: String, body: Value| {
+        let request = server.admin(method, &path).json(&body);
+        async move {
+            let (status, body) = json_of(request.send().await.unwrap()).await;
+            assert!(status.is_success(), "{path}: {status} {body}");
+            body
+        }
+    };
+    let tenant = crate::helpers::id_of(
+        &admin(
+            Method::POST,
+            "/api/admin/tenants".into(),
+            crate::helpers::tenant_draft(1),
+        )
+        .await,
+    );
+    admin(
+        Method::POST,
+        format!("{}/approve", tenant_path(tenant)),
+        json!({}),
+    )
+    .await;
+    admin(
+        Method::POST,
+        format!("{}/bot/start", tenant_path(tenant)),
+        json!({}),
+    )
+    .await;
+    eventually("the QR code", || async {
+        let qr = admin(
+            Method::GET,
+            format!("{}/qr", tenant_path(tenant)),
+            Value::Null,
+        )
+        .await;
+        (qr["state"] == "QR_READY").then_some(())
+    })
+    .await;
+    admin(
+        Method::POST,
+        format!("{}/sandbox/scan", tenant_path(tenant)),
+        json!({}),
+    )
+    .await;
+    admin(
+        Method::POST,
+        hooks(tenant),
+        json!({ "url": receiver.uri(), "events": ["message.received"] }),
+    )
+    .await;
+    let texts: Vec<String> = (1..=15).map(|n| format!("before the crash {n}")).collect();
+    for (n, text) in texts.iter().enumerate() {
+        admin(
+            Method::POST,
+            format!("{}/sandbox/inbound", tenant_path(tenant)),
+            json!({ "from": CUSTOMER, "text": text, "id": format!("crash-{n}") }),
+        )
+        .await;
+    }
+    eventually("some deliveries under way", || async {
+        (receiver.received_requests().await?.len() >= 3).then_some(())
+    })
+    .await;
+    let server = server.restart().await;
+    let got = eventually("every event after the restart", || async {
+        let got = received(&receiver).await;
+        let distinct: std::collections::HashSet<String> = got
+            .iter()
+            .map(|(_, b)| b["data"]["text"].as_str().unwrap().to_owned())
+            .collect();
+        (distinct.len() == texts.len()).then_some(got)
+    })
+    .await;
+    let mut order: Vec<String> = Vec::new();
+    for (_, body) in &got {
+        let text = body["data"]["text"].as_str().unwrap().to_owned();
+        if order.last() != Some(&text) {
+            assert!(!order.contains(&text), "{text} again after a later one");
+            order.push(text);
+        }
+    }
+    assert_eq!(order, texts);
+    // Concurrency 1: at most the one in flight was sent twice.
+    assert!(got.len() <= texts.len() + 1, "{} requests", got.len());
+    drop(server);
+}
+
+fn tenant_path(id: Uuid) -> String {
+    format!("/api/admin/tenants/{id}")
+}

@@ -43,9 +43,10 @@ use crate::services::audit::{self, Actor};
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// The first bytes of an answer kept in the delivery log.
 pub const LOGGED_RESPONSE_BYTES: usize = 1024;
-/// A claim lasts this long past the delivery timeout: then another worker
-/// (or this one after a restart) may take the event again.
-const LEASE_MARGIN: Duration = Duration::from_secs(50);
+/// A claim lasts this long past the delivery timeout (which bounds the
+/// whole request, answer included): then another worker, or this one after
+/// a restart, may take the event again.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 /// Wakes the worker when events were committed (a cheap `Notify`; the
 /// worker's timer is the backstop, rows are the truth).

@@ -153,6 +153,7 @@ pub enum PortalSection {
     Logs,
     Settings,
     Team,
+    Webhooks,
 }
 
 /// What every portal page knows about its viewer.
@@ -183,6 +184,7 @@ pub fn portal_page_with_scripts(
         (PortalSection::Logs, PortalUrl::Logs, "Logs"),
         (PortalSection::Settings, PortalUrl::Settings, "Settings"),
         (PortalSection::Team, PortalUrl::Team, "Team"),
+        (PortalSection::Webhooks, PortalUrl::Webhooks, "Webhooks"),
     ];
     let links: Vec<_> = links
         .into_iter()

@@ -532,3 +532,85 @@ async fn kill_9_mid_delivery_loses_no_event_and_resends_at_most_the_one_in_fligh
 fn tenant_path(id: Uuid) -> String {
     format!("/api/admin/tenants/{id}")
 }
+
+#[tokio::test]
+async fn the_owner_adds_an_endpoint_reads_its_delivery_log_and_sends_an_event_again_in_the_browser()
+{
+    use crate::helpers::Chromium;
+    let app = spawn_app().await;
+    let Some(chromium) = Chromium::launch(&app).await else {
+        return;
+    };
+    // 400: never retried, so the second request can only be "Send again".
+    let server = receiver(400).await;
+    chromium.sign_in_owner(&app, "hook@example.com").await;
+    chromium.goto("/portal/webhooks").await;
+    chromium
+        .type_into("#url", &format!("{}/flowhq", server.uri()))
+        .await;
+    chromium
+        .click(r#"form[action="/portal/webhooks"] button[type=submit]"#)
+        .await;
+    let secret = chromium
+        .wait_until(
+            "the new endpoint's secret, shown once",
+            "(document.getElementById('webhook-secret') || {}).textContent",
+        )
+        .await;
+    let secret = secret.as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    // Not on the page again.
+    chromium.goto("/portal/webhooks").await;
+    assert!(!chromium.page_text().await.contains("whsec_"));
+    chromium.click("#webhook-endpoints a").await;
+    chromium
+        .wait_until(
+            "the endpoint's page",
+            "location.pathname.startsWith('/portal/webhooks/')",
+        )
+        .await;
+    let page = chromium.js("return location.pathname;").await;
+    let page = page.as_str().unwrap().to_owned();
+    chromium
+        .click(r#"form[action$="/test"] button[type=submit]"#)
+        .await;
+    // The log shows the failed attempt (400) once it happened.
+    eventually("the attempt in the delivery log", || async {
+        chromium.goto(&page).await;
+        let text = chromium.page_text().await;
+        (text.contains("webhook.test") && text.contains("400") && text.contains("FAILED"))
+            .then_some(())
+    })
+    .await;
+    chromium
+        .click(r#"#webhook-attempts form[action$="/resend"] button[type=submit]"#)
+        .await;
+    chromium
+        .wait_until(
+            "the 'queued again' flash",
+            "(document.querySelector('.flash-success') || {textContent: ''}).textContent.includes('sent again')",
+        )
+        .await;
+    let requests = eventually("the event sent again", || async {
+        let got = received(&server).await;
+        (got.len() >= 2).then_some(got)
+    })
+    .await;
+    assert_eq!(requests.len(), 2);
+    let ids: Vec<&str> = requests
+        .iter()
+        .map(|(r, _)| r.headers["webhook-id"].to_str().unwrap())
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    for (request, _) in &requests {
+        verify(&secret, request);
+    }
+    eventually("both attempts in the log", || async {
+        chromium.goto(&page).await;
+        let rows = chromium
+            .js("return document.querySelectorAll('#webhook-attempts tbody tr').length;")
+            .await;
+        (rows.as_u64()? >= 2).then_some(())
+    })
+    .await;
+}

@@ -28,7 +28,7 @@ use crate::crypto::MasterKey;
 use crate::limits::{ActionLimiter, LoginLimiter, SignInStartLimiter};
 use crate::oauth::GoogleClient;
 use crate::services::notifications::Notifier;
-use crate::services::{admins, sessions, users};
+use crate::services::{admins, sessions, users, webhooks};
 use crate::state::AppState;
 use crate::{db, web as routes};
 
@@ -86,6 +86,8 @@ pub struct App {
     shutdown: CancellationToken,
     /// Background work owned by the app; awaited at shutdown.
     tasks: TaskTracker,
+    /// Webhook deliveries made by this process (the benchmark reads them).
+    webhook_stats: Arc<webhooks::delivery::DeliveryStats>,
 }
 
 impl App {
@@ -162,6 +164,7 @@ impl App {
         let google = GoogleClient::from_settings(&settings.google, &public_url)
             .context("building the Google sign-in client")?
             .map(Arc::new);
+        let webhook_stats = Arc::new(webhooks::delivery::DeliveryStats::default());
         let state = AppState {
             db,
             public_url,
@@ -174,12 +177,25 @@ impl App {
             )),
             bots: Arc::new(registry.clone()),
             live: registry.writer().live().clone(),
+            webhooks: registry.writer().webhook_waker().clone(),
             sandbox,
             master_key,
             notifier,
             settings: Arc::new(settings),
         };
         tasks.spawn(maintenance(state.clone(), shutdown.clone()));
+        webhooks::delivery::spawn(
+            webhooks::delivery::Deliverer::new(
+                state.db.clone(),
+                state.master_key.clone(),
+                state.settings.webhooks.clone(),
+            )
+            .context("building the webhook delivery client")?,
+            state.webhooks.clone(),
+            webhook_stats.clone(),
+            shutdown.clone(),
+            &tasks,
+        );
         // WhatsApp Web keys from before they were sealed, before a bot reads them.
         #[cfg(feature = "whatsapp-web")]
         match crate::bots::transport::whatsapp_web::store::seal_unsealed_rows(
@@ -249,7 +265,12 @@ impl App {
             registry,
             shutdown,
             tasks,
+            webhook_stats,
         })
+    }
+
+    pub fn webhook_stats(&self) -> &webhooks::delivery::DeliveryStats {
+        &self.webhook_stats
     }
 
     pub fn address(&self) -> SocketAddr {

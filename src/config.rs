@@ -37,6 +37,7 @@ pub struct Settings {
     pub whatsapp_web: WhatsappWebSettings,
     pub cloud_api: CloudApiSettings,
     pub smtp: SmtpSettings,
+    pub webhooks: WebhooksSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -59,6 +60,15 @@ pub struct ServerSettings {
     /// Reverse proxies whose forwarding headers are believed.
     #[serde(deserialize_with = "addresses_or_ranges")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// A list of humantime durations (`["5s", "5m"]`).
+fn durations<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Duration>, D::Error> {
+    let raw: Vec<humantime_serde::Serde<Duration>> = Deserialize::deserialize(deserializer)?;
+    Ok(raw
+        .into_iter()
+        .map(humantime_serde::Serde::into_inner)
+        .collect())
 }
 
 /// `192.0.2.1` (one address) or `10.0.0.0/8` (a range), each as a range.
@@ -296,6 +306,32 @@ pub enum SmtpTls {
     None,
 }
 
+/// Outbound webhooks to tenants' endpoints (`[webhooks]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksSettings {
+    /// Private, loopback, link-local and metadata addresses (and plain
+    /// http) allowed as targets: for self-hosters on a private network, and
+    /// tests. Off by default.
+    pub allow_private_targets: bool,
+    /// How long one delivery may take (connect, send, answer).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// The waits before each retry after a failed attempt (with ±10 %
+    /// jitter); an event fails for good after the last.
+    #[serde(deserialize_with = "durations")]
+    pub retry_delays: Vec<Duration>,
+    /// An endpoint whose every attempt failed for this long is disabled
+    /// and its owner told.
+    #[serde(with = "humantime_serde")]
+    pub disable_after: Duration,
+    /// Deliveries in flight at once in this process, all endpoints together.
+    pub max_in_flight: NonZeroU32,
+    /// How often the worker looks for due retries when nothing woke it.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetrySettings {
@@ -372,6 +408,8 @@ impl Settings {
         settings.bots.chat_rate_per_minute = unlimited;
         settings.bots.chat_burst = unlimited;
         settings.bots.drain_timeout = Duration::from_secs(2);
+        // Test receivers listen on loopback.
+        settings.webhooks.allow_private_targets = true;
         // No mail leaves a test unless it starts its own SMTP server.
         settings.smtp.host = String::new();
         // Never the working directory's key file: a fresh key per test app.
@@ -571,6 +609,26 @@ impl Settings {
 
         if let Err(err) = tracing_subscriber::EnvFilter::builder().parse(&self.telemetry.filter) {
             return Err(ConfigError::new("telemetry.filter", err.to_string()));
+        }
+        self.validate_webhooks()
+    }
+
+    fn validate_webhooks(&self) -> Result<(), ConfigError> {
+        let hooks = &self.webhooks;
+        for (key, value) in [
+            ("webhooks.timeout", hooks.timeout),
+            ("webhooks.disable_after", hooks.disable_after),
+            ("webhooks.poll_interval", hooks.poll_interval),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::new(key, "must be longer than 0s"));
+            }
+        }
+        if hooks.retry_delays.len() > 20 {
+            return Err(ConfigError::new(
+                "webhooks.retry_delays",
+                "must list at most 20 waits",
+            ));
         }
         Ok(())
     }

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     /// Team: no such member or invitation in the caller's tenant.
     MemberNotFound,
     InvitationNotFound,
+    /// Webhooks: no such endpoint in the caller's tenant.
+    WebhookNotFound,
     /// Team: an invitation past its 7 days, already accepted, or revoked.
     InvitationExpired,
     InvitationUsed,
@@ -68,6 +70,7 @@ impl ErrorCode {
             Self::ConversationNotFound => "conversation_not_found",
             Self::MemberNotFound => "member_not_found",
             Self::InvitationNotFound => "invitation_not_found",
+            Self::WebhookNotFound => "webhook_not_found",
             Self::InvitationExpired => "invitation_expired",
             Self::InvitationUsed => "invitation_used",
             Self::InvitationRevoked => "invitation_revoked",
@@ -103,7 +106,8 @@ impl ErrorCode {
             | Self::SetupRequestNotFound
             | Self::ConversationNotFound
             | Self::MemberNotFound
-            | Self::InvitationNotFound => StatusCode::NOT_FOUND,
+            | Self::InvitationNotFound
+            | Self::WebhookNotFound => StatusCode::NOT_FOUND,
             Self::InvitationExpired | Self::InvitationUsed | Self::InvitationRevoked => {
                 StatusCode::GONE
             }

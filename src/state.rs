@@ -43,4 +43,15 @@ pub struct AppState {
     pub google: Option<Arc<GoogleClient>>,
     /// Emails a tenant's people when a chat needs a person (`[smtp]`).
     pub notifier: Notifier,
+    /// Wakes the webhook delivery worker after a use case queued events.
+    pub webhooks: crate::services::webhooks::delivery::Waker,
+}
+
+impl AppState {
+    /// Where webhooks may be sent (`[webhooks] allow_private_targets`).
+    pub fn webhook_policy(&self) -> crate::services::webhooks::target::TargetPolicy {
+        crate::services::webhooks::target::TargetPolicy {
+            allow_private: self.settings.webhooks.allow_private_targets,
+        }
+    }
 }

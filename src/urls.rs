@@ -7,7 +7,7 @@ use entity::enums::TenantStatus;
 use uuid::Uuid;
 
 use crate::domain::bot::BotCommand;
-use crate::domain::ids::{ConversationId, TenantId};
+use crate::domain::ids::{ConversationId, TenantId, WebhookId};
 use crate::domain::lifecycle::status_name;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +115,14 @@ pub enum PortalUrl {
     TeamInvite,
     TeamRemoveMember(Uuid),
     TeamRevokeInvitation(Uuid),
+    /// The owner's webhook endpoints (list, create form).
+    Webhooks,
+    /// One endpoint: settings and delivery log.
+    Webhook(WebhookId),
+    /// A button of the endpoint's page: `toggle`, `rotate`, `test`, `delete`.
+    WebhookAction(WebhookId, &'static str),
+    /// "Send again" for one queued event of the endpoint.
+    WebhookResend(WebhookId, i64),
     /// Starts Google sign-in (or explains that it is not configured).
     SignIn,
     SignInCallback,
@@ -135,6 +143,11 @@ impl fmt::Display for PortalUrl {
             Self::TeamRevokeInvitation(id) => {
                 return write!(f, "/portal/team/invitations/{id}/revoke");
             }
+            Self::Webhook(id) => return write!(f, "/portal/webhooks/{id}"),
+            Self::WebhookAction(id, action) => return write!(f, "/portal/webhooks/{id}/{action}"),
+            Self::WebhookResend(id, event) => {
+                return write!(f, "/portal/webhooks/{id}/events/{event}/resend");
+            }
             _ => {}
         }
         f.write_str(match self {
@@ -146,7 +159,11 @@ impl fmt::Display for PortalUrl {
             | Self::ConversationTakeOver(_)
             | Self::ConversationHandBack(_)
             | Self::TeamRemoveMember(_)
-            | Self::TeamRevokeInvitation(_) => "",
+            | Self::TeamRevokeInvitation(_)
+            | Self::Webhook(_)
+            | Self::WebhookAction(..)
+            | Self::WebhookResend(..) => "",
+            Self::Webhooks => "/portal/webhooks",
             Self::Bot => "/portal/bot",
             Self::Team => "/portal/team",
             Self::TeamInvite => "/portal/team/invite",

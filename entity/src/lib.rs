@@ -26,6 +26,9 @@ pub mod user;
 pub mod wa_device;
 pub mod wa_key;
 pub mod web_session;
+pub mod webhook_attempt;
+pub mod webhook_endpoint;
+pub mod webhook_event;
 pub mod whatsapp_session;
 pub mod worker_process;
 
@@ -49,6 +52,9 @@ pub mod prelude {
     pub use super::wa_device::Entity as WaDevice;
     pub use super::wa_key::Entity as WaKey;
     pub use super::web_session::Entity as WebSession;
+    pub use super::webhook_attempt::Entity as WebhookAttempt;
+    pub use super::webhook_endpoint::Entity as WebhookEndpoint;
+    pub use super::webhook_event::Entity as WebhookEvent;
     pub use super::whatsapp_session::Entity as WhatsappSession;
     pub use super::worker_process::Entity as WorkerProcess;
 }

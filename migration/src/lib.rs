@@ -19,6 +19,7 @@ mod m20261205_000010_sealed_whatsapp_web_keys;
 mod m20261205_000011_inbox;
 mod m20261205_000012_team_invites;
 mod m20261205_000013_knowledge;
+mod m20261205_000015_webhooks;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000011_inbox::Migration),
             Box::new(m20261205_000012_team_invites::Migration),
             Box::new(m20261205_000013_knowledge::Migration),
+            Box::new(m20261205_000015_webhooks::Migration),
         ]
     }
 }

@@ -42,6 +42,7 @@ use crate::services::runtime::{
         DeliveryUpdate, InboundRow, LogBatch, OutboundRow, StatusUpdate, Stored, WorkerMarks,
     },
 };
+use crate::services::webhooks::delivery::Waker;
 
 /// Operations waiting for the writer; senders wait when it is full.
 const QUEUE_CAPACITY: usize = 16_384;
@@ -99,6 +100,7 @@ pub struct LogWriter {
     tx: mpsc::Sender<Op>,
     stats: Arc<WriterStats>,
     live: Live,
+    webhooks: Waker,
 }
 
 /// Rows committed so far (for the benchmark and the logs).
@@ -188,6 +190,7 @@ impl LogWriter {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let stats = Arc::new(WriterStats::default());
         let live = Live::default();
+        let webhooks = Waker::default();
         let committed = Arc::new(Notify::new());
         tracker.spawn_on(
             checkpoints(pool, committed.clone(), stats.clone(), shutdown.clone()),
@@ -206,6 +209,7 @@ impl LogWriter {
                 notify: committed,
                 node,
                 live: live.clone(),
+                webhooks: webhooks.clone(),
             }),
         ));
         // Every message waits for this task's commits: it gets a thread of
@@ -227,12 +231,22 @@ impl LogWriter {
                 runtime.spawn(writer);
             }
         }
-        Self { tx, stats, live }
+        Self {
+            tx,
+            stats,
+            live,
+            webhooks,
+        }
     }
 
     /// Where each committed batch tells its tenants' watchers.
     pub fn live(&self) -> &Live {
         &self.live
+    }
+
+    /// Woken after each commit that queued webhook events.
+    pub fn webhook_waker(&self) -> &Waker {
+        &self.webhooks
     }
 
     pub fn stats(&self) -> &WriterStats {
@@ -350,6 +364,7 @@ struct Committed {
     notify: Arc<Notify>,
     node: String,
     live: Live,
+    webhooks: Waker,
 }
 
 /// When a batch is committed: at `size` operations, or `interval` after
@@ -592,6 +607,9 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
             stats.sent.fetch_add(n_sent, Ordering::Relaxed);
             stats.batches.fetch_add(1, Ordering::Relaxed);
             committed.notify.notify_one();
+            if flushed.webhook_events > 0 {
+                committed.webhooks.wake();
+            }
             publish(&committed.live, &rows);
             for (reply, id) in replies.into_iter().zip(ids) {
                 let _ = reply.send(Ok(id));

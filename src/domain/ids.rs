@@ -79,6 +79,11 @@ uuid_id!(
     TenantId
 );
 
+uuid_id!(
+    /// A tenant's webhook endpoint, `webhook_endpoint.id`.
+    WebhookId
+);
+
 /// A conversation (one customer chat of a tenant), `conversation.id`.
 #[derive(
     Debug,

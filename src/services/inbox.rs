@@ -382,6 +382,7 @@ pub async fn reply(
         .await?;
     if let Some(change) = &change {
         handoff::apply(&txn, change).await?;
+        super::webhooks::events::record(&txn, &super::webhooks::events::of_handoff(change)).await?;
     }
     super::audit::record(
         &txn,
@@ -446,6 +447,7 @@ async fn switch(
     );
     if let Some(change) = &change {
         handoff::apply(&txn, change).await?;
+        super::webhooks::events::record(&txn, &super::webhooks::events::of_handoff(change)).await?;
         let name = match event {
             Event::HandBack => "conversation.hand_back",
             _ => "conversation.take_over",

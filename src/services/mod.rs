@@ -22,6 +22,7 @@ pub mod team;
 pub mod tenants;
 pub mod transports;
 pub mod users;
+pub mod webhooks;
 
 use serde::{Deserialize, Serialize};
 

@@ -154,6 +154,7 @@ pub enum PortalSection {
     Settings,
     Team,
     Bot,
+    Webhooks,
 }
 
 /// What every portal page knows about its viewer.
@@ -185,6 +186,7 @@ pub fn portal_page_with_scripts(
         (PortalSection::Logs, PortalUrl::Logs, "Logs"),
         (PortalSection::Settings, PortalUrl::Settings, "Settings"),
         (PortalSection::Team, PortalUrl::Team, "Team"),
+        (PortalSection::Webhooks, PortalUrl::Webhooks, "Webhooks"),
     ];
     let links: Vec<_> = links
         .into_iter()

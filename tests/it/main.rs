@@ -36,5 +36,6 @@ mod sqlite_live;
 mod team;
 mod transport_pages;
 mod use_cases;
+mod webhooks;
 #[cfg(feature = "whatsapp-web")]
 mod whatsapp_web;

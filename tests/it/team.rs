@@ -294,6 +294,22 @@ const OWNER_ROUTES: &[Route] = &[
     ("POST", "/api/portal/team/invitations"),
     ("POST", "/api/portal/team/invitations/{id}/revoke"),
     ("POST", "/api/portal/team/members/{id}/remove"),
+    ("GET", "/portal/webhooks"),
+    ("POST", "/portal/webhooks"),
+    ("GET", "/portal/webhooks/{wid}"),
+    ("POST", "/portal/webhooks/{wid}/toggle"),
+    ("POST", "/portal/webhooks/{wid}/rotate"),
+    ("POST", "/portal/webhooks/{wid}/test"),
+    ("POST", "/portal/webhooks/{wid}/delete"),
+    ("POST", "/portal/webhooks/{wid}/events/{event}/resend"),
+    ("GET", "/api/portal/webhooks"),
+    ("POST", "/api/portal/webhooks"),
+    // PATCH and DELETE here too; GET is enough to see the 403.
+    ("GET", "/api/portal/webhooks/{wid}"),
+    ("GET", "/api/portal/webhooks/{wid}/attempts"),
+    ("POST", "/api/portal/webhooks/{wid}/test"),
+    ("POST", "/api/portal/webhooks/{wid}/rotate-secret"),
+    ("POST", "/api/portal/webhooks/{wid}/events/{event}/resend"),
 ];
 
 /// Every `/portal…` path registered in `src/web` (`resource("…")`), with
@@ -361,7 +377,9 @@ async fn staff_are_refused_with_403_on_every_owner_only_page_and_route() {
             .replace("{id}", &Uuid::new_v4().to_string())
             .replace("{key}/{lang}", "hours/en")
             .replace("{vid}", "1")
-            .replace("{qid}", "1");
+            .replace("{qid}", "1")
+            .replace("{wid}", &Uuid::new_v4().to_string())
+            .replace("{event}", "1");
         let response = match (*method, path.starts_with("/api/")) {
             ("GET", _) => staff.get(&path).await,
             (_, true) => staff

@@ -30,6 +30,9 @@ pub struct HandoffChange {
     /// Only the notices changed: `state` is what the bot read and must not
     /// be written back (a person may have switched the chat meanwhile).
     pub notices_only: bool,
+    /// Whether it needed a person before (`conversation.needs_human` is
+    /// told when that changes).
+    pub needed_human_before: bool,
     pub at: DateTime<Utc>,
 }
 
@@ -51,6 +54,7 @@ impl HandoffChange {
             text_only_notice: false,
             out_of_hours_notice: false,
             notices_only: false,
+            needed_human_before: before.handoff.needs_human,
             at,
         })
     }
@@ -89,6 +93,7 @@ pub async fn apply(conn: &impl ConnectionTrait, change: &HandoffChange) -> Resul
         out_of_hours_notice,
         notices_only,
         at,
+        needed_human_before: _,
     } = change;
     let mut update = conversation::Entity::update_many();
     if *out_of_hours_notice {

@@ -19,6 +19,10 @@ use super::handoff::HandoffChange;
 use super::link::session_without_qr;
 
 use crate::domain::ids::TenantId;
+use crate::services::webhooks;
+use crate::services::webhooks::events::{
+    BotStatusChangedV1, EventType, MessageReceivedV1, MessageSentV1, MessageStatusV1, NewEvent,
+};
 
 /// Which of `ids` are tenants that still exist.
 pub async fn existing_tenants(
@@ -254,6 +258,8 @@ pub struct Flushed {
     pub inbound: Vec<Option<Stored>>,
     /// The ids of the outbound rows, in order.
     pub outbound: Vec<i64>,
+    /// Webhook deliveries queued with the batch (the worker is woken).
+    pub webhook_events: u64,
 }
 
 /// Writes one batch in ONE transaction.
@@ -313,7 +319,7 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
     for change in handoffs {
         super::handoff::apply(&txn, change).await?;
     }
-    let stored = inbound
+    let stored: Vec<Option<Stored>> = inbound
         .iter()
         .zip(ids)
         .map(|(row, id)| {
@@ -361,11 +367,97 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
     }
     record_deliveries(&txn, deliveries).await?;
     super::unanswered::record(&txn, unanswered).await?;
+    // Webhook events, in this transaction: one statement for the batch.
+    let events = webhook_events(
+        inbound,
+        &stored,
+        &batch.updates,
+        deliveries,
+        handoffs,
+        marks,
+    );
+    let webhook_events = webhooks::events::record(&txn, &events).await?;
     txn.commit().await?;
     Ok(Flushed {
         inbound: stored,
         outbound: outbound_ids,
+        webhook_events,
     })
+}
+
+/// The webhook events a batch causes, in the order they happened within
+/// it: messages received, messages sent, delivery reports, handoffs.
+fn webhook_events(
+    inbound: &[InboundRow],
+    stored: &[Option<Stored>],
+    updates: &[StatusUpdate],
+    deliveries: &[DeliveryUpdate],
+    handoffs: &[HandoffChange],
+    marks: &WorkerMarks,
+) -> Vec<NewEvent> {
+    let now = Utc::now();
+    let mut events = Vec::new();
+    for tenant in &marks.running {
+        events.push(NewEvent::new(
+            *tenant,
+            EventType::BotStatusChanged,
+            now,
+            &BotStatusChangedV1 {
+                status: WorkerStatus::Running.to_value(),
+                error: None,
+                at: now,
+            },
+        ));
+    }
+    for (row, stored) in inbound.iter().zip(stored) {
+        let Some(stored) = stored else { continue };
+        events.push(NewEvent::new(
+            row.tenant_id,
+            EventType::MessageReceived,
+            row.created_at,
+            &MessageReceivedV1 {
+                message_id: stored.id,
+                conversation_id: stored.conversation.map(|c| c.id),
+                chat: row.chat_id.clone(),
+                contact_name: row.contact_name.clone(),
+                text: row.text.clone(),
+                wa_message_id: row.wa_message_id.clone(),
+                received_at: row.created_at,
+            },
+        ));
+    }
+    for update in updates
+        .iter()
+        .filter(|update| update.status == MessageStatus::Sent)
+    {
+        events.push(NewEvent::new(
+            update.tenant_id,
+            EventType::MessageSent,
+            now,
+            &MessageSentV1 {
+                message_id: update.id,
+                wa_message_id: update.wa_message_id.clone(),
+                status: update.status,
+            },
+        ));
+    }
+    for report in deliveries
+        .iter()
+        .filter(|report| !delivery_steps_from(report.status).is_empty())
+    {
+        events.push(NewEvent::new(
+            report.tenant_id,
+            EventType::MessageStatus,
+            now,
+            &MessageStatusV1 {
+                wa_message_id: report.wa_message_id.clone(),
+                status: report.status,
+                error: report.error.clone(),
+            },
+        ));
+    }
+    events.extend(handoffs.iter().flat_map(webhooks::events::of_handoff));
+    events
 }
 
 /// Inserts outbound rows and returns their ids in the order given. A

@@ -11,6 +11,7 @@ pub mod onboarding;
 pub mod settings;
 pub mod status;
 pub mod team;
+pub mod webhooks;
 
 use crate::domain::hours::BusinessHours;
 use crate::views::components::{self, DayValues};

@@ -11,6 +11,7 @@ mod knowledge;
 mod portal;
 mod team;
 mod transports;
+mod webhooks;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -44,7 +45,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(knowledge::routes)
             .configure(portal::routes)
             .configure(team::routes)
-            .configure(transports::routes),
+            .configure(transports::routes)
+            .configure(webhooks::routes),
     );
 }
 

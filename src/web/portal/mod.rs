@@ -11,6 +11,7 @@ mod pages;
 mod sign_in;
 mod team;
 mod transport;
+mod webhooks;
 
 pub use inbox::person;
 
@@ -60,7 +61,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/portal/team/invitations/{id}/revoke").post(team::revoke_invitation),
         )
-        .service(web::resource("/portal/join/{token}").get(team::join));
+        .service(web::resource("/portal/join/{token}").get(team::join))
+        .service(
+            web::resource("/portal/webhooks")
+                .get(webhooks::list)
+                .post(webhooks::create),
+        )
+        .service(web::resource("/portal/webhooks/{wid}").get(webhooks::show))
+        .service(web::resource("/portal/webhooks/{wid}/toggle").post(webhooks::toggle))
+        .service(web::resource("/portal/webhooks/{wid}/rotate").post(webhooks::rotate))
+        .service(web::resource("/portal/webhooks/{wid}/test").post(webhooks::test))
+        .service(web::resource("/portal/webhooks/{wid}/delete").post(webhooks::delete))
+        .service(
+            web::resource("/portal/webhooks/{wid}/events/{event}/resend").post(webhooks::resend),
+        );
 }
 
 /// The page shell's view of the signed-in owner, with the flash message

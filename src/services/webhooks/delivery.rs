@@ -1,0 +1,585 @@
+//! The delivery worker: sends queued webhook events, signed, per endpoint
+//! in order, and records every attempt.
+//!
+//! Owns: claiming due events (a lease in `webhook_event.lease_until`; on
+//! PostgreSQL under `FOR UPDATE SKIP LOCKED`, so workers of several
+//! processes share the queue; SQLite has one process, hence one worker),
+//! the HTTP call (no redirects, 10 s, answers read up to 64 KiB, addresses
+//! checked again), the retry schedule, and marking an endpoint failing,
+//! flagged or disabled.
+//!
+//! Order: an endpoint's `concurrency` oldest PENDING events are its only
+//! candidates, so with concurrency 1 the oldest blocks the later ones until
+//! it is delivered or has failed for good.
+//! Crash safety: nothing is in memory only. A crash (kill -9 included)
+//! leaves claimed events PENDING with a lease that expires; they are sent
+//! again then (at most the ones in flight are sent twice; receivers
+//! deduplicate by `webhook-id`).
+//! Must not: hold a transaction across an HTTP call.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use entity::{webhook_attempt, webhook_endpoint, webhook_event};
+use rand::Rng;
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, Set, Statement, TransactionTrait, Value,
+};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::target::{TargetPolicy, delivery_client, is_public};
+use super::{DELIVERED, FAILED, PENDING};
+use crate::config::WebhooksSettings;
+use crate::crypto::MasterKey;
+use crate::domain::ids::{TenantId, WebhookId};
+use crate::services::audit::{self, Actor};
+
+/// Answers are read up to this many bytes (the rest is dropped).
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// The first bytes of an answer kept in the delivery log.
+pub const LOGGED_RESPONSE_BYTES: usize = 1024;
+/// A claim lasts this long past the delivery timeout (which bounds the
+/// whole request, answer included): then another worker, or this one after
+/// a restart, may take the event again.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// Wakes the worker when events were committed (a cheap `Notify`; the
+/// worker's timer is the backstop, rows are the truth).
+#[derive(Clone, Default)]
+pub struct Waker(Arc<Notify>);
+
+impl Waker {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+
+    async fn woken(&self) {
+        self.0.notified().await;
+    }
+}
+
+/// Everything a delivery needs.
+#[derive(Clone)]
+pub struct Deliverer {
+    db: DatabaseConnection,
+    key: MasterKey,
+    client: reqwest::Client,
+    policy: TargetPolicy,
+    settings: Arc<WebhooksSettings>,
+}
+
+/// Counters (the benchmark reads them).
+#[derive(Debug, Default)]
+pub struct DeliveryStats {
+    pub delivered: std::sync::atomic::AtomicU64,
+    pub failed_attempts: std::sync::atomic::AtomicU64,
+}
+
+impl Deliverer {
+    pub fn new(
+        db: DatabaseConnection,
+        key: MasterKey,
+        settings: WebhooksSettings,
+    ) -> anyhow::Result<Self> {
+        let policy = TargetPolicy {
+            allow_private: settings.allow_private_targets,
+        };
+        let client = delivery_client(policy, settings.timeout)?;
+        Ok(Self {
+            db,
+            key,
+            client,
+            policy,
+            settings: Arc::new(settings),
+        })
+    }
+
+    fn lease(&self) -> Duration {
+        self.settings.timeout + LEASE_MARGIN
+    }
+}
+
+/// Starts the worker (tracked); it stops when `shutdown` is cancelled,
+/// after the deliveries in flight (each bounded by the timeout).
+pub fn spawn(
+    deliverer: Deliverer,
+    waker: Waker,
+    stats: Arc<DeliveryStats>,
+    shutdown: CancellationToken,
+    tracker: &tokio_util::task::TaskTracker,
+) {
+    tracker.spawn(run(deliverer, waker, stats, shutdown));
+}
+
+async fn run(
+    deliverer: Deliverer,
+    waker: Waker,
+    stats: Arc<DeliveryStats>,
+    shutdown: CancellationToken,
+) {
+    let max = usize::try_from(deliverer.settings.max_in_flight.get()).unwrap_or(32);
+    let mut in_flight: JoinSet<()> = JoinSet::new();
+    loop {
+        let free = max.saturating_sub(in_flight.len());
+        if free > 0 && !shutdown.is_cancelled() {
+            match claim(&deliverer.db, free, deliverer.lease()).await {
+                Ok(claimed) => {
+                    for event in claimed {
+                        let deliverer = deliverer.clone();
+                        let stats = stats.clone();
+                        in_flight.spawn(async move {
+                            deliverer.deliver(event, &stats).await;
+                        });
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "claiming webhook events failed"),
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = waker.woken() => {}
+            () = tokio::time::sleep(deliverer.settings.poll_interval) => {}
+            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                if let Err(err) = done {
+                    tracing::error!(error = %err, "a webhook delivery panicked; its lease will expire");
+                }
+            }
+        }
+    }
+    // Deliveries in flight finish (each is bounded by the timeout); one
+    // cut short stays claimed until its lease expires, then is sent again.
+    let bound = deliverer.settings.timeout + Duration::from_secs(1);
+    let _ = tokio::time::timeout(bound, async {
+        while in_flight.join_next().await.is_some() {}
+    })
+    .await;
+    in_flight.abort_all();
+    tracing::debug!("webhook delivery worker stopped");
+}
+
+/// A claimed event.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub row: webhook_event::Model,
+}
+
+/// Claims up to `limit` due events: for each enabled endpoint, among its
+/// `concurrency` oldest PENDING events, those due and not claimed.
+pub async fn claim(
+    db: &DatabaseConnection,
+    limit: usize,
+    lease: Duration,
+) -> Result<Vec<Claimed>, DbErr> {
+    let now = Utc::now();
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
+    let backend = db.get_database_backend();
+    let postgres = backend == DatabaseBackend::Postgres;
+    let (p_now, p_limit, lock) = if postgres {
+        ("$1", "$2", " FOR UPDATE OF webhook_event SKIP LOCKED")
+    } else {
+        ("?1", "?2", "")
+    };
+    // The heads: per endpoint its 4 oldest PENDING (index on status,
+    // endpoint, id), then ranked to keep `concurrency` of them.
+    let sql = format!(
+        "WITH candidates AS ( \
+           SELECT w.id, w.endpoint_id, e.concurrency FROM webhook_endpoint e \
+           JOIN webhook_event w ON w.endpoint_id = e.id \
+           WHERE e.enabled AND w.id IN ( \
+             SELECT w3.id FROM webhook_event w3 \
+             WHERE w3.endpoint_id = e.id AND w3.status = 'PENDING' \
+             ORDER BY w3.id LIMIT 4) \
+         ), heads AS ( \
+           SELECT id FROM ( \
+             SELECT id, concurrency, \
+               ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY id) AS rn \
+             FROM candidates) ranked \
+           WHERE rn <= concurrency \
+         ) \
+         SELECT webhook_event.id FROM webhook_event \
+         WHERE webhook_event.id IN (SELECT id FROM heads) \
+           AND webhook_event.status = 'PENDING' \
+           AND webhook_event.next_attempt_at <= {p_now} \
+           AND (webhook_event.lease_until IS NULL OR webhook_event.lease_until < {p_now}) \
+         ORDER BY webhook_event.id LIMIT {p_limit}{lock}"
+    );
+    let txn = crate::db::begin_write(db).await?;
+    let ids: Vec<i64> = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                Value::from(now),
+                Value::from(i64::try_from(limit).unwrap_or(i64::MAX)),
+            ],
+        ))
+        .await?
+        .into_iter()
+        .map(|row| row.try_get::<i64>("", "id"))
+        .collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        txn.commit().await?;
+        return Ok(Vec::new());
+    }
+    webhook_event::Entity::update_many()
+        .col_expr(webhook_event::Column::LeaseUntil, Expr::value(until))
+        .filter(webhook_event::Column::Id.is_in(ids.iter().copied()))
+        .exec(&txn)
+        .await?;
+    let mut rows = webhook_event::Entity::find()
+        .filter(webhook_event::Column::Id.is_in(ids.iter().copied()))
+        .all(&txn)
+        .await?;
+    txn.commit().await?;
+    rows.sort_by_key(|row| row.id);
+    Ok(rows.into_iter().map(|row| Claimed { row }).collect())
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status_code: Option<u16>,
+    pub response: Option<String>,
+    pub error: Option<String>,
+    pub duration: Duration,
+}
+
+impl Outcome {
+    pub fn succeeded(&self) -> bool {
+        self.status_code
+            .is_some_and(|code| (200..300).contains(&code))
+    }
+
+    /// Whether trying again may help: no answer, 5xx, 3xx, or one of the
+    /// 4xx that say "later" (408, 409, 425, 429).
+    pub fn retryable(&self) -> bool {
+        match self.status_code {
+            None => true,
+            Some(code) if (400..500).contains(&code) => matches!(code, 408 | 409 | 425 | 429),
+            Some(_) => true,
+        }
+    }
+}
+
+/// The wait before retry number `attempt` (1 after the first failure):
+/// the configured delay ±10 %; `None` when there is no retry left.
+pub fn retry_delay(delays: &[Duration], attempt: usize) -> Option<Duration> {
+    let base = *delays.get(attempt.checked_sub(1)?)?;
+    let jitter = rand::rng().random_range(0.9..=1.1);
+    Some(base.mul_f64(jitter))
+}
+
+impl Deliverer {
+    /// Sends one claimed event and records the outcome.
+    pub async fn deliver(&self, claimed: Claimed, stats: &DeliveryStats) {
+        let event = claimed.row;
+        let outcome = match webhook_endpoint::Entity::find_by_id(event.endpoint_id)
+            .one(&self.db)
+            .await
+        {
+            Ok(Some(endpoint)) => self.send(&endpoint, &event).await,
+            // Deleted meanwhile: its events went with it.
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "reading a webhook endpoint failed; retried after the lease");
+                return;
+            }
+        };
+        if outcome.succeeded() {
+            stats
+                .delivered
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            stats
+                .failed_attempts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Err(err) = self.record(&event, &outcome).await {
+            tracing::warn!(error = %err, event = event.id, "recording a webhook attempt failed; sent again after the lease");
+        }
+    }
+
+    async fn send(
+        &self,
+        endpoint: &webhook_endpoint::Model,
+        event: &webhook_event::Model,
+    ) -> Outcome {
+        let began = Instant::now();
+        let failed = |error: String| Outcome {
+            status_code: None,
+            response: None,
+            error: Some(error),
+            duration: began.elapsed(),
+        };
+        // The URL again, and a literal address (which the resolver never
+        // sees) against the rules; names are checked by the resolver.
+        let url = match self.policy.parse_url(&endpoint.url) {
+            Ok(url) => url,
+            Err(err) => return failed(format!("refused: {err}")),
+        };
+        if !self.policy.allow_private {
+            let literal = match url.host() {
+                Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+                Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+                _ => None,
+            };
+            if let Some(ip) = literal.filter(|ip| !is_public(*ip)) {
+                return failed(format!("refused: {ip} is not a public address"));
+            }
+        }
+        let now = Utc::now();
+        let keys = match super::signing_keys(&self.key, endpoint, now) {
+            Ok(keys) => keys,
+            Err(err) => {
+                tracing::error!(error = %err, endpoint = %endpoint.id, "cannot open a webhook secret");
+                return failed("the signing secret cannot be read".into());
+            }
+        };
+        let timestamp = now.timestamp();
+        let signature = super::signing::signature_header(
+            &keys,
+            &event.event_id,
+            timestamp,
+            event.payload.as_bytes(),
+        );
+        let request = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &event.event_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(event.payload.clone());
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => return failed(describe(&err)),
+        };
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        let mut error = None;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = MAX_RESPONSE_BYTES.saturating_sub(body.len());
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    if body.len() >= MAX_RESPONSE_BYTES {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(err) => {
+                    error = Some(format!("reading the answer failed: {}", describe(&err)));
+                    break;
+                }
+            }
+        }
+        body.truncate(LOGGED_RESPONSE_BYTES);
+        let text = String::from_utf8_lossy(&body).into_owned();
+        Outcome {
+            status_code: Some(status),
+            response: (!text.is_empty()).then_some(text),
+            error: error.or_else(|| {
+                (!(200..300).contains(&status)).then(|| format!("answered HTTP {status}"))
+            }),
+            duration: began.elapsed(),
+        }
+    }
+
+    /// The attempt's row, the event's new state and the endpoint's health,
+    /// in one transaction.
+    async fn record(&self, event: &webhook_event::Model, outcome: &Outcome) -> Result<(), DbErr> {
+        let now = Utc::now();
+        let attempt = event.attempts + 1;
+        let txn = self.db.begin().await?;
+        webhook_attempt::ActiveModel {
+            tenant_id: Set(event.tenant_id),
+            endpoint_id: Set(event.endpoint_id),
+            event_row_id: Set(event.id),
+            attempt: Set(attempt),
+            attempted_at: Set(now),
+            status_code: Set(outcome.status_code.map(i32::from)),
+            duration_ms: Set(i64::try_from(outcome.duration.as_millis()).unwrap_or(i64::MAX)),
+            response: Set(outcome.response.clone()),
+            error: Set(outcome.error.as_ref().map(|e| truncate(e, 500))),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        let mut update = webhook_event::Entity::update_many()
+            .col_expr(webhook_event::Column::Attempts, Expr::value(attempt))
+            .col_expr(
+                webhook_event::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            );
+        let retry = if outcome.succeeded() || !outcome.retryable() {
+            None
+        } else {
+            retry_delay(
+                &self.settings.retry_delays,
+                usize::try_from(attempt).unwrap_or(usize::MAX),
+            )
+        };
+        if outcome.succeeded() {
+            update = update
+                .col_expr(webhook_event::Column::Status, Expr::value(DELIVERED))
+                .col_expr(webhook_event::Column::DeliveredAt, Expr::value(now));
+        } else if let Some(wait) = retry {
+            let next = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+            update = update.col_expr(webhook_event::Column::NextAttemptAt, Expr::value(next));
+        } else {
+            update = update.col_expr(webhook_event::Column::Status, Expr::value(FAILED));
+        }
+        update
+            .filter(webhook_event::Column::Id.eq(event.id))
+            .filter(webhook_event::Column::Status.eq(PENDING))
+            .exec(&txn)
+            .await?;
+        if outcome.succeeded() {
+            webhook_endpoint::Entity::update_many()
+                .col_expr(
+                    webhook_endpoint::Column::FailingSince,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .filter(webhook_endpoint::Column::Id.eq(event.endpoint_id))
+                .filter(webhook_endpoint::Column::FailingSince.is_not_null())
+                .exec(&txn)
+                .await?;
+        } else {
+            let mut health = webhook_endpoint::Entity::update_many().col_expr(
+                webhook_endpoint::Column::FailingSince,
+                Expr::from(Func::coalesce([
+                    Expr::col(webhook_endpoint::Column::FailingSince),
+                    Expr::value(now),
+                ])),
+            );
+            if retry.is_none() {
+                health = health.col_expr(webhook_endpoint::Column::FlaggedAt, Expr::value(now));
+            }
+            health
+                .filter(webhook_endpoint::Column::Id.eq(event.endpoint_id))
+                .exec(&txn)
+                .await?;
+            self.disable_if_failing_too_long(&txn, event, now).await?;
+        }
+        txn.commit().await
+    }
+
+    /// An endpoint whose every attempt failed for `disable_after` is
+    /// disabled (its events wait, PENDING, until it is enabled again).
+    async fn disable_if_failing_too_long(
+        &self,
+        txn: &impl ConnectionTrait,
+        event: &webhook_event::Model,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
+        let limit = chrono::Duration::from_std(self.settings.disable_after)
+            .unwrap_or(chrono::Duration::days(5));
+        let reason = format!(
+            "disabled by the platform: every delivery failed for {}",
+            humantime_serde::re::humantime::format_duration(self.settings.disable_after)
+        );
+        let disabled = webhook_endpoint::Entity::update_many()
+            .col_expr(webhook_endpoint::Column::Enabled, Expr::value(false))
+            .col_expr(
+                webhook_endpoint::Column::DisabledReason,
+                Expr::value(reason),
+            )
+            .col_expr(webhook_endpoint::Column::UpdatedAt, Expr::value(now))
+            .filter(webhook_endpoint::Column::Id.eq(event.endpoint_id))
+            .filter(webhook_endpoint::Column::Enabled.eq(true))
+            .filter(webhook_endpoint::Column::FailingSince.lte(now - limit))
+            .exec(txn)
+            .await?
+            .rows_affected;
+        if disabled > 0 {
+            tracing::warn!(endpoint = %event.endpoint_id, tenant = %event.tenant_id, "webhook endpoint disabled after failing too long");
+            audit::record(
+                txn,
+                &Actor::System,
+                Some(TenantId::from(event.tenant_id)),
+                "webhook.disabled",
+                serde_json::json!({ "webhook": WebhookId::from(event.endpoint_id) }),
+            )
+            .await
+            .map_err(|err| DbErr::Custom(err.message().to_owned()))?;
+        }
+        Ok(())
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+/// A transport error in a sentence, with its causes (refused addresses
+/// come from our resolver).
+fn describe(err: &reqwest::Error) -> String {
+    use std::error::Error;
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let mut text = kind.to_owned();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(code: Option<u16>) -> Outcome {
+        Outcome {
+            status_code: code,
+            response: None,
+            error: None,
+            duration: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn only_later_saying_4xx_are_retried() {
+        for code in [408, 409, 425, 429, 500, 502, 503, 301] {
+            assert!(outcome(Some(code)).retryable(), "{code}");
+        }
+        for code in [400, 401, 403, 404, 410, 413, 422] {
+            assert!(!outcome(Some(code)).retryable(), "{code}");
+        }
+        assert!(outcome(None).retryable());
+        assert!(outcome(Some(204)).succeeded());
+        assert!(!outcome(Some(302)).succeeded());
+    }
+
+    #[test]
+    fn retries_follow_the_schedule_with_jitter_and_end() {
+        let delays = [Duration::from_secs(5), Duration::from_secs(300)];
+        for _ in 0..100 {
+            let first = retry_delay(&delays, 1).unwrap();
+            assert!(first >= Duration::from_millis(4500) && first <= Duration::from_millis(5500));
+        }
+        let second = retry_delay(&delays, 2).unwrap();
+        assert!(second >= Duration::from_secs(270) && second <= Duration::from_secs(330));
+        assert_eq!(retry_delay(&delays, 3), None);
+        assert_eq!(retry_delay(&delays, 0), None);
+    }
+}

@@ -1,0 +1,616 @@
+//! Outbound webhooks against a real HTTP receiver on loopback (wiremock):
+//! every event the runtime emits arrives signed so that the Standard
+//! Webhooks reference verifier (`standardwebhooks` crate) accepts it; a
+//! receiver that fails then heals gets everything in order; a 400 is not
+//! retried; private targets are refused when the platform does not allow
+//! them; another tenant's endpoint is a 404 on every route.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::bots::{approved_tenant, customer_writes, linked_tenant, start_and_link};
+use crate::helpers::{TestApp, eventually, json_of, spawn_app, spawn_app_with};
+
+const CUSTOMER: &str = "+4917600000077";
+
+fn hooks(id: Uuid) -> String {
+    format!("/api/admin/tenants/{id}/webhooks")
+}
+
+/// A receiver answering `status` to everything.
+async fn receiver(status: u16) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(status).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Creates an endpoint for `url` wanting `events`; returns (id, secret).
+async fn endpoint(app: &TestApp, tenant: Uuid, url: &str, events: &[&str]) -> (String, String) {
+    let (status, body) = app
+        .api_post(&hooks(tenant), &json!({ "url": url, "events": events }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let secret = body["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    (body["id"].as_str().unwrap().to_owned(), secret)
+}
+
+/// The received requests whose body parses, as (webhook-id, body).
+async fn received(server: &MockServer) -> Vec<(Request, Value)> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            (request, body)
+        })
+        .collect()
+}
+
+fn verify(secret: &str, request: &Request) {
+    let verifier = standardwebhooks::Webhook::new(secret).unwrap();
+    verifier
+        .verify(&request.body, &request.headers)
+        .unwrap_or_else(|err| panic!("the Standard Webhooks verifier refused it: {err:?}"));
+}
+
+async fn attempts(app: &TestApp, tenant: Uuid, wid: &str) -> Vec<Value> {
+    let (status, body) = app
+        .api_get(&format!("{}/{wid}/attempts", hooks(tenant)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn every_event_the_runtime_emits_arrives_signed_for_the_standard_verifier() {
+    let app = spawn_app().await;
+    let server = receiver(204).await;
+    let tenant = approved_tenant(&app, 1).await;
+    let all = [
+        "message.received",
+        "message.sent",
+        "message.status",
+        "conversation.needs_human",
+        "conversation.mode_changed",
+        "bot.status_changed",
+        "usage.quota_reached",
+    ];
+    let (wid, secret) = endpoint(&app, tenant, &format!("{}/hooks", server.uri()), &all).await;
+    start_and_link(&app, tenant).await;
+    customer_writes(&app, tenant, CUSTOMER, "I want to talk to a human", "in-1").await;
+    let conversation = eventually("the conversation", || async {
+        let (_, body) = app
+            .api_get(&format!("/api/admin/tenants/{tenant}/conversations"))
+            .await;
+        body["items"][0]["id"].as_i64()
+    })
+    .await;
+    let (status, body) = app
+        .api_post(
+            &format!("/api/admin/tenants/{tenant}/conversations/{conversation}/hand-back"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let wanted = [
+        "bot.status_changed",
+        "message.received",
+        "message.sent",
+        "conversation.needs_human",
+        "conversation.mode_changed",
+    ];
+    let got = eventually("every event type delivered", || async {
+        let got = received(&server).await;
+        let handed_back = got.iter().any(|(_, body)| {
+            body["type"] == "conversation.mode_changed" && body["data"]["mode"] == "BOT"
+        });
+        (handed_back
+            && wanted
+                .iter()
+                .all(|t| got.iter().any(|(_, body)| body["type"] == *t)))
+        .then_some(got)
+    })
+    .await;
+    for (request, body) in &got {
+        verify(&secret, request);
+        let id = request.headers.get("webhook-id").unwrap().to_str().unwrap();
+        assert_eq!(body["id"], id);
+        assert!(id.starts_with("msg_"));
+        assert_eq!(body["version"], 1);
+        assert_eq!(body["tenant_id"], tenant.to_string());
+        assert!(body["timestamp"].is_string());
+        let text = body.to_string();
+        assert!(
+            !text.contains(&secret) && !text.contains("whsec_"),
+            "{text}"
+        );
+    }
+    let received_msg = got
+        .iter()
+        .find(|(_, b)| b["type"] == "message.received")
+        .unwrap();
+    assert_eq!(received_msg.1["data"]["chat"], CUSTOMER);
+    assert_eq!(received_msg.1["data"]["text"], "I want to talk to a human");
+    let modes: Vec<&Value> = got
+        .iter()
+        .filter(|(_, b)| b["type"] == "conversation.mode_changed")
+        .map(|(_, b)| &b["data"]["mode"])
+        .collect();
+    assert!(
+        modes.contains(&&json!("HUMAN")) && modes.contains(&&json!("BOT")),
+        "{modes:?}"
+    );
+    // The delivery log has every attempt, answered 204.
+    let log = attempts(&app, tenant, &wid).await;
+    assert!(log.len() >= wanted.len(), "{log:?}");
+    assert!(
+        log.iter()
+            .all(|a| a["status_code"] == 204 && a["event_status"] == "DELIVERED")
+    );
+
+    // "Send a test event" reaches it too, signed.
+    let (status, body) = app
+        .api_post(&format!("{}/{wid}/test", hooks(tenant)), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let test = eventually("the test event", || async {
+        received(&server)
+            .await
+            .into_iter()
+            .find(|(_, b)| b["type"] == "webhook.test")
+    })
+    .await;
+    verify(&secret, &test.0);
+}
+
+#[tokio::test]
+async fn a_rotated_secret_and_the_previous_one_both_sign_during_the_overlap() {
+    let app = spawn_app().await;
+    let server = receiver(200).await;
+    let tenant = linked_tenant(&app, 1).await;
+    let (wid, old) = endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
+    let (status, rotated) = app
+        .api_post(
+            &format!("{}/{wid}/rotate-secret", hooks(tenant)),
+            &json!({ "overlap_hours": 2 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let new = rotated["secret"].as_str().unwrap();
+    assert_ne!(new, old);
+    assert!(rotated["previous_secret_expires_at"].is_string());
+    // The secret is never shown again.
+    let (_, listed) = app.api_get(&hooks(tenant)).await;
+    assert!(!listed.to_string().contains("whsec_"), "{listed}");
+
+    app.api_post(&format!("{}/{wid}/test", hooks(tenant)), &json!({}))
+        .await;
+    let (request, _) = eventually("the test event", || async {
+        received(&server).await.into_iter().next()
+    })
+    .await;
+    let signature = request
+        .headers
+        .get("webhook-signature")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert_eq!(signature.split(' ').count(), 2, "{signature}");
+    verify(new, &request);
+    verify(&old, &request);
+}
+
+#[tokio::test]
+async fn a_receiver_that_fails_then_heals_gets_every_event_in_order() {
+    let app = spawn_app_with(|s| {
+        s.webhooks.retry_delays = vec![Duration::from_millis(200); 7];
+    })
+    .await;
+    let server = MockServer::start().await;
+    // Down for the first three attempts, then up.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(3)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let tenant = linked_tenant(&app, 1).await;
+    let (wid, secret) = endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
+    let texts: Vec<String> = (1..=6).map(|n| format!("message number {n}")).collect();
+    for (n, text) in texts.iter().enumerate() {
+        customer_writes(&app, tenant, CUSTOMER, text, &format!("in-{n}")).await;
+    }
+    let got = eventually("all six delivered", || async {
+        let got = received(&server).await;
+        let delivered = got.len() >= texts.len() + 3;
+        delivered.then_some(got)
+    })
+    .await;
+    // In arrival order, each event until it succeeded, never a later one
+    // before an earlier one (concurrency 1).
+    let mut order: Vec<String> = Vec::new();
+    for (request, body) in &got {
+        verify(&secret, request);
+        let text = body["data"]["text"].as_str().unwrap().to_owned();
+        if order.last() != Some(&text) {
+            assert!(
+                !order.contains(&text),
+                "{text} came again after a later one"
+            );
+            order.push(text);
+        }
+    }
+    assert_eq!(order, texts);
+    let log = attempts(&app, tenant, &wid).await;
+    assert_eq!(
+        log.iter().filter(|a| a["status_code"] == 503).count(),
+        3,
+        "{log:?}"
+    );
+    let (_, endpoint) = app.api_get(&format!("{}/{wid}", hooks(tenant))).await;
+    assert_eq!(endpoint["failing_since"], Value::Null, "{endpoint}");
+}
+
+#[tokio::test]
+async fn a_400_is_not_retried_the_event_fails_and_send_again_queues_it_once_more() {
+    let app = spawn_app_with(|s| {
+        s.webhooks.retry_delays = vec![Duration::from_millis(50); 7];
+    })
+    .await;
+    let server = receiver(400).await;
+    let tenant = linked_tenant(&app, 1).await;
+    let (wid, _) = endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
+    let (status, queued) = app
+        .api_post(&format!("{}/{wid}/test", hooks(tenant)), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    let log = eventually("the event failed", || async {
+        let log = attempts(&app, tenant, &wid).await;
+        (log.first()?["event_status"] == "FAILED").then_some(log)
+    })
+    .await;
+    // FAILED is final: one attempt, one request.
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0]["status_code"], 400);
+    assert_eq!(log[0]["response"], "ok");
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    let (_, endpoint) = app.api_get(&format!("{}/{wid}", hooks(tenant))).await;
+    assert!(endpoint["flagged_at"].is_string(), "{endpoint}");
+
+    // "Send again": the same event id, once more.
+    let event = log[0]["event"].as_i64().unwrap();
+    let (status, again) = app
+        .api_post(
+            &format!("{}/{wid}/events/{event}/resend", hooks(tenant)),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+    assert_eq!(again["event_id"], queued["event_id"]);
+    eventually("sent again", || async {
+        (attempts(&app, tenant, &wid).await.len() == 2).then_some(())
+    })
+    .await;
+    let ids: Vec<String> = received(&server)
+        .await
+        .iter()
+        .map(|(r, _)| r.headers["webhook-id"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], ids[1]);
+}
+
+#[tokio::test]
+async fn private_and_plain_http_targets_are_refused_at_save_by_default() {
+    let app = spawn_app_with(|s| s.webhooks.allow_private_targets = false).await;
+    let tenant = approved_tenant(&app, 1).await;
+    for url in [
+        "https://localhost:8443/hook",
+        "https://127.0.0.1/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[fd00:ec2::254]/",
+        "https://10.0.0.8/hook",
+        "http://example.com/hook",
+        "ftp://example.com/",
+    ] {
+        let (status, body) = app
+            .api_post(
+                &hooks(tenant),
+                &json!({ "url": url, "events": ["message.received"] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+        assert_eq!(body["error"], "validation_failed");
+        assert!(body["fields"]["url"].is_string(), "{body}");
+    }
+    let (status, body) = app
+        .api_post(
+            &hooks(tenant),
+            &json!({ "url": "https://example.com/", "events": ["nope"], "concurrency": 9 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["fields"]["events"].is_string() && body["fields"]["concurrency"].is_string());
+}
+
+#[tokio::test]
+async fn another_tenants_endpoint_is_a_404_on_every_route() {
+    let app = spawn_app().await;
+    let (owner_a, user_a) = app.owner_browser("alice@alpha.example").await;
+    let (owner_b, _) = app.owner_browser("bob@beta.example").await;
+    let (status, created) = json_of(
+        owner_a
+            .portal_json(
+                Method::POST,
+                "/api/portal/webhooks",
+                &json!({ "url": "https://example.com/hook", "events": ["message.sent"] }),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let wid = created["id"].as_str().unwrap();
+    let (_, listed) = json_of(owner_b.get("/api/portal/webhooks").await).await;
+    assert_eq!(listed["items"], json!([]));
+    for (verb, path, body) in [
+        (Method::GET, format!("/api/portal/webhooks/{wid}"), None),
+        (
+            Method::PATCH,
+            format!("/api/portal/webhooks/{wid}"),
+            Some(json!({ "enabled": false })),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/portal/webhooks/{wid}"),
+            Some(json!({})),
+        ),
+        (
+            Method::GET,
+            format!("/api/portal/webhooks/{wid}/attempts"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/portal/webhooks/{wid}/test"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            format!("/api/portal/webhooks/{wid}/rotate-secret"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            format!("/api/portal/webhooks/{wid}/events/1/resend"),
+            Some(json!({})),
+        ),
+    ] {
+        let response = match body {
+            Some(body) => owner_b
+                .portal_json(verb.clone(), &path, &body)
+                .send()
+                .await
+                .unwrap(),
+            None => owner_b.get(&path).await,
+        };
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{verb} {path}: {body}");
+        assert_eq!(body["error"], "webhook_not_found", "{verb} {path}");
+    }
+    // Nor through the admin API under another tenant's id.
+    let other = approved_tenant(&app, 3).await;
+    let (status, body) = app.api_get(&format!("{}/{wid}", hooks(other))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // A's endpoint is untouched.
+    let (status, mine) = json_of(owner_a.get(&format!("/api/portal/webhooks/{wid}")).await).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    assert_eq!(mine["enabled"], true);
+    assert_eq!(mine["url"], "https://example.com/hook");
+    let _ = user_a;
+}
+
+#[tokio::test]
+async fn kill_9_mid_delivery_loses_no_event_and_resends_at_most_the_one_in_flight() {
+    use crate::helpers::ServerProcess;
+    let server = ServerProcess::start_on_test_database(&[
+        ("FLOWHQ__WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
+        ("FLOWHQ__WEBHOOKS__TIMEOUT", "2s"),
+    ])
+    .await;
+    // A slow receiver: each delivery takes 150 ms, so the kill lands mid-way.
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(150)))
+        .mount(&receiver)
+        .await;
+    let admin = |method: Method, path: String, body: Value| {
+        let request = server.admin(method, &path).json(&body);
+        async move {
+            let (status, body) = json_of(request.send().await.unwrap()).await;
+            assert!(status.is_success(), "{path}: {status} {body}");
+            body
+        }
+    };
+    let tenant = crate::helpers::id_of(
+        &admin(
+            Method::POST,
+            "/api/admin/tenants".into(),
+            crate::helpers::tenant_draft(1),
+        )
+        .await,
+    );
+    admin(
+        Method::POST,
+        format!("{}/approve", tenant_path(tenant)),
+        json!({}),
+    )
+    .await;
+    admin(
+        Method::POST,
+        format!("{}/bot/start", tenant_path(tenant)),
+        json!({}),
+    )
+    .await;
+    eventually("the QR code", || async {
+        let qr = admin(
+            Method::GET,
+            format!("{}/qr", tenant_path(tenant)),
+            Value::Null,
+        )
+        .await;
+        (qr["state"] == "QR_READY").then_some(())
+    })
+    .await;
+    admin(
+        Method::POST,
+        format!("{}/sandbox/scan", tenant_path(tenant)),
+        json!({}),
+    )
+    .await;
+    admin(
+        Method::POST,
+        hooks(tenant),
+        json!({ "url": receiver.uri(), "events": ["message.received"] }),
+    )
+    .await;
+    let texts: Vec<String> = (1..=15).map(|n| format!("before the crash {n}")).collect();
+    for (n, text) in texts.iter().enumerate() {
+        admin(
+            Method::POST,
+            format!("{}/sandbox/inbound", tenant_path(tenant)),
+            json!({ "from": CUSTOMER, "text": text, "id": format!("crash-{n}") }),
+        )
+        .await;
+    }
+    eventually("some deliveries under way", || async {
+        (receiver.received_requests().await?.len() >= 3).then_some(())
+    })
+    .await;
+    let server = server.restart().await;
+    let got = eventually("every event after the restart", || async {
+        let got = received(&receiver).await;
+        let distinct: std::collections::HashSet<String> = got
+            .iter()
+            .map(|(_, b)| b["data"]["text"].as_str().unwrap().to_owned())
+            .collect();
+        (distinct.len() == texts.len()).then_some(got)
+    })
+    .await;
+    let mut order: Vec<String> = Vec::new();
+    for (_, body) in &got {
+        let text = body["data"]["text"].as_str().unwrap().to_owned();
+        if order.last() != Some(&text) {
+            assert!(!order.contains(&text), "{text} again after a later one");
+            order.push(text);
+        }
+    }
+    assert_eq!(order, texts);
+    // Concurrency 1: at most the one in flight was sent twice.
+    assert!(got.len() <= texts.len() + 1, "{} requests", got.len());
+    drop(server);
+}
+
+fn tenant_path(id: Uuid) -> String {
+    format!("/api/admin/tenants/{id}")
+}
+
+#[tokio::test]
+async fn the_owner_adds_an_endpoint_reads_its_delivery_log_and_sends_an_event_again_in_the_browser()
+{
+    use crate::helpers::Chromium;
+    let app = spawn_app().await;
+    let Some(chromium) = Chromium::launch(&app).await else {
+        return;
+    };
+    // 400: never retried, so the second request can only be "Send again".
+    let server = receiver(400).await;
+    chromium.sign_in_owner(&app, "hook@example.com").await;
+    chromium.goto("/portal/webhooks").await;
+    chromium
+        .type_into("#url", &format!("{}/flowhq", server.uri()))
+        .await;
+    chromium
+        .click(r#"form[action="/portal/webhooks"] button[type=submit]"#)
+        .await;
+    let secret = chromium
+        .wait_until(
+            "the new endpoint's secret, shown once",
+            "(document.getElementById('webhook-secret') || {}).textContent",
+        )
+        .await;
+    let secret = secret.as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    // Not on the page again.
+    chromium.goto("/portal/webhooks").await;
+    assert!(!chromium.page_text().await.contains("whsec_"));
+    chromium.click("#webhook-endpoints a").await;
+    chromium
+        .wait_until(
+            "the endpoint's page",
+            "location.pathname.startsWith('/portal/webhooks/')",
+        )
+        .await;
+    let page = chromium.js("return location.pathname;").await;
+    let page = page.as_str().unwrap().to_owned();
+    chromium
+        .click(r#"form[action$="/test"] button[type=submit]"#)
+        .await;
+    // The log shows the failed attempt (400) once it happened.
+    eventually("the attempt in the delivery log", || async {
+        chromium.goto(&page).await;
+        let text = chromium.page_text().await;
+        (text.contains("webhook.test") && text.contains("400") && text.contains("FAILED"))
+            .then_some(())
+    })
+    .await;
+    chromium
+        .click(r#"#webhook-attempts form[action$="/resend"] button[type=submit]"#)
+        .await;
+    chromium
+        .wait_until(
+            "the 'queued again' flash",
+            "(document.querySelector('.flash-success') || {textContent: ''}).textContent.includes('sent again')",
+        )
+        .await;
+    let requests = eventually("the event sent again", || async {
+        let got = received(&server).await;
+        (got.len() >= 2).then_some(got)
+    })
+    .await;
+    assert_eq!(requests.len(), 2);
+    let ids: Vec<&str> = requests
+        .iter()
+        .map(|(r, _)| r.headers["webhook-id"].to_str().unwrap())
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    for (request, _) in &requests {
+        verify(&secret, request);
+    }
+    eventually("both attempts in the log", || async {
+        chromium.goto(&page).await;
+        let rows = chromium
+            .js("return document.querySelectorAll('#webhook-attempts tbody tr').length;")
+            .await;
+        (rows.as_u64()? >= 2).then_some(())
+    })
+    .await;
+}

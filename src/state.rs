@@ -43,4 +43,6 @@ pub struct AppState {
     pub google: Option<Arc<GoogleClient>>,
     /// Emails a tenant's people when a chat needs a person (`[smtp]`).
     pub notifier: Notifier,
+    /// Tenant API keys verified in the last second.
+    pub api_keys: crate::services::api_keys::KeyCache,
 }

@@ -41,6 +41,7 @@ use crate::services::runtime::{
         DeliveryUpdate, InboundRow, LogBatch, OutboundRow, StatusUpdate, Stored, WorkerMarks,
     },
 };
+use crate::services::usage::MessagesThisMonth;
 
 /// Operations waiting for the writer; senders wait when it is full.
 const QUEUE_CAPACITY: usize = 16_384;
@@ -96,6 +97,7 @@ pub struct LogWriter {
     tx: mpsc::Sender<Op>,
     stats: Arc<WriterStats>,
     live: Live,
+    usage: Arc<MessagesThisMonth>,
 }
 
 /// Rows committed so far (for the benchmark and the logs).
@@ -185,6 +187,7 @@ impl LogWriter {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let stats = Arc::new(WriterStats::default());
         let live = Live::default();
+        let usage = Arc::new(MessagesThisMonth::default());
         let committed = Arc::new(Notify::new());
         tracker.spawn_on(
             checkpoints(pool, committed.clone(), stats.clone(), shutdown.clone()),
@@ -203,6 +206,7 @@ impl LogWriter {
                 notify: committed,
                 node,
                 live: live.clone(),
+                usage: usage.clone(),
             }),
         ));
         // Every message waits for this task's commits: it gets a thread of
@@ -224,7 +228,17 @@ impl LogWriter {
                 runtime.spawn(writer);
             }
         }
-        Self { tx, stats, live }
+        Self {
+            tx,
+            stats,
+            live,
+            usage,
+        }
+    }
+
+    /// Each tenant's messages this month, as the last batch left them.
+    pub fn usage(&self) -> &MessagesThisMonth {
+        &self.usage
     }
 
     /// Where each committed batch tells its tenants' watchers.
@@ -334,6 +348,7 @@ struct Committed {
     notify: Arc<Notify>,
     node: String,
     live: Live,
+    usage: Arc<MessagesThisMonth>,
 }
 
 /// When a batch is committed: at `size` operations, or `interval` after
@@ -574,6 +589,9 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
             stats.sent.fetch_add(n_sent, Ordering::Relaxed);
             stats.batches.fetch_add(1, Ordering::Relaxed);
             committed.notify.notify_one();
+            // INVARIANT: before the callers hear of the commit, so a bot
+            // answering a message of this batch sees the month with it.
+            committed.usage.record(chrono::Utc::now(), &flushed.usage);
             publish(&committed.live, &rows);
             for (reply, id) in replies.into_iter().zip(ids) {
                 let _ = reply.send(Ok(id));

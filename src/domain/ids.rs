@@ -79,6 +79,11 @@ uuid_id!(
     TenantId
 );
 
+uuid_id!(
+    /// A tenant's API key, `api_key.id` (the `kid` in its routes).
+    ApiKeyId
+);
+
 /// A conversation (one customer chat of a tenant), `conversation.id`.
 #[derive(
     Debug,

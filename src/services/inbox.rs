@@ -383,6 +383,15 @@ pub async fn reply(
     if let Some(change) = &change {
         handoff::apply(&txn, change).await?;
     }
+    super::usage::add_one(
+        &txn,
+        tenant,
+        super::usage::Counts {
+            human_replies: 1,
+            ..Default::default()
+        },
+    )
+    .await?;
     super::audit::record(
         &txn,
         &person.actor,
@@ -466,7 +475,7 @@ async fn switch(
 }
 
 /// Why a person's message cannot go out now, if it cannot.
-fn reply_refusal(
+pub(crate) fn reply_refusal(
     bots: &dyn BotControl,
     tenant: TenantId,
     transport: TransportKind,
@@ -490,7 +499,7 @@ fn reply_refusal(
     None
 }
 
-fn parse_text(text: &str) -> Result<String, AppError> {
+pub(crate) fn parse_text(text: &str) -> Result<String, AppError> {
     let trimmed = text.trim();
     let problem = if trimmed.is_empty() {
         Some("must not be empty".to_owned())
@@ -522,7 +531,7 @@ async fn find(
         })
 }
 
-async fn transport_of(
+pub(crate) async fn transport_of(
     db: &DatabaseConnection,
     tenant: TenantId,
 ) -> Result<TransportKind, AppError> {

@@ -279,6 +279,10 @@ const OWNER_ROUTES: &[Route] = &[
     ("POST", "/api/portal/team/invitations"),
     ("POST", "/api/portal/team/invitations/{id}/revoke"),
     ("POST", "/api/portal/team/members/{id}/remove"),
+    ("GET", "/api/portal/api-keys"),
+    ("POST", "/api/portal/api-keys"),
+    ("DELETE", "/api/portal/api-keys/{id}"),
+    ("GET", "/api/portal/usage"),
 ];
 
 /// Every `/portal…` path registered in `src/web` (`resource("…")`), with
@@ -346,7 +350,11 @@ async fn staff_are_refused_with_403_on_every_owner_only_page_and_route() {
         let response = match (*method, path.starts_with("/api/")) {
             ("GET", _) => staff.get(&path).await,
             (_, true) => staff
-                .portal_json(Method::POST, &path, &json!({}))
+                .portal_json(
+                    Method::from_bytes(method.as_bytes()).unwrap(),
+                    &path,
+                    &json!({}),
+                )
                 .send()
                 .await
                 .unwrap(),

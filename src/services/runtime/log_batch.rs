@@ -252,6 +252,8 @@ pub struct Flushed {
     pub inbound: Vec<Option<Stored>>,
     /// The ids of the outbound rows, in order.
     pub outbound: Vec<i64>,
+    /// The batch's tenants' messages this month, after it.
+    pub usage: Vec<(TenantId, i64)>,
 }
 
 /// Writes one batch in ONE transaction.
@@ -310,7 +312,7 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
     for change in handoffs {
         super::handoff::apply(&txn, change).await?;
     }
-    let stored = inbound
+    let stored: Vec<Option<Stored>> = inbound
         .iter()
         .zip(ids)
         .map(|(row, id)| {
@@ -357,10 +359,24 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
         }
     }
     record_deliveries(&txn, deliveries).await?;
+    // The month's and the day's counters: one upsert per table for the
+    // batch, whatever its number of tenants and messages.
+    let mut counts: std::collections::BTreeMap<TenantId, crate::services::usage::Counts> =
+        std::collections::BTreeMap::new();
+    for (row, kept) in inbound.iter().zip(&stored) {
+        if kept.is_some() {
+            counts.entry(row.tenant_id).or_default().inbound += 1;
+        }
+    }
+    for row in outbound {
+        counts.entry(row.tenant_id).or_default().bot_replies += 1;
+    }
+    let usage = crate::services::usage::add(&txn, Utc::now(), &counts).await?;
     txn.commit().await?;
     Ok(Flushed {
         inbound: stored,
         outbound: outbound_ids,
+        usage,
     })
 }
 

@@ -52,6 +52,9 @@ pub struct BotConfig {
     pub linked_phone: Option<String>,
     /// Link by phone number (pairing code) instead of a QR code, when set.
     pub pairing_phone: Option<String>,
+    /// The plan's messages a month (`None`: unlimited): at the limit the
+    /// bot answers no more on its own.
+    pub monthly_messages: Option<i64>,
 }
 
 pub async fn load_bot_config(
@@ -74,6 +77,14 @@ pub async fn load_bot_config(
         .one(db)
         .await?
         .unwrap_or_default();
+    let monthly_messages: Option<Option<i64>> =
+        entity::plan::Entity::find_by_id(tenant.plan.clone())
+            .select_only()
+            .column(entity::plan::Column::MonthlyMessages)
+            .into_tuple()
+            .one(db)
+            .await?;
+    let monthly_messages = monthly_messages.flatten();
     let broken = |what: &str, err: String| {
         AppError::internal(anyhow::anyhow!(
             "tenant {tenant_id}: stored {what} is invalid: {err}"
@@ -111,6 +122,7 @@ pub async fn load_bot_config(
         ))),
         linked_phone,
         pairing_phone,
+        monthly_messages,
     })
 }
 

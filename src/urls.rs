@@ -113,6 +113,12 @@ pub enum PortalUrl {
     TeamInvite,
     TeamRemoveMember(Uuid),
     TeamRevokeInvitation(Uuid),
+    /// The owner's API keys and the form for a new one.
+    ApiKeys,
+    ApiKeysCreate,
+    ApiKeyRevoke(Uuid),
+    /// The month's usage against the plan, with the 30-day chart.
+    Usage,
     /// Starts Google sign-in (or explains that it is not configured).
     SignIn,
     SignInCallback,
@@ -133,6 +139,7 @@ impl fmt::Display for PortalUrl {
             Self::TeamRevokeInvitation(id) => {
                 return write!(f, "/portal/team/invitations/{id}/revoke");
             }
+            Self::ApiKeyRevoke(id) => return write!(f, "/portal/api-keys/{id}/revoke"),
             _ => {}
         }
         f.write_str(match self {
@@ -144,7 +151,11 @@ impl fmt::Display for PortalUrl {
             | Self::ConversationTakeOver(_)
             | Self::ConversationHandBack(_)
             | Self::TeamRemoveMember(_)
-            | Self::TeamRevokeInvitation(_) => "",
+            | Self::TeamRevokeInvitation(_)
+            | Self::ApiKeyRevoke(_) => "",
+            Self::ApiKeys => "/portal/api-keys",
+            Self::ApiKeysCreate => "/portal/api-keys/create",
+            Self::Usage => "/portal/usage",
             Self::Team => "/portal/team",
             Self::TeamInvite => "/portal/team/invite",
             Self::Onboarding => "/portal/onboarding",

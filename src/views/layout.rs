@@ -153,6 +153,8 @@ pub enum PortalSection {
     Logs,
     Settings,
     Team,
+    ApiKeys,
+    Usage,
 }
 
 /// What every portal page knows about its viewer.
@@ -183,6 +185,8 @@ pub fn portal_page_with_scripts(
         (PortalSection::Logs, PortalUrl::Logs, "Logs"),
         (PortalSection::Settings, PortalUrl::Settings, "Settings"),
         (PortalSection::Team, PortalUrl::Team, "Team"),
+        (PortalSection::Usage, PortalUrl::Usage, "Usage"),
+        (PortalSection::ApiKeys, PortalUrl::ApiKeys, "API keys"),
     ];
     let links: Vec<_> = links
         .into_iter()

@@ -561,3 +561,79 @@ async fn a_key_of_another_tenant_reads_and_sends_nothing_of_this_one() {
     .await;
     assert_eq!(usage_b["this_month"]["inbound"], 0, "{usage_b}");
 }
+
+#[tokio::test]
+async fn an_owner_creates_a_key_on_the_portal_page_uses_it_and_sees_usage_with_its_chart() {
+    let app = spawn_app().await;
+    let (browser, _owner) = app.owner_browser("owner@bakery.test").await;
+    let page = browser.page("/portal/api-keys").await;
+    assert!(
+        page.contains("href=\"/portal/api-keys\""),
+        "the nav links the page"
+    );
+    let csrf = crate::helpers::csrf_of(&page);
+
+    // Without a scope: refused, with what was typed kept.
+    let refused = browser
+        .post_form(
+            "/portal/api-keys/create",
+            &[("csrf_token", csrf.as_str()), ("name", "Bakery shop")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = refused.text().await.unwrap();
+    assert!(refused.contains("choose at least one scope") && refused.contains("Bakery shop"));
+
+    let created = browser
+        .post_form(
+            "/portal/api-keys/create",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("name", "Bakery shop"),
+                ("scope_usage_read", "on"),
+                ("scope_conversations_read", "on"),
+                ("expires_in_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let created = created.text().await.unwrap();
+    let key = created
+        .split("<code id=\"api-key\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    assert!(key.starts_with("fhq_live_"), "{key}");
+    // Shown once: the list has its prefix only.
+    let listed = browser.page("/portal/api-keys").await;
+    assert!(
+        !listed.contains(&key) && listed.contains(&key[..15]),
+        "{listed}"
+    );
+
+    let (status, usage, _) = v1(&app, &key, Method::GET, "/api/v1/usage", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    let (status, conversations, _) = v1(
+        &app,
+        &key,
+        Method::GET,
+        "/api/v1/conversations?filter=needs_human",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{conversations}");
+
+    let usage_page = browser.page("/portal/usage").await;
+    assert!(
+        usage_page.contains("<svg") && usage_page.contains("id=\"usage-chart\""),
+        "{usage_page}"
+    );
+    assert_eq!(
+        usage_page.matches("<g>").count(),
+        30,
+        "one bar group per day"
+    );
+    assert!(usage_page.contains("0 of 1000"), "{usage_page}");
+}

@@ -4,6 +4,7 @@
 //! `layout::portal_page`. Must not: read the database; handlers hand over
 //! the `services::portal` views.
 
+pub mod api_keys;
 pub mod inbox;
 pub mod logs;
 pub mod onboarding;

@@ -6,6 +6,7 @@
 //! Owns: the routes and what every portal handler does the same way (the
 //! page chrome, HTML responses, flash-then-redirect).
 
+mod api_keys;
 mod inbox;
 mod pages;
 mod sign_in;
@@ -59,7 +60,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/portal/team/invitations/{id}/revoke").post(team::revoke_invitation),
         )
-        .service(web::resource("/portal/join/{token}").get(team::join));
+        .service(web::resource("/portal/join/{token}").get(team::join))
+        .service(web::resource("/portal/api-keys").get(api_keys::show))
+        .service(web::resource("/portal/api-keys/create").post(api_keys::create))
+        .service(web::resource("/portal/api-keys/{id}/revoke").post(api_keys::revoke))
+        .service(web::resource("/portal/usage").get(api_keys::usage));
 }
 
 /// The page shell's view of the signed-in owner, with the flash message

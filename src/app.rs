@@ -181,6 +181,7 @@ impl App {
             sandbox,
             master_key,
             notifier,
+            api_keys: crate::services::api_keys::KeyCache::default(),
             settings: Arc::new(settings),
         };
         tasks.spawn(maintenance(state.clone(), shutdown.clone()));

@@ -46,6 +46,21 @@ pub enum ErrorCode {
     BotNotRunning,
     /// The Cloud API allows only templates 24 h after the customer's last message.
     OutsideWindow,
+    /// Tenant API: no `Authorization: Bearer fhq_live_…` header.
+    ApiKeyMissing,
+    /// Tenant API: not a key of this platform.
+    ApiKeyInvalid,
+    ApiKeyRevoked,
+    ApiKeyExpired,
+    /// Tenant API: the key lacks the route's scope (the message names it).
+    InsufficientScope,
+    ApiKeyNotFound,
+    MessageNotFound,
+    PlanNotFound,
+    /// Tenant API: an `Idempotency-Key` used before with another request.
+    IdempotencyKeyReused,
+    /// The month's messages of the tenant's plan are used up.
+    QuotaExceeded,
     CsrfRejected,
     SignInFailed,
     SignInUnavailable,
@@ -81,6 +96,16 @@ impl ErrorCode {
             Self::IllegalTransition => "illegal_transition",
             Self::BotNotRunning => "bot_not_running",
             Self::OutsideWindow => "outside_window",
+            Self::ApiKeyMissing => "api_key_missing",
+            Self::ApiKeyInvalid => "api_key_invalid",
+            Self::ApiKeyRevoked => "api_key_revoked",
+            Self::ApiKeyExpired => "api_key_expired",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::ApiKeyNotFound => "api_key_not_found",
+            Self::MessageNotFound => "message_not_found",
+            Self::PlanNotFound => "plan_not_found",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::QuotaExceeded => "quota_exceeded",
             Self::CsrfRejected => "csrf_rejected",
             Self::SignInFailed => "sign_in_failed",
             Self::SignInUnavailable => "sign_in_unavailable",
@@ -99,15 +124,23 @@ impl ErrorCode {
             Self::SignInUnavailable => StatusCode::BAD_GATEWAY,
             Self::GoogleNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::Unauthorized
+            | Self::ApiKeyMissing
+            | Self::ApiKeyInvalid
+            | Self::ApiKeyRevoked
+            | Self::ApiKeyExpired => StatusCode::UNAUTHORIZED,
+            Self::Forbidden | Self::CsrfRejected | Self::InsufficientScope => StatusCode::FORBIDDEN,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound
             | Self::TenantNotFound
             | Self::SetupRequestNotFound
             | Self::ConversationNotFound
             | Self::MemberNotFound
             | Self::InvitationNotFound
-            | Self::WebhookNotFound => StatusCode::NOT_FOUND,
+            | Self::WebhookNotFound
+            | Self::ApiKeyNotFound
+            | Self::MessageNotFound
+            | Self::PlanNotFound => StatusCode::NOT_FOUND,
             Self::InvitationExpired | Self::InvitationUsed | Self::InvitationRevoked => {
                 StatusCode::GONE
             }
@@ -120,7 +153,7 @@ impl ErrorCode {
             | Self::EmailInOtherTeam => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited | Self::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }

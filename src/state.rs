@@ -43,6 +43,8 @@ pub struct AppState {
     pub google: Option<Arc<GoogleClient>>,
     /// Emails a tenant's people when a chat needs a person (`[smtp]`).
     pub notifier: Notifier,
+    /// Tenant API keys verified in the last second.
+    pub api_keys: crate::services::api_keys::KeyCache,
     /// Wakes the webhook delivery worker after a use case queued events.
     pub webhooks: crate::services::webhooks::delivery::Waker,
 }

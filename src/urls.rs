@@ -123,6 +123,12 @@ pub enum PortalUrl {
     WebhookAction(WebhookId, &'static str),
     /// "Send again" for one queued event of the endpoint.
     WebhookResend(WebhookId, i64),
+    /// The owner's API keys and the form for a new one.
+    ApiKeys,
+    ApiKeysCreate,
+    ApiKeyRevoke(Uuid),
+    /// The month's usage against the plan, with the 30-day chart.
+    Usage,
     /// Starts Google sign-in (or explains that it is not configured).
     SignIn,
     SignInCallback,
@@ -148,6 +154,7 @@ impl fmt::Display for PortalUrl {
             Self::WebhookResend(id, event) => {
                 return write!(f, "/portal/webhooks/{id}/events/{event}/resend");
             }
+            Self::ApiKeyRevoke(id) => return write!(f, "/portal/api-keys/{id}/revoke"),
             _ => {}
         }
         f.write_str(match self {
@@ -162,9 +169,13 @@ impl fmt::Display for PortalUrl {
             | Self::TeamRevokeInvitation(_)
             | Self::Webhook(_)
             | Self::WebhookAction(..)
-            | Self::WebhookResend(..) => "",
+            | Self::WebhookResend(..)
+            | Self::ApiKeyRevoke(_) => "",
             Self::Webhooks => "/portal/webhooks",
             Self::Bot => "/portal/bot",
+            Self::ApiKeys => "/portal/api-keys",
+            Self::ApiKeysCreate => "/portal/api-keys/create",
+            Self::Usage => "/portal/usage",
             Self::Team => "/portal/team",
             Self::TeamInvite => "/portal/team/invite",
             Self::Onboarding => "/portal/onboarding",

@@ -29,20 +29,6 @@ pub enum TenantStatus {
     Error,
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
-)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Plan {
-    #[sea_orm(string_value = "FREE")]
-    Free,
-    #[sea_orm(string_value = "STARTER")]
-    Starter,
-    #[sea_orm(string_value = "BUSINESS")]
-    Business,
-}
-
 /// Which reply template a tenant's bot answers from.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
-use crate::enums::{Plan, TenantStatus};
+use crate::enums::TenantStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "tenant")]
@@ -12,7 +12,8 @@ pub struct Model {
     #[sea_orm(unique)]
     pub phone_number: Option<String>,
     pub status: TenantStatus,
-    pub plan: Plan,
+    /// The plan's code (`plan.code`): STARTER, PROFESSIONAL, ENTERPRISE, …
+    pub plan: String,
     /// It was PAUSED when its bot failed: back to PAUSED once linked again.
     pub paused_before_error: bool,
     pub created_at: DateTimeUtc,
@@ -37,6 +38,18 @@ pub enum Relation {
     SetupRequest,
     #[sea_orm(has_many = "super::audit_log::Entity")]
     AuditLog,
+    #[sea_orm(
+        belongs_to = "super::plan::Entity",
+        from = "Column::Plan",
+        to = "super::plan::Column::Code"
+    )]
+    Plan,
+}
+
+impl Related<super::plan::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Plan.def()
+    }
 }
 
 impl Related<super::tenant_config::Entity> for Entity {

@@ -20,6 +20,7 @@ mod m20261205_000011_inbox;
 mod m20261205_000012_team_invites;
 mod m20261205_000013_knowledge;
 mod m20261205_000015_webhooks;
+mod m20261205_000014_tenant_api;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000012_team_invites::Migration),
             Box::new(m20261205_000013_knowledge::Migration),
             Box::new(m20261205_000015_webhooks::Migration),
+            Box::new(m20261205_000014_tenant_api::Migration),
         ]
     }
 }

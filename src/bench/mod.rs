@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::Utc;
 use entity::enums::{
-    DesiredState, Direction, MessageStatus, Plan, SessionState, TemplateType, TenantStatus,
+    DesiredState, Direction, MessageStatus, SessionState, TemplateType, TenantStatus,
     TransportKind, WorkerStatus,
 };
 use entity::{message_log, tenant, tenant_config, whatsapp_session, worker_process};
@@ -482,7 +482,7 @@ async fn seed(db: &DatabaseConnection, n: u32) -> anyhow::Result<Vec<TenantId>> 
             name: Set(format!("Bench tenant {}", base + i)),
             phone_number: Set(Some(format!("+4930{:09}", base + i))),
             status: Set(TenantStatus::Active),
-            plan: Set(Plan::Free),
+            plan: Set(crate::services::plans::DEFAULT_PLAN.to_owned()),
             paused_before_error: Set(false),
             created_at: Set(now),
             updated_at: Set(now),

@@ -622,6 +622,27 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
             .map_err(|e| e.to_string());
     }
 
+    // The plan's messages are used up: logged and in the inbox, where
+    // people can still answer; the bot stays silent until next month.
+    if let Some(limit) = config.monthly_messages {
+        let used = deps
+            .writer
+            .usage()
+            .get(&deps.db, shared.tenant)
+            .await
+            .map_err(|e| e.to_string())?;
+        if used >= limit {
+            return deps
+                .writer
+                .status(
+                    StatusUpdate::new(shared.tenant, id, MessageStatus::Skipped)
+                        .with_error(QUOTA_REACHED),
+                )
+                .await
+                .map_err(|e| e.to_string());
+        }
+    }
+
     // Who answers in this chat: the bot, or (silently logged) a person.
     let conversation = match conversation {
         Some(state) => Some(state),
@@ -763,6 +784,7 @@ fn out_of_hours_note_due(conversation: &ConversationState, now: chrono::DateTime
 }
 
 /// Why a customer's message was logged but not answered.
+pub const QUOTA_REACHED: &str = "not answered: this month's messages of the plan are used up";
 pub const WITH_A_PERSON: &str = "left for a person: the bot is silent in this chat";
 
 /// Tells the tenant's people that a chat needs one of them (the inbox

@@ -43,6 +43,7 @@ use crate::services::runtime::{
     },
 };
 use crate::services::webhooks::delivery::Waker;
+use crate::services::usage::MessagesThisMonth;
 
 /// Operations waiting for the writer; senders wait when it is full.
 const QUEUE_CAPACITY: usize = 16_384;
@@ -101,6 +102,7 @@ pub struct LogWriter {
     stats: Arc<WriterStats>,
     live: Live,
     webhooks: Waker,
+    usage: Arc<MessagesThisMonth>,
 }
 
 /// Rows committed so far (for the benchmark and the logs).
@@ -191,6 +193,7 @@ impl LogWriter {
         let stats = Arc::new(WriterStats::default());
         let live = Live::default();
         let webhooks = Waker::default();
+        let usage = Arc::new(MessagesThisMonth::default());
         let committed = Arc::new(Notify::new());
         tracker.spawn_on(
             checkpoints(pool, committed.clone(), stats.clone(), shutdown.clone()),
@@ -210,6 +213,7 @@ impl LogWriter {
                 node,
                 live: live.clone(),
                 webhooks: webhooks.clone(),
+                usage: usage.clone(),
             }),
         ));
         // Every message waits for this task's commits: it gets a thread of
@@ -237,6 +241,13 @@ impl LogWriter {
             live,
             webhooks,
         }
+            usage,
+        }
+    }
+
+    /// Each tenant's messages this month, as the last batch left them.
+    pub fn usage(&self) -> &MessagesThisMonth {
+        &self.usage
     }
 
     /// Where each committed batch tells its tenants' watchers.
@@ -365,6 +376,7 @@ struct Committed {
     node: String,
     live: Live,
     webhooks: Waker,
+    usage: Arc<MessagesThisMonth>,
 }
 
 /// When a batch is committed: at `size` operations, or `interval` after
@@ -610,6 +622,9 @@ async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Commit
             if flushed.webhook_events > 0 {
                 committed.webhooks.wake();
             }
+            // INVARIANT: before the callers hear of the commit, so a bot
+            // answering a message of this batch sees the month with it.
+            committed.usage.record(chrono::Utc::now(), &flushed.usage);
             publish(&committed.live, &rows);
             for (reply, id) in replies.into_iter().zip(ids) {
                 let _ = reply.send(Ok(id));

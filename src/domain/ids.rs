@@ -81,7 +81,9 @@ uuid_id!(
 
 uuid_id!(
     /// A tenant's webhook endpoint, `webhook_endpoint.id`.
-    WebhookId
+    WebhookId,
+    /// A tenant's API key, `api_key.id` (the `kid` in its routes).
+    ApiKeyId
 );
 
 /// A conversation (one customer chat of a tenant), `conversation.id`.

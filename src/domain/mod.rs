@@ -8,6 +8,7 @@
 //! Errors are user-facing sentences (no internals), ready to show next to a
 //! form field or in an API error body.
 
+pub mod api_scope;
 pub mod bot;
 pub mod client_address;
 pub mod handoff;

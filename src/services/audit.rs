@@ -19,6 +19,8 @@ use crate::error::AppError;
 pub enum Actor {
     Admin(String),
     User(String),
+    /// A tenant API key, by its id.
+    ApiKey(String),
     System,
 }
 
@@ -27,6 +29,7 @@ impl Actor {
         match self {
             Self::Admin(name) => format!("admin:{name}"),
             Self::User(email) => format!("user:{email}"),
+            Self::ApiKey(id) => format!("api_key:{id}"),
             Self::System => "system".to_owned(),
         }
     }

@@ -384,6 +384,15 @@ pub async fn reply(
         handoff::apply(&txn, change).await?;
         super::webhooks::events::record(&txn, &super::webhooks::events::of_handoff(change)).await?;
     }
+    super::usage::add_one(
+        &txn,
+        tenant,
+        super::usage::Counts {
+            human_replies: 1,
+            ..Default::default()
+        },
+    )
+    .await?;
     super::audit::record(
         &txn,
         &person.actor,
@@ -468,7 +477,7 @@ async fn switch(
 }
 
 /// Why a person's message cannot go out now, if it cannot.
-fn reply_refusal(
+pub(crate) fn reply_refusal(
     bots: &dyn BotControl,
     tenant: TenantId,
     transport: TransportKind,
@@ -492,7 +501,7 @@ fn reply_refusal(
     None
 }
 
-fn parse_text(text: &str) -> Result<String, AppError> {
+pub(crate) fn parse_text(text: &str) -> Result<String, AppError> {
     let trimmed = text.trim();
     let problem = if trimmed.is_empty() {
         Some("must not be empty".to_owned())
@@ -524,7 +533,7 @@ async fn find(
         })
 }
 
-async fn transport_of(
+pub(crate) async fn transport_of(
     db: &DatabaseConnection,
     tenant: TenantId,
 ) -> Result<TransportKind, AppError> {

@@ -4,6 +4,7 @@
 //! the same transaction as the change.
 
 pub mod admins;
+pub mod api_keys;
 pub mod audit;
 pub mod bots;
 pub mod cloud_webhook;
@@ -12,6 +13,7 @@ pub mod inbox;
 pub mod knowledge;
 pub mod messages;
 pub mod notifications;
+pub mod plans;
 pub mod portal;
 pub mod runtime;
 pub mod sandbox;
@@ -19,8 +21,10 @@ pub mod sandbox;
 pub mod sessions;
 pub mod setup_requests;
 pub mod team;
+pub mod tenant_api;
 pub mod tenants;
 pub mod transports;
+pub mod usage;
 pub mod users;
 pub mod webhooks;
 

@@ -155,6 +155,8 @@ pub enum PortalSection {
     Team,
     Bot,
     Webhooks,
+    ApiKeys,
+    Usage,
 }
 
 /// What every portal page knows about its viewer.
@@ -187,6 +189,8 @@ pub fn portal_page_with_scripts(
         (PortalSection::Settings, PortalUrl::Settings, "Settings"),
         (PortalSection::Team, PortalUrl::Team, "Team"),
         (PortalSection::Webhooks, PortalUrl::Webhooks, "Webhooks"),
+        (PortalSection::Usage, PortalUrl::Usage, "Usage"),
+        (PortalSection::ApiKeys, PortalUrl::ApiKeys, "API keys"),
     ];
     let links: Vec<_> = links
         .into_iter()

@@ -515,3 +515,114 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         })
     }
 }
+
+/// A tenant system calling `/api/v1` with `Authorization: Bearer
+/// fhq_live_…`, holding scope `S`. The key is its tenant: handlers take the
+/// tenant from here and nowhere else. A missing, unknown, revoked or
+/// expired key is a 401 with its own code (`api_key_missing`,
+/// `api_key_invalid`, `api_key_revoked`, `api_key_expired`); a key without
+/// `S` is a 403 `insufficient_scope` naming it.
+pub struct ApiKey<S> {
+    pub key: std::sync::Arc<crate::services::api_keys::VerifiedKey>,
+    scope: std::marker::PhantomData<S>,
+}
+
+impl<S> ApiKey<S> {
+    pub fn tenant(&self) -> crate::domain::ids::TenantId {
+        self.key.tenant
+    }
+}
+
+/// The scope a route needs, as a type (`ApiKey<scope::MessagesSend>`), so
+/// a handler cannot forget to ask for one.
+pub trait RequiredScope {
+    const SCOPE: crate::domain::api_scope::Scope;
+}
+
+/// One marker type per scope.
+pub mod scope {
+    use super::RequiredScope;
+    use crate::domain::api_scope::Scope;
+
+    macro_rules! scopes {
+        ($($name:ident),*) => {$(
+            pub struct $name;
+            impl RequiredScope for $name {
+                const SCOPE: Scope = Scope::$name;
+            }
+        )*};
+    }
+    scopes!(
+        MessagesSend,
+        ConversationsRead,
+        ConversationsWrite,
+        KnowledgeWrite,
+        UsageRead
+    );
+}
+
+fn api_key_refused(code: ErrorCode, message: &'static str) -> AppError {
+    AppError::new(code, message)
+        .with_header(header::WWW_AUTHENTICATE, r#"Bearer realm="Flow HQ API""#)
+}
+
+impl<S: RequiredScope + 'static> FromRequest for ApiKey<S> {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        use crate::services::api_keys::{self, Refusal};
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state(&req)?;
+            let presented = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| {
+                    let (scheme, token) = value.split_once(' ')?;
+                    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+                })
+                .ok_or_else(|| {
+                    api_key_refused(
+                        ErrorCode::ApiKeyMissing,
+                        "Send your API key as `Authorization: Bearer fhq_live_…`.",
+                    )
+                })?;
+            let key = match api_keys::verify(&state.db, &state.api_keys, presented).await? {
+                Ok(key) => key,
+                Err(Refusal::Invalid) => {
+                    return Err(api_key_refused(
+                        ErrorCode::ApiKeyInvalid,
+                        "This API key is not valid.",
+                    ));
+                }
+                Err(Refusal::Revoked) => {
+                    return Err(api_key_refused(
+                        ErrorCode::ApiKeyRevoked,
+                        "This API key was revoked.",
+                    ));
+                }
+                Err(Refusal::Expired) => {
+                    return Err(api_key_refused(
+                        ErrorCode::ApiKeyExpired,
+                        "This API key has expired.",
+                    ));
+                }
+            };
+            if !key.allows(S::SCOPE) {
+                return Err(AppError::new(
+                    ErrorCode::InsufficientScope,
+                    format!(
+                        "This API key lacks the scope `{}`: create a key with it.",
+                        S::SCOPE
+                    ),
+                ));
+            }
+            Ok(ApiKey {
+                key,
+                scope: std::marker::PhantomData,
+            })
+        })
+    }
+}

@@ -2,7 +2,7 @@
 //! the request, call a service and render; they never touch `entity::*`.
 
 mod admin;
-mod api;
+pub mod api;
 pub mod auth;
 pub mod body_deadline;
 pub mod client_limit;

@@ -34,6 +34,7 @@ mod portal_story;
 mod slow_clients;
 mod sqlite_live;
 mod team;
+mod tenant_api;
 mod transport_pages;
 mod use_cases;
 mod webhooks;

@@ -310,6 +310,14 @@ const OWNER_ROUTES: &[Route] = &[
     ("POST", "/api/portal/webhooks/{wid}/test"),
     ("POST", "/api/portal/webhooks/{wid}/rotate-secret"),
     ("POST", "/api/portal/webhooks/{wid}/events/{event}/resend"),
+    ("GET", "/portal/api-keys"),
+    ("POST", "/portal/api-keys/create"),
+    ("POST", "/portal/api-keys/{id}/revoke"),
+    ("GET", "/portal/usage"),
+    ("GET", "/api/portal/api-keys"),
+    ("POST", "/api/portal/api-keys"),
+    ("DELETE", "/api/portal/api-keys/{id}"),
+    ("GET", "/api/portal/usage"),
 ];
 
 /// Every `/portal…` path registered in `src/web` (`resource("…")`), with

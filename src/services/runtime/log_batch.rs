@@ -260,6 +260,8 @@ pub struct Flushed {
     pub outbound: Vec<i64>,
     /// Webhook deliveries queued with the batch (the worker is woken).
     pub webhook_events: u64,
+    /// The batch's tenants' messages this month, after it.
+    pub usage: Vec<(TenantId, i64)>,
 }
 
 /// Writes one batch in ONE transaction.
@@ -377,11 +379,25 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
         marks,
     );
     let webhook_events = webhooks::events::record(&txn, &events).await?;
+    // The month's and the day's counters: one upsert per table for the
+    // batch, whatever its number of tenants and messages.
+    let mut counts: std::collections::BTreeMap<TenantId, crate::services::usage::Counts> =
+        std::collections::BTreeMap::new();
+    for (row, kept) in inbound.iter().zip(&stored) {
+        if kept.is_some() {
+            counts.entry(row.tenant_id).or_default().inbound += 1;
+        }
+    }
+    for row in outbound {
+        counts.entry(row.tenant_id).or_default().bot_replies += 1;
+    }
+    let usage = crate::services::usage::add(&txn, Utc::now(), &counts).await?;
     txn.commit().await?;
     Ok(Flushed {
         inbound: stored,
         outbound: outbound_ids,
         webhook_events,
+        usage,
     })
 }
 

@@ -55,6 +55,9 @@ pub struct BotConfig {
     /// What the bot knows (facts, services, FAQ, the owner's wording),
     /// compiled for matching once per load.
     pub knowledge: std::sync::Arc<crate::replies::CompiledKnowledge>,
+    /// The plan's messages a month (`None`: unlimited): at the limit the
+    /// bot answers no more on its own.
+    pub monthly_messages: Option<i64>,
 }
 
 pub async fn load_bot_config(
@@ -77,6 +80,14 @@ pub async fn load_bot_config(
         .one(db)
         .await?
         .unwrap_or_default();
+    let monthly_messages: Option<Option<i64>> =
+        entity::plan::Entity::find_by_id(tenant.plan.clone())
+            .select_only()
+            .column(entity::plan::Column::MonthlyMessages)
+            .into_tuple()
+            .one(db)
+            .await?;
+    let monthly_messages = monthly_messages.flatten();
     let broken = |what: &str, err: String| {
         AppError::internal(anyhow::anyhow!(
             "tenant {tenant_id}: stored {what} is invalid: {err}"
@@ -116,6 +127,7 @@ pub async fn load_bot_config(
         linked_phone,
         pairing_phone,
         knowledge: std::sync::Arc::new(knowledge),
+        monthly_messages,
     })
 }
 

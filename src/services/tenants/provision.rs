@@ -5,7 +5,7 @@
 use chrono::Utc;
 use chrono_tz::Tz;
 use entity::enums::{
-    DesiredState, Plan, SessionState, TemplateType, TenantStatus, TransportKind, WorkerStatus,
+    DesiredState, SessionState, TemplateType, TenantStatus, TransportKind, WorkerStatus,
 };
 use entity::{tenant, tenant_config, whatsapp_session, worker_process};
 use sea_orm::{
@@ -87,7 +87,7 @@ pub async fn provision(
         name: Set(name.to_owned()),
         phone_number: Set(phone_number.map(|p| p.as_str().to_owned())),
         status: Set(TenantStatus::New),
-        plan: Set(Plan::Free),
+        plan: Set(crate::services::plans::DEFAULT_PLAN.to_owned()),
         paused_before_error: Set(false),
         created_at: Set(now),
         updated_at: Set(now),

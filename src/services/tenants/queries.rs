@@ -2,7 +2,7 @@
 //! admin's list (search, status filter, pages) over 10,000+ tenants.
 
 use chrono::{DateTime, Utc};
-use entity::enums::{Plan, TenantStatus};
+use entity::enums::TenantStatus;
 use entity::{tenant, tenant_config, whatsapp_session, worker_process};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
@@ -32,7 +32,7 @@ pub struct TenantSummary {
     pub name: String,
     pub phone_number: Option<String>,
     pub status: TenantStatus,
-    pub plan: Plan,
+    pub plan: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

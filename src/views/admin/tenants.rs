@@ -24,7 +24,7 @@ use crate::views::admin::audit;
 use crate::views::admin::bots::{self, BotFacts};
 use crate::views::assets;
 pub use crate::views::components::DayValues;
-use crate::views::components::{self, Field, enum_name};
+use crate::views::components::{self, Field};
 use crate::views::layout::{self, AdminChrome};
 use crate::views::transport::{self, TransportCard};
 
@@ -351,7 +351,7 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
             h2 { "Tenant" }
             dl.props {
                 dt { "Phone number" } dd { (tenant.phone_number.as_deref().unwrap_or("—")) }
-                dt { "Plan" } dd { (enum_name(&tenant.plan)) }
+                dt { "Plan" } dd { (tenant.plan) }
                 dt { "Created" } dd { (components::datetime(&tenant.created_at)) }
                 dt { "Updated" } dd { (components::datetime(&tenant.updated_at)) }
                 dt { "Id" } dd { code { (tenant.id) } }

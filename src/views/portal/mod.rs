@@ -5,6 +5,7 @@
 //! the `services::portal` views.
 
 pub mod bot;
+pub mod api_keys;
 pub mod inbox;
 pub mod logs;
 pub mod onboarding;

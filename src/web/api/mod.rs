@@ -5,6 +5,7 @@
 //! Handlers live in the submodules; they never touch `entity::*`.
 
 mod admin;
+mod api_keys;
 mod bots;
 mod conversations;
 mod knowledge;
@@ -12,6 +13,8 @@ mod portal;
 mod team;
 mod transports;
 mod webhooks;
+mod usage;
+pub mod v1;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,13 +43,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(web::QueryConfig::default().error_handler(|err, _| query_error(err).into()))
             .app_data(web::PathConfig::default().error_handler(|err, _| path_error(err).into()))
             .configure(admin::routes)
+            .configure(api_keys::routes)
             .configure(bots::routes)
             .configure(conversations::routes)
             .configure(knowledge::routes)
             .configure(portal::routes)
             .configure(team::routes)
             .configure(transports::routes)
-            .configure(webhooks::routes),
+            .configure(webhooks::routes)
+            .configure(usage::routes)
+            .configure(v1::routes),
     );
 }
 

@@ -6,6 +6,7 @@
 //! Owns: the routes and what every portal handler does the same way (the
 //! page chrome, HTML responses, flash-then-redirect).
 
+mod api_keys;
 mod inbox;
 mod pages;
 mod sign_in;
@@ -74,7 +75,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/portal/webhooks/{wid}/delete").post(webhooks::delete))
         .service(
             web::resource("/portal/webhooks/{wid}/events/{event}/resend").post(webhooks::resend),
-        );
+        )
+        .service(web::resource("/portal/api-keys").get(api_keys::show))
+        .service(web::resource("/portal/api-keys/create").post(api_keys::create))
+        .service(web::resource("/portal/api-keys/{id}/revoke").post(api_keys::revoke))
+        .service(web::resource("/portal/usage").get(api_keys::usage));
 }
 
 /// The page shell's view of the signed-in owner, with the flash message

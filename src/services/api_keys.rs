@@ -1,0 +1,379 @@
+//! Tenant API keys: creating (the secret shown once), listing, revoking,
+//! and verifying a presented key.
+//!
+//! Owns: the key format (`fhq_live_` + 32 random bytes, base64url), what is
+//! stored (SHA-256 of the whole key, never the key: the secret has 256 bits
+//! of entropy, so a fast unsalted hash is as strong as a slow one and lets
+//! a key be found by an index lookup; a stolen table cannot be replayed),
+//! and the short cache of verified keys (`KeyCache`): a busy integration
+//! costs no query per request, and a revocation is seen within
+//! `CACHE_TTL` (1 s) on every replica, at once on this one.
+//! `last_used_at` is written at most once per `LAST_USED_PRECISION` per key,
+//! on a cache miss: never a statement per request.
+//! Must not: know HTTP (the `ApiKey` extractor in `web::auth` does), or
+//! take a tenant from anywhere but the caller (owner's session, admin path).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use entity::api_key;
+use mini_moka::sync::Cache;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::audit::{self, Actor};
+use crate::crypto;
+use crate::domain::api_scope::{Scope, Scopes};
+use crate::domain::ids::{ApiKeyId, TenantId};
+use crate::error::{AppError, ErrorCode, FieldErrors};
+
+/// Every key starts with this (secret scanners can find leaked ones).
+pub const KEY_PREFIX: &str = "fhq_live_";
+/// Random bytes in a key.
+const SECRET_BYTES: usize = 32;
+/// Characters of the secret kept in clear, to tell keys apart in lists.
+const SHOWN_CHARS: usize = 6;
+/// How long a verified key is trusted without asking the database: the
+/// longest a revocation on another replica takes to bite.
+pub const CACHE_TTL: Duration = Duration::from_secs(1);
+/// Verified keys kept at most (one per active integration).
+const CACHE_CAPACITY: u64 = 100_000;
+/// `last_used_at` is at most this stale.
+const LAST_USED_PRECISION: chrono::Duration = chrono::Duration::seconds(60);
+const MAX_NAME_CHARS: usize = 100;
+
+/// A key as lists show it: never the secret or its hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKeyView {
+    pub id: ApiKeyId,
+    pub name: String,
+    pub scopes: Vec<&'static str>,
+    /// `fhq_live_` and the first characters of the secret.
+    pub prefix: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Usable now: neither revoked nor expired.
+    pub active: bool,
+}
+
+impl From<api_key::Model> for ApiKeyView {
+    fn from(row: api_key::Model) -> Self {
+        let now = Utc::now();
+        Self {
+            id: row.id.into(),
+            active: row.revoked_at.is_none() && row.expires_at.is_none_or(|at| at > now),
+            name: row.name,
+            scopes: Scopes::from_stored(&row.scopes).names(),
+            prefix: row.prefix,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+        }
+    }
+}
+
+/// A new key: its view and the key itself, shown this once.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    pub view: ApiKeyView,
+    pub key: String,
+}
+
+/// `{name, scopes, expires_at?}` as a client sends it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKeyInput {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A checked `NewKeyInput`.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub name: String,
+    pub scopes: Scopes,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl NewKey {
+    pub fn parse(input: &NewKeyInput, now: DateTime<Utc>) -> Result<Self, AppError> {
+        let mut fields = FieldErrors::new();
+        let name = input.name.trim();
+        if name.is_empty() {
+            fields.insert("name".to_owned(), "Give the key a name.".to_owned());
+        } else if name.chars().count() > MAX_NAME_CHARS {
+            fields.insert(
+                "name".to_owned(),
+                format!("must be at most {MAX_NAME_CHARS} characters"),
+            );
+        }
+        let scopes = Scopes::parse(input.scopes.iter().map(String::as_str));
+        if let Err(problem) = &scopes {
+            fields.insert("scopes".to_owned(), problem.clone());
+        }
+        if input.expires_at.is_some_and(|at| at <= now) {
+            fields.insert("expires_at".to_owned(), "must be in the future".to_owned());
+        }
+        match scopes {
+            Ok(scopes) if fields.is_empty() => Ok(Self {
+                name: name.to_owned(),
+                scopes,
+                expires_at: input.expires_at,
+            }),
+            _ => Err(AppError::validation(fields)),
+        }
+    }
+}
+
+/// The tenant's keys, newest first (revoked ones too, marked).
+pub async fn list(db: &DatabaseConnection, tenant: TenantId) -> Result<Vec<ApiKeyView>, AppError> {
+    Ok(api_key::Entity::find()
+        .filter(api_key::Column::TenantId.eq(tenant))
+        .order_by_desc(api_key::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(ApiKeyView::from)
+        .collect())
+}
+
+/// Creates a key for `tenant`; the answer holds the key, which is never
+/// stored and cannot be shown again.
+pub async fn create(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    tenant: TenantId,
+    new: &NewKey,
+) -> Result<CreatedKey, AppError> {
+    let key = format!("{KEY_PREFIX}{}", crypto::random_token(SECRET_BYTES));
+    let prefix: String = key.chars().take(KEY_PREFIX.len() + SHOWN_CHARS).collect();
+    // The tenant must exist (admins name it in the path).
+    super::tenants::get(db, tenant).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let row = api_key::ActiveModel {
+        id: Set(ApiKeyId::new_random().into()),
+        tenant_id: Set(tenant.into()),
+        name: Set(new.name.clone()),
+        prefix: Set(prefix),
+        secret_hash: Set(crypto::sha256_hex(&key)),
+        scopes: Set(new.scopes.to_stored()),
+        created_by: Set(actor.label()),
+        created_at: Set(Utc::now()),
+        expires_at: Set(new.expires_at),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        actor,
+        Some(tenant),
+        "api_key.created",
+        json!({ "api_key_id": row.id, "name": row.name, "scopes": new.scopes.names(), "expires_at": row.expires_at }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(CreatedKey {
+        view: row.into(),
+        key,
+    })
+}
+
+/// Revokes a key of `tenant`: it stops working at once here and within
+/// `CACHE_TTL` on other replicas. Revoking a revoked key changes nothing.
+pub async fn revoke(
+    db: &DatabaseConnection,
+    cache: &KeyCache,
+    actor: &Actor,
+    tenant: TenantId,
+    id: ApiKeyId,
+) -> Result<ApiKeyView, AppError> {
+    let txn = crate::db::begin_write(db).await?;
+    let row = api_key::Entity::find_by_id(id.as_uuid())
+        .filter(api_key::Column::TenantId.eq(tenant))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found(ErrorCode::ApiKeyNotFound, "No such API key."))?;
+    if row.revoked_at.is_some() {
+        return Ok(row.into());
+    }
+    let now = Utc::now();
+    api_key::Entity::update_many()
+        .col_expr(api_key::Column::RevokedAt, Expr::value(now))
+        .filter(api_key::Column::Id.eq(row.id))
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        actor,
+        Some(tenant),
+        "api_key.revoked",
+        json!({ "api_key_id": row.id, "name": row.name }),
+    )
+    .await?;
+    txn.commit().await?;
+    cache.forget(&row.secret_hash);
+    let mut view = ApiKeyView::from(row);
+    view.revoked_at = Some(now);
+    view.active = false;
+    Ok(view)
+}
+
+/// A key that checked out: who it is and what it may do.
+#[derive(Debug, Clone)]
+pub struct VerifiedKey {
+    pub id: ApiKeyId,
+    pub tenant: TenantId,
+    pub name: String,
+    pub scopes: Scopes,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl VerifiedKey {
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.contains(scope)
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor::ApiKey(self.id.to_string())
+    }
+
+    /// How its messages are signed in a thread.
+    pub fn author(&self) -> String {
+        format!("API key {}", self.name)
+    }
+}
+
+/// Why a presented key does not authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not a key we issued (or malformed).
+    Invalid,
+    Revoked,
+    Expired,
+}
+
+/// Verified keys by the hash of the key, for `CACHE_TTL`.
+#[derive(Clone)]
+pub struct KeyCache(Cache<String, Arc<VerifiedKey>>);
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        Self(
+            Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .time_to_live(CACHE_TTL)
+                .build(),
+        )
+    }
+}
+
+impl KeyCache {
+    fn forget(&self, hash: &str) {
+        self.0.invalidate(&hash.to_owned());
+    }
+}
+
+/// The key behind `presented` (the bearer token as sent), or why not.
+pub async fn verify(
+    db: &DatabaseConnection,
+    cache: &KeyCache,
+    presented: &str,
+) -> Result<Result<Arc<VerifiedKey>, Refusal>, AppError> {
+    let presented = presented.trim();
+    if !presented.starts_with(KEY_PREFIX) || presented.len() > 200 {
+        return Ok(Err(Refusal::Invalid));
+    }
+    let hash = crypto::sha256_hex(presented);
+    let now = Utc::now();
+    if let Some(found) = cache.0.get(&hash) {
+        if found.expires_at.is_some_and(|at| at <= now) {
+            return Ok(Err(Refusal::Expired));
+        }
+        return Ok(Ok(found));
+    }
+    let Some(row) = api_key::Entity::find()
+        .filter(api_key::Column::SecretHash.eq(&hash))
+        .one(db)
+        .await?
+    else {
+        return Ok(Err(Refusal::Invalid));
+    };
+    // The index found the row by its hash; compare once more without
+    // leaking where they differ (defence in depth, cheap).
+    if !crypto::constant_time_eq(row.secret_hash.as_bytes(), hash.as_bytes()) {
+        return Ok(Err(Refusal::Invalid));
+    }
+    if row.revoked_at.is_some() {
+        return Ok(Err(Refusal::Revoked));
+    }
+    if row.expires_at.is_some_and(|at| at <= now) {
+        return Ok(Err(Refusal::Expired));
+    }
+    if row
+        .last_used_at
+        .is_none_or(|at| now - at >= LAST_USED_PRECISION)
+    {
+        api_key::Entity::update_many()
+            .col_expr(api_key::Column::LastUsedAt, Expr::value(now))
+            .filter(api_key::Column::Id.eq(row.id))
+            .exec(db)
+            .await?;
+    }
+    let verified = Arc::new(VerifiedKey {
+        id: row.id.into(),
+        tenant: row.tenant_id.into(),
+        name: row.name,
+        scopes: Scopes::from_stored(&row.scopes),
+        expires_at: row.expires_at,
+    });
+    cache.0.insert(hash, verified.clone());
+    Ok(Ok(verified))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_key_needs_a_name_known_scopes_and_a_future_expiry() {
+        let now = Utc::now();
+        let ok = NewKey::parse(
+            &NewKeyInput {
+                name: " Shop ".into(),
+                scopes: vec!["messages:send".into()],
+                expires_at: Some(now + chrono::Duration::days(1)),
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(ok.name, "Shop");
+        let err = NewKey::parse(
+            &NewKeyInput {
+                name: String::new(),
+                scopes: vec!["root".into()],
+                expires_at: Some(now - chrono::Duration::days(1)),
+            },
+            now,
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = err.fields().keys().map(String::as_str).collect();
+        assert_eq!(fields, ["expires_at", "name", "scopes"]);
+    }
+}

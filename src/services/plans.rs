@@ -1,0 +1,121 @@
+//! Plans: platform data (the `plan` table, seeded STARTER, PROFESSIONAL,
+//! ENTERPRISE) and which one a tenant is on.
+//!
+//! Owns: reading plans and an admin's change of a tenant's plan (with its
+//! audit row). Must not: enforce limits (`usage` and the API limiter do).
+
+use entity::{plan, tenant};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::audit::{self, Actor};
+use crate::domain::ids::TenantId;
+use crate::error::{AppError, ErrorCode, FieldErrors};
+
+/// The plan a new tenant starts on.
+pub const DEFAULT_PLAN: &str = "STARTER";
+
+/// A plan's limits; `None` is unlimited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub code: String,
+    pub name: String,
+    pub monthly_messages: Option<i64>,
+    pub monthly_ai_tokens: Option<i64>,
+    pub api_requests_per_minute: i32,
+    pub team_members: Option<i32>,
+}
+
+impl From<plan::Model> for Plan {
+    fn from(row: plan::Model) -> Self {
+        Self {
+            code: row.code,
+            name: row.name,
+            monthly_messages: row.monthly_messages,
+            monthly_ai_tokens: row.monthly_ai_tokens,
+            api_requests_per_minute: row.api_requests_per_minute,
+            team_members: row.team_members,
+        }
+    }
+}
+
+/// Every plan, in their order.
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<Plan>, AppError> {
+    Ok(plan::Entity::find()
+        .order_by_asc(plan::Column::Position)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Plan::from)
+        .collect())
+}
+
+/// The plan `tenant` is on.
+pub async fn of_tenant(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Plan, AppError> {
+    let found = tenant::Entity::find_by_id(tenant.as_uuid())
+        .find_also_related(plan::Entity)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(ErrorCode::TenantNotFound, "No such tenant."))?;
+    match found {
+        (_, Some(plan)) => Ok(plan.into()),
+        (row, None) => Err(AppError::internal(anyhow::anyhow!(
+            "tenant {} is on plan {:?}, which does not exist",
+            row.id,
+            row.plan
+        ))),
+    }
+}
+
+/// `{plan}`: the code of the plan to move a tenant to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePlan {
+    pub plan: String,
+}
+
+/// An admin moves `tenant` to another plan.
+pub async fn change(
+    db: &DatabaseConnection,
+    bots: &dyn super::control::BotControl,
+    actor: &Actor,
+    tenant: TenantId,
+    code: &str,
+) -> Result<Plan, AppError> {
+    let code = code.trim().to_uppercase();
+    let txn = crate::db::begin_write(db).await?;
+    let before = of_tenant(&txn, tenant).await?;
+    let Some(plan) = plan::Entity::find_by_id(code.clone()).one(&txn).await? else {
+        return Err(AppError::validation(FieldErrors::from([(
+            "plan".to_owned(),
+            format!("\"{code}\" is not a plan"),
+        )])));
+    };
+    if before.code != plan.code {
+        tenant::Entity::update_many()
+            .col_expr(tenant::Column::Plan, Expr::value(plan.code.clone()))
+            .col_expr(tenant::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
+            .filter(tenant::Column::Id.eq(tenant))
+            .exec(&txn)
+            .await?;
+        // The running bot reloads its config, with the new limits.
+        super::runtime::worker::record_change(&txn, tenant, super::runtime::worker::Change::Reload)
+            .await?;
+        audit::record(
+            &txn,
+            actor,
+            Some(tenant),
+            "tenant.plan_changed",
+            json!({ "from": before.code, "to": plan.code }),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    // The bot reads its plan's limits with its config.
+    bots.nudge(tenant).await;
+    Ok(plan.into())
+}

@@ -1,0 +1,75 @@
+//! Plans and usage as JSON: `GET /api/portal/usage` (the owner's tenant),
+//! `GET /api/admin/tenants/{id}/usage`, `GET /api/admin/usage` (every
+//! tenant this month), `GET /api/admin/plans` and `PUT
+//! /api/admin/tenants/{id}/plan` `{plan}` (an admin moves a tenant; audit
+//! row). The usage shape is the same as `/api/v1/usage`'s.
+
+use actix_web::{HttpResponse, web};
+
+use super::portal::no_store;
+use super::resource;
+use crate::domain::ids::TenantId;
+use crate::error::AppError;
+use crate::services::plans::{self, ChangePlan};
+use crate::services::usage;
+use crate::state::AppState;
+use crate::web::auth::{ApiAdmin, OwnerSession};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/portal/usage").route(web::get().to(portal_usage)))
+        .service(resource("/admin/usage").route(web::get().to(admin_all)))
+        .service(resource("/admin/plans").route(web::get().to(admin_plans)))
+        .service(resource("/admin/tenants/{id}/usage").route(web::get().to(admin_usage)))
+        .service(resource("/admin/tenants/{id}/plan").route(web::put().to(admin_change_plan)));
+}
+
+fn json(body: impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Ok().insert_header(no_store()).json(body)
+}
+
+async fn portal_usage(
+    state: web::Data<AppState>,
+    session: OwnerSession,
+) -> Result<HttpResponse, AppError> {
+    Ok(json(usage::usage(&state.db, session.tenant_id()).await?))
+}
+
+async fn admin_all(_admin: ApiAdmin, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    Ok(json(
+        serde_json::json!({ "items": usage::per_tenant(&state.db).await? }),
+    ))
+}
+
+async fn admin_plans(
+    _admin: ApiAdmin,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    Ok(json(
+        serde_json::json!({ "items": plans::list(&state.db).await? }),
+    ))
+}
+
+async fn admin_usage(
+    _admin: ApiAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<TenantId>,
+) -> Result<HttpResponse, AppError> {
+    Ok(json(usage::usage(&state.db, *id).await?))
+}
+
+async fn admin_change_plan(
+    admin: ApiAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<TenantId>,
+    body: web::Json<ChangePlan>,
+) -> Result<HttpResponse, AppError> {
+    let plan = plans::change(
+        &state.db,
+        state.bots.as_ref(),
+        &admin.actor(),
+        *id,
+        &body.plan,
+    )
+    .await?;
+    Ok(json(plan))
+}

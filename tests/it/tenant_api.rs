@@ -1,0 +1,639 @@
+//! The tenant API (`/api/v1`) over real HTTP: keys created by an owner in
+//! the portal JSON and by admins, refused with stable codes, scopes; a
+//! send through the tenant's bot with an idempotency key; reading back;
+//! usage and the monthly quota at its limit; and every route with another
+//! tenant's key.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::bots::{customer_writes, linked_tenant};
+use crate::helpers::{TestApp, eventually, spawn_app};
+
+const CUSTOMER: &str = "+4917600000077";
+
+/// A key of tenant `id` with `scopes`, made through the admin API.
+async fn key_for(app: &TestApp, id: Uuid, scopes: &[&str]) -> String {
+    let (status, body) = app
+        .api_post(
+            &format!("/api/admin/tenants/{id}/api-keys"),
+            &json!({ "name": "shop", "scopes": scopes }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["key"].as_str().unwrap().to_owned()
+}
+
+const ALL: &[&str] = &[
+    "messages:send",
+    "conversations:read",
+    "conversations:write",
+    "knowledge:write",
+    "usage:read",
+];
+
+async fn v1(
+    app: &TestApp,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+    idempotency_key: Option<&str>,
+) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+    let mut request = app.client.request(method, app.url(path)).bearer_auth(key);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    if let Some(idem) = idempotency_key {
+        request = request.header("Idempotency-Key", idem);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body, headers)
+}
+
+async fn sandbox_outbox(app: &TestApp, id: Uuid) -> Vec<String> {
+    let (_, body) = app
+        .api_get(&format!("/api/admin/tenants/{id}/sandbox/outbox"))
+        .await;
+    body.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["to"] == CUSTOMER)
+        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_api_send_goes_out_through_the_bot_once_per_idempotency_key_and_reads_back() {
+    let app = spawn_app().await;
+    let id = linked_tenant(&app, 1).await;
+    let key = key_for(&app, id, &["messages:send", "usage:read"]).await;
+    let body = json!({ "to": CUSTOMER, "text": "Your order has shipped." });
+
+    let (status, first, headers) = v1(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/messages",
+        Some(&body),
+        Some("order-1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    assert_eq!(first["status"], "QUEUED");
+    let message_id = first["id"].as_i64().unwrap();
+    let location = headers["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, format!("/api/v1/messages/{message_id}"));
+    assert!(first["status_url"].as_str().unwrap().ends_with(&location));
+
+    // The same key again: the first answer, nothing sent again.
+    let (status, again, headers) = v1(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/messages",
+        Some(&body),
+        Some("order-1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(headers["idempotent-replayed"], "true");
+    // The same key with another body: refused.
+    let other = json!({ "to": CUSTOMER, "text": "Something else" });
+    let (status, refused, _) = v1(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/messages",
+        Some(&other),
+        Some("order-1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"], "idempotency_key_reused");
+
+    let sent = eventually("the API message sent", || async {
+        let (status, message, _) = v1(&app, &key, Method::GET, &location, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{message}");
+        (message["status"] == "SENT").then_some(message)
+    })
+    .await;
+    assert_eq!(sent["chat"], CUSTOMER);
+    assert_eq!(sent["author"], "API key shop");
+    assert_eq!(sent["text"], "Your order has shipped.");
+    assert_eq!(sandbox_outbox(&app, id).await, ["Your order has shipped."]);
+
+    // Counted; the conversation exists and stays with the bot.
+    let (status, usage, _) = v1(&app, &key, Method::GET, "/api/v1/usage", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    assert_eq!(usage["this_month"]["api_sends"], 1);
+    assert_eq!(usage["messages_used"], 1);
+    assert_eq!(usage["messages_limit"], 1000);
+    assert_eq!(usage["plan"]["code"], "STARTER");
+    assert_eq!(usage["quota_reached"], false);
+    let (_, conversations) = app
+        .api_get(&format!("/api/admin/tenants/{id}/conversations"))
+        .await;
+    assert_eq!(conversations["items"][0]["chat"], CUSTOMER);
+    assert_eq!(conversations["items"][0]["mode"], "BOT");
+}
+
+#[tokio::test]
+async fn keys_are_refused_with_stable_codes_and_a_missing_scope_is_named() {
+    let app = spawn_app().await;
+    let id = app.new_tenant(1).await;
+    let key = key_for(&app, id, &["usage:read"]).await;
+    let usage = "/api/v1/usage";
+
+    let response = app.client.get(app.url(usage)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers().contains_key("www-authenticate"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "api_key_missing");
+    assert!(
+        body["request_id"].as_str().is_some_and(|r| !r.is_empty()),
+        "{body}"
+    );
+
+    let forged = format!("{}x", &key[..key.len() - 1]);
+    for (bad, code) in [
+        (forged.as_str(), "api_key_invalid"),
+        ("fhq_nope", "api_key_invalid"),
+    ] {
+        let (status, body, _) = v1(&app, bad, Method::GET, usage, None, None).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some(code)),
+            "{body}"
+        );
+    }
+
+    let (status, body, _) = v1(&app, &key, Method::GET, usage, None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body, _) = v1(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/messages",
+        Some(&json!({"to": CUSTOMER, "text": "hi"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "insufficient_scope");
+    assert!(
+        body["message"].as_str().unwrap().contains("messages:send"),
+        "{body}"
+    );
+
+    // Listed without its secret; revoked, it stops at once.
+    let (_, listed) = app
+        .api_get(&format!("/api/admin/tenants/{id}/api-keys"))
+        .await;
+    let item = &listed["items"][0];
+    assert!(key.starts_with(item["prefix"].as_str().unwrap()), "{item}");
+    assert!(
+        !listed.to_string().contains(&key[12..]),
+        "the secret is never listed"
+    );
+    assert!(item["last_used_at"].is_string(), "{item}");
+    let kid = item["id"].as_str().unwrap();
+    let (status, body) = app
+        .api_call(
+            Method::DELETE,
+            &format!("/api/admin/tenants/{id}/api-keys/{kid}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["active"], false);
+    let (status, body, _) = v1(&app, &key, Method::GET, usage, None, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("api_key_revoked"))
+    );
+
+    // An expiring key works until it expires.
+    let expires = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let (status, body) = app
+        .api_post(
+            &format!("/api/admin/tenants/{id}/api-keys"),
+            &json!({ "name": "short", "scopes": ["usage:read"], "expires_at": expires }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let short = body["key"].as_str().unwrap().to_owned();
+    let (status, _, _) = v1(&app, &short, Method::GET, usage, None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    eventually("the key expired", || async {
+        let (status, body, _) = v1(&app, &short, Method::GET, usage, None, None).await;
+        (status == StatusCode::UNAUTHORIZED && body["error"] == "api_key_expired").then_some(())
+    })
+    .await;
+
+    // Bad input names its field.
+    let (status, body) = app
+        .api_post(
+            &format!("/api/admin/tenants/{id}/api-keys"),
+            &json!({ "name": "", "scopes": ["root"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["fields"]["name"].is_string() && body["fields"]["scopes"].is_string(),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_owner_manages_keys_in_the_portal_json_and_the_audit_trail_records_it() {
+    let app = spawn_app().await;
+    let (browser, _owner) = app.owner_browser("owner@shop.test").await;
+    let (status, body) = crate::helpers::json_of(
+        browser
+            .portal_json(
+                Method::POST,
+                "/api/portal/api-keys",
+                &json!({ "name": "n8n", "scopes": ["conversations:read"] }),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let key = body["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("fhq_live_") && key.len() >= 9 + 43, "{key}");
+    assert_eq!(body["scopes"], json!(["conversations:read"]));
+    let kid = body["id"].as_str().unwrap().to_owned();
+
+    let (status, listed) = crate::helpers::json_of(browser.get("/api/portal/api-keys").await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert!(listed["items"][0].get("key").is_none(), "{listed}");
+
+    let (status, page, _) = v1(&app, &key, Method::GET, "/api/v1/conversations", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"], json!([]));
+
+    let (status, body) = crate::helpers::json_of(
+        browser
+            .portal_json(
+                Method::DELETE,
+                &format!("/api/portal/api-keys/{kid}"),
+                &json!({}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, _) = v1(&app, &key, Method::GET, "/api/v1/conversations", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (_, audit) = app.api_get("/api/admin/audit").await;
+    let events: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event_type"].as_str())
+        .collect();
+    assert!(
+        events.contains(&"api_key.created") && events.contains(&"api_key.revoked"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn sends_are_refused_without_a_running_bot_to_a_bad_number_and_at_the_monthly_limit() {
+    let app = spawn_app().await;
+    let idle = app.new_tenant(2).await;
+    let idle_key = key_for(&app, idle, ALL).await;
+    let hello = json!({ "to": CUSTOMER, "text": "hello" });
+    let (status, body, _) = v1(
+        &app,
+        &idle_key,
+        Method::POST,
+        "/api/v1/messages",
+        Some(&hello),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("bot_not_running")),
+        "{body}"
+    );
+
+    let id = linked_tenant(&app, 1).await;
+    let key = key_for(&app, id, ALL).await;
+    let (status, body, _) = v1(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/messages",
+        Some(&json!({"to": "0151 123", "text": "hi"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["fields"]["to"].is_string(), "{body}");
+
+    // The month's 1,000 messages of the Starter plan: 999 used, one left.
+    set_month_messages(&app, id, 999).await;
+    let (status, body, _) = v1(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/messages",
+        Some(&hello),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, body, headers) = v1(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/messages",
+        Some(&hello),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("quota_exceeded")),
+        "{body}"
+    );
+    let _ = headers;
+    let (_, usage, _) = v1(&app, &key, Method::GET, "/api/v1/usage", None, None).await;
+    assert_eq!(usage["quota_reached"], true, "{usage}");
+    let (_, all) = app.api_get("/api/admin/usage").await;
+    let row = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["tenant_id"] == json!(id))
+        .cloned()
+        .unwrap();
+    assert_eq!(row["quota_reached"], true, "{row}");
+
+    // At the limit the bot answers no more on its own; the message is logged.
+    customer_writes(&app, id, "+4917600000088", "hello?", "q-1").await;
+    let thread = eventually("the message logged and left unanswered", || async {
+        let (_, list) = app
+            .api_get(&format!(
+                "/api/admin/tenants/{id}/conversations?q=4917600000088"
+            ))
+            .await;
+        let cid = list["items"][0]["id"].clone();
+        if cid.is_null() {
+            return None;
+        }
+        let (_, thread) = app
+            .api_get(&format!(
+                "/api/admin/tenants/{id}/conversations/{cid}/messages"
+            ))
+            .await;
+        let items = thread["items"].as_array().cloned().unwrap_or_default();
+        items
+            .iter()
+            .any(|m| m["status"] == "SKIPPED")
+            .then_some(items)
+    })
+    .await;
+    assert!(thread.iter().all(|m| m["direction"] == "IN"), "{thread:?}");
+
+    // An admin moves the tenant to a larger plan (audited): sends resume.
+    let (status, body) = app
+        .api_call(
+            Method::PUT,
+            &format!("/api/admin/tenants/{id}/plan"),
+            Some(&json!({ "plan": "PROFESSIONAL" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["monthly_messages"], 10000);
+    let (status, body, _) = v1(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/messages",
+        Some(&hello),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, body) = app
+        .api_call(
+            Method::PUT,
+            &format!("/api/admin/tenants/{id}/plan"),
+            Some(&json!({ "plan": "GOLD" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}
+
+/// Sets the month's bot replies so that `messages` are used.
+async fn set_month_messages(app: &TestApp, id: Uuid, messages: i64) {
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+    let month = flowhq::services::usage::month_key(chrono::Utc::now());
+    let row = entity::usage_month::Entity::find_by_id((id, month.clone()))
+        .one(app.db())
+        .await
+        .unwrap();
+    match row {
+        Some(row) => {
+            let used = row.human_replies + row.api_sends;
+            let mut row = row.into_active_model();
+            row.bot_replies = Set(messages - used);
+            row.update(app.db()).await.unwrap();
+        }
+        None => {
+            entity::usage_month::ActiveModel {
+                tenant_id: Set(id),
+                month: Set(month),
+                inbound: Set(0),
+                bot_replies: Set(messages),
+                human_replies: Set(0),
+                api_sends: Set(0),
+                ai_tokens: Set(0),
+                warned_at: Set(None),
+            }
+            .insert(app.db())
+            .await
+            .unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_key_of_another_tenant_reads_and_sends_nothing_of_this_one() {
+    let app = spawn_app().await;
+    let a = linked_tenant(&app, 1).await;
+    let b = linked_tenant(&app, 2).await;
+    let key_a = key_for(&app, a, ALL).await;
+    let key_b = key_for(&app, b, ALL).await;
+    customer_writes(&app, a, CUSTOMER, "hello", "iso-1").await;
+    let (status, sent, _) = v1(
+        &app,
+        &key_a,
+        Method::POST,
+        "/api/v1/messages",
+        Some(&json!({"to": CUSTOMER, "text": "A's"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
+    let mid = sent["id"].as_i64().unwrap();
+    let cid = eventually("A's conversation", || async {
+        let (_, page, _) = v1(
+            &app,
+            &key_a,
+            Method::GET,
+            "/api/v1/conversations",
+            None,
+            None,
+        )
+        .await;
+        page["items"][0]["id"].as_i64()
+    })
+    .await;
+
+    // Every route under /api/v1 that names an object of A: 404 with B's key.
+    for (method, template) in flowhq::web::api::v1::ROUTES {
+        let names_an_object = template.contains("{id}");
+        let id = if template.starts_with("/api/v1/messages/") {
+            mid
+        } else {
+            cid
+        };
+        let path = template.replace("{id}", &id.to_string());
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let body = (method == Method::POST).then(|| json!({ "to": CUSTOMER, "text": "B's" }));
+        let (status, answer, _) =
+            v1(&app, &key_b, method.clone(), &path, body.as_ref(), None).await;
+        let text = answer.to_string();
+        assert!(
+            !text.contains("A's") && !text.contains("hello"),
+            "{method} {path}: {text}"
+        );
+        if names_an_object {
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {text}");
+        } else {
+            assert!(status.is_success(), "{method} {path}: {status} {text}");
+        }
+    }
+    let (_, page, _) = v1(
+        &app,
+        &key_b,
+        Method::GET,
+        "/api/v1/conversations",
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["chat"] != CUSTOMER || c["preview"] == "B's"),
+        "{page}"
+    );
+    // B's own send went to B's bot, never A's.
+    assert!(sandbox_outbox(&app, a).await.iter().all(|t| t != "B's"));
+    // Tenant ids in a query change nothing: the key is the tenant.
+    let (_, usage_b, _) = v1(
+        &app,
+        &key_b,
+        Method::GET,
+        &format!("/api/v1/usage?tenant_id={a}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(usage_b["this_month"]["inbound"], 0, "{usage_b}");
+}
+
+#[tokio::test]
+async fn an_owner_creates_a_key_on_the_portal_page_uses_it_and_sees_usage_with_its_chart() {
+    let app = spawn_app().await;
+    let (browser, _owner) = app.owner_browser("owner@bakery.test").await;
+    let page = browser.page("/portal/api-keys").await;
+    assert!(
+        page.contains("href=\"/portal/api-keys\""),
+        "the nav links the page"
+    );
+    let csrf = crate::helpers::csrf_of(&page);
+
+    // Without a scope: refused, with what was typed kept.
+    let refused = browser
+        .post_form(
+            "/portal/api-keys/create",
+            &[("csrf_token", csrf.as_str()), ("name", "Bakery shop")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = refused.text().await.unwrap();
+    assert!(refused.contains("choose at least one scope") && refused.contains("Bakery shop"));
+
+    let created = browser
+        .post_form(
+            "/portal/api-keys/create",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("name", "Bakery shop"),
+                ("scope_usage_read", "on"),
+                ("scope_conversations_read", "on"),
+                ("expires_in_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let created = created.text().await.unwrap();
+    let key = created
+        .split("<code id=\"api-key\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    assert!(key.starts_with("fhq_live_"), "{key}");
+    // Shown once: the list has its prefix only.
+    let listed = browser.page("/portal/api-keys").await;
+    assert!(
+        !listed.contains(&key) && listed.contains(&key[..15]),
+        "{listed}"
+    );
+
+    let (status, usage, _) = v1(&app, &key, Method::GET, "/api/v1/usage", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    let (status, conversations, _) = v1(
+        &app,
+        &key,
+        Method::GET,
+        "/api/v1/conversations?filter=needs_human",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{conversations}");
+
+    let usage_page = browser.page("/portal/usage").await;
+    assert!(
+        usage_page.contains("<svg") && usage_page.contains("id=\"usage-chart\""),
+        "{usage_page}"
+    );
+    assert_eq!(
+        usage_page.matches("<g>").count(),
+        30,
+        "one bar group per day"
+    );
+    assert!(usage_page.contains("0 of 1000"), "{usage_page}");
+}

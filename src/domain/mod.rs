@@ -15,6 +15,7 @@ pub mod hours;
 pub mod ids;
 pub mod language;
 pub mod lifecycle;
+pub mod media;
 pub mod password;
 pub mod phone;
 

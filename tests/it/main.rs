@@ -24,6 +24,7 @@ mod data_model;
 mod errors;
 mod health;
 mod inbox;
+mod media_messages;
 mod migrations;
 mod notifications;
 mod portal_isolation;

@@ -49,6 +49,21 @@ impl HandoffChange {
     }
 }
 
+impl HandoffChange {
+    /// No change of mode or flag, for what only rides along (the text-only
+    /// notice).
+    pub fn unchanged(tenant_id: TenantId, state: &ConversationState, at: DateTime<Utc>) -> Self {
+        Self {
+            tenant_id,
+            conversation_id: state.id,
+            state: state.handoff,
+            switched: None,
+            text_only_notice: false,
+            at,
+        }
+    }
+}
+
 /// Writes one change (a few rows: changes are rare next to messages).
 pub async fn apply(conn: &impl ConnectionTrait, change: &HandoffChange) -> Result<(), DbErr> {
     let HandoffChange {

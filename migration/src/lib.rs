@@ -18,6 +18,7 @@ mod m20261205_000009_session_offline_reason;
 mod m20261205_000010_sealed_whatsapp_web_keys;
 mod m20261205_000011_inbox;
 mod m20261205_000012_team_invites;
+mod m20261205_000016_inbox_finish;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000010_sealed_whatsapp_web_keys::Migration),
             Box::new(m20261205_000011_inbox::Migration),
             Box::new(m20261205_000012_team_invites::Migration),
+            Box::new(m20261205_000016_inbox_finish::Migration),
         ]
     }
 }

@@ -24,6 +24,7 @@ mod data_model;
 mod errors;
 mod health;
 mod inbox;
+mod inbox_search;
 mod media_messages;
 mod migrations;
 mod notifications;

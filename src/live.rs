@@ -7,8 +7,11 @@
 //! subscribes and dropped when the last one leaves, so publishing for a
 //! tenant nobody watches costs one map lookup. Events carry no data: a
 //! watcher reads what it shows from the database again, so a missed or
-//! coalesced event only delays. Must not: be relied on by anything that
-//! must not miss a change (webhooks read rows, not this).
+//! coalesced event only delays. Besides "data changed", it tells watchers
+//! that some of the tenant's sessions ended (a teammate removed), so a
+//! stream checks its own session at once. Must not: be relied on by
+//! anything that must not miss a change (webhooks read rows, not this; a
+//! stream also checks its session at every keep-alive).
 
 use std::sync::Arc;
 
@@ -20,21 +23,39 @@ use crate::domain::ids::TenantId;
 /// Events a slow watcher may fall behind by before they coalesce.
 const PER_TENANT: usize = 16;
 
+/// What changed for a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Rows a page shows (messages, statuses, handoffs).
+    Data,
+    /// Some of the tenant's sessions ended: watchers check theirs.
+    SessionsEnded,
+}
+
 #[derive(Clone, Default)]
 pub struct Live {
-    channels: Arc<DashMap<TenantId, broadcast::Sender<()>>>,
+    channels: Arc<DashMap<TenantId, broadcast::Sender<Change>>>,
 }
 
 impl Live {
     /// Tells `tenant`'s watchers that something changed.
     pub fn publish(&self, tenant: TenantId) {
+        self.send(tenant, Change::Data);
+    }
+
+    /// Tells `tenant`'s watchers that some of its sessions ended.
+    pub fn sessions_ended(&self, tenant: TenantId) {
+        self.send(tenant, Change::SessionsEnded);
+    }
+
+    fn send(&self, tenant: TenantId, change: Change) {
         if let Some(channel) = self.channels.get(&tenant) {
-            let _ = channel.send(());
+            let _ = channel.send(change);
         }
     }
 
     /// Watches `tenant`; channels nobody watches any more go now.
-    pub fn subscribe(&self, tenant: TenantId) -> broadcast::Receiver<()> {
+    pub fn subscribe(&self, tenant: TenantId) -> broadcast::Receiver<Change> {
         self.channels
             .retain(|id, channel| *id == tenant || channel.receiver_count() > 0);
         self.channels

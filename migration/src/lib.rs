@@ -19,8 +19,9 @@ mod m20261205_000010_sealed_whatsapp_web_keys;
 mod m20261205_000011_inbox;
 mod m20261205_000012_team_invites;
 mod m20261205_000013_knowledge;
-mod m20261205_000015_webhooks;
 mod m20261205_000014_tenant_api;
+mod m20261205_000015_webhooks;
+mod m20261205_000016_inbox_finish;
 
 pub struct Migrator;
 
@@ -41,8 +42,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000011_inbox::Migration),
             Box::new(m20261205_000012_team_invites::Migration),
             Box::new(m20261205_000013_knowledge::Migration),
-            Box::new(m20261205_000015_webhooks::Migration),
             Box::new(m20261205_000014_tenant_api::Migration),
+            Box::new(m20261205_000015_webhooks::Migration),
+            Box::new(m20261205_000016_inbox_finish::Migration),
         ]
     }
 }

@@ -673,6 +673,7 @@ async fn drive(
                 let chat = (k / tenants.len() as u32) % chats;
                 let message = InboundMessage {
                     id: format!("tp-{k}"),
+                    kind: entity::enums::MessageKind::Text,
                     from: format!("+4917{chat:09}"),
                     text: "tell me more".to_owned(),
                     at: Utc::now(),
@@ -730,6 +731,7 @@ async fn latency(
             tenant,
             InboundMessage {
                 id: format!("lat-{k}"),
+                kind: entity::enums::MessageKind::Text,
                 from: chat,
                 text: "tell me more".into(),
                 at: now,

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use entity::enums::{MessageStatus, TenantStatus};
+use entity::enums::{MessageKind, MessageStatus, TenantStatus};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -405,6 +405,7 @@ async fn on_event(
                     id: row.wa_message_id,
                     from: row.chat_id,
                     text: row.text,
+                    kind: row.kind,
                     at: row.created_at,
                     contact_name: row.contact_name,
                     stored: Some(row.stored),
@@ -430,6 +431,23 @@ async fn on_event(
                 }
             }
             route(shared, ChatJob::Answer(message), chats, workers).await;
+        }
+        TransportEvent::PhoneWrote(message) => {
+            // The bot's own send coming back (its id is remembered from the
+            // send until its row has it): not the phone's.
+            if deps.dedup.contains_key(&(tenant, message.id.clone())) {
+                return Ok(false);
+            }
+            match Box::pin(runtime::phone::record(&deps.db, tenant, &message)).await {
+                Ok(true) => {
+                    tracing::info!(%tenant, "the phone wrote in a chat: a person has it now");
+                    deps.writer.live().publish(tenant);
+                }
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(%tenant, error = %err, "could not log what the phone wrote");
+                }
+            }
         }
         TransportEvent::Disconnected { reason } => {
             tracing::info!(%tenant, %reason, "transport disconnected; it reconnects on its own");
@@ -542,6 +560,7 @@ fn inbound_row(shared: &ChatShared, message: &InboundMessage) -> InboundRow {
         wa_message_id: message.id.clone(),
         chat_id: message.from.clone(),
         text: message.text.clone(),
+        kind: message.kind,
         contact_name: message.contact_name.clone(),
         created_at: message.at,
     }
@@ -651,10 +670,11 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
             .map_err(|e| e.to_string())?,
     };
     let now = Utc::now();
-    let asks_for_person = detect_intent(&job.text, config.language) == Intent::Human;
+    let text = job.kind == MessageKind::Text;
+    let asks_for_person = text && detect_intent(&job.text, config.language) == Intent::Human;
     let event = Event::Customer {
         asks_for_person,
-        text: true,
+        text,
     };
     let handoff = conversation.map(|state| {
         let decision = decide(state.handoff, event, now, config.human_idle_timeout);
@@ -672,11 +692,15 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
             newly_needed.then_some(state.id),
         )
     });
-    let (bot_answers, change, needs_person) = handoff.unwrap_or((true, None, None));
-    if !bot_answers {
-        // A person has this chat: logged, counted, not answered.
-        let skipped =
-            StatusUpdate::new(shared.tenant, id, MessageStatus::Skipped).with_error(WITH_A_PERSON);
+    let (bot_answers, mut change, needs_person) = handoff.unwrap_or((true, None, None));
+    // Not text: the bot says once per conversation that it reads text only
+    // (a person looks at the rest); after that it stays quiet about it.
+    let notice_due = !text && conversation.is_some_and(|state| state.text_only_notice_at.is_none());
+    if !bot_answers || (!text && !notice_due) {
+        // A person has this chat, or will look at this: logged, counted,
+        // not answered.
+        let why = if bot_answers { NOT_TEXT } else { WITH_A_PERSON };
+        let skipped = StatusUpdate::new(shared.tenant, id, MessageStatus::Skipped).with_error(why);
         deps.writer
             .queue(Vec::new(), vec![skipped], change)
             .await
@@ -704,23 +728,32 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
         knowledge: &config.knowledge,
         out_of_hours_note_due: conversation.is_none_or(|c| out_of_hours_note_due(&c, now)),
     };
-    let answer = reply(&ctx, &job.text, now);
-    // The seam for AI replies: when `answer.fell_through()`, an async step
-    // with a timeout may replace the help menu here (falling back to it).
-    let unanswered = answer
-        .fell_through()
-        .then(|| UnansweredAsk::new(shared.tenant, &job.text, now))
-        .flatten();
-    let change = match conversation.filter(|_| answer.out_of_hours_note) {
-        Some(state) => Some(HandoffChange::with_out_of_hours_notice(
-            change,
-            shared.tenant,
-            &state,
-            now,
-        )),
-        None => change,
+    let (parts, unanswered) = if text {
+        let answer = reply(&ctx, &job.text, now);
+        // The seam for AI replies: when `answer.fell_through()`, an async step
+        // with a timeout may replace the help menu here (falling back to it).
+        let unanswered = answer
+            .fell_through()
+            .then(|| UnansweredAsk::new(shared.tenant, &job.text, now))
+            .flatten();
+        if let Some(state) = conversation.filter(|_| answer.out_of_hours_note) {
+            change = Some(HandoffChange::with_out_of_hours_notice(
+                change,
+                shared.tenant,
+                &state,
+                now,
+            ));
+        }
+        (answer.parts, unanswered)
+    } else {
+        if let Some(state) = conversation {
+            let change =
+                change.get_or_insert_with(|| HandoffChange::unchanged(shared.tenant, &state, now));
+            change.text_only_notice = true;
+        }
+        let notice = crate::domain::media::text_only_notice(config.language).to_owned();
+        (vec![notice], None)
     };
-    let parts = answer.parts;
     if config.response_delay_ms > 0 {
         // "Typing…": a person would not answer instantly.
         tokio::time::sleep(Duration::from_millis(config.response_delay_ms)).await;
@@ -786,6 +819,9 @@ fn out_of_hours_note_due(conversation: &ConversationState, now: chrono::DateTime
 /// Why a customer's message was logged but not answered.
 pub const QUOTA_REACHED: &str = "not answered: this month's messages of the plan are used up";
 pub const WITH_A_PERSON: &str = "left for a person: the bot is silent in this chat";
+/// Why a customer's photo, voice note… was not answered (the bot said
+/// once that it reads text only).
+pub const NOT_TEXT: &str = "not text: left for a person";
 
 /// Tells the tenant's people that a chat needs one of them (the inbox
 /// shows it anyway; this is the email, at most one per chat per interval).
@@ -851,6 +887,9 @@ async fn send_parts(
         }
         match shared.transport.send_text(chat, text).await {
             Ok(wa_id) => {
+                // Known as the bot's own if WhatsApp hands it back as the
+                // phone's before its row records the id.
+                shared.deps.dedup.insert((shared.tenant, wa_id.clone()), ());
                 outcome = Some(StatusUpdate {
                     wa_message_id: Some(wa_id),
                     ..StatusUpdate::new(shared.tenant, *id, MessageStatus::Sent)

@@ -521,6 +521,7 @@ impl BotControl for Arc<BotRegistry> {
             chat_id: message.from.clone(),
             to: message.to.clone(),
             text: message.text.clone(),
+            kind: message.kind,
             contact_name: message.contact_name.clone(),
             created_at: message.at,
         };
@@ -540,6 +541,7 @@ impl BotControl for Arc<BotRegistry> {
             id: message.id,
             from: message.from,
             text: message.text,
+            kind: message.kind,
             at: message.at,
             contact_name: message.contact_name,
             stored: Some(stored),

@@ -17,6 +17,7 @@ pub mod ids;
 pub mod knowledge;
 pub mod language;
 pub mod lifecycle;
+pub mod media;
 pub mod password;
 pub mod phone;
 

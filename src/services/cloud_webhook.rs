@@ -3,23 +3,28 @@
 //!
 //! The signature (`X-Hub-Signature-256`, HMAC-SHA256 of the raw body under
 //! the tenant's app secret) is checked in constant time BEFORE the body is
-//! parsed. Text messages are stored (the unique index drops Meta's retries
+//! parsed. Customer messages (text, or what else they sent, kept with its
+//! caption or file name) are stored (the unique index drops Meta's retries
 //! and duplicates) before they are handed to the bot, and only then is Meta
 //! answered: a crash never loses an acknowledged message. A running bot
 //! too busy to take a message makes the answer 503, so Meta delivers again;
 //! a repeat of a message still waiting for its answer is handed over again
 //! (the bot drops it if it had arrived). Delivery reports go through the
-//! log writer's batches. Items of an unexpected shape are skipped and
+//! log writer's batches. Echoes of what the business's own WhatsApp
+//! Business app sent (`smb_message_echoes`) are logged as the phone's and
+//! hand the chat to a person. Items of an unexpected shape are skipped and
 //! logged, not the whole notification.
 
-use entity::enums::MessageStatus;
+use entity::enums::{MessageKind, MessageStatus};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::control::{BotControl, CustomerMessage, DeliveryReport, Receipt};
+use super::runtime::phone::{self, PhoneMessage};
 use super::transports;
 use crate::crypto::{self, MasterKey};
 use crate::domain::ids::TenantId;
+use crate::domain::media;
 use crate::domain::phone::{PhoneNumber, e164_digits};
 use crate::error::{AppError, ErrorCode};
 
@@ -134,6 +139,10 @@ struct ChangeValue {
     messages: Vec<Message>,
     #[serde(default)]
     statuses: Vec<Status>,
+    /// What the WhatsApp Business app sent on a number it shares with the
+    /// Cloud API (`smb_message_echoes`).
+    #[serde(default)]
+    message_echoes: Vec<Message>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,19 +163,150 @@ struct Profile {
     name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A message in a notification: a customer's (`messages`), or one the
+/// business sent from the WhatsApp Business app (`message_echoes`, where
+/// `to` is the customer).
+#[derive(Debug, Default, Deserialize)]
 struct Message {
     from: Option<String>,
+    to: Option<String>,
     id: Option<String>,
     timestamp: Option<String>,
     #[serde(rename = "type")]
     kind: String,
     text: Option<Text>,
+    image: Option<Media>,
+    audio: Option<Media>,
+    video: Option<Media>,
+    document: Option<Media>,
+    sticker: Option<Media>,
+    location: Option<Location>,
+    #[serde(default)]
+    contacts: Vec<ContactCard>,
+    interactive: Option<Interactive>,
+    button: Option<Button>,
 }
 
 #[derive(Debug, Deserialize)]
 struct Text {
     body: String,
+}
+
+/// An image, voice note, video, document or sticker: only its caption and
+/// file name are kept (the file is not downloaded).
+#[derive(Debug, Default, Deserialize)]
+struct Media {
+    caption: Option<String>,
+    filename: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Location {
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    name: Option<String>,
+    address: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ContactCard {
+    name: Option<ContactCardName>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ContactCardName {
+    formatted_name: Option<String>,
+}
+
+/// A tap on a reply button or a list row.
+#[derive(Debug, Default, Deserialize)]
+struct Interactive {
+    button_reply: Option<Choice>,
+    list_reply: Option<Choice>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Choice {
+    title: Option<String>,
+}
+
+/// A tap on a template's quick-reply button.
+#[derive(Debug, Default, Deserialize)]
+struct Button {
+    text: Option<String>,
+}
+
+/// What a message is and the words it carries: its text, or the caption,
+/// file name, place or names of what else it is. `None`: not a message a
+/// person should see (a reaction, a system notice, an empty text).
+fn content(message: &Message) -> Option<(MessageKind, String)> {
+    let media = |m: &Option<Media>| {
+        m.as_ref().map_or_else(String::new, |m| {
+            match (m.filename.as_deref(), m.caption.as_deref()) {
+                (Some(file), Some(caption)) => format!("{file}: {caption}"),
+                (file, caption) => file.or(caption).unwrap_or_default().to_owned(),
+            }
+        })
+    };
+    let (kind, text) = match message.kind.as_str() {
+        "text" => {
+            let body = message.text.as_ref().map(|t| t.body.clone())?;
+            if body.trim().is_empty() {
+                return None;
+            }
+            return Some((MessageKind::Text, body));
+        }
+        "image" => (MessageKind::Image, media(&message.image)),
+        "audio" | "voice" => (MessageKind::Audio, media(&message.audio)),
+        "video" => (MessageKind::Video, media(&message.video)),
+        "document" => (MessageKind::Document, media(&message.document)),
+        "sticker" => (MessageKind::Sticker, media(&message.sticker)),
+        "location" => {
+            let place = message.location.as_ref().map(|l| {
+                let coordinates = match (l.latitude, l.longitude) {
+                    (Some(lat), Some(long)) => Some(format!("{lat}, {long}")),
+                    _ => None,
+                };
+                [l.name.clone(), l.address.clone(), coordinates]
+                    .into_iter()
+                    .flatten()
+                    .filter(|part| !part.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            });
+            (MessageKind::Location, place.unwrap_or_default())
+        }
+        "contacts" => {
+            let names: Vec<&str> = message
+                .contacts
+                .iter()
+                .filter_map(|c| c.name.as_ref()?.formatted_name.as_deref())
+                .collect();
+            (MessageKind::Contacts, names.join(", "))
+        }
+        "interactive" => {
+            let choice = message
+                .interactive
+                .as_ref()
+                .and_then(|i| i.button_reply.as_ref().or(i.list_reply.as_ref()))
+                .and_then(|c| c.title.clone());
+            (MessageKind::Button, choice.unwrap_or_default())
+        }
+        "button" => (
+            MessageKind::Button,
+            message
+                .button
+                .as_ref()
+                .and_then(|b| b.text.clone())
+                .unwrap_or_default(),
+        ),
+        // Reactions, system notices (a changed number), and what Meta
+        // itself calls "unsupported" or does not describe: a reaction is
+        // no message to answer, the rest is shown as "other".
+        "reaction" | "system" | "ephemeral" | "request_welcome" => return None,
+        _ => (MessageKind::Other, String::new()),
+    };
+    Some((kind, media::detail(&text)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,6 +332,8 @@ fn unauthorized() -> AppError {
 pub struct Webhook {
     tenant: TenantId,
     credentials: transports::CloudCredentials,
+    /// Where what the business's own phone sent is logged.
+    db: sea_orm::DatabaseConnection,
 }
 
 pub async fn webhook(
@@ -203,6 +345,7 @@ pub async fn webhook(
     Ok(Webhook {
         tenant,
         credentials,
+        db: db.clone(),
     })
 }
 
@@ -218,6 +361,7 @@ pub async fn receive(
     let Webhook {
         tenant,
         credentials,
+        db,
     } = webhook;
     let signature = signature.ok_or_else(unauthorized)?;
     if !crypto::hub_signature_matches(
@@ -245,7 +389,8 @@ pub async fn receive(
         .into_iter()
         .flat_map(|entry| entry.changes)
     {
-        let (true, Some(value)) = (change.field == "messages", change.value) else {
+        let wanted = matches!(change.field.as_str(), "messages" | "smb_message_echoes");
+        let (true, Some(value)) = (wanted, change.value) else {
             continue;
         };
         let business = match &value.metadata {
@@ -274,6 +419,9 @@ pub async fn receive(
         }
         for status in value.statuses {
             record_status(bots, tenant, status).await?;
+        }
+        for echo in value.message_echoes {
+            record_echo(&db, bots, tenant, echo).await?;
         }
     }
     if busy {
@@ -304,26 +452,18 @@ async fn receive_message(
     message: Message,
     contact_name: Option<String>,
 ) -> Result<Receipt, AppError> {
-    let (id, from) = match message_origin(message.id, message.from) {
+    let (id, from) = match message_origin(message.id.clone(), message.from.clone()) {
         Ok(origin) => origin,
         Err(why) => {
             tracing::warn!(%tenant, why, "webhook message skipped");
             return Ok(Receipt::Delivered);
         }
     };
-    let text = match (message.kind.as_str(), message.text) {
-        ("text", Some(text)) if !text.body.trim().is_empty() => text.body,
-        (kind, _) => {
-            tracing::info!(%tenant, %id, kind, "non-text message not answered");
-            return Ok(Receipt::Delivered);
-        }
+    let Some((kind, text)) = content(&message) else {
+        tracing::info!(%tenant, %id, kind = %message.kind, "webhook message of no interest skipped");
+        return Ok(Receipt::Delivered);
     };
-    let at = message
-        .timestamp
-        .as_deref()
-        .and_then(|secs| secs.parse::<i64>().ok())
-        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
-        .unwrap_or_else(chrono::Utc::now);
+    let at = sent_at(message.timestamp.as_deref());
     let receipt = bots
         .receive(
             tenant,
@@ -332,6 +472,7 @@ async fn receive_message(
                 from,
                 to: business.to_owned(),
                 text,
+                kind,
                 at,
                 contact_name,
             },
@@ -350,6 +491,47 @@ async fn receive_message(
         Receipt::Delivered => {}
     }
     Ok(receipt)
+}
+
+/// What the business's own WhatsApp Business app sent to a customer: logged
+/// as the phone's, and the chat goes to a person (the bot's own sends are
+/// told apart by their message id).
+async fn record_echo(
+    db: &sea_orm::DatabaseConnection,
+    bots: &dyn BotControl,
+    tenant: TenantId,
+    echo: Message,
+) -> Result<(), AppError> {
+    let (id, chat) = match message_origin(echo.id.clone(), echo.to.clone()) {
+        Ok(origin) => origin,
+        Err(why) => {
+            tracing::warn!(%tenant, why, "webhook message echo skipped");
+            return Ok(());
+        }
+    };
+    let Some((kind, text)) = content(&echo) else {
+        return Ok(());
+    };
+    let message = PhoneMessage {
+        id,
+        chat,
+        text,
+        kind,
+        at: sent_at(echo.timestamp.as_deref()),
+    };
+    if phone::record(db, tenant, &message).await? {
+        tracing::info!(%tenant, "the business app wrote in a chat: a person has it now");
+        bots.changed(tenant);
+    }
+    Ok(())
+}
+
+/// A webhook timestamp (seconds since the epoch), or now.
+fn sent_at(timestamp: Option<&str>) -> chrono::DateTime<chrono::Utc> {
+    timestamp
+        .and_then(|secs| secs.parse::<i64>().ok())
+        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+        .unwrap_or_else(chrono::Utc::now)
 }
 
 async fn record_status(
@@ -402,6 +584,76 @@ mod tests {
 
     fn origin(id: &str, from: &str) -> Result<(String, String), &'static str> {
         message_origin(Some(id.to_owned()), Some(from.to_owned()))
+    }
+
+    fn parsed(json: serde_json::Value) -> Option<(MessageKind, String)> {
+        let message: Message = serde_json::from_value(json).unwrap();
+        content(&message)
+    }
+
+    #[test]
+    fn every_kind_of_message_meta_sends_is_kept_with_its_words() {
+        use serde_json::json;
+        let cases = [
+            (
+                json!({"type": "text", "text": {"body": "hi"}}),
+                Some((MessageKind::Text, "hi")),
+            ),
+            (json!({"type": "text", "text": {"body": "  "}}), None),
+            (
+                json!({"type": "image", "image": {"id": "m", "caption": "the shop"}}),
+                Some((MessageKind::Image, "the shop")),
+            ),
+            (
+                json!({"type": "audio", "audio": {"id": "m", "voice": true}}),
+                Some((MessageKind::Audio, "")),
+            ),
+            (
+                json!({"type": "video", "video": {"caption": "clip"}}),
+                Some((MessageKind::Video, "clip")),
+            ),
+            (
+                json!({"type": "document", "document": {"filename": "menu.pdf", "caption": "prices"}}),
+                Some((MessageKind::Document, "menu.pdf: prices")),
+            ),
+            (
+                json!({"type": "sticker", "sticker": {"animated": false}}),
+                Some((MessageKind::Sticker, "")),
+            ),
+            (
+                json!({"type": "location", "location": {"latitude": 52.5, "longitude": 13.4, "name": "Shop"}}),
+                Some((MessageKind::Location, "Shop · 52.5, 13.4")),
+            ),
+            (
+                json!({"type": "contacts", "contacts": [{"name": {"formatted_name": "Ana Diaz"}}]}),
+                Some((MessageKind::Contacts, "Ana Diaz")),
+            ),
+            (
+                json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "b1", "title": "Yes"}}}),
+                Some((MessageKind::Button, "Yes")),
+            ),
+            (
+                json!({"type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": "r", "title": "Tuesday"}}}),
+                Some((MessageKind::Button, "Tuesday")),
+            ),
+            (
+                json!({"type": "button", "button": {"payload": "p", "text": "Stop"}}),
+                Some((MessageKind::Button, "Stop")),
+            ),
+            (
+                json!({"type": "unsupported"}),
+                Some((MessageKind::Other, "")),
+            ),
+            (
+                json!({"type": "reaction", "reaction": {"emoji": "👍"}}),
+                None,
+            ),
+        ];
+        for (json, expected) in cases {
+            let shown = json.to_string();
+            let expected = expected.map(|(kind, text)| (kind, text.to_owned()));
+            assert_eq!(parsed(json), expected, "{shown}");
+        }
     }
 
     #[test]

@@ -12,12 +12,12 @@
 //! this trait only, never on the registry.
 
 use chrono::{DateTime, Utc};
-use entity::enums::MessageStatus;
+use entity::enums::{MessageKind, MessageStatus};
 
 use crate::domain::ids::TenantId;
 use crate::error::AppError;
 
-/// A customer's text message, as a receiver (the sandbox API, the Cloud API
+/// A customer's message (text, or what else they sent), as a receiver (the sandbox API, the Cloud API
 /// webhook) hands it to the runtime.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerMessage {
@@ -27,7 +27,9 @@ pub struct CustomerMessage {
     pub from: String,
     /// The business number it was sent to ("bot" when not known).
     pub to: String,
+    /// The text, or the caption, file name or description of `kind`.
     pub text: String,
+    pub kind: MessageKind,
     pub at: DateTime<Utc>,
     /// WhatsApp's push name, when the transport gives one.
     pub contact_name: Option<String>,

@@ -14,7 +14,10 @@ use chrono::{DateTime, Utc};
 use entity::enums::SessionKind;
 use entity::web_session;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Set,
+};
 use uuid::Uuid;
 
 use crate::crypto;
@@ -205,6 +208,17 @@ pub async fn set_flash(
 }
 
 /// Ends the session behind a cookie value (sign-out, rotation).
+/// Whether the session `id` (its key, `Session::id`) is still open: not
+/// signed out, ended or expired. For what outlives a request (an event
+/// stream).
+pub async fn still_open(db: &DatabaseConnection, id: &str) -> Result<bool, AppError> {
+    let open = web_session::Entity::find_by_id(id.to_owned())
+        .filter(web_session::Column::ExpiresAt.gt(Utc::now()))
+        .count(db)
+        .await?;
+    Ok(open > 0)
+}
+
 pub async fn destroy(db: &DatabaseConnection, cookie: &str) -> Result<(), AppError> {
     web_session::Entity::delete_by_id(crypto::sha256_hex(cookie))
         .exec(db)

@@ -264,6 +264,7 @@ pub async fn revoke(
 /// portal session of theirs, so their next request is signed out.
 pub async fn remove_member(
     db: &DatabaseConnection,
+    live: &crate::live::Live,
     owner: &PortalUser,
     member_id: Uuid,
 ) -> Result<(), AppError> {
@@ -302,6 +303,8 @@ pub async fn remove_member(
     )
     .await?;
     txn.commit().await?;
+    // Their open event streams end now, not at their next reconnect.
+    live.sessions_ended(owner.tenant_id);
     Ok(())
 }
 

@@ -116,7 +116,7 @@ pub(crate) async fn customer_writes(app: &TestApp, id: Uuid, from: &str, text: &
     assert_eq!(status, StatusCode::ACCEPTED, "{text}: {body}");
 }
 
-async fn outbox(app: &TestApp, id: Uuid) -> Vec<Value> {
+pub(crate) async fn outbox(app: &TestApp, id: Uuid) -> Vec<Value> {
     let (status, body) = app
         .api_get(&format!("/api/admin/tenants/{id}/sandbox/outbox"))
         .await;
@@ -883,6 +883,7 @@ async fn concurrent_log_batches_store_each_inbound_message_once() {
                     chat_id: format!("+49170{k:07}"),
                     to: "bot".to_owned(),
                     text: format!("message {k}"),
+                    kind: entity::enums::MessageKind::Text,
                     contact_name: None,
                     created_at: Utc::now(),
                 };
@@ -956,6 +957,7 @@ async fn a_log_batch_over_several_statements_maps_every_id_back_and_stores_a_rep
         chat_id: "+491700000001".to_owned(),
         to: "bot".to_owned(),
         text: format!("message {n}"),
+        kind: entity::enums::MessageKind::Text,
         contact_name: None,
         created_at: t0 + chrono::Duration::milliseconds(sent),
     };

@@ -1002,3 +1002,171 @@ async fn while_meta_cannot_be_reached_the_console_and_the_portal_say_so_until_it
     })
     .await;
 }
+
+/// A notification with one customer message of any kind (`message` holds
+/// its `type` and the object of that type).
+fn message_notification(wamid: &str, mut message: Value) -> Value {
+    let mut notification = text_notification(wamid, CUSTOMER, "");
+    message["from"] = json!(CUSTOMER);
+    message["id"] = json!(wamid);
+    message["timestamp"] = json!("1763900000");
+    notification["entry"][0]["changes"][0]["value"]["messages"] = json!([message]);
+    notification
+}
+
+/// What the WhatsApp Business app on the same number sent to the customer.
+fn echo_notification(wamid: &str, text: &str) -> Value {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": "102290129340398",
+            "changes": [{
+                "field": "smb_message_echoes",
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {
+                        "display_phone_number": "15550100000",
+                        "phone_number_id": PHONE_NUMBER_ID,
+                    },
+                    "message_echoes": [{
+                        "from": "15550100000",
+                        "to": CUSTOMER,
+                        "id": wamid,
+                        "timestamp": "1763900200",
+                        "type": "text",
+                        "text": { "body": text },
+                    }],
+                },
+            }],
+        }],
+    })
+}
+
+/// A Cloud API tenant whose sends Graph accepts (`wamid.OUT-<prefix>-n`).
+async fn answering_cloud_tenant(prefix: &'static str) -> (TestApp, MockServer, Uuid) {
+    let (app, graph) = cloud_app().await;
+    Mock::given(method("POST"))
+        .and(path(messages_path()))
+        .respond_with(accept(prefix))
+        .mount(&graph)
+        .await;
+    let id = cloud_tenant(&app, 1).await;
+    (app, graph, id)
+}
+
+/// The customer's text, delivered and settled.
+async fn customer_says(app: &TestApp, id: Uuid, wamid: &str, text: &str) -> message_log::Model {
+    let notification = text_notification(wamid, CUSTOMER, text);
+    assert_eq!(deliver(app, id, &notification).await, StatusCode::OK);
+    settled(app, id, wamid).await
+}
+
+async fn conversation_row(app: &TestApp, id: Uuid) -> entity::conversation::Model {
+    entity::conversation::Entity::find()
+        .filter(entity::conversation::Column::TenantId.eq(id))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn photos_places_and_button_taps_are_logged_and_the_bot_says_once_it_reads_text_only() {
+    use entity::enums::MessageKind;
+    let (app, graph, id) = answering_cloud_tenant("M").await;
+    for (wamid, message) in [
+        (
+            "wamid.IN-M1",
+            json!({"type": "image", "image": {"id": "media-1", "caption": "this one please"}}),
+        ),
+        (
+            "wamid.IN-M2",
+            json!({"type": "location", "location": {"latitude": 52.52, "longitude": 13.405, "name": "Home"}}),
+        ),
+        (
+            "wamid.IN-M3",
+            json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "yes", "title": "Yes, book it"}}}),
+        ),
+    ] {
+        assert_eq!(
+            deliver(&app, id, &message_notification(wamid, message)).await,
+            StatusCode::OK
+        );
+        settled(&app, id, wamid).await;
+    }
+    let inbound: Vec<(MessageKind, String, MessageStatus)> = rows(&app, id, Direction::In)
+        .await
+        .into_iter()
+        .map(|row| (row.kind, row.text, row.status))
+        .collect();
+    assert_eq!(
+        inbound,
+        vec![
+            (
+                MessageKind::Image,
+                "this one please".to_owned(),
+                MessageStatus::Answered
+            ),
+            (
+                MessageKind::Location,
+                "Home · 52.52, 13.405".to_owned(),
+                MessageStatus::Skipped
+            ),
+            (
+                MessageKind::Button,
+                "Yes, book it".to_owned(),
+                MessageStatus::Skipped
+            ),
+        ]
+    );
+    let sent = sent_bodies(&graph).await;
+    assert_eq!(sent.len(), 1, "one notice for the conversation: {sent:?}");
+    assert!(
+        sent[0]["text"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("only read text"),
+        "{sent:?}"
+    );
+    assert!(conversation_row(&app, id).await.needs_human);
+}
+
+#[tokio::test]
+async fn what_the_business_app_sends_on_the_number_hands_the_chat_to_a_person() {
+    let (app, graph, id) = answering_cloud_tenant("E").await;
+    customer_says(&app, id, "wamid.IN-E1", "hello").await;
+    let replies = rows(&app, id, Direction::Out).await;
+    let bot_reply = replies[0].wa_message_id.clone().unwrap();
+
+    // An echo of the bot's own reply changes nothing.
+    assert_eq!(
+        deliver(&app, id, &echo_notification(&bot_reply, "whatever")).await,
+        StatusCode::OK
+    );
+    assert_eq!(rows(&app, id, Direction::Out).await.len(), replies.len());
+    assert_eq!(
+        conversation_row(&app, id).await.mode,
+        entity::enums::ConversationMode::Bot
+    );
+
+    // The owner answers from the Business app (twice delivered by Meta).
+    let echo = echo_notification("wamid.APP-1", "Maria here, see you at 3!");
+    assert_eq!(deliver(&app, id, &echo).await, StatusCode::OK);
+    assert_eq!(deliver(&app, id, &echo).await, StatusCode::OK);
+    let outbound = rows(&app, id, Direction::Out).await;
+    assert_eq!(outbound.len(), replies.len() + 1, "{outbound:?}");
+    let phone = outbound.last().unwrap();
+    assert_eq!(phone.author.as_deref(), Some("Phone"));
+    assert_eq!(phone.text, "Maria here, see you at 3!");
+    assert_eq!(phone.status, MessageStatus::Sent);
+    assert_eq!(phone.chat_id, format!("+{CUSTOMER}"));
+    let conversation = conversation_row(&app, id).await;
+    assert_eq!(conversation.mode, entity::enums::ConversationMode::Human);
+    assert_eq!(conversation.mode_reason.as_deref(), Some("owner_phone"));
+
+    // The bot stays silent in that chat now.
+    let sent_before = sent_bodies(&graph).await.len();
+    let answer = customer_says(&app, id, "wamid.IN-E2", "great").await;
+    assert_eq!(answer.status, MessageStatus::Skipped);
+    assert_eq!(sent_bodies(&graph).await.len(), sent_before);
+}

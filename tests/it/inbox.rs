@@ -12,7 +12,7 @@ use crate::helpers::{TestApp, eventually, spawn_app};
 
 const CUSTOMER: &str = "+4917600000042";
 
-fn base(id: Uuid) -> String {
+pub(crate) fn base(id: Uuid) -> String {
     format!("/api/admin/tenants/{id}/conversations")
 }
 
@@ -24,7 +24,7 @@ async fn conversations(app: &TestApp, id: Uuid, query: &str) -> Vec<Value> {
 }
 
 /// The thread's messages once `done` holds for them.
-async fn messages_when(
+pub(crate) async fn messages_when(
     app: &TestApp,
     id: Uuid,
     cid: &Value,
@@ -40,7 +40,7 @@ async fn messages_when(
     .await
 }
 
-fn settled(items: &[Value], inbound: usize) -> bool {
+pub(crate) fn settled(items: &[Value], inbound: usize) -> bool {
     let ins = items.iter().filter(|m| m["direction"] == "IN").count();
     let waiting = items
         .iter()

@@ -25,6 +25,8 @@ mod errors;
 mod health;
 mod inbox;
 mod knowledge;
+mod inbox_search;
+mod media_messages;
 mod migrations;
 mod notifications;
 mod portal_isolation;

@@ -604,3 +604,34 @@ async fn another_tenant_s_owner_neither_sees_nor_changes_the_team() {
     let (_, team) = json_of(owner.get("/api/portal/team").await).await;
     assert_eq!(team["invitations"].as_array().unwrap().len(), 1, "{team}");
 }
+
+#[tokio::test]
+async fn a_removed_teammate_s_open_event_stream_ends_at_once() {
+    let (app, fake) = spawn_app_with_google().await;
+    let (owner, staff) = owner_and_staff(&app, &fake).await;
+    let staff_id = id_of(&me(&staff).await["user"]);
+    let mut stream = staff.get("/api/portal/events").await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let opening = stream.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&opening).contains("connected"));
+    // The owner's own stream goes on.
+    let mut owners = owner.get("/api/portal/events").await;
+    owners.chunk().await.unwrap().unwrap();
+
+    let (status, body) = portal_post(
+        &owner,
+        &format!("/api/portal/team/members/{staff_id}/remove"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    // Well before the 20 s keep-alive, let alone the 5 min lifetime.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the removed teammate's stream is still open");
+    let owner_still_open =
+        tokio::time::timeout(std::time::Duration::from_millis(500), owners.chunk()).await;
+    assert!(owner_still_open.is_err(), "the owner's stream ended too");
+}

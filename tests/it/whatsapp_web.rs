@@ -1014,6 +1014,10 @@ mod transport {
     }
 
     fn text_from(source: MessageSource, id: &str, text: &str) -> Event {
+        message_from(source, id, wa::Message::text(text))
+    }
+
+    fn message_from(source: MessageSource, id: &str, message: wa::Message) -> Event {
         let info = MessageInfo {
             source,
             id: id.to_owned(),
@@ -1021,7 +1025,7 @@ mod transport {
             ..Default::default()
         };
         let message = WaInbound::builder()
-            .message(Arc::new(wa::Message::text(text)))
+            .message(Arc::new(message))
             .info(Arc::new(info))
             .build();
         Event::Messages(
@@ -1049,6 +1053,7 @@ mod transport {
                 id: "3EB0ABC".to_owned(),
                 from: "+4915112345678".to_owned(),
                 text: "Hello!".to_owned(),
+                kind: entity::enums::MessageKind::Text,
                 at: chrono::Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
                 contact_name: None,
                 stored: None,
@@ -1075,11 +1080,67 @@ mod transport {
     }
 
     #[test]
-    fn own_group_and_non_text_messages_are_not_for_the_bot() {
+    fn photos_documents_and_places_are_kept_with_their_words() {
+        use entity::enums::MessageKind;
+        use whatsapp_rust::prelude::MessageField;
+        let customer = || direct(Jid::pn("4915112345678"));
+        let photo = wa::Message {
+            image_message: MessageField::some(wa::message::ImageMessage {
+                caption: Some("our shop front".to_owned()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let document = wa::Message {
+            document_message: MessageField::some(wa::message::DocumentMessage {
+                file_name: Some("menu.pdf".to_owned()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let place = wa::Message {
+            location_message: MessageField::some(wa::message::LocationMessage {
+                degrees_latitude: Some(52.5),
+                degrees_longitude: Some(13.25),
+                name: Some("Shop".to_owned()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let voice = wa::Message {
+            audio_message: MessageField::some(wa::message::AudioMessage::default()),
+            ..Default::default()
+        };
+        for (message, kind, text) in [
+            (photo, MessageKind::Image, "our shop front"),
+            (document, MessageKind::Document, "menu.pdf"),
+            (place, MessageKind::Location, "Shop · 52.5, 13.25"),
+            (voice, MessageKind::Audio, ""),
+        ] {
+            let [Mapped::Message(m)] = &map_event(&message_from(customer(), "m", message))[..]
+            else {
+                panic!("one message of kind {kind:?}")
+            };
+            assert_eq!((m.kind, m.text.as_str()), (kind, text));
+            assert_eq!(m.from, "+4915112345678");
+        }
+    }
+
+    #[test]
+    fn what_the_business_phone_writes_is_the_phone_s_not_a_customer_s() {
         let mut own = direct(Jid::pn("4915112345678"));
         own.is_from_me = true;
-        assert!(map_event(&text_from(own, "a", "hi")).is_empty());
+        let [Mapped::PhoneWrote(phone)] = &map_event(&text_from(own, "a", "I'll call you"))[..]
+        else {
+            panic!("one message from the phone")
+        };
+        assert_eq!(phone.chat, "+4915112345678", "the customer's chat");
+        assert_eq!(phone.text, "I'll call you");
+        assert_eq!(phone.id, "a");
+    }
 
+    #[test]
+    fn group_and_empty_messages_are_not_for_the_bot() {
         let group = MessageSource {
             chat: "120363021033254949@g.us".parse().unwrap(),
             sender: Jid::pn("4915112345678"),

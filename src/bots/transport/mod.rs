@@ -8,10 +8,12 @@ pub mod sandbox;
 pub mod whatsapp_web;
 
 use chrono::{DateTime, Utc};
+use entity::enums::MessageKind;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::services::runtime::log_batch::Stored;
+pub use crate::services::runtime::phone::PhoneMessage;
 
 /// What a transport reports to its bot, in order, over a bounded channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +34,9 @@ pub enum TransportEvent {
     /// A customer wrote. Boxed: channels allocate room for 32 events up
     /// front, and every idle bot has one.
     Message(Box<InboundMessage>),
+    /// The business's own phone wrote to a customer (WhatsApp Web delivers
+    /// the account's own messages): logged as the phone's, never answered.
+    PhoneWrote(Box<PhoneMessage>),
     /// Offline for now; the transport may come back.
     Disconnected { reason: String },
     /// The phone removed this device: a new link is needed.
@@ -44,7 +49,10 @@ pub struct InboundMessage {
     pub id: String,
     /// The customer's chat (their number).
     pub from: String,
+    /// The text, or a caption, file name or description (`kind` says which).
     pub text: String,
+    /// Text, or what else the customer sent.
+    pub kind: MessageKind,
     pub at: DateTime<Utc>,
     /// WhatsApp's push name for the customer, when the transport gives one.
     pub contact_name: Option<String>,

@@ -22,7 +22,7 @@ use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{InboundMessage, Transport, TransportError, TransportEvent};
+use super::{InboundMessage, PhoneMessage, Transport, TransportError, TransportEvent};
 use crate::crypto;
 use crate::domain::ids::TenantId;
 use crate::services::sandbox::{SandboxPhone, SandboxRefusal, SandboxSent};
@@ -60,6 +60,8 @@ enum Input {
     },
     /// Boxed to keep the always-allocated inbox block small.
     Message(Box<InboundMessage>),
+    /// The linked phone itself wrote to a customer.
+    Phone(Box<PhoneMessage>),
     Logout,
 }
 
@@ -162,6 +164,17 @@ impl SandboxHub {
         self.sandbox(tenant).push(Input::Message(Box::new(message)))
     }
 
+    /// Simulates the business's own phone writing to a customer (WhatsApp
+    /// Web delivers those to the linked device too).
+    pub fn phone_writes(
+        &self,
+        tenant: TenantId,
+        message: PhoneMessage,
+    ) -> Result<(), SandboxError> {
+        self.accepts_messages(tenant)?;
+        self.sandbox(tenant).push(Input::Phone(Box::new(message)))
+    }
+
     /// Running and linked: a customer can write.
     pub fn accepts_messages(&self, tenant: TenantId) -> Result<(), SandboxError> {
         let sandbox = self.sandbox(tenant);
@@ -214,6 +227,10 @@ impl SandboxPhone for SandboxHub {
 
     fn outbox(&self, tenant: TenantId) -> Vec<SandboxSent> {
         SandboxHub::outbox(self, tenant)
+    }
+
+    fn phone_writes(&self, tenant: TenantId, message: PhoneMessage) -> Result<(), SandboxRefusal> {
+        SandboxHub::phone_writes(self, tenant, message)
     }
 }
 
@@ -274,7 +291,7 @@ impl SandboxTransport {
                     input = inbox.recv() => match input {
                         Some(Input::Scan { phone }) => return Ok(Some(phone)),
                         // Not linked: nothing can arrive or be unlinked yet.
-                        Some(Input::Message(_) | Input::Logout) => {}
+                        Some(Input::Message(_) | Input::Phone(_) | Input::Logout) => {}
                         None => return Ok(None),
                     },
                 }
@@ -338,6 +355,11 @@ impl Transport for SandboxTransport {
                             return Ok(());
                         }
                     }
+                    Some(Input::Phone(message)) => {
+                        if events.send(TransportEvent::PhoneWrote(message)).await.is_err() {
+                            return Ok(());
+                        }
+                    }
                     Some(Input::Logout) => {
                         self.sandbox.set_linked_phone(None);
                         let _ = events.send(TransportEvent::LoggedOut).await;
@@ -391,6 +413,7 @@ mod tests {
     fn message(id: &str) -> InboundMessage {
         InboundMessage {
             id: id.to_owned(),
+            kind: entity::enums::MessageKind::Text,
             from: "4915100000001".to_owned(),
             text: "hello".to_owned(),
             at: Utc::now(),

@@ -149,26 +149,12 @@ fn number(chat_id: &str) -> String {
     }
 }
 
-/// The text of a message, or what else it was (`[image] caption`), cut.
+/// The text of a message, or what else it was (`[Photo] caption`), cut.
 fn message_text(line: &Line) -> String {
-    let label = match line.kind {
-        MessageKind::Text => None,
-        MessageKind::Image => Some("[image]"),
-        MessageKind::Audio => Some("[voice note]"),
-        MessageKind::Video => Some("[video]"),
-        MessageKind::Document => Some("[document]"),
-        MessageKind::Sticker => Some("[sticker]"),
-        MessageKind::Location => Some("[location]"),
-        MessageKind::Contacts => Some("[contact card]"),
-        MessageKind::Button => Some("[button]"),
-        MessageKind::Other => Some("[other message]"),
-    };
-    let text = cut(line.text.trim(), MAX_MESSAGE_CHARS);
-    match (label, text.is_empty()) {
-        (Some(label), true) => label.to_owned(),
-        (Some(label), false) => format!("{label} {text}"),
-        (None, _) => text,
-    }
+    cut(
+        &crate::domain::media::summary(line.kind, &line.text),
+        MAX_MESSAGE_CHARS,
+    )
 }
 
 /// A message's later lines indented under its first, so each message
@@ -345,8 +331,8 @@ mod tests {
             line(3, Sender::Customer, "first line\nsecond line"),
         ];
         let body = body(&waiting);
-        assert!(body.contains("Kerry: [image] my nails\n"), "{body}");
-        assert!(body.contains("Kerry: [voice note]\n"), "{body}");
+        assert!(body.contains("Kerry: [Photo] my nails\n"), "{body}");
+        assert!(body.contains("Kerry: [Voice note]\n"), "{body}");
         assert!(
             body.contains(&format!("Kerry: {}…\n", "a".repeat(500))),
             "{body}"

@@ -17,7 +17,7 @@ use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, Utc};
 use entity::conversation;
-use entity::enums::ConversationMode;
+use entity::enums::{ConversationMode, MessageKind};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseBackend, DbErr};
 
@@ -43,6 +43,7 @@ pub struct Arrival<'a> {
     pub tenant: TenantId,
     pub chat: &'a str,
     pub text: &'a str,
+    pub kind: MessageKind,
     pub contact_name: Option<&'a str>,
     pub at: DateTime<Utc>,
 }
@@ -76,7 +77,7 @@ impl Activity {
             last_in_at: Some(at),
             last_out_at: None,
             last_at: at,
-            preview: preview(text),
+            preview: preview(&crate::domain::media::summary(arrival.kind, text)),
             contact_name: contact_name.map(str::to_owned),
         }
     }
@@ -326,6 +327,24 @@ mod tests {
     }
 
     #[test]
+    fn a_photo_or_a_voice_note_shows_in_the_list_as_what_it_is() {
+        let tenant = TenantId::from(uuid::Uuid::new_v4());
+        let arrival = |kind, text| Arrival {
+            id: 1,
+            tenant,
+            chat: "+4917600000001",
+            text,
+            kind,
+            contact_name: None,
+            at: Utc::now(),
+        };
+        let photo = Activity::inbound(&arrival(MessageKind::Image, "our shop front"));
+        assert_eq!(photo.preview, "[Photo] our shop front");
+        let voice = Activity::inbound(&arrival(MessageKind::Audio, ""));
+        assert_eq!(voice.preview, "[Voice note]");
+    }
+
+    #[test]
     fn a_batch_folds_to_one_row_per_conversation_whatever_the_order() {
         let t0 = Utc::now();
         let at = |ms: i64| t0 + chrono::Duration::milliseconds(ms);
@@ -335,6 +354,7 @@ mod tests {
             tenant,
             chat,
             text,
+            kind: MessageKind::Text,
             contact_name: name,
             at: at(ms),
         };

@@ -67,18 +67,27 @@ impl HandoffChange {
         before: &ConversationState,
         at: DateTime<Utc>,
     ) -> Self {
-        let mut change = change.unwrap_or(Self {
+        let mut change = change.unwrap_or_else(|| Self::unchanged(tenant_id, before, at));
+        change.out_of_hours_notice = true;
+        change
+    }
+}
+
+impl HandoffChange {
+    /// No change of mode or flag, for what only rides along (the text-only
+    /// notice).
+    pub fn unchanged(tenant_id: TenantId, state: &ConversationState, at: DateTime<Utc>) -> Self {
+        Self {
             tenant_id,
-            conversation_id: before.id,
-            state: before.handoff,
+            conversation_id: state.id,
+            state: state.handoff,
             switched: None,
             text_only_notice: false,
             out_of_hours_notice: false,
             notices_only: true,
+            needed_human_before: state.handoff.needs_human,
             at,
-        });
-        change.out_of_hours_notice = true;
-        change
+        }
     }
 }
 

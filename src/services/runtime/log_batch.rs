@@ -6,7 +6,7 @@
 //! SENDING. Per-message writes go through `flush_log_batch` only.
 
 use chrono::{DateTime, Utc};
-use entity::enums::{Direction, MessageStatus, SessionState, WorkerStatus};
+use entity::enums::{Direction, MessageKind, MessageStatus, SessionState, WorkerStatus};
 use entity::{conversation, message_log, tenant, whatsapp_session, worker_process};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
@@ -61,6 +61,7 @@ pub struct Unanswered {
     pub wa_message_id: String,
     pub chat_id: String,
     pub text: String,
+    pub kind: MessageKind,
     pub contact_name: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -101,6 +102,7 @@ pub async fn unanswered(
                 wa_message_id: row.wa_message_id.unwrap_or_default(),
                 chat_id: row.chat_id,
                 text: row.text,
+                kind: row.kind,
                 contact_name,
                 created_at: row.created_at,
             }
@@ -116,7 +118,9 @@ pub struct InboundRow {
     pub chat_id: String,
     /// The business's number the customer wrote to ("bot" before a link).
     pub to: String,
+    /// The text, or the caption, file name or description of `kind`.
     pub text: String,
+    pub kind: MessageKind,
     /// WhatsApp's push name, kept on the conversation.
     pub contact_name: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -302,6 +306,7 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
                 tenant: row.tenant_id,
                 chat: &row.chat_id,
                 text: &row.text,
+                kind: row.kind,
                 contact_name: row.contact_name.as_deref(),
                 at: row.created_at,
             })
@@ -502,6 +507,7 @@ async fn insert_outbound(
                 row.status.to_value().into(),
                 row.error.clone().into(),
                 row.created_at.into(),
+                MessageKind::Text.to_value().into(),
             ])
             .map_err(|err| DbErr::Custom(err.to_string()))?;
     }
@@ -671,8 +677,21 @@ fn message_log_insert() -> sea_orm::sea_query::InsertStatement {
         message_log::Column::Status,
         message_log::Column::Error,
         message_log::Column::CreatedAt,
+        message_log::Column::Kind,
     ]);
     insert
+}
+
+/// A message logged again (same tenant, direction and WhatsApp id) is
+/// left as it was: the unique index is the durable dedup.
+pub(super) fn seen_before() -> OnConflict {
+    OnConflict::columns([
+        message_log::Column::TenantId,
+        message_log::Column::Direction,
+        message_log::Column::WaMessageId,
+    ])
+    .do_nothing()
+    .to_owned()
 }
 
 async fn insert_inbound(
@@ -703,19 +722,12 @@ async fn insert_inbound(
                 MessageStatus::Received.to_value().into(),
                 None::<String>.into(),
                 row.created_at.into(),
+                row.kind.to_value().into(),
             ])
             .map_err(|err| DbErr::Custom(err.to_string()))?;
     }
     insert
-        .on_conflict(
-            OnConflict::columns([
-                message_log::Column::TenantId,
-                message_log::Column::Direction,
-                message_log::Column::WaMessageId,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
+        .on_conflict(seen_before())
         .returning(Query::returning().columns([
             message_log::Column::Id,
             message_log::Column::TenantId,

@@ -5,9 +5,10 @@
 //! says something changed.
 
 use chrono::{DateTime, Utc};
-use entity::enums::{ConversationMode, Direction, MessageKind, MessageStatus};
+use entity::enums::{ConversationMode, Direction, MessageStatus};
 use maud::{Markup, html};
 
+use crate::domain::media;
 use crate::services::inbox::{ConversationItem, ConversationPage, InboxFilter, Thread};
 use crate::urls::{PortalUrl, query_string};
 use crate::views::components::{self, Zone, csrf_input, enum_name};
@@ -172,8 +173,8 @@ pub fn thread_page(chrome: &PortalChrome<'_>, thread: &Thread, zone: Zone) -> Ma
                             li class=(format!("message message-{}", enum_name(&m.direction).to_ascii_lowercase())) {
                                 span.author { (author_label(&m.author, m.direction)) }
                                 " " span.when { (zone.datetime(&m.created_at)) }
-                                @if m.kind != MessageKind::Text {
-                                    " " span.badge { (enum_name(&m.kind).to_ascii_lowercase()) }
+                                @if let Some(kind) = media::label(m.kind) {
+                                    " " span.badge.badge-kind { (kind) }
                                 }
                                 div.text { (m.text) }
                                 @if m.direction == Direction::Out {

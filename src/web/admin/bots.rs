@@ -205,6 +205,11 @@ pub async fn inbound(
         from: form.get("from").cloned().unwrap_or_default(),
         text: form.get("text").cloned().unwrap_or_default(),
         id: None,
+        kind: form.get("kind").cloned().filter(|kind| !kind.is_empty()),
+        file_name: form
+            .get("file_name")
+            .cloned()
+            .filter(|name| !name.is_empty()),
     };
     let written = sandbox::customer_writes(
         &state.db,

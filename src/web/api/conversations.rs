@@ -11,8 +11,9 @@ use super::portal::{PortalJson, no_store};
 use super::resource;
 use crate::domain::ids::{ConversationId, TenantId};
 use crate::error::AppError;
+use crate::live::Change;
 use crate::services::inbox::{self, InboxQuery, Person};
-use crate::services::tenants;
+use crate::services::{sessions, tenants};
 use crate::state::AppState;
 use crate::web::auth::{ApiAdmin, PortalPoll, PortalSession};
 
@@ -84,14 +85,16 @@ fn json(body: impl serde::Serialize) -> HttpResponse {
 /// dead client is noticed.
 const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(20);
 /// A stream ends after this long; the browser opens a new one at once, on
-/// a session checked again (a removed teammate's stream ends by then).
+/// a session checked again.
 const STREAM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// `GET /api/portal/events`: Server-Sent Events, one `changed` event
 /// whenever something of the session's tenant was committed (messages in
 /// and out, statuses, handoffs). Events carry no data: the page reads
-/// again what it shows. Hand-written rather than actix-web-lab's `sse`:
-/// one event type and a keep-alive are a dozen lines over actix's own
+/// again what it shows. The stream ends as soon as its session does: it
+/// checks when the tenant's sessions change (a teammate removed) and at
+/// every keep-alive. Hand-written rather than actix-web-lab's `sse`: one
+/// event type and a keep-alive are a dozen lines over actix's own
 /// streaming body, not worth a dependency in a 90-minute CI budget.
 async fn portal_events(
     state: web::Data<AppState>,
@@ -101,22 +104,35 @@ async fn portal_events(
     let events = state.live.subscribe(session.tenant_id());
     let opening = web::Bytes::from_static(b"retry: 3000\n: connected\n\n");
     let ends = tokio::time::Instant::now() + STREAM_LIFETIME;
+    let watch = (state.db.clone(), session.session.id.clone());
     let stream = futures_util::stream::unfold(
-        (events, Some(opening)),
-        move |(mut events, opening)| async move {
+        (events, Some(opening), watch),
+        move |(mut events, opening, watch)| async move {
             if let Some(opening) = opening {
-                return Some((Ok::<_, actix_web::Error>(opening), (events, None)));
+                return Some((Ok::<_, actix_web::Error>(opening), (events, None, watch)));
             }
-            let wait = KEEP_ALIVE.min(ends.saturating_duration_since(tokio::time::Instant::now()));
-            let chunk: &'static [u8] = match tokio::time::timeout(wait, events.recv()).await {
-                Ok(Ok(()) | Err(RecvError::Lagged(_))) => b"event: changed\ndata: {}\n\n",
-                Ok(Err(RecvError::Closed)) => return None,
-                // Past its lifetime the browser reconnects (and the
-                // session is checked again).
-                Err(_) if tokio::time::Instant::now() >= ends => return None,
-                Err(_) => b": keep-alive\n\n",
-            };
-            Some((Ok(web::Bytes::from_static(chunk)), (events, None)))
+            loop {
+                let wait =
+                    KEEP_ALIVE.min(ends.saturating_duration_since(tokio::time::Instant::now()));
+                let chunk: &'static [u8] = match tokio::time::timeout(wait, events.recv()).await {
+                    Ok(Ok(Change::Data) | Err(RecvError::Lagged(_))) => {
+                        b"event: changed\ndata: {}\n\n"
+                    }
+                    Ok(Ok(Change::SessionsEnded)) => {
+                        if session_over(&watch).await {
+                            return None;
+                        }
+                        continue;
+                    }
+                    Ok(Err(RecvError::Closed)) => return None,
+                    // Past its lifetime the browser reconnects (and the
+                    // session is checked again).
+                    Err(_) if tokio::time::Instant::now() >= ends => return None,
+                    Err(_) if session_over(&watch).await => return None,
+                    Err(_) => b": keep-alive\n\n",
+                };
+                return Some((Ok(web::Bytes::from_static(chunk)), (events, None, watch)));
+            }
         },
     );
     HttpResponse::Ok()
@@ -124,6 +140,12 @@ async fn portal_events(
         .insert_header(no_store())
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(stream)
+}
+
+/// Whether a stream's session ended (signed out, removed, expired); a
+/// database that cannot answer keeps the stream until its next check.
+async fn session_over((db, id): &(sea_orm::DatabaseConnection, String)) -> bool {
+    matches!(sessions::still_open(db, id).await, Ok(false))
 }
 
 async fn portal_list(

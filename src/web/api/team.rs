@@ -70,6 +70,6 @@ async fn remove(
     path: web::Path<Uuid>,
     _body: PortalJson<IgnoredAny>,
 ) -> Result<HttpResponse, AppError> {
-    team::remove_member(&state.db, &session.user, path.into_inner()).await?;
+    team::remove_member(&state.db, &state.live, &session.user, path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -99,7 +99,7 @@ pub async fn remove_member(
     path: web::Path<Uuid>,
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
-    team::remove_member(&state.db, &session.user, path.into_inner()).await?;
+    team::remove_member(&state.db, &state.live, &session.user, path.into_inner()).await?;
     let flash = Flash::success("Removed from your team; they were signed out.");
     flash_redirect(&state, &session, flash, PortalUrl::Team).await
 }

@@ -56,10 +56,12 @@ use whatsapp_rust::prelude::{Event, MessageBuilderExt, MessageExt, wa};
 use whatsapp_rust::transport::{TokioWebSocketTransportFactory, TransportFactory};
 use whatsapp_rust::{Jid, async_channel, wacore};
 
-use super::{InboundMessage, Transport, TransportError, TransportEvent};
+use super::{InboundMessage, PhoneMessage, Transport, TransportError, TransportEvent};
 use crate::config::WhatsappWebSettings;
 use crate::crypto::MasterKey;
 use crate::domain::ids::TenantId;
+use crate::domain::media;
+use entity::enums::MessageKind;
 use store::SeaOrmStore;
 
 /// Crate events waiting for `run`, per connection.
@@ -244,6 +246,7 @@ impl WebTransport {
                 TransportEvent::Connected { phone }
             }
             Mapped::Message(message) => TransportEvent::Message(message),
+            Mapped::PhoneWrote(message) => TransportEvent::PhoneWrote(message),
             Mapped::PairSuccess => {
                 session.paired = true;
                 return None;
@@ -488,6 +491,7 @@ pub enum Mapped {
     Connected,
     PairSuccess,
     Message(Box<InboundMessage>),
+    PhoneWrote(Box<PhoneMessage>),
     Disconnected(String),
     LoggedOut,
     QrExhausted {
@@ -518,12 +522,7 @@ pub fn map_event(event: &Event) -> Vec<Mapped> {
         Event::Connected(_) => Mapped::Connected,
         Event::PairSuccess(_) => Mapped::PairSuccess,
         Event::Messages(batch) => {
-            return batch
-                .messages
-                .iter()
-                .filter_map(inbound)
-                .map(Mapped::Message)
-                .collect();
+            return batch.messages.iter().filter_map(inbound).collect();
         }
         Event::Disconnected(disconnected) => Mapped::Disconnected(disconnected.reason.to_string()),
         Event::LoggedOut(_) => Mapped::LoggedOut,
@@ -570,37 +569,148 @@ pub fn map_event(event: &Event) -> Vec<Mapped> {
     vec![one]
 }
 
-/// A customer's text in a one-to-one chat, or `None`.
-fn inbound(message: &wacore::types::events::InboundMessage) -> Option<Box<InboundMessage>> {
+/// A one-to-one chat's message: a customer's (text, or what else they
+/// sent), or one the business's own phone sent to a customer; `None` for
+/// groups, broadcasts and what is no message to a person (reactions,
+/// receipts of protocol changes, key distribution).
+fn inbound(message: &wacore::types::events::InboundMessage) -> Option<Mapped> {
     let info = &message.info;
     let source = &info.source;
-    if source.is_from_me || source.is_group || !(source.chat.is_pn() || source.chat.is_lid()) {
+    if source.is_group || !(source.chat.is_pn() || source.chat.is_lid()) {
         return None;
     }
-    let text = message.message.text_content()?;
-    // The number when WhatsApp tells it, else the hidden-number JID.
-    let from = [
-        Some(&source.chat),
-        Some(&source.sender),
-        source.sender_alt.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|jid| jid.is_pn())
-    .map_or_else(
-        || source.chat.to_non_ad().to_string(),
-        |jid| format!("+{}", jid.user),
+    let (kind, text) = content(&message.message)?;
+    if source.is_from_me {
+        // The customer is the chat.
+        let chat = customer_chat(source, &[Some(&source.chat), source.recipient_alt.as_ref()]);
+        return Some(Mapped::PhoneWrote(Box::new(PhoneMessage {
+            id: info.id.clone(),
+            chat,
+            text,
+            kind,
+            at: info.timestamp,
+        })));
+    }
+    let from = customer_chat(
+        source,
+        &[
+            Some(&source.chat),
+            Some(&source.sender),
+            source.sender_alt.as_ref(),
+        ],
     );
-    Some(Box::new(InboundMessage {
+    Some(Mapped::Message(Box::new(InboundMessage {
         id: info.id.clone(),
         from,
-        text: text.to_owned(),
+        text,
+        kind,
         at: info.timestamp,
         contact_name: Some(info.push_name.trim())
             .filter(|name| !name.is_empty())
             .map(str::to_owned),
         stored: None,
-    }))
+    })))
+}
+
+/// The customer's chat as the log names it: the first phone number among
+/// `candidates` when WhatsApp tells one, else the hidden-number JID.
+fn customer_chat(
+    source: &wacore::types::message::MessageSource,
+    candidates: &[Option<&Jid>],
+) -> String {
+    candidates
+        .iter()
+        .flatten()
+        .find(|jid| jid.is_pn())
+        .map_or_else(
+            || source.chat.to_non_ad().to_string(),
+            |jid| format!("+{}", jid.user),
+        )
+}
+
+/// What a message is and its words: its text, or the caption, file name,
+/// place or names of what else it is (files are not downloaded). `None`:
+/// nothing a person should see.
+pub fn content(message: &wa::Message) -> Option<(MessageKind, String)> {
+    if let Some(text) = message.text_content().filter(|t| !t.trim().is_empty()) {
+        return Some((MessageKind::Text, text.to_owned()));
+    }
+    let base = message.get_base_message();
+    let words = |parts: &[Option<&str>]| {
+        parts
+            .iter()
+            .flatten()
+            .map(|part| part.trim())
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(": ")
+    };
+    let (kind, text) = if let Some(m) = base.image_message.as_option() {
+        (MessageKind::Image, words(&[m.caption.as_deref()]))
+    } else if let Some(m) = base.audio_message.as_option() {
+        let _ = m;
+        (MessageKind::Audio, String::new())
+    } else if let Some(m) = base
+        .video_message
+        .as_option()
+        .or(base.ptv_message.as_option())
+    {
+        (MessageKind::Video, words(&[m.caption.as_deref()]))
+    } else if let Some(m) = base.document_message.as_option() {
+        (
+            MessageKind::Document,
+            words(&[m.file_name.as_deref(), m.caption.as_deref()]),
+        )
+    } else if base.sticker_message.is_set() {
+        (MessageKind::Sticker, String::new())
+    } else if let Some(m) = base.location_message.as_option() {
+        let at = match (m.degrees_latitude, m.degrees_longitude) {
+            (Some(lat), Some(long)) => Some(format!("{lat}, {long}")),
+            _ => None,
+        };
+        let text = [m.name.as_deref(), m.address.as_deref(), at.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|part| !part.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(" · ");
+        (MessageKind::Location, text)
+    } else if let Some(m) = base.live_location_message.as_option() {
+        let at = match (m.degrees_latitude, m.degrees_longitude) {
+            (Some(lat), Some(long)) => Some(format!("{lat}, {long}")),
+            _ => None,
+        };
+        (
+            MessageKind::Location,
+            words(&[m.caption.as_deref(), at.as_deref()]),
+        )
+    } else if let Some(m) = base.contact_message.as_option() {
+        (MessageKind::Contacts, words(&[m.display_name.as_deref()]))
+    } else if let Some(m) = base.contacts_array_message.as_option() {
+        let names: Vec<&str> = m
+            .contacts
+            .iter()
+            .filter_map(|c| c.display_name.as_deref())
+            .collect();
+        (MessageKind::Contacts, names.join(", "))
+    } else if let Some(m) = base.template_button_reply_message.as_option() {
+        (
+            MessageKind::Button,
+            words(&[m.selected_display_text.as_deref()]),
+        )
+    } else if let Some(m) = base.list_response_message.as_option() {
+        (MessageKind::Button, words(&[m.title.as_deref()]))
+    } else if let Some(m) = base.buttons_response_message.as_option() {
+        (
+            MessageKind::Button,
+            words(&[m.selected_button_id.as_deref()]),
+        )
+    } else if base.interactive_response_message.is_set() {
+        (MessageKind::Button, String::new())
+    } else {
+        return None;
+    };
+    Some((kind, media::detail(&text)))
 }
 
 /// Waits between connection attempts: from `min`, doubling up to `max`,

@@ -40,7 +40,7 @@ pub const MAX_TEXT_CHARS: usize = 4096;
 pub const CLOUD_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 
 /// Which conversations a list shows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InboxFilter {
     #[default]
@@ -52,24 +52,33 @@ pub enum InboxFilter {
 
 /// A list request: filter, search (number, name or the last message) and
 /// the cursor of the page before.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InboxQuery {
+    /// all, needs_human, bot or human.
     #[serde(default)]
+    #[param(inline)]
     pub filter: InboxFilter,
+    /// Search the number, the name and the last message.
     #[serde(default)]
     pub q: Option<String>,
+    /// `next_cursor` of the page before.
     #[serde(default)]
     pub cursor: Option<String>,
+    /// At most 100 (default 50).
     #[serde(default)]
     pub limit: Option<u64>,
 }
 
 /// One conversation in the list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConversationItem {
+    #[schema(value_type = i64)]
     pub id: ConversationId,
     pub chat: String,
     pub contact_name: Option<String>,
+    /// BOT or HUMAN.
+    #[schema(value_type = String)]
     pub mode: ConversationMode,
     pub mode_reason: Option<String>,
     pub mode_since: Option<DateTime<Utc>>,
@@ -101,21 +110,27 @@ impl From<conversation::Model> for ConversationItem {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConversationPage {
     pub items: Vec<ConversationItem>,
     pub next_cursor: Option<String>,
 }
 
 /// One message of a thread.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ThreadMessage {
     pub id: i64,
+    /// IN or OUT.
+    #[schema(value_type = String)]
     pub direction: Direction,
     /// "customer", "bot", or the person who wrote it.
     pub author: String,
+    /// TEXT, IMAGE, AUDIO, …
+    #[schema(value_type = String)]
     pub kind: MessageKind,
     pub text: String,
+    /// RECEIVED, QUEUED, SENDING, SENT, DELIVERED, READ, FAILED, …
+    #[schema(value_type = String)]
     pub status: MessageStatus,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -168,7 +183,7 @@ impl From<conversation_event::Model> for ModeSwitch {
 
 /// A page of a thread: messages oldest first; `next_cursor` pages back to
 /// older ones.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MessagePage {
     pub items: Vec<ThreadMessage>,
     pub next_cursor: Option<String>,

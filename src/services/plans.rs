@@ -20,7 +20,7 @@ use crate::error::{AppError, ErrorCode, FieldErrors};
 pub const DEFAULT_PLAN: &str = "STARTER";
 
 /// A plan's limits; `None` is unlimited.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Plan {
     pub code: String,
     pub name: String,

@@ -32,11 +32,13 @@ use crate::error::{AppError, ErrorCode, FieldErrors};
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// `POST /api/v1/messages`: `{to, text}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendInput {
+    /// The customer's number in E.164 (`+4915112345678`).
     #[serde(default)]
     pub to: String,
+    /// At most 4,096 characters.
     #[serde(default)]
     pub text: String,
 }
@@ -84,14 +86,18 @@ pub struct Accepted {
 }
 
 /// An API message as `GET /api/v1/messages/{id}` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiMessage {
     pub id: i64,
+    /// IN or OUT.
+    #[schema(value_type = String)]
     pub direction: Direction,
     /// The customer's number (E.164).
     pub chat: String,
     pub author: String,
     pub text: String,
+    /// QUEUED, SENDING, SENT, DELIVERED, READ, FAILED, UNKNOWN.
+    #[schema(value_type = String)]
     pub status: MessageStatus,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -281,15 +287,23 @@ pub async fn message(
 use sea_orm::QuerySelect;
 
 /// `GET /api/v1/status`: is the bot running, and how far is the link.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiStatus {
+    /// NEW, PENDING, APPROVED, QR_PENDING, ACTIVE, PAUSED, ERROR.
+    #[schema(value_type = String)]
     pub tenant_status: entity::enums::TenantStatus,
     /// The bot runs in this process now.
     pub bot_running: bool,
+    /// STOPPED, STARTING, RUNNING, …
+    #[schema(value_type = String)]
     pub worker_status: entity::enums::WorkerStatus,
     pub stale: bool,
     pub last_error: Option<String>,
+    /// sandbox, whatsapp_web or cloud_api.
+    #[schema(value_type = String)]
     pub transport: entity::enums::TransportKind,
+    /// not_linked, connecting, awaiting_qr_scan, awaiting_pairing_code, linked, logged_out.
+    #[schema(value_type = String)]
     pub link: super::portal::LinkState,
     pub linked_phone: Option<String>,
 }

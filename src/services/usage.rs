@@ -177,7 +177,7 @@ impl MessagesThisMonth {
 }
 
 /// The month's counters.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
 pub struct MonthCounters {
     pub inbound: i64,
     pub bot_replies: i64,
@@ -206,7 +206,7 @@ impl From<&usage_month::Model> for MonthCounters {
 }
 
 /// A day's messages in and out.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DayCount {
     pub day: String,
     pub inbound: i64,
@@ -214,7 +214,7 @@ pub struct DayCount {
 }
 
 /// `GET …/usage`: this month and today against the plan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Usage {
     /// "2026-12" (UTC).
     pub month: String,

@@ -35,6 +35,23 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("zone.js", js(), include_str!("../../static/zone.js")),
         // The portal's "Bot" page: what the bot knows, try your bot (needs it).
         ("bot.js", js(), include_str!("../../static/bot.js")),
+        // The tenant API's reference page: Swagger UI, vendored (no CDN),
+        // and the script that starts it on /api/v1/openapi.json.
+        (
+            "swagger-ui.css",
+            mime::TEXT_CSS_UTF_8,
+            include_str!("../../static/vendor/swagger-ui/swagger-ui.css"),
+        ),
+        (
+            "swagger-ui-bundle.js",
+            js(),
+            include_str!("../../static/vendor/swagger-ui/swagger-ui-bundle.js"),
+        ),
+        (
+            "api-docs.js",
+            js(),
+            include_str!("../../static/api-docs.js"),
+        ),
     ]
     .into_iter()
     .map(|(name, mime, body)| Asset {
@@ -74,6 +91,14 @@ pub fn admin_scripts() -> [String; 2] {
 /// The scripts of the portal status page, in load order.
 pub fn portal_scripts() -> [String; 2] {
     [url("live.js"), url("portal.js")]
+}
+
+/// The API reference page's stylesheet and scripts, in load order.
+pub fn api_docs_assets() -> (String, [String; 2]) {
+    (
+        url("swagger-ui.css"),
+        [url("swagger-ui-bundle.js"), url("api-docs.js")],
+    )
 }
 
 /// The scripts of the inbox pages.

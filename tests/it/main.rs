@@ -37,6 +37,7 @@ mod slow_clients;
 mod sqlite_live;
 mod team;
 mod tenant_api;
+mod tenant_api_docs;
 mod transport_pages;
 mod use_cases;
 mod webhooks;

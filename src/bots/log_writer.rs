@@ -240,7 +240,6 @@ impl LogWriter {
             stats,
             live,
             webhooks,
-        }
             usage,
         }
     }

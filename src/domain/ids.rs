@@ -81,7 +81,10 @@ uuid_id!(
 
 uuid_id!(
     /// A tenant's webhook endpoint, `webhook_endpoint.id`.
-    WebhookId,
+    WebhookId
+);
+
+uuid_id!(
     /// A tenant's API key, `api_key.id` (the `kid` in its routes).
     ApiKeyId
 );

@@ -42,8 +42,8 @@ use crate::services::runtime::{
         DeliveryUpdate, InboundRow, LogBatch, OutboundRow, StatusUpdate, Stored, WorkerMarks,
     },
 };
-use crate::services::webhooks::delivery::Waker;
 use crate::services::usage::MessagesThisMonth;
+use crate::services::webhooks::delivery::Waker;
 
 /// Operations waiting for the writer; senders wait when it is full.
 const QUEUE_CAPACITY: usize = 16_384;

@@ -18,7 +18,6 @@ use entity::{conversation, conversation_event, message_log, tenant_config};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveEnum, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -370,7 +369,7 @@ pub async fn reply(
             .map(|reason| (reason, Some(person.name.clone()))),
         now,
     );
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let from = super::runtime::worker::business_number(&txn, tenant).await?;
     let inserted = message_log::Entity::insert(message_log::ActiveModel {
         tenant_id: sea_orm::Set(tenant.into()),
@@ -457,7 +456,7 @@ async fn switch(
     event: Event,
 ) -> Result<ConversationItem, AppError> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let row = find(&txn, tenant, id).await?;
     let state = ConversationState::of(&row);
     let decision = decide(state.handoff, event, now, chrono::Duration::MAX);

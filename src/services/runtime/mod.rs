@@ -6,6 +6,6 @@ pub mod conversation_batch;
 pub mod handoff;
 pub mod link;
 pub mod log_batch;
-pub mod unanswered;
 pub mod phone;
+pub mod unanswered;
 pub mod worker;

@@ -26,7 +26,7 @@ use rand::Rng;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, Set, Statement, TransactionTrait, Value,
+    EntityTrait, QueryFilter, Set, Statement, Value,
 };
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -395,7 +395,7 @@ impl Deliverer {
     async fn record(&self, event: &webhook_event::Model, outcome: &Outcome) -> Result<(), DbErr> {
         let now = Utc::now();
         let attempt = event.attempts + 1;
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         webhook_attempt::ActiveModel {
             tenant_id: Set(event.tenant_id),
             endpoint_id: Set(event.endpoint_id),

@@ -21,7 +21,7 @@ use entity::{webhook_attempt, webhook_endpoint, webhook_event};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -280,7 +280,7 @@ pub async fn create(
     if !fields.is_empty() {
         return Err(AppError::validation(fields));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let count = webhook_endpoint::Entity::find()
         .filter(webhook_endpoint::Column::TenantId.eq(tenant))
         .count(&txn)
@@ -354,7 +354,7 @@ pub async fn update(
     if !fields.is_empty() {
         return Err(AppError::validation(fields));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let mut active: webhook_endpoint::ActiveModel = row.clone().into();
     if let Some(url) = url {
         active.url = Set(url);
@@ -393,7 +393,7 @@ pub async fn delete(
     tenant: TenantId,
     id: WebhookId,
 ) -> Result<(), AppError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let row = find(&txn, tenant, id).await?;
     webhook_endpoint::Entity::delete_by_id(row.id)
         .exec(&txn)
@@ -434,7 +434,7 @@ pub async fn rotate_secret(
             return Err(AppError::validation(fields));
         }
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let row = find(&txn, tenant, id).await?;
     let secret = signing::new_secret();
     let now = Utc::now();
@@ -564,7 +564,7 @@ pub async fn resend(
     id: WebhookId,
     event: i64,
 ) -> Result<Queued, AppError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     find(&txn, tenant, id).await?;
     let original = webhook_event::Entity::find_by_id(event)
         .filter(webhook_event::Column::EndpointId.eq(id.as_uuid()))
@@ -607,7 +607,7 @@ pub async fn send_test(
     tenant: TenantId,
     id: WebhookId,
 ) -> Result<Queued, AppError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     find(&txn, tenant, id).await?;
     let event_id = events::new_event_id();
     let body = events::envelope_json(

@@ -4,8 +4,8 @@
 //! `layout::portal_page`. Must not: read the database; handlers hand over
 //! the `services::portal` views.
 
-pub mod bot;
 pub mod api_keys;
+pub mod bot;
 pub mod inbox;
 pub mod logs;
 pub mod onboarding;

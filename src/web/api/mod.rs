@@ -12,9 +12,9 @@ mod knowledge;
 mod portal;
 mod team;
 mod transports;
-mod webhooks;
 mod usage;
 pub mod v1;
+mod webhooks;
 
 use std::future::Future;
 use std::pin::Pin;

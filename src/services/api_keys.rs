@@ -13,6 +13,7 @@
 //! Must not: know HTTP (the `ApiKey` extractor in `web::auth` does), or
 //! take a tenant from anywhere but the caller (owner's session, admin path).
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +32,7 @@ use crate::crypto;
 use crate::domain::api_scope::{Scope, Scopes};
 use crate::domain::ids::{ApiKeyId, TenantId};
 use crate::error::{AppError, ErrorCode, FieldErrors};
+use crate::limits::ActionLimiter;
 
 /// Every key starts with this (secret scanners can find leaked ones).
 pub const KEY_PREFIX: &str = "fhq_live_";
@@ -243,6 +245,8 @@ pub struct VerifiedKey {
     pub name: String,
     pub scopes: Scopes,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The tenant's plan's API requests a minute (a burst of as many).
+    pub requests_per_minute: NonZeroU32,
 }
 
 impl VerifiedKey {
@@ -269,9 +273,10 @@ pub enum Refusal {
     Expired,
 }
 
-/// Verified keys by the hash of the key, for `CACHE_TTL`.
+/// Verified keys by the hash of the key, for `CACHE_TTL`, and each key's
+/// requests this minute.
 #[derive(Clone)]
-pub struct KeyCache(Cache<String, Arc<VerifiedKey>>);
+pub struct KeyCache(Cache<String, Arc<VerifiedKey>>, Arc<KeyRates>);
 
 impl Default for KeyCache {
     fn default() -> Self {
@@ -280,6 +285,7 @@ impl Default for KeyCache {
                 .max_capacity(CACHE_CAPACITY)
                 .time_to_live(CACHE_TTL)
                 .build(),
+            Arc::default(),
         )
     }
 }
@@ -287,6 +293,28 @@ impl Default for KeyCache {
 impl KeyCache {
     fn forget(&self, hash: &str) {
         self.0.invalidate(&hash.to_owned());
+    }
+
+    /// Counts one request of `key` against its plan's rate; `Err(wait)`
+    /// when it used up this minute's.
+    pub fn count_request(&self, key: &VerifiedKey) -> Result<(), Duration> {
+        self.1.check(key.id, key.requests_per_minute)
+    }
+}
+
+/// One keyed limiter per rate (plans are few): a key whose plan changed
+/// counts in its new plan's buckets from the next verification (at most
+/// `CACHE_TTL` later).
+#[derive(Default)]
+struct KeyRates(dashmap::DashMap<NonZeroU32, ActionLimiter<ApiKeyId>>);
+
+impl KeyRates {
+    fn check(&self, key: ApiKeyId, per_minute: NonZeroU32) -> Result<(), Duration> {
+        let limiter = self.0.entry(per_minute).or_insert_with(|| {
+            let period = Duration::from_secs(60) / per_minute.get();
+            ActionLimiter::new(per_minute, period)
+        });
+        limiter.check(&key)
     }
 }
 
@@ -336,12 +364,18 @@ pub async fn verify(
             .exec(db)
             .await?;
     }
+    let plan = super::plans::of_tenant(db, row.tenant_id.into()).await?;
+    let requests_per_minute = u32::try_from(plan.api_requests_per_minute)
+        .ok()
+        .and_then(NonZeroU32::new)
+        .unwrap_or(NonZeroU32::MIN);
     let verified = Arc::new(VerifiedKey {
         id: row.id.into(),
         tenant: row.tenant_id.into(),
         name: row.name,
         scopes: Scopes::from_stored(&row.scopes),
         expires_at: row.expires_at,
+        requests_per_minute,
     });
     cache.0.insert(hash, verified.clone());
     Ok(Ok(verified))

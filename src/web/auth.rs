@@ -610,6 +610,9 @@ impl<S: RequiredScope + 'static> FromRequest for ApiKey<S> {
                     ));
                 }
             };
+            if let Err(wait) = state.api_keys.count_request(&key) {
+                return Err(AppError::rate_limited(wait));
+            }
             if !key.allows(S::SCOPE) {
                 return Err(AppError::new(
                     ErrorCode::InsufficientScope,

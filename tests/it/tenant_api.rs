@@ -650,3 +650,49 @@ async fn an_owner_creates_a_key_on_the_portal_page_uses_it_and_sees_usage_with_i
     );
     assert!(usage_page.contains("0 of 1000"), "{usage_page}");
 }
+
+/// Each key gets its plan's API requests a minute (STARTER: 60, all of
+/// them at once as a burst), then 429 with `Retry-After`; another key,
+/// of this tenant or another, has its own allowance.
+#[tokio::test]
+async fn a_key_beyond_its_plans_requests_a_minute_gets_429_with_retry_after() {
+    let app = spawn_app().await;
+    let id = linked_tenant(&app, 1).await;
+    let other_tenant = linked_tenant(&app, 2).await;
+    let busy = key_for(&app, id, &["usage:read"]).await;
+    let calm = key_for(&app, id, &["usage:read"]).await;
+    let elsewhere = key_for(&app, other_tenant, &["usage:read"]).await;
+
+    let mut served = 0;
+    let mut refused = None;
+    for _ in 0..80 {
+        let (status, body, headers) =
+            v1(&app, &busy, Method::GET, "/api/v1/usage", None, None).await;
+        match status {
+            StatusCode::OK => served += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                refused = Some((body, headers));
+                break;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    let (body, headers) = refused.expect("the 61st request of the minute is refused");
+    // 60 at once; one more may have been earned while the test ran.
+    assert!(
+        (60..=62).contains(&served),
+        "served {served} before the 429"
+    );
+    assert_eq!(body["error"], "rate_limited", "{body}");
+    let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+
+    for key in [&calm, &elsewhere] {
+        let (status, body, _) = v1(&app, key, Method::GET, "/api/v1/usage", None, None).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "another key has its own allowance: {body}"
+        );
+    }
+}

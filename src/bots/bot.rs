@@ -36,7 +36,7 @@ use super::deps::BotDeps;
 use super::transport::{InboundMessage, Transport, TransportError, TransportEvent};
 use crate::domain::handoff::{Event, decide};
 use crate::domain::ids::TenantId;
-use crate::replies::{Intent, ReplyContext, detect_intent, reply};
+use crate::replies::{Intent, detect_intent, reply};
 use crate::services::runtime::conversation_batch::ConversationState;
 use crate::services::runtime::handoff::HandoffChange;
 use crate::services::runtime::unanswered::UnansweredAsk;
@@ -715,19 +715,11 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
 
     shared.tenant_limit.until_ready().await;
     let now = Utc::now();
-    let ctx = ReplyContext {
-        template: config.template,
-        language: config.language,
-        business_name: &config.business_name,
-        welcome_message: &config.welcome_message,
-        hours: &config.hours,
-        timezone: config.timezone,
-        max_message_length: config.max_message_length,
+    let ctx = config.reply_context(
         first_contact,
-        people_notified: deps.notifier.delivers(),
-        knowledge: &config.knowledge,
-        out_of_hours_note_due: conversation.is_none_or(|c| out_of_hours_note_due(&c, now)),
-    };
+        deps.notifier.delivers(),
+        conversation.is_none_or(|c| out_of_hours_note_due(&c, now)),
+    );
     let (parts, unanswered) = if text {
         let answer = reply(&ctx, &job.text, now);
         // The seam for AI replies: when `answer.fell_through()`, an async step

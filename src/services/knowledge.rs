@@ -28,7 +28,7 @@ use crate::domain::ids::TenantId;
 use crate::domain::knowledge::{AnswerKey, Knowledge, KnowledgeInput, parse_answer_text};
 use crate::domain::language::Language;
 use crate::error::{AppError, ErrorCode, FieldErrors};
-use crate::replies::{self, CompiledKnowledge, ReplyContext, Rule};
+use crate::replies::{self, CompiledKnowledge, Rule};
 use crate::services::audit::{self, Actor};
 use crate::services::control::BotControl;
 use crate::services::runtime::worker;
@@ -451,19 +451,7 @@ pub async fn try_reply(
             )
         })?,
     };
-    let ctx = ReplyContext {
-        template: config.template,
-        language: config.language,
-        business_name: &config.business_name,
-        welcome_message: &config.welcome_message,
-        hours: &config.hours,
-        timezone: config.timezone,
-        max_message_length: config.max_message_length,
-        first_contact: false,
-        people_notified,
-        knowledge: &config.knowledge,
-        out_of_hours_note_due: true,
-    };
+    let ctx = config.reply_context(false, people_notified, true);
     let answer = replies::reply(&ctx, text, now);
     let local = now.with_timezone(&config.timezone);
     let detail = match answer.rule {

@@ -60,6 +60,31 @@ pub struct BotConfig {
     pub monthly_messages: Option<i64>,
 }
 
+impl BotConfig {
+    /// What the reply engine knows of this tenant for one message: the bot
+    /// and "Try your bot" answer from the same settings.
+    pub fn reply_context(
+        &self,
+        first_contact: bool,
+        people_notified: bool,
+        out_of_hours_note_due: bool,
+    ) -> crate::replies::ReplyContext<'_> {
+        crate::replies::ReplyContext {
+            template: self.template,
+            language: self.language,
+            business_name: &self.business_name,
+            welcome_message: &self.welcome_message,
+            hours: &self.hours,
+            timezone: self.timezone,
+            max_message_length: self.max_message_length,
+            first_contact,
+            people_notified,
+            knowledge: &self.knowledge,
+            out_of_hours_note_due,
+        }
+    }
+}
+
 pub async fn load_bot_config(
     db: &impl ConnectionTrait,
     tenant_id: TenantId,

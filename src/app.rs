@@ -148,6 +148,7 @@ impl App {
         )
         .map_err(|err| anyhow::anyhow!("configuration error: {}: {err}", err.key()))?;
         let writers = db::connect_log_writer(&settings.database).await?;
+        let ai = crate::services::ai::Ai::from_settings(&settings.ai);
         let registry = BotRegistry::new(
             db.clone(),
             writers,
@@ -159,6 +160,7 @@ impl App {
                 master_key: master_key.clone(),
                 factory: None,
                 notifier: notifier.clone(),
+                ai: ai.clone(),
             },
         );
         let google = GoogleClient::from_settings(&settings.google, &public_url)
@@ -166,6 +168,7 @@ impl App {
             .map(Arc::new);
         let webhook_stats = Arc::new(webhooks::delivery::DeliveryStats::default());
         let state = AppState {
+            ai,
             db,
             public_url,
             google,

@@ -38,6 +38,7 @@ pub struct Settings {
     pub cloud_api: CloudApiSettings,
     pub smtp: SmtpSettings,
     pub webhooks: WebhooksSettings,
+    pub ai: AiSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -307,6 +308,39 @@ pub enum SmtpTls {
 }
 
 /// Outbound webhooks to tenants' endpoints (`[webhooks]`).
+/// The platform's AI model for tenants who turn AI replies on: any
+/// OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, llama.cpp,
+/// vLLM).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AiSettings {
+    /// The API's base, e.g. `https://api.openai.com/v1` or
+    /// `http://127.0.0.1:11434/v1`; empty: AI replies are off everywhere.
+    pub base_url: String,
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
+    pub model: String,
+    /// Longer than this and the bot answers from its rules instead.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// The most tokens one answer may take.
+    pub max_output_tokens: u32,
+    /// The conversation's latest messages the model sees (since it last
+    /// went back to the bot).
+    pub history_messages: u16,
+    /// A customer's messages this close together are answered once,
+    /// together.
+    #[serde(with = "humantime_serde")]
+    pub burst_window: Duration,
+}
+
+impl AiSettings {
+    /// Whether AI replies can be used at all.
+    pub fn is_configured(&self) -> bool {
+        !self.base_url.trim().is_empty()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhooksSettings {
@@ -610,7 +644,37 @@ impl Settings {
         if let Err(err) = tracing_subscriber::EnvFilter::builder().parse(&self.telemetry.filter) {
             return Err(ConfigError::new("telemetry.filter", err.to_string()));
         }
-        self.validate_webhooks()
+        self.validate_webhooks()?;
+        self.validate_ai()
+    }
+
+    fn validate_ai(&self) -> Result<(), ConfigError> {
+        let ai = &self.ai;
+        if !ai.is_configured() {
+            return Ok(());
+        }
+        match Url::parse(ai.base_url.trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+            _ => {
+                return Err(ConfigError::new(
+                    "ai.base_url",
+                    format!("must be an absolute http(s) URL, got {:?}", ai.base_url),
+                ));
+            }
+        }
+        if ai.model.trim().is_empty() {
+            return Err(ConfigError::new("ai.model", "must not be empty"));
+        }
+        if ai.timeout.is_zero() {
+            return Err(ConfigError::new("ai.timeout", "must be longer than 0s"));
+        }
+        if ai.max_output_tokens == 0 {
+            return Err(ConfigError::new(
+                "ai.max_output_tokens",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
     }
 
     fn validate_webhooks(&self) -> Result<(), ConfigError> {

@@ -45,6 +45,9 @@ pub struct AppState {
     pub notifier: Notifier,
     /// Tenant API keys verified in the last second.
     pub api_keys: crate::services::api_keys::KeyCache,
+    /// The platform's AI model (`[ai]`), when configured: "Try your bot"
+    /// asks it as the bot does.
+    pub ai: Option<crate::services::ai::Ai>,
     /// Wakes the webhook delivery worker after a use case queued events.
     pub webhooks: crate::services::webhooks::delivery::Waker,
 }

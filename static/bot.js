@@ -222,7 +222,12 @@
         enabled: row.querySelector(".faq-enabled").checked,
       });
     });
-    return { facts: facts, services: services, faq: faq, answers: doc.answers };
+    var ai = {
+      enabled: $("ai-enabled").checked,
+      tone: $("ai-tone").value,
+      rules: $("ai-rules").value.split("\n").map(function (r) { return r.trim(); }).filter(Boolean),
+    };
+    return { facts: facts, services: services, faq: faq, answers: doc.answers, ai: ai };
   }
 
   function save() {
@@ -328,6 +333,14 @@
     if (answer.rule === "intent") {
       return "Answered by the built-in answer: " + answer.detail;
     }
+    if (answer.rule === "ai") {
+      return answer.detail === "handoff"
+        ? "The AI handed this chat to a person"
+        : "Answered by AI from your facts, services and questions";
+    }
+    if (answer.ai_note) {
+      return "Nothing else covers this, and " + answer.ai_note;
+    }
     return "Nothing covers this: the help menu";
   }
 
@@ -393,10 +406,18 @@
       });
   }
 
+  function renderAi() {
+    var ai = doc.ai || { enabled: false, tone: "", rules: [] };
+    $("ai-enabled").checked = !!ai.enabled;
+    $("ai-tone").value = ai.tone || "";
+    $("ai-rules").value = (ai.rules || []).join("\n");
+  }
+
   function renderAll() {
     renderFacts();
     renderServices();
     renderFaq();
+    renderAi();
   }
 
   $("add-extra").addEventListener("click", function () { addExtra("", ""); });

@@ -8,6 +8,7 @@
 
 pub mod admin_account;
 pub mod admin_api_token;
+pub mod ai_reply;
 pub mod api_idempotency;
 pub mod api_key;
 pub mod audit_log;
@@ -40,6 +41,7 @@ pub mod worker_process;
 pub mod prelude {
     pub use super::admin_account::Entity as AdminAccount;
     pub use super::admin_api_token::Entity as AdminApiToken;
+    pub use super::ai_reply::Entity as AiReply;
     pub use super::api_idempotency::Entity as ApiIdempotency;
     pub use super::api_key::Entity as ApiKey;
     pub use super::audit_log::Entity as AuditLog;

@@ -27,6 +27,10 @@ pub struct Model {
     /// A chat a person took over goes back to the bot after this long
     /// without a person's message.
     pub human_idle_timeout_minutes: i32,
+    /// The admin's monthly AI token budget; `None`: the plan's.
+    pub ai_monthly_tokens: Option<i64>,
+    /// The month ("2026-12") the tenant was last told its AI budget ran out.
+    pub ai_budget_noticed_month: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -208,6 +208,7 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
             master_key,
             factory: None,
             notifier: crate::services::notifications::Notifier::disabled(),
+            ai: None,
         },
     );
     let n = tenants.len();
@@ -506,6 +507,8 @@ async fn seed(db: &DatabaseConnection, n: u32) -> anyhow::Result<Vec<TenantId>> 
             rate_limit_per_minute: Set(None),
             chat_rate_limit_per_minute: Set(None),
             human_idle_timeout_minutes: Set(crate::domain::handoff::DEFAULT_HUMAN_IDLE_MINUTES),
+            ai_monthly_tokens: Set(None),
+            ai_budget_noticed_month: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }))

@@ -20,7 +20,7 @@
 //! stated overflow policy: the message is stored FAILED ("chat queue full")
 //! and a warning logged — never dropped silently.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -37,6 +37,7 @@ use super::transport::{InboundMessage, Transport, TransportError, TransportEvent
 use crate::domain::handoff::{Event, decide};
 use crate::domain::ids::TenantId;
 use crate::replies::{Intent, detect_intent, reply};
+use crate::services::ai;
 use crate::services::runtime::conversation_batch::ConversationState;
 use crate::services::runtime::handoff::HandoffChange;
 use crate::services::runtime::unanswered::UnansweredAsk;
@@ -579,30 +580,51 @@ fn business_number(shared: &ChatShared) -> String {
 
 /// Answers one chat's messages in order; ends after `chat_idle_timeout`
 /// without work or when the bot drops the queue.
-async fn chat_worker(shared: Arc<ChatShared>, chat: String, mut queue: mpsc::Receiver<ChatJob>) {
+async fn chat_worker(shared: Arc<ChatShared>, chat: String, queue: mpsc::Receiver<ChatJob>) {
     let idle = shared.deps.settings.chat_idle_timeout;
+    let mut queue = ChatQueue {
+        queue,
+        backlog: VecDeque::new(),
+    };
     loop {
-        let job = match tokio::time::timeout(idle, queue.recv()).await {
+        if let Some(job) = queue.backlog.pop_front() {
+            answer_logged(&shared, &chat, job, &mut queue).await;
+            continue;
+        }
+        let job = match tokio::time::timeout(idle, queue.queue.recv()).await {
             Ok(Some(job)) => job,
             Ok(None) => return,
             Err(_) => {
                 // Idle: close the queue, then answer what slipped in between
                 // the timeout and the close (the bot opens a new queue for
                 // anything later).
-                queue.close();
-                while let Ok(job) = queue.try_recv() {
-                    answer_logged(&shared, &chat, job).await;
+                queue.queue.close();
+                loop {
+                    let job = match queue.backlog.pop_front() {
+                        Some(job) => job,
+                        None => match queue.queue.try_recv() {
+                            Ok(job) => job,
+                            Err(_) => return,
+                        },
+                    };
+                    answer_logged(&shared, &chat, job, &mut queue).await;
                 }
-                return;
             }
         };
-        answer_logged(&shared, &chat, job).await;
+        answer_logged(&shared, &chat, job, &mut queue).await;
     }
 }
 
-async fn answer_logged(shared: &ChatShared, chat: &str, job: ChatJob) {
+/// A chat's jobs: its queue, and the ones taken off it to look at (an AI
+/// answer gathers a burst of messages) that were not for the burst.
+struct ChatQueue {
+    queue: mpsc::Receiver<ChatJob>,
+    backlog: VecDeque<ChatJob>,
+}
+
+async fn answer_logged(shared: &ChatShared, chat: &str, job: ChatJob, queue: &mut ChatQueue) {
     let done = match job {
-        ChatJob::Answer(message) => answer(shared, chat, message).await,
+        ChatJob::Answer(message) => answer(shared, chat, message, queue).await,
         ChatJob::Send(queued) => {
             let id = queued.id;
             let sent = send_parts(shared, chat, vec![(id, queued.text)], None, false).await;
@@ -617,7 +639,12 @@ async fn answer_logged(shared: &ChatShared, chat: &str, job: ChatJob) {
     }
 }
 
-async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<(), String> {
+async fn answer(
+    shared: &ChatShared,
+    chat: &str,
+    job: InboundMessage,
+    queue: &mut ChatQueue,
+) -> Result<(), String> {
     let deps = &shared.deps;
     let Stored {
         id,
@@ -692,7 +719,7 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
             newly_needed.then_some(state.id),
         )
     });
-    let (bot_answers, mut change, needs_person) = handoff.unwrap_or((true, None, None));
+    let (bot_answers, mut change, mut needs_person) = handoff.unwrap_or((true, None, None));
     // Not text: the bot says once per conversation that it reads text only
     // (a person looks at the rest); after that it stays quiet about it.
     let notice_due = !text && conversation.is_some_and(|state| state.text_only_notice_at.is_none());
@@ -720,14 +747,86 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
         deps.notifier.delivers(),
         conversation.is_none_or(|c| out_of_hours_note_due(&c, now)),
     );
+    let mut answered = vec![StatusUpdate::new(
+        shared.tenant,
+        id,
+        MessageStatus::Answered,
+    )];
+    let mut ai_record = None;
     let (parts, unanswered) = if text {
-        let answer = reply(&ctx, &job.text, now);
-        // The seam for AI replies: when `answer.fell_through()`, an async step
-        // with a timeout may replace the help menu here (falling back to it).
-        let unanswered = answer
+        let mut answer = reply(&ctx, &job.text, now);
+        let mut unanswered = answer
             .fell_through()
             .then(|| UnansweredAsk::new(shared.tenant, &job.text, now))
             .flatten();
+        if let Some(ai) = ai::wanted(deps.ai.as_ref(), &config, &answer) {
+            let budget = ai::budget_left(&deps.db, shared.tenant, config.monthly_ai_tokens, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            if let ai::Budget::JustSpent { used, budget } = budget {
+                tracing::warn!(tenant = %shared.tenant, used, budget, "this month's AI tokens are used up: the bot answers from its rules until next month");
+            }
+            if budget.allows() {
+                let burst = gather_burst(shared, &ctx, &job, ai.burst_window, queue).await?;
+                answered.extend(
+                    burst
+                        .ids
+                        .iter()
+                        .map(|&id| StatusUpdate::new(shared.tenant, id, MessageStatus::Answered)),
+                );
+                let history = ai::history(
+                    &deps.db,
+                    shared.tenant,
+                    chat,
+                    conversation.and_then(|c| c.handoff.mode_since),
+                    id,
+                    ai.history_messages,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                let question = std::iter::once(job.text.as_str())
+                    .chain(burst.texts.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                let step = ai::step(
+                    ai,
+                    ai::StepInput {
+                        ctx: &ctx,
+                        profile: &config.knowledge.doc().ai,
+                        fallback: &answer,
+                        history: &history,
+                        question: &question,
+                        now,
+                    },
+                )
+                .await;
+                if matches!(step.record.outcome, "answer" | "clarify") {
+                    unanswered = None;
+                }
+                if step.handoff
+                    && let Some(state) = conversation
+                {
+                    // The model handed the chat over: as if the customer
+                    // had asked for a person.
+                    let asked = Event::Customer {
+                        asks_for_person: true,
+                        text: true,
+                    };
+                    let decision = decide(state.handoff, asked, now, config.human_idle_timeout);
+                    change = HandoffChange::between(
+                        shared.tenant,
+                        &state,
+                        decision.state,
+                        decision.switched.map(|reason| (reason, None)),
+                        now,
+                    );
+                    needs_person = (decision.state.needs_human && !state.handoff.needs_human)
+                        .then_some(state.id);
+                }
+                answer = step.answer;
+                ai_record = Some(step.record);
+            }
+        }
         if let Some(state) = conversation.filter(|_| answer.out_of_hours_note) {
             change = Some(HandoffChange::with_out_of_hours_notice(
                 change,
@@ -769,6 +868,7 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
             },
             error: None,
             created_at: now,
+            ai: if i == 0 { ai_record.take() } else { None },
         })
         .collect();
     // INVARIANT: the first part is durably SENDING (and the message
@@ -776,16 +876,7 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
     // is called.
     let ids = deps
         .writer
-        .queue_answer(
-            rows,
-            vec![StatusUpdate::new(
-                shared.tenant,
-                id,
-                MessageStatus::Answered,
-            )],
-            change,
-            unanswered,
-        )
+        .queue_answer(rows, answered, change, unanswered)
         .await
         .map_err(|e| e.to_string())?;
     if let Some(conversation) = needs_person {
@@ -797,6 +888,77 @@ async fn answer(shared: &ChatShared, chat: &str, job: InboundMessage) -> Result<
         conversation: conversation.filter(|_| needs_person.is_none()),
     };
     send_parts(shared, chat, parts, Some(answering), true).await
+}
+
+/// Messages of a burst answered together with the first.
+struct Burst {
+    /// Their stored rows, marked ANSWERED with the first's answer.
+    ids: Vec<i64>,
+    texts: Vec<String>,
+}
+
+/// Waits until `[ai] burst_window` after `first` arrived, then takes the
+/// chat's next messages that arrived within it and that the rules would
+/// not answer either (text, no request for a person): the model answers
+/// them together, once. The first message that is not for the burst ends
+/// it and is answered next, in order.
+async fn gather_burst(
+    shared: &ChatShared,
+    ctx: &crate::replies::ReplyContext<'_>,
+    first: &InboundMessage,
+    window: Duration,
+    queue: &mut ChatQueue,
+) -> Result<Burst, String> {
+    let mut burst = Burst {
+        ids: Vec::new(),
+        texts: Vec::new(),
+    };
+    let until = first.at + chrono::Duration::from_std(window).unwrap_or_default();
+    if let Ok(wait) = (until - Utc::now()).to_std() {
+        tokio::time::sleep(wait.min(window)).await;
+    }
+    let language = ctx.language;
+    loop {
+        let job = match queue.backlog.pop_front() {
+            Some(job) => job,
+            None => match queue.queue.try_recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            },
+        };
+        let joins = match &job {
+            ChatJob::Answer(message) => {
+                message.kind == MessageKind::Text
+                    && message.at <= until
+                    && detect_intent(&message.text, language) != Intent::Human
+                    && reply(ctx, &message.text, Utc::now()).fell_through()
+            }
+            ChatJob::Send(_) => false,
+        };
+        let ChatJob::Answer(message) = job else {
+            queue.backlog.push_front(job);
+            break;
+        };
+        if !joins {
+            queue.backlog.push_front(ChatJob::Answer(message));
+            break;
+        }
+        let stored = match message.stored {
+            Some(stored) => Some(stored),
+            None => shared
+                .deps
+                .writer
+                .persist(inbound_row(shared, &message))
+                .await
+                .map_err(|e| e.to_string())?,
+        };
+        // `None`: stored before, so answered (or being answered) already.
+        if let Some(stored) = stored {
+            burst.ids.push(stored.id);
+            burst.texts.push(message.text);
+        }
+    }
+    Ok(burst)
 }
 
 /// The out-of-hours note leads the first answer of a closed spell: not

@@ -16,6 +16,7 @@ use super::transport::sandbox::{QrSchedule, SandboxHub};
 use crate::config::{BotSettings, WhatsappWebSettings};
 use crate::crypto::MasterKey;
 use crate::domain::ids::TenantId;
+use crate::services::ai::Ai;
 use crate::services::notifications::Notifier;
 use crate::services::runtime::worker::BotConfig;
 
@@ -37,6 +38,8 @@ pub struct TransportHubs {
     pub factory: Option<TransportFactory>,
     /// Tells a tenant's people when a chat needs one of them (email).
     pub notifier: Notifier,
+    /// The platform's AI model (`[ai]`), when configured.
+    pub ai: Option<Ai>,
 }
 
 pub struct BotDeps {
@@ -57,6 +60,8 @@ pub struct BotDeps {
     pub transport_factory: Option<TransportFactory>,
     /// Tells a tenant's people when a chat needs one of them (email).
     pub notifier: Notifier,
+    /// The platform's AI model (`[ai]`), when configured.
+    pub ai: Option<Ai>,
     /// Bots linked and online right now (gauge).
     pub connected: std::sync::atomic::AtomicUsize,
     /// Cancelled when the whole registry stops: every bot's own token is a
@@ -98,6 +103,7 @@ impl BotDeps {
             cloud: hubs.cloud,
             transport_factory: hubs.factory,
             notifier: hubs.notifier,
+            ai: hubs.ai,
             connected: std::sync::atomic::AtomicUsize::new(0),
             shutting_down: tokio_util::sync::CancellationToken::new(),
             start_gate: tokio::sync::Semaphore::new(START_CONCURRENCY),

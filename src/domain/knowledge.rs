@@ -55,7 +55,23 @@ pub struct Knowledge {
     pub faq: Vec<FaqEntry>,
     /// The owner's own texts; an answer not here uses the built-in default.
     pub answers: BTreeMap<AnswerKey, BTreeMap<Language, String>>,
+    /// How the AI speaks for the business, when the owner turned it on.
+    pub ai: AiProfile,
 }
+
+/// The owner's AI profile: off unless they turn it on (and the platform
+/// has a model configured).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AiProfile {
+    pub enabled: bool,
+    /// Tone and formality in the owner's words ("warm, informal: du").
+    pub tone: String,
+    /// The owner's rules, one each ("always offer a free trial session").
+    pub rules: Vec<String>,
+}
+
+/// The most rules an AI profile holds.
+pub const MAX_AI_RULES: usize = 20;
 
 /// Business facts; an empty string is "not given".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -325,6 +341,15 @@ pub struct KnowledgeInput {
     pub services: Vec<ServiceInput>,
     pub faq: Vec<FaqInput>,
     pub answers: BTreeMap<String, BTreeMap<String, String>>,
+    pub ai: AiProfileInput,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AiProfileInput {
+    pub enabled: Option<bool>,
+    pub tone: Option<String>,
+    pub rules: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -443,16 +468,37 @@ impl KnowledgeInput {
                 }
             }
         }
+        let ai = parse_ai(&mut p, self.ai);
         if p.0.is_empty() {
             Ok(Knowledge {
                 facts,
                 services,
                 faq,
                 answers,
+                ai,
             })
         } else {
             Err(p.0)
         }
+    }
+}
+
+fn parse_ai(p: &mut Problems, input: AiProfileInput) -> AiProfile {
+    if input.rules.len() > MAX_AI_RULES {
+        p.add("ai.rules", format!("holds more than {MAX_AI_RULES} rules"));
+    }
+    let rules = input
+        .rules
+        .iter()
+        .take(MAX_AI_RULES)
+        .enumerate()
+        .map(|(i, rule)| p.text(&format!("ai.rules[{i}]"), Some(rule), MAX_SHORT))
+        .filter(|rule| !rule.is_empty())
+        .collect();
+    AiProfile {
+        enabled: input.enabled.unwrap_or(false),
+        tone: p.text("ai.tone", input.tone.as_deref(), MAX_SHORT),
+        rules,
     }
 }
 
@@ -776,10 +822,15 @@ mod tests {
             ],
             "faq": [{"question": "Parking?", "triggers": ["parking", "park*"],
                      "answer": "{parking}", "language": "en"}],
-            "answers": {"location": {"en": "Find us at {address}"}}
+            "answers": {"location": {"en": "Find us at {address}"}},
+            "ai": {"enabled": true, "tone": " warm, informal (du) ",
+                   "rules": ["Always offer a free trial session", "  "]}
         }))
         .unwrap();
         assert_eq!(doc.facts.address, "Main St 1");
+        assert!(doc.ai.enabled);
+        assert_eq!(doc.ai.tone, "warm, informal (du)");
+        assert_eq!(doc.ai.rules, ["Always offer a free trial session"]);
         assert_eq!(doc.services[0].price.unwrap().minor, 2500);
         assert!(!doc.services[1].active);
         assert_eq!(doc.services[2].price, None);
@@ -803,7 +854,8 @@ mod tests {
                          {"name": "Long", "duration_minutes": 0}],
             "faq": [{"question": "Q", "triggers": [], "answer": "Hi {nope}"}],
             "answers": {"hours": {"en": "Open {when}", "xx": "?"}, "weather": {"en": "sunny"},
-                        "welcome": {"de": "  "}}
+                        "welcome": {"de": "  "}},
+            "ai": {"tone": "x".repeat(201), "rules": ["y".repeat(201)]}
         }))
         .unwrap_err();
         for field in [
@@ -821,11 +873,20 @@ mod tests {
             "answers.hours.xx",
             "answers.weather",
             "answers.welcome.de",
+            "ai.tone",
+            "ai.rules[0]",
         ] {
             assert!(err.contains_key(field), "{field} missing in {err:?}");
         }
         assert!(err["answers.hours.en"].contains("{when}"), "{err:?}");
         assert!(err["faq[0].answer"].contains("{nope}"), "{err:?}");
+    }
+
+    #[test]
+    fn ai_is_off_unless_turned_on_and_a_document_without_it_still_loads() {
+        let doc = parse(json!({"facts": {"address": "Main St 1"}})).unwrap();
+        assert_eq!(doc.ai, AiProfile::default());
+        assert!(!doc.ai.enabled);
     }
 
     #[test]

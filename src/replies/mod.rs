@@ -69,17 +69,21 @@ pub enum Rule {
     Faq(usize),
     /// A built-in intent, filled with the tenant's facts and services.
     Intent(Intent),
+    /// The AI model, from the tenant's facts, services and FAQ.
+    Ai,
     /// Nothing the bot knows answers it: the help menu (on first contact,
     /// the welcome, which lists what one can ask).
     HelpMenu,
 }
 
 impl Rule {
-    /// The stable name of the kind of rule: `faq`, `intent`, `help_menu`.
+    /// The stable name of the kind of rule: `faq`, `intent`, `ai`,
+    /// `help_menu`.
     pub const fn kind(self) -> &'static str {
         match self {
             Rule::Faq(_) => "faq",
             Rule::Intent(_) => "intent",
+            Rule::Ai => "ai",
             Rule::HelpMenu => "help_menu",
         }
     }
@@ -124,22 +128,8 @@ impl Answer {
 /// The result is empty only when there is nothing visible to send, which
 /// the built-in texts never are.
 pub fn reply(ctx: &ReplyContext, text: &str, now: DateTime<Utc>) -> Answer {
-    let t = texts(ctx.language);
     let normalised = normalise(text);
     let words: Vec<&str> = normalised.split_whitespace().collect();
-    let local_now = now.with_timezone(&ctx.timezone);
-    let open = ctx.hours.is_open_at(local_now);
-    let fill = Filler {
-        ctx,
-        t,
-        next_opening: if open {
-            None
-        } else {
-            ctx.hours.next_opening(local_now)
-        },
-        services: Vec::new(),
-    };
-
     let rule = match ctx.knowledge.faq_for(&words) {
         Some(entry) => Rule::Faq(entry),
         None => match detect_intent_in(&words, ctx.language) {
@@ -157,6 +147,97 @@ pub fn reply(ctx: &ReplyContext, text: &str, now: DateTime<Utc>) -> Answer {
             intent => Rule::Intent(intent),
         },
     };
+    compose(ctx, rule, &words, now, None)
+}
+
+/// The answer of `rule` itself, as `reply` would give it: a person asked
+/// for by other means (the AI's handoff) gets the handoff answer.
+pub fn reply_by(ctx: &ReplyContext, rule: Rule, now: DateTime<Utc>) -> Answer {
+    compose(ctx, rule, &[], now, None)
+}
+
+/// `text` (an answer the AI wrote) sent as the bot's answer: with the
+/// welcome on first contact and the out-of-hours note when due, cut to the
+/// tenant's message length, like every other answer.
+pub fn reply_with(ctx: &ReplyContext, text: &str, now: DateTime<Utc>) -> Answer {
+    compose(ctx, Rule::Ai, &[], now, Some(text))
+}
+
+/// What the bot knows, as text: the AI model's only knowledge, and what
+/// the guardrail lets an AI answer name (prices, times, numbers). The
+/// business, its facts, opening hours and whether it is open at `now` (and
+/// when it opens next), its active services with prices, and its enabled
+/// FAQ entries with their answers filled in.
+pub fn knowledge_sheet(ctx: &ReplyContext, now: DateTime<Utc>) -> String {
+    let (fill, open) = Filler::at(ctx, now);
+    let t = fill.t;
+    let doc = ctx.knowledge.doc();
+    let mut sheet = format!("Business: {}\n", fill.text("{business}"));
+    let facts = &doc.facts;
+    for (label, value) in [
+        ("Address", &facts.address),
+        ("Map", &facts.maps_url),
+        ("Phone", &facts.phone),
+        ("Email", &facts.email),
+        ("Website", &facts.website),
+        ("Booking link", &facts.booking_url),
+        ("Payment", &facts.payment),
+        ("Delivery / pick-up", &facts.delivery),
+    ] {
+        if !value.is_empty() {
+            sheet.push_str(&format!("{label}: {value}\n"));
+        }
+    }
+    for (key, value) in &facts.extra {
+        sheet.push_str(&format!("{key}: {value}\n"));
+    }
+    sheet.push_str(&format!(
+        "\nOpening hours ({}):\n{}\n",
+        ctx.timezone.name(),
+        opening_hours(ctx.hours, t)
+    ));
+    sheet.push_str(&match fill.next_opening {
+        None if open => "Open now.\n".to_owned(),
+        Some(opening) => format!("Closed now; opens {}.\n", next_opening(t, opening)),
+        None => "Closed now.\n".to_owned(),
+    });
+    let services: Vec<String> = ctx
+        .knowledge
+        .active_services()
+        .map(|(_, service)| service_line(t, service))
+        .collect();
+    if !services.is_empty() {
+        sheet.push_str(&format!(
+            "\nServices and prices:\n{}\n",
+            services.join("\n")
+        ));
+    }
+    let faq: Vec<String> = doc
+        .faq
+        .iter()
+        .filter(|entry| entry.enabled)
+        .map(|entry| format!("Q: {}\nA: {}", entry.question, fill.text(&entry.answer)))
+        .collect();
+    if !faq.is_empty() {
+        sheet.push_str(&format!(
+            "\nFrequently asked questions:\n{}\n",
+            faq.join("\n")
+        ));
+    }
+    sheet
+}
+
+/// The parts of the answer of `rule` (or of `own`, a text written
+/// elsewhere) to a message of `words` arriving at `now`.
+fn compose(
+    ctx: &ReplyContext,
+    rule: Rule,
+    words: &[&str],
+    now: DateTime<Utc>,
+    own: Option<&str>,
+) -> Answer {
+    let (fill, open) = Filler::at(ctx, now);
+    let t = fill.t;
 
     let mut answers = Vec::with_capacity(3);
     let greeting = rule == Rule::Intent(Intent::Greeting);
@@ -166,8 +247,10 @@ pub fn reply(ctx: &ReplyContext, text: &str, now: DateTime<Utc>) -> Answer {
     // The welcome answers a greeting, and on first contact stands in for
     // the help menu (it lists what one can ask).
     let welcome_is_the_answer = greeting || (ctx.first_contact && rule == Rule::HelpMenu);
-    if !welcome_is_the_answer {
-        answers.push(answer(&fill, rule, &words, open));
+    if let Some(own) = own {
+        answers.push(own.trim().to_owned());
+    } else if !welcome_is_the_answer {
+        answers.push(answer(&fill, rule, words, open));
     }
     // A person promised "when we open on …" needs no note saying the same.
     let mut out_of_hours_note = false;
@@ -241,7 +324,24 @@ struct Filler<'a> {
     services: Vec<usize>,
 }
 
-impl Filler<'_> {
+impl<'a> Filler<'a> {
+    /// The filler of `ctx` at `now`, and whether the business is open then.
+    fn at(ctx: &'a ReplyContext<'a>, now: DateTime<Utc>) -> (Self, bool) {
+        let local_now = now.with_timezone(&ctx.timezone);
+        let open = ctx.hours.is_open_at(local_now);
+        let fill = Filler {
+            ctx,
+            t: texts(ctx.language),
+            next_opening: if open {
+                None
+            } else {
+                ctx.hours.next_opening(local_now)
+            },
+            services: Vec::new(),
+        };
+        (fill, open)
+    }
+
     fn value(&self, name: &str) -> Option<String> {
         let ctx = self.ctx;
         Some(match name {
@@ -352,7 +452,8 @@ fn answer(fill: &Filler, rule: Rule, words: &[&str], open: bool) -> String {
                 .map(|faq| fill.text(&faq.answer))
                 .unwrap_or_default();
         }
-        Rule::HelpMenu => {
+        // `compose` is handed the AI's text; never asked to write it.
+        Rule::HelpMenu | Rule::Ai => {
             return fill
                 .owned(AnswerKey::Help)
                 .unwrap_or_else(|| help_menu(fill));
@@ -1230,5 +1331,54 @@ mod tests {
         let faq = super::reply(&first, "Kann ich parken?", open_now());
         assert_eq!(faq.rule, Rule::Faq(0));
         assert_eq!(faq.parts.len(), 2, "welcome, then the answer: {faq:?}");
+    }
+
+    #[test]
+    fn the_knowledge_sheet_holds_every_fact_price_and_enabled_faq_answer() {
+        let sheet = knowledge_sheet(&salon(En), monday_night());
+        for expected in [
+            "Business: Salon Luna",
+            "Address: Hauptstraße 5, Berlin",
+            "Phone: +49 30 123456",
+            "parking: in the yard behind the salon",
+            "Monday: 09:00–18:00",
+            "Closed now; opens Tuesday at 09:00.",
+            "• Haircut: 25.00 EUR (30 min)",
+            "• Colouring: 49.90 EUR – incl. wash",
+            "A: You can park in the yard behind the salon.",
+            "A: Yes, vouchers from 20 EUR. Call +49 30 123456.",
+        ] {
+            assert!(
+                sheet.contains(expected),
+                "{expected:?} missing in:\n{sheet}"
+            );
+        }
+        assert!(
+            !sheet.contains("Perm"),
+            "inactive services stay out:\n{sheet}"
+        );
+        assert!(knowledge_sheet(&salon(En), open_now()).contains("Open now."));
+    }
+
+    #[test]
+    fn an_ai_answer_is_framed_like_any_other_and_a_handoff_is_the_handoff_answer() {
+        let first = ReplyContext {
+            first_contact: true,
+            ..salon(De)
+        };
+        let got = reply_with(&first, " Wir haben keine Katzen. ", open_now());
+        assert_eq!(got.rule, Rule::Ai);
+        assert!(!got.fell_through());
+        assert_eq!(
+            got.parts,
+            ["Hallo bei Salon Luna!", "Wir haben keine Katzen."]
+        );
+        let night = reply_with(&salon(En), "We have no cats.", monday_night());
+        assert!(night.out_of_hours_note, "{night:?}");
+        assert_eq!(night.parts.last().unwrap(), "We have no cats.");
+
+        let handoff = reply_by(&salon(En), Rule::Intent(Intent::Human), open_now());
+        let asked = super::reply(&salon(En), "Can I talk to a human?", open_now());
+        assert_eq!(handoff.parts, asked.parts);
     }
 }

@@ -17,7 +17,8 @@ use entity::enums::{ConversationMode, Direction, MessageKind, MessageStatus, Tra
 use entity::{conversation, conversation_event, message_log, tenant_config};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveEnum, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveEnum, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
@@ -133,6 +134,66 @@ pub struct ThreadMessage {
     pub status: MessageStatus,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// A bot reply the AI model was asked for: what came of it.
+    pub ai: Option<AiInfo>,
+}
+
+/// What the AI model did for a bot reply.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AiInfo {
+    /// `answer` or `clarify` (the AI wrote this reply), `handoff` (it
+    /// handed the chat to a person), `held_back` or `failed` (the rule
+    /// answer was sent instead; `note` says why).
+    pub outcome: String,
+    pub tokens_in: i64,
+    pub tokens_out: i64,
+    pub note: Option<String>,
+}
+
+impl AiInfo {
+    /// The AI wrote the reply's text.
+    pub fn wrote_it(&self) -> bool {
+        matches!(self.outcome.as_str(), "answer" | "clarify")
+    }
+}
+
+/// Adds what the AI did to the bot replies among `messages`.
+async fn with_ai(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    mut messages: Vec<ThreadMessage>,
+) -> Result<Vec<ThreadMessage>, DbErr> {
+    use entity::ai_reply;
+    let ids: Vec<i64> = messages
+        .iter()
+        .filter(|m| m.direction == Direction::Out && m.author == "bot")
+        .map(|m| m.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(messages);
+    }
+    let found: std::collections::HashMap<i64, AiInfo> = ai_reply::Entity::find()
+        .filter(ai_reply::Column::TenantId.eq(tenant))
+        .filter(ai_reply::Column::MessageId.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| {
+            (
+                row.message_id,
+                AiInfo {
+                    outcome: row.outcome,
+                    tokens_in: row.tokens_in,
+                    tokens_out: row.tokens_out,
+                    note: row.note,
+                },
+            )
+        })
+        .collect();
+    for message in &mut messages {
+        message.ai = found.get(&message.id).cloned();
+    }
+    Ok(messages)
 }
 
 impl From<message_log::Model> for ThreadMessage {
@@ -151,6 +212,7 @@ impl From<message_log::Model> for ThreadMessage {
             status: row.status,
             error: row.error,
             created_at: row.created_at,
+            ai: None,
         }
     }
 }
@@ -291,8 +353,9 @@ pub async fn messages(
     )
     .await?;
     rows.reverse();
+    let items = rows.into_iter().map(ThreadMessage::from).collect();
     Ok(MessagePage {
-        items: rows.into_iter().map(ThreadMessage::from).collect(),
+        items: with_ai(db, tenant, items).await?,
         next_cursor,
     })
 }

@@ -408,10 +408,13 @@ pub async fn dismiss_unanswered(
 #[derive(Debug, Clone, Serialize)]
 pub struct TryReply {
     pub replies: Vec<String>,
-    /// `faq`, `intent` or `help_menu`.
+    /// `faq`, `intent`, `ai` or `help_menu`.
     pub rule: &'static str,
-    /// The FAQ entry's question, or the intent's name.
+    /// The FAQ entry's question, the intent's name, or what the AI did
+    /// (`answer`, `clarify`, `handoff`, `held_back`, `failed`).
     pub detail: Option<String>,
+    /// Why the AI's answer was not sent, when it was asked and was not.
+    pub ai_note: Option<String>,
     /// The local time the engine answered at (RFC 3339, tenant time zone).
     pub at: String,
     /// Open at that time?
@@ -421,9 +424,12 @@ pub struct TryReply {
 /// Runs the tenant's real reply engine on `text` with its current settings
 /// at `at` (RFC 3339, a local "YYYY-MM-DDTHH:MM", or "HH:MM" today in the
 /// tenant's time zone; now when absent), as a new conversation's second
-/// message would be answered. Nothing is sent, logged or counted.
+/// message would be answered. Nothing is sent or logged; with AI on, the
+/// model is asked as the bot would ask it, and its tokens count against
+/// the month's budget (they cost the same).
 pub async fn try_reply(
     db: &DatabaseConnection,
+    ai: Option<&crate::services::ai::Ai>,
     tenant: TenantId,
     text: &str,
     at: Option<&str>,
@@ -452,21 +458,48 @@ pub async fn try_reply(
         })?,
     };
     let ctx = config.reply_context(false, people_notified, true);
-    let answer = replies::reply(&ctx, text, now);
+    let mut answer = replies::reply(&ctx, text, now);
+    let mut ai_step = None;
+    if let Some(ai) = crate::services::ai::wanted(ai, &config, &answer) {
+        let budget =
+            crate::services::ai::budget_left(db, tenant, config.monthly_ai_tokens, now).await?;
+        if budget.allows() {
+            let step = crate::services::ai::step(
+                ai,
+                crate::services::ai::StepInput {
+                    ctx: &ctx,
+                    profile: &config.knowledge.doc().ai,
+                    fallback: &answer,
+                    history: &[],
+                    question: text,
+                    now,
+                },
+            )
+            .await;
+            crate::services::ai::count_tokens(db, tenant, &step.record).await?;
+            answer = step.answer.clone();
+            ai_step = Some(step);
+        }
+    }
     let local = now.with_timezone(&config.timezone);
-    let detail = match answer.rule {
-        Rule::Faq(i) => config
+    let detail = match (answer.rule, &ai_step) {
+        (_, Some(step)) => Some(step.record.outcome.to_owned()),
+        (Rule::Faq(i), None) => config
             .knowledge
             .doc()
             .faq
             .get(i)
             .map(|f| f.question.clone()),
-        Rule::Intent(intent) => Some(intent.as_str().to_owned()),
-        Rule::HelpMenu => None,
+        (Rule::Intent(intent), None) => Some(intent.as_str().to_owned()),
+        (Rule::HelpMenu | Rule::Ai, None) => None,
     };
     Ok(TryReply {
         replies: answer.parts,
-        rule: answer.rule.kind(),
+        rule: match &ai_step {
+            Some(step) if step.record.note.is_none() => "ai",
+            _ => answer.rule.kind(),
+        },
+        ai_note: ai_step.and_then(|step| step.record.note),
         detail,
         at: local.to_rfc3339(),
         open: config.hours.is_open_at(local),

@@ -4,6 +4,7 @@
 //! the same transaction as the change.
 
 pub mod admins;
+pub mod ai;
 pub mod api_keys;
 pub mod audit;
 pub mod bots;

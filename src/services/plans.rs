@@ -119,3 +119,57 @@ pub async fn change(
     bots.nudge(tenant).await;
     Ok(plan.into())
 }
+
+/// `{monthly_tokens}`: an admin's AI token budget for one tenant a month;
+/// `null` goes back to the plan's.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AiBudget {
+    pub monthly_tokens: Option<i64>,
+}
+
+/// An admin sets `tenant`'s monthly AI token budget (`None`: its plan's).
+/// Answers the budget in force.
+pub async fn set_ai_budget(
+    db: &DatabaseConnection,
+    bots: &dyn super::control::BotControl,
+    actor: &Actor,
+    tenant: TenantId,
+    budget: AiBudget,
+) -> Result<AiBudget, AppError> {
+    if budget.monthly_tokens.is_some_and(|t| t < 0) {
+        return Err(AppError::validation(FieldErrors::from([(
+            "monthly_tokens".to_owned(),
+            "must be 0 or more, or null for the plan's budget".to_owned(),
+        )])));
+    }
+    let txn = crate::db::begin_write(db).await?;
+    let plan = of_tenant(&txn, tenant).await?;
+    entity::tenant_config::Entity::update_many()
+        .col_expr(
+            entity::tenant_config::Column::AiMonthlyTokens,
+            Expr::value(budget.monthly_tokens),
+        )
+        .col_expr(
+            entity::tenant_config::Column::UpdatedAt,
+            Expr::value(chrono::Utc::now()),
+        )
+        .filter(entity::tenant_config::Column::TenantId.eq(tenant))
+        .exec(&txn)
+        .await?;
+    super::runtime::worker::record_change(&txn, tenant, super::runtime::worker::Change::Reload)
+        .await?;
+    audit::record(
+        &txn,
+        actor,
+        Some(tenant),
+        "tenant.ai_budget_changed",
+        json!({ "monthly_tokens": budget.monthly_tokens }),
+    )
+    .await?;
+    txn.commit().await?;
+    bots.nudge(tenant).await;
+    Ok(AiBudget {
+        monthly_tokens: budget.monthly_tokens.or(plan.monthly_ai_tokens),
+    })
+}

@@ -17,7 +17,7 @@ use entity::{tenant, usage_day, usage_month};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QueryTrait, Set,
+    QuerySelect, QueryTrait, Set,
 };
 use serde::Serialize;
 
@@ -225,7 +225,12 @@ pub struct Usage {
     pub messages_used: i64,
     /// `None`: unlimited.
     pub messages_limit: Option<i64>,
+    /// The tenant's AI tokens a month (an admin's budget for it, else its
+    /// plan's); `None`: unlimited.
     pub ai_tokens_limit: Option<i64>,
+    /// This month's AI tokens are used up: the bot answers from its rules
+    /// only until the month ends.
+    pub ai_budget_reached: bool,
     /// The month's messages are used up: the bot answers no more on its
     /// own and API sends are refused until the month ends.
     pub quota_reached: bool,
@@ -283,12 +288,20 @@ pub async fn usage(db: &DatabaseConnection, tenant: TenantId) -> Result<Usage, A
             .await?
     };
     let used = this_month.messages();
+    let own_ai_budget: Option<Option<i64>> = entity::tenant_config::Entity::find_by_id(tenant)
+        .select_only()
+        .column(entity::tenant_config::Column::AiMonthlyTokens)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let ai_tokens_limit = own_ai_budget.flatten().or(plan.monthly_ai_tokens);
     Ok(Usage {
         month: month_key(now),
         quota_reached: reached(&plan, used),
         messages_used: used,
         messages_limit: plan.monthly_messages,
-        ai_tokens_limit: plan.monthly_ai_tokens,
+        ai_tokens_limit,
+        ai_budget_reached: ai_tokens_limit.is_some_and(|limit| this_month.ai_tokens >= limit),
         plan,
         this_month,
         today: DayCount {

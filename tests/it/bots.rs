@@ -612,6 +612,7 @@ async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without
             master_key: MasterKey::generate(),
             factory: Some(factory),
             notifier: flowhq::services::notifications::Notifier::disabled(),
+            ai: None,
         },
     );
     let mut tenants = Vec::new();

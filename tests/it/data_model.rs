@@ -44,6 +44,8 @@ async fn insert_tenant_with_every_row(db: &DatabaseConnection, phone: &str) -> U
         rate_limit_per_minute: Set(None),
         chat_rate_limit_per_minute: Set(None),
         human_idle_timeout_minutes: Set(720),
+        ai_monthly_tokens: Set(None),
+        ai_budget_noticed_month: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

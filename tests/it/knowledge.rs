@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::bots::{approve_always_open, start_and_link};
 use crate::helpers::{Browser, TestApp, eventually, json_of, spawn_app};
 
-const CUSTOMER: &str = "+4917600000077";
+pub(crate) const CUSTOMER: &str = "+4917600000077";
 
 /// What the salon of the "done when" tells its bot.
 fn salon() -> Value {
@@ -32,7 +32,7 @@ fn salon() -> Value {
     })
 }
 
-async fn portal(
+pub(crate) async fn portal(
     browser: &Browser,
     method: Method,
     path: &str,
@@ -49,7 +49,7 @@ async fn portal(
 }
 
 /// A new owner whose sandbox bot runs, linked, open all week.
-async fn owner_with_bot(app: &TestApp, email: &str) -> (Browser, Uuid) {
+pub(crate) async fn owner_with_bot(app: &TestApp, email: &str) -> (Browser, Uuid) {
     let (browser, user) = app.owner_browser(email).await;
     let id = user.tenant_id.as_uuid();
     approve_always_open(app, id).await;
@@ -57,7 +57,7 @@ async fn owner_with_bot(app: &TestApp, email: &str) -> (Browser, Uuid) {
     (browser, id)
 }
 
-async fn outbox(browser: &Browser) -> Vec<String> {
+pub(crate) async fn outbox(browser: &Browser) -> Vec<String> {
     let (status, body) = json_of(
         browser
             .get("/api/portal/tenant/current/sandbox/outbox")
@@ -75,7 +75,13 @@ async fn outbox(browser: &Browser) -> Vec<String> {
 
 /// The owner writes as a sandbox customer; waits for the bot's whole
 /// answer (every part sent: none left QUEUED or SENDING).
-async fn ask(app: &TestApp, tenant: Uuid, browser: &Browser, text: &str, id: &str) -> String {
+pub(crate) async fn ask(
+    app: &TestApp,
+    tenant: Uuid,
+    browser: &Browser,
+    text: &str,
+    id: &str,
+) -> String {
     let before = outbox(browser).await.len();
     let (status, body) = portal(
         browser,

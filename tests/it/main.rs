@@ -14,6 +14,7 @@ mod admin_cli;
 mod admin_lifecycle;
 mod admin_setup_requests;
 mod admin_tenants;
+mod ai_replies;
 mod bots;
 mod browser;
 mod cloud_api;

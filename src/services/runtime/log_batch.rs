@@ -139,6 +139,9 @@ pub struct OutboundRow {
     pub status: MessageStatus,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The AI step this reply came of (its answer, or the rule answer sent
+    /// instead): stored in `ai_reply`, its tokens counted.
+    pub ai: Option<crate::services::ai::AiRecord>,
 }
 
 /// Bots that came up (RUNNING on `node`) or came online (session
@@ -394,8 +397,20 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
         }
     }
     for row in outbound {
-        counts.entry(row.tenant_id).or_default().bot_replies += 1;
+        let counts = counts.entry(row.tenant_id).or_default();
+        counts.bot_replies += 1;
+        if let Some(ai) = &row.ai {
+            counts.ai_tokens += ai.tokens_in + ai.tokens_out;
+        }
     }
+    crate::services::ai::record_replies(
+        &txn,
+        outbound
+            .iter()
+            .zip(&outbound_ids)
+            .filter_map(|(row, id)| Some((*id, row.tenant_id, row.ai.as_ref()?))),
+    )
+    .await?;
     let usage = crate::services::usage::add(&txn, Utc::now(), &counts).await?;
     txn.commit().await?;
     Ok(Flushed {

@@ -58,6 +58,9 @@ pub struct BotConfig {
     /// The plan's messages a month (`None`: unlimited): at the limit the
     /// bot answers no more on its own.
     pub monthly_messages: Option<i64>,
+    /// The tenant's monthly AI tokens (the admin's budget for it, else its
+    /// plan's; `None`: unlimited).
+    pub monthly_ai_tokens: Option<i64>,
 }
 
 impl BotConfig {
@@ -105,14 +108,15 @@ pub async fn load_bot_config(
         .one(db)
         .await?
         .unwrap_or_default();
-    let monthly_messages: Option<Option<i64>> =
+    let limits: Option<(Option<i64>, Option<i64>)> =
         entity::plan::Entity::find_by_id(tenant.plan.clone())
             .select_only()
             .column(entity::plan::Column::MonthlyMessages)
+            .column(entity::plan::Column::MonthlyAiTokens)
             .into_tuple()
             .one(db)
             .await?;
-    let monthly_messages = monthly_messages.flatten();
+    let (monthly_messages, plan_ai_tokens) = limits.unwrap_or_default();
     let broken = |what: &str, err: String| {
         AppError::internal(anyhow::anyhow!(
             "tenant {tenant_id}: stored {what} is invalid: {err}"
@@ -153,6 +157,7 @@ pub async fn load_bot_config(
         pairing_phone,
         knowledge: std::sync::Arc::new(knowledge),
         monthly_messages,
+        monthly_ai_tokens: config.ai_monthly_tokens.or(plan_ai_tokens),
     })
 }
 

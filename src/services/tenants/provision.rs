@@ -116,6 +116,8 @@ pub async fn provision(
         rate_limit_per_minute: Set(None),
         chat_rate_limit_per_minute: Set(None),
         human_idle_timeout_minutes: Set(crate::domain::handoff::DEFAULT_HUMAN_IDLE_MINUTES),
+        ai_monthly_tokens: Set(None),
+        ai_budget_noticed_month: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

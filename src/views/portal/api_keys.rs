@@ -157,6 +157,15 @@ pub fn usage_page(chrome: &PortalChrome<'_>, usage: &Usage, days: &[DayCount]) -
                     }
                 }
             }
+            @if usage.ai_budget_reached {
+                section.card role="alert" #ai-budget-reached {
+                    h2 { "This month's AI tokens are used up" }
+                    p {
+                        "Your bot answers from your facts, services and questions only (no AI) until the month ends. "
+                        "Ask us for a larger AI budget to resume sooner."
+                    }
+                }
+            }
             section.card {
                 h2 { (usage.plan.name) " plan, " (usage.month) }
                 dl.props #usage {
@@ -165,7 +174,10 @@ pub fn usage_page(chrome: &PortalChrome<'_>, usage: &Usage, days: &[DayCount]) -
                     dt { "Your replies" } dd { (usage.this_month.human_replies) }
                     dt { "API sends" } dd { (usage.this_month.api_sends) }
                     dt { "Messages received" } dd { (usage.this_month.inbound) }
-                    dt { "AI tokens" } dd { (usage.this_month.ai_tokens) }
+                    dt { "AI tokens" } dd {
+                        (usage.this_month.ai_tokens)
+                        @if let Some(limit) = usage.ai_tokens_limit { " of " (limit) }
+                    }
                     dt { "Today" } dd { (usage.today.inbound) " in, " (usage.today.outbound) " out" }
                     dt { "Active conversations (24 h)" } dd { (usage.active_conversations) }
                 }

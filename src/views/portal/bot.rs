@@ -12,7 +12,8 @@ use maud::{Markup, html};
 use crate::domain::language::Language;
 use crate::views::layout::{self, PortalChrome};
 
-pub fn page(chrome: &PortalChrome<'_>) -> Markup {
+/// `ai_available`: the platform has an AI model configured (`[ai]`).
+pub fn page(chrome: &PortalChrome<'_>, ai_available: bool) -> Markup {
     layout::portal_page_with_scripts(
         "Bot",
         chrome,
@@ -44,8 +45,31 @@ pub fn page(chrome: &PortalChrome<'_>) -> Markup {
                 div.stack #faq-list {}
                 div.actions { button type="button" #add-faq { "Add a question" } }
             }
+            section.card #ai {
+                h2 { "AI replies" }
+                @if ai_available {
+                    p.muted {
+                        "When nothing above answers a question, an AI model may answer instead, from "
+                        "these facts, services and questions only. An answer naming a price, time or "
+                        "date that is not here is never sent: the bot sends its own answer instead. "
+                        "Asked for a person, or unsure, it hands the chat to you."
+                    }
+                } @else {
+                    p.muted #ai-unavailable {
+                        "The platform has no AI model configured, so this has no effect yet: ask your "
+                        "administrator."
+                    }
+                }
+                div.stack {
+                    label.check { input #ai-enabled type="checkbox"; " Answer with AI when nothing else does" }
+                    label for="ai-tone" { "Tone and formality" }
+                    input #ai-tone type="text" maxlength="200" placeholder="warm and short; informal (du)";
+                    label for="ai-rules" { "Rules, one per line" }
+                    textarea #ai-rules rows="4" placeholder="Always offer a free trial session\nNever give medical advice" {}
+                }
+            }
             div.actions {
-                button.primary type="button" #save-knowledge { "Save facts, services and questions" }
+                button.primary type="button" #save-knowledge { "Save facts, services, questions and AI" }
             }
             p #save-status role="alert" {}
             section.card #answers {

@@ -176,7 +176,13 @@ pub fn thread_page(chrome: &PortalChrome<'_>, thread: &Thread, zone: Zone) -> Ma
                                 @if let Some(kind) = media::label(m.kind) {
                                     " " span.badge.badge-kind { (kind) }
                                 }
+                                @if let Some(ai) = m.ai.as_ref().filter(|ai| ai.wrote_it()) {
+                                    " " span.badge.badge-ai title=(format!("Written by AI ({} + {} tokens)", ai.tokens_in, ai.tokens_out)) { "AI" }
+                                }
                                 div.text { (m.text) }
+                                @if let Some(note) = m.ai.as_ref().and_then(|ai| ai.note.as_deref()) {
+                                    p.muted.ai-note { "AI: " (note) }
+                                }
                                 @if m.direction == Direction::Out {
                                     span.status { (out_status(m.status)) }
                                     @if let Some(error) = &m.error {

@@ -138,6 +138,7 @@ async fn try_bot(
 ) -> Result<HttpResponse, AppError> {
     let answer = knowledge::try_reply(
         &state.db,
+        state.ai.as_ref(),
         tenant,
         &body.text,
         body.at.as_deref(),

@@ -2,7 +2,8 @@
 //! `GET /api/admin/tenants/{id}/usage`, `GET /api/admin/usage` (every
 //! tenant this month), `GET /api/admin/plans` and `PUT
 //! /api/admin/tenants/{id}/plan` `{plan}` (an admin moves a tenant; audit
-//! row). The usage shape is the same as `/api/v1/usage`'s.
+//! row), `PUT /api/admin/tenants/{id}/ai-budget` `{monthly_tokens}` (the
+//! tenant's AI tokens a month; `null`: its plan's). The usage shape is the same as `/api/v1/usage`'s.
 
 use actix_web::{HttpResponse, web};
 
@@ -10,7 +11,7 @@ use super::portal::no_store;
 use super::resource;
 use crate::domain::ids::TenantId;
 use crate::error::AppError;
-use crate::services::plans::{self, ChangePlan};
+use crate::services::plans::{self, AiBudget, ChangePlan};
 use crate::services::usage;
 use crate::state::AppState;
 use crate::web::auth::{ApiAdmin, OwnerSession};
@@ -20,7 +21,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/admin/usage").route(web::get().to(admin_all)))
         .service(resource("/admin/plans").route(web::get().to(admin_plans)))
         .service(resource("/admin/tenants/{id}/usage").route(web::get().to(admin_usage)))
-        .service(resource("/admin/tenants/{id}/plan").route(web::put().to(admin_change_plan)));
+        .service(resource("/admin/tenants/{id}/plan").route(web::put().to(admin_change_plan)))
+        .service(resource("/admin/tenants/{id}/ai-budget").route(web::put().to(admin_ai_budget)));
 }
 
 fn json(body: impl serde::Serialize) -> HttpResponse {
@@ -72,4 +74,21 @@ async fn admin_change_plan(
     )
     .await?;
     Ok(json(plan))
+}
+
+async fn admin_ai_budget(
+    admin: ApiAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<TenantId>,
+    body: web::Json<AiBudget>,
+) -> Result<HttpResponse, AppError> {
+    let budget = plans::set_ai_budget(
+        &state.db,
+        state.bots.as_ref(),
+        &admin.actor(),
+        *id,
+        body.into_inner(),
+    )
+    .await?;
+    Ok(json(budget))
 }

@@ -119,9 +119,12 @@ async fn flash_redirect(
 }
 
 /// `/portal/bot`: the frame `bot.js` fills from `/api/portal/knowledge`.
-async fn bot(session: crate::web::auth::OwnerSession) -> HttpResponse {
+async fn bot(
+    state: actix_web::web::Data<AppState>,
+    session: crate::web::auth::OwnerSession,
+) -> HttpResponse {
     html(
         StatusCode::OK,
-        crate::views::portal::bot::page(&chrome(&session, PortalSection::Bot)),
+        crate::views::portal::bot::page(&chrome(&session, PortalSection::Bot), state.ai.is_some()),
     )
 }

@@ -3,8 +3,8 @@
 //! test data (`fixtures`), a cookie-jar browser (`browser`), a real one
 //! (`chromium`: headless Chromium over WebDriver), reading HTML (`html`),
 //! Google sign-in against the fake provider (`google`), the `flowhq`
-//! binary serving as its own process (`process`) and a mail server that
-//! keeps what it receives (`smtp`).
+//! binary serving as its own process (`process`), a mail server that
+//! keeps what it receives (`smtp`) and an AI model server (`model`).
 
 mod api;
 mod app;
@@ -13,6 +13,7 @@ mod chromium;
 mod fixtures;
 mod google;
 mod html;
+mod model;
 mod process;
 mod smtp;
 
@@ -23,5 +24,6 @@ pub use chromium::*;
 pub use fixtures::*;
 pub use google::*;
 pub use html::*;
+pub use model::*;
 pub use process::*;
 pub use smtp::*;

@@ -116,7 +116,7 @@ async fn try_your_bot_answers_uncovered_questions_with_grounded_ai_and_catches_w
     let invented = try_bot(&browser, "Do you sell beard oil?").await;
     assert_eq!(invented["rule"], "help_menu", "{invented}");
     let note = invented["ai_note"].as_str().unwrap();
-    assert!(note.contains("15"), "{note}");
+    assert!(note.contains("17"), "{note}");
     assert!(!invented["replies"].to_string().contains(INVENTED));
 
     let broken = try_bot(&browser, "Is the broken thing fixed?").await;
@@ -166,7 +166,7 @@ async fn the_running_bot_answers_with_ai_records_it_and_hands_off_when_the_model
     let answer = ask(&app, tenant, &browser, "Can you do my wedding hair?", "m2").await;
     assert_eq!(answer, GROUNDED);
     let invented = ask(&app, tenant, &browser, "Any beard oil?", "m3").await;
-    assert!(!invented.contains("15"), "{invented}");
+    assert!(!invented.contains("17"), "{invented}");
 
     let messages = thread(&browser).await;
     let ai_of = |text: &str| {
@@ -185,7 +185,7 @@ async fn the_running_bot_answers_with_ai_records_it_and_hands_off_when_the_model
         .unwrap();
     assert_eq!(held["ai"]["outcome"], "held_back", "{held}");
     assert!(
-        held["ai"]["note"].as_str().unwrap().contains("15"),
+        held["ai"]["note"].as_str().unwrap().contains("17"),
         "{held}"
     );
     // The model saw the conversation so far.

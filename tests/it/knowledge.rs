@@ -519,7 +519,12 @@ async fn another_tenants_knowledge_versions_and_questions_are_not_found() {
 /// answered.
 #[tokio::test]
 async fn a_new_owner_teaches_the_bot_in_the_browser_and_tries_it_day_and_night() {
-    let app = spawn_app().await;
+    let model = crate::helpers::ModelServer::start().await;
+    let base_url = model.base_url();
+    let app = crate::helpers::spawn_app_with(move |settings| {
+        settings.ai.base_url = base_url;
+    })
+    .await;
     let Some(chromium) = crate::helpers::Chromium::launch(&app).await else {
         return;
     };
@@ -678,6 +683,37 @@ async fn a_new_owner_teaches_the_bot_in_the_browser_and_tries_it_day_and_night()
             "{answered}"
         );
     }
+
+    // With AI on (the test's model server), a question nothing covers
+    // gets a grounded answer, and an invented price is caught.
+    // (Scrolled to the middle: the sticky top bar would take the click.)
+    chromium
+        .js("const box = document.getElementById('ai-enabled'); \
+             box.scrollIntoView({block: 'center'}); box.click(); return null;")
+        .await;
+    chromium.type_into("#ai-tone", "warm and short").await;
+    chromium.click("#save-knowledge").await;
+    chromium
+        .wait_until(
+            "saved with AI on",
+            "document.getElementById('save-status').textContent.startsWith('Saved') \
+             && document.getElementById('ai-enabled').checked",
+        )
+        .await;
+    for at in ["2026-12-07T12:00", "2026-12-07T23:00"] {
+        let grounded = ask("Any ideas for a wedding guest?", at).await;
+        let text = grounded["text"].as_str().unwrap();
+        assert_eq!(grounded["rule"], "ai", "{text}");
+        assert!(text.contains(crate::helpers::GROUNDED), "{at}: {text}");
+        assert!(text.contains("Answered by AI"), "{at}: {text}");
+
+        let invented = ask("Do you sell beard oil?", at).await;
+        let text = invented["text"].as_str().unwrap();
+        assert_eq!(invented["rule"], "help_menu", "{text}");
+        assert!(!text.contains(crate::helpers::INVENTED), "{at}: {text}");
+        assert!(text.contains("You can ask me about"), "{at}: {text}");
+        assert!(text.contains("it named 17"), "{at}: {text}");
+    }
     chromium.screenshot("portal-bot").await;
     // And it is what the API says the bot knows.
     let (owner, _) = app.owner_browser("nora@salon.example").await;
@@ -685,6 +721,8 @@ async fn a_new_owner_teaches_the_bot_in_the_browser_and_tries_it_day_and_night()
     assert_eq!(doc["services"].as_array().unwrap().len(), 3, "{doc}");
     assert_eq!(doc["services"][1]["price"], "49.90");
     assert_eq!(doc["faq"][2]["triggers"][0], "Do you do wedding hair?");
+    assert_eq!(doc["ai"]["enabled"], true, "{doc}");
+    assert_eq!(doc["ai"]["tone"], "warm and short", "{doc}");
     let violations: Vec<_> = chromium
         .console_log()
         .await

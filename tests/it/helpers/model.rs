@@ -5,7 +5,7 @@
 //!
 //! The customer's words pick the script (the last user message):
 //! - "wedding": a grounded answer naming two prices of the salon;
-//! - "beard oil": an answer with an invented price (15 EUR);
+//! - "beard oil": an answer with an invented price (17 EUR);
 //! - "complain": a structured handoff;
 //! - "slowly": a grounded answer after 5 s (beyond the tests' timeout);
 //! - "broken": HTTP 500 with a provider error text;
@@ -23,7 +23,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 /// The provider's error text, which must never reach a customer.
 pub const PROVIDER_ERROR: &str = "Internal provider meltdown 7731";
 /// The invented price of the "beard oil" script.
-pub const INVENTED: &str = "Beard oil costs 15 EUR.";
+pub const INVENTED: &str = "Beard oil costs 17 EUR.";
 /// The grounded answer of the "wedding" script.
 pub const GROUNDED: &str =
     "For a wedding we recommend a Haircut (25.00 EUR) and Colouring (49.90 EUR).";

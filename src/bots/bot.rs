@@ -842,7 +842,7 @@ async fn answer(
                 change.get_or_insert_with(|| HandoffChange::unchanged(shared.tenant, &state, now));
             change.text_only_notice = true;
         }
-        let notice = crate::domain::media::text_only_notice(config.language).to_owned();
+        let notice = crate::replies::text_only_notice(&ctx, now);
         (vec![notice], None)
     };
     if config.response_delay_ms > 0 {

@@ -268,10 +268,13 @@ pub enum AnswerKey {
     Help,
     /// The note put before the first answer out of hours ("" = no note).
     OutOfHours,
+    /// Said once per conversation to a photo, voice note, sticker…: the
+    /// bot reads text only (a person looks at the rest).
+    TextOnly,
 }
 
 impl AnswerKey {
-    pub const ALL: [AnswerKey; 9] = [
+    pub const ALL: [AnswerKey; 10] = [
         AnswerKey::Welcome,
         AnswerKey::Hours,
         AnswerKey::Prices,
@@ -281,6 +284,7 @@ impl AnswerKey {
         AnswerKey::Location,
         AnswerKey::Help,
         AnswerKey::OutOfHours,
+        AnswerKey::TextOnly,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -294,6 +298,7 @@ impl AnswerKey {
             AnswerKey::Location => "location",
             AnswerKey::Help => "help",
             AnswerKey::OutOfHours => "out_of_hours",
+            AnswerKey::TextOnly => "text_only",
         }
     }
 
@@ -323,6 +328,7 @@ impl AnswerKey {
             AnswerKey::Location => "Where you are",
             AnswerKey::Help => "Help menu (not understood)",
             AnswerKey::OutOfHours => "Out-of-hours note (empty: none)",
+            AnswerKey::TextOnly => "I read text only (to photos, voice notes…)",
         }
     }
 

@@ -311,7 +311,16 @@ pub fn default_answer(
         AnswerKey::Location => t.location.to_owned(),
         AnswerKey::Help => help_lines(t, template, !doc.facts.address.is_empty()),
         AnswerKey::OutOfHours => t.closed_until.to_owned(),
+        AnswerKey::TextOnly => crate::domain::media::text_only_notice(language).to_owned(),
     }
+}
+
+/// What the bot says once per conversation to a photo, voice note,
+/// sticker…: the owner's wording, or the language's default.
+pub fn text_only_notice(ctx: &ReplyContext, now: DateTime<Utc>) -> String {
+    let (fill, _) = Filler::at(ctx, now);
+    fill.owned(AnswerKey::TextOnly)
+        .unwrap_or_else(|| crate::domain::media::text_only_notice(ctx.language).to_owned())
 }
 
 /// Fills placeholders with the tenant's facts, hours and services.
@@ -1380,5 +1389,21 @@ mod tests {
         let handoff = reply_by(&salon(En), Rule::Intent(Intent::Human), open_now());
         let asked = super::reply(&salon(En), "Can I talk to a human?", open_now());
         assert_eq!(handoff.parts, asked.parts);
+    }
+
+    #[test]
+    fn the_text_only_notice_is_the_owners_wording_when_they_wrote_one() {
+        let default = text_only_notice(&salon(En), open_now());
+        assert_eq!(default, crate::domain::media::text_only_notice(En));
+        let own =
+            compiled(json!({"answers": {"text_only": {"en": "{business} reads text only."}}}));
+        let c = ReplyContext {
+            knowledge: &own,
+            ..salon(En)
+        };
+        assert_eq!(
+            text_only_notice(&c, open_now()),
+            "Salon Luna reads text only."
+        );
     }
 }

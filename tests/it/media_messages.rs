@@ -196,3 +196,35 @@ async fn the_owner_writing_from_the_phone_takes_the_chat_and_the_bot_s_own_sends
     );
     assert_eq!(outbox_to_customer(&app, id).await.len(), sent_before);
 }
+
+#[tokio::test]
+async fn the_owners_own_text_only_wording_answers_a_voice_note() {
+    let app = spawn_app().await;
+    let id = linked_tenant(&app, 1).await;
+    let (status, body) = app
+        .api_call(
+            reqwest::Method::PUT,
+            &format!("/api/admin/tenants/{id}/knowledge/answers/text_only/en"),
+            Some(&json!({"text": "{business} reads text only: please write to us."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    sends(
+        &app,
+        id,
+        json!({"from": CUSTOMER, "kind": "audio", "id": "v-1"}),
+    )
+    .await;
+    let cid = conversation(&app, id).await["id"].clone();
+    let thread = messages_when(&app, id, &cid, "the voice note answered", |m| settled(m, 1)).await;
+    let notice = thread.last().unwrap();
+    assert_eq!(notice["author"], "bot", "{thread:?}");
+    assert!(
+        notice["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("reads text only: please write to us."),
+        "{notice}"
+    );
+}

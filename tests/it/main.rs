@@ -38,6 +38,7 @@ mod sqlite_live;
 mod team;
 mod tenant_api;
 mod tenant_api_docs;
+mod tenant_api_webhooks;
 mod transport_pages;
 mod use_cases;
 mod webhooks;

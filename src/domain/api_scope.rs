@@ -28,14 +28,27 @@ pub enum Scope {
     /// The month's usage against the plan.
     #[serde(rename = "usage:read")]
     UsageRead,
+    /// Read what the bot knows (FAQ, services, facts, answers).
+    #[serde(rename = "knowledge:read")]
+    KnowledgeRead,
+    /// Webhook endpoints and their delivery logs (never a secret).
+    #[serde(rename = "webhooks:read")]
+    WebhooksRead,
+    /// Create, change, delete webhook endpoints, rotate their secrets,
+    /// send a test event or an event again.
+    #[serde(rename = "webhooks:write")]
+    WebhooksWrite,
 }
 
 impl Scope {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 8] = [
         Self::MessagesSend,
         Self::ConversationsRead,
         Self::ConversationsWrite,
+        Self::KnowledgeRead,
         Self::KnowledgeWrite,
+        Self::WebhooksRead,
+        Self::WebhooksWrite,
         Self::UsageRead,
     ];
 
@@ -46,6 +59,9 @@ impl Scope {
             Self::ConversationsWrite => "conversations:write",
             Self::KnowledgeWrite => "knowledge:write",
             Self::UsageRead => "usage:read",
+            Self::KnowledgeRead => "knowledge:read",
+            Self::WebhooksRead => "webhooks:read",
+            Self::WebhooksWrite => "webhooks:write",
         }
     }
 
@@ -57,6 +73,9 @@ impl Scope {
             Self::ConversationsWrite => "Take over conversations and hand them back",
             Self::KnowledgeWrite => "Change what the bot knows",
             Self::UsageRead => "Read usage against the plan",
+            Self::KnowledgeRead => "Read what the bot knows",
+            Self::WebhooksRead => "Read webhook endpoints and their delivery logs",
+            Self::WebhooksWrite => "Manage webhook endpoints, their secrets and deliveries",
         }
     }
 

@@ -46,14 +46,16 @@ pub const PLACEHOLDERS: &[&str] = &[
 ];
 
 /// Everything the bot knows of one tenant.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Knowledge {
     pub facts: Facts,
     /// In the owner's order.
     pub services: Vec<Service>,
     /// In the owner's order: the first entry that matches answers.
     pub faq: Vec<FaqEntry>,
-    /// The owner's own texts; an answer not here uses the built-in default.
+    /// The owner's own texts by answer (`welcome`, `hours`, `prices`, …) and
+    /// language (`en`, `de`, …); an answer not here uses the built-in default.
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, String>>)]
     pub answers: BTreeMap<AnswerKey, BTreeMap<Language, String>>,
     /// How the AI speaks for the business, when the owner turned it on.
     pub ai: AiProfile,
@@ -74,7 +76,7 @@ pub struct AiProfile {
 pub const MAX_AI_RULES: usize = 20;
 
 /// Business facts; an empty string is "not given".
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Facts {
     pub address: String,
     pub maps_url: String,
@@ -106,13 +108,16 @@ impl Facts {
 }
 
 /// A service or product.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Service {
     pub name: String,
     pub description: String,
-    /// `None`: price on request.
+    /// A decimal amount as text (`"25.00"`); `null`: price on request.
     #[serde(serialize_with = "serialize_price")]
+    #[schema(value_type = Option<String>)]
     pub price: Option<Money>,
+    /// ISO 4217 (`"EUR"`).
+    #[schema(value_type = Option<String>)]
     pub currency: Option<Currency>,
     pub duration_minutes: Option<u32>,
     pub active: bool,
@@ -126,14 +131,15 @@ fn serialize_price<S: serde::Serializer>(price: &Option<Money>, s: S) -> Result<
 }
 
 /// A question the owner answers once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FaqEntry {
     pub question: String,
     /// Words or phrases; accents, case and punctuation are ignored and they
     /// match whole words ("park*" matches any word starting with "park").
     pub triggers: Vec<String>,
     pub answer: String,
-    /// The language the entry is written in; `None`: any.
+    /// The language the entry is written in (`en`, `de`, …); `null`: any.
+    #[schema(value_type = Option<String>)]
     pub language: Option<Language>,
     pub enabled: bool,
 }
@@ -339,8 +345,10 @@ impl AnswerKey {
 }
 
 /// Loose input: what a JSON body or a stored document holds. Missing
-/// fields are empty; `price` may be a number or a string.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// fields are empty; `price` may be a number or a string. (`Serialize`
+/// only because the OpenAPI derive reads `#[serde(default)]`'s values
+/// through it.)
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct KnowledgeInput {
     pub facts: FactsInput,
@@ -358,7 +366,7 @@ pub struct AiProfileInput {
     pub rules: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct FactsInput {
     pub address: Option<String>,
@@ -372,18 +380,34 @@ pub struct FactsInput {
     pub extra: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServiceInput {
     pub name: String,
     pub description: Option<String>,
+    /// A number or a decimal string (`25`, `"25.50"`); `null`: on request.
+    #[schema(schema_with = number_or_string)]
     pub price: Option<Value>,
     pub currency: Option<String>,
+    /// A whole number of minutes (or a string of one).
+    #[schema(schema_with = number_or_string)]
     pub duration_minutes: Option<Value>,
     pub active: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The documented type of a field the input takes as a number or a string.
+fn number_or_string() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    )
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaqInput {
     pub question: String,

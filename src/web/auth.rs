@@ -556,8 +556,11 @@ pub mod scope {
         MessagesSend,
         ConversationsRead,
         ConversationsWrite,
+        KnowledgeRead,
         KnowledgeWrite,
-        UsageRead
+        UsageRead,
+        WebhooksRead,
+        WebhooksWrite
     );
 }
 

@@ -39,6 +39,7 @@ mod sqlite_live;
 mod team;
 mod tenant_api;
 mod tenant_api_docs;
+mod tenant_api_webhooks;
 mod transport_pages;
 mod use_cases;
 mod webhooks;

@@ -1,8 +1,8 @@
 //! The tenant API (`/api/v1`) over real HTTP: keys created by an owner in
 //! the portal JSON and by admins, refused with stable codes, scopes; a
 //! send through the tenant's bot with an idempotency key; reading back;
-//! usage and the monthly quota at its limit; and every route with another
-//! tenant's key.
+//! usage and the monthly quota at its limit; the knowledge document under
+//! the portal's rules; and every route with another tenant's key.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -14,7 +14,7 @@ use crate::helpers::{TestApp, eventually, spawn_app};
 const CUSTOMER: &str = "+4917600000077";
 
 /// A key of tenant `id` with `scopes`, made through the admin API.
-async fn key_for(app: &TestApp, id: Uuid, scopes: &[&str]) -> String {
+pub(crate) async fn key_for(app: &TestApp, id: Uuid, scopes: &[&str]) -> String {
     let (status, body) = app
         .api_post(
             &format!("/api/admin/tenants/{id}/api-keys"),
@@ -25,15 +25,18 @@ async fn key_for(app: &TestApp, id: Uuid, scopes: &[&str]) -> String {
     body["key"].as_str().unwrap().to_owned()
 }
 
-const ALL: &[&str] = &[
+pub(crate) const ALL: &[&str] = &[
     "messages:send",
     "conversations:read",
     "conversations:write",
+    "knowledge:read",
     "knowledge:write",
+    "webhooks:read",
+    "webhooks:write",
     "usage:read",
 ];
 
-async fn v1(
+pub(crate) async fn v1(
     app: &TestApp,
     key: &str,
     method: Method,
@@ -492,6 +495,40 @@ async fn a_key_of_another_tenant_reads_and_sends_nothing_of_this_one() {
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
     let mid = sent["id"].as_i64().unwrap();
+    // A's knowledge, and a webhook endpoint with a queued event.
+    let a_knowledge = json!({ "faq": [{ "question": "A's question", "triggers": ["secret"], "answer": "A's answer" }] });
+    let (status, body, _) = v1(
+        &app,
+        &key_a,
+        Method::PUT,
+        "/api/v1/knowledge",
+        Some(&a_knowledge),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, hook, _) = v1(
+        &app,
+        &key_a,
+        Method::POST,
+        "/api/v1/webhooks",
+        Some(&json!({ "url": "http://127.0.0.1:9/a-hook", "events": ["message.received"] })),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let wid = hook["id"].as_str().unwrap().to_owned();
+    let (status, queued, _) = v1(
+        &app,
+        &key_a,
+        Method::POST,
+        &format!("/api/v1/webhooks/{wid}/test"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    let event = queued["event"].as_i64().unwrap();
     let cid = eventually("A's conversation", || async {
         let (_, page, _) = v1(
             &app,
@@ -519,22 +556,40 @@ async fn a_key_of_another_tenant_reads_and_sends_nothing_of_this_one() {
                 .map(move |m| (m.clone(), path.clone()))
         })
         .collect();
-    assert!(routes.len() >= 9, "{routes:?}");
+    assert!(routes.len() >= 20, "{routes:?}");
+    for method in ["put", "patch", "delete"] {
+        assert!(routes.iter().any(|(m, _)| m == method), "{routes:?}");
+    }
     for (method, template) in &routes {
         let names_an_object = template.contains("{id}");
         let id = if template.starts_with("/api/v1/messages/") {
-            mid
+            mid.to_string()
+        } else if template.starts_with("/api/v1/webhooks/") {
+            wid.clone()
         } else {
-            cid
+            cid.to_string()
         };
-        let path = template.replace("{id}", &id.to_string());
+        let path = template
+            .replace("{id}", &id)
+            .replace("{event}", &event.to_string());
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-        let body = (method == Method::POST).then(|| json!({ "to": CUSTOMER, "text": "B's" }));
+        let body = match (method.as_str(), template.as_str()) {
+            ("PUT", "/api/v1/knowledge") => {
+                Some(json!({ "faq": [{ "question": "B's", "triggers": ["b"], "answer": "B's" }] }))
+            }
+            ("POST", "/api/v1/webhooks") => {
+                Some(json!({ "url": "http://127.0.0.1:9/b-hook", "events": ["message.received"] }))
+            }
+            ("PATCH", _) => Some(json!({ "enabled": false, "url": "http://127.0.0.1:9/b-hook" })),
+            ("POST", _) => Some(json!({ "to": CUSTOMER, "text": "B's" })),
+            _ => None,
+        };
+        let body = body.filter(|_| !template.ends_with("/rotate-secret"));
         let (status, answer, _) =
             v1(&app, &key_b, method.clone(), &path, body.as_ref(), None).await;
         let text = answer.to_string();
         assert!(
-            !text.contains("A's") && !text.contains("hello"),
+            !text.contains("A's") && !text.contains("hello") && !text.contains("a-hook"),
             "{method} {path}: {text}"
         );
         if names_an_object {
@@ -573,6 +628,41 @@ async fn a_key_of_another_tenant_reads_and_sends_nothing_of_this_one() {
     )
     .await;
     assert_eq!(usage_b["this_month"]["inbound"], 0, "{usage_b}");
+    // A's knowledge and endpoint are as A left them.
+    let (_, kept, _) = v1(&app, &key_a, Method::GET, "/api/v1/knowledge", None, None).await;
+    assert_eq!(kept["faq"][0]["answer"], "A's answer", "{kept}");
+    assert_eq!(kept["faq"].as_array().unwrap().len(), 1, "{kept}");
+    let (status, kept, _) = v1(
+        &app,
+        &key_a,
+        Method::GET,
+        &format!("/api/v1/webhooks/{wid}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{kept}");
+    assert_eq!(
+        (kept["enabled"].as_bool(), kept["url"].as_str()),
+        (Some(true), Some("http://127.0.0.1:9/a-hook"))
+    );
+    let (_, log, _) = v1(
+        &app,
+        &key_a,
+        Method::GET,
+        &format!("/api/v1/webhooks/{wid}/attempts"),
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["event"] == event),
+        "only A's own test event, never resent by B: {log}"
+    );
 }
 
 #[tokio::test]
@@ -695,4 +785,83 @@ async fn a_key_beyond_its_plans_requests_a_minute_gets_429_with_retry_after() {
             "another key has its own allowance: {body}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_key_reads_and_replaces_the_knowledge_under_the_portals_rules() {
+    let app = spawn_app().await;
+    let id = app.new_tenant(1).await;
+    let both = key_for(&app, id, &["knowledge:read", "knowledge:write"]).await;
+    let read_only = key_for(&app, id, &["knowledge:read"]).await;
+    let other = key_for(&app, id, &["usage:read"]).await;
+    let path = "/api/v1/knowledge";
+
+    // Each verb needs its scope, and the refusal names it.
+    for (key, method, scope) in [
+        (&other, Method::GET, "knowledge:read"),
+        (&read_only, Method::PUT, "knowledge:write"),
+    ] {
+        let (status, body, _) = v1(&app, key, method, path, Some(&json!({})), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(body["error"], "insufficient_scope");
+        assert!(body["message"].as_str().unwrap().contains(scope), "{body}");
+    }
+
+    let doc = json!({
+        "facts": { "address": "Hauptstraße 5, 10115 Berlin", "extra": { "parking": "in the yard" } },
+        "services": [{ "name": "Haircut", "price": "25", "currency": "EUR", "duration_minutes": 30 }],
+        "faq": [{ "question": "Is there parking?", "triggers": ["parking"], "answer": "Yes: {parking}.", "language": "en" }],
+        "answers": { "hours": { "en": "We open at 9. {hours}" } }
+    });
+    let (status, stored, _) = v1(&app, &both, Method::PUT, path, Some(&doc), None).await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    assert_eq!(stored["services"][0]["price"], "25.00", "{stored}");
+    assert_eq!(stored["services"][0]["currency"], "EUR");
+    // The same document as the admin's JSON twin reads.
+    let (status, read, _) = v1(&app, &read_only, Method::GET, path, None, None).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read, stored);
+    let (_, admin) = app
+        .api_get(&format!("/api/admin/tenants/{id}/knowledge"))
+        .await;
+    assert_eq!(admin, stored);
+    // The reworded answer has a version.
+    let (_, answers) = app
+        .api_get(&format!("/api/admin/tenants/{id}/knowledge/answers"))
+        .await;
+    assert!(
+        answers.to_string().contains("We open at 9. {hours}"),
+        "{answers}"
+    );
+
+    // An unknown placeholder: 422 naming the field and the placeholder; nothing kept.
+    let mut bad = doc.clone();
+    bad["answers"]["hours"]["en"] = json!("Open {when}");
+    bad["services"][0]["price"] = json!("9.999");
+    let (status, body, _) = v1(&app, &both, Method::PUT, path, Some(&bad), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"], "validation_failed");
+    assert!(
+        body["fields"]["answers.hours.en"]
+            .as_str()
+            .is_some_and(|m| m.contains("{when}")),
+        "{body}"
+    );
+    assert!(body["fields"]["services[0].price"].is_string(), "{body}");
+    let (_, kept, _) = v1(&app, &both, Method::GET, path, None, None).await;
+    assert_eq!(kept, stored);
+
+    // Audited as the key.
+    let (_, audit) = app
+        .api_get(&format!("/api/admin/audit?tenant_id={id}&per_page=100"))
+        .await;
+    assert!(
+        audit["items"].as_array().unwrap().iter().any(|e| {
+            e["event_type"] == "knowledge.updated"
+                && e["actor"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("api_key:"))
+        }),
+        "{audit}"
+    );
 }

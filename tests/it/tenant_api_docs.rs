@@ -2,7 +2,8 @@
 //! OpenAPI 3.1, reads back as one, resolves its references, and describes
 //! exactly the routes the server answers under `/api/v1` (every method of
 //! every path is tried on the real server); the reference page renders in
-//! a real browser from the binary alone, under the strict CSP.
+//! a real browser from the binary alone, under the strict CSP; and every
+//! webhook event type has its body documented in the `webhooks` map.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -105,7 +106,7 @@ async fn the_document_describes_exactly_the_routes_served() {
     // On the real server: a documented method is there (and wants a key),
     // any other method of the path is not.
     for path in &registered {
-        let concrete = path.replace("{id}", "1");
+        let concrete = path.replace("{id}", "1").replace("{event}", "1");
         for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
             let response = app
                 .client
@@ -133,6 +134,61 @@ async fn the_document_describes_exactly_the_routes_served() {
                 );
             }
         }
+    }
+}
+
+#[tokio::test]
+async fn every_webhook_event_type_has_a_documented_body() {
+    use flowhq::services::webhooks::events::{EventType, TEST_EVENT_TYPE};
+    let app = spawn_app().await;
+    let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+    let schema = |name: &str| -> Value {
+        let name = name.strip_prefix("#/components/schemas/").unwrap();
+        let schema = doc["components"]["schemas"][name].clone();
+        assert!(schema.is_object(), "no schema {name}");
+        schema
+    };
+    let types: Vec<&str> = EventType::ALL
+        .iter()
+        .map(|t| t.as_str())
+        .chain([TEST_EVENT_TYPE])
+        .collect();
+    assert_eq!(
+        doc["webhooks"].as_object().unwrap().len(),
+        types.len(),
+        "{}",
+        doc["webhooks"]
+    );
+    for name in types {
+        let operation = &doc["webhooks"][name]["post"];
+        assert!(operation["responses"].is_object(), "{name}");
+        let headers: Vec<&str> = operation["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(
+            headers,
+            ["webhook-id", "webhook-timestamp", "webhook-signature"]
+        );
+        let body = &operation["requestBody"]["content"]["application/json"]["schema"]["allOf"];
+        let envelope = schema(body[0]["$ref"].as_str().unwrap());
+        for field in ["id", "type", "version", "timestamp", "tenant_id", "data"] {
+            assert!(
+                envelope["properties"][field].is_object(),
+                "{field}: {envelope}"
+            );
+        }
+        assert_eq!(body[1]["properties"]["type"]["const"], name);
+        let data = schema(body[1]["properties"]["data"]["$ref"].as_str().unwrap());
+        let fields = data["properties"].as_object().unwrap();
+        assert!(!fields.is_empty(), "{name}: {data}");
+        // No secret is part of any event's body.
+        assert!(
+            fields.keys().all(|f| !f.contains("secret")),
+            "{name}: {data}"
+        );
     }
 }
 

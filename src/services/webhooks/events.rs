@@ -98,20 +98,32 @@ pub const PAYLOAD_VERSION: u32 = 1;
 /// What every event is sent as: `{id, type, version, timestamp, data}`. The
 /// `id` is also the `webhook-id` header (the same on every retry): receivers
 /// deduplicate by it.
-#[derive(Debug, Serialize)]
+// In the OpenAPI document as `Envelope`; each event type's `data` is its
+// `…V1` schema (`EventType::data_schema`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(bound = "")]
 pub struct Envelope<'a, T: Serialize> {
+    /// `msg_…`, also the `webhook-id` header; the same on every retry.
+    #[schema(value_type = String)]
     pub id: &'a str,
+    /// The event type, e.g. `message.received`.
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     pub event_type: &'a str,
+    /// The version of `data`'s shape (1).
     pub version: u32,
     /// RFC 3339, UTC.
     pub timestamp: String,
+    /// Your tenant's id (a UUID).
+    #[schema(value_type = String)]
     pub tenant_id: TenantId,
+    /// The event's body: its type's `…V1` schema.
+    #[schema(value_type = Object)]
     pub data: &'a T,
 }
 
 /// `message.received` v1: a customer's message, as logged.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MessageReceivedV1 {
     /// The message log's id.
     pub message_id: i64,
@@ -126,36 +138,43 @@ pub struct MessageReceivedV1 {
 }
 
 /// `message.sent` v1: an outbound message left through the transport.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MessageSentV1 {
     pub message_id: i64,
     /// WhatsApp's id of the sent message (`message.status` refers to it).
     pub wa_message_id: Option<String>,
+    /// SENT or FAILED.
+    #[schema(value_type = String)]
     pub status: MessageStatus,
 }
 
 /// `message.status` v1: WhatsApp's delivery report of a sent message.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MessageStatusV1 {
     pub wa_message_id: String,
     /// DELIVERED, READ or FAILED.
+    #[schema(value_type = String)]
     pub status: MessageStatus,
     pub error: Option<String>,
 }
 
 /// `conversation.needs_human` v1: the "needs a person" flag changed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConversationNeedsHumanV1 {
     pub conversation_id: i64,
     pub needs_human: bool,
+    /// BOT or HUMAN.
+    #[schema(value_type = String)]
     pub mode: ConversationMode,
     pub at: DateTime<Utc>,
 }
 
 /// `conversation.mode_changed` v1: BOT ⇄ HUMAN, why and by whom.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConversationModeChangedV1 {
     pub conversation_id: i64,
+    /// BOT or HUMAN.
+    #[schema(value_type = String)]
     pub mode: ConversationMode,
     /// customer_asked, person_replied, owner_phone, bot_failed,
     /// taken_over, handed_back, idle_timeout, not_text.
@@ -166,7 +185,7 @@ pub struct ConversationModeChangedV1 {
 }
 
 /// `bot.status_changed` v1: the bot's worker status.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BotStatusChangedV1 {
     /// STOPPED, STARTING, RUNNING, RESTARTING or ERROR.
     pub status: String,
@@ -176,7 +195,7 @@ pub struct BotStatusChangedV1 {
 
 /// `usage.quota_reached` v1: a counter of this month reached its plan's
 /// limit. (Emitted by the usage counters of the tenant API.)
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UsageQuotaReachedV1 {
     /// e.g. `messages`, `ai_tokens`.
     pub counter: String,
@@ -187,9 +206,52 @@ pub struct UsageQuotaReachedV1 {
 }
 
 /// `webhook.test` v1: sent on "send a test event" only.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TestEventV1 {
     pub message: String,
+}
+
+/// A schema of the OpenAPI document: its name, and it with the schemas it
+/// refers to.
+pub type NamedSchemas = (
+    String,
+    Vec<(
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    )>,
+);
+
+fn schema_of<T: utoipa::ToSchema>() -> NamedSchemas {
+    let name = T::name().into_owned();
+    let mut schemas = vec![(name.clone(), T::schema())];
+    T::schemas(&mut schemas);
+    (name, schemas)
+}
+
+impl EventType {
+    /// The documented schema of its `data` (the OpenAPI document's
+    /// `webhooks`). A `match`, so a new type cannot go undocumented.
+    pub fn data_schema(self) -> NamedSchemas {
+        match self {
+            Self::MessageReceived => schema_of::<MessageReceivedV1>(),
+            Self::MessageSent => schema_of::<MessageSentV1>(),
+            Self::MessageStatus => schema_of::<MessageStatusV1>(),
+            Self::ConversationNeedsHuman => schema_of::<ConversationNeedsHumanV1>(),
+            Self::ConversationModeChanged => schema_of::<ConversationModeChangedV1>(),
+            Self::BotStatusChanged => schema_of::<BotStatusChangedV1>(),
+            Self::UsageQuotaReached => schema_of::<UsageQuotaReachedV1>(),
+        }
+    }
+}
+
+/// The documented schema of `webhook.test`'s `data`.
+pub fn test_data_schema() -> NamedSchemas {
+    schema_of::<TestEventV1>()
+}
+
+/// The documented schema of the envelope every event is sent in.
+pub fn envelope_schema() -> NamedSchemas {
+    schema_of::<Envelope<'static, TestEventV1>>()
 }
 
 /// An event ready to be queued: its type, tenant and serialised envelope.

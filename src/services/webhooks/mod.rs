@@ -5,7 +5,7 @@
 //! Owns: every read and write of `webhook_endpoint`, `webhook_event` and
 //! `webhook_attempt`; opening the sealed signing secrets. The same use
 //! cases serve `/api/portal/webhooks…` (the session's tenant),
-//! `/api/admin/tenants/{id}/webhooks…` and, later, `/api/v1/webhooks…`:
+//! `/api/admin/tenants/{id}/webhooks…` and `/api/v1/webhooks…` (the key's):
 //! the tenant always scopes the lookup, so another tenant's endpoint is a
 //! 404 `webhook_not_found`.
 //! Must not: send anything itself except "send a test event" (through
@@ -48,12 +48,18 @@ pub const DELIVERED: &str = "DELIVERED";
 pub const FAILED: &str = "FAILED";
 
 /// An endpoint as every API shows it (never its secret).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Endpoint {
+    /// A UUID.
+    #[schema(value_type = String)]
     pub id: WebhookId,
     pub url: String,
+    /// The event types it wants (`message.received`, …).
+    #[schema(value_type = Vec<String>)]
     pub events: Vec<&'static str>,
+    /// Off: nothing is queued for it.
     pub enabled: bool,
+    /// Deliveries in flight at once (1–4; 1 keeps strict order).
     pub concurrency: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -91,29 +97,36 @@ impl From<webhook_endpoint::Model> for Endpoint {
 
 /// The answer of a creation or a rotation: the endpoint and its new secret,
 /// shown this once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WithSecret {
     #[serde(flatten)]
     pub endpoint: Endpoint,
+    /// `whsec_…` (Standard Webhooks): verify signatures with it. Shown
+    /// only in this answer.
     pub secret: String,
 }
 
 /// `POST …/webhooks`: `{url, events, enabled?, concurrency?}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEndpoint {
+    /// https (http only where the platform allows it); a host resolving to
+    /// a private, loopback, link-local or metadata address is refused.
     #[serde(default)]
     pub url: String,
+    /// At least one event type.
     #[serde(default)]
     pub events: Vec<String>,
+    /// Default true.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// 1–4, default 1.
     #[serde(default)]
     pub concurrency: Option<i32>,
 }
 
 /// `PATCH …/webhooks/{wid}`: what is given changes.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointChange {
     #[serde(default)]
@@ -127,9 +140,11 @@ pub struct EndpointChange {
 }
 
 /// `POST …/webhooks/{wid}/rotate-secret`: `{overlap_hours?}`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rotation {
+    /// How long the previous secret keeps signing too (default 24, at
+    /// most 168).
     #[serde(default)]
     pub overlap_hours: Option<i64>,
 }
@@ -460,7 +475,7 @@ pub async fn rotate_secret(
 }
 
 /// One line of an endpoint's delivery log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AttemptItem {
     pub id: i64,
     /// The queued event (for "send again").
@@ -478,17 +493,21 @@ pub struct AttemptItem {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A page of the delivery log, newest first; `next_cursor` pages back.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AttemptPage {
     pub items: Vec<AttemptItem>,
     pub next_cursor: Option<String>,
 }
 
 /// `?cursor=&limit=` of the delivery log.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AttemptQuery {
+    /// `next_cursor` of the page before (older attempts).
     #[serde(default)]
     pub cursor: Option<String>,
+    /// At most 200 (default 50).
     #[serde(default)]
     pub limit: Option<u64>,
 }
@@ -545,7 +564,7 @@ pub async fn attempts(
 }
 
 /// What "send again" and "send a test event" answer: the queued event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Queued {
     /// The queued row (the delivery log's `event`).
     pub event: i64,

@@ -1,6 +1,8 @@
 //! What the bot knows, as JSON: the same shapes under `/api/portal/…` (the
-//! owner's session; STAFF get 403) and `/api/admin/tenants/{id}/…` (any
-//! tenant, for admins):
+//! owner's session; STAFF get 403), `/api/admin/tenants/{id}/…` (any
+//! tenant, for admins) and, for the whole document only, `/api/v1/knowledge`
+//! (the API key's tenant; `knowledge:read` / `knowledge:write`; documented
+//! by `KnowledgeDoc`):
 //!
 //! - `GET/PUT …/knowledge`: the whole document (facts, services, FAQ,
 //!   the owner's answers); 422 names each wrong field.
@@ -20,13 +22,18 @@ use serde::de::IgnoredAny;
 use super::portal::{PortalJson, no_store};
 use super::resource;
 use crate::domain::ids::TenantId;
-use crate::domain::knowledge::{AnswerKey, KnowledgeInput};
+use crate::domain::knowledge::{AnswerKey, Knowledge, KnowledgeInput};
 use crate::domain::language::Language;
 use crate::error::{AppError, ErrorCode};
 use crate::services::audit::Actor;
 use crate::services::knowledge;
 use crate::state::AppState;
-use crate::web::auth::{ApiAdmin, OwnerSession};
+use crate::web::auth::{ApiAdmin, ApiKey, OwnerSession, scope};
+
+/// The `/api/v1/knowledge` part of the tenant API's document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(v1_get, v1_put))]
+pub(super) struct KnowledgeDoc;
 
 /// A knowledge document with 1,000 FAQ entries and 500 services is a few
 /// hundred KiB: larger than the `/api` scope's limit.
@@ -40,6 +47,12 @@ fn large_json() -> web::JsonConfig {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
+        resource("/v1/knowledge")
+            .app_data(large_json())
+            .route(web::get().to(v1_get))
+            .route(web::put().to(v1_put)),
+    )
+    .service(
         resource("/portal/knowledge")
             .app_data(large_json())
             .route(web::get().to(portal_get))
@@ -347,4 +360,35 @@ async fn admin_dismiss(
 ) -> Result<HttpResponse, AppError> {
     let (tenant, id) = path.into_inner();
     dismiss(&state, tenant, id).await
+}
+
+// ---- /api/v1: the API key's tenant ----
+
+/// What the bot knows: facts, services, FAQ and the owner's own wording of
+/// the built-in answers.
+#[utoipa::path(get, path = "/api/v1/knowledge", tag = "knowledge",
+    responses((status = 200, body = Knowledge)),
+    security(("api_key" = ["knowledge:read"])))]
+async fn v1_get(
+    state: web::Data<AppState>,
+    key: ApiKey<scope::KnowledgeRead>,
+) -> Result<HttpResponse, AppError> {
+    get(&state, key.tenant()).await
+}
+
+/// Replaces the whole document (what is left out is emptied); the bot
+/// answers with it at once. Reworded answers get a version each.
+#[utoipa::path(put, path = "/api/v1/knowledge", tag = "knowledge",
+    request_body = KnowledgeInput,
+    responses(
+        (status = 200, description = "The document as stored", body = Knowledge),
+        (status = 422, description = "`validation_failed`: `fields` names each wrong one by its path (`services[1].price`, `answers.hours.en` with an unknown placeholder); nothing is kept", body = super::v1::ApiError),
+    ),
+    security(("api_key" = ["knowledge:write"])))]
+async fn v1_put(
+    state: web::Data<AppState>,
+    key: ApiKey<scope::KnowledgeWrite>,
+    body: web::Json<KnowledgeInput>,
+) -> Result<HttpResponse, AppError> {
+    put(&state, &key.key.actor(), key.tenant(), body.into_inner()).await
 }

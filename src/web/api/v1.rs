@@ -38,7 +38,8 @@ use crate::web::auth::{ApiKey, scope};
         title = "Flow HQ tenant API",
         version = "1",
         description = "Send WhatsApp messages through your bot, read conversations, hand them \
-            over, and see usage. Authenticate with an API key from the portal's API keys page: \
+            over, read and replace what the bot knows, manage webhook endpoints, and see usage. \
+            The events sent to webhook endpoints are described under `webhooks`. Authenticate with an API key from the portal's API keys page: \
             `Authorization: Bearer fhq_live_…`. Errors are `{error, message, fields?, request_id}` \
             with a stable `error` code."
     ),
@@ -54,7 +55,7 @@ use crate::web::auth::{ApiKey, scope};
         usage
     ),
     components(schemas(ApiError)),
-    modifiers(&ApiKeyAuth),
+    modifiers(&ApiKeyAuth, &WebhookEvents),
     security(("api_key" = []))
 )]
 pub struct ApiDoc;
@@ -62,7 +63,83 @@ pub struct ApiDoc;
 /// The document as served at `/api/v1/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi;
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(super::knowledge::KnowledgeDoc::openapi());
+    doc.merge(super::webhooks::WebhooksDoc::openapi());
+    doc
+}
+
+/// The events Flow HQ sends to webhook endpoints, as OpenAPI 3.1's
+/// top-level `webhooks` map: one entry per event type (and `webhook.test`),
+/// its body the `Envelope` with `data` of the type's `…V1` schema, its
+/// headers those of Standard Webhooks. utoipa 5's `OpenApi` has no
+/// `webhooks` field, so the map goes in through its flattened extensions
+/// (serialised at the top level like any field); the schemas are real
+/// components, derived from the structs the events are serialised from.
+struct WebhookEvents;
+
+impl utoipa::Modify for WebhookEvents {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use crate::services::webhooks::events::{self, EventType};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let (envelope, schemas) = events::envelope_schema();
+        components.schemas.extend(schemas);
+        let types = EventType::ALL
+            .into_iter()
+            .map(|t| (t.as_str(), t.describe(), t.data_schema()))
+            .chain(std::iter::once((
+                events::TEST_EVENT_TYPE,
+                "sent on \"send a test event\" only",
+                events::test_data_schema(),
+            )));
+        let mut map = serde_json::Map::new();
+        for (name, describe, (data, schemas)) in types {
+            components.schemas.extend(schemas);
+            map.insert(
+                name.to_owned(),
+                webhook_item(name, describe, &envelope, &data),
+            );
+        }
+        openapi
+            .extensions
+            .get_or_insert_with(Default::default)
+            .insert("webhooks".to_owned(), serde_json::Value::Object(map));
+    }
+}
+
+/// The path item of one event type in the `webhooks` map.
+fn webhook_item(name: &str, describe: &str, envelope: &str, data: &str) -> serde_json::Value {
+    let header = |header: &str, description: &str| {
+        serde_json::json!({
+            "name": header, "in": "header", "required": true,
+            "description": description, "schema": { "type": "string" }
+        })
+    };
+    serde_json::json!({
+        "post": {
+            "summary": format!("{name}: {describe}"),
+            "operationId": format!("webhook_{}", name.replace('.', "_")),
+            "tags": ["webhook events"],
+            "parameters": [
+                header("webhook-id", "The event's id (`msg_…`), the same on every retry: deduplicate by it."),
+                header("webhook-timestamp", "Unix seconds when this attempt was signed."),
+                header("webhook-signature", "`v1,<base64 HMAC-SHA256 of \"id.timestamp.body\">` per signing secret (two during a rotation's overlap)."),
+            ],
+            "requestBody": {
+                "required": true,
+                "content": { "application/json": { "schema": { "allOf": [
+                    { "$ref": format!("#/components/schemas/{envelope}") },
+                    { "type": "object", "properties": {
+                        "type": { "const": name },
+                        "data": { "$ref": format!("#/components/schemas/{data}") }
+                    } }
+                ] } } }
+            },
+            "responses": {
+                "2XX": { "description": "Received. Anything else is retried with backoff for about 24 h (a 4xx other than 408, 409, 425 and 429 is not)." }
+            }
+        }
+    })
 }
 
 /// The bearer scheme every route takes.
@@ -91,7 +168,7 @@ impl utoipa::Modify for ApiKeyAuth {
 /// for bad input, and the request id to quote to support.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
-struct ApiError {
+pub(super) struct ApiError {
     /// e.g. `api_key_invalid`, `insufficient_scope`, `validation_failed`,
     /// `conversation_not_found`, `bot_not_running`, `outside_window`,
     /// `quota_exceeded`, `idempotency_key_reused`, `rate_limited`.

@@ -63,7 +63,7 @@ pub struct Knowledge {
 
 /// The owner's AI profile: off unless they turn it on (and the platform
 /// has a model configured).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AiProfile {
     pub enabled: bool,
     /// Tone and formality in the owner's words ("warm, informal: du").
@@ -358,7 +358,8 @@ pub struct KnowledgeInput {
     pub ai: AiProfileInput,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The AI profile as sent: off unless `enabled`; rules are one line each.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AiProfileInput {
     pub enabled: Option<bool>,

@@ -36,6 +36,10 @@ pub enum AdminUrl {
     TenantTransport(TenantId),
     /// WhatsApp Web: link by phone number (pairing code) or by QR code.
     TenantPairing(TenantId),
+    /// Moves the tenant to another plan.
+    TenantPlan(TenantId),
+    /// Sets the tenant's monthly AI token budget.
+    TenantAiBudget(TenantId),
     SetupRequests,
     /// The setup requests still waiting for a decision.
     WaitingSetupRequests,
@@ -70,6 +74,8 @@ impl fmt::Display for AdminUrl {
             Self::TenantSandboxInbound(id) => write!(f, "/admin/tenants/{id}/sandbox/inbound"),
             Self::TenantTransport(id) => write!(f, "/admin/tenants/{id}/transport"),
             Self::TenantPairing(id) => write!(f, "/admin/tenants/{id}/pairing"),
+            Self::TenantPlan(id) => write!(f, "/admin/tenants/{id}/plan"),
+            Self::TenantAiBudget(id) => write!(f, "/admin/tenants/{id}/ai-budget"),
             Self::SetupRequests => f.write_str("/admin/setup-requests"),
             Self::WaitingSetupRequests => f.write_str("/admin/setup-requests?status=SUBMITTED"),
             Self::SetupRequestDecision(id, decision) => {

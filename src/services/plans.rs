@@ -173,3 +173,18 @@ pub async fn set_ai_budget(
         monthly_tokens: budget.monthly_tokens.or(plan.monthly_ai_tokens),
     })
 }
+
+/// The admin's own AI token budget for `tenant` (`None`: its plan's).
+pub async fn own_ai_budget(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> Result<Option<i64>, AppError> {
+    use sea_orm::QuerySelect;
+    let own: Option<Option<i64>> = entity::tenant_config::Entity::find_by_id(tenant)
+        .select_only()
+        .column(entity::tenant_config::Column::AiMonthlyTokens)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(own.flatten())
+}

@@ -353,6 +353,7 @@ pub struct TenantUsage {
     pub messages_limit: Option<i64>,
     pub inbound: i64,
     pub quota_reached: bool,
+    pub ai_tokens: i64,
 }
 
 /// Every tenant's month, busiest first.
@@ -385,6 +386,7 @@ pub async fn per_tenant(db: &DatabaseConnection) -> Result<Vec<TenantUsage>, App
                 messages_limit: plan.and_then(|p| p.monthly_messages),
                 inbound: c.inbound,
                 quota_reached: plan.is_some_and(|p| reached(p, c.messages())),
+                ai_tokens: c.ai_tokens,
                 plan: t.plan,
             }
         })

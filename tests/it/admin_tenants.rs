@@ -795,3 +795,75 @@ async fn the_time_zone_field_offers_every_iana_zone_and_only_a_new_form_may_take
         "a typed zone"
     );
 }
+
+#[tokio::test]
+async fn an_admin_sees_a_tenants_usage_and_changes_its_plan_and_ai_budget_on_its_page() {
+    let app = spawn_app().await;
+    let id = app.new_tenant(7).await;
+    let browser = app.signed_in_browser().await;
+    let page = browser.page(&format!("/admin/tenants/{id}")).await;
+    assert!(page.contains("Plan and usage"), "{page}");
+    assert!(page.contains("AI tokens a month"), "{page}");
+
+    let to = |path: &str| format!("/admin/tenants/{id}/{path}");
+    let field = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+    let response = browser
+        .submit(&to("plan"), &field("plan", "professional"))
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = browser.page(&format!("/admin/tenants/{id}")).await;
+    let (kind, text) = crate::helpers::flash_of(&page).unwrap();
+    assert_eq!(kind, "success", "{text}");
+    assert!(text.contains("Professional"), "{text}");
+    let (_, usage) = app.api_get(&format!("/api/admin/tenants/{id}/usage")).await;
+    assert_eq!(usage["plan"]["code"], "PROFESSIONAL", "{usage}");
+
+    browser
+        .submit(&to("ai-budget"), &field("monthly_tokens", "5000"))
+        .await;
+    let (_, usage) = app.api_get(&format!("/api/admin/tenants/{id}/usage")).await;
+    assert_eq!(usage["ai_tokens_limit"], 5000, "{usage}");
+    let page = browser.page(&format!("/admin/tenants/{id}")).await;
+    assert!(
+        page.contains(r#"value="5000""#),
+        "the form shows the budget"
+    );
+
+    for (bad, says) in [("lots", "whole number"), ("-3", "monthly_tokens")] {
+        browser
+            .submit(&to("ai-budget"), &field("monthly_tokens", bad))
+            .await;
+        let page = browser.page(&format!("/admin/tenants/{id}")).await;
+        let (kind, text) = crate::helpers::flash_of(&page).unwrap();
+        assert_eq!(kind, "error", "{bad}: {text}");
+        assert!(text.contains(says), "{bad}: {text}");
+    }
+    let response = browser
+        .submit(&to("plan"), &field("plan", "platinum"))
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = browser.page(&format!("/admin/tenants/{id}")).await;
+    let (kind, text) = crate::helpers::flash_of(&page).unwrap();
+    assert_eq!(
+        (kind.as_str(), text.contains("PLATINUM")),
+        ("error", true),
+        "{text}"
+    );
+
+    // Back to the plan's budget; a form without the CSRF token changes nothing.
+    browser
+        .submit(&to("ai-budget"), &field("monthly_tokens", ""))
+        .await;
+    let refused = browser
+        .post_form(&to("plan"), &[("plan", "enterprise")])
+        .await;
+    assert_ne!(refused.status(), StatusCode::SEE_OTHER);
+    let (_, usage) = app.api_get(&format!("/api/admin/tenants/{id}/usage")).await;
+    assert_eq!(usage["plan"]["code"], "PROFESSIONAL", "{usage}");
+    assert_eq!(usage["ai_tokens_limit"], usage["plan"]["monthly_ai_tokens"]);
+
+    let dashboard = browser.page("/admin").await;
+    assert!(dashboard.contains("Usage this month"), "{dashboard}");
+    let name = app.tenant(id).await["name"].as_str().unwrap().to_owned();
+    assert!(dashboard.contains(&name), "{dashboard}");
+}

@@ -22,6 +22,7 @@ pub struct GoogleSetup {
 pub fn page(
     chrome: &AdminChrome<'_>,
     dashboard: &Dashboard,
+    usage: &[crate::services::usage::TenantUsage],
     google_setup: Option<&GoogleSetup>,
 ) -> Markup {
     layout::admin_page(
@@ -49,6 +50,34 @@ pub fn page(
                         *count,
                         components::badge(status_name(*status)),
                     ))
+                }
+            }
+            section.card #usage {
+                h2 { "Usage this month, busiest first" }
+                @if usage.is_empty() {
+                    p.muted { "No tenant yet." }
+                } @else {
+                    table {
+                        thead { tr { th { "Tenant" } th { "Plan" } th { "Messages sent" } th { "Received" } th { "AI tokens" } } }
+                        tbody {
+                            @for row in usage.iter().take(20) {
+                                tr {
+                                    td { a href=(AdminUrl::Tenant(row.tenant_id)) { (row.name) } }
+                                    td { (row.plan) }
+                                    td {
+                                        (row.messages_used)
+                                        @if let Some(limit) = row.messages_limit { " of " (limit) }
+                                        @if row.quota_reached { " " (components::badge("quota_reached")) }
+                                    }
+                                    td { (row.inbound) }
+                                    td { (row.ai_tokens) }
+                                }
+                            }
+                        }
+                    }
+                    @if usage.len() > 20 {
+                        p.muted { "The 20 busiest of " (usage.len()) "; all of them: GET /api/admin/usage." }
+                    }
                 }
             }
             section.card {

@@ -340,6 +340,61 @@ pub struct DetailPage<'a> {
     pub chat: Option<&'a [MessageView]>,
     /// The Transport card (its form posts to `AdminUrl::TenantTransport`).
     pub transport: TransportCard<'a>,
+    /// The "Plan and usage" card.
+    pub plan: PlanCard<'a>,
+}
+
+/// This month's usage against the plan, and the forms that change them.
+pub struct PlanCard<'a> {
+    pub usage: &'a crate::services::usage::Usage,
+    pub plans: &'a [crate::services::plans::Plan],
+    /// The admin's AI token budget for this tenant (`None`: the plan's).
+    pub own_ai_budget: Option<i64>,
+}
+
+fn limit(value: Option<i64>) -> String {
+    value.map_or_else(|| "unlimited".to_owned(), |v| v.to_string())
+}
+
+fn plan_card(csrf: &str, tenant: crate::domain::ids::TenantId, card: &PlanCard<'_>) -> Markup {
+    let usage = card.usage;
+    html! {
+        section.card #plan aria-labelledby="plan-title" {
+            h2 #plan-title { "Plan and usage, " (usage.month) }
+            dl.props {
+                dt { "Messages sent" } dd {
+                    (usage.messages_used) " of " (limit(usage.messages_limit))
+                    @if usage.quota_reached { " " (components::badge("quota_reached")) }
+                }
+                dt { "Messages received" } dd { (usage.this_month.inbound) }
+                dt { "AI tokens" } dd {
+                    (usage.this_month.ai_tokens) " of " (limit(usage.ai_tokens_limit))
+                    @if usage.ai_budget_reached { " " (components::badge("ai_budget_reached")) }
+                }
+                dt { "Active conversations (24 h)" } dd { (usage.active_conversations) }
+            }
+            form.inline method="post" action=(AdminUrl::TenantPlan(tenant)) {
+                input type="hidden" name="csrf_token" value=(csrf);
+                label for="plan-select" { "Plan" }
+                select #plan-select name="plan" {
+                    @for plan in card.plans {
+                        option value=(plan.code) selected[plan.code == usage.plan.code] {
+                            (plan.name) " (" (limit(plan.monthly_messages)) " messages, "
+                            (limit(plan.monthly_ai_tokens)) " AI tokens a month)"
+                        }
+                    }
+                }
+                button type="submit" { "Change plan" }
+            }
+            form.inline method="post" action=(AdminUrl::TenantAiBudget(tenant)) {
+                input type="hidden" name="csrf_token" value=(csrf);
+                label for="ai-budget" { "AI tokens a month (empty: the plan's)" }
+                input #ai-budget name="monthly_tokens" type="number" min="0"
+                    value=[card.own_ai_budget];
+                button type="submit" { "Set AI budget" }
+            }
+        }
+    }
 }
 
 pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
@@ -403,6 +458,7 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
                 h2 #transport-title { "Transport" }
                 (transport::card_body(&page.transport))
             }
+            (plan_card(chrome.csrf_token, tenant.id, &page.plan))
             section.card {
                 h2 { "Configuration" }
                 (tenant_form(chrome.csrf_token, AdminUrl::Tenant(tenant.id), "Save changes",

@@ -18,6 +18,7 @@ pub async fn show(
     session: AdminSession,
 ) -> Result<HttpResponse, AppError> {
     let data = tenants::dashboard(&state.db).await?;
+    let usage = crate::services::usage::per_tenant(&state.db).await?;
     let google_setup = state.google.is_none().then(|| GoogleSetup {
         redirect_url: match &state.settings.google.redirect_url {
             Some(url) => url.to_string(),
@@ -29,6 +30,7 @@ pub async fn show(
         dashboard::page(
             &chrome(&session, Section::Dashboard),
             &data,
+            &usage,
             google_setup.as_ref(),
         ),
     ))

@@ -9,6 +9,7 @@ mod audit;
 mod bots;
 mod dashboard;
 mod login;
+mod plans;
 mod setup_requests;
 mod tenants;
 mod tokens;
@@ -55,6 +56,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/admin/tenants/{id}/sandbox/inbound").post(bots::inbound))
     .service(web::resource("/admin/tenants/{id}/transport").post(transport::set))
     .service(web::resource("/admin/tenants/{id}/pairing").post(transport::pairing))
+    .service(web::resource("/admin/tenants/{id}/plan").post(plans::set_plan))
+    .service(web::resource("/admin/tenants/{id}/ai-budget").post(plans::set_ai_budget))
     .service(
         web::resource("/admin/tenants/{id}/delete")
             .get(tenants::confirm_delete)

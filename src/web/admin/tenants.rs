@@ -235,7 +235,15 @@ pub(super) async fn detail_page(
         AdminUrl::TenantTransport(id).to_string(),
         AdminUrl::TenantPairing(id).to_string(),
     );
+    let usage = crate::services::usage::usage(&state.db, id).await?;
+    let plans = crate::services::plans::list(&state.db).await?;
+    let own_ai_budget = crate::services::plans::own_ai_budget(&state.db, id).await?;
     let page = DetailPage {
+        plan: view::PlanCard {
+            usage: &usage,
+            plans: &plans,
+            own_ai_budget,
+        },
         detail: &detail,
         form: &form,
         errors: &form_errors,

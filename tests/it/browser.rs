@@ -402,6 +402,15 @@ async fn pages_run_without_a_content_security_policy_violation() {
             "document.getElementById('recent-messages').innerText.includes('And vouchers?')",
         )
         .await;
+    // The tenant's inbox in the console: its stream open, the script's
+    // JSON read (the count of chats needing a person).
+    visit(
+        &chromium,
+        &format!("/admin/tenants/{id}/inbox"),
+        "document.documentElement.getAttribute('data-live-stream') === 'open' \
+         && document.getElementById('inbox-live').hasAttribute('data-needs-human')",
+    )
+    .await;
 
     // Last, an inline script the policy must refuse: the browser reports it
     // after everything above (so the log is complete up to here), and it

@@ -173,79 +173,79 @@ pub fn thread(urls: InboxUrls, csrf_token: &str, thread: &Thread, zone: Zone) ->
     let who = thread_title(thread);
     let id = conversation.id;
     html! {
-            p { a href=(urls.list()) { "← Inbox" } }
-            div.page-header {
-                h1 { (who) }
-                @if conversation.contact_name.is_some() { p.muted { (conversation.chat) } }
-                (live_header(urls))
-            }
-            div #thread-state data-live="thread-state" {
-                p.mode {
-                    (mode_badge(conversation.mode))
-                    @match conversation.mode {
-                        ConversationMode::Bot => " The bot answers this chat.",
-                        ConversationMode::Human => " A person has this chat: the bot stays silent.",
-                    }
-                    @if conversation.needs_human {
-                        " " span.badge.badge-needs-human { "Needs a person" }
-                    }
+        p { a href=(urls.list()) { "← Inbox" } }
+        div.page-header {
+            h1 { (who) }
+            @if conversation.contact_name.is_some() { p.muted { (conversation.chat) } }
+            (live_header(urls))
+        }
+        div #thread-state data-live="thread-state" {
+            p.mode {
+                (mode_badge(conversation.mode))
+                @match conversation.mode {
+                    ConversationMode::Bot => " The bot answers this chat.",
+                    ConversationMode::Human => " A person has this chat: the bot stays silent.",
                 }
-                div.actions {
-                    @match conversation.mode {
-                        ConversationMode::Bot => (components::action_button(
-                            &urls.take_over(id), csrf_token, "Take over", "btn")),
-                        ConversationMode::Human => (components::action_button(
-                            &urls.hand_back(id), csrf_token, "Hand back to the bot", "btn")),
-                    }
+                @if conversation.needs_human {
+                    " " span.badge.badge-needs-human { "Needs a person" }
                 }
             }
-            (zone.note())
-            ol.thread #thread-messages data-live="thread-messages" {
-                @for entry in timeline(thread) {
-                    @match entry {
-                        Entry::Message(m) => {
-                            li class=(format!("message message-{}", enum_name(&m.direction).to_ascii_lowercase())) {
-                                span.author { (author_label(&m.author, m.direction)) }
-                                " " span.when { (zone.datetime(&m.created_at)) }
-                                @if let Some(kind) = media::label(m.kind) {
-                                    " " span.badge.badge-kind { (kind) }
-                                }
-                                div.text { (m.text) }
-                                @if m.direction == Direction::Out {
-                                    span.status { (out_status(m.status)) }
-                                    @if let Some(error) = &m.error {
-                                        " " span.muted { (error) }
-                                    }
+            div.actions {
+                @match conversation.mode {
+                    ConversationMode::Bot => (components::action_button(
+                        &urls.take_over(id), csrf_token, "Take over", "btn")),
+                    ConversationMode::Human => (components::action_button(
+                        &urls.hand_back(id), csrf_token, "Hand back to the bot", "btn")),
+                }
+            }
+        }
+        (zone.note())
+        ol.thread #thread-messages data-live="thread-messages" {
+            @for entry in timeline(thread) {
+                @match entry {
+                    Entry::Message(m) => {
+                        li class=(format!("message message-{}", enum_name(&m.direction).to_ascii_lowercase())) {
+                            span.author { (author_label(&m.author, m.direction)) }
+                            " " span.when { (zone.datetime(&m.created_at)) }
+                            @if let Some(kind) = media::label(m.kind) {
+                                " " span.badge.badge-kind { (kind) }
+                            }
+                            div.text { (m.text) }
+                            @if m.direction == Direction::Out {
+                                span.status { (out_status(m.status)) }
+                                @if let Some(error) = &m.error {
+                                    " " span.muted { (error) }
                                 }
                             }
                         }
-                        Entry::Switch(s) => {
-                            li.switch {
-                                (zone.datetime(&s.created_at)) " "
-                                @match s.mode {
-                                    ConversationMode::Human => "To a person: ",
-                                    ConversationMode::Bot => "Back to the bot: ",
-                                }
-                                (s.why)
-                                @if let Some(actor) = &s.actor { " (" (actor) ")" }
+                    }
+                    Entry::Switch(s) => {
+                        li.switch {
+                            (zone.datetime(&s.created_at)) " "
+                            @match s.mode {
+                                ConversationMode::Human => "To a person: ",
+                                ConversationMode::Bot => "Back to the bot: ",
                             }
+                            (s.why)
+                            @if let Some(actor) = &s.actor { " (" (actor) ")" }
                         }
                     }
                 }
             }
-            form.reply method="post" action=(urls.reply(id)) {
-                (csrf_input(csrf_token))
-                @match &thread.can_reply {
-                    Ok(()) => {
-                        label for="text" { "Your reply" }
-                        textarea #text name="text" rows="3" maxlength="4096" required {}
-                        button.btn.btn-primary type="submit" { "Send" }
-                    }
-                    Err(why) => {
-                        p.notice.reply-refused { (why) }
-                    }
+        }
+        form.reply method="post" action=(urls.reply(id)) {
+            (csrf_input(csrf_token))
+            @match &thread.can_reply {
+                Ok(()) => {
+                    label for="text" { "Your reply" }
+                    textarea #text name="text" rows="3" maxlength="4096" required {}
+                    button.btn.btn-primary type="submit" { "Send" }
+                }
+                Err(why) => {
+                    p.notice.reply-refused { (why) }
                 }
             }
+        }
     }
 }
 

@@ -47,6 +47,17 @@ pub enum AdminUrl {
     Audit,
     /// The audit trail of one tenant.
     TenantAudit(TenantId),
+    /// The tenant's inbox as an admin sees it, and one of its threads
+    /// with the thread's forms (the portal's pages, per tenant).
+    TenantInbox(TenantId),
+    TenantConversation(TenantId, ConversationId),
+    TenantConversationReply(TenantId, ConversationId),
+    TenantConversationTakeOver(TenantId, ConversationId),
+    TenantConversationHandBack(TenantId, ConversationId),
+    /// The tenant's conversations as JSON (read by the inbox's script).
+    TenantConversationsJson(TenantId),
+    /// The tenant's event stream (Server-Sent Events) for an admin's inbox.
+    TenantLiveEvents(TenantId),
     Tokens,
     TokenRevoke(Uuid),
 }
@@ -83,6 +94,21 @@ impl fmt::Display for AdminUrl {
             }
             Self::Audit => f.write_str("/admin/audit"),
             Self::TenantAudit(id) => write!(f, "/admin/audit?tenant_id={id}"),
+            Self::TenantInbox(id) => write!(f, "/admin/tenants/{id}/inbox"),
+            Self::TenantConversation(id, cid) => write!(f, "/admin/tenants/{id}/inbox/{cid}"),
+            Self::TenantConversationReply(id, cid) => {
+                write!(f, "/admin/tenants/{id}/inbox/{cid}/reply")
+            }
+            Self::TenantConversationTakeOver(id, cid) => {
+                write!(f, "/admin/tenants/{id}/inbox/{cid}/take-over")
+            }
+            Self::TenantConversationHandBack(id, cid) => {
+                write!(f, "/admin/tenants/{id}/inbox/{cid}/hand-back")
+            }
+            Self::TenantConversationsJson(id) => {
+                write!(f, "/api/admin/tenants/{id}/conversations")
+            }
+            Self::TenantLiveEvents(id) => write!(f, "/api/admin/tenants/{id}/events"),
             Self::Tokens => f.write_str("/admin/tokens"),
             Self::TokenRevoke(id) => write!(f, "/admin/tokens/{id}/revoke"),
         }
@@ -105,6 +131,8 @@ pub enum PortalUrl {
     ConversationHandBack(ConversationId),
     /// The inbox's event stream (Server-Sent Events).
     LiveEvents,
+    /// The session's conversations as JSON (read by the inbox's script).
+    ConversationsJson,
     Settings,
     /// Chooses the tenant's transport (and its Cloud API credentials).
     SettingsTransport,
@@ -167,6 +195,7 @@ impl fmt::Display for PortalUrl {
             Self::Home => "/portal",
             Self::Inbox => "/portal/inbox",
             Self::LiveEvents => "/api/portal/events",
+            Self::ConversationsJson => "/api/portal/conversations",
             Self::Conversation(_)
             | Self::ConversationReply(_)
             | Self::ConversationTakeOver(_)
@@ -210,6 +239,72 @@ impl From<PortalUrl> for String {
 impl From<AdminUrl> for String {
     fn from(url: AdminUrl) -> Self {
         url.to_string()
+    }
+}
+
+/// Where an inbox page links and posts: the portal's own (the session's
+/// tenant) or the admin console's view of one tenant. The inbox views take
+/// this, so one markup serves both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxUrls {
+    Portal,
+    Admin(TenantId),
+}
+
+impl InboxUrls {
+    /// The conversation list.
+    pub fn list(self) -> String {
+        match self {
+            Self::Portal => PortalUrl::Inbox.to_string(),
+            Self::Admin(id) => AdminUrl::TenantInbox(id).to_string(),
+        }
+    }
+
+    /// One thread.
+    pub fn conversation(self, cid: ConversationId) -> String {
+        match self {
+            Self::Portal => PortalUrl::Conversation(cid).to_string(),
+            Self::Admin(id) => AdminUrl::TenantConversation(id, cid).to_string(),
+        }
+    }
+
+    pub fn reply(self, cid: ConversationId) -> String {
+        match self {
+            Self::Portal => PortalUrl::ConversationReply(cid).to_string(),
+            Self::Admin(id) => AdminUrl::TenantConversationReply(id, cid).to_string(),
+        }
+    }
+
+    pub fn take_over(self, cid: ConversationId) -> String {
+        match self {
+            Self::Portal => PortalUrl::ConversationTakeOver(cid).to_string(),
+            Self::Admin(id) => AdminUrl::TenantConversationTakeOver(id, cid).to_string(),
+        }
+    }
+
+    pub fn hand_back(self, cid: ConversationId) -> String {
+        match self {
+            Self::Portal => PortalUrl::ConversationHandBack(cid).to_string(),
+            Self::Admin(id) => AdminUrl::TenantConversationHandBack(id, cid).to_string(),
+        }
+    }
+
+    /// The event stream the page's script listens to.
+    pub fn events(self) -> String {
+        match self {
+            Self::Portal => PortalUrl::LiveEvents.to_string(),
+            Self::Admin(id) => AdminUrl::TenantLiveEvents(id).to_string(),
+        }
+    }
+
+    /// The chats waiting for a person, as JSON (the script's count and
+    /// browser notifications).
+    pub fn needs_human_json(self) -> String {
+        let list = match self {
+            Self::Portal => PortalUrl::ConversationsJson.to_string(),
+            Self::Admin(id) => AdminUrl::TenantConversationsJson(id).to_string(),
+        };
+        format!("{list}?{}", query_string(&[("filter", "needs_human")]))
     }
 }
 
@@ -316,5 +411,38 @@ mod tests {
         assert_eq!(safe_admin_next(Some("/admin/tenants")), "/admin/tenants");
         assert_eq!(safe_admin_next(Some("/admin\n")), "/admin");
         assert_eq!(safe_admin_next(Some("//evil")), "/admin");
+    }
+
+    #[test]
+    fn an_inbox_links_within_its_own_area_and_tenant() {
+        let tenant = TenantId::new_random();
+        let cid = ConversationId::new(7);
+        let portal = InboxUrls::Portal;
+        assert_eq!(portal.list(), "/portal/inbox");
+        assert_eq!(portal.conversation(cid), format!("/portal/inbox/{cid}"));
+        assert_eq!(
+            portal.take_over(cid),
+            format!("/portal/inbox/{cid}/take-over")
+        );
+        assert_eq!(portal.events(), "/api/portal/events");
+        assert_eq!(
+            portal.needs_human_json(),
+            "/api/portal/conversations?filter=needs_human"
+        );
+        let admin = InboxUrls::Admin(tenant);
+        let base = format!("/admin/tenants/{tenant}/inbox");
+        assert_eq!(admin.list(), base);
+        assert_eq!(admin.conversation(cid), format!("{base}/{cid}"));
+        assert_eq!(admin.reply(cid), format!("{base}/{cid}/reply"));
+        assert_eq!(admin.take_over(cid), format!("{base}/{cid}/take-over"));
+        assert_eq!(admin.hand_back(cid), format!("{base}/{cid}/hand-back"));
+        assert_eq!(
+            admin.events(),
+            format!("/api/admin/tenants/{tenant}/events")
+        );
+        assert_eq!(
+            admin.needs_human_json(),
+            format!("/api/admin/tenants/{tenant}/conversations?filter=needs_human")
+        );
     }
 }

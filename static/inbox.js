@@ -1,16 +1,68 @@
-// The inbox's live refresh. The server's event stream (Server-Sent Events,
-// /api/portal/events) says "something of your business changed"; the page
-// then fetches itself once and swaps the parts marked `data-live` (never
-// the reply box: what a person is typing stays). Quiet pages send nothing
-// but the stream (and one catch-up fetch each time it opens, every 5
-// minutes). Without EventSource it polls every 10 s while visible.
+// The inbox's live refresh, on the portal's inbox and on an admin's inbox
+// of one tenant (the same markup). The page names its URLs on
+// #inbox-live: the event stream (`data-inbox-events`, Server-Sent Events:
+// "something of this business changed"), the chats needing a person as
+// JSON (`data-inbox-needs`) and the list (`data-inbox-list`).
+//
+// On each event the page fetches itself once and swaps the parts marked
+// `data-live` (never the reply box: what a person is typing stays), and
+// reads the chats needing a person: their count goes in the tab's title
+// and the page's badge, and a chat that starts needing a person while the
+// page is open raises a browser notification, if the person opted in
+// (the button asks for the permission only when clicked) and is not
+// looking at this page (tab hidden or window in the background): someone
+// looking at it sees the badge and the list change, and a popup over what
+// they already see is noise. One notification per chat (its tag), however
+// many inbox tabs are open.
+//
+// Quiet pages send nothing but the stream (and one catch-up read each time
+// it opens, every 5 minutes). Without EventSource it polls every 10 s
+// while visible.
 (function () {
   "use strict";
-  if (!document.querySelector("[data-live]") || !window.fetch || !window.DOMParser) {
+  var root = document.getElementById("inbox-live");
+  if (!root || !document.querySelector("[data-live]") || !window.fetch || !window.DOMParser) {
     return;
   }
-  var busy = false;
-  var again = false;
+  var eventsUrl = root.getAttribute("data-inbox-events");
+  var needsUrl = root.getAttribute("data-inbox-needs");
+  var listUrl = root.getAttribute("data-inbox-list");
+  var badge = document.getElementById("needs-human-count");
+  var optIn = document.getElementById("notify-optin");
+  var notifyState = document.getElementById("notify-state");
+  var baseTitle = document.title;
+
+  // `run` at most once at a time; asked again meanwhile, once more after.
+  function coalesced(run) {
+    var busy = false;
+    var again = false;
+    function go() {
+      if (busy) {
+        again = true;
+        return;
+      }
+      busy = true;
+      run()
+        .catch(function () {})
+        .then(function () {
+          busy = false;
+          if (again) {
+            again = false;
+            go();
+          }
+        });
+    }
+    return go;
+  }
+
+  function fetched(url, read) {
+    return fetch(url, { credentials: "same-origin" }).then(function (response) {
+      if (!response.ok) {
+        throw new Error("HTTP " + response.status);
+      }
+      return read(response);
+    });
+  }
 
   function swap(text) {
     var fresh = new DOMParser().parseFromString(text, "text/html");
@@ -25,44 +77,114 @@
     document.documentElement.setAttribute("data-refreshed", String(Date.now()));
   }
 
-  function refresh() {
-    if (busy) {
-      again = true;
-      return;
+  var refresh = coalesced(function () {
+    return fetched(window.location.href, function (r) { return r.text(); }).then(swap);
+  });
+
+  // ---- chats needing a person: count, title, notifications ----
+
+  // The ids of the chats needing a person at the last read; null before
+  // the first (what already waits when the page opens is no news).
+  var waiting = null;
+
+  function showNeeds(page) {
+    var items = (page && page.items) || [];
+    var count = items.length;
+    var label = String(count) + (page.next_cursor ? "+" : "");
+    document.title = count ? "(" + label + ") " + baseTitle : baseTitle;
+    if (badge) {
+      badge.textContent = label + (label === "1" ? " chat needs a person" : " chats need a person");
+      badge.hidden = count === 0;
     }
-    busy = true;
-    fetch(window.location.href, { credentials: "same-origin" })
-      .then(function (response) {
-        if (!response.ok) {
-          throw new Error("HTTP " + response.status);
-        }
-        return response.text();
-      })
-      .then(swap)
-      .catch(function () {})
-      .then(function () {
-        busy = false;
-        if (again) {
-          again = false;
-          refresh();
-        }
-      });
+    var now = {};
+    items.forEach(function (chat) {
+      now[chat.id] = true;
+      if (waiting && !waiting[chat.id]) {
+        notify(chat);
+      }
+    });
+    waiting = now;
+    root.setAttribute("data-needs-human", label);
   }
 
+  var readNeeds = coalesced(function () {
+    return fetched(needsUrl, function (r) { return r.json(); }).then(showNeeds);
+  });
+
+  function notify(chat) {
+    var Notice = window.Notification;
+    if (!Notice || Notice.permission !== "granted") {
+      return;
+    }
+    if (!document.hidden && document.hasFocus()) {
+      return;
+    }
+    try {
+      var notice = new Notice("A chat needs a person", {
+        body: (chat.contact_name || chat.chat) + ": " + chat.preview,
+        tag: "flowhq-needs-human-" + chat.id,
+      });
+      notice.onclick = function () {
+        window.focus();
+        window.location.href = listUrl + "/" + encodeURIComponent(chat.id);
+      };
+    } catch (e) {
+      // Some mobile browsers only notify from a service worker: the badge
+      // and the title still tell.
+    }
+  }
+
+  function showOptIn() {
+    var Notice = window.Notification;
+    if (!optIn || !notifyState) {
+      return;
+    }
+    var permission = Notice ? Notice.permission : "unsupported";
+    optIn.hidden = permission !== "default";
+    notifyState.hidden = permission === "default";
+    notifyState.textContent =
+      permission === "granted"
+        ? "Browser notifications are on."
+        : permission === "denied"
+          ? "Browser notifications are blocked for this site (the browser's site settings can allow them)."
+          : "This browser cannot show notifications.";
+  }
+
+  if (optIn) {
+    optIn.addEventListener("click", function () {
+      var Notice = window.Notification;
+      if (!Notice) {
+        return;
+      }
+      // Older Safari takes a callback and returns nothing.
+      var asked = Notice.requestPermission(showOptIn);
+      if (asked && asked.then) {
+        asked.then(showOptIn, showOptIn);
+      }
+    });
+  }
+  showOptIn();
+  readNeeds();
+
   if (window.EventSource) {
-    var events = new EventSource("/api/portal/events");
-    events.addEventListener("changed", refresh);
+    var events = new EventSource(eventsUrl);
+    events.addEventListener("changed", function () {
+      refresh();
+      readNeeds();
+    });
     // What changed between the page's render (or the last stream) and
     // this stream's start was told to nobody: catch up once per open.
     events.addEventListener("open", function () {
       document.documentElement.setAttribute("data-live-stream", "open");
       refresh();
+      readNeeds();
     });
     return;
   }
   window.setInterval(function () {
     if (!document.hidden) {
       refresh();
+      readNeeds();
     }
   }, 10000);
 })();

@@ -274,6 +274,27 @@ pub struct Person {
     pub name: String,
 }
 
+impl Person {
+    /// A platform admin working a tenant's inbox: the thread names them as
+    /// an admin ("ops (admin)"), so the tenant's people see it was none of
+    /// them; the audit row has the admin as its actor.
+    pub fn admin(username: &str) -> Self {
+        Self {
+            actor: Actor::Admin(username.to_owned()),
+            name: format!("{username} (admin)"),
+        }
+    }
+}
+
+/// Who opens a thread. The unread count is for the tenant's people: one of
+/// them opening the thread has read it; a platform admin looking in (to
+/// help, to check a complaint) must not hide a new message from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    TenantPerson,
+    Admin,
+}
+
 /// The tenant's conversations, most recent activity first.
 pub async fn list(
     db: &DatabaseConnection,
@@ -361,15 +382,17 @@ pub async fn messages(
 }
 
 /// A conversation as a person opens it: its latest messages, its mode
-/// switches, whether a reply can go out; opening it clears its unread count.
+/// switches, whether a reply can go out; when one of the tenant's people
+/// opens it, that clears its unread count (not when an admin does).
 pub async fn open(
     db: &DatabaseConnection,
     bots: &dyn BotControl,
     tenant: TenantId,
     id: ConversationId,
+    reader: Reader,
 ) -> Result<Thread, AppError> {
     let mut row = find(db, tenant, id).await?;
-    if row.unread != 0 {
+    if reader == Reader::TenantPerson && row.unread != 0 {
         conversation::Entity::update_many()
             .col_expr(conversation::Column::Unread, Expr::value(0))
             .filter(conversation::Column::Id.eq(row.id))

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod components;
 pub mod error;
 pub mod home;
+pub mod inbox;
 pub mod layout;
 pub mod portal;
 pub mod transport;

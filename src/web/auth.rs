@@ -422,6 +422,42 @@ impl FromRequest for ApiAdmin {
     }
 }
 
+/// An admin reading `/api/admin` JSON: with `Authorization` (an API token
+/// or Basic, as `ApiAdmin`), or from a console page with the admin's
+/// session cookie (the inbox's script reads the conversations this way).
+/// Only for GET routes: a cookie alone never authorises a write to
+/// `/api/admin` (the console's writes are forms with a CSRF token).
+pub struct AdminReader {
+    pub username: String,
+}
+
+impl FromRequest for AdminReader {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session_cookie =
+            state(req).is_ok_and(|state| req.cookie(cookie_name(&state, ADMIN_COOKIE)).is_some());
+        // Without a session cookie the API's own answer (401 with
+        // `WWW-Authenticate`) is the right one.
+        if req.headers().contains_key(header::AUTHORIZATION) || !session_cookie {
+            let api = ApiAdmin::from_request(req, payload);
+            return Box::pin(async move {
+                api.await.map(|ApiAdmin(admin)| AdminReader {
+                    username: admin.username,
+                })
+            });
+        }
+        let req = req.clone();
+        Box::pin(async move {
+            let session = load_admin(req, sessions::Access::Background).await?;
+            Ok(AdminReader {
+                username: session.admin.username,
+            })
+        })
+    }
+}
+
 /// A state-changing request a browser sent from another site. Browsers
 /// cache Basic credentials and replay them cross-site; scripts (curl, CI)
 /// send no Origin and are unaffected. Bearer tokens are never replayed.

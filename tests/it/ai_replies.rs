@@ -188,6 +188,13 @@ async fn the_running_bot_answers_with_ai_records_it_and_hands_off_when_the_model
         held["ai"]["note"].as_str().unwrap().contains("17"),
         "{held}"
     );
+    // The inbox thread marks the AI's reply and says why one was held back.
+    let (_, list) = json_of(browser.get("/api/portal/conversations").await).await;
+    let page = browser
+        .page(&format!("/portal/inbox/{}", list["items"][0]["id"]))
+        .await;
+    assert!(page.contains("badge-ai"), "{page}");
+    assert!(page.contains("it named 17"), "{page}");
     // The model saw the conversation so far.
     let requests = model.requests().await;
     let last = requests.last().unwrap();

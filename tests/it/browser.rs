@@ -402,6 +402,15 @@ async fn pages_run_without_a_content_security_policy_violation() {
             "document.getElementById('recent-messages').innerText.includes('And vouchers?')",
         )
         .await;
+    // The tenant's inbox in the console: its stream open, the script's
+    // JSON read (the count of chats needing a person).
+    visit(
+        &chromium,
+        &format!("/admin/tenants/{id}/inbox"),
+        "document.documentElement.getAttribute('data-live-stream') === 'open' \
+         && document.getElementById('inbox-live').hasAttribute('data-needs-human')",
+    )
+    .await;
 
     // Last, an inline script the policy must refuse: the browser reports it
     // after everything above (so the log is complete up to here), and it
@@ -583,4 +592,185 @@ async fn outbox_to(app: &crate::helpers::TestApp, id: uuid::Uuid, to: &str) -> u
     outbox
         .as_array()
         .map_or(0, |all| all.iter().filter(|m| m["to"] == to).count())
+}
+
+/// What the inbox test puts in place of the browser's notifications (a
+/// headless browser shows none): `window.Notification` records what it is
+/// asked to show in `__notifications`, starts with the permission not yet
+/// asked (`default`) and grants it when asked (`__permissionAsked` counts).
+/// `__away = true` is the person looking elsewhere: the tab hidden, the
+/// window without focus.
+const NOTIFICATION_STUB: &str = r#"(function () {
+  var permission = "default";
+  window.__notifications = [];
+  window.__permissionAsked = 0;
+  window.__away = false;
+  function Recorded(title, options) {
+    options = options || {};
+    window.__notifications.push({ title: title, body: options.body || "", tag: options.tag || "" });
+  }
+  Object.defineProperty(Recorded, "permission", { get: function () { return permission; } });
+  Recorded.requestPermission = function () {
+    window.__permissionAsked += 1;
+    permission = "granted";
+    return Promise.resolve(permission);
+  };
+  window.Notification = Recorded;
+  Object.defineProperty(Document.prototype, "hidden", {
+    configurable: true,
+    get: function () { return window.__away; },
+  });
+  Document.prototype.hasFocus = function () { return !window.__away; };
+})();"#;
+
+/// An admin's inbox of one tenant, left open: customers' messages arrive
+/// without a reload, the count of chats needing a person is in the badge
+/// and the tab's title, and a chat that starts needing a person raises a
+/// browser notification only once the admin opted in, and only while they
+/// look elsewhere. The notifications are `NOTIFICATION_STUB`'s, installed
+/// before the page's scripts run.
+#[tokio::test]
+async fn an_admins_inbox_updates_live_and_notifies_when_a_chat_starts_needing_a_person() {
+    let app = spawn_app().await;
+    let Some(chromium) = Chromium::launch(&app).await else {
+        return;
+    };
+    chromium.before_each_page(NOTIFICATION_STUB).await;
+    let id = approved_tenant(&app, 23).await;
+    start_and_link(&app, id).await;
+    chromium.sign_in_admin(&app).await;
+    chromium.goto(&format!("/admin/tenants/{id}")).await;
+    chromium.click("#tenant-inbox").await;
+    chromium
+        .wait_until(
+            "the tenant's inbox with its event stream open",
+            &format!(
+                "location.pathname === '/admin/tenants/{id}/inbox' \
+                 && document.documentElement.getAttribute('data-live-stream') === 'open' \
+                 && document.getElementById('inbox-live').getAttribute('data-needs-human') === '0'"
+            ),
+        )
+        .await;
+    assert_eq!(
+        chromium
+            .js("return !document.getElementById('notify-optin').hidden \
+                 && window.__permissionAsked === 0 && document.getElementById('needs-human-count').hidden;")
+            .await,
+        true,
+        "the opt-in offered, the permission not asked, no count shown"
+    );
+    chromium.mark_page().await;
+
+    // A customer writes: the list shows it without a reload.
+    customer_writes(
+        &app,
+        id,
+        "+4917600000231",
+        "Do you sell gift cards?",
+        "an-1",
+    )
+    .await;
+    chromium
+        .wait_until(
+            "the customer's message in the list",
+            "document.getElementById('inbox-list').innerText.includes('+4917600000231')",
+        )
+        .await;
+    // They ask for a person: the count, in the badge and the title; no
+    // notification, as nobody allowed one.
+    customer_writes(
+        &app,
+        id,
+        "+4917600000231",
+        "I want to talk to a human",
+        "an-2",
+    )
+    .await;
+    chromium
+        .wait_until(
+            "one chat needing a person, in the badge and the title",
+            "document.getElementById('inbox-live').getAttribute('data-needs-human') === '1' \
+             && document.title.startsWith('(1) ') \
+             && document.getElementById('needs-human-count').innerText === '1 chat needs a person' \
+             && document.querySelector('#inbox-list .conversation.needs-human') !== null",
+        )
+        .await;
+    assert_eq!(
+        chromium.js("return window.__notifications.length;").await,
+        0,
+        "a notification without permission"
+    );
+
+    // The admin opts in: asked once, on the click.
+    chromium.click("#notify-optin").await;
+    chromium
+        .wait_until(
+            "notifications on",
+            "Notification.permission === 'granted' \
+             && document.getElementById('notify-optin').hidden \
+             && document.getElementById('notify-state').innerText.includes('notifications are on')",
+        )
+        .await;
+    assert_eq!(chromium.js("return window.__permissionAsked;").await, 1);
+
+    // Looking at the page: the badge says it, no popup over it.
+    customer_writes(
+        &app,
+        id,
+        "+4917600000232",
+        "I want to talk to a human",
+        "an-3",
+    )
+    .await;
+    chromium
+        .wait_until(
+            "two chats needing a person",
+            "document.getElementById('inbox-live').getAttribute('data-needs-human') === '2' \
+             && document.title.startsWith('(2) ')",
+        )
+        .await;
+    assert_eq!(
+        chromium.js("return window.__notifications.length;").await,
+        0,
+        "a popup while the admin looks at the page"
+    );
+
+    // Looking elsewhere: the next chat needing a person is a notification.
+    chromium.js("window.__away = true; return null;").await;
+    customer_writes(
+        &app,
+        id,
+        "+4917600000233",
+        "I want to talk to a human",
+        "an-4",
+    )
+    .await;
+    let notified = chromium
+        .wait_until(
+            "a notification",
+            "window.__notifications.length > 0 && window.__notifications",
+        )
+        .await;
+    let notified = notified.as_array().unwrap();
+    assert_eq!(notified.len(), 1, "one notification per chat: {notified:?}");
+    assert_eq!(notified[0]["title"], "A chat needs a person");
+    assert!(
+        notified[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("+4917600000233"),
+        "{notified:?}"
+    );
+    chromium
+        .wait_until(
+            "three chats needing a person",
+            "document.getElementById('inbox-live').getAttribute('data-needs-human') === '3' \
+             && document.title.startsWith('(3) ')",
+        )
+        .await;
+    assert_eq!(
+        chromium.js(&format!("return {SAME_LOAD};")).await,
+        true,
+        "all of it without reloading the page"
+    );
 }

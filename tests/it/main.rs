@@ -11,6 +11,7 @@ mod admin_audit;
 mod admin_auth;
 mod admin_bots;
 mod admin_cli;
+mod admin_inbox;
 mod admin_lifecycle;
 mod admin_setup_requests;
 mod admin_tenants;

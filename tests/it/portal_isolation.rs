@@ -437,3 +437,185 @@ async fn an_owner_cannot_change_another_tenant_whatever_ids_they_send() {
     let (_, a_me) = json_of(a.browser.get("/api/portal/me").await).await;
     assert_eq!(a_me["tenant"]["id"], a_id);
 }
+
+// ---- the admin console's inbox of one tenant ----
+
+/// Every route of the console's inbox of `tenant` that names the
+/// conversation `cid`: the pages and their forms, and the JSON the page's
+/// script reads.
+fn admin_inbox_routes(tenant: Uuid, cid: &Value) -> Vec<(Method, String)> {
+    let inbox = format!("/admin/tenants/{tenant}/inbox");
+    let json = format!("/api/admin/tenants/{tenant}/conversations");
+    vec![
+        (Method::GET, format!("{inbox}/{cid}")),
+        (Method::POST, format!("{inbox}/{cid}/reply")),
+        (Method::POST, format!("{inbox}/{cid}/take-over")),
+        (Method::POST, format!("{inbox}/{cid}/hand-back")),
+        (Method::GET, format!("{json}/{cid}")),
+        (Method::GET, format!("{json}/{cid}/messages")),
+    ]
+}
+
+/// The routes of the console's inbox of `tenant` that name no conversation.
+fn admin_inbox_tenant_routes(tenant: Uuid) -> Vec<(Method, String)> {
+    vec![
+        (Method::GET, format!("/admin/tenants/{tenant}/inbox")),
+        (Method::GET, format!("/api/admin/tenants/{tenant}/events")),
+        (
+            Method::GET,
+            format!("/api/admin/tenants/{tenant}/conversations"),
+        ),
+    ]
+}
+
+/// A request as the console's pages make it: GETs, and POSTs of a form
+/// with `csrf_token` and a reply's text.
+async fn console_request(
+    browser: &Browser,
+    method: &Method,
+    path: &str,
+    csrf: &str,
+) -> (StatusCode, String, Option<String>) {
+    let response = if *method == Method::GET {
+        browser.get(path).await
+    } else {
+        browser
+            .post_form(path, &[("csrf_token", csrf), ("text", "leak?")])
+            .await
+    };
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_owned());
+    // An event stream that opened would never end: its head is enough.
+    let body = if status == StatusCode::OK && path.ends_with("/events") {
+        String::new()
+    } else {
+        response.text().await.unwrap()
+    };
+    (status, body, location)
+}
+
+/// A's conversation as it stands: its mode and how many messages it has.
+async fn conversation_state(app: &TestApp, tenant: Uuid, cid: &Value) -> (Value, usize) {
+    let base = format!("/api/admin/tenants/{tenant}/conversations/{cid}");
+    let (status, conversation) = app.api_get(&base).await;
+    assert_eq!(status, StatusCode::OK, "{conversation}");
+    let (_, messages) = app.api_get(&format!("{base}/messages")).await;
+    (
+        conversation["mode"].clone(),
+        messages["items"].as_array().map_or(0, Vec::len),
+    )
+}
+
+/// A customer of `tenant` writes; the id of their conversation once listed.
+async fn a_conversation(app: &TestApp, tenant: Uuid) -> Value {
+    crate::bots::customer_writes(app, tenant, A_CUSTOMER, A_MESSAGE, "wamid.alpha-9").await;
+    let cid = eventually("the conversation", || async {
+        let (_, body) = app
+            .api_get(&format!("/api/admin/tenants/{tenant}/conversations"))
+            .await;
+        body["items"].as_array()?.first().map(|c| c["id"].clone())
+    })
+    .await;
+    crate::inbox::messages_when(app, tenant, &cid, "the customer answered", |m| {
+        crate::inbox::settled(m, 1)
+    })
+    .await;
+    cid
+}
+
+#[tokio::test]
+async fn the_console_inbox_under_one_tenant_s_id_never_reaches_another_tenant_s_chat() {
+    let app = crate::helpers::spawn_app().await;
+    let a = crate::bots::linked_tenant(&app, 61).await;
+    let b = crate::bots::approved_tenant(&app, 62).await;
+    let cid = a_conversation(&app, a).await;
+    let before = conversation_state(&app, a, &cid).await;
+    let admin = app.signed_in_browser().await;
+    let csrf = admin.csrf().await;
+
+    // A's conversation under B's id: not found on every route, nothing shown.
+    for (method, path) in admin_inbox_routes(b, &cid) {
+        let (status, body, _) = console_request(&admin, &method, &path, &csrf).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+        assert!(
+            !body.contains(A_CUSTOMER),
+            "{method} {path} shows A's customer"
+        );
+        assert!(
+            !body.contains(A_MESSAGE),
+            "{method} {path} shows A's message"
+        );
+    }
+    // B's own inbox and stream: B's, without A's chat.
+    for (method, path) in admin_inbox_tenant_routes(b) {
+        let (status, body, _) = console_request(&admin, &method, &path, &csrf).await;
+        assert_eq!(status, StatusCode::OK, "{method} {path}: {body}");
+        assert!(
+            !body.contains(A_CUSTOMER),
+            "{method} {path} shows A's customer"
+        );
+    }
+    // A tenant that does not exist: every route is a 404.
+    let unknown = Uuid::new_v4();
+    let mut routes = admin_inbox_routes(unknown, &cid);
+    routes.extend(admin_inbox_tenant_routes(unknown));
+    for (method, path) in routes {
+        let (status, body, _) = console_request(&admin, &method, &path, &csrf).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+    }
+    assert_eq!(
+        conversation_state(&app, a, &cid).await,
+        before,
+        "A's chat is untouched"
+    );
+    // The same routes under A's id work: the 404s are isolation, not breakage.
+    let page = admin.page(&format!("/admin/tenants/{a}/inbox/{cid}")).await;
+    assert!(page.contains(A_MESSAGE), "{page}");
+}
+
+#[tokio::test]
+async fn a_portal_session_gets_no_console_inbox_not_even_of_its_own_tenant() {
+    let app = crate::helpers::spawn_app().await;
+    let (owner, user) = app.owner_browser(A_EMAIL).await;
+    let tenant: Uuid = user.tenant_id.into();
+    crate::bots::approve_always_open(&app, tenant).await;
+    crate::bots::start_and_link(&app, tenant).await;
+    let cid = a_conversation(&app, tenant).await;
+    let before = conversation_state(&app, tenant, &cid).await;
+    let csrf = owner.portal_csrf().await;
+
+    let mut routes = admin_inbox_routes(tenant, &cid);
+    routes.extend(admin_inbox_tenant_routes(tenant));
+    for (method, path) in routes {
+        let (status, body, location) = console_request(&owner, &method, &path, &csrf).await;
+        if path.starts_with("/api/") {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
+        } else {
+            assert_eq!(status, StatusCode::SEE_OTHER, "{method} {path}: {body}");
+            let location = location.unwrap_or_default();
+            assert!(
+                location.starts_with("/admin/login"),
+                "{method} {path} → {location}"
+            );
+        }
+        assert!(
+            !body.contains(A_CUSTOMER),
+            "{method} {path} shows the customer"
+        );
+        assert!(
+            !body.contains(A_MESSAGE),
+            "{method} {path} shows the message"
+        );
+    }
+    assert_eq!(
+        conversation_state(&app, tenant, &cid).await,
+        before,
+        "the chat is untouched"
+    );
+    // The owner's own inbox has it: the refusals are about the console.
+    let page = owner.page(&format!("/portal/inbox/{cid}")).await;
+    assert!(page.contains(A_MESSAGE), "{page}");
+}

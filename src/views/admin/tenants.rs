@@ -427,6 +427,7 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
                     }
                 }
                 div.actions {
+                    a.button.secondary #tenant-inbox href=(AdminUrl::TenantInbox(tenant.id)) { "Inbox" }
                     @if actions.contains(&LifecycleAction::Pause) {
                         (components::action_button(
                             &AdminUrl::TenantAction(tenant.id, "pause").to_string(),

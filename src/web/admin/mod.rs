@@ -8,6 +8,7 @@
 mod audit;
 mod bots;
 mod dashboard;
+mod inbox;
 mod login;
 mod plans;
 mod setup_requests;
@@ -52,6 +53,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/admin/tenants/{id}/approve").post(bots::approve))
     .service(web::resource("/admin/tenants/{id}/bot/{action}").post(bots::command))
     .service(web::resource("/admin/tenants/{id}/live").get(bots::live))
+    .service(web::resource("/admin/tenants/{id}/inbox").get(inbox::list))
+    .service(web::resource("/admin/tenants/{id}/inbox/{cid}").get(inbox::thread))
+    .service(web::resource("/admin/tenants/{id}/inbox/{cid}/reply").post(inbox::reply))
+    .service(web::resource("/admin/tenants/{id}/inbox/{cid}/take-over").post(inbox::take_over))
+    .service(web::resource("/admin/tenants/{id}/inbox/{cid}/hand-back").post(inbox::hand_back))
     .service(web::resource("/admin/tenants/{id}/sandbox/scan").post(bots::scan))
     .service(web::resource("/admin/tenants/{id}/sandbox/inbound").post(bots::inbound))
     .service(web::resource("/admin/tenants/{id}/transport").post(transport::set))

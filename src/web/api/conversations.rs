@@ -1,7 +1,9 @@
 //! The inbox's JSON: the same shapes under `/api/portal/conversations…`
 //! (the session's tenant) and `/api/admin/tenants/{id}/conversations…` (any
 //! tenant, for admins). A conversation of another tenant is a 404
-//! `conversation_not_found`: the tenant always scopes the lookup.
+//! `conversation_not_found`: the tenant always scopes the lookup. The
+//! admin GETs also take the console's session cookie (the inbox page's
+//! script reads them); the admin writes take only `Authorization`.
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -15,7 +17,7 @@ use crate::live::Change;
 use crate::services::inbox::{self, InboxQuery, Person};
 use crate::services::{sessions, tenants};
 use crate::state::AppState;
-use crate::web::auth::{ApiAdmin, PortalPoll, PortalSession};
+use crate::web::auth::{AdminPoll, AdminReader, ApiAdmin, PortalPoll, PortalSession};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/portal/events").route(web::get().to(portal_events)))
@@ -34,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/portal/conversations/{cid}/hand-back")
                 .route(web::post().to(portal_hand_back)),
         )
+        .service(resource("/admin/tenants/{id}/events").route(web::get().to(admin_events)))
         .service(resource("/admin/tenants/{id}/conversations").route(web::get().to(admin_list)))
         .service(
             resource("/admin/tenants/{id}/conversations/{cid}").route(web::get().to(admin_get)),
@@ -69,10 +72,7 @@ struct MessagesQuery {
 }
 
 fn admin_person(admin: &ApiAdmin) -> Person {
-    Person {
-        actor: admin.actor(),
-        name: format!("{} (admin)", admin.0.username),
-    }
+    Person::admin(&admin.0.username)
 }
 
 fn json(body: impl serde::Serialize) -> HttpResponse {
@@ -93,18 +93,37 @@ const STREAM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300)
 /// and out, statuses, handoffs). Events carry no data: the page reads
 /// again what it shows. The stream ends as soon as its session does: it
 /// checks when the tenant's sessions change (a teammate removed) and at
-/// every keep-alive. Hand-written rather than actix-web-lab's `sse`: one
-/// event type and a keep-alive are a dozen lines over actix's own
-/// streaming body, not worth a dependency in a 90-minute CI budget.
+/// every keep-alive.
 async fn portal_events(
     state: web::Data<AppState>,
     PortalPoll(session): PortalPoll,
 ) -> HttpResponse {
+    event_stream(&state, session.tenant_id(), session.session.id.clone())
+}
+
+/// `GET /api/admin/tenants/{id}/events`: the same stream of one tenant for
+/// an admin's inbox page, on the admin's session cookie (a console page's
+/// `EventSource` sends no `Authorization`); it ends when that session does.
+/// An unknown tenant is a 404.
+async fn admin_events(
+    state: web::Data<AppState>,
+    AdminPoll(session): AdminPoll,
+    id: web::Path<TenantId>,
+) -> Result<HttpResponse, AppError> {
+    let tenant = admin_tenant(&state, *id).await?;
+    Ok(event_stream(&state, tenant, session.session.id.clone()))
+}
+
+/// The event stream of `tenant` for the page of session `session_id`.
+/// Hand-written rather than actix-web-lab's `sse`: one event type and a
+/// keep-alive are a dozen lines over actix's own streaming body, not worth
+/// a dependency in a 90-minute CI budget.
+fn event_stream(state: &AppState, tenant: TenantId, session_id: String) -> HttpResponse {
     use tokio::sync::broadcast::error::RecvError;
-    let events = state.live.subscribe(session.tenant_id());
+    let events = state.live.subscribe(tenant);
     let opening = web::Bytes::from_static(b"retry: 3000\n: connected\n\n");
     let ends = tokio::time::Instant::now() + STREAM_LIFETIME;
-    let watch = (state.db.clone(), session.session.id.clone());
+    let watch = (state.db.clone(), session_id);
     let stream = futures_util::stream::unfold(
         (events, Some(opening), watch),
         move |(mut events, opening, watch)| async move {
@@ -253,7 +272,7 @@ async fn admin_tenant(state: &AppState, id: TenantId) -> Result<TenantId, AppErr
 }
 
 async fn admin_list(
-    _admin: ApiAdmin,
+    _admin: AdminReader,
     state: web::Data<AppState>,
     id: web::Path<TenantId>,
     query: web::Query<InboxQuery>,
@@ -263,7 +282,7 @@ async fn admin_list(
 }
 
 async fn admin_get(
-    _admin: ApiAdmin,
+    _admin: AdminReader,
     state: web::Data<AppState>,
     path: web::Path<(TenantId, ConversationId)>,
 ) -> Result<HttpResponse, AppError> {
@@ -273,7 +292,7 @@ async fn admin_get(
 }
 
 async fn admin_messages(
-    _admin: ApiAdmin,
+    _admin: AdminReader,
     state: web::Data<AppState>,
     path: web::Path<(TenantId, ConversationId)>,
     query: web::Query<MessagesQuery>,

@@ -11,14 +11,15 @@ use serde::Deserialize;
 use super::{chrome, flash_redirect, html};
 use crate::domain::ids::ConversationId;
 use crate::error::{AppError, ErrorCode};
-use crate::services::inbox::{self, InboxQuery, Person};
+use crate::services::inbox::{self, InboxQuery, Person, Reader};
 use crate::services::portal::{self, plain_message_error};
 use crate::services::sessions::Flash;
 use crate::state::AppState;
-use crate::urls::PortalUrl;
+use crate::urls::{InboxUrls, PortalUrl};
 use crate::views::components::Zone;
+use crate::views::inbox::ListView;
 use crate::views::layout::PortalSection;
-use crate::views::portal::inbox::{self as view, ListView};
+use crate::views::portal::inbox as view;
 use crate::web::auth::{AnyForm, CsrfForm, PortalSession};
 
 pub async fn list(
@@ -32,6 +33,7 @@ pub async fn list(
         portal::settings(&state.db, tenant),
     )?;
     let list = ListView {
+        urls: InboxUrls::Portal,
         page: &page,
         filter: query.filter,
         q: query.q.as_deref().unwrap_or_default(),
@@ -51,7 +53,13 @@ pub async fn thread(
 ) -> Result<HttpResponse, AppError> {
     let tenant = session.tenant_id();
     let (mut thread, settings) = tokio::try_join!(
-        inbox::open(&state.db, state.bots.as_ref(), tenant, *cid),
+        inbox::open(
+            &state.db,
+            state.bots.as_ref(),
+            tenant,
+            *cid,
+            Reader::TenantPerson
+        ),
         portal::settings(&state.db, tenant),
     )?;
     for message in &mut thread.messages.items {
@@ -148,15 +156,16 @@ pub fn person(session: &PortalSession) -> Person {
     }
 }
 
-/// A reply refused for a reason the person can act on.
-fn refusal(err: &AppError) -> bool {
+/// A reply refused for a reason the person can act on (the admin
+/// console's inbox words it the same way).
+pub(crate) fn refusal(err: &AppError) -> bool {
     matches!(
         err.code(),
         ErrorCode::BotNotRunning | ErrorCode::OutsideWindow | ErrorCode::ValidationFailed
     )
 }
 
-fn refusal_text(err: &AppError) -> String {
+pub(crate) fn refusal_text(err: &AppError) -> String {
     match err.fields().get("text") {
         Some(problem) => format!("Your reply {problem}."),
         None => err.message().to_owned(),

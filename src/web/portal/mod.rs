@@ -15,6 +15,7 @@ mod transport;
 mod webhooks;
 
 pub use inbox::person;
+pub(crate) use inbox::{refusal, refusal_text};
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};

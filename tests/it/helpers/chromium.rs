@@ -494,3 +494,47 @@ fn delete_session(port: u16, session: &str) -> std::io::Result<()> {
         ))),
     }
 }
+
+/// chromedriver's door to the DevTools protocol
+/// (`POST /session/{id}/goog/cdp/execute`): one CDP command and its answer.
+#[derive(Debug)]
+struct DevTools {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (reqwest::Method, Option<String>) {
+        (
+            reqwest::Method::POST,
+            Some(json!({ "cmd": self.cmd, "params": self.params }).to_string()),
+        )
+    }
+}
+
+impl Chromium {
+    /// Runs `source` in every page this browser loads from now on, before
+    /// the page's own scripts (CDP `Page.addScriptToEvaluateOnNewDocument`):
+    /// to stand in for what a headless browser cannot show, such as a
+    /// system notification.
+    pub async fn before_each_page(&self, source: &str) {
+        self.client
+            .issue_cmd(DevTools {
+                cmd: "Page.addScriptToEvaluateOnNewDocument",
+                params: json!({ "source": source }),
+            })
+            .await
+            .unwrap_or_else(|err| panic!("adding a script to every page: {err}"));
+    }
+}

@@ -21,7 +21,9 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use super::notifications::notices;
 use super::plans::{self, Plan};
+use super::webhooks::events::{EventType, NewEvent, UsageQuotaReachedV1};
 use crate::domain::ids::TenantId;
 use crate::error::AppError;
 
@@ -81,6 +83,7 @@ pub async fn add(
         api_sends: Set(c.api_sends),
         ai_tokens: Set(c.ai_tokens),
         warned_at: Set(None),
+        quota_reached_at: Set(None),
     });
     use usage_month::Column as M;
     let mut upsert = usage_month::Entity::insert_many(months)
@@ -99,8 +102,10 @@ pub async fn add(
         M::BotReplies,
         M::HumanReplies,
         M::ApiSends,
+        M::WarnedAt,
+        M::QuotaReachedAt,
     ]));
-    let totals = conn
+    let returned = conn
         .query_all_raw(conn.get_database_backend().build(&upsert))
         .await?
         .into_iter()
@@ -109,9 +114,33 @@ pub async fn add(
             let sum = row.try_get::<i64>("", "bot_replies")?
                 + row.try_get::<i64>("", "human_replies")?
                 + row.try_get::<i64>("", "api_sends")?;
-            Ok((TenantId::from(tenant), sum))
+            let warned = row
+                .try_get::<Option<DateTime<Utc>>>("", "warned_at")?
+                .is_some();
+            let reached = row
+                .try_get::<Option<DateTime<Utc>>>("", "quota_reached_at")?
+                .is_some();
+            Ok((TenantId::from(tenant), sum, warned, reached))
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
+    // Only what went out moves a tenant towards its limit.
+    let sent: Vec<Month> = returned
+        .iter()
+        .filter(|(tenant, _, warned, reached)| {
+            !(*warned && *reached) && counts.iter().any(|(t, c)| *t == tenant && c.outbound() > 0)
+        })
+        .map(|&(tenant, used, warned, reached)| Month {
+            tenant,
+            used,
+            warned,
+            reached,
+        })
+        .collect();
+    record_notices(conn, at, &month, &sent).await?;
+    let totals = returned
+        .into_iter()
+        .map(|(tenant, used, _, _)| (tenant, used))
+        .collect();
     let days = counts.iter().map(|(tenant, c)| usage_day::ActiveModel {
         tenant_id: Set((**tenant).into()),
         day: Set(day.clone()),
@@ -129,6 +158,143 @@ pub async fn add(
         .exec_without_returning(conn)
         .await?;
     Ok(totals)
+}
+
+/// The share of the month's messages at which the owner is warned.
+pub const WARNING_PERCENT: i64 = 80;
+
+/// What a tenant's month calls for now, once a month each: the 80 %
+/// warning (`warned_at`) and the quota reached (`quota_reached_at`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoticesDue {
+    /// Set `warned_at` now.
+    pub mark_warned: bool,
+    /// Email the 80 % warning (not when the limit is reached at once: the
+    /// quota notice says more).
+    pub email_warning: bool,
+    /// Set `quota_reached_at` now: `usage.quota_reached` and its email.
+    pub quota_reached: bool,
+}
+
+/// The once-a-month decision for a month with `used` messages against
+/// `limit` (`None`: unlimited), given which marks this month already has.
+pub fn notices_due(used: i64, limit: Option<i64>, warned: bool, reached: bool) -> NoticesDue {
+    let Some(limit) = limit else {
+        return NoticesDue::default();
+    };
+    let over_warning = used.saturating_mul(100) >= limit.saturating_mul(WARNING_PERCENT);
+    let quota_reached = !reached && used >= limit;
+    let mark_warned = !warned && (over_warning || quota_reached);
+    NoticesDue {
+        mark_warned,
+        email_warning: mark_warned && !quota_reached && !reached,
+        quota_reached,
+    }
+}
+
+/// A tenant's month after a batch, with the marks it has.
+#[derive(Debug, Clone, Copy)]
+struct Month {
+    tenant: TenantId,
+    used: i64,
+    warned: bool,
+    reached: bool,
+}
+
+/// Sets this month's marks that became due, each by one conditional UPDATE
+/// (`… IS NULL`): of concurrent writers exactly one sets a mark, and only
+/// that one queues its notice and its `usage.quota_reached` event, in the
+/// caller's transaction. Answers the webhook deliveries queued.
+async fn record_notices(
+    conn: &impl ConnectionTrait,
+    at: DateTime<Utc>,
+    month: &str,
+    months: &[Month],
+) -> Result<u64, DbErr> {
+    if months.is_empty() {
+        return Ok(0);
+    }
+    use sea_orm::{JoinType, RelationTrait};
+    let limits: BTreeMap<TenantId, Option<i64>> = tenant::Entity::find()
+        .select_only()
+        .column(tenant::Column::Id)
+        .column(entity::plan::Column::MonthlyMessages)
+        .join(JoinType::InnerJoin, tenant::Relation::Plan.def())
+        .filter(tenant::Column::Id.is_in(months.iter().map(|m| m.tenant)))
+        .into_tuple::<(TenantId, Option<i64>)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let mut events = Vec::new();
+    for m in months {
+        let limit = limits.get(&m.tenant).copied().flatten();
+        let due = notices_due(m.used, limit, m.warned, m.reached);
+        let Some(limit) = limit else { continue };
+        use notices::{NoticeKind, queue};
+        use usage_month::Column as M;
+        let this = |update: sea_orm::UpdateMany<usage_month::Entity>| {
+            update
+                .filter(M::TenantId.eq(m.tenant))
+                .filter(M::Month.eq(month))
+        };
+        if due.quota_reached {
+            let won = this(usage_month::Entity::update_many())
+                .col_expr(M::QuotaReachedAt, Expr::value(at))
+                .col_expr(
+                    M::WarnedAt,
+                    Expr::from(sea_orm::sea_query::Func::coalesce([
+                        Expr::col(M::WarnedAt),
+                        Expr::value(at),
+                    ])),
+                )
+                .filter(M::QuotaReachedAt.is_null())
+                .exec(conn)
+                .await?
+                .rows_affected
+                == 1;
+            if won {
+                events.push(NewEvent::new(
+                    m.tenant,
+                    EventType::UsageQuotaReached,
+                    at,
+                    &UsageQuotaReachedV1 {
+                        counter: "messages".to_owned(),
+                        used: m.used,
+                        limit,
+                        period: month.to_owned(),
+                    },
+                ));
+                queue(
+                    conn,
+                    m.tenant,
+                    NoticeKind::QuotaReached,
+                    notices::quota_reached(m.used, limit, month),
+                    at,
+                )
+                .await?;
+            }
+        } else if due.mark_warned {
+            let won = this(usage_month::Entity::update_many())
+                .col_expr(M::WarnedAt, Expr::value(at))
+                .filter(M::WarnedAt.is_null())
+                .exec(conn)
+                .await?
+                .rows_affected
+                == 1;
+            if won && due.email_warning {
+                queue(
+                    conn,
+                    m.tenant,
+                    NoticeKind::UsageWarning,
+                    notices::usage_warning(m.used, limit, month),
+                    at,
+                )
+                .await?;
+            }
+        }
+    }
+    crate::services::webhooks::events::record(conn, &events).await
 }
 
 /// One tenant's counters for one use case's send, in its transaction.
@@ -236,6 +402,11 @@ pub struct Usage {
     pub quota_reached: bool,
     /// Conversations with a message in the last 24 hours.
     pub active_conversations: u64,
+    /// When this month passed 80 % of the plan's messages (the owner was
+    /// warned then, once).
+    pub warned_at: Option<DateTime<Utc>>,
+    /// When this month's messages reached the plan's limit.
+    pub quota_reached_at: Option<DateTime<Utc>>,
 }
 
 /// Whether the plan's monthly messages are used up.
@@ -275,7 +446,13 @@ pub async fn quota_reached(
 pub async fn usage(db: &DatabaseConnection, tenant: TenantId) -> Result<Usage, AppError> {
     let now = Utc::now();
     let plan = plans::of_tenant(db, tenant).await?;
-    let this_month = this_month(db, tenant, now).await?;
+    let month_row = usage_month::Entity::find_by_id((tenant.as_uuid(), month_key(now)))
+        .one(db)
+        .await?;
+    let this_month = month_row
+        .as_ref()
+        .map(MonthCounters::from)
+        .unwrap_or_default();
     let today = usage_day::Entity::find_by_id((tenant.as_uuid(), day_key(now)))
         .one(db)
         .await?;
@@ -310,6 +487,8 @@ pub async fn usage(db: &DatabaseConnection, tenant: TenantId) -> Result<Usage, A
             outbound: today.as_ref().map_or(0, |d| d.outbound),
         },
         active_conversations,
+        warned_at: month_row.as_ref().and_then(|row| row.warned_at),
+        quota_reached_at: month_row.as_ref().and_then(|row| row.quota_reached_at),
     })
 }
 
@@ -353,6 +532,10 @@ pub struct TenantUsage {
     pub messages_limit: Option<i64>,
     pub inbound: i64,
     pub quota_reached: bool,
+    /// When the month passed 80 % (the owners were warned).
+    pub warned_at: Option<DateTime<Utc>>,
+    /// When the month's messages reached the limit (the owners were told).
+    pub quota_reached_at: Option<DateTime<Utc>>,
 }
 
 /// Every tenant's month, busiest first.
@@ -363,12 +546,12 @@ pub async fn per_tenant(db: &DatabaseConnection) -> Result<Vec<TenantUsage>, App
         .into_iter()
         .map(|p| (p.code.clone(), p))
         .collect();
-    let counters: BTreeMap<uuid::Uuid, MonthCounters> = usage_month::Entity::find()
+    let months: BTreeMap<uuid::Uuid, usage_month::Model> = usage_month::Entity::find()
         .filter(usage_month::Column::Month.eq(month))
         .all(db)
         .await?
-        .iter()
-        .map(|row| (row.tenant_id, MonthCounters::from(row)))
+        .into_iter()
+        .map(|row| (row.tenant_id, row))
         .collect();
     let mut rows: Vec<TenantUsage> = tenant::Entity::find()
         .order_by_asc(tenant::Column::Name)
@@ -376,7 +559,8 @@ pub async fn per_tenant(db: &DatabaseConnection) -> Result<Vec<TenantUsage>, App
         .await?
         .into_iter()
         .map(|t| {
-            let c = counters.get(&t.id).copied().unwrap_or_default();
+            let row = months.get(&t.id);
+            let c = row.map(MonthCounters::from).unwrap_or_default();
             let plan = plans.get(&t.plan);
             TenantUsage {
                 tenant_id: t.id.into(),
@@ -385,10 +569,62 @@ pub async fn per_tenant(db: &DatabaseConnection) -> Result<Vec<TenantUsage>, App
                 messages_limit: plan.and_then(|p| p.monthly_messages),
                 inbound: c.inbound,
                 quota_reached: plan.is_some_and(|p| reached(p, c.messages())),
+                warned_at: row.and_then(|r| r.warned_at),
+                quota_reached_at: row.and_then(|r| r.quota_reached_at),
                 plan: t.plan,
             }
         })
         .collect();
     rows.sort_by_key(|row| std::cmp::Reverse(row.messages_used));
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_owner_is_told_once_a_month_at_80_percent_and_at_the_limit() {
+        // (used, limit, warned, reached) → (mark_warned, email_warning, quota_reached)
+        let cases = [
+            // Unlimited plans are never warned.
+            ((999_999, None, false, false), (false, false, false)),
+            // Below 80 %: nothing.
+            ((799, Some(1000), false, false), (false, false, false)),
+            // Crossing 80 %: marked and emailed.
+            ((800, Some(1000), false, false), (true, true, false)),
+            ((950, Some(1000), false, false), (true, true, false)),
+            // Already warned this month: not again.
+            ((900, Some(1000), true, false), (false, false, false)),
+            // The limit reached after the warning: the quota notice only.
+            ((1000, Some(1000), true, false), (false, false, true)),
+            // Straight past 80 % to the limit in one batch: the warning is
+            // marked (the page shows it) but only the quota notice is sent.
+            ((1005, Some(1000), false, false), (true, false, true)),
+            // Both marks set: nothing more this month.
+            ((2000, Some(1000), true, true), (false, false, false)),
+            // A plan of 0 messages is used up at once.
+            ((0, Some(0), false, false), (true, false, true)),
+        ];
+        for ((used, limit, warned, reached), (mark, email, quota)) in cases {
+            assert_eq!(
+                notices_due(used, limit, warned, reached),
+                NoticesDue {
+                    mark_warned: mark,
+                    email_warning: email,
+                    quota_reached: quota,
+                },
+                "used {used} of {limit:?}, warned {warned}, reached {reached}"
+            );
+        }
+    }
+
+    #[test]
+    fn counters_belong_to_the_utc_month_and_day() {
+        let at = DateTime::parse_from_rfc3339("2026-12-31T23:30:00-02:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(month_key(at), "2027-01");
+        assert_eq!(day_key(at), "2027-01-01");
+    }
 }

@@ -40,6 +40,7 @@ mod team;
 mod tenant_api;
 mod tenant_api_docs;
 mod transport_pages;
+mod usage_notices;
 mod use_cases;
 mod webhooks;
 #[cfg(feature = "whatsapp-web")]

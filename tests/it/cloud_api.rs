@@ -821,11 +821,35 @@ async fn a_token_refused_at_start_stops_the_bot_in_error() {
     let (app, graph) = graph_and_app;
     number_lookup_answers(&graph, graph_error(401, 190, "Invalid OAuth access token")).await;
     let id = approved_tenant(&app, 1).await;
+    let hooks = crate::webhooks::receiver(204).await;
+    let (_, secret) = crate::webhooks::endpoint(
+        &app,
+        id,
+        &format!("{}/hooks", hooks.uri()),
+        &["bot.status_changed"],
+    )
+    .await;
     set_transport(&app, id, &credentials()).await;
     bot(&app, id, "start").await;
     wait_for_status(&app, id, TenantStatus::Error).await;
     let error = worker(&app, id).await.last_error.unwrap_or_default();
     assert!(error.starts_with("access token rejected"), "{error}");
+    // Receivers are told, signed, with the reason.
+    let (request, body) = eventually("bot.status_changed ERROR told", || async {
+        crate::webhooks::received(&hooks)
+            .await
+            .into_iter()
+            .find(|(_, body)| body["data"]["status"] == "ERROR")
+    })
+    .await;
+    crate::webhooks::verify(&secret, &request);
+    assert_eq!(body["type"], "bot.status_changed");
+    assert!(
+        body["data"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("access token rejected")),
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -249,9 +249,11 @@ pub(super) async fn failed(
     error: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    // Given up (no wait left): `claim` takes no notice past the schedule's
+    // length of attempts, whatever its `next_attempt_at`.
     let next = retry_after(due.attempts)
         .and_then(|wait| chrono::Duration::from_std(wait).ok())
-        .map_or(DateTime::<Utc>::MAX_UTC, |wait| now + wait);
+        .map_or(now, |wait| now + wait);
     notice::Entity::update_many()
         .col_expr(notice::Column::NextAttemptAt, Expr::value(next))
         .col_expr(notice::Column::LastError, Expr::value(error.to_owned()))

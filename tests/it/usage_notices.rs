@@ -255,6 +255,18 @@ async fn the_owner_is_warned_at_80_percent_and_told_at_the_limit_once_each() {
         .api_get(&format!("/api/admin/tenants/{tenant}/usage"))
         .await;
     assert!(one["quota_reached_at"].is_string(), "{one}");
+    let admin = app.signed_in_browser().await;
+    let page = admin.page(&format!("/admin/tenants/{tenant}")).await;
+    let shown = page
+        .split("id=\"tenant-usage\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</dd>").next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        shown.contains("1000 of 1000") && shown.contains("limit reached"),
+        "the admin's tenant page: {shown}"
+    );
 }
 
 #[tokio::test]

@@ -335,6 +335,8 @@ pub struct DetailPage<'a> {
     pub errors: &'a FieldErrors,
     pub messages: &'a Page<MessageView>,
     pub audit: &'a Page<AuditEntry>,
+    /// This month's messages against the plan, with the owners' notices.
+    pub usage: &'a crate::services::usage::Usage,
     pub bot: BotFacts,
     /// The sandbox conversation, oldest first; `None` for other transports.
     pub chat: Option<&'a [MessageView]>,
@@ -352,6 +354,19 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
             dl.props {
                 dt { "Phone number" } dd { (tenant.phone_number.as_deref().unwrap_or("—")) }
                 dt { "Plan" } dd { (tenant.plan) }
+                dt { "Messages this month" } dd #tenant-usage {
+                    (page.usage.messages_used) " of "
+                    @match page.usage.messages_limit {
+                        Some(limit) => (limit),
+                        None => "unlimited",
+                    }
+                    @if let Some(at) = page.usage.quota_reached_at {
+                        " — limit reached " (components::datetime(&at)) " (owners emailed)"
+                    } @else if let Some(at) = page.usage.warned_at {
+                        " — passed " (crate::services::usage::WARNING_PERCENT) " % "
+                        (components::datetime(&at)) " (owners warned)"
+                    }
+                }
                 dt { "Created" } dd { (components::datetime(&tenant.created_at)) }
                 dt { "Updated" } dd { (components::datetime(&tenant.updated_at)) }
                 dt { "Id" } dd { code { (tenant.id) } }

@@ -194,10 +194,11 @@ pub(super) async fn detail_page(
         page: 1,
         per_page: DETAIL_ROWS,
     };
-    let (detail, messages, audit) = tokio::try_join!(
+    let (detail, messages, audit, usage) = tokio::try_join!(
         tenants::get(&state.db, id),
         messages::list(&state.db, id, latest),
         audit::list(&state.db, Some(id), latest),
+        crate::services::usage::usage(&state.db, id),
     )?;
     let chat = bots::chat(state, &detail).await?;
     let (transport, unreadable) = forms::transport_view(state, &detail).await?;
@@ -241,6 +242,7 @@ pub(super) async fn detail_page(
         errors: &form_errors,
         messages: &messages,
         audit: &audit,
+        usage: &usage,
         bot: bots::facts(state, &detail),
         chat: chat.as_deref(),
         transport: TransportCard {

@@ -17,6 +17,7 @@ pub mod conversation_event;
 pub mod enums;
 pub mod knowledge_answer_version;
 pub mod message_log;
+pub mod notice;
 pub mod oauth_login;
 pub mod plan;
 pub mod setup_request;
@@ -49,6 +50,7 @@ pub mod prelude {
     pub use super::conversation_event::Entity as ConversationEvent;
     pub use super::knowledge_answer_version::Entity as KnowledgeAnswerVersion;
     pub use super::message_log::Entity as MessageLog;
+    pub use super::notice::Entity as Notice;
     pub use super::oauth_login::Entity as OauthLogin;
     pub use super::plan::Entity as Plan;
     pub use super::setup_request::Entity as SetupRequest;

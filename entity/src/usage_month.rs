@@ -15,6 +15,8 @@ pub struct Model {
     pub ai_tokens: i64,
     /// When the owner was warned that 80 % of the messages are used.
     pub warned_at: Option<DateTimeUtc>,
+    /// When the month's messages reached the plan's limit (set once).
+    pub quota_reached_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,6 +22,7 @@ mod m20261205_000013_knowledge;
 mod m20261205_000014_tenant_api;
 mod m20261205_000015_webhooks;
 mod m20261205_000016_inbox_finish;
+mod m20261205_000017_usage_notices;
 mod m20261205_000018_ai_replies;
 
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000014_tenant_api::Migration),
             Box::new(m20261205_000015_webhooks::Migration),
             Box::new(m20261205_000016_inbox_finish::Migration),
+            Box::new(m20261205_000017_usage_notices::Migration),
             Box::new(m20261205_000018_ai_replies::Migration),
         ]
     }

@@ -21,7 +21,9 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use super::notifications::notices;
 use super::plans::{self, Plan};
+use super::webhooks::events::{EventType, NewEvent, UsageQuotaReachedV1};
 use crate::domain::ids::TenantId;
 use crate::error::AppError;
 
@@ -56,7 +58,7 @@ pub fn day_key(at: DateTime<Utc>) -> String {
 }
 
 /// Adds `counts` to each tenant's month and day at `at`: two statements
-/// whatever the number of tenants (at most a few hundred per batch).
+/// per 1,000 tenants counted.
 ///
 /// Returns each counted tenant's messages this month after the upsert
 /// (`RETURNING`), which the log writer keeps for the bots' quota check.
@@ -72,15 +74,77 @@ pub async fn add(
     let (month, day) = (month_key(at), day_key(at));
     let summed =
         |table: &str, column: &str| Expr::cust(format!("{table}.{column} + excluded.{column}"));
+    let mut returned = Vec::with_capacity(counts.len());
+    // A batch may count thousands of tenants (10,000 bots answering at
+    // once): in statements of bounded size, under SQLite's 32,766 bound
+    // variables (9 per row here).
+    for chunk in counts.chunks(TENANTS_PER_STATEMENT) {
+        returned.extend(add_months(conn, &month, chunk).await?);
+    }
+    // Only what went out moves a tenant towards its limit.
+    let sending: std::collections::HashSet<TenantId> = counts
+        .iter()
+        .filter(|(_, c)| c.outbound() > 0)
+        .map(|(t, _)| **t)
+        .collect();
+    let sent: Vec<Month> = returned
+        .iter()
+        .filter(|(tenant, _, warned, reached)| !(*warned && *reached) && sending.contains(tenant))
+        .map(|&(tenant, used, warned, reached)| Month {
+            tenant,
+            used,
+            warned,
+            reached,
+        })
+        .collect();
+    record_notices(conn, at, &month, &sent).await?;
+    let totals = returned
+        .into_iter()
+        .map(|(tenant, used, _, _)| (tenant, used))
+        .collect();
+    use usage_day::Column as D;
+    for chunk in counts.chunks(TENANTS_PER_STATEMENT) {
+        let days = chunk.iter().map(|(tenant, c)| usage_day::ActiveModel {
+            tenant_id: Set((**tenant).into()),
+            day: Set(day.clone()),
+            inbound: Set(c.inbound),
+            outbound: Set(c.outbound()),
+        });
+        usage_day::Entity::insert_many(days)
+            .on_conflict(
+                OnConflict::columns([D::TenantId, D::Day])
+                    .value(D::Inbound, summed("usage_day", "inbound"))
+                    .value(D::Outbound, summed("usage_day", "outbound"))
+                    .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(totals)
+}
+
+/// Rows of one usage statement: 9 bound variables each.
+const TENANTS_PER_STATEMENT: usize = 1000;
+
+/// Upserts one chunk of a batch's month counters; answers each tenant's
+/// messages this month and its notice marks, after the upsert.
+async fn add_months(
+    conn: &impl ConnectionTrait,
+    month: &str,
+    counts: &[(&TenantId, &Counts)],
+) -> Result<Vec<(TenantId, i64, bool, bool)>, DbErr> {
+    let summed =
+        |table: &str, column: &str| Expr::cust(format!("{table}.{column} + excluded.{column}"));
     let months = counts.iter().map(|(tenant, c)| usage_month::ActiveModel {
         tenant_id: Set((**tenant).into()),
-        month: Set(month.clone()),
+        month: Set(month.to_owned()),
         inbound: Set(c.inbound),
         bot_replies: Set(c.bot_replies),
         human_replies: Set(c.human_replies),
         api_sends: Set(c.api_sends),
         ai_tokens: Set(c.ai_tokens),
         warned_at: Set(None),
+        quota_reached_at: Set(None),
     });
     use usage_month::Column as M;
     let mut upsert = usage_month::Entity::insert_many(months)
@@ -99,9 +163,10 @@ pub async fn add(
         M::BotReplies,
         M::HumanReplies,
         M::ApiSends,
+        M::WarnedAt,
+        M::QuotaReachedAt,
     ]));
-    let totals = conn
-        .query_all_raw(conn.get_database_backend().build(&upsert))
+    conn.query_all_raw(conn.get_database_backend().build(&upsert))
         .await?
         .into_iter()
         .map(|row| {
@@ -109,26 +174,173 @@ pub async fn add(
             let sum = row.try_get::<i64>("", "bot_replies")?
                 + row.try_get::<i64>("", "human_replies")?
                 + row.try_get::<i64>("", "api_sends")?;
-            Ok((TenantId::from(tenant), sum))
+            let warned = row
+                .try_get::<Option<DateTime<Utc>>>("", "warned_at")?
+                .is_some();
+            let reached = row
+                .try_get::<Option<DateTime<Utc>>>("", "quota_reached_at")?
+                .is_some();
+            Ok((TenantId::from(tenant), sum, warned, reached))
         })
-        .collect::<Result<Vec<_>, DbErr>>()?;
-    let days = counts.iter().map(|(tenant, c)| usage_day::ActiveModel {
-        tenant_id: Set((**tenant).into()),
-        day: Set(day.clone()),
-        inbound: Set(c.inbound),
-        outbound: Set(c.outbound()),
-    });
-    use usage_day::Column as D;
-    usage_day::Entity::insert_many(days)
-        .on_conflict(
-            OnConflict::columns([D::TenantId, D::Day])
-                .value(D::Inbound, summed("usage_day", "inbound"))
-                .value(D::Outbound, summed("usage_day", "outbound"))
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
-    Ok(totals)
+        .collect::<Result<Vec<_>, DbErr>>()
+}
+
+/// The share of the month's messages at which the owner is warned.
+pub const WARNING_PERCENT: i64 = 80;
+
+/// What a tenant's month calls for now, once a month each: the 80 %
+/// warning (`warned_at`) and the quota reached (`quota_reached_at`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoticesDue {
+    /// Set `warned_at` now.
+    pub mark_warned: bool,
+    /// Email the 80 % warning (not when the limit is reached at once: the
+    /// quota notice says more).
+    pub email_warning: bool,
+    /// Set `quota_reached_at` now: `usage.quota_reached` and its email.
+    pub quota_reached: bool,
+}
+
+/// The once-a-month decision for a month with `used` messages against
+/// `limit` (`None`: unlimited), given which marks this month already has.
+pub fn notices_due(used: i64, limit: Option<i64>, warned: bool, reached: bool) -> NoticesDue {
+    let Some(limit) = limit else {
+        return NoticesDue::default();
+    };
+    let over_warning = used.saturating_mul(100) >= limit.saturating_mul(WARNING_PERCENT);
+    let quota_reached = !reached && used >= limit;
+    let mark_warned = !warned && (over_warning || quota_reached);
+    NoticesDue {
+        mark_warned,
+        email_warning: mark_warned && !quota_reached && !reached,
+        quota_reached,
+    }
+}
+
+/// A tenant's month after a batch, with the marks it has.
+#[derive(Debug, Clone, Copy)]
+struct Month {
+    tenant: TenantId,
+    used: i64,
+    warned: bool,
+    reached: bool,
+}
+
+/// Sets this month's marks that became due, each by one conditional UPDATE
+/// (`… IS NULL`): of concurrent writers exactly one sets a mark, and only
+/// that one queues its notice and its `usage.quota_reached` event, in the
+/// caller's transaction. Answers the webhook deliveries queued.
+async fn record_notices(
+    conn: &impl ConnectionTrait,
+    at: DateTime<Utc>,
+    month: &str,
+    months: &[Month],
+) -> Result<u64, DbErr> {
+    if months.is_empty() {
+        return Ok(0);
+    }
+    // Most batches count tenants far below any plan's warning mark: one
+    // look at the plans (a handful of rows) spares the tenant lookup.
+    let lowest: Option<i64> = entity::plan::Entity::find()
+        .select_only()
+        .column(entity::plan::Column::MonthlyMessages)
+        .filter(entity::plan::Column::MonthlyMessages.is_not_null())
+        .into_tuple::<i64>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .min();
+    let Some(lowest) = lowest else {
+        return Ok(0);
+    };
+    let months: Vec<&Month> = months
+        .iter()
+        .filter(|m| m.used.saturating_mul(100) >= lowest.saturating_mul(WARNING_PERCENT))
+        .collect();
+    use sea_orm::{JoinType, RelationTrait};
+    let mut limits: BTreeMap<TenantId, Option<i64>> = BTreeMap::new();
+    for chunk in months.chunks(TENANTS_PER_STATEMENT) {
+        limits.extend(
+            tenant::Entity::find()
+                .select_only()
+                .column(tenant::Column::Id)
+                .column(entity::plan::Column::MonthlyMessages)
+                .join(JoinType::InnerJoin, tenant::Relation::Plan.def())
+                .filter(tenant::Column::Id.is_in(chunk.iter().map(|m| m.tenant)))
+                .into_tuple::<(TenantId, Option<i64>)>()
+                .all(conn)
+                .await?,
+        );
+    }
+    let mut events = Vec::new();
+    for m in months {
+        let limit = limits.get(&m.tenant).copied().flatten();
+        let due = notices_due(m.used, limit, m.warned, m.reached);
+        let Some(limit) = limit else { continue };
+        use notices::{NoticeKind, queue};
+        use usage_month::Column as M;
+        let this = |update: sea_orm::UpdateMany<usage_month::Entity>| {
+            update
+                .filter(M::TenantId.eq(m.tenant))
+                .filter(M::Month.eq(month))
+        };
+        if due.quota_reached {
+            let won = this(usage_month::Entity::update_many())
+                .col_expr(M::QuotaReachedAt, Expr::value(at))
+                .col_expr(
+                    M::WarnedAt,
+                    Expr::from(sea_orm::sea_query::Func::coalesce([
+                        Expr::col(M::WarnedAt),
+                        Expr::value(at),
+                    ])),
+                )
+                .filter(M::QuotaReachedAt.is_null())
+                .exec(conn)
+                .await?
+                .rows_affected
+                == 1;
+            if won {
+                events.push(NewEvent::new(
+                    m.tenant,
+                    EventType::UsageQuotaReached,
+                    at,
+                    &UsageQuotaReachedV1 {
+                        counter: "messages".to_owned(),
+                        used: m.used,
+                        limit,
+                        period: month.to_owned(),
+                    },
+                ));
+                queue(
+                    conn,
+                    m.tenant,
+                    NoticeKind::QuotaReached,
+                    notices::quota_reached(m.used, limit, month),
+                    at,
+                )
+                .await?;
+            }
+        } else if due.mark_warned {
+            let won = this(usage_month::Entity::update_many())
+                .col_expr(M::WarnedAt, Expr::value(at))
+                .filter(M::WarnedAt.is_null())
+                .exec(conn)
+                .await?
+                .rows_affected
+                == 1;
+            if won && due.email_warning {
+                queue(
+                    conn,
+                    m.tenant,
+                    NoticeKind::UsageWarning,
+                    notices::usage_warning(m.used, limit, month),
+                    at,
+                )
+                .await?;
+            }
+        }
+    }
+    crate::services::webhooks::events::record(conn, &events).await
 }
 
 /// One tenant's counters for one use case's send, in its transaction.
@@ -236,6 +448,11 @@ pub struct Usage {
     pub quota_reached: bool,
     /// Conversations with a message in the last 24 hours.
     pub active_conversations: u64,
+    /// When this month passed 80 % of the plan's messages (the owner was
+    /// warned then, once).
+    pub warned_at: Option<DateTime<Utc>>,
+    /// When this month's messages reached the plan's limit.
+    pub quota_reached_at: Option<DateTime<Utc>>,
 }
 
 /// Whether the plan's monthly messages are used up.
@@ -275,7 +492,13 @@ pub async fn quota_reached(
 pub async fn usage(db: &DatabaseConnection, tenant: TenantId) -> Result<Usage, AppError> {
     let now = Utc::now();
     let plan = plans::of_tenant(db, tenant).await?;
-    let this_month = this_month(db, tenant, now).await?;
+    let month_row = usage_month::Entity::find_by_id((tenant.as_uuid(), month_key(now)))
+        .one(db)
+        .await?;
+    let this_month = month_row
+        .as_ref()
+        .map(MonthCounters::from)
+        .unwrap_or_default();
     let today = usage_day::Entity::find_by_id((tenant.as_uuid(), day_key(now)))
         .one(db)
         .await?;
@@ -310,6 +533,8 @@ pub async fn usage(db: &DatabaseConnection, tenant: TenantId) -> Result<Usage, A
             outbound: today.as_ref().map_or(0, |d| d.outbound),
         },
         active_conversations,
+        warned_at: month_row.as_ref().and_then(|row| row.warned_at),
+        quota_reached_at: month_row.as_ref().and_then(|row| row.quota_reached_at),
     })
 }
 
@@ -354,6 +579,10 @@ pub struct TenantUsage {
     pub inbound: i64,
     pub quota_reached: bool,
     pub ai_tokens: i64,
+    /// When the month passed 80 % (the owners were warned).
+    pub warned_at: Option<DateTime<Utc>>,
+    /// When the month's messages reached the limit (the owners were told).
+    pub quota_reached_at: Option<DateTime<Utc>>,
 }
 
 /// Every tenant's month, busiest first.
@@ -364,12 +593,12 @@ pub async fn per_tenant(db: &DatabaseConnection) -> Result<Vec<TenantUsage>, App
         .into_iter()
         .map(|p| (p.code.clone(), p))
         .collect();
-    let counters: BTreeMap<uuid::Uuid, MonthCounters> = usage_month::Entity::find()
+    let months: BTreeMap<uuid::Uuid, usage_month::Model> = usage_month::Entity::find()
         .filter(usage_month::Column::Month.eq(month))
         .all(db)
         .await?
-        .iter()
-        .map(|row| (row.tenant_id, MonthCounters::from(row)))
+        .into_iter()
+        .map(|row| (row.tenant_id, row))
         .collect();
     let mut rows: Vec<TenantUsage> = tenant::Entity::find()
         .order_by_asc(tenant::Column::Name)
@@ -377,7 +606,8 @@ pub async fn per_tenant(db: &DatabaseConnection) -> Result<Vec<TenantUsage>, App
         .await?
         .into_iter()
         .map(|t| {
-            let c = counters.get(&t.id).copied().unwrap_or_default();
+            let row = months.get(&t.id);
+            let c = row.map(MonthCounters::from).unwrap_or_default();
             let plan = plans.get(&t.plan);
             TenantUsage {
                 tenant_id: t.id.into(),
@@ -387,10 +617,62 @@ pub async fn per_tenant(db: &DatabaseConnection) -> Result<Vec<TenantUsage>, App
                 inbound: c.inbound,
                 quota_reached: plan.is_some_and(|p| reached(p, c.messages())),
                 ai_tokens: c.ai_tokens,
+                warned_at: row.and_then(|r| r.warned_at),
+                quota_reached_at: row.and_then(|r| r.quota_reached_at),
                 plan: t.plan,
             }
         })
         .collect();
     rows.sort_by_key(|row| std::cmp::Reverse(row.messages_used));
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_owner_is_told_once_a_month_at_80_percent_and_at_the_limit() {
+        // (used, limit, warned, reached) → (mark_warned, email_warning, quota_reached)
+        let cases = [
+            // Unlimited plans are never warned.
+            ((999_999, None, false, false), (false, false, false)),
+            // Below 80 %: nothing.
+            ((799, Some(1000), false, false), (false, false, false)),
+            // Crossing 80 %: marked and emailed.
+            ((800, Some(1000), false, false), (true, true, false)),
+            ((950, Some(1000), false, false), (true, true, false)),
+            // Already warned this month: not again.
+            ((900, Some(1000), true, false), (false, false, false)),
+            // The limit reached after the warning: the quota notice only.
+            ((1000, Some(1000), true, false), (false, false, true)),
+            // Straight past 80 % to the limit in one batch: the warning is
+            // marked (the page shows it) but only the quota notice is sent.
+            ((1005, Some(1000), false, false), (true, false, true)),
+            // Both marks set: nothing more this month.
+            ((2000, Some(1000), true, true), (false, false, false)),
+            // A plan of 0 messages is used up at once.
+            ((0, Some(0), false, false), (true, false, true)),
+        ];
+        for ((used, limit, warned, reached), (mark, email, quota)) in cases {
+            assert_eq!(
+                notices_due(used, limit, warned, reached),
+                NoticesDue {
+                    mark_warned: mark,
+                    email_warning: email,
+                    quota_reached: quota,
+                },
+                "used {used} of {limit:?}, warned {warned}, reached {reached}"
+            );
+        }
+    }
+
+    #[test]
+    fn counters_belong_to_the_utc_month_and_day() {
+        let at = DateTime::parse_from_rfc3339("2026-12-31T23:30:00-02:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(month_key(at), "2027-01");
+        assert_eq!(day_key(at), "2027-01-01");
+    }
 }

@@ -821,11 +821,35 @@ async fn a_token_refused_at_start_stops_the_bot_in_error() {
     let (app, graph) = graph_and_app;
     number_lookup_answers(&graph, graph_error(401, 190, "Invalid OAuth access token")).await;
     let id = approved_tenant(&app, 1).await;
+    let hooks = crate::webhooks::receiver(204).await;
+    let (_, secret) = crate::webhooks::endpoint(
+        &app,
+        id,
+        &format!("{}/hooks", hooks.uri()),
+        &["bot.status_changed"],
+    )
+    .await;
     set_transport(&app, id, &credentials()).await;
     bot(&app, id, "start").await;
     wait_for_status(&app, id, TenantStatus::Error).await;
     let error = worker(&app, id).await.last_error.unwrap_or_default();
     assert!(error.starts_with("access token rejected"), "{error}");
+    // Receivers are told, signed, with the reason.
+    let (request, body) = eventually("bot.status_changed ERROR told", || async {
+        crate::webhooks::received(&hooks)
+            .await
+            .into_iter()
+            .find(|(_, body)| body["data"]["status"] == "ERROR")
+    })
+    .await;
+    crate::webhooks::verify(&secret, &request);
+    assert_eq!(body["type"], "bot.status_changed");
+    assert!(
+        body["data"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("access token rejected")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -1169,4 +1193,88 @@ async fn what_the_business_app_sends_on_the_number_hands_the_chat_to_a_person() 
     let answer = customer_says(&app, id, "wamid.IN-E2", "great").await;
     assert_eq!(answer.status, MessageStatus::Skipped);
     assert_eq!(sent_bodies(&graph).await.len(), sent_before);
+}
+
+#[tokio::test]
+async fn delivery_reports_reach_receivers_as_signed_message_status_events_forward_only() {
+    let (app, graph) = cloud_app().await;
+    Mock::given(method("POST"))
+        .and(path(messages_path()))
+        .respond_with(accept("status"))
+        .mount(&graph)
+        .await;
+    let hooks = crate::webhooks::receiver(204).await;
+    let id = cloud_tenant(&app, 1).await;
+    let (_, secret) = crate::webhooks::endpoint(
+        &app,
+        id,
+        &format!("{}/hooks", hooks.uri()),
+        &["message.status"],
+    )
+    .await;
+    assert_eq!(
+        deliver(
+            &app,
+            id,
+            &text_notification("wamid.IN-S1", CUSTOMER, "hello")
+        )
+        .await,
+        StatusCode::OK
+    );
+    settled(&app, id, "wamid.IN-S1").await;
+    let reply = rows(&app, id, Direction::Out).await.remove(0);
+    let wamid = reply.wa_message_id.clone().unwrap();
+    let statuses = || async {
+        let got = crate::webhooks::received(&hooks).await;
+        for (request, body) in &got {
+            crate::webhooks::verify(&secret, request);
+            assert_eq!(body["type"], "message.status", "{body}");
+        }
+        got.into_iter()
+            .filter(|(_, body)| body["data"]["wa_message_id"] == wamid.as_str())
+            .map(|(_, body)| {
+                body["data"]["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect::<Vec<_>>()
+    };
+    for (report, told) in [("delivered", "DELIVERED"), ("read", "READ")] {
+        assert_eq!(
+            deliver(&app, id, &status_notification(&wamid, report)).await,
+            StatusCode::OK
+        );
+        eventually(&format!("{told} told"), || async {
+            statuses()
+                .await
+                .last()
+                .is_some_and(|s| s == told)
+                .then_some(())
+        })
+        .await;
+    }
+    // A late "delivered" moves nothing, so it tells nothing: a later
+    // message's answer (committed after it) comes first.
+    assert_eq!(
+        deliver(&app, id, &status_notification(&wamid, "delivered")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        deliver(
+            &app,
+            id,
+            &text_notification("wamid.IN-S2", CUSTOMER, "thanks")
+        )
+        .await,
+        StatusCode::OK
+    );
+    settled(&app, id, "wamid.IN-S2").await;
+    let queued = entity::webhook_event::Entity::find()
+        .filter(entity::webhook_event::Column::TenantId.eq(id))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 2, "DELIVERED and READ only: {queued:?}");
+    assert_eq!(statuses().await, ["DELIVERED", "READ"]);
 }

@@ -42,6 +42,7 @@ mod tenant_api;
 mod tenant_api_docs;
 mod tenant_api_webhooks;
 mod transport_pages;
+mod usage_notices;
 mod use_cases;
 mod webhooks;
 #[cfg(feature = "whatsapp-web")]

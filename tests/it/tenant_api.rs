@@ -468,6 +468,7 @@ async fn set_month_messages(app: &TestApp, id: Uuid, messages: i64) {
                 api_sends: Set(0),
                 ai_tokens: Set(0),
                 warned_at: Set(None),
+                quota_reached_at: Set(None),
             }
             .insert(app.db())
             .await

@@ -23,7 +23,7 @@ fn hooks(id: Uuid) -> String {
 }
 
 /// A receiver answering `status` to everything.
-async fn receiver(status: u16) -> MockServer {
+pub(crate) async fn receiver(status: u16) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(status).set_body_string("ok"))
@@ -33,7 +33,12 @@ async fn receiver(status: u16) -> MockServer {
 }
 
 /// Creates an endpoint for `url` wanting `events`; returns (id, secret).
-async fn endpoint(app: &TestApp, tenant: Uuid, url: &str, events: &[&str]) -> (String, String) {
+pub(crate) async fn endpoint(
+    app: &TestApp,
+    tenant: Uuid,
+    url: &str,
+    events: &[&str],
+) -> (String, String) {
     let (status, body) = app
         .api_post(&hooks(tenant), &json!({ "url": url, "events": events }))
         .await;
@@ -44,7 +49,7 @@ async fn endpoint(app: &TestApp, tenant: Uuid, url: &str, events: &[&str]) -> (S
 }
 
 /// The received requests whose body parses, as (webhook-id, body).
-async fn received(server: &MockServer) -> Vec<(Request, Value)> {
+pub(crate) async fn received(server: &MockServer) -> Vec<(Request, Value)> {
     server
         .received_requests()
         .await
@@ -57,7 +62,7 @@ async fn received(server: &MockServer) -> Vec<(Request, Value)> {
         .collect()
 }
 
-fn verify(secret: &str, request: &Request) {
+pub(crate) fn verify(secret: &str, request: &Request) {
     let verifier = standardwebhooks::Webhook::new(secret).unwrap();
     verifier
         .verify(&request.body, &request.headers)

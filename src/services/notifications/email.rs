@@ -77,6 +77,15 @@ pub fn subject(waiting: &Waiting) -> String {
     )
 }
 
+/// `[Flow HQ] 80% of this month's messages used — Salon Berlin`
+pub fn notice_subject(subject: &str, business: &str) -> String {
+    format!(
+        "[Flow HQ] {} — {}",
+        one_line(subject, 120),
+        one_line(business, MAX_NAME_CHARS)
+    )
+}
+
 /// The plain-text body: who, since when, the last messages, the link.
 pub fn body(waiting: &Waiting) -> String {
     let mut body = String::new();

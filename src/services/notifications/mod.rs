@@ -1,4 +1,7 @@
-//! Email to a tenant's people when one of its chats needs a person.
+//! Email to a tenant's people when one of its chats needs a person, and
+//! the notice outbox (`notices`: rows written with their cause, e.g. 80 %
+//! of the month's messages used, a webhook endpoint disabled) emailed to
+//! its owners by the same worker, polled every few seconds.
 //!
 //! ```text
 //! bot ── chat_needs_person(tenant, conversation) ──▶ bounded queue (full: dropped, warned)
@@ -18,6 +21,7 @@
 //! password.
 
 mod email;
+pub mod notices;
 mod smtp;
 mod store;
 
@@ -42,6 +46,10 @@ use crate::domain::ids::TenantId;
 /// at most one email; a burst larger than this means the mail server is
 /// failing, and dropping (with a warning) beats holding memory for it.
 const QUEUE_CAPACITY: usize = 1024;
+
+/// How often the worker looks for due notices in the outbox (`notices`):
+/// one indexed query; notices are rare and a few seconds late is fine.
+const NOTICE_POLL: Duration = Duration::from_secs(2);
 
 /// Tells a tenant's people that a chat needs a person. Cheap to clone.
 #[derive(Clone)]
@@ -191,6 +199,10 @@ struct Worker {
 
 impl Worker {
     async fn run(self, mut requests: mpsc::Receiver<Request>) {
+        // An interval, not a sleep per turn: a stream of requests must not
+        // starve the outbox.
+        let mut poll = tokio::time::interval(NOTICE_POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let request = tokio::select! {
                 biased;
@@ -199,6 +211,10 @@ impl Worker {
                     Some(request) => request,
                     None => return,
                 },
+                _ = poll.tick() => {
+                    self.send_notices().await;
+                    continue;
+                }
             };
             let Request {
                 tenant,
@@ -316,6 +332,76 @@ impl Worker {
         let message = message
             .header(ContentType::TEXT_PLAIN)
             .body(email::body(&waiting))?;
+        self.mailer.send(message).await?;
+        Ok(Some(count))
+    }
+
+    /// Sends the outbox's due notices to their tenants' owners.
+    async fn send_notices(&self) {
+        let now = chrono::Utc::now();
+        let due = match notices::claim(&self.db, now).await {
+            Ok(due) => due,
+            Err(err) => {
+                tracing::warn!(error = %err, "reading the notice outbox failed");
+                return;
+            }
+        };
+        for notice in due {
+            let sent = tokio::select! {
+                sent = self.send_notice(&notice) => sent,
+                () = self.shutdown.cancelled() => Err(NotifyError::ShutDown),
+            };
+            let now = chrono::Utc::now();
+            let recorded = match &sent {
+                Ok(Some(recipients)) => {
+                    tracing::info!(tenant = %notice.tenant, kind = %notice.kind, recipients, "emailed a notice to the owners");
+                    notices::sent(&self.db, notice.id, now).await
+                }
+                Ok(None) => {
+                    tracing::info!(tenant = %notice.tenant, kind = %notice.kind, "a notice for owners without an email address: not sent");
+                    notices::failed(&self.db, &notice, "no owner has an email address", now).await
+                }
+                Err(err) => {
+                    tracing::warn!(tenant = %notice.tenant, kind = %notice.kind, error = %err, "a notice email did not go out; it is tried again later");
+                    notices::failed(&self.db, &notice, &err.to_string(), now).await
+                }
+            };
+            if let Err(err) = recorded {
+                tracing::warn!(error = %err, "recording a notice's outcome failed; its claim expires");
+            }
+        }
+    }
+
+    /// One notice, sent; `None` when no owner has a usable address.
+    async fn send_notice(&self, notice: &notices::Due) -> Result<Option<usize>, NotifyError> {
+        let (emails, business) = notices::owners(&self.db, notice.tenant).await?;
+        let recipients: Vec<Mailbox> = emails
+            .iter()
+            .filter_map(|email| email.parse().ok())
+            .collect();
+        if recipients.is_empty() {
+            return Ok(None);
+        }
+        let count = recipients.len();
+        let from = self.mailer.from().clone();
+        let mut message = Message::builder()
+            .message_id(Some(format!(
+                "<{}@{}>",
+                uuid::Uuid::new_v4().simple(),
+                from.email.domain()
+            )))
+            .from(from)
+            .subject(email::notice_subject(&notice.subject, &business));
+        for recipient in recipients {
+            message = message.to(recipient);
+        }
+        let message = message
+            .header(ContentType::TEXT_PLAIN)
+            .body(notices::with_link(
+                &notice.kind,
+                &notice.body,
+                &self.public_url,
+            ))?;
         self.mailer.send(message).await?;
         Ok(Some(count))
     }

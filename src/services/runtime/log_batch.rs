@@ -11,7 +11,7 @@ use entity::{conversation, message_log, tenant, whatsapp_session, worker_process
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::conversation_batch::{self, Activity, Arrival, ConversationState};
@@ -375,17 +375,12 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
                 .await?;
         }
     }
-    record_deliveries(&txn, deliveries).await?;
+    // Only reports that moved a row are told: a late "delivered" after
+    // "read" must not tell receivers the message went back.
+    let moved = record_deliveries(&txn, deliveries).await?;
     super::unanswered::record(&txn, unanswered).await?;
     // Webhook events, in this transaction: one statement for the batch.
-    let events = webhook_events(
-        inbound,
-        &stored,
-        &batch.updates,
-        deliveries,
-        handoffs,
-        marks,
-    );
+    let events = webhook_events(inbound, &stored, &batch.updates, &moved, handoffs, marks);
     let webhook_events = webhooks::events::record(&txn, &events).await?;
     // The month's and the day's counters: one upsert per table for the
     // batch, whatever its number of tenants and messages.
@@ -477,10 +472,7 @@ fn webhook_events(
             },
         ));
     }
-    for report in deliveries
-        .iter()
-        .filter(|report| !delivery_steps_from(report.status).is_empty())
-    {
+    for report in deliveries {
         events.push(NewEvent::new(
             report.tenant_id,
             EventType::MessageStatus,
@@ -643,10 +635,12 @@ pub struct Queued {
 
 /// Delivery reports, one statement per (tenant, status, error): the rows of
 /// a report that would step back (or an unknown id) are left alone.
+/// Answers the reports that moved a row (those `message.status` tells).
 async fn record_deliveries(
     conn: &impl ConnectionTrait,
     deliveries: &[DeliveryUpdate],
-) -> Result<(), DbErr> {
+) -> Result<Vec<DeliveryUpdate>, DbErr> {
+    let mut moved = Vec::new();
     let mut groups: Vec<(TenantId, MessageStatus, &Option<String>, Vec<&str>)> = Vec::new();
     for report in deliveries {
         if delivery_steps_from(report.status).is_empty() {
@@ -660,7 +654,7 @@ async fn record_deliveries(
     }
     for (tenant, status, error, ids) in groups {
         for chunk in ids.chunks(IN_LIST_CHUNK) {
-            message_log::Entity::update_many()
+            let mut update = message_log::Entity::update_many()
                 .col_expr(message_log::Column::Status, status.to_value().into())
                 .col_expr(message_log::Column::Error, Expr::value(error.clone()))
                 .filter(message_log::Column::TenantId.eq(tenant))
@@ -670,11 +664,25 @@ async fn record_deliveries(
                     message_log::Column::Status
                         .is_in(delivery_steps_from(status).iter().map(ActiveEnum::to_value)),
                 )
-                .exec(conn)
+                .into_query();
+            // RETURNING written out: sea-orm's is off for SQLite here.
+            update.returning(Query::returning().columns([message_log::Column::WaMessageId]));
+            let rows = conn
+                .query_all_raw(conn.get_database_backend().build(&update))
                 .await?;
+            for row in rows {
+                if let Some(wa_message_id) = row.try_get::<Option<String>>("", "wa_message_id")? {
+                    moved.push(DeliveryUpdate {
+                        tenant_id: tenant,
+                        wa_message_id,
+                        status,
+                        error: error.clone(),
+                    });
+                }
+            }
         }
     }
-    Ok(())
+    Ok(moved)
 }
 
 /// An INSERT into the message log with the columns both directions set

@@ -26,6 +26,8 @@ use crate::domain::lifecycle::{LifecycleAction, transition};
 use crate::error::{AppError, ErrorCode};
 use crate::services::audit::{self, Actor};
 use crate::services::tenants::{self, tenant_not_found};
+use crate::services::webhooks;
+use crate::services::webhooks::events::{BotStatusChangedV1, EventType, NewEvent};
 
 /// Everything a bot needs to answer for its tenant, read once at start and
 /// again when the settings change.
@@ -344,9 +346,53 @@ pub async fn request(
     Ok(status)
 }
 
-/// The bot was stopped on purpose.
+/// `bot.status_changed` for each of `tenants`, now `status`, queued in
+/// the caller's transaction (only for endpoints that want it).
+async fn status_changed(
+    conn: &impl ConnectionTrait,
+    tenants: &[TenantId],
+    status: WorkerStatus,
+    error: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let events: Vec<NewEvent> = tenants
+        .iter()
+        .map(|tenant| {
+            NewEvent::new(
+                *tenant,
+                EventType::BotStatusChanged,
+                at,
+                &BotStatusChangedV1 {
+                    status: status.to_value(),
+                    error: error.map(str::to_owned),
+                    at,
+                },
+            )
+        })
+        .collect();
+    webhooks::events::record(conn, &events).await.map(drop)
+}
+
+/// The worker's status now, inside the caller's transaction.
+async fn current_status(
+    conn: &impl ConnectionTrait,
+    tenant_id: TenantId,
+) -> Result<Option<WorkerStatus>, DbErr> {
+    worker_process::Entity::find_by_id(tenant_id)
+        .select_only()
+        .column(worker_process::Column::Status)
+        .into_tuple()
+        .one(conn)
+        .await
+}
+
+/// The bot was stopped on purpose. A change (it was not STOPPED) is told
+/// as `bot.status_changed` in the same transaction; the reconcile timer
+/// calls this for bots already stopped, which changes and tells nothing.
 pub async fn record_stopped(db: &DatabaseConnection, tenant_id: TenantId) -> Result<(), DbErr> {
-    worker_process::Entity::update_many()
+    let now = Utc::now();
+    let txn = crate::db::begin_write(db).await?;
+    let changed = worker_process::Entity::update_many()
         .col_expr(
             worker_process::Column::Status,
             WorkerStatus::Stopped.to_value().into(),
@@ -355,24 +401,33 @@ pub async fn record_stopped(db: &DatabaseConnection, tenant_id: TenantId) -> Res
             worker_process::Column::OwnerNode,
             Expr::value(Option::<String>::None),
         )
-        .col_expr(worker_process::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(worker_process::Column::UpdatedAt, Expr::value(now))
         .filter(worker_process::Column::TenantId.eq(tenant_id))
-        .exec(db)
-        .await?;
-    session_without_qr(SessionState::Disconnected, Utc::now())
+        .filter(worker_process::Column::Status.ne(WorkerStatus::Stopped))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if changed > 0 {
+        status_changed(&txn, &[tenant_id], WorkerStatus::Stopped, None, now).await?;
+    }
+    session_without_qr(SessionState::Disconnected, now)
         .filter(whatsapp_session::Column::TenantId.eq(tenant_id))
-        .exec(db)
+        .exec(&txn)
         .await?;
-    Ok(())
+    txn.commit().await
 }
 
-/// A crash the supervisor will retry: RESTARTING, the error and the count kept.
+/// A crash the supervisor will retry: RESTARTING, the error and the count
+/// kept; `bot.status_changed` when it was not RESTARTING already.
 pub async fn record_restarting(
     db: &DatabaseConnection,
     tenant_id: TenantId,
     error: &str,
     restart_count: u32,
 ) -> Result<(), DbErr> {
+    let now = Utc::now();
+    let txn = crate::db::begin_write(db).await?;
+    let before = current_status(&txn, tenant_id).await?;
     worker_process::Entity::update_many()
         .col_expr(
             worker_process::Column::Status,
@@ -386,11 +441,21 @@ pub async fn record_restarting(
             worker_process::Column::RestartCount,
             Expr::value(i32::try_from(restart_count).unwrap_or(i32::MAX)),
         )
-        .col_expr(worker_process::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(worker_process::Column::UpdatedAt, Expr::value(now))
         .filter(worker_process::Column::TenantId.eq(tenant_id))
-        .exec(db)
+        .exec(&txn)
         .await?;
-    Ok(())
+    if before.is_some_and(|status| status != WorkerStatus::Restarting) {
+        status_changed(
+            &txn,
+            &[tenant_id],
+            WorkerStatus::Restarting,
+            Some(error),
+            now,
+        )
+        .await?;
+    }
+    txn.commit().await
 }
 
 /// Linked as `phone`: session CONNECTED (remembered for restarts), tenant
@@ -464,6 +529,12 @@ pub async fn record_failed(
         .await?;
     }
     let now = Utc::now();
+    if current_status(&txn, tenant_id)
+        .await?
+        .is_some_and(|status| status != WorkerStatus::Error)
+    {
+        status_changed(&txn, &[tenant_id], WorkerStatus::Error, Some(error), now).await?;
+    }
     worker_process::Entity::update_many()
         .col_expr(
             worker_process::Column::Status,
@@ -520,6 +591,38 @@ pub async fn record_failed(
 /// desired state is untouched, so reconcile starts them again.
 /// (Single node: with several replicas this becomes lease expiry.)
 pub async fn release_orphans(db: &DatabaseConnection, node: &str) -> Result<u64, DbErr> {
+    let orphaned = || {
+        sea_orm::Condition::all()
+            .add(worker_process::Column::Status.is_in([
+                WorkerStatus::Running,
+                WorkerStatus::Starting,
+                WorkerStatus::Restarting,
+            ]))
+            .add(
+                sea_orm::Condition::any()
+                    .add(worker_process::Column::OwnerNode.is_null())
+                    .add(worker_process::Column::OwnerNode.ne(node)),
+            )
+    };
+    stop_all(db, orphaned).await
+}
+
+/// Marks the workers `which` selects STOPPED, with `bot.status_changed`
+/// for each, in one transaction of three statements whatever their number.
+async fn stop_all(
+    db: &DatabaseConnection,
+    which: impl Fn() -> sea_orm::Condition,
+) -> Result<u64, DbErr> {
+    let now = Utc::now();
+    let txn = crate::db::begin_write(db).await?;
+    let tenants: Vec<TenantId> = worker_process::Entity::find()
+        .select_only()
+        .column(worker_process::Column::TenantId)
+        .filter(which())
+        .filter(worker_process::Column::Status.ne(WorkerStatus::Stopped))
+        .into_tuple()
+        .all(&txn)
+        .await?;
     let result = worker_process::Entity::update_many()
         .col_expr(
             worker_process::Column::Status,
@@ -529,19 +632,12 @@ pub async fn release_orphans(db: &DatabaseConnection, node: &str) -> Result<u64,
             worker_process::Column::OwnerNode,
             Expr::value(Option::<String>::None),
         )
-        .col_expr(worker_process::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(worker_process::Column::Status.is_in([
-            WorkerStatus::Running,
-            WorkerStatus::Starting,
-            WorkerStatus::Restarting,
-        ]))
-        .filter(
-            sea_orm::Condition::any()
-                .add(worker_process::Column::OwnerNode.is_null())
-                .add(worker_process::Column::OwnerNode.ne(node)),
-        )
-        .exec(db)
+        .col_expr(worker_process::Column::UpdatedAt, Expr::value(now))
+        .filter(which())
+        .exec(&txn)
         .await?;
+    status_changed(&txn, &tenants, WorkerStatus::Stopped, None, now).await?;
+    txn.commit().await?;
     Ok(result.rows_affected)
 }
 
@@ -587,24 +683,15 @@ pub struct HeartbeatTick {
 }
 
 /// At shutdown, after every bot of `node` stopped (or was given up on):
-/// ONE statement records that none of them runs any more, instead of one
-/// transaction per bot while the pool is closing. Their desired state is
+/// ONE transaction (three statements) records that none of them runs any
+/// more, with their `bot.status_changed`, instead of one transaction per
+/// bot while the pool is closing. Their desired state is
 /// untouched, so the next start resumes them. Answers the rows changed.
 pub async fn record_node_stopped(db: &DatabaseConnection, node: &str) -> Result<u64, DbErr> {
-    let result = worker_process::Entity::update_many()
-        .col_expr(
-            worker_process::Column::Status,
-            WorkerStatus::Stopped.to_value().into(),
-        )
-        .col_expr(
-            worker_process::Column::OwnerNode,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(worker_process::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(worker_process::Column::OwnerNode.eq(node))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
+    stop_all(db, || {
+        sea_orm::Condition::all().add(worker_process::Column::OwnerNode.eq(node))
+    })
+    .await
 }
 
 /// Running workers whose heartbeat is older than `before`.

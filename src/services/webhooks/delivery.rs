@@ -26,7 +26,7 @@ use rand::Rng;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, Set, Statement, Value,
+    EntityTrait, QueryFilter, QuerySelect, Set, Statement, Value,
 };
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -487,7 +487,7 @@ impl Deliverer {
             .col_expr(webhook_endpoint::Column::Enabled, Expr::value(false))
             .col_expr(
                 webhook_endpoint::Column::DisabledReason,
-                Expr::value(reason),
+                Expr::value(reason.clone()),
             )
             .col_expr(webhook_endpoint::Column::UpdatedAt, Expr::value(now))
             .filter(webhook_endpoint::Column::Id.eq(event.endpoint_id))
@@ -507,6 +507,24 @@ impl Deliverer {
             )
             .await
             .map_err(|err| DbErr::Custom(err.message().to_owned()))?;
+            // The owner is told, by the notice outbox, in this transaction.
+            let url: Option<String> = webhook_endpoint::Entity::find_by_id(event.endpoint_id)
+                .select_only()
+                .column(webhook_endpoint::Column::Url)
+                .into_tuple()
+                .one(txn)
+                .await?;
+            crate::services::notifications::notices::queue(
+                txn,
+                TenantId::from(event.tenant_id),
+                crate::services::notifications::notices::NoticeKind::WebhookDisabled,
+                crate::services::notifications::notices::webhook_disabled(
+                    url.as_deref().unwrap_or("(unknown)"),
+                    &reason,
+                ),
+                now,
+            )
+            .await?;
         }
         Ok(())
     }

@@ -194,7 +194,8 @@ pub struct BotStatusChangedV1 {
 }
 
 /// `usage.quota_reached` v1: a counter of this month reached its plan's
-/// limit. (Emitted by the usage counters of the tenant API.)
+/// limit: once per tenant per month (`usage::add`, marked by
+/// `usage_month.quota_reached_at`).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UsageQuotaReachedV1 {
     /// e.g. `messages`, `ai_tokens`.

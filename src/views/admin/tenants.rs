@@ -362,9 +362,15 @@ fn plan_card(csrf: &str, tenant: crate::domain::ids::TenantId, card: &PlanCard<'
         section.card #plan aria-labelledby="plan-title" {
             h2 #plan-title { "Plan and usage, " (usage.month) }
             dl.props {
-                dt { "Messages sent" } dd {
+                dt { "Messages sent" } dd #tenant-usage {
                     (usage.messages_used) " of " (limit(usage.messages_limit))
                     @if usage.quota_reached { " " (components::badge("quota_reached")) }
+                    @if let Some(at) = usage.quota_reached_at {
+                        " — limit reached " (components::datetime(&at)) " (owners emailed)"
+                    } @else if let Some(at) = usage.warned_at {
+                        " — passed " (crate::services::usage::WARNING_PERCENT) " % "
+                        (components::datetime(&at)) " (owners warned)"
+                    }
                 }
                 dt { "Messages received" } dd { (usage.this_month.inbound) }
                 dt { "AI tokens" } dd {

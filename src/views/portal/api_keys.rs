@@ -157,6 +157,17 @@ pub fn usage_page(chrome: &PortalChrome<'_>, usage: &Usage, days: &[DayCount]) -
                     }
                 }
             }
+            @if let (Some(warned_at), false) = (usage.warned_at, usage.quota_reached) {
+                section.card role="status" #usage-warning {
+                    h2 { "Over " (crate::services::usage::WARNING_PERCENT) " % of this month's messages used" }
+                    p {
+                        "Your bot has sent " (usage.messages_used) " of " (limit) " messages this month "
+                        "(passed " (crate::services::usage::WARNING_PERCENT) " % on "
+                        (warned_at.format("%Y-%m-%d")) "; the owners were emailed). "
+                        "At the limit it stops answering on its own until the month ends."
+                    }
+                }
+            }
             @if usage.ai_budget_reached {
                 section.card role="alert" #ai-budget-reached {
                     h2 { "This month's AI tokens are used up" }

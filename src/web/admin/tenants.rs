@@ -194,10 +194,11 @@ pub(super) async fn detail_page(
         page: 1,
         per_page: DETAIL_ROWS,
     };
-    let (detail, messages, audit) = tokio::try_join!(
+    let (detail, messages, audit, usage) = tokio::try_join!(
         tenants::get(&state.db, id),
         messages::list(&state.db, id, latest),
         audit::list(&state.db, Some(id), latest),
+        crate::services::usage::usage(&state.db, id),
     )?;
     let chat = bots::chat(state, &detail).await?;
     let (transport, unreadable) = forms::transport_view(state, &detail).await?;
@@ -235,7 +236,6 @@ pub(super) async fn detail_page(
         AdminUrl::TenantTransport(id).to_string(),
         AdminUrl::TenantPairing(id).to_string(),
     );
-    let usage = crate::services::usage::usage(&state.db, id).await?;
     let plans = crate::services::plans::list(&state.db).await?;
     let own_ai_budget = crate::services::plans::own_ai_budget(&state.db, id).await?;
     let page = DetailPage {

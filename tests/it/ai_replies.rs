@@ -264,9 +264,20 @@ async fn a_burst_of_messages_is_answered_once_in_order() {
 }
 
 #[tokio::test]
-async fn at_the_monthly_token_budget_the_bot_answers_from_its_rules_only() {
+async fn at_the_monthly_token_budget_the_bot_answers_from_its_rules_only_and_the_owner_is_told() {
     let model = ModelServer::start().await;
-    let app = app_with_model(&model).await;
+    let sink = crate::helpers::SmtpSink::start().await;
+    let (base_url, port) = (model.base_url(), sink.port());
+    let app = spawn_app_with(move |settings| {
+        settings.ai.base_url = base_url;
+        settings.ai.timeout = Duration::from_millis(1500);
+        settings.ai.burst_window = Duration::from_millis(700);
+        settings.smtp.host = "127.0.0.1".to_owned();
+        settings.smtp.port = port;
+        settings.smtp.tls = flowhq::config::SmtpTls::None;
+        settings.smtp.from = "Flow HQ <flowhq@example.com>".to_owned();
+    })
+    .await;
     let (browser, tenant) = owner_with_bot(&app, "budget@salon.example").await;
     teach(&browser, &salon_with_ai()).await;
     let (status, body) = app
@@ -296,6 +307,31 @@ async fn at_the_monthly_token_budget_the_bot_answers_from_its_rules_only() {
     assert_eq!(used["ai_tokens_limit"], 100, "{used}");
     let page = browser.get("/portal/usage").await.text().await.unwrap();
     assert!(page.contains("AI tokens are used up"), "{page}");
+    // The owner is emailed once, however many questions follow.
+    let mails = sink.wait_for(1).await;
+    let told: Vec<_> = mails
+        .iter()
+        .filter(|m| m.subject().contains("AI tokens are used up"))
+        .collect();
+    assert_eq!(
+        told.len(),
+        1,
+        "{:?}",
+        mails.iter().map(|m| m.subject()).collect::<Vec<_>>()
+    );
+    assert!(told[0].text().contains("120 tokens"), "{}", told[0].text());
+    ask(&app, tenant, &browser, "A wedding once more?", "t3").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let again = sink
+        .received()
+        .iter()
+        .filter(|m| m.subject().contains("AI tokens are used up"))
+        .count();
+    assert_eq!(again, 1);
+    // The admin sees it on the tenant's page.
+    let admin = app.signed_in_browser().await;
+    let page = admin.page(&format!("/admin/tenants/{tenant}")).await;
+    assert!(page.contains("badge-ai_budget_reached"), "{page}");
 
     // A negative budget is refused.
     let (status, body) = app

@@ -409,31 +409,48 @@ pub async fn count_tokens(
 /// of the month claims the notice (one conditional UPDATE) and says so:
 /// the caller tells the owner once.
 pub async fn budget_left(
-    conn: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     tenant: TenantId,
     budget: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<Budget, DbErr> {
+    use sea_orm::TransactionTrait;
     let Some(budget) = budget else {
         return Ok(Budget::Left);
     };
-    let used = usage::this_month(conn, tenant, now).await?.ai_tokens;
+    let used = usage::this_month(db, tenant, now).await?.ai_tokens;
     if used < budget {
         return Ok(Budget::Left);
     }
     let month = usage::month_key(now);
     use entity::tenant_config::{Column, Entity};
+    // The claim and the owners' email notice commit together.
+    let txn = db.begin().await?;
     let claimed = Entity::update_many()
         .col_expr(Column::AiBudgetNoticedMonth, Expr::value(month.clone()))
         .filter(Column::TenantId.eq(tenant))
         .filter(
             sea_orm::Condition::any()
                 .add(Column::AiBudgetNoticedMonth.is_null())
-                .add(Column::AiBudgetNoticedMonth.ne(month)),
+                .add(Column::AiBudgetNoticedMonth.ne(month.clone())),
         )
-        .exec(conn)
+        .exec(&txn)
         .await?;
-    Ok(if claimed.rows_affected == 1 {
+    let just_spent = claimed.rows_affected == 1;
+    if just_spent {
+        use crate::services::notifications::notices;
+        let text = notices::ai_budget_reached(used, budget, &month);
+        notices::queue(
+            &txn,
+            tenant,
+            notices::NoticeKind::AiBudgetReached,
+            text,
+            now,
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(if just_spent {
         Budget::JustSpent { used, budget }
     } else {
         Budget::Spent

@@ -32,6 +32,8 @@ pub enum NoticeKind {
     QuotaReached,
     /// A webhook endpoint disabled after failing too long.
     WebhookDisabled,
+    /// The month's AI tokens used up: templates only.
+    AiBudgetReached,
 }
 
 impl NoticeKind {
@@ -40,6 +42,7 @@ impl NoticeKind {
             Self::UsageWarning => "usage.warning",
             Self::QuotaReached => "usage.quota_reached",
             Self::WebhookDisabled => "webhook.disabled",
+            Self::AiBudgetReached => "ai.budget_reached",
         }
     }
 
@@ -48,6 +51,7 @@ impl NoticeKind {
             Self::UsageWarning,
             Self::QuotaReached,
             Self::WebhookDisabled,
+            Self::AiBudgetReached,
         ]
         .into_iter()
         .find(|k| k.as_str() == kind)
@@ -56,7 +60,7 @@ impl NoticeKind {
     /// The portal page the email links to.
     fn page(self) -> PortalUrl {
         match self {
-            Self::UsageWarning | Self::QuotaReached => PortalUrl::Usage,
+            Self::UsageWarning | Self::QuotaReached | Self::AiBudgetReached => PortalUrl::Usage,
             Self::WebhookDisabled => PortalUrl::Webhooks,
         }
     }
@@ -93,6 +97,19 @@ pub fn quota_reached(used: i64, limit: i64, period: &str) -> Text {
              refused. Customers' messages still arrive in the inbox, where your people can \
              answer them.\n\
              Ask your platform's administrator for a larger plan if you need more."
+        ),
+    }
+}
+
+/// The month's AI tokens used up.
+pub fn ai_budget_reached(used: i64, budget: i64, period: &str) -> Text {
+    Text {
+        subject: "this month's AI tokens are used up: the bot answers without AI".to_owned(),
+        body: format!(
+            "Your bot's AI replies have used {used} tokens in {period}; the budget is {budget}.\n\
+             Until the month ends the bot answers from your facts, services and questions \
+             only, and questions they do not cover get the help menu.\n\
+             Ask your platform's administrator for a larger AI budget if you need more."
         ),
     }
 }

@@ -170,9 +170,17 @@ async fn burst_in_one_chat(
 }
 
 /// Waits until every inbound row of the tenant is decided (not RECEIVED)
-/// and none of its replies is still QUEUED or SENDING.
+/// and none of its replies is still QUEUED or SENDING. The inbound rows are
+/// read before and after the replies and must not have changed between
+/// (as `cloud_api::settled`: a commit between two reads would pair old and
+/// new rows).
 async fn settled(app: &TestApp, id: Uuid, inbound: usize) -> Vec<message_log::Model> {
+    let statuses = |rows: &[message_log::Model]| rows.iter().map(|r| r.status).collect::<Vec<_>>();
     eventually("messages answered and logged", || async {
+        let before = inbound_rows(app, id).await;
+        if before.len() != inbound || before.iter().any(|r| r.status == MessageStatus::Received) {
+            return None;
+        }
         let sending = outbound_rows(app, id)
             .await
             .iter()
@@ -180,9 +188,8 @@ async fn settled(app: &TestApp, id: Uuid, inbound: usize) -> Vec<message_log::Mo
         if sending {
             return None;
         }
-        let rows = inbound_rows(app, id).await;
-        (rows.len() == inbound && rows.iter().all(|r| r.status != MessageStatus::Received))
-            .then_some(rows)
+        let after = inbound_rows(app, id).await;
+        (statuses(&after) == statuses(&before)).then_some(after)
     })
     .await
 }

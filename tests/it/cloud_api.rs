@@ -189,8 +189,21 @@ async fn rows(app: &TestApp, id: Uuid, direction: Direction) -> Vec<message_log:
 
 /// Waits until the inbound message `wamid` is settled (not RECEIVED) and
 /// no reply of the tenant's is still QUEUED or SENDING.
+///
+/// The inbound row is read before and after the replies, and only an
+/// unchanged one counts: a commit between two reads (the reply's row and
+/// its ANSWERED, or its failure and FAILED, land together) would otherwise
+/// pair an old inbound status with newer replies, or the reverse.
 async fn settled(app: &TestApp, id: Uuid, wamid: &str) -> message_log::Model {
+    let inbound = || async {
+        rows(app, id, Direction::In)
+            .await
+            .into_iter()
+            .find(|row| row.wa_message_id.as_deref() == Some(wamid))
+            .filter(|row| row.status != MessageStatus::Received)
+    };
     eventually(&format!("{wamid} settled"), || async {
+        let before = inbound().await?;
         let replies = rows(app, id, Direction::Out).await;
         if replies
             .iter()
@@ -198,11 +211,8 @@ async fn settled(app: &TestApp, id: Uuid, wamid: &str) -> message_log::Model {
         {
             return None;
         }
-        rows(app, id, Direction::In)
-            .await
-            .into_iter()
-            .find(|row| row.wa_message_id.as_deref() == Some(wamid))
-            .filter(|row| row.status != MessageStatus::Received)
+        let after = inbound().await?;
+        (after.status == before.status).then_some(after)
     })
     .await
 }

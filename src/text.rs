@@ -19,9 +19,28 @@ pub fn sentence(text: &str) -> String {
     out
 }
 
+/// Text as every database can store it: PostgreSQL refuses U+0000 in
+/// text, so a NUL a customer's message carries becomes U+FFFD (the
+/// replacement character), as an invalid byte would.
+pub fn storable(text: &mut String) {
+    if text.contains('\0') {
+        *text = text.replace('\0', "\u{FFFD}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_becomes_the_replacement_character_and_other_text_stays() {
+        let mut text = "a\0b\0".to_owned();
+        storable(&mut text);
+        assert_eq!(text, "a\u{FFFD}b\u{FFFD}");
+        let mut text = "héllo\n".to_owned();
+        storable(&mut text);
+        assert_eq!(text, "héllo\n");
+    }
 
     #[test]
     fn capitalizes_and_ends_sentences_once() {

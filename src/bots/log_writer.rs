@@ -21,6 +21,13 @@
 //! other instead of deadlocking). What could still collide — one outbound id
 //! reported twice, two status updates of one message in flight at once —
 //! is rare, and a batch the server aborts is retried.
+//!
+//! A batch that still fails while the database answers holds something it
+//! refuses (a constraint, a value it cannot store): it is written in
+//! halves until the refused operation is alone, so one bad row costs only
+//! its own caller, never the other tenants' messages of its batch. Only
+//! when the database does not answer at all is the whole batch given up
+//! (its callers are told; a customer's message is then not acknowledged).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,7 +54,8 @@ use crate::services::webhooks::delivery::Waker;
 
 /// Operations waiting for the writer; senders wait when it is full.
 const QUEUE_CAPACITY: usize = 16_384;
-/// A failed batch is retried this many times before it is given up (logged).
+/// A failed batch is tried this many times before it is split (the
+/// database answers) or given up (it does not).
 const ATTEMPTS: u32 = 3;
 /// The pause between WAL checkpoints while batches are committed.
 ///
@@ -265,7 +273,8 @@ impl LogWriter {
 
     /// Persists an inbound message (and its conversation): `Some` when
     /// new, `None` when the unique index says it was seen before.
-    pub async fn persist(&self, row: InboundRow) -> Result<Option<Stored>, LogError> {
+    pub async fn persist(&self, mut row: InboundRow) -> Result<Option<Stored>, LogError> {
+        row.make_storable();
         self.ask(|reply| Op::Persist { row, reply }).await
     }
 
@@ -323,8 +332,18 @@ impl LogWriter {
         rows: Vec<OutboundRow>,
         updates: Vec<StatusUpdate>,
         handoff: Option<HandoffChange>,
-        unanswered: Option<UnansweredAsk>,
+        mut unanswered: Option<UnansweredAsk>,
     ) -> Result<Vec<i64>, LogError> {
+        let mut rows = rows;
+        for row in &mut rows {
+            crate::text::storable(&mut row.text);
+        }
+        let mut updates = updates;
+        updates.iter_mut().for_each(StatusUpdate::make_storable);
+        if let Some(ask) = &mut unanswered {
+            crate::text::storable(&mut ask.key);
+            crate::text::storable(&mut ask.text);
+        }
         self.ask(|reply| Op::Queue {
             rows,
             updates,
@@ -341,7 +360,8 @@ impl LogWriter {
     }
 
     /// Queues status updates for one commit (does not wait for it).
-    pub async fn statuses(&self, updates: Vec<StatusUpdate>) -> Result<(), LogError> {
+    pub async fn statuses(&self, mut updates: Vec<StatusUpdate>) -> Result<(), LogError> {
+        updates.iter_mut().for_each(StatusUpdate::make_storable);
         self.tx
             .send(Op::Status {
                 updates,
@@ -352,7 +372,8 @@ impl LogWriter {
     }
 
     /// Commits status updates together; returns once they are durable.
-    pub async fn status_committed(&self, updates: Vec<StatusUpdate>) -> Result<(), LogError> {
+    pub async fn status_committed(&self, mut updates: Vec<StatusUpdate>) -> Result<(), LogError> {
+        updates.iter_mut().for_each(StatusUpdate::make_storable);
         self.ask(|reply| Op::Status {
             updates,
             reply: Some(reply),
@@ -362,7 +383,11 @@ impl LogWriter {
 
     /// Records a delivery report for a sent message; returns once
     /// committed (Meta is answered only then).
-    pub async fn delivery(&self, update: DeliveryUpdate) -> Result<(), LogError> {
+    pub async fn delivery(&self, mut update: DeliveryUpdate) -> Result<(), LogError> {
+        crate::text::storable(&mut update.wa_message_id);
+        if let Some(error) = &mut update.error {
+            crate::text::storable(error);
+        }
         self.ask(|reply| Op::Delivery { update, reply }).await
     }
 }
@@ -505,154 +530,193 @@ fn flushed(done: Result<(), tokio::task::JoinError>) {
     }
 }
 
-async fn flush(db: DatabaseConnection, mut batch: Vec<Op>, committed: Arc<Committed>) {
-    let db = &db;
-    let stats = &committed.stats;
+async fn flush(db: DatabaseConnection, batch: Vec<Op>, committed: Arc<Committed>) {
     if batch.is_empty() {
         return;
     }
-    let _writing = Writing::start(stats);
-    let mut rows = LogBatch {
-        marks: WorkerMarks {
-            node: committed.node.clone(),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let mut replies = Vec::new();
-    // Outbound rows' callers: the tenant and how many rows are theirs (one
-    // caller's rows are one tenant's, one after the other).
-    let mut queued = Vec::new();
-    // Operations waiting for the commit that carry no answer of their own.
-    let mut done_replies = Vec::new();
-    for op in batch.drain(..) {
-        match op {
-            Op::Persist { row, reply } => {
-                rows.inbound.push(row);
-                replies.push(reply);
-            }
-            Op::Queue {
-                rows: outbound,
-                updates,
-                handoff,
-                unanswered,
-                reply,
-            } => {
-                rows.handoffs.extend(handoff);
-                rows.unanswered.extend(unanswered);
-                let tenant = outbound.first().map(|row| row.tenant_id);
-                queued.push(Queued {
-                    tenant,
-                    count: outbound.len(),
-                    reply,
-                });
-                rows.outbound.extend(outbound);
-                rows.updates.extend(updates);
-            }
-            Op::Status { updates, reply } => {
-                rows.updates.extend(updates);
-                if let Some(reply) = reply {
-                    done_replies.push(reply);
-                }
-            }
-            Op::Delivery { update, reply } => {
-                rows.deliveries.push(update);
-                done_replies.push(reply);
-            }
-            Op::Mark {
-                tenant,
-                online,
-                reply,
-            } => {
-                if online {
-                    rows.marks.online.push(tenant);
-                } else {
-                    rows.marks.running.push(tenant);
-                }
-                done_replies.push(reply);
-            }
-        }
-    }
+    let _writing = Writing::start(&committed.stats);
+    write(&db, batch, &committed, ATTEMPTS).await;
+}
+
+/// Writes `ops` in one transaction, trying `attempts` times. When that
+/// fails while the database answers, the batch itself holds something the
+/// database refuses: it is split in two halves, written one after the
+/// other (their order kept), until the refused operation is alone; only
+/// its caller is told. Other tenants' messages never go down with it.
+async fn write(db: &DatabaseConnection, mut ops: Vec<Op>, committed: &Committed, attempts: u32) {
+    let stats = &committed.stats;
     let mut attempt = 1;
     let began = std::time::Instant::now();
-    let result = loop {
+    let (rows, result) = loop {
+        let rows = assemble(&ops, &committed.node);
         match runtime::log_batch::flush_log_batch(db, &rows).await {
-            Ok(ids) => break Ok(ids),
-            Err(err) if attempt < ATTEMPTS => {
+            Ok(flushed) => break (rows, Ok(flushed)),
+            Err(err) if attempt < attempts => {
                 tracing::warn!(error = %err, attempt, "writing the message log failed; retrying");
                 stats.retries.fetch_add(1, Ordering::Relaxed);
                 // A tenant deleted meanwhile fails the whole batch on its
                 // foreign key: drop its rows, keep everyone else's.
-                if let Err(err) =
-                    drop_deleted_tenants(db, &mut rows, &mut replies, &mut queued).await
-                {
+                if let Err(err) = drop_deleted_tenants(db, &mut ops).await {
                     tracing::warn!(error = %err, "checking the batch's tenants failed");
                 }
                 tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
                 attempt += 1;
             }
-            Err(err) => break Err(err.to_string()),
+            Err(err) => break (rows, Err(err.to_string())),
         }
     };
-    let (n_in, n_out, n_up) = (
-        rows.inbound.len(),
-        rows.outbound.len(),
-        rows.updates.len() + rows.deliveries.len(),
-    );
-    let count = |status| rows.updates.iter().filter(|u| u.status == status).count() as u64;
-    let (n_answered, n_sent) = (
-        count(entity::enums::MessageStatus::Answered),
-        count(entity::enums::MessageStatus::Sent),
-    );
     stats.record_commit(began.elapsed());
-    match result {
-        Ok(flushed) => {
-            let ids = flushed.inbound;
-            let new = ids.iter().filter(|id| id.is_some()).count();
-            stats.inbound.fetch_add(new as u64, Ordering::Relaxed);
-            stats.outbound.fetch_add(n_out as u64, Ordering::Relaxed);
-            stats
-                .status_updates
-                .fetch_add(n_up as u64, Ordering::Relaxed);
-            stats.answered.fetch_add(n_answered, Ordering::Relaxed);
-            stats.sent.fetch_add(n_sent, Ordering::Relaxed);
-            stats.batches.fetch_add(1, Ordering::Relaxed);
-            committed.notify.notify_one();
-            if flushed.webhook_events > 0 {
-                committed.webhooks.wake();
-            }
-            // INVARIANT: before the callers hear of the commit, so a bot
-            // answering a message of this batch sees the month with it.
-            committed.usage.record(chrono::Utc::now(), &flushed.usage);
-            publish(&committed.live, &rows);
-            for (reply, id) in replies.into_iter().zip(ids) {
-                let _ = reply.send(Ok(id));
-            }
-            let mut outbound_ids = flushed.outbound.into_iter();
-            for caller in queued {
-                let ids = outbound_ids.by_ref().take(caller.count).collect();
-                let _ = caller.reply.send(Ok(ids));
-            }
-            for reply in done_replies {
-                let _ = reply.send(Ok(()));
-            }
+    let flushed = match result {
+        Ok(flushed) => flushed,
+        Err(err) if ops.len() > 1 && db.ping().await.is_ok() => {
+            tracing::warn!(error = %err, operations = ops.len(), "the database refuses something in this message log batch: writing it in halves");
+            let second = ops.split_off(ops.len() / 2);
+            // The database is up: one attempt per half is enough.
+            Box::pin(write(db, ops, committed, 1)).await;
+            Box::pin(write(db, second, committed, 1)).await;
+            return;
         }
         Err(err) => {
             tracing::error!(
                 error = %err,
-                inbound = n_in,
-                outbound = n_out,
-                status_updates = n_up,
-                "message log batch lost after {ATTEMPTS} attempts"
+                inbound = rows.inbound.len(),
+                outbound = rows.outbound.len(),
+                status_updates = rows.updates.len() + rows.deliveries.len(),
+                "message log operations lost after {attempts} attempts"
             );
-            for reply in replies {
-                let _ = reply.send(Err(err.clone()));
+            for op in ops {
+                op.refuse(&err);
             }
-            for caller in queued {
-                let _ = caller.reply.send(Err(err.clone()));
+            return;
+        }
+    };
+    let count = |status| rows.updates.iter().filter(|u| u.status == status).count() as u64;
+    let new = flushed.inbound.iter().filter(|id| id.is_some()).count();
+    stats.inbound.fetch_add(new as u64, Ordering::Relaxed);
+    stats
+        .outbound
+        .fetch_add(rows.outbound.len() as u64, Ordering::Relaxed);
+    stats.status_updates.fetch_add(
+        (rows.updates.len() + rows.deliveries.len()) as u64,
+        Ordering::Relaxed,
+    );
+    stats.answered.fetch_add(
+        count(entity::enums::MessageStatus::Answered),
+        Ordering::Relaxed,
+    );
+    stats
+        .sent
+        .fetch_add(count(entity::enums::MessageStatus::Sent), Ordering::Relaxed);
+    stats.batches.fetch_add(1, Ordering::Relaxed);
+    committed.notify.notify_one();
+    if flushed.webhook_events > 0 {
+        committed.webhooks.wake();
+    }
+    // INVARIANT: before the callers hear of the commit, so a bot
+    // answering a message of this batch sees the month with it.
+    committed.usage.record(chrono::Utc::now(), &flushed.usage);
+    publish(&committed.live, &rows);
+    // The ids come back in the order the operations put their rows in.
+    let mut inbound = flushed.inbound.into_iter();
+    let mut outbound = flushed.outbound.into_iter();
+    for op in ops {
+        match op {
+            Op::Persist { reply, .. } => {
+                let _ = reply.send(Ok(inbound.next().flatten()));
             }
-            for reply in done_replies {
-                let _ = reply.send(Err(err.clone()));
+            Op::Queue { rows, reply, .. } => {
+                let _ = reply.send(Ok(outbound.by_ref().take(rows.len()).collect()));
+            }
+            Op::Status { reply, .. } => {
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Op::Delivery { reply, .. } | Op::Mark { reply, .. } => {
+                let _ = reply.send(Ok(()));
+            }
+        }
+    }
+}
+
+/// One transaction's rows, from the operations in their order.
+fn assemble(ops: &[Op], node: &str) -> LogBatch {
+    let mut rows = LogBatch {
+        marks: WorkerMarks {
+            node: node.to_owned(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    for op in ops {
+        match op {
+            Op::Persist { row, .. } => rows.inbound.push(row.clone()),
+            Op::Queue {
+                rows: outbound,
+                updates,
+                handoff,
+                unanswered,
+                ..
+            } => {
+                rows.handoffs.extend(handoff.clone());
+                rows.unanswered.extend(unanswered.clone());
+                rows.outbound.extend(outbound.iter().cloned());
+                rows.updates.extend(updates.iter().cloned());
+            }
+            Op::Status { updates, .. } => rows.updates.extend(updates.iter().cloned()),
+            Op::Delivery { update, .. } => rows.deliveries.push(update.clone()),
+            Op::Mark { tenant, online, .. } => {
+                if *online {
+                    rows.marks.online.push(*tenant);
+                } else {
+                    rows.marks.running.push(*tenant);
+                }
+            }
+        }
+    }
+    rows
+}
+
+impl Op {
+    /// The tenant whose rows the operation writes.
+    fn tenant(&self) -> Option<TenantId> {
+        match self {
+            Op::Persist { row, .. } => Some(row.tenant_id),
+            Op::Queue {
+                rows,
+                updates,
+                handoff,
+                unanswered,
+                ..
+            } => rows
+                .first()
+                .map(|row| row.tenant_id)
+                .or_else(|| updates.first().map(|u| u.tenant_id))
+                .or_else(|| handoff.as_ref().map(|h| h.tenant_id))
+                .or_else(|| unanswered.as_ref().map(|u| u.tenant_id)),
+            Op::Status { updates, .. } => updates.first().map(|u| u.tenant_id),
+            Op::Delivery { update, .. } => Some(update.tenant_id),
+            Op::Mark { tenant, .. } => Some(*tenant),
+        }
+    }
+
+    /// Tells the caller the operation was not written.
+    fn refuse(self, err: &str) {
+        let err = err.to_owned();
+        match self {
+            Op::Persist { reply, .. } => {
+                let _ = reply.send(Err(err));
+            }
+            Op::Queue { reply, .. } => {
+                let _ = reply.send(Err(err));
+            }
+            Op::Status { reply, .. } => {
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(err));
+                }
+            }
+            Op::Delivery { reply, .. } | Op::Mark { reply, .. } => {
+                let _ = reply.send(Err(err));
             }
         }
     }
@@ -676,38 +740,13 @@ fn publish(live: &Live, rows: &LogBatch) {
     }
 }
 
-/// The caller of an `Op::Queue` in a batch.
-struct Queued {
-    /// `None` when it queued no rows.
-    tenant: Option<TenantId>,
-    count: usize,
-    reply: oneshot::Sender<Result<Vec<i64>, String>>,
-}
-
-/// Removes from a batch whatever belongs to tenants that no longer exist
-/// (their waiting `persist` and `queue` calls are told so).
+/// Removes from a batch the operations of tenants that no longer exist
+/// (their callers are told so).
 async fn drop_deleted_tenants(
     db: &DatabaseConnection,
-    rows: &mut LogBatch,
-    replies: &mut Vec<oneshot::Sender<Result<Option<Stored>, String>>>,
-    queued: &mut Vec<Queued>,
+    ops: &mut Vec<Op>,
 ) -> Result<(), sea_orm::DbErr> {
-    let LogBatch {
-        inbound,
-        outbound,
-        deliveries,
-        marks,
-        handoffs,
-        unanswered,
-        ..
-    } = rows;
-    let mut ids: Vec<TenantId> = inbound
-        .iter()
-        .map(|r| r.tenant_id)
-        .chain(outbound.iter().map(|r| r.tenant_id))
-        .chain(marks.running.iter().copied())
-        .chain(marks.online.iter().copied())
-        .collect();
+    let mut ids: Vec<TenantId> = ops.iter().filter_map(Op::tenant).collect();
     ids.sort_unstable();
     ids.dedup();
     let existing = runtime::log_batch::existing_tenants(db, &ids).await?;
@@ -715,33 +754,13 @@ async fn drop_deleted_tenants(
         return Ok(());
     }
     let gone = ids.len() - existing.len();
-    let mut kept_inbound = Vec::with_capacity(inbound.len());
-    let mut kept_replies = Vec::with_capacity(replies.len());
-    for (row, reply) in inbound.drain(..).zip(replies.drain(..)) {
-        if existing.contains(&row.tenant_id) {
-            kept_inbound.push(row);
-            kept_replies.push(reply);
-        } else {
-            let _ = reply.send(Err("the tenant has been deleted".to_owned()));
-        }
-    }
-    *inbound = kept_inbound;
-    *replies = kept_replies;
-    outbound.retain(|row| existing.contains(&row.tenant_id));
-    let (kept, gone_callers): (Vec<Queued>, Vec<Queued>) = std::mem::take(queued)
+    let (kept, dropped): (Vec<Op>, Vec<Op>) = std::mem::take(ops)
         .into_iter()
-        .partition(|caller| caller.tenant.is_none_or(|t| existing.contains(&t)));
-    *queued = kept;
-    for caller in gone_callers {
-        let _ = caller
-            .reply
-            .send(Err("the tenant has been deleted".to_owned()));
+        .partition(|op| op.tenant().is_none_or(|t| existing.contains(&t)));
+    *ops = kept;
+    for op in dropped {
+        op.refuse("the tenant has been deleted");
     }
-    deliveries.retain(|row| existing.contains(&row.tenant_id));
-    marks.running.retain(|id| existing.contains(id));
-    marks.online.retain(|id| existing.contains(id));
-    handoffs.retain(|change| existing.contains(&change.tenant_id));
-    unanswered.retain(|ask| existing.contains(&ask.tenant_id));
     tracing::info!(
         tenants = gone,
         "dropped message log rows of deleted tenants"

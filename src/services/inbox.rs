@@ -644,6 +644,8 @@ pub(crate) fn parse_text(text: &str) -> Result<String, AppError> {
         Some("must not be empty".to_owned())
     } else if trimmed.chars().count() > MAX_TEXT_CHARS {
         Some(format!("must be at most {MAX_TEXT_CHARS} characters"))
+    } else if trimmed.contains('\0') {
+        Some("must not contain a NUL character".to_owned())
     } else {
         None
     };
@@ -800,5 +802,6 @@ mod tests {
         assert!(parse_text("   ").is_err());
         assert!(parse_text(&"a".repeat(MAX_TEXT_CHARS)).is_ok());
         assert!(parse_text(&"a".repeat(MAX_TEXT_CHARS + 1)).is_err());
+        assert!(parse_text("a\0b").is_err());
     }
 }

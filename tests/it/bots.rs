@@ -847,35 +847,54 @@ async fn database_with_tenant(
     (database, settings, db, tenant.into())
 }
 
+/// A message log writer of its own on the test's database (its batches:
+/// `size` operations or `interval`), with what stops it and how many
+/// batches it commits at once.
+async fn log_writer(
+    settings: &flowhq::config::Settings,
+    db: &sea_orm::DatabaseConnection,
+    size: usize,
+    interval: Duration,
+) -> (
+    flowhq::bots::log_writer::LogWriter,
+    CancellationToken,
+    tokio_util::task::TaskTracker,
+    usize,
+) {
+    let writers = flowhq::db::connect_log_writer(&settings.database)
+        .await
+        .unwrap();
+    let parallel = writers.parallel;
+    let shutdown = CancellationToken::new();
+    let tracker = tokio_util::task::TaskTracker::new();
+    let writer = flowhq::bots::log_writer::LogWriter::spawn(
+        writers,
+        db.clone(),
+        "node-test".to_owned(),
+        size,
+        interval,
+        shutdown.clone(),
+        &tracker,
+        &tokio::runtime::Handle::current(),
+    );
+    (writer, shutdown, tracker, parallel)
+}
+
 /// Batches committed side by side (several writer connections on
 /// PostgreSQL, one after the other on SQLite) still store every inbound
 /// message once: the same message persisted by several bots' tasks at once
 /// gets one id, every other attempt is told it is a duplicate.
 #[tokio::test]
 async fn concurrent_log_batches_store_each_inbound_message_once() {
-    use flowhq::bots::log_writer::LogWriter;
     use flowhq::services::runtime::log_batch::InboundRow;
 
     let (database, settings, db, tenant) = database_with_tenant(40).await;
 
-    let writers = flowhq::db::connect_log_writer(&settings.database)
-        .await
-        .unwrap();
     let on_postgres = database.url.starts_with("postgres");
-    assert_eq!(writers.parallel, if on_postgres { 4 } else { 1 });
-    let shutdown = CancellationToken::new();
-    let tracker = tokio_util::task::TaskTracker::new();
     // Tiny batches, so that many are in flight at once.
-    let writer = LogWriter::spawn(
-        writers,
-        db.clone(),
-        "node-test".to_owned(),
-        3,
-        Duration::from_millis(1),
-        shutdown.clone(),
-        &tracker,
-        &tokio::runtime::Handle::current(),
-    );
+    let (writer, shutdown, tracker, parallel) =
+        log_writer(&settings, &db, 3, Duration::from_millis(1)).await;
+    assert_eq!(parallel, if on_postgres { 4 } else { 1 });
     const MESSAGES: usize = 60;
     const COPIES: usize = 4;
     let mut attempts = tokio::task::JoinSet::new();
@@ -1056,4 +1075,116 @@ async fn the_sqlite_files_directory_is_found_and_synced_for_write_back() {
         None => assert!(dir.is_none(), "PostgreSQL has no database file"),
     }
     db.close().await.unwrap();
+}
+
+/// PostgreSQL refuses text holding a NUL character, and the log writer
+/// stores many tenants' messages in one transaction: such a message once
+/// failed its whole batch three times over, and every message in it was
+/// lost. Now it is stored (the NUL as U+FFFD) and its neighbours too.
+#[tokio::test]
+async fn a_message_with_a_nul_character_is_stored_and_costs_no_other_message() {
+    let app = spawn_app().await;
+    let odd = linked_tenant(&app, 50).await;
+    let other = linked_tenant(&app, 51).await;
+    for k in 0..5 {
+        let (status, body) = say(
+            &app,
+            other,
+            "+4917600000002",
+            "opening hours?",
+            &format!("o-{k}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    let (status, body) = say(&app, odd, "+4917600000001", "hi\u{0}there", "nul-1").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+
+    let rows = settled(&app, odd, 1).await;
+    assert_eq!(rows[0].text, "hi\u{FFFD}there");
+    assert_eq!(rows[0].status, MessageStatus::Answered);
+    let rows = settled(&app, other, 5).await;
+    assert!(
+        rows.iter().all(|r| r.status == MessageStatus::Answered),
+        "{rows:?}"
+    );
+}
+
+/// The database refusing one operation of a batch (here a trigger refuses
+/// one row, as a constraint would) costs only that operation: the batch is
+/// written in halves until the refused one is alone. Before, the whole
+/// batch was tried three times and lost, every tenant's messages in it.
+#[tokio::test]
+async fn a_row_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_stored() {
+    use flowhq::services::runtime::log_batch::InboundRow;
+    use sea_orm::ConnectionTrait;
+
+    let (database, settings, db, tenant) = database_with_tenant(42).await;
+    let refuse = if database.url.starts_with("postgres") {
+        vec![
+            "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
+             IF NEW.text = 'poison' THEN RAISE EXCEPTION 'poison refused'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON message_log \
+             FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+        ]
+    } else {
+        vec![
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON message_log \
+             WHEN NEW.text = 'poison' BEGIN SELECT RAISE(ABORT, 'poison refused'); END",
+        ]
+    };
+    for statement in refuse {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+    // One large batch: everything below lands in it.
+    let (writer, shutdown, tracker, _) =
+        log_writer(&settings, &db, 1000, Duration::from_millis(200)).await;
+    const MESSAGES: usize = 40;
+    let row = |k: usize, text: &str| InboundRow {
+        tenant_id: tenant.into(),
+        wa_message_id: format!("wamid.{k}"),
+        chat_id: format!("+49170{k:07}"),
+        to: "bot".to_owned(),
+        text: text.to_owned(),
+        kind: entity::enums::MessageKind::Text,
+        contact_name: None,
+        created_at: Utc::now(),
+    };
+    let mut attempts = tokio::task::JoinSet::new();
+    for k in 0..MESSAGES {
+        let (writer, row) = (
+            writer.clone(),
+            row(k, if k == 17 { "poison" } else { "hello" }),
+        );
+        attempts.spawn(async move { (k, writer.persist(row).await) });
+    }
+    let mut refused = Vec::new();
+    while let Some(done) = attempts.join_next().await {
+        let (k, result) = done.unwrap();
+        match result {
+            Ok(stored) => assert!(stored.is_some(), "message {k} stored as new"),
+            Err(err) => refused.push((k, err.to_string())),
+        }
+    }
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, 17);
+    assert!(refused[0].1.contains("poison refused"), "{refused:?}");
+    // The writer carries on.
+    assert!(writer.persist(row(99, "later")).await.unwrap().is_some());
+    shutdown.cancel();
+    tracker.close();
+    tracker.wait().await;
+
+    let rows = message_log::Entity::find()
+        .filter(message_log::Column::TenantId.eq(tenant))
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.len(),
+        MESSAGES,
+        "every message but the refused one, and the later one"
+    );
+    assert!(rows.iter().all(|r| r.text != "poison"));
 }

@@ -126,6 +126,24 @@ pub struct InboundRow {
     pub created_at: DateTime<Utc>,
 }
 
+impl InboundRow {
+    /// What came from outside, as every database can store it
+    /// (`text::storable`).
+    pub fn make_storable(&mut self) {
+        for field in [
+            &mut self.wa_message_id,
+            &mut self.chat_id,
+            &mut self.to,
+            &mut self.text,
+        ] {
+            crate::text::storable(field);
+        }
+        if let Some(name) = &mut self.contact_name {
+            crate::text::storable(name);
+        }
+    }
+}
+
 /// An outbound message to store before it is sent: SENDING when the
 /// transport is called right after the commit, QUEUED when it waits for
 /// an earlier part (ids come back in the order given).
@@ -208,6 +226,17 @@ impl StatusUpdate {
             status,
             error: None,
             wa_message_id: None,
+        }
+    }
+
+    /// The error and WhatsApp id (both from outside) as every database can
+    /// store them (`text::storable`).
+    pub fn make_storable(&mut self) {
+        for field in [&mut self.error, &mut self.wa_message_id]
+            .into_iter()
+            .flatten()
+        {
+            crate::text::storable(field);
         }
     }
 

@@ -64,7 +64,11 @@ pub async fn record(
         chat_id: Set(message.chat.clone()),
         sender: Set(from),
         recipient: Set(message.chat.clone()),
-        text: Set(media::stored_text(message.kind, &message.text)),
+        text: Set({
+            let mut text = media::stored_text(message.kind, &message.text);
+            crate::text::storable(&mut text);
+            text
+        }),
         wa_message_id: Set(Some(message.id.clone())),
         status: Set(MessageStatus::Sent),
         error: Set(None),

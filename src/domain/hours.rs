@@ -29,7 +29,9 @@ const DAY_LABELS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 const TIME_FORMAT: &str = "%H:%M";
 
-/// One day's opening range; `open` is strictly before `close`.
+/// One day's opening range; `open` is strictly before `close`, or `close`
+/// is midnight at the day's end ("24:00", held as 00:00): a business open
+/// around the clock, or until midnight, has no closed minute at 23:59.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DayHours {
     open: NaiveTime,
@@ -41,7 +43,7 @@ impl DayHours {
     /// The error reads "open (18:00) must be before close (09:00)".
     pub fn new(open: NaiveTime, close: NaiveTime) -> Result<Self, String> {
         let (open, close) = (to_minute(open), to_minute(close));
-        if open < close {
+        if open < close || close == MIDNIGHT {
             Ok(Self { open, close })
         } else {
             Err(format!(
@@ -60,16 +62,21 @@ impl DayHours {
         self.close
     }
 
-    /// `open <= t < close`.
+    /// `open <= t < close` (every `t` from `open` on when it closes at
+    /// midnight).
     pub fn contains(&self, t: NaiveTime) -> bool {
-        self.open <= t && t < self.close
+        self.open <= t && self.before_close(t)
+    }
+
+    fn before_close(&self, t: NaiveTime) -> bool {
+        self.close == MIDNIGHT || t < self.close
     }
 }
 
 /// "09:00–18:00" (en dash).
 impl fmt::Display for DayHours {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}–{}", fmt_time(self.open), fmt_time(self.close))
+        write!(f, "{}–{}", fmt_time(self.open), fmt_close(self.close))
     }
 }
 
@@ -187,7 +194,7 @@ impl BusinessHours {
                 continue;
             }
             let open = parse_field(day, "open", open.as_deref());
-            let close = parse_field(day, "close", close.as_deref());
+            let close = parse_close(day, close.as_deref());
             match (open, close) {
                 (Ok(open), Ok(close)) => match DayHours::new(open, close) {
                     Ok(hours) => days[index] = Some(hours),
@@ -212,7 +219,7 @@ impl BusinessHours {
                 let v = match hours {
                     Some(h) => serde_json::json!({
                         "open": fmt_time(h.open),
-                        "close": fmt_time(h.close),
+                        "close": fmt_close(h.close),
                     }),
                     None => Value::Null,
                 };
@@ -276,7 +283,7 @@ impl Serialize for BusinessHours {
         for (key, hours) in DAY_KEYS.iter().zip(self.days) {
             let day = hours.map(|h| DayJson {
                 open: fmt_time(h.open),
-                close: fmt_time(h.close),
+                close: fmt_close(h.close),
             });
             map.serialize_entry(key, &day)?;
         }
@@ -347,7 +354,7 @@ fn parse_day_json(day: &str, value: &Value) -> Result<Option<DayHours>, String> 
         }
     };
     let open = text("open").and_then(|v| parse_field(day, "open", v));
-    let close = text("close").and_then(|v| parse_field(day, "close", v));
+    let close = text("close").and_then(|v| parse_close(day, v));
     match (open, close) {
         (Ok(open), Ok(close)) => DayHours::new(open, close)
             .map(Some)
@@ -367,12 +374,24 @@ fn parse_field(day: &str, name: &str, value: Option<&str>) -> Result<NaiveTime, 
         .map_err(|_| format!("{day}.{name}: not a time, use HH:MM"))
 }
 
+/// A closing time: "HH:MM", where "24:00" (and "00:00", which a form's
+/// time field gives for it) is midnight at the day's end.
+fn parse_close(day: &str, value: Option<&str>) -> Result<NaiveTime, String> {
+    if value.map(str::trim) == Some("24:00") {
+        return Ok(MIDNIGHT);
+    }
+    parse_field(day, "close", value)
+}
+
+/// Midnight: as a closing time, the end of the day ("24:00").
+const MIDNIGHT: NaiveTime = NaiveTime::MIN;
+
 /// The first instant of `date` in `tz` at which `hours` says open: the
 /// opening time itself, or (inside a DST gap) the first local minute that
 /// exists, as long as it is still before closing.
 fn first_instant_open(tz: &Tz, date: NaiveDate, hours: DayHours) -> Option<DateTime<Tz>> {
     let mut time = hours.open;
-    while time < hours.close {
+    while hours.before_close(time) {
         if let Some(instant) = tz.from_local_datetime(&date.and_time(time)).earliest() {
             return Some(instant);
         }
@@ -387,6 +406,15 @@ fn first_instant_open(tz: &Tz, date: NaiveDate, hours: DayHours) -> Option<DateT
 
 fn fmt_time(t: NaiveTime) -> String {
     t.format(TIME_FORMAT).to_string()
+}
+
+/// A closing time as people write it: midnight is "24:00".
+fn fmt_close(t: NaiveTime) -> String {
+    if t == MIDNIGHT {
+        "24:00".to_owned()
+    } else {
+        fmt_time(t)
+    }
 }
 
 fn to_minute(t: NaiveTime) -> NaiveTime {
@@ -497,7 +525,7 @@ mod tests {
                 "wed.open: not a time, use HH:MM",
             ),
             (
-                json!({"wed": {"open": "09:00", "close": "24:00"}}),
+                json!({"wed": {"open": "09:00", "close": "24:30"}}),
                 "wed.close: not a time, use HH:MM",
             ),
             (
@@ -672,6 +700,34 @@ mod tests {
         for (at, want) in cases {
             assert_eq!(hours.is_open_at(at), want, "at {at}");
         }
+    }
+
+    #[test]
+    fn a_day_closing_at_24_00_is_open_to_its_last_minute_and_round_trips() {
+        let hours = BusinessHours::parse_json(&json!({
+            "fri": {"open": "00:00", "close": "24:00"},
+            "sat": {"open": "18:00", "close": "00:00"},
+        }))
+        .unwrap();
+        // 2026-03-27 is a Friday.
+        for (at, want) in [
+            (berlin(2026, 3, 27, 0, 0), true),
+            (berlin(2026, 3, 27, 23, 59), true),
+            (berlin(2026, 3, 28, 17, 59), false),
+            (berlin(2026, 3, 28, 23, 59), true),
+            (berlin(2026, 3, 29, 0, 0), false),
+        ] {
+            assert_eq!(hours.is_open_at(at), want, "at {at}");
+        }
+        assert_eq!(
+            hours.next_opening(berlin(2026, 3, 28, 12, 0)),
+            Some(berlin(2026, 3, 28, 18, 0))
+        );
+        let json = hours.to_json();
+        assert_eq!(json["fri"], json!({"open": "00:00", "close": "24:00"}));
+        assert_eq!(json["sat"], json!({"open": "18:00", "close": "24:00"}));
+        assert_eq!(BusinessHours::parse_json(&json).unwrap(), hours);
+        assert_eq!(hours.summary()[4], ("Fri", "00:00–24:00".to_owned()));
     }
 
     #[test]

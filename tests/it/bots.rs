@@ -28,9 +28,9 @@ use crate::helpers::{
     TestApp, TestDatabase, eventually, id_of, spawn_app, spawn_app_with, tenant_draft,
 };
 
-const ALWAYS_OPEN: &str = r#"{"mon":{"open":"00:00","close":"23:59"},"tue":{"open":"00:00","close":"23:59"},
- "wed":{"open":"00:00","close":"23:59"},"thu":{"open":"00:00","close":"23:59"},"fri":{"open":"00:00","close":"23:59"},
- "sat":{"open":"00:00","close":"23:59"},"sun":{"open":"00:00","close":"23:59"}}"#;
+const ALWAYS_OPEN: &str = r#"{"mon":{"open":"00:00","close":"24:00"},"tue":{"open":"00:00","close":"24:00"},
+ "wed":{"open":"00:00","close":"24:00"},"thu":{"open":"00:00","close":"24:00"},"fri":{"open":"00:00","close":"24:00"},
+ "sat":{"open":"00:00","close":"24:00"},"sun":{"open":"00:00","close":"24:00"}}"#;
 
 /// A tenant approved, open all week (UTC), answering without typing delay.
 pub(crate) async fn approved_tenant(app: &TestApp, n: u32) -> Uuid {

@@ -265,9 +265,9 @@ async fn a_reply_interrupted_inside_the_send_by_a_kill_is_never_sent_twice_and_t
     )])
     .await;
     let id = id_of(&admin(&server, Method::POST, "/tenants", Some(tenant_draft(1))).await);
-    // Open around the clock (00:00-23:59 UTC), and a welcome that goes out
+    // Open around the clock (00:00-24:00 UTC), and a welcome that goes out
     // in three parts: the first contact's answer is a multi-part reply.
-    let every_day = json!({ "open": "00:00", "close": "23:59" });
+    let every_day = json!({ "open": "00:00", "close": "24:00" });
     let hours: serde_json::Map<String, Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
         .iter()
         .map(|day| ((*day).to_owned(), every_day.clone()))

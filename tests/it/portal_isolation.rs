@@ -34,7 +34,7 @@ struct OwnerA {
 }
 
 fn request_body(business: &str, number: &str, notes: &str) -> Value {
-    let day = json!({"open": "00:00", "close": "23:59"});
+    let day = json!({"open": "00:00", "close": "24:00"});
     json!({
         "template_type": "BOOKING",
         "business_name": business,

@@ -19,7 +19,7 @@ use crate::helpers::{
 
 /// Open all week, so the bot answers whenever the test runs.
 fn always_open() -> Value {
-    let day = json!({"open": "00:00", "close": "23:59"});
+    let day = json!({"open": "00:00", "close": "24:00"});
     json!({"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day})
 }
 

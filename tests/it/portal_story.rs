@@ -18,7 +18,7 @@ const CUSTOMER: &str = "+4917698765432";
 
 /// Open around the clock (UTC), so the bot answers whenever the test runs.
 fn always_open() -> Value {
-    let day = json!({"open": "00:00", "close": "23:59"});
+    let day = json!({"open": "00:00", "close": "24:00"});
     json!({
         "mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day,
     })

@@ -69,7 +69,7 @@ async fn audit_count(app: &TestApp, event: &str) -> u64 {
 /// The owner's tenant with an approved setup request, its sandbox bot
 /// linked and a customer's message answered.
 async fn live_tenant(app: &TestApp, owner: &Browser) -> Uuid {
-    let day = json!({"open": "00:00", "close": "23:59"});
+    let day = json!({"open": "00:00", "close": "24:00"});
     let (status, request) = portal_post(
         owner,
         "/api/portal/setup-request",

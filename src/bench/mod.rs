@@ -171,6 +171,9 @@ fn figure(label: &str, value: String) {
 }
 
 pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
+    if args.skip_runtime && !args.api.api && !args.webhooks.webhooks {
+        anyhow::bail!("--skip-runtime leaves nothing to run: add --api and/or --webhooks");
+    }
     if !args.skip_runtime {
         let (scratch, url) = Scratch::create(args.database_url.as_deref()).await?;
         let result = bench(base.clone(), &args, &url).await;
@@ -183,9 +186,6 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.webhooks.webhooks {
         webhooks::run(&base, args.database_url.as_deref(), &args.webhooks).await?;
-    }
-    if args.skip_runtime && !args.api.api && !args.webhooks.webhooks {
-        anyhow::bail!("--skip-runtime leaves nothing to run: add --api and/or --webhooks");
     }
     Ok(())
 }

@@ -273,8 +273,10 @@ impl App {
         })
     }
 
-    pub fn webhook_stats(&self) -> &webhooks::delivery::DeliveryStats {
-        &self.webhook_stats
+    /// The delivery worker's counters (the benchmark reads them while
+    /// `run_until_stopped` owns the app).
+    pub fn webhook_stats(&self) -> Arc<webhooks::delivery::DeliveryStats> {
+        self.webhook_stats.clone()
     }
 
     pub fn address(&self) -> SocketAddr {

@@ -102,16 +102,24 @@ enum AdminCommand {
     },
 }
 
+/// `flowhq bench`'s log filter when `RUST_LOG` is not set.
+const BENCH_LOG_FILTER: &str = "warn";
+
 /// Parses the command line, loads settings and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load() {
+    let mut settings = match Settings::load() {
         Ok(settings) => settings,
         Err(err) => {
             eprintln!("{err}");
             return ExitCode::from(2);
         }
     };
+    // The benchmark's output is its table: the app it boots would log every
+    // request and bot start at INFO. `RUST_LOG` still wins (telemetry::init).
+    if matches!(cli.command, Some(Command::Bench(_))) {
+        settings.telemetry.filter = BENCH_LOG_FILTER.to_owned();
+    }
     telemetry::init(&settings.telemetry);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

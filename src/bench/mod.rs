@@ -3,9 +3,16 @@
 //! linked sandbox bots, drives messages through the whole pipeline and prints
 //! the figures the README quotes, each next to its target where it has one.
 //!
+//! `--api` and `--webhooks` add the tenant API and the outbound webhooks,
+//! each on the whole served app (`served`); `--skip-runtime` leaves out the
+//! runtime figures above so those parts run alone.
+//!
 //! Nothing here is used by `serve`; it only reads the runtime from outside.
+mod api;
 mod inbox;
 mod replies;
+mod served;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -78,6 +85,14 @@ pub struct BenchArgs {
     /// gets a fresh database created (and dropped afterwards) on it.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Leave out the runtime figures (bots, throughput, latency, inbox,
+    /// reply engine): run only `--api` and/or `--webhooks`.
+    #[arg(long)]
+    pub skip_runtime: bool,
+    #[command(flatten)]
+    pub api: api::ApiArgs,
+    #[command(flatten)]
+    pub webhooks: webhooks::WebhookArgs,
 }
 
 /// The scratch database, removed when the benchmark ends.
@@ -156,10 +171,23 @@ fn figure(label: &str, value: String) {
 }
 
 pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
-    let (scratch, url) = Scratch::create(args.database_url.as_deref()).await?;
-    let result = bench(base, &args, &url).await;
-    scratch.remove().await;
-    result
+    if args.skip_runtime && !args.api.api && !args.webhooks.webhooks {
+        anyhow::bail!("--skip-runtime leaves nothing to run: add --api and/or --webhooks");
+    }
+    if !args.skip_runtime {
+        let (scratch, url) = Scratch::create(args.database_url.as_deref()).await?;
+        let result = bench(base.clone(), &args, &url).await;
+        scratch.remove().await;
+        result?;
+    }
+    // Each on an app of its own, on its own scratch database.
+    if args.api.api {
+        api::run(&base, args.database_url.as_deref(), &args.api).await?;
+    }
+    if args.webhooks.webhooks {
+        webhooks::run(&base, args.database_url.as_deref(), &args.webhooks).await?;
+    }
+    Ok(())
 }
 
 async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()> {
@@ -186,7 +214,9 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
         args.tenants, args.messages
     );
 
-    let tenants = seed(&db, args.tenants).await.context("seeding tenants")?;
+    let tenants = seed(&db, args.tenants, crate::services::plans::DEFAULT_PLAN)
+        .await
+        .context("seeding tenants")?;
     let listing = list_timings(&db).await?;
 
     let sandbox = Arc::new(SandboxHub::default());
@@ -462,9 +492,9 @@ fn bucket_ms(buckets: &[u64], q: f64) -> String {
     "-".to_owned()
 }
 
-/// Inserts `n` ACTIVE tenants whose sandbox is linked and whose bot should
-/// run, with every row a real tenant has, in large transactions.
-async fn seed(db: &DatabaseConnection, n: u32) -> anyhow::Result<Vec<TenantId>> {
+/// Inserts `n` ACTIVE tenants on `plan` whose sandbox is linked and whose
+/// bot should run, with every row a real tenant has, in large transactions.
+async fn seed(db: &DatabaseConnection, n: u32, plan: &str) -> anyhow::Result<Vec<TenantId>> {
     let now = Utc::now();
     let hours = BusinessHours::parse_json(&json!({
         "mon": {"open": "00:00", "close": "23:59"}, "tue": {"open": "00:00", "close": "23:59"},
@@ -483,7 +513,7 @@ async fn seed(db: &DatabaseConnection, n: u32) -> anyhow::Result<Vec<TenantId>> 
             name: Set(format!("Bench tenant {}", base + i)),
             phone_number: Set(Some(format!("+4930{:09}", base + i))),
             status: Set(TenantStatus::Active),
-            plan: Set(crate::services::plans::DEFAULT_PLAN.to_owned()),
+            plan: Set(plan.to_owned()),
             paused_before_error: Set(false),
             created_at: Set(now),
             updated_at: Set(now),
@@ -764,13 +794,19 @@ async fn latency(
         }
     }
     latencies.sort();
-    let pick = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    Ok((pick(0.50), pick(0.99), offered))
+    Ok((
+        quantile(&latencies, 0.50),
+        quantile(&latencies, 0.99),
+        offered,
+    ))
+}
+
+/// Quantile `q` of `sorted` (ascending); zero when it is empty.
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    sorted
+        .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default()
 }
 
 /// message_log rows/s with plain batched inserts (`batch` rows per

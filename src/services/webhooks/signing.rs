@@ -53,6 +53,16 @@ pub fn signature_header(keys: &[Vec<u8>], id: &str, timestamp: i64, body: &[u8])
         .join(" ")
 }
 
+/// Whether `header` (a `webhook-signature` value) holds a `v1` signature
+/// of this message by `key`, compared in constant time: what a receiver
+/// does (the benchmark's receiver checks every delivery with it).
+pub fn verify(key: &[u8], id: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
+    let expected = sign(key, id, timestamp, body);
+    header
+        .split(' ')
+        .any(|given| crate::crypto::constant_time_eq(given.as_bytes(), expected.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +94,18 @@ mod tests {
             body,
         );
         assert_eq!(both.split(' ').count(), 2);
+    }
+
+    #[test]
+    fn verify_accepts_any_listed_signature_and_nothing_altered() {
+        let key = key_bytes(&new_secret()).unwrap();
+        let other = key_bytes(&new_secret()).unwrap();
+        let header = signature_header(&[other.clone(), key.clone()], "msg_1", 1, b"{}");
+        assert!(verify(&key, "msg_1", 1, b"{}", &header));
+        assert!(verify(&other, "msg_1", 1, b"{}", &header));
+        assert!(!verify(&key, "msg_1", 2, b"{}", &header));
+        assert!(!verify(&key, "msg_2", 1, b"{}", &header));
+        assert!(!verify(&key, "msg_1", 1, b"{ }", &header));
+        assert!(!verify(&key, "msg_1", 1, b"{}", ""));
     }
 }

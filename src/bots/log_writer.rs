@@ -329,16 +329,14 @@ impl LogWriter {
     /// question the bot could not answer (`unanswered`).
     pub async fn queue_answer(
         &self,
-        rows: Vec<OutboundRow>,
-        updates: Vec<StatusUpdate>,
+        mut rows: Vec<OutboundRow>,
+        mut updates: Vec<StatusUpdate>,
         handoff: Option<HandoffChange>,
         mut unanswered: Option<UnansweredAsk>,
     ) -> Result<Vec<i64>, LogError> {
-        let mut rows = rows;
         for row in &mut rows {
             crate::text::storable(&mut row.text);
         }
-        let mut updates = updates;
         updates.iter_mut().for_each(StatusUpdate::make_storable);
         if let Some(ask) = &mut unanswered {
             crate::text::storable(&mut ask.key);

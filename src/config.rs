@@ -364,6 +364,10 @@ pub struct WebhooksSettings {
     /// How often the worker looks for due retries when nothing woke it.
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
+    /// Delivered and failed events (with their attempts) are deleted this
+    /// long after they were created; pending ones are kept until they end.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -683,6 +687,7 @@ impl Settings {
             ("webhooks.timeout", hooks.timeout),
             ("webhooks.disable_after", hooks.disable_after),
             ("webhooks.poll_interval", hooks.poll_interval),
+            ("webhooks.retention", hooks.retention),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::new(key, "must be longer than 0s"));

@@ -323,6 +323,197 @@ async fn a_400_is_not_retried_the_event_fails_and_send_again_queues_it_once_more
 }
 
 #[tokio::test]
+async fn finished_events_past_the_retention_go_with_their_attempts_and_pending_ones_stay() {
+    use entity::{webhook_attempt, webhook_event};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+
+    let app = spawn_app().await;
+    let server = receiver(200).await;
+    let tenant = linked_tenant(&app, 1).await;
+    let (wid, _) = endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
+    for n in 0..4 {
+        customer_writes(
+            &app,
+            tenant,
+            CUSTOMER,
+            &format!("hello {n}"),
+            &format!("in-{n}"),
+        )
+        .await;
+    }
+    eventually("four delivered", || async {
+        (attempts(&app, tenant, &wid).await.len() == 4).then_some(())
+    })
+    .await;
+    let ids: Vec<i64> = webhook_event::Entity::find()
+        .order_by_asc(webhook_event::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids.len(), 4);
+    let now = chrono::Utc::now();
+    let long_ago = now - chrono::Duration::days(40);
+    // The first three are 40 days old; the third is still owed (PENDING,
+    // its next attempt far off), the fourth is recent.
+    webhook_event::Entity::update_many()
+        .col_expr(webhook_event::Column::CreatedAt, Expr::value(long_ago))
+        .filter(webhook_event::Column::Id.is_in(ids[..3].to_vec()))
+        .exec(app.db())
+        .await
+        .unwrap();
+    webhook_event::Entity::update_many()
+        .col_expr(webhook_event::Column::Status, Expr::value("PENDING"))
+        .col_expr(
+            webhook_event::Column::NextAttemptAt,
+            Expr::value(now + chrono::Duration::days(365)),
+        )
+        .filter(webhook_event::Column::Id.eq(ids[2]))
+        .exec(app.db())
+        .await
+        .unwrap();
+
+    let deleted = flowhq::services::webhooks::delivery::purge_finished(
+        app.db(),
+        now - chrono::Duration::days(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(deleted, 2);
+    let left: Vec<i64> = webhook_event::Entity::find()
+        .order_by_asc(webhook_event::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(left, ids[2..].to_vec());
+    let db = app.db();
+    let attempts_of = |of: Vec<i64>| async move {
+        webhook_attempt::Entity::find()
+            .filter(webhook_attempt::Column::EventRowId.is_in(of))
+            .count(db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        attempts_of(ids[..2].to_vec()).await,
+        0,
+        "attempts outlived their events"
+    );
+    assert_eq!(attempts_of(ids[2..].to_vec()).await, 2);
+    // Nothing more is old enough.
+    let again = flowhq::services::webhooks::delivery::purge_finished(
+        app.db(),
+        now - chrono::Duration::days(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, 0);
+}
+
+#[tokio::test]
+async fn the_claim_reads_each_endpoints_queue_heads_not_its_history() {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
+
+    let app = spawn_app().await;
+    let server = receiver(200).await;
+    let tenant = linked_tenant(&app, 1).await;
+    let (wid, _) = endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
+    let (status, body) = app
+        .api_post(&format!("{}/{wid}/test", hooks(tenant)), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    eventually("the test event delivered", || async {
+        (attempts(&app, tenant, &wid).await.len() == 1).then_some(())
+    })
+    .await;
+    // A history of 3,000 delivered events, and one still owed.
+    let backend = app.db().get_database_backend();
+    app.db()
+        .execute_unprepared(
+            "INSERT INTO webhook_event (tenant_id, endpoint_id, event_id, event_type, payload, \
+               created_at, status, attempts, next_attempt_at) \
+             SELECT tenant_id, endpoint_id, event_id, event_type, payload, created_at, \
+               CASE WHEN n.i = 3001 THEN 'PENDING' ELSE 'DELIVERED' END, 1, next_attempt_at \
+             FROM webhook_event, (WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL \
+               SELECT i + 1 FROM s WHERE i < 3001) SELECT i FROM s) n",
+        )
+        .await
+        .unwrap();
+    let sql = flowhq::services::webhooks::delivery::claim_sql(backend);
+    let txn = app.db().begin().await.unwrap();
+    let explain = match backend {
+        DatabaseBackend::Postgres => {
+            // The planner as it runs in production: with statistics.
+            txn.execute_unprepared("ANALYZE webhook_event, webhook_endpoint")
+                .await
+                .unwrap();
+            "EXPLAIN ANALYZE"
+        }
+        _ => "EXPLAIN QUERY PLAN",
+    };
+    let plan: Vec<String> = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            format!("{explain} {sql}"),
+            [
+                sea_orm::Value::from(chrono::Utc::now()),
+                sea_orm::Value::from(32i64),
+            ],
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            row.try_get_by_index::<String>(if backend == DatabaseBackend::Postgres {
+                0
+            } else {
+                3
+            })
+            .unwrap()
+        })
+        .collect();
+    match backend {
+        DatabaseBackend::Postgres => {
+            // No step of the plan handles more than a few rows.
+            let most = plan
+                .iter()
+                .filter_map(|line| {
+                    let rows = line.split("(actual").nth(1)?.split("rows=").nth(1)?;
+                    rows.split_whitespace().next()?.parse::<f64>().ok()
+                })
+                .fold(0.0, f64::max);
+            assert!(most <= 4.0, "a step read {most} rows: {plan:#?}");
+        }
+        _ => {
+            // Only the queue index's heads and rowid lookups: no scan of
+            // the events, nor of one endpoint's whole history.
+            for line in plan.iter().filter(|line| {
+                line.contains(" w ")
+                    || line.contains(" h ")
+                    || line.ends_with(" w")
+                    || line.ends_with(" h")
+            }) {
+                assert!(
+                    line.contains("PRIMARY KEY")
+                        || line.contains("idx_webhook_event_queue (status=? AND endpoint_id=?)"),
+                    "{line}: {plan:#?}"
+                );
+            }
+            assert!(
+                plan.iter().any(|l| l.contains("idx_webhook_event_queue")),
+                "{plan:#?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn private_and_plain_http_targets_are_refused_at_save_by_default() {
     let app = spawn_app_with(|s| s.webhooks.allow_private_targets = false).await;
     let tenant = approved_tenant(&app, 1).await;

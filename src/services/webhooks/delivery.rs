@@ -26,7 +26,7 @@ use rand::Rng;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QuerySelect, Set, Statement, Value,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, Value,
 };
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -47,6 +47,15 @@ pub const LOGGED_RESPONSE_BYTES: usize = 1024;
 /// whole request, answer included): then another worker, or this one after
 /// a restart, may take the event again.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// Waits before recording an attempt's outcome again when the database
+/// refused it (SQLite's write lock held past its busy timeout): within the
+/// lease, so the event is not claimed again meanwhile.
+const RECORD_RETRIES: [Duration; 3] = [
+    Duration::from_millis(200),
+    Duration::from_secs(1),
+    Duration::from_secs(3),
+];
 
 /// Wakes the worker when events were committed (a cheap `Notify`; the
 /// worker's timer is the backstop, rows are the truth).
@@ -113,7 +122,84 @@ pub fn spawn(
     shutdown: CancellationToken,
     tracker: &tokio_util::task::TaskTracker,
 ) {
+    tracker.spawn(purge_old_events(
+        deliverer.db.clone(),
+        deliverer.settings.retention,
+        shutdown.clone(),
+    ));
     tracker.spawn(run(deliverer, waker, stats, shutdown));
+}
+
+/// How often finished events past the retention are looked for.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes finished events past `retention`, hourly, until `shutdown`.
+async fn purge_old_events(
+    db: DatabaseConnection,
+    retention: Duration,
+    shutdown: CancellationToken,
+) {
+    let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    loop {
+        // The first look a minute after start, off the busy start-up.
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        let cutoff = Utc::now()
+            .checked_sub_signed(retention)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        match tokio::select! {
+            () = shutdown.cancelled() => break,
+            done = purge_finished(&db, cutoff) => done,
+        } {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "old webhook events deleted"),
+            Err(err) => tracing::warn!(error = %err, "deleting old webhook events failed"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(PURGE_EVERY.saturating_sub(Duration::from_secs(60))) => {}
+        }
+    }
+}
+
+/// Deletes the DELIVERED and FAILED events created before `cutoff` (their
+/// attempts go with them); PENDING ones stay. Ids follow creation, so the
+/// old events are the lowest ids: they are read in id order (a read, no
+/// lock) until the first one past the cutoff, and deleted a range of ids
+/// at a time, each a short statement of its own, so the message log's
+/// writer never waits long. Returns how many went.
+pub async fn purge_finished(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u64, DbErr> {
+    const CHUNK: u64 = 1000;
+    let mut deleted = 0;
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<(i64, DateTime<Utc>)> = webhook_event::Entity::find()
+            .select_only()
+            .columns([webhook_event::Column::Id, webhook_event::Column::CreatedAt])
+            .filter(webhook_event::Column::Id.gt(after))
+            .order_by_asc(webhook_event::Column::Id)
+            .limit(CHUNK)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let old = rows.iter().take_while(|(_, at)| *at < cutoff).count();
+        let Some(&(last, _)) = rows[..old].last() else {
+            return Ok(deleted);
+        };
+        deleted += webhook_event::Entity::delete_many()
+            .filter(webhook_event::Column::Id.gt(after))
+            .filter(webhook_event::Column::Id.lte(last))
+            .filter(webhook_event::Column::Status.ne(PENDING))
+            .exec(db)
+            .await?
+            .rows_affected;
+        if old < rows.len() {
+            return Ok(deleted);
+        }
+        after = last;
+    }
 }
 
 async fn run(
@@ -145,8 +231,14 @@ async fn run(
             () = waker.woken() => {}
             () = tokio::time::sleep(deliverer.settings.poll_interval) => {}
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                if let Err(err) = done {
-                    tracing::error!(error = %err, "a webhook delivery panicked; its lease will expire");
+                // Every delivery finished by now, so one claim fills all
+                // the free slots instead of one claim per delivery.
+                let mut done = Some(done);
+                while let Some(result) = done {
+                    if let Err(err) = result {
+                        tracing::error!(error = %err, "a webhook delivery panicked; its lease will expire");
+                    }
+                    done = in_flight.try_join_next();
                 }
             }
         }
@@ -178,36 +270,7 @@ pub async fn claim(
     let now = Utc::now();
     let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
     let backend = db.get_database_backend();
-    let postgres = backend == DatabaseBackend::Postgres;
-    let (p_now, p_limit, lock) = if postgres {
-        ("$1", "$2", " FOR UPDATE OF webhook_event SKIP LOCKED")
-    } else {
-        ("?1", "?2", "")
-    };
-    // The heads: per endpoint its 4 oldest PENDING (index on status,
-    // endpoint, id), then ranked to keep `concurrency` of them.
-    let sql = format!(
-        "WITH candidates AS ( \
-           SELECT w.id, w.endpoint_id, e.concurrency FROM webhook_endpoint e \
-           JOIN webhook_event w ON w.endpoint_id = e.id \
-           WHERE e.enabled AND w.id IN ( \
-             SELECT w3.id FROM webhook_event w3 \
-             WHERE w3.endpoint_id = e.id AND w3.status = 'PENDING' \
-             ORDER BY w3.id LIMIT 4) \
-         ), heads AS ( \
-           SELECT id FROM ( \
-             SELECT id, concurrency, \
-               ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY id) AS rn \
-             FROM candidates) ranked \
-           WHERE rn <= concurrency \
-         ) \
-         SELECT webhook_event.id FROM webhook_event \
-         WHERE webhook_event.id IN (SELECT id FROM heads) \
-           AND webhook_event.status = 'PENDING' \
-           AND webhook_event.next_attempt_at <= {p_now} \
-           AND (webhook_event.lease_until IS NULL OR webhook_event.lease_until < {p_now}) \
-         ORDER BY webhook_event.id LIMIT {p_limit}{lock}"
-    );
+    let sql = claim_sql(backend);
     let txn = crate::db::begin_write(db).await?;
     let ids: Vec<i64> = txn
         .query_all_raw(Statement::from_sql_and_values(
@@ -238,6 +301,56 @@ pub async fn claim(
     txn.commit().await?;
     rows.sort_by_key(|row| row.id);
     Ok(rows.into_iter().map(|row| Claimed { row }).collect())
+}
+
+/// The claim's query. Per enabled endpoint, its `concurrency` oldest
+/// PENDING events are read from `idx_webhook_event_queue` (status,
+/// endpoint, id) and nothing else: the cost follows the endpoints and the
+/// heads, never the events an endpoint had or is owed. Each backend gets
+/// the form its planner runs that way: PostgreSQL a LATERAL join (a
+/// correlated `IN` would be a filter over the whole table there), SQLite,
+/// which has no LATERAL, a correlated `IN` it answers with rowid lookups.
+pub fn claim_sql(backend: DatabaseBackend) -> String {
+    const DUE: &str = "w.next_attempt_at <= {now} \
+         AND (w.lease_until IS NULL OR w.lease_until < {now})";
+    if backend == DatabaseBackend::Postgres {
+        format!(
+            "SELECT w.id FROM webhook_endpoint e \
+             CROSS JOIN LATERAL ( \
+               SELECT h.id FROM webhook_event h \
+               WHERE h.status = 'PENDING' AND h.endpoint_id = e.id \
+               ORDER BY h.id LIMIT e.concurrency) heads \
+             JOIN webhook_event w ON w.id = heads.id \
+             WHERE e.enabled AND {} \
+             ORDER BY w.id LIMIT $2 FOR UPDATE OF w SKIP LOCKED",
+            DUE.replace("{now}", "$1")
+        )
+    } else {
+        // SQLite's LIMIT cannot name an outer column: the 4 oldest (the
+        // most any endpoint may have in flight), ranked down to
+        // `concurrency`.
+        format!(
+            "WITH candidates AS ( \
+               SELECT w.id, w.endpoint_id, e.concurrency \
+               FROM webhook_endpoint e, webhook_event w \
+               WHERE e.enabled AND w.id IN ( \
+                 SELECT h.id FROM webhook_event h \
+                 WHERE h.status = 'PENDING' AND h.endpoint_id = e.id \
+                 ORDER BY h.id LIMIT {max}) \
+             ), heads AS ( \
+               SELECT id FROM ( \
+                 SELECT id, concurrency, \
+                   ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY id) AS rn \
+                 FROM candidates) ranked \
+               WHERE rn <= concurrency \
+             ) \
+             SELECT w.id FROM webhook_event w \
+             WHERE w.id IN (SELECT id FROM heads) AND {} \
+             ORDER BY w.id LIMIT ?2",
+            DUE.replace("{now}", "?1"),
+            max = super::CONCURRENCY.end(),
+        )
+    }
 }
 
 /// What one attempt came to.
@@ -299,8 +412,23 @@ impl Deliverer {
                 .failed_attempts
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        if let Err(err) = self.record(&event, &outcome).await {
-            tracing::warn!(error = %err, event = event.id, "recording a webhook attempt failed; sent again after the lease");
+        // The event went out: an unrecorded outcome would send it again
+        // when the lease ends, so a busy database is waited for a while.
+        let mut waits = RECORD_RETRIES.iter();
+        loop {
+            match self.record(&event, &outcome).await {
+                Ok(()) => break,
+                Err(err) => match waits.next() {
+                    Some(wait) => {
+                        tracing::debug!(error = %err, event = event.id, "recording a webhook attempt failed; trying again");
+                        tokio::time::sleep(*wait).await;
+                    }
+                    None => {
+                        tracing::warn!(error = %err, event = event.id, "recording a webhook attempt failed; sent again after the lease");
+                        break;
+                    }
+                },
+            }
         }
     }
 

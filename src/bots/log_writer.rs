@@ -722,18 +722,7 @@ impl Op {
 
 /// Tells the watchers of every tenant the batch wrote for (once each).
 fn publish(live: &Live, rows: &LogBatch) {
-    let mut tenants: Vec<TenantId> = rows
-        .inbound
-        .iter()
-        .map(|r| r.tenant_id)
-        .chain(rows.outbound.iter().map(|r| r.tenant_id))
-        .chain(rows.updates.iter().map(|u| u.tenant_id))
-        .chain(rows.deliveries.iter().map(|d| d.tenant_id))
-        .chain(rows.handoffs.iter().map(|h| h.tenant_id))
-        .collect();
-    tenants.sort_unstable();
-    tenants.dedup();
-    for tenant in tenants {
+    for tenant in rows.tenants() {
         live.publish(tenant);
     }
 }

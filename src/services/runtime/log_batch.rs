@@ -286,6 +286,25 @@ pub struct LogBatch {
     pub unanswered: Vec<super::unanswered::UnansweredAsk>,
 }
 
+impl LogBatch {
+    /// Every tenant the batch writes for, once each.
+    pub fn tenants(&self) -> Vec<TenantId> {
+        let mut tenants: Vec<TenantId> = self
+            .inbound
+            .iter()
+            .map(|row| row.tenant_id)
+            .chain(self.outbound.iter().map(|row| row.tenant_id))
+            .chain(self.updates.iter().map(|update| update.tenant_id))
+            .chain(self.deliveries.iter().map(|report| report.tenant_id))
+            .chain(self.handoffs.iter().map(|change| change.tenant_id))
+            .chain(self.marks.running.iter().copied())
+            .collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        tenants
+    }
+}
+
 /// What a committed batch stored.
 #[derive(Debug, Default)]
 pub struct Flushed {
@@ -408,9 +427,28 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
     // "read" must not tell receivers the message went back.
     let moved = record_deliveries(&txn, deliveries).await?;
     super::unanswered::record(&txn, unanswered).await?;
-    // Webhook events, in this transaction: one statement for the batch.
-    let events = webhook_events(inbound, &stored, &batch.updates, &moved, handoffs, marks);
-    let webhook_events = webhooks::events::record(&txn, &events).await?;
+    // Webhook events, in this transaction: one statement for the batch,
+    // built only for the tenants and types some endpoint wants.
+    let wanted = webhooks::events::wanted(&txn, &batch.tenants()).await?;
+    let webhook_events = if wanted.is_empty() {
+        0
+    } else {
+        let wants = |tenant: &TenantId, event: EventType| {
+            wanted
+                .get(tenant)
+                .is_some_and(|mask| mask & event.bit() != 0)
+        };
+        let events = webhook_events(
+            &wants,
+            inbound,
+            &stored,
+            &batch.updates,
+            &moved,
+            handoffs,
+            marks,
+        );
+        webhooks::events::record(&txn, &events).await?
+    };
     // The month's and the day's counters: one upsert per table for the
     // batch, whatever its number of tenants and messages.
     let mut counts: std::collections::BTreeMap<TenantId, crate::services::usage::Counts> =
@@ -448,6 +486,7 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
 /// The webhook events a batch causes, in the order they happened within
 /// it: messages received, messages sent, delivery reports, handoffs.
 fn webhook_events(
+    wants: &dyn Fn(&TenantId, EventType) -> bool,
     inbound: &[InboundRow],
     stored: &[Option<Stored>],
     updates: &[StatusUpdate],
@@ -457,7 +496,11 @@ fn webhook_events(
 ) -> Vec<NewEvent> {
     let now = Utc::now();
     let mut events = Vec::new();
-    for tenant in &marks.running {
+    for tenant in marks
+        .running
+        .iter()
+        .filter(|t| wants(t, EventType::BotStatusChanged))
+    {
         events.push(NewEvent::new(
             *tenant,
             EventType::BotStatusChanged,
@@ -471,6 +514,9 @@ fn webhook_events(
     }
     for (row, stored) in inbound.iter().zip(stored) {
         let Some(stored) = stored else { continue };
+        if !wants(&row.tenant_id, EventType::MessageReceived) {
+            continue;
+        }
         events.push(NewEvent::new(
             row.tenant_id,
             EventType::MessageReceived,
@@ -486,10 +532,9 @@ fn webhook_events(
             },
         ));
     }
-    for update in updates
-        .iter()
-        .filter(|update| update.status == MessageStatus::Sent)
-    {
+    for update in updates.iter().filter(|update| {
+        update.status == MessageStatus::Sent && wants(&update.tenant_id, EventType::MessageSent)
+    }) {
         events.push(NewEvent::new(
             update.tenant_id,
             EventType::MessageSent,
@@ -501,7 +546,10 @@ fn webhook_events(
             },
         ));
     }
-    for report in deliveries {
+    for report in deliveries
+        .iter()
+        .filter(|report| wants(&report.tenant_id, EventType::MessageStatus))
+    {
         events.push(NewEvent::new(
             report.tenant_id,
             EventType::MessageStatus,
@@ -513,7 +561,12 @@ fn webhook_events(
             },
         ));
     }
-    events.extend(handoffs.iter().flat_map(webhooks::events::of_handoff));
+    events.extend(
+        handoffs
+            .iter()
+            .flat_map(webhooks::events::of_handoff)
+            .filter(|event| wants(&event.tenant_id, event.event_type)),
+    );
     events
 }
 

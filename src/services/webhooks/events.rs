@@ -343,6 +343,43 @@ pub fn of_handoff(change: &HandoffChange) -> Vec<NewEvent> {
     events
 }
 
+/// The event types (`EventType::bit`s, or-ed) each of `tenants` has an
+/// enabled endpoint for; tenants without one are not in the answer. The log
+/// writer asks this first, so a batch builds no event nobody wants.
+pub async fn wanted(
+    conn: &impl ConnectionTrait,
+    tenants: &[TenantId],
+) -> Result<std::collections::HashMap<TenantId, i64>, DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    let mut wanted = std::collections::HashMap::new();
+    // Most batches of most installs: no endpoint at all, one probe.
+    let any = entity::webhook_endpoint::Entity::find()
+        .select_only()
+        .column(entity::webhook_endpoint::Column::TenantId)
+        .filter(entity::webhook_endpoint::Column::Enabled.eq(true))
+        .into_tuple::<TenantId>()
+        .one(conn)
+        .await?;
+    if any.is_none() {
+        return Ok(wanted);
+    }
+    for chunk in tenants.chunks(1000) {
+        let rows: Vec<(TenantId, i64)> = entity::webhook_endpoint::Entity::find()
+            .select_only()
+            .column(entity::webhook_endpoint::Column::TenantId)
+            .column(entity::webhook_endpoint::Column::EventMask)
+            .filter(entity::webhook_endpoint::Column::Enabled.eq(true))
+            .filter(entity::webhook_endpoint::Column::TenantId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (tenant, mask) in rows {
+            *wanted.entry(tenant).or_insert(0) |= mask;
+        }
+    }
+    Ok(wanted)
+}
+
 /// Values per event in `record`'s statement.
 const VALUES_PER_EVENT: usize = 7;
 /// Events per statement: well under SQLite's 32,766 bound values.

@@ -24,6 +24,7 @@ mod m20261205_000015_webhooks;
 mod m20261205_000016_inbox_finish;
 mod m20261205_000017_usage_notices;
 mod m20261205_000018_ai_replies;
+mod m20261206_000019_lighter_conversation_writes;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000016_inbox_finish::Migration),
             Box::new(m20261205_000017_usage_notices::Migration),
             Box::new(m20261205_000018_ai_replies::Migration),
+            Box::new(m20261206_000019_lighter_conversation_writes::Migration),
         ]
     }
 }

@@ -331,9 +331,11 @@ pub fn matching(
     let mut select = conversation::Entity::find().filter(conversation::Column::TenantId.eq(tenant));
     select = match query.filter {
         InboxFilter::All => select,
-        InboxFilter::NeedsHuman => select.filter(conversation::Column::NeedsHuman.eq(true)),
-        InboxFilter::Bot => select.filter(conversation::Column::Mode.eq(ConversationMode::Bot)),
-        InboxFilter::Human => select.filter(conversation::Column::Mode.eq(ConversationMode::Human)),
+        // Literal conditions, the very ones of the partial indexes
+        // (migration 19): a bound value would hide them from both planners.
+        InboxFilter::NeedsHuman => select.filter(Expr::cust("conversation.needs_human")),
+        InboxFilter::Bot => select.filter(Expr::cust("conversation.mode = 'BOT'")),
+        InboxFilter::Human => select.filter(Expr::cust("conversation.mode = 'HUMAN'")),
     };
     if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         select = select.filter(search(backend, q));

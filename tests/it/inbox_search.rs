@@ -150,19 +150,60 @@ async fn a_search_uses_the_trigram_index_instead_of_scanning() {
             .build(backend),
         _ => matching(backend, tenant.into(), &query).build(backend),
     };
+    let index = match backend {
+        DatabaseBackend::Postgres => "idx_conversation_search",
+        _ => "conversation_search VIRTUAL TABLE INDEX",
+    };
+    let plan = plan_of(&app, select).await;
+    assert!(
+        plan.iter().any(|line| line.contains(index)),
+        "{index} not in the plan: {plan:#?}"
+    );
+}
+
+#[tokio::test]
+async fn the_needs_a_person_and_with_a_person_lists_read_their_partial_indexes() {
+    use flowhq::services::inbox::InboxFilter;
+    use sea_orm::QueryOrder;
+
+    let app = spawn_app().await;
+    let tenant = app.new_tenant(1).await;
+    let backend = app.db().get_database_backend();
+    for (filter, index) in [
+        (
+            InboxFilter::NeedsHuman,
+            "idx_conversation_tenant_needs_human",
+        ),
+        (InboxFilter::Human, "idx_conversation_tenant_human"),
+    ] {
+        let query = InboxQuery {
+            filter,
+            ..InboxQuery::default()
+        };
+        let select = matching(backend, tenant.into(), &query)
+            .order_by_desc(conversation::Column::LastMessageAt)
+            .build(backend);
+        let plan = plan_of(&app, select).await;
+        assert!(
+            plan.iter().any(|line| line.contains(index)),
+            "{index} not in the plan: {plan:#?}"
+        );
+    }
+}
+
+/// The query plan of `select`, one line per step. On PostgreSQL scans are
+/// turned off: tiny tables are scanned whatever the indexes.
+async fn plan_of(app: &TestApp, select: Statement) -> Vec<String> {
+    let backend = app.db().get_database_backend();
     let txn = app.db().begin().await.unwrap();
-    let (explain, index) = match backend {
+    let explain = match backend {
         DatabaseBackend::Postgres => {
-            // Tiny tables are scanned whatever the indexes: ask for them.
             txn.execute_unprepared("SET LOCAL enable_seqscan = off")
                 .await
                 .unwrap();
-            ("EXPLAIN", "idx_conversation_search")
+            "EXPLAIN"
         }
-        _ => (
-            "EXPLAIN QUERY PLAN",
-            "conversation_search VIRTUAL TABLE INDEX",
-        ),
+        _ => "EXPLAIN QUERY PLAN",
     };
     let plan = txn
         .query_all_raw(Statement::from_sql_and_values(
@@ -172,17 +213,12 @@ async fn a_search_uses_the_trigram_index_instead_of_scanning() {
         ))
         .await
         .unwrap();
-    let plan: Vec<String> = plan
-        .iter()
+    plan.iter()
         .map(|row| {
             row.try_get_by_index::<String>(row_text_column(backend))
                 .unwrap_or_default()
         })
-        .collect();
-    assert!(
-        plan.iter().any(|line| line.contains(index)),
-        "{index} not in the plan: {plan:#?}"
-    );
+        .collect()
 }
 
 /// The column of an EXPLAIN row that holds the plan's text.

@@ -108,6 +108,22 @@ pub(crate) async fn ask(
     .await
 }
 
+/// A question the tenant's bot could not answer, asked once now.
+pub(crate) async fn record_unanswered(app: &TestApp, tenant: Uuid, key: &str, sample: &str) {
+    unanswered_question::Entity::insert(unanswered_question::ActiveModel {
+        tenant_id: sea_orm::Set(tenant),
+        key: sea_orm::Set(key.to_owned()),
+        sample: sea_orm::Set(sample.to_owned()),
+        count: sea_orm::Set(1),
+        first_at: sea_orm::Set(chrono::Utc::now()),
+        last_at: sea_orm::Set(chrono::Utc::now()),
+        ..Default::default()
+    })
+    .exec(app.db())
+    .await
+    .unwrap();
+}
+
 async fn unanswered(browser: &Browser) -> Vec<Value> {
     let (status, body) = json_of(browser.get("/api/portal/knowledge/unanswered").await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -417,18 +433,7 @@ async fn another_tenants_knowledge_versions_and_questions_are_not_found() {
         .iter()
         .find_map(|a| a["versions"][0]["id"].as_i64())
         .unwrap();
-    unanswered_question::Entity::insert(unanswered_question::ActiveModel {
-        tenant_id: sea_orm::Set(a),
-        key: sea_orm::Set("alpha secret question".to_owned()),
-        sample: sea_orm::Set("Alpha secret question?".to_owned()),
-        count: sea_orm::Set(1),
-        first_at: sea_orm::Set(chrono::Utc::now()),
-        last_at: sea_orm::Set(chrono::Utc::now()),
-        ..Default::default()
-    })
-    .exec(app.db())
-    .await
-    .unwrap();
+    record_unanswered(&app, a, "alpha secret question", "Alpha secret question?").await;
     let question = unanswered(&alice).await[0]["id"].as_i64().unwrap();
 
     // Bob's own routes show nothing of Alice's.
@@ -768,18 +773,7 @@ async fn deleting_a_tenant_removes_what_its_bot_knew_and_nothing_else() {
             )
             .await;
         assert_eq!(status, StatusCode::OK);
-        unanswered_question::Entity::insert(unanswered_question::ActiveModel {
-            tenant_id: sea_orm::Set(id),
-            key: sea_orm::Set("cats".to_owned()),
-            sample: sea_orm::Set("Cats?".to_owned()),
-            count: sea_orm::Set(1),
-            first_at: sea_orm::Set(chrono::Utc::now()),
-            last_at: sea_orm::Set(chrono::Utc::now()),
-            ..Default::default()
-        })
-        .exec(app.db())
-        .await
-        .unwrap();
+        record_unanswered(&app, id, "cats", "Cats?").await;
         assert_eq!(knowledge_rows(&app, id).await, [1, 1, 1]);
         ids.push(id);
     }

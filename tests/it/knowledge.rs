@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::bots::{approve_always_open, start_and_link};
-use crate::helpers::{Browser, TestApp, eventually, json_of, spawn_app};
+use crate::helpers::{Browser, Chromium, TestApp, eventually, json_of, spawn_app};
 
 pub(crate) const CUSTOMER: &str = "+4917600000077";
 
@@ -518,6 +518,34 @@ async fn another_tenants_knowledge_versions_and_questions_are_not_found() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// On the Bot page in the browser: "Add a question", then the `n`th FAQ
+/// row filled with `(question, triggers, answer)` as a person types them.
+pub(crate) async fn add_faq(chromium: &Chromium, n: usize, entry: (&str, &str, &str)) {
+    let (question, triggers, answer) = entry;
+    chromium.click("#add-faq").await;
+    let row = format!("#faq-list .faq-row:nth-child({n})");
+    for (field, text) in [
+        ("question", question),
+        ("triggers", triggers),
+        ("answer", answer),
+    ] {
+        chromium
+            .type_into(&format!("{row} .faq-{field}"), text)
+            .await;
+    }
+}
+
+/// On the Bot page in the browser: "Save", then wait until it says so.
+pub(crate) async fn save_knowledge(chromium: &Chromium) {
+    chromium.click("#save-knowledge").await;
+    chromium
+        .wait_until(
+            "saved",
+            "document.getElementById('save-status').textContent.startsWith('Saved')",
+        )
+        .await;
+}
+
 /// The "done when", in a real browser: a new owner tells the bot
 /// their address, three services and two FAQ entries, tries it at noon and
 /// at 23:00, turns a question nothing covers into an FAQ entry and sees it
@@ -571,26 +599,10 @@ async fn a_new_owner_teaches_the_bot_in_the_browser_and_tries_it_day_and_night()
         ),
         ("Do you take cards?", "card, cards", "We take all cards."),
     ];
-    for (i, (question, triggers, answer)) in faq.iter().enumerate() {
-        chromium.click("#add-faq").await;
-        let row = format!("#faq-list .faq-row:nth-child({})", i + 1);
-        chromium
-            .type_into(&format!("{row} .faq-question"), question)
-            .await;
-        chromium
-            .type_into(&format!("{row} .faq-triggers"), triggers)
-            .await;
-        chromium
-            .type_into(&format!("{row} .faq-answer"), answer)
-            .await;
+    for (i, entry) in faq.into_iter().enumerate() {
+        add_faq(&chromium, i + 1, entry).await;
     }
-    chromium.click("#save-knowledge").await;
-    chromium
-        .wait_until(
-            "saved",
-            "document.getElementById('save-status').textContent.startsWith('Saved')",
-        )
-        .await;
+    save_knowledge(&chromium).await;
 
     let ask = |text: &'static str, at: &'static str| {
         let chromium = &chromium;

@@ -20,7 +20,7 @@ pub fn page(chrome: &AdminChrome<'_>, id: TenantId, name: &str, ai_available: bo
             p.muted #bot-tenant {
                 "Bot of "
                 a href=(AdminUrl::Tenant(id)) { (name) }
-                ". What you save here is the tenant's bot's from its next message, recorded in the audit trail as yours."
+                ". What you save here reaches the tenant's bot at once and is recorded in the audit trail as yours."
             }
             (knowledge::content(BotUrls::Admin(id), ai_available))
         },

@@ -58,6 +58,11 @@ pub enum AdminUrl {
     TenantConversationsJson(TenantId),
     /// The tenant's event stream (Server-Sent Events) for an admin's inbox.
     TenantLiveEvents(TenantId),
+    /// What the tenant's bot knows: the portal's "Bot" page, per tenant.
+    TenantKnowledge(TenantId),
+    /// The root of the tenant's JSON twin under `/api/admin` (the Bot
+    /// page's script appends `/knowledge`, `/try`, …).
+    TenantApi(TenantId),
     Tokens,
     TokenRevoke(Uuid),
 }
@@ -109,6 +114,8 @@ impl fmt::Display for AdminUrl {
                 write!(f, "/api/admin/tenants/{id}/conversations")
             }
             Self::TenantLiveEvents(id) => write!(f, "/api/admin/tenants/{id}/events"),
+            Self::TenantKnowledge(id) => write!(f, "/admin/tenants/{id}/bot"),
+            Self::TenantApi(id) => write!(f, "/api/admin/tenants/{id}"),
             Self::Tokens => f.write_str("/admin/tokens"),
             Self::TokenRevoke(id) => write!(f, "/admin/tokens/{id}/revoke"),
         }
@@ -144,6 +151,9 @@ pub enum PortalUrl {
     StatusSandboxScan,
     /// What the bot knows (facts, services, FAQ, answers, try your bot).
     Bot,
+    /// The root of the portal's JSON twin (the Bot page's script appends
+    /// `/knowledge`, `/try`, …).
+    Api,
     /// The owner's team: members, pending invitations, the invite form.
     Team,
     TeamInvite,
@@ -208,6 +218,7 @@ impl fmt::Display for PortalUrl {
             | Self::ApiKeyRevoke(_) => "",
             Self::Webhooks => "/portal/webhooks",
             Self::Bot => "/portal/bot",
+            Self::Api => "/api/portal",
             Self::ApiKeys => "/portal/api-keys",
             Self::ApiKeysCreate => "/portal/api-keys/create",
             Self::Usage => "/portal/usage",
@@ -305,6 +316,26 @@ impl InboxUrls {
             Self::Admin(id) => AdminUrl::TenantConversationsJson(id).to_string(),
         };
         format!("{list}?{}", query_string(&[("filter", "needs_human")]))
+    }
+}
+
+/// Whose "Bot" page (what the bot knows) this is: the owner's own (the
+/// session's tenant) or the admin console's view of one tenant. The page's
+/// markup takes this, so it is written once; its script reads and writes
+/// the JSON twin under `api()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BotUrls {
+    Portal,
+    Admin(TenantId),
+}
+
+impl BotUrls {
+    /// The JSON twin's root: `/knowledge`, `/try`, … follow it.
+    pub fn api(self) -> String {
+        match self {
+            Self::Portal => PortalUrl::Api.to_string(),
+            Self::Admin(id) => AdminUrl::TenantApi(id).to_string(),
+        }
     }
 }
 
@@ -411,6 +442,20 @@ mod tests {
         assert_eq!(safe_admin_next(Some("/admin/tenants")), "/admin/tenants");
         assert_eq!(safe_admin_next(Some("/admin\n")), "/admin");
         assert_eq!(safe_admin_next(Some("//evil")), "/admin");
+    }
+
+    #[test]
+    fn a_bot_page_and_its_script_stay_within_their_own_area_and_tenant() {
+        let tenant = TenantId::new_random();
+        assert_eq!(BotUrls::Portal.api(), "/api/portal");
+        assert_eq!(
+            BotUrls::Admin(tenant).api(),
+            format!("/api/admin/tenants/{tenant}")
+        );
+        assert_eq!(
+            AdminUrl::TenantKnowledge(tenant).to_string(),
+            format!("/admin/tenants/{tenant}/bot")
+        );
     }
 
     #[test]

@@ -1,14 +1,16 @@
-// The portal's "Bot" page: what the bot knows, read from and saved through
-// the JSON twin (/api/portal/knowledge and friends), "Try your bot" and the
-// sandbox customer chat. No inline script or style (strict CSP): elements
-// are built with the DOM, texts set with textContent only.
+// The "Bot" page, the portal's (/portal/bot) and the console's
+// (/admin/tenants/{id}/bot): what the bot knows, read from and saved through
+// the JSON twin whose root the page names in `data-api` (/api/portal or
+// /api/admin/tenants/{id}: …/knowledge and friends), "Try your bot" and, in
+// the portal, the sandbox customer chat. No inline script or style (strict
+// CSP): elements are built with the DOM, texts set with textContent only.
 (function () {
   "use strict";
-  var root = document.getElementById("facts");
-  if (!root || !window.fetch) {
+  var root = document.getElementById("bot-page");
+  if (!root || !root.dataset.api || !window.fetch) {
     return;
   }
-  var API = "/api/portal";
+  var API = root.dataset.api;
   var doc = { facts: { extra: {} }, services: [], faq: [], answers: {} };
   var FACTS = [
     ["address", "Address"],
@@ -274,7 +276,8 @@
         });
         var reset = el("button", { type: "button", text: "Reset to default" });
         reset.addEventListener("click", function () {
-          call("DELETE", path)
+          // With a body: a session's write must be application/json.
+          call("DELETE", path, {})
             .then(function (saved) { doc = saved; return loadAnswers(); })
             .catch(function (error) { status.textContent = problems(error); });
         });
@@ -375,7 +378,7 @@
       });
   }
 
-  // ---- sandbox customer ----
+  // ---- sandbox customer (portal only) ----
   var sandboxTimer = null;
   function pollOutbox() {
     var from = $("sandbox-from").value.trim();
@@ -430,7 +433,11 @@
   $("save-knowledge").addEventListener("click", save);
   $("answer-language").addEventListener("change", renderAnswers);
   $("try-form").addEventListener("submit", tryBot);
-  $("sandbox-form").addEventListener("submit", sandboxSend);
+  // The sandbox customer chat is the portal's only (its routes are the
+  // session's tenant's); the console has its own on the tenant's page.
+  if ($("sandbox-form")) {
+    $("sandbox-form").addEventListener("submit", sandboxSend);
+  }
 
   call("GET", "/knowledge")
     .then(function (loaded) {

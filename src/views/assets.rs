@@ -33,7 +33,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("inbox.js", js(), include_str!("../../static/inbox.js")),
         // New forms' time zone: the browser's own (the form works without it).
         ("zone.js", js(), include_str!("../../static/zone.js")),
-        // The portal's "Bot" page: what the bot knows, try your bot (needs it).
+        // The "Bot" page (portal and console): what the bot knows, try your bot (needs it).
         ("bot.js", js(), include_str!("../../static/bot.js")),
         // The tenant API's reference page: Swagger UI, vendored (no CDN),
         // and the script that starts it on /api/v1/openapi.json.
@@ -106,7 +106,7 @@ pub fn inbox_scripts() -> [String; 1] {
     [url("inbox.js")]
 }
 
-/// The scripts of the portal's "Bot" page.
+/// The scripts of the "Bot" page (the portal's and the console's).
 pub fn bot_scripts() -> [String; 1] {
     [url("bot.js")]
 }

@@ -7,6 +7,7 @@ pub mod components;
 pub mod error;
 pub mod home;
 pub mod inbox;
+pub mod knowledge;
 pub mod layout;
 pub mod portal;
 pub mod transport;

@@ -2,10 +2,12 @@
 //! admin API (HTTP Basic or a bearer token), and the CSRF-checked form.
 //!
 //! Handlers ask for what they need in their signature — `AdminSession`,
-//! `ApiAdmin`, `PortalSession` (owner or staff), `OwnerSession` (owner
-//! only), `CsrfForm<T>` — and cannot forget a check: without a valid
-//! session the extractor fails (401; pages turn that into a redirect to the
-//! sign-in page), without the right CSRF token a form fails with 403.
+//! `ApiAdmin`, `AdminReader` / `AdminWriter` (the API, or a console
+//! page's script on the session cookie), `PortalSession` (owner or
+//! staff), `OwnerSession` (owner only), `CsrfForm<T>` — and cannot forget
+//! a check: without a valid session the extractor fails (401; pages turn
+//! that into a redirect to the sign-in page), without the right CSRF token
+//! a form fails with 403.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -426,9 +428,52 @@ impl FromRequest for ApiAdmin {
 /// or Basic, as `ApiAdmin`), or from a console page with the admin's
 /// session cookie (the inbox's script reads the conversations this way).
 /// Only for GET routes: a cookie alone never authorises a write to
-/// `/api/admin` (the console's writes are forms with a CSRF token).
+/// `/api/admin` (the console's writes are forms with a CSRF token, or,
+/// on the routes that take `AdminWriter`, checked JSON).
 pub struct AdminReader {
     pub username: String,
+}
+
+/// What a console page's script does with `/api/admin` on the session
+/// cookie.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ConsoleUse {
+    /// Polls in the background: the session is checked, not refreshed.
+    Read,
+    /// A person acting: checked JSON (`check_json_write`), and activity.
+    Write,
+}
+
+/// The admin behind an `/api/admin` request: with `Authorization`, the
+/// API's own answer (`ApiAdmin`, so a request with no credentials at all
+/// gets its 401 with `WWW-Authenticate`); without it but with the admin's
+/// session cookie, a console page's script, used as `usage` says.
+fn api_or_console_admin(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    usage: ConsoleUse,
+) -> LocalFuture<String> {
+    let console = !req.headers().contains_key(header::AUTHORIZATION)
+        && state(req).is_ok_and(|state| req.cookie(cookie_name(&state, ADMIN_COOKIE)).is_some());
+    if !console {
+        let api = ApiAdmin::from_request(req, payload);
+        return Box::pin(async move { api.await.map(|ApiAdmin(admin)| admin.username) });
+    }
+    let (checked, access) = match usage {
+        ConsoleUse::Read => (Ok(()), sessions::Access::Background),
+        // Checked before the first await: with the extractor ahead of the
+        // body among a handler's arguments, a refused write is this 403
+        // whatever its body (not the body extractor's 400).
+        ConsoleUse::Write => (
+            state(req).and_then(|state| check_json_write(req, &state)),
+            sessions::Access::Interactive,
+        ),
+    };
+    let req = req.clone();
+    Box::pin(async move {
+        checked?;
+        Ok(load_admin(req, access).await?.admin.username)
+    })
 }
 
 impl FromRequest for AdminReader {
@@ -436,23 +481,41 @@ impl FromRequest for AdminReader {
     type Future = LocalFuture<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let session_cookie =
-            state(req).is_ok_and(|state| req.cookie(cookie_name(&state, ADMIN_COOKIE)).is_some());
-        // Without a session cookie the API's own answer (401 with
-        // `WWW-Authenticate`) is the right one.
-        if req.headers().contains_key(header::AUTHORIZATION) || !session_cookie {
-            let api = ApiAdmin::from_request(req, payload);
-            return Box::pin(async move {
-                api.await.map(|ApiAdmin(admin)| AdminReader {
-                    username: admin.username,
-                })
-            });
-        }
-        let req = req.clone();
+        let admin = api_or_console_admin(req, payload, ConsoleUse::Read);
         Box::pin(async move {
-            let session = load_admin(req, sessions::Access::Background).await?;
             Ok(AdminReader {
-                username: session.admin.username,
+                username: admin.await?,
+            })
+        })
+    }
+}
+
+/// An admin writing `/api/admin` JSON: with `Authorization` (as
+/// `ApiAdmin`), or from a console page's script with the admin's session
+/// cookie, where the write must pass `check_json_write` as the portal's do
+/// (`application/json`, our own `Origin`): a cross-site form or a form
+/// post with only the cookie is refused (403 `csrf_rejected`) before the
+/// body is read. Only the routes a console script writes to take this (the
+/// "Bot" page's `…/knowledge…` and `…/try`); the others keep `ApiAdmin`.
+pub struct AdminWriter {
+    pub username: String,
+}
+
+impl AdminWriter {
+    pub fn actor(&self) -> Actor {
+        Actor::Admin(self.username.clone())
+    }
+}
+
+impl FromRequest for AdminWriter {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let admin = api_or_console_admin(req, payload, ConsoleUse::Write);
+        Box::pin(async move {
+            Ok(AdminWriter {
+                username: admin.await?,
             })
         })
     }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::bots::{approve_always_open, start_and_link};
-use crate::helpers::{Browser, TestApp, eventually, json_of, spawn_app};
+use crate::helpers::{Browser, Chromium, TestApp, eventually, json_of, spawn_app};
 
 pub(crate) const CUSTOMER: &str = "+4917600000077";
 
@@ -106,6 +106,22 @@ pub(crate) async fn ask(
         (sending == 0 && sent.len() > before).then(|| sent[before..].join("\n"))
     })
     .await
+}
+
+/// A question the tenant's bot could not answer, asked once now.
+pub(crate) async fn record_unanswered(app: &TestApp, tenant: Uuid, key: &str, sample: &str) {
+    unanswered_question::Entity::insert(unanswered_question::ActiveModel {
+        tenant_id: sea_orm::Set(tenant),
+        key: sea_orm::Set(key.to_owned()),
+        sample: sea_orm::Set(sample.to_owned()),
+        count: sea_orm::Set(1),
+        first_at: sea_orm::Set(chrono::Utc::now()),
+        last_at: sea_orm::Set(chrono::Utc::now()),
+        ..Default::default()
+    })
+    .exec(app.db())
+    .await
+    .unwrap();
 }
 
 async fn unanswered(browser: &Browser) -> Vec<Value> {
@@ -417,18 +433,7 @@ async fn another_tenants_knowledge_versions_and_questions_are_not_found() {
         .iter()
         .find_map(|a| a["versions"][0]["id"].as_i64())
         .unwrap();
-    unanswered_question::Entity::insert(unanswered_question::ActiveModel {
-        tenant_id: sea_orm::Set(a),
-        key: sea_orm::Set("alpha secret question".to_owned()),
-        sample: sea_orm::Set("Alpha secret question?".to_owned()),
-        count: sea_orm::Set(1),
-        first_at: sea_orm::Set(chrono::Utc::now()),
-        last_at: sea_orm::Set(chrono::Utc::now()),
-        ..Default::default()
-    })
-    .exec(app.db())
-    .await
-    .unwrap();
+    record_unanswered(&app, a, "alpha secret question", "Alpha secret question?").await;
     let question = unanswered(&alice).await[0]["id"].as_i64().unwrap();
 
     // Bob's own routes show nothing of Alice's.
@@ -513,6 +518,34 @@ async fn another_tenants_knowledge_versions_and_questions_are_not_found() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// On the Bot page in the browser: "Add a question", then the `n`th FAQ
+/// row filled with `(question, triggers, answer)` as a person types them.
+pub(crate) async fn add_faq(chromium: &Chromium, n: usize, entry: (&str, &str, &str)) {
+    let (question, triggers, answer) = entry;
+    chromium.click("#add-faq").await;
+    let row = format!("#faq-list .faq-row:nth-child({n})");
+    for (field, text) in [
+        ("question", question),
+        ("triggers", triggers),
+        ("answer", answer),
+    ] {
+        chromium
+            .type_into(&format!("{row} .faq-{field}"), text)
+            .await;
+    }
+}
+
+/// On the Bot page in the browser: "Save", then wait until it says so.
+pub(crate) async fn save_knowledge(chromium: &Chromium) {
+    chromium.click("#save-knowledge").await;
+    chromium
+        .wait_until(
+            "saved",
+            "document.getElementById('save-status').textContent.startsWith('Saved')",
+        )
+        .await;
+}
+
 /// The "done when", in a real browser: a new owner tells the bot
 /// their address, three services and two FAQ entries, tries it at noon and
 /// at 23:00, turns a question nothing covers into an FAQ entry and sees it
@@ -566,26 +599,10 @@ async fn a_new_owner_teaches_the_bot_in_the_browser_and_tries_it_day_and_night()
         ),
         ("Do you take cards?", "card, cards", "We take all cards."),
     ];
-    for (i, (question, triggers, answer)) in faq.iter().enumerate() {
-        chromium.click("#add-faq").await;
-        let row = format!("#faq-list .faq-row:nth-child({})", i + 1);
-        chromium
-            .type_into(&format!("{row} .faq-question"), question)
-            .await;
-        chromium
-            .type_into(&format!("{row} .faq-triggers"), triggers)
-            .await;
-        chromium
-            .type_into(&format!("{row} .faq-answer"), answer)
-            .await;
+    for (i, entry) in faq.into_iter().enumerate() {
+        add_faq(&chromium, i + 1, entry).await;
     }
-    chromium.click("#save-knowledge").await;
-    chromium
-        .wait_until(
-            "saved",
-            "document.getElementById('save-status').textContent.startsWith('Saved')",
-        )
-        .await;
+    save_knowledge(&chromium).await;
 
     let ask = |text: &'static str, at: &'static str| {
         let chromium = &chromium;
@@ -768,18 +785,7 @@ async fn deleting_a_tenant_removes_what_its_bot_knew_and_nothing_else() {
             )
             .await;
         assert_eq!(status, StatusCode::OK);
-        unanswered_question::Entity::insert(unanswered_question::ActiveModel {
-            tenant_id: sea_orm::Set(id),
-            key: sea_orm::Set("cats".to_owned()),
-            sample: sea_orm::Set("Cats?".to_owned()),
-            count: sea_orm::Set(1),
-            first_at: sea_orm::Set(chrono::Utc::now()),
-            last_at: sea_orm::Set(chrono::Utc::now()),
-            ..Default::default()
-        })
-        .exec(app.db())
-        .await
-        .unwrap();
+        record_unanswered(&app, id, "cats", "Cats?").await;
         assert_eq!(knowledge_rows(&app, id).await, [1, 1, 1]);
         ids.push(id);
     }

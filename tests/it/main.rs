@@ -12,6 +12,7 @@ mod admin_auth;
 mod admin_bots;
 mod admin_cli;
 mod admin_inbox;
+mod admin_knowledge;
 mod admin_lifecycle;
 mod admin_setup_requests;
 mod admin_tenants;

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod bots;
 pub mod dashboard;
 pub mod inbox;
+pub mod knowledge;
 pub mod login;
 pub mod setup_requests;
 pub mod tenants;

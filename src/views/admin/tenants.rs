@@ -434,6 +434,8 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
                 }
                 div.actions {
                     a.button.secondary #tenant-inbox href=(AdminUrl::TenantInbox(tenant.id)) { "Inbox" }
+                    a.button.secondary #tenant-knowledge href=(AdminUrl::TenantKnowledge(tenant.id))
+                        title="Facts, services, FAQ, answers; try the bot" { "What the bot knows" }
                     @if actions.contains(&LifecycleAction::Pause) {
                         (components::action_button(
                             &AdminUrl::TenantAction(tenant.id, "pause").to_string(),

@@ -9,6 +9,7 @@ mod audit;
 mod bots;
 mod dashboard;
 mod inbox;
+mod knowledge;
 mod login;
 mod plans;
 mod setup_requests;
@@ -53,6 +54,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/admin/tenants/{id}/approve").post(bots::approve))
     .service(web::resource("/admin/tenants/{id}/bot/{action}").post(bots::command))
     .service(web::resource("/admin/tenants/{id}/live").get(bots::live))
+    .service(web::resource("/admin/tenants/{id}/bot").get(knowledge::page))
     .service(web::resource("/admin/tenants/{id}/inbox").get(inbox::list))
     .service(web::resource("/admin/tenants/{id}/inbox/{cid}").get(inbox::thread))
     .service(web::resource("/admin/tenants/{id}/inbox/{cid}/reply").post(inbox::reply))

@@ -1,6 +1,7 @@
 //! What the bot knows, as JSON: the same shapes under `/api/portal/…` (the
 //! owner's session; STAFF get 403), `/api/admin/tenants/{id}/…` (any
-//! tenant, for admins) and, for the whole document only, `/api/v1/knowledge`
+//! tenant, for admins: the API's credentials, or a console page's script
+//! on the session cookie) and, for the whole document only, `/api/v1/knowledge`
 //! (the API key's tenant; `knowledge:read` / `knowledge:write`; documented
 //! by `KnowledgeDoc`):
 //!
@@ -28,7 +29,7 @@ use crate::error::{AppError, ErrorCode};
 use crate::services::audit::Actor;
 use crate::services::knowledge;
 use crate::state::AppState;
-use crate::web::auth::{ApiAdmin, ApiKey, OwnerSession, scope};
+use crate::web::auth::{AdminReader, AdminWriter, ApiKey, OwnerSession, scope};
 
 /// The `/api/v1/knowledge` part of the tenant API's document.
 #[derive(utoipa::OpenApi)]
@@ -281,10 +282,13 @@ async fn portal_dismiss(
 }
 
 // ---- admin: the tenant in the path ----
+// With `Authorization` (a token or Basic), or from a console page's script
+// on the admin's session cookie: reads as `AdminReader`, writes as
+// `AdminWriter` (checked JSON, as the portal's; ahead of the body).
 
 async fn admin_get(
     state: web::Data<AppState>,
-    _admin: ApiAdmin,
+    _admin: AdminReader,
     path: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     get(&state, path.into_inner()).await
@@ -292,7 +296,7 @@ async fn admin_get(
 
 async fn admin_put(
     state: web::Data<AppState>,
-    admin: ApiAdmin,
+    admin: AdminWriter,
     path: web::Path<TenantId>,
     body: web::Json<KnowledgeInput>,
 ) -> Result<HttpResponse, AppError> {
@@ -301,7 +305,7 @@ async fn admin_put(
 
 async fn admin_try(
     state: web::Data<AppState>,
-    _admin: ApiAdmin,
+    _admin: AdminWriter,
     path: web::Path<TenantId>,
     body: web::Json<TryBody>,
 ) -> Result<HttpResponse, AppError> {
@@ -310,7 +314,7 @@ async fn admin_try(
 
 async fn admin_answers(
     state: web::Data<AppState>,
-    _admin: ApiAdmin,
+    _admin: AdminReader,
     path: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     answers(&state, path.into_inner()).await
@@ -318,7 +322,7 @@ async fn admin_answers(
 
 async fn admin_set_answer(
     state: web::Data<AppState>,
-    admin: ApiAdmin,
+    admin: AdminWriter,
     path: web::Path<(TenantId, String, String)>,
     body: web::Json<AnswerBody>,
 ) -> Result<HttpResponse, AppError> {
@@ -329,7 +333,7 @@ async fn admin_set_answer(
 
 async fn admin_reset_answer(
     state: web::Data<AppState>,
-    admin: ApiAdmin,
+    admin: AdminWriter,
     path: web::Path<(TenantId, String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (tenant, key, lang) = path.into_inner();
@@ -338,7 +342,7 @@ async fn admin_reset_answer(
 
 async fn admin_restore(
     state: web::Data<AppState>,
-    admin: ApiAdmin,
+    admin: AdminWriter,
     path: web::Path<(TenantId, i64)>,
 ) -> Result<HttpResponse, AppError> {
     let (tenant, version) = path.into_inner();
@@ -347,7 +351,7 @@ async fn admin_restore(
 
 async fn admin_unanswered(
     state: web::Data<AppState>,
-    _admin: ApiAdmin,
+    _admin: AdminReader,
     path: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     unanswered(&state, path.into_inner()).await
@@ -355,7 +359,7 @@ async fn admin_unanswered(
 
 async fn admin_dismiss(
     state: web::Data<AppState>,
-    _admin: ApiAdmin,
+    _admin: AdminWriter,
     path: web::Path<(TenantId, i64)>,
 ) -> Result<HttpResponse, AppError> {
     let (tenant, id) = path.into_inner();

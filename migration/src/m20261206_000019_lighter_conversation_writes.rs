@@ -16,11 +16,11 @@ use sea_orm_migration::sea_orm::DatabaseBackend;
 pub struct Migration;
 
 const UP: &[&str] = &[
-    "DROP INDEX idx_conversation_tenant_mode",
-    "DROP INDEX idx_conversation_tenant_needs_human",
-    "CREATE INDEX idx_conversation_tenant_human ON conversation (tenant_id, last_message_at) \
+    "DROP INDEX IF EXISTS idx_conversation_tenant_mode",
+    "DROP INDEX IF EXISTS idx_conversation_tenant_needs_human",
+    "CREATE INDEX IF NOT EXISTS idx_conversation_tenant_human ON conversation (tenant_id, last_message_at) \
      WHERE mode = 'HUMAN'",
-    "CREATE INDEX idx_conversation_tenant_needs_human ON conversation \
+    "CREATE INDEX IF NOT EXISTS idx_conversation_tenant_needs_human ON conversation \
      (tenant_id, last_message_at) WHERE needs_human",
 ];
 
@@ -34,7 +34,7 @@ const DOWN: &[&str] = &[
 ];
 
 const SQLITE_UP: &[&str] = &[
-    "DROP TRIGGER conversation_search_update",
+    "DROP TRIGGER IF EXISTS conversation_search_update",
     "CREATE TRIGGER conversation_search_update \
      AFTER UPDATE OF chat_id, contact_name, preview ON conversation \
      WHEN old.chat_id IS NOT new.chat_id OR old.contact_name IS NOT new.contact_name \
@@ -59,7 +59,8 @@ const SQLITE_DOWN: &[&str] = &[
 /// there, sent one by one, the CREATE TRIGGER right after its DROP failed
 /// with "trigger conversation_search_update already exists" (a pooled
 /// connection with an older view of the schema is suspected, not proven).
-/// Sent as one script it runs on one connection.
+/// Sent as one script it runs on one connection; not as one transaction,
+/// so the up script can run again after failing halfway (IF [NOT] EXISTS).
 async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
     let connection = manager.get_connection();
     if manager.get_database_backend() == DatabaseBackend::Sqlite {

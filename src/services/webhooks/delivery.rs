@@ -49,8 +49,8 @@ pub const LOGGED_RESPONSE_BYTES: usize = 1024;
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 /// Waits before recording an attempt's outcome again when the database
-/// refused it (SQLite's write lock held past its busy timeout): within the
-/// lease, so the event is not claimed again meanwhile.
+/// refused it (SQLite's write lock held past its busy timeout), as long as
+/// the lease lasts.
 const RECORD_RETRIES: [Duration; 3] = [
     Duration::from_millis(200),
     Duration::from_secs(1),
@@ -191,6 +191,7 @@ pub async fn purge_finished(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> R
         deleted += webhook_event::Entity::delete_many()
             .filter(webhook_event::Column::Id.gt(after))
             .filter(webhook_event::Column::Id.lte(last))
+            .filter(webhook_event::Column::CreatedAt.lt(cutoff))
             .filter(webhook_event::Column::Status.ne(PENDING))
             .exec(db)
             .await?
@@ -292,6 +293,7 @@ pub async fn claim(
     webhook_event::Entity::update_many()
         .col_expr(webhook_event::Column::LeaseUntil, Expr::value(until))
         .filter(webhook_event::Column::Id.is_in(ids.iter().copied()))
+        .filter(webhook_event::Column::Status.eq(PENDING))
         .exec(&txn)
         .await?;
     let mut rows = webhook_event::Entity::find()
@@ -310,6 +312,11 @@ pub async fn claim(
 /// the form its planner runs that way: PostgreSQL a LATERAL join (a
 /// correlated `IN` would be a filter over the whole table there), SQLite,
 /// which has no LATERAL, a correlated `IN` it answers with rowid lookups.
+/// On PostgreSQL the locked row's own status is checked again: it
+/// re-evaluates only the locked table's conditions on a row another worker
+/// changed meanwhile (one that just recorded its delivery, say). SQLite's
+/// claim runs under the write lock, where nothing changes meanwhile (and
+/// that condition would turn its plan into a scan of every PENDING row).
 pub fn claim_sql(backend: DatabaseBackend) -> String {
     const DUE: &str = "w.next_attempt_at <= {now} \
          AND (w.lease_until IS NULL OR w.lease_until < {now})";
@@ -321,7 +328,7 @@ pub fn claim_sql(backend: DatabaseBackend) -> String {
                WHERE h.status = 'PENDING' AND h.endpoint_id = e.id \
                ORDER BY h.id LIMIT e.concurrency) heads \
              JOIN webhook_event w ON w.id = heads.id \
-             WHERE e.enabled AND {} \
+             WHERE e.enabled AND w.status = 'PENDING' AND {} \
              ORDER BY w.id LIMIT $2 FOR UPDATE OF w SKIP LOCKED",
             DUE.replace("{now}", "$1")
         )
@@ -413,12 +420,17 @@ impl Deliverer {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         // The event went out: an unrecorded outcome would send it again
-        // when the lease ends, so a busy database is waited for a while.
+        // when the lease ends, so a busy database is waited for, while the
+        // lease lasts (a record after it is refused, see `record`).
         let mut waits = RECORD_RETRIES.iter();
         loop {
             match self.record(&event, &outcome).await {
                 Ok(()) => break,
-                Err(err) => match waits.next() {
+                Err(err) => match waits.next().filter(|wait| {
+                    event.lease_until.is_some_and(|until| {
+                        Utc::now() + chrono::Duration::from_std(**wait).unwrap_or_default() < until
+                    })
+                }) {
                     Some(wait) => {
                         tracing::debug!(error = %err, event = event.id, "recording a webhook attempt failed; trying again");
                         tokio::time::sleep(*wait).await;
@@ -524,20 +536,6 @@ impl Deliverer {
         let now = Utc::now();
         let attempt = event.attempts + 1;
         let txn = crate::db::begin_write(&self.db).await?;
-        webhook_attempt::ActiveModel {
-            tenant_id: Set(event.tenant_id),
-            endpoint_id: Set(event.endpoint_id),
-            event_row_id: Set(event.id),
-            attempt: Set(attempt),
-            attempted_at: Set(now),
-            status_code: Set(outcome.status_code.map(i32::from)),
-            duration_ms: Set(i64::try_from(outcome.duration.as_millis()).unwrap_or(i64::MAX)),
-            response: Set(outcome.response.clone()),
-            error: Set(outcome.error.as_ref().map(|e| truncate(e, 500))),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
         let mut update = webhook_event::Entity::update_many()
             .col_expr(webhook_event::Column::Attempts, Expr::value(attempt))
             .col_expr(
@@ -562,11 +560,38 @@ impl Deliverer {
         } else {
             update = update.col_expr(webhook_event::Column::Status, Expr::value(FAILED));
         }
-        update
+        // Only while the event is still ours: pending under the lease we
+        // claimed. Once the lease ran out and another claim took it, that
+        // claim records its own attempt; this one leaves no trace.
+        let ours = update
             .filter(webhook_event::Column::Id.eq(event.id))
             .filter(webhook_event::Column::Status.eq(PENDING))
+            .filter(webhook_event::Column::LeaseUntil.eq(event.lease_until))
             .exec(&txn)
-            .await?;
+            .await?
+            .rows_affected
+            == 1;
+        if !ours {
+            tracing::debug!(
+                event = event.id,
+                "a webhook outcome came after its lease was taken over; not recorded"
+            );
+            return txn.commit().await;
+        }
+        webhook_attempt::ActiveModel {
+            tenant_id: Set(event.tenant_id),
+            endpoint_id: Set(event.endpoint_id),
+            event_row_id: Set(event.id),
+            attempt: Set(attempt),
+            attempted_at: Set(now),
+            status_code: Set(outcome.status_code.map(i32::from)),
+            duration_ms: Set(i64::try_from(outcome.duration.as_millis()).unwrap_or(i64::MAX)),
+            response: Set(outcome.response.clone()),
+            error: Set(outcome.error.as_ref().map(|e| truncate(e, 500))),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
         if outcome.succeeded() {
             webhook_endpoint::Entity::update_many()
                 .col_expr(

@@ -243,6 +243,22 @@ pub struct AnswerVersion {
 }
 
 /// Every editable answer in every language (`GET …/knowledge/answers`).
+/// What an answer falls back to without the owner's wording: for the
+/// welcome, the Settings page's welcome message when it is set (the bot
+/// greets with it in every language it has no "welcome" wording for), else
+/// the built-in text.
+fn default_answer(
+    key: AnswerKey,
+    language: Language,
+    config: &worker::BotConfig,
+    doc: &Knowledge,
+) -> String {
+    match config.welcome_message.trim() {
+        settings if key == AnswerKey::Welcome && !settings.is_empty() => settings.to_owned(),
+        _ => replies::default_answer(key, language, config.template, doc),
+    }
+}
+
 pub async fn answers(
     db: &DatabaseConnection,
     tenant: TenantId,
@@ -274,7 +290,7 @@ pub async fn answers(
                 key,
                 label: key.label(),
                 language,
-                default: replies::default_answer(key, language, config.template, &doc),
+                default: default_answer(key, language, &config, &doc),
                 text: doc.answer(key, language).map(str::to_owned),
                 versions: versions
                     .remove(&(key.as_str().to_owned(), language.code().to_owned()))

@@ -339,14 +339,7 @@ async fn answers_are_reworded_checked_versioned_restored_and_reset() {
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
-    let hours = |all: &Value| {
-        all.as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["key"] == "hours" && a["language"] == "en")
-            .cloned()
-            .unwrap()
-    };
+    let hours = |all: &Value| answer_of(all, "hours", "en");
     let (_, all) = app
         .api_get(&format!("/api/admin/tenants/{id}/knowledge/answers"))
         .await;
@@ -408,6 +401,44 @@ async fn answers_are_reworded_checked_versioned_restored_and_reset() {
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
+}
+
+#[tokio::test]
+async fn the_welcome_answer_s_default_is_the_settings_welcome_message_it_falls_back_to() {
+    let app = spawn_app().await;
+    let id = app.new_tenant(4).await;
+    let (status, body) = app
+        .api_call(
+            Method::PATCH,
+            &format!("/api/admin/tenants/{id}"),
+            Some(&json!({"welcome_message": "Hi, this is Salon Luna: how can we help?"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, all) = app
+        .api_get(&format!("/api/admin/tenants/{id}/knowledge/answers"))
+        .await;
+    for language in ["en", "de"] {
+        let answer = answer_of(&all, "welcome", language);
+        assert_eq!(
+            answer["default"], "Hi, this is Salon Luna: how can we help?",
+            "{answer}"
+        );
+        assert_eq!(answer["text"], Value::Null, "{answer}");
+    }
+    // The other answers keep their built-in defaults.
+    let hours = answer_of(&all, "hours", "en");
+    assert_eq!(hours["default"], "Our opening hours:\n{hours}");
+}
+
+/// The answer `key` in `language` of the answers list.
+fn answer_of(all: &Value, key: &str, language: &str) -> Value {
+    all.as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == key && a["language"] == language)
+        .cloned()
+        .unwrap_or_else(|| panic!("no answer {key}/{language}: {all}"))
 }
 
 #[tokio::test]

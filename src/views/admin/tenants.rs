@@ -264,7 +264,8 @@ fn tenant_form(
                     div.mb {
                         (Field { name: "welcome_message", label: "Welcome message",
                                  value: &config.welcome_message,
-                                 hint: Some("What the bot answers to a greeting"),
+                                 hint: Some("What the bot answers to a greeting or a first message; the Bot page's \
+                                            \"Welcome\" wording, where set, replaces it in its language"),
                                  errors }.textarea(3))
                     }
                     div.field.mb {

@@ -82,8 +82,8 @@ pub fn page(
                         div.mb {
                             (Field { name: "welcome_message", label: "Welcome message",
                                      value: &values.welcome_message,
-                                     hint: Some("What the bot answers to a greeting or a first message during \
-                                                business hours; outside them, customers hear when you open next"),
+                                     hint: Some("What the bot answers to a greeting or a first message, at any hour. \
+                                                Wording for the Bot page's \"Welcome\" answer replaces it in that language"),
                                      errors }.textarea(3))
                         }
                         div.field.mb {

@@ -417,6 +417,87 @@ async fn finished_events_past_the_retention_go_with_their_attempts_and_pending_o
 }
 
 #[tokio::test]
+async fn an_outcome_that_comes_after_another_claim_took_the_event_is_not_recorded() {
+    use entity::{webhook_attempt, webhook_event};
+    use flowhq::services::webhooks::delivery::{self, Deliverer, DeliveryStats};
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+
+    // The app's own worker looks only when woken: nothing here wakes it.
+    let app = spawn_app_with(|s| {
+        s.webhooks.poll_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let server = receiver(200).await;
+    let tenant = app.new_tenant(1).await;
+    let (wid, _) = endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
+    let now = chrono::Utc::now();
+    let event = webhook_event::ActiveModel {
+        tenant_id: Set(tenant),
+        endpoint_id: Set(wid.parse().unwrap()),
+        event_id: Set("msg_takeover".into()),
+        event_type: Set("webhook.test".into()),
+        payload: Set("{}".into()),
+        created_at: Set(now),
+        status: Set("PENDING".into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        ..Default::default()
+    }
+    .insert(app.db())
+    .await
+    .unwrap();
+
+    // A slow first delivery: its lease runs out and a second claim takes
+    // the event.
+    let first = delivery::claim(app.db(), 1, Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let second = delivery::claim(app.db(), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1, "the expired lease is taken over");
+    let deliverer = Deliverer::new(
+        app.db().clone(),
+        app.state.master_key.clone(),
+        app.state.settings.webhooks.clone(),
+    )
+    .unwrap();
+    let stats = DeliveryStats::default();
+
+    // The first delivery's outcome arrives late: not recorded.
+    let lease = second[0].row.lease_until;
+    deliverer.deliver(first[0].clone(), &stats).await;
+    let row = webhook_event::Entity::find_by_id(event.id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.status.as_str(), row.lease_until), ("PENDING", lease));
+    let attempts = || async {
+        webhook_attempt::Entity::find()
+            .filter(webhook_attempt::Column::EventRowId.eq(event.id))
+            .count(app.db())
+            .await
+            .unwrap()
+    };
+    assert_eq!(attempts().await, 0, "a stale outcome left an attempt row");
+
+    // The claim that owns it records its own.
+    deliverer.deliver(second[0].clone(), &stats).await;
+    let row = webhook_event::Entity::find_by_id(event.id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.status.as_str(), row.attempts), ("DELIVERED", 1));
+    assert_eq!(attempts().await, 1);
+    // At least once: both deliveries went out.
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
 async fn the_claim_reads_each_endpoints_queue_heads_not_its_history() {
     use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
 

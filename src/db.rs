@@ -33,6 +33,10 @@ pub enum DbSetupError {
     Migrate(sea_orm::DbErr),
 }
 
+/// Values per `IN (…)` list: well under every backend's bind-parameter
+/// limit (longer lists are sent in chunks of this size).
+pub const IN_LIST_CHUNK: usize = 1000;
+
 /// Connects (creating the SQLite file and its directory when missing).
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbSetupError> {
     connect_pool(settings, settings.max_connections, settings.min_connections).await

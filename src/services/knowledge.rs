@@ -242,7 +242,6 @@ pub struct AnswerVersion {
     pub created_at: DateTime<Utc>,
 }
 
-/// Every editable answer in every language (`GET …/knowledge/answers`).
 /// What an answer falls back to without the owner's wording: for the
 /// welcome, the Settings page's welcome message when it is set (the bot
 /// greets with it in every language it has no "welcome" wording for), else
@@ -259,6 +258,7 @@ fn default_answer(
     }
 }
 
+/// Every editable answer in every language (`GET …/knowledge/answers`).
 pub async fn answers(
     db: &DatabaseConnection,
     tenant: TenantId,

@@ -18,6 +18,7 @@ use super::conversation_batch::{self, Activity, Arrival, ConversationState};
 use super::handoff::HandoffChange;
 use super::link::session_without_qr;
 
+use crate::db::IN_LIST_CHUNK;
 use crate::domain::ids::TenantId;
 use crate::services::webhooks;
 use crate::services::webhooks::events::{
@@ -171,9 +172,6 @@ pub struct WorkerMarks {
     pub running: Vec<TenantId>,
     pub online: Vec<TenantId>,
 }
-
-/// IN lists stay well under every backend's bind-parameter limit.
-const IN_LIST_CHUNK: usize = 1000;
 
 async fn mark_workers(conn: &impl ConnectionTrait, marks: &WorkerMarks) -> Result<(), DbErr> {
     let now = Utc::now();

@@ -130,8 +130,10 @@ pub fn spawn(
     tracker.spawn(run(deliverer, waker, stats, shutdown));
 }
 
-/// How often finished events past the retention are looked for.
+/// How often finished events past the retention are looked for; the first
+/// look comes a minute after start, off the busy start-up.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
+const FIRST_PURGE_AFTER: Duration = Duration::from_secs(60);
 
 /// Deletes finished events past `retention`, hourly, until `shutdown`.
 async fn purge_old_events(
@@ -140,12 +142,13 @@ async fn purge_old_events(
     shutdown: CancellationToken,
 ) {
     let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    let mut wait = FIRST_PURGE_AFTER;
     loop {
-        // The first look a minute after start, off the busy start-up.
         tokio::select! {
             () = shutdown.cancelled() => break,
-            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+            () = tokio::time::sleep(wait) => {}
         }
+        wait = PURGE_EVERY;
         let cutoff = Utc::now()
             .checked_sub_signed(retention)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
@@ -156,10 +159,6 @@ async fn purge_old_events(
             Ok(0) => {}
             Ok(n) => tracing::info!(events = n, "old webhook events deleted"),
             Err(err) => tracing::warn!(error = %err, "deleting old webhook events failed"),
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            () = tokio::time::sleep(PURGE_EVERY.saturating_sub(Duration::from_secs(60))) => {}
         }
     }
 }
@@ -429,23 +428,19 @@ impl Deliverer {
         // lease lasts (a record after it is refused, see `record`).
         let mut waits = RECORD_RETRIES.iter();
         loop {
-            match self.record(&event, &outcome).await {
-                Ok(()) => break,
-                Err(err) => match waits.next().filter(|wait| {
-                    event.lease_until.is_some_and(|until| {
-                        Utc::now() + chrono::Duration::from_std(**wait).unwrap_or_default() < until
-                    })
-                }) {
-                    Some(wait) => {
-                        tracing::debug!(error = %err, event = event.id, "recording a webhook attempt failed; trying again");
-                        tokio::time::sleep(*wait).await;
-                    }
-                    None => {
-                        tracing::warn!(error = %err, event = event.id, "recording a webhook attempt failed; sent again after the lease");
-                        break;
-                    }
-                },
-            }
+            let Err(err) = self.record(&event, &outcome).await else {
+                break;
+            };
+            let within_lease = |wait: &&Duration| {
+                let after = Utc::now() + chrono::Duration::from_std(**wait).unwrap_or_default();
+                event.lease_until.is_some_and(|until| after < until)
+            };
+            let Some(wait) = waits.next().filter(within_lease) else {
+                tracing::warn!(error = %err, event = event.id, "recording a webhook attempt failed; sent again after the lease");
+                break;
+            };
+            tracing::debug!(error = %err, event = event.id, "recording a webhook attempt failed; trying again");
+            tokio::time::sleep(*wait).await;
         }
     }
 

@@ -363,7 +363,7 @@ pub async fn wanted(
     if any.is_none() {
         return Ok(wanted);
     }
-    for chunk in tenants.chunks(1000) {
+    for chunk in tenants.chunks(crate::db::IN_LIST_CHUNK) {
         let rows: Vec<(TenantId, i64)> = entity::webhook_endpoint::Entity::find()
             .select_only()
             .column(entity::webhook_endpoint::Column::TenantId)

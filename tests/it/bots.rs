@@ -643,6 +643,25 @@ async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without
     }
     let (doomed, healthy) = (tenants[0], tenants[1]);
     doomed_id.set(doomed).unwrap();
+    // A receiver that wants the doomed bot's status changes (only what is
+    // queued for it is read here; nothing delivers in this test).
+    let endpoint: flowhq::services::webhooks::NewEndpoint = serde_json::from_value(json!({
+        "url": "http://127.0.0.1:9/hooks",
+        "events": ["bot.status_changed"],
+    }))
+    .unwrap();
+    flowhq::services::webhooks::create(
+        &db,
+        &MasterKey::generate(),
+        flowhq::services::webhooks::target::TargetPolicy {
+            allow_private: true,
+        },
+        &actor,
+        doomed,
+        &endpoint,
+    )
+    .await
+    .unwrap();
     for tenant in [doomed, healthy] {
         flowhq::services::bots::command(&db, &registry, &actor, tenant, BotCommand::Start)
             .await
@@ -665,6 +684,33 @@ async fn a_panicking_bot_is_restarted_with_backoff_then_stopped_in_error_without
     );
     assert_eq!(worker.restart_count, 3);
     assert_eq!(worker.desired_state, entity::enums::DesiredState::Stopped);
+    // Receivers are told every change, in order, each crash's with its
+    // reason: the bot records RUNNING before its transport starts, so each
+    // of the three restarts is RUNNING then RESTARTING, and the fourth
+    // crash ends it in ERROR.
+    let told: Vec<(String, String)> = entity::webhook_event::Entity::find()
+        .filter(entity::webhook_event::Column::TenantId.eq(doomed))
+        .order_by_asc(entity::webhook_event::Column::Id)
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| {
+            let body: Value = serde_json::from_str(&event.payload).unwrap();
+            assert_eq!(body["type"], "bot.status_changed", "{body}");
+            let status = body["data"]["status"].as_str().unwrap_or_default();
+            let error = body["data"]["error"].as_str().unwrap_or_default();
+            (status.to_owned(), error.to_owned())
+        })
+        .collect();
+    let statuses: Vec<&str> = told.iter().map(|(status, _)| status.as_str()).collect();
+    let mut expected = ["RUNNING", "RESTARTING"].repeat(3);
+    expected.extend(["RUNNING", "ERROR"]);
+    assert_eq!(statuses, expected, "{told:?}");
+    for (status, why) in &told {
+        let crashed = status == "RESTARTING" || status == "ERROR";
+        assert_eq!(why.contains("boom on purpose"), crashed, "{told:?}");
+    }
     let tenant = entity::tenant::Entity::find_by_id(doomed)
         .one(&db)
         .await

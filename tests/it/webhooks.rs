@@ -417,6 +417,84 @@ async fn finished_events_past_the_retention_go_with_their_attempts_and_pending_o
 }
 
 #[tokio::test]
+async fn a_purge_goes_through_a_history_many_chunks_long_and_stops_at_the_cutoff() {
+    use entity::webhook_event;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+
+    // The app's own worker looks only when woken: nothing here wakes it.
+    let app = spawn_app_with(|s| {
+        s.webhooks.poll_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let tenant = approved_tenant(&app, 1).await;
+    let (wid, _) = endpoint(
+        &app,
+        tenant,
+        "http://127.0.0.1:9/hooks",
+        &["message.received"],
+    )
+    .await;
+    let now = chrono::Utc::now();
+    let old = now - chrono::Duration::days(40);
+    // 2,600 events in id order: 2,500 old (every 100th still PENDING), then
+    // 100 recent. The purge reads 1,000 ids at a time.
+    const OLD: usize = 2_500;
+    const RECENT: usize = 100;
+    let row = |n: usize| {
+        let (created_at, status) = if n >= OLD {
+            (now, "DELIVERED")
+        } else if n.is_multiple_of(100) {
+            (old, "PENDING")
+        } else if n.is_multiple_of(2) {
+            (old, "DELIVERED")
+        } else {
+            (old, "FAILED")
+        };
+        webhook_event::ActiveModel {
+            tenant_id: Set(tenant),
+            endpoint_id: Set(Uuid::parse_str(&wid).unwrap()),
+            event_id: Set(format!("msg_purge{n}")),
+            event_type: Set("message.received".to_owned()),
+            payload: Set("{}".to_owned()),
+            created_at: Set(created_at),
+            status: Set(status.to_owned()),
+            attempts: Set(1),
+            next_attempt_at: Set(now + chrono::Duration::days(365)),
+            lease_until: Set(None),
+            delivered_at: Set(None),
+            ..Default::default()
+        }
+    };
+    let rows: Vec<_> = (0..OLD + RECENT).map(row).collect();
+    for chunk in rows.chunks(500) {
+        webhook_event::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(app.db())
+            .await
+            .unwrap();
+    }
+    let db = app.db();
+    let count = |status: &'static str| async move {
+        webhook_event::Entity::find()
+            .filter(webhook_event::Column::Status.eq(status))
+            .count(db)
+            .await
+            .unwrap()
+    };
+
+    let deleted = flowhq::services::webhooks::delivery::purge_finished(
+        app.db(),
+        now - chrono::Duration::days(30),
+    )
+    .await
+    .unwrap();
+    let pending = (OLD / 100) as u64;
+    assert_eq!(deleted, OLD as u64 - pending, "every old finished event");
+    assert_eq!(count("PENDING").await, pending, "owed events stay");
+    assert_eq!(count("FAILED").await, 0);
+    assert_eq!(count("DELIVERED").await, RECENT as u64, "recent ones stay");
+}
+
+#[tokio::test]
 async fn an_outcome_that_comes_after_another_claim_took_the_event_is_not_recorded() {
     use entity::{webhook_attempt, webhook_event};
     use flowhq::services::webhooks::delivery::{self, Deliverer, DeliveryStats};

@@ -317,6 +317,24 @@ async fn visit(chromium: &Chromium, path: &str, ready: &str) {
 const QR_SHOWN: &str = "document.getElementById('qr-img')?.src.startsWith('data:image/') \
     && !document.getElementById('qr-panel').hidden";
 
+/// A live page's event stream is open (its script runs).
+const STREAM_OPEN: &str = "document.documentElement.getAttribute('data-live-stream') === 'open'";
+/// The Bot page's script read the tenant's knowledge and drew its forms.
+const BOT_READY: &str = "document.documentElement.getAttribute('data-bot-ready') === '1'";
+
+/// The id of the tenant's most recently active conversation.
+async fn first_conversation(app: &crate::helpers::TestApp, id: uuid::Uuid) -> String {
+    let (status, body) = app
+        .api_get(&format!("/api/admin/tenants/{id}/conversations"))
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    match &body["items"][0]["id"] {
+        serde_json::Value::String(id) => id.clone(),
+        serde_json::Value::Number(id) => id.to_string(),
+        other => panic!("no conversation: {other} in {body}"),
+    }
+}
+
 #[tokio::test]
 async fn pages_run_without_a_content_security_policy_violation() {
     let app = spawn_app().await;
@@ -368,9 +386,32 @@ async fn pages_run_without_a_content_security_policy_violation() {
             "document.body.innerText.includes('gift cards')",
         ),
         ("/portal/settings", "document.getElementById('timezone')"),
+        ("/portal/inbox", STREAM_OPEN),
+        ("/portal/bot", BOT_READY),
+        ("/portal/team", "document.body"),
+        ("/portal/webhooks", "document.body"),
+        ("/portal/api-keys", "document.body"),
+        ("/portal/usage", "document.body"),
     ] {
         visit(&chromium, path, ready).await;
     }
+    // The thread (its stream and script), and an endpoint's delivery log.
+    let conversation = first_conversation(&app, id).await;
+    visit(
+        &chromium,
+        &format!("/portal/inbox/{conversation}"),
+        &format!("{STREAM_OPEN} && document.getElementById('thread-messages').innerText.includes('gift cards')"),
+    )
+    .await;
+    let (endpoint, _) =
+        crate::webhooks::endpoint(&app, id, "http://127.0.0.1:9/hooks", &["message.received"])
+            .await;
+    visit(
+        &chromium,
+        &format!("/portal/webhooks/{endpoint}"),
+        "document.body",
+    )
+    .await;
 
     // The console: every list and form, and a tenant page whose script puts
     // the server's HTML for new messages in place.
@@ -389,6 +430,13 @@ async fn pages_run_without_a_content_security_policy_violation() {
         visit(&chromium, path, "document.body").await;
     }
     visit(&chromium, &format!("/admin/tenants/{waiting}"), QR_SHOWN).await;
+    visit(&chromium, &format!("/admin/tenants/{id}/bot"), BOT_READY).await;
+    visit(
+        &chromium,
+        &format!("/admin/tenants/{id}/inbox/{conversation}"),
+        STREAM_OPEN,
+    )
+    .await;
     visit(
         &chromium,
         &format!("/admin/tenants/{id}"),

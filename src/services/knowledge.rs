@@ -66,19 +66,18 @@ async fn stored(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Knowledge
 /// The tenant's knowledge compiled for its bot (at every settings load). A
 /// document that no longer parses is logged and the bot answers with the
 /// built-in texts rather than not at all.
-pub async fn load_compiled(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-) -> Result<CompiledKnowledge, AppError> {
-    let doc = match stored(db, tenant).await {
-        Ok(doc) => doc,
-        Err(err) if err.code() == ErrorCode::Internal => {
-            tracing::error!(%tenant, error = ?err.log_detail(), "the bot answers without the tenant's knowledge");
+/// `document`: the stored row's, read with the rest of the bot's settings
+/// (`None`: the tenant has told the bot nothing yet).
+pub fn compiled(tenant: TenantId, document: Option<serde_json::Value>) -> CompiledKnowledge {
+    let doc = match document.map(Knowledge::from_json) {
+        None => Knowledge::default(),
+        Some(Ok(doc)) => doc,
+        Some(Err(err)) => {
+            tracing::error!(%tenant, error = %err, "stored knowledge is invalid: the bot answers without it");
             Knowledge::default()
         }
-        Err(err) => return Err(err),
     };
-    Ok(CompiledKnowledge::compile(doc))
+    CompiledKnowledge::compile(doc)
 }
 
 /// `GET …/knowledge`.

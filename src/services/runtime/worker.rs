@@ -94,73 +94,138 @@ pub async fn load_bot_config(
     db: &impl ConnectionTrait,
     tenant_id: TenantId,
 ) -> Result<BotConfig, AppError> {
-    // Two queries, not `tenants::get`'s four: every bot start runs this,
-    // 10,000 times in a row when a process boots.
-    let (config, tenant) = entity::tenant_config::Entity::find_by_id(tenant_id)
-        .find_also_related(tenant::Entity)
-        .one(db)
+    // ONE query: every bot start runs this, 10,000 times in a row when a
+    // process boots.
+    let row = start_row(db, tenant_id)
         .await?
         .ok_or_else(tenant_not_found)?;
-    let tenant = tenant.ok_or_else(tenant_not_found)?;
-    let (session_data, pairing_phone) = whatsapp_session::Entity::find_by_id(tenant_id)
-        .select_only()
-        .column(whatsapp_session::Column::SessionData)
-        .column(whatsapp_session::Column::PairingPhone)
-        .into_tuple::<(Option<serde_json::Value>, Option<String>)>()
-        .one(db)
-        .await?
-        .unwrap_or_default();
-    let limits: Option<(Option<i64>, Option<i64>)> =
-        entity::plan::Entity::find_by_id(tenant.plan.clone())
-            .select_only()
-            .column(entity::plan::Column::MonthlyMessages)
-            .column(entity::plan::Column::MonthlyAiTokens)
-            .into_tuple()
-            .one(db)
-            .await?;
-    let (monthly_messages, plan_ai_tokens) = limits.unwrap_or_default();
     let broken = |what: &str, err: String| {
         AppError::internal(anyhow::anyhow!(
             "tenant {tenant_id}: stored {what} is invalid: {err}"
         ))
     };
-    let linked_phone = session_data
+    let linked_phone = row
+        .session_data
         .as_ref()
         .and_then(|data| data.get("linked_phone"))
         .and_then(|phone| phone.as_str())
         .map(str::to_owned);
-    let knowledge = crate::services::knowledge::load_compiled(db, tenant_id).await?;
+    let knowledge = crate::services::knowledge::compiled(tenant_id, row.knowledge);
     Ok(BotConfig {
         tenant_id,
-        status: tenant.status,
-        template: config.template_type,
-        business_name: config.business_name,
-        language: Language::parse(&config.language).map_err(|e| broken("language", e))?,
-        timezone: parse_timezone(&config.timezone).map_err(|e| broken("timezone", e))?,
-        hours: BusinessHours::parse_json(&config.hours).map_err(|e| broken("hours", e))?,
-        welcome_message: config.welcome_message,
-        auto_reply: config.auto_reply,
-        response_delay_ms: u64::try_from(config.response_delay_ms).unwrap_or(0),
-        max_message_length: usize::try_from(config.max_message_length)
+        status: row.status,
+        template: row.template_type,
+        business_name: row.business_name,
+        language: Language::parse(&row.language).map_err(|e| broken("language", e))?,
+        timezone: parse_timezone(&row.timezone).map_err(|e| broken("timezone", e))?,
+        hours: BusinessHours::parse_json(&row.hours).map_err(|e| broken("hours", e))?,
+        welcome_message: row.welcome_message,
+        auto_reply: row.auto_reply,
+        response_delay_ms: u64::try_from(row.response_delay_ms).unwrap_or(0),
+        max_message_length: usize::try_from(row.max_message_length)
             .unwrap_or(4096)
             .max(1),
-        transport: config.transport,
-        rate_limit_per_minute: config
+        transport: row.transport,
+        rate_limit_per_minute: row
             .rate_limit_per_minute
             .and_then(|v| u32::try_from(v).ok()),
-        chat_rate_limit_per_minute: config
+        chat_rate_limit_per_minute: row
             .chat_rate_limit_per_minute
             .and_then(|v| u32::try_from(v).ok()),
         human_idle_timeout: chrono::Duration::minutes(i64::from(Ord::max(
-            config.human_idle_timeout_minutes,
+            row.human_idle_timeout_minutes,
             1,
         ))),
         linked_phone,
-        pairing_phone,
+        pairing_phone: row.pairing_phone,
         knowledge: std::sync::Arc::new(knowledge),
-        monthly_messages,
-        monthly_ai_tokens: config.ai_monthly_tokens.or(plan_ai_tokens),
+        monthly_messages: row.monthly_messages,
+        monthly_ai_tokens: row.ai_monthly_tokens.or(row.plan_ai_tokens),
     })
+}
+
+/// What a bot reads to start, from its tenant's settings, status, link,
+/// plan and knowledge.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct StartRow {
+    template_type: TemplateType,
+    business_name: String,
+    language: String,
+    timezone: String,
+    hours: serde_json::Value,
+    welcome_message: String,
+    auto_reply: bool,
+    response_delay_ms: i32,
+    max_message_length: i32,
+    transport: TransportKind,
+    rate_limit_per_minute: Option<i32>,
+    chat_rate_limit_per_minute: Option<i32>,
+    human_idle_timeout_minutes: i32,
+    ai_monthly_tokens: Option<i64>,
+    status: TenantStatus,
+    session_data: Option<serde_json::Value>,
+    pairing_phone: Option<String>,
+    monthly_messages: Option<i64>,
+    plan_ai_tokens: Option<i64>,
+    knowledge: Option<serde_json::Value>,
+}
+
+async fn start_row(
+    db: &impl ConnectionTrait,
+    tenant_id: TenantId,
+) -> Result<Option<StartRow>, DbErr> {
+    use entity::{plan, tenant_config, tenant_knowledge};
+    use sea_orm::{EntityTrait as _, JoinType, RelationTrait};
+    type Config = tenant_config::Column;
+    tenant_config::Entity::find_by_id(tenant_id)
+        .select_only()
+        .columns([
+            Config::TemplateType,
+            Config::BusinessName,
+            Config::Language,
+            Config::Timezone,
+            Config::Hours,
+            Config::WelcomeMessage,
+            Config::AutoReply,
+            Config::ResponseDelayMs,
+            Config::MaxMessageLength,
+            Config::Transport,
+            Config::RateLimitPerMinute,
+            Config::ChatRateLimitPerMinute,
+            Config::HumanIdleTimeoutMinutes,
+            Config::AiMonthlyTokens,
+        ])
+        .column(tenant::Column::Status)
+        .column(whatsapp_session::Column::SessionData)
+        .column(whatsapp_session::Column::PairingPhone)
+        .column(plan::Column::MonthlyMessages)
+        .column_as(plan::Column::MonthlyAiTokens, "plan_ai_tokens")
+        .column_as(tenant_knowledge::Column::Document, "knowledge")
+        .join(JoinType::InnerJoin, tenant_config::Relation::Tenant.def())
+        .join(
+            JoinType::LeftJoin,
+            tenant_config::Entity::belongs_to(whatsapp_session::Entity)
+                .from(Config::TenantId)
+                .to(whatsapp_session::Column::TenantId)
+                .into(),
+        )
+        .join(
+            JoinType::LeftJoin,
+            tenant::Entity::belongs_to(plan::Entity)
+                .from(tenant::Column::Plan)
+                .to(plan::Column::Code)
+                .into(),
+        )
+        .join(
+            JoinType::LeftJoin,
+            tenant_config::Entity::belongs_to(tenant_knowledge::Entity)
+                .from(Config::TenantId)
+                .to(tenant_knowledge::Column::TenantId)
+                .into(),
+        )
+        .into_model::<StartRow>()
+        .one(db)
+        .await
 }
 
 /// What a tenant's worker row asks of its bot; the runtime converges on it.

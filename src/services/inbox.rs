@@ -70,6 +70,13 @@ pub struct InboxQuery {
     pub limit: Option<u64>,
 }
 
+impl InboxQuery {
+    /// The search text, trimmed; `None` when there is nothing to search.
+    fn search_text(&self) -> Option<&str> {
+        self.q.as_deref().map(str::trim).filter(|q| !q.is_empty())
+    }
+}
+
 /// One conversation in the list.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConversationItem {
@@ -302,8 +309,7 @@ pub async fn list(
     query: &InboxQuery,
 ) -> Result<ConversationPage, AppError> {
     let backend = db.get_database_backend();
-    let searching = query.q.as_deref().is_some_and(|q| !q.trim().is_empty());
-    if searching && backend == sea_orm::DatabaseBackend::Postgres {
+    if query.search_text().is_some() && backend == sea_orm::DatabaseBackend::Postgres {
         // A search's best plan depends on its text (a rare number: the
         // trigram index; a common word: the tenant's newest chats). After
         // five runs of a prepared statement PostgreSQL may settle on one
@@ -320,7 +326,7 @@ pub async fn list(
 }
 
 async fn page_of(
-    conn: &impl sea_orm::ConnectionTrait,
+    conn: &impl ConnectionTrait,
     tenant: TenantId,
     query: &InboxQuery,
 ) -> Result<ConversationPage, AppError> {
@@ -358,7 +364,7 @@ pub fn matching(
         InboxFilter::Bot => select.filter(Expr::cust("conversation.mode = 'BOT'")),
         InboxFilter::Human => select.filter(Expr::cust("conversation.mode = 'HUMAN'")),
     };
-    if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+    if let Some(q) = query.search_text() {
         select = select.filter(search(backend, tenant, q));
     }
     select
@@ -609,8 +615,8 @@ async fn switch(
 /// then sorted: left to itself, the planner walks the tenant's activity
 /// index newest first and tests every row, expecting matches to be spread
 /// evenly; a number whose chats are months old then reads the whole inbox
-/// (68 ms at 100,000 conversations, against 4–8 ms this way). The cost is
-/// now the number of matches, as on SQLite.
+/// (in a copy of the bench's 100,000 conversations: 61 ms, against 4 ms
+/// this way). The cost is now the number of matches, as on SQLite.
 pub fn search(backend: sea_orm::DatabaseBackend, tenant: TenantId, q: &str) -> Condition {
     let pattern = format!("%{}%", like_escaped(&q.to_lowercase()));
     const PG_TEXT: &str = "lower(chat_id || ' ' || coalesce(contact_name, '') || ' ' || preview)";
@@ -731,7 +737,7 @@ pub(crate) async fn transport_of(
 /// next page when there is one. Keyset paging: no OFFSET, so a page deep
 /// in a long list costs what the first one does.
 async fn newest_first<E>(
-    db: &impl sea_orm::ConnectionTrait,
+    db: &impl ConnectionTrait,
     mut select: sea_orm::Select<E>,
     (at, id): (E::Column, E::Column),
     cursor: Option<&str>,

@@ -175,7 +175,7 @@ async fn start_row(
     tenant_id: TenantId,
 ) -> Result<Option<StartRow>, DbErr> {
     use entity::{plan, tenant_config, tenant_knowledge};
-    use sea_orm::{EntityTrait as _, JoinType, RelationTrait};
+    use sea_orm::{JoinType, RelationTrait};
     type Config = tenant_config::Column;
     tenant_config::Entity::find_by_id(tenant_id)
         .select_only()

@@ -485,6 +485,12 @@ impl BotRegistry {
     pub fn writer(&self) -> &LogWriter {
         &self.deps.writer
     }
+
+    /// The sandbox transports' hub: tests deliver through it as WhatsApp
+    /// Web does (the bot stores the message, not a receiver).
+    pub fn sandbox(&self) -> &Arc<super::transport::sandbox::SandboxHub> {
+        &self.deps.sandbox
+    }
 }
 
 #[async_trait::async_trait]

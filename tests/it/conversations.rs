@@ -138,3 +138,143 @@ async fn the_log_writer_keeps_one_conversation_per_chat_with_its_counts_and_time
     .await;
     assert_eq!(conversations(&app, id).await.len(), 2);
 }
+
+/// A customer's message as WhatsApp Web delivers it: through the
+/// transport, stored by the bot itself, not by a receiver (the sandbox API
+/// and the Cloud API webhook store first).
+fn through_the_linked_device(app: &TestApp, id: Uuid, from: &str, text: &str, msg_id: &str) {
+    let message = flowhq::bots::transport::InboundMessage {
+        id: msg_id.to_owned(),
+        from: from.to_owned(),
+        text: text.to_owned(),
+        kind: entity::enums::MessageKind::Text,
+        at: chrono::Utc::now(),
+        contact_name: Some("Ana".to_owned()),
+        stored: None,
+    };
+    app.registry
+        .sandbox()
+        .inbound(id.into(), message)
+        .expect("the sandbox takes the message");
+}
+
+async fn inbound_rows(app: &TestApp, id: Uuid, chat: &str) -> Vec<message_log::Model> {
+    message_log::Entity::find()
+        .filter(message_log::Column::TenantId.eq(id))
+        .filter(message_log::Column::Direction.eq(Direction::In))
+        .filter(message_log::Column::ChatId.eq(chat))
+        .order_by_asc(message_log::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_message_the_bot_stores_itself_is_answered_once_even_when_delivered_again_after_a_restart()
+ {
+    let app = spawn_app().await;
+    let id = linked_tenant(&app, 4).await;
+    let welcome = app.tenant(id).await["config"]["welcome_message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let chat = "+4917600000021";
+    through_the_linked_device(&app, id, chat, "opening hours?", "wa-1");
+    let replies = replies_to(&app, id, chat, 2).await;
+    assert_eq!(replies[0], welcome, "a new customer is welcomed first");
+    // Stored and answered, in the conversation its commit opened.
+    let stored = inbound_rows(&app, id, chat).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].status,
+        entity::enums::MessageStatus::Answered,
+        "{stored:?}"
+    );
+    let rows = conversations(&app, id).await;
+    assert_eq!(rows.len(), 1);
+    let c = &rows[0];
+    assert_eq!(c.first_message_id, Some(stored[0].id));
+    assert_eq!(c.unread, 1);
+    assert_eq!(c.contact_name.as_deref(), Some("Ana"));
+    assert_eq!(
+        c.preview,
+        flowhq::services::runtime::conversation_batch::preview(replies.last().unwrap())
+    );
+    assert!(c.last_out_at.unwrap() >= c.last_in_at.unwrap());
+
+    // After a restart (the in-memory dedup forgets), WhatsApp delivering
+    // the same message again gets no second answer: the stored row says
+    // it was answered, and nothing of the new answer is written.
+    let app = app.restart().await;
+    eventually("the bot linked again", || async {
+        app.registry
+            .sandbox()
+            .accepts_messages(id.into())
+            .is_ok()
+            .then_some(())
+    })
+    .await;
+    through_the_linked_device(&app, id, chat, "opening hours?", "wa-1");
+    through_the_linked_device(&app, id, chat, "prices?", "wa-2");
+    // The chat's messages are answered in order: once "prices?" has its
+    // answer, the repeat before it was dealt with.
+    let all = replies_to(&app, id, chat, replies.len() + 1).await;
+    let stored = inbound_rows(&app, id, chat).await;
+    assert_eq!(
+        stored
+            .iter()
+            .map(|r| r.wa_message_id.as_deref())
+            .collect::<Vec<_>>(),
+        [Some("wa-1"), Some("wa-2")]
+    );
+    assert_eq!(
+        all.len(),
+        replies.len() + 1,
+        "one answer to the repeat: {all:?}"
+    );
+    assert!(all[replies.len()..].iter().all(|text| *text != welcome));
+    let rows = conversations(&app, id).await;
+    assert_eq!(rows[0].unread, 2, "the repeat is not counted");
+}
+
+#[tokio::test]
+async fn a_first_message_asking_for_a_person_flags_the_conversation_it_opens() {
+    let app = spawn_app().await;
+    let id = linked_tenant(&app, 5).await;
+    let chat = "+4917600000031";
+    through_the_linked_device(&app, id, chat, "I want to talk to a human", "wa-h");
+    let promise = replies_to(&app, id, chat, 2).await.pop().unwrap();
+    assert!(promise.contains("person"), "{promise}");
+    let c = eventually("the conversation flagged", || async {
+        conversations(&app, id)
+            .await
+            .pop()
+            .filter(|c| c.needs_human)
+    })
+    .await;
+    assert_eq!(c.mode, ConversationMode::Human);
+    assert_eq!(c.mode_reason.as_deref(), Some("customer_asked"));
+    let switches = entity::conversation_event::Entity::find()
+        .filter(entity::conversation_event::Column::ConversationId.eq(c.id))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(switches.len(), 1, "{switches:?}");
+    assert_eq!(switches[0].mode, ConversationMode::Human);
+
+    // With a person now, the bot stays silent in that chat.
+    through_the_linked_device(&app, id, chat, "hello?", "wa-h2");
+    let skipped = eventually("the second message logged", || async {
+        inbound_rows(&app, id, chat).await.into_iter().find(|r| {
+            r.wa_message_id.as_deref() == Some("wa-h2")
+                && r.status != entity::enums::MessageStatus::Received
+        })
+    })
+    .await;
+    assert_eq!(skipped.status, entity::enums::MessageStatus::Skipped);
+    assert_eq!(
+        skipped.error.as_deref(),
+        Some(flowhq::bots::bot::WITH_A_PERSON)
+    );
+    assert_eq!(replies_to(&app, id, chat, 2).await.len(), 2, "no answer");
+}

@@ -22,17 +22,28 @@ async fn say(app: &TestApp, id: Uuid, from: &str, text: &str, msg_id: &str) {
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 }
 
+/// One chat's message log rows one way, in the order they were stored
+/// (the parts of one reply share their time, not their order).
+async fn log_rows(
+    app: &TestApp,
+    id: Uuid,
+    direction: Direction,
+    chat: &str,
+) -> Vec<message_log::Model> {
+    message_log::Entity::find()
+        .filter(message_log::Column::TenantId.eq(id))
+        .filter(message_log::Column::Direction.eq(direction))
+        .filter(message_log::Column::ChatId.eq(chat))
+        .order_by_asc(message_log::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap()
+}
+
 /// The texts the bot sent to `chat`, oldest first, once there are `n`.
 async fn replies_to(app: &TestApp, id: Uuid, chat: &str, n: usize) -> Vec<String> {
     eventually(&format!("{n} replies to {chat}"), || async {
-        let rows = message_log::Entity::find()
-            .filter(message_log::Column::TenantId.eq(id))
-            .filter(message_log::Column::Direction.eq(Direction::Out))
-            .filter(message_log::Column::ChatId.eq(chat))
-            .order_by_asc(message_log::Column::CreatedAt)
-            .all(app.db())
-            .await
-            .unwrap();
+        let rows = log_rows(app, id, Direction::Out, chat).await;
         (rows.len() >= n).then(|| rows.into_iter().map(|r| r.text).collect())
     })
     .await
@@ -158,17 +169,6 @@ fn through_the_linked_device(app: &TestApp, id: Uuid, from: &str, text: &str, ms
         .expect("the sandbox takes the message");
 }
 
-async fn inbound_rows(app: &TestApp, id: Uuid, chat: &str) -> Vec<message_log::Model> {
-    message_log::Entity::find()
-        .filter(message_log::Column::TenantId.eq(id))
-        .filter(message_log::Column::Direction.eq(Direction::In))
-        .filter(message_log::Column::ChatId.eq(chat))
-        .order_by_asc(message_log::Column::Id)
-        .all(app.db())
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_message_the_bot_stores_itself_is_answered_once_even_when_delivered_again_after_a_restart()
  {
@@ -183,7 +183,7 @@ async fn a_message_the_bot_stores_itself_is_answered_once_even_when_delivered_ag
     let replies = replies_to(&app, id, chat, 2).await;
     assert_eq!(replies[0], welcome, "a new customer is welcomed first");
     // Stored and answered, in the conversation its commit opened.
-    let stored = inbound_rows(&app, id, chat).await;
+    let stored = log_rows(&app, id, Direction::In, chat).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(
         stored[0].status,
@@ -219,7 +219,7 @@ async fn a_message_the_bot_stores_itself_is_answered_once_even_when_delivered_ag
     // The chat's messages are answered in order: once "prices?" has its
     // answer, the repeat before it was dealt with.
     let all = replies_to(&app, id, chat, replies.len() + 1).await;
-    let stored = inbound_rows(&app, id, chat).await;
+    let stored = log_rows(&app, id, Direction::In, chat).await;
     assert_eq!(
         stored
             .iter()
@@ -265,10 +265,13 @@ async fn a_first_message_asking_for_a_person_flags_the_conversation_it_opens() {
     // With a person now, the bot stays silent in that chat.
     through_the_linked_device(&app, id, chat, "hello?", "wa-h2");
     let skipped = eventually("the second message logged", || async {
-        inbound_rows(&app, id, chat).await.into_iter().find(|r| {
-            r.wa_message_id.as_deref() == Some("wa-h2")
-                && r.status != entity::enums::MessageStatus::Received
-        })
+        log_rows(&app, id, Direction::In, chat)
+            .await
+            .into_iter()
+            .find(|r| {
+                r.wa_message_id.as_deref() == Some("wa-h2")
+                    && r.status != entity::enums::MessageStatus::Received
+            })
     })
     .await;
     assert_eq!(skipped.status, entity::enums::MessageStatus::Skipped);

@@ -1234,3 +1234,34 @@ async fn a_row_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_sto
     );
     assert!(rows.iter().all(|r| r.text != "poison"));
 }
+
+/// Every bot start reads what a crash left of its tenant's messages
+/// (replies in flight, messages never answered) through the partial indexes
+/// that hold only those rows: with a bound status the planners read every
+/// message of the tenant in that direction instead, 10,000 times over when
+/// a process boots.
+#[tokio::test]
+async fn a_bot_start_reads_what_a_crash_left_through_the_partial_indexes() {
+    use flowhq::services::runtime::log_batch::{outbox_rows, unanswered_rows};
+    use sea_orm::QueryTrait;
+
+    let app = spawn_app().await;
+    let tenant = app.new_tenant(1).await;
+    let backend = app.db().get_database_backend();
+    for (query, index) in [
+        (
+            outbox_rows(tenant.into()).build(backend),
+            "idx_message_log_outbox",
+        ),
+        (
+            unanswered_rows(tenant.into()).build(backend),
+            "idx_message_log_unanswered",
+        ),
+    ] {
+        let plan = crate::helpers::query_plan(&app, query).await;
+        assert!(
+            plan.iter().any(|line| line.contains(index)),
+            "{index} not in the plan: {plan:#?}"
+        );
+    }
+}

@@ -10,11 +10,10 @@ use reqwest::StatusCode;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryTrait, Set,
-    Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, query_plan, spawn_app};
 
 async fn add(app: &TestApp, tenant: Uuid, chat: &str, name: Option<&str>, preview: &str) {
     let now = Utc::now();
@@ -180,7 +179,7 @@ async fn a_search_uses_the_trigram_index_instead_of_scanning() {
         DatabaseBackend::Postgres => "idx_conversation_search",
         _ => "conversation_search VIRTUAL TABLE INDEX",
     };
-    let plan = plan_of(&app, select).await;
+    let plan = query_plan(&app, select).await;
     assert!(
         plan.iter().any(|line| line.contains(index)),
         "{index} not in the plan: {plan:#?}"
@@ -209,48 +208,10 @@ async fn the_needs_a_person_and_with_a_person_lists_read_their_partial_indexes()
         let select = matching(backend, tenant.into(), &query)
             .order_by_desc(conversation::Column::LastMessageAt)
             .build(backend);
-        let plan = plan_of(&app, select).await;
+        let plan = query_plan(&app, select).await;
         assert!(
             plan.iter().any(|line| line.contains(index)),
             "{index} not in the plan: {plan:#?}"
         );
-    }
-}
-
-/// The query plan of `select`, one line per step. On PostgreSQL scans are
-/// turned off: tiny tables are scanned whatever the indexes.
-async fn plan_of(app: &TestApp, select: Statement) -> Vec<String> {
-    let backend = app.db().get_database_backend();
-    let txn = app.db().begin().await.unwrap();
-    let explain = match backend {
-        DatabaseBackend::Postgres => {
-            txn.execute_unprepared("SET LOCAL enable_seqscan = off")
-                .await
-                .unwrap();
-            "EXPLAIN"
-        }
-        _ => "EXPLAIN QUERY PLAN",
-    };
-    let plan = txn
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            format!("{explain} {}", select.sql),
-            select.values.map(|v| v.0).unwrap_or_default(),
-        ))
-        .await
-        .unwrap();
-    plan.iter()
-        .map(|row| {
-            row.try_get_by_index::<String>(row_text_column(backend))
-                .unwrap_or_default()
-        })
-        .collect()
-}
-
-/// The column of an EXPLAIN row that holds the plan's text.
-fn row_text_column(backend: DatabaseBackend) -> usize {
-    match backend {
-        DatabaseBackend::Postgres => 0,
-        _ => 3,
     }
 }

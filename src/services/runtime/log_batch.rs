@@ -74,15 +74,8 @@ pub async fn unanswered(
     db: &DatabaseConnection,
     tenant_id: TenantId,
 ) -> Result<Vec<Unanswered>, DbErr> {
-    let rows = message_log::Entity::find()
-        .find_also_related(conversation::Entity)
-        .filter(message_log::Column::Status.eq(MessageStatus::Received))
-        .filter(message_log::Column::TenantId.eq(tenant_id))
-        .filter(message_log::Column::Direction.eq(Direction::In))
-        .order_by_asc(message_log::Column::CreatedAt)
-        .order_by_asc(message_log::Column::Id)
-        .all(db)
-        .await?;
+    let mut rows = unanswered_rows(tenant_id).all(db).await?;
+    rows.sort_by_key(|(row, _)| (row.created_at, row.id));
     Ok(rows
         .into_iter()
         .map(|(row, conversation)| {
@@ -109,6 +102,30 @@ pub async fn unanswered(
             }
         })
         .collect())
+}
+
+/// The literal conditions of the partial indexes the recovery queries use
+/// (`idx_message_log_unanswered`, migration 3; `idx_message_log_outbox`,
+/// migration 8). Written out, not bound: a bound status hides the index
+/// from SQLite's planner (and from PostgreSQL's generic plans), which then
+/// reads every message of the tenant in that direction, at each bot start.
+const UNANSWERED: &str = "message_log.status = 'RECEIVED' AND message_log.direction = 'IN'";
+const IN_OUTBOX: &str =
+    "message_log.status IN ('QUEUED', 'SENDING') AND message_log.direction = 'OUT'";
+
+/// The tenant's inbound messages stored but never answered, with their
+/// conversations. In id order, which the partial index holds (its key is
+/// the tenant, then the row id): ordered by time, SQLite's planner walks
+/// the tenant's whole (tenant, created_at) index instead. [`unanswered`]
+/// puts the few rows in time order.
+pub fn unanswered_rows(
+    tenant_id: TenantId,
+) -> sea_orm::SelectTwo<message_log::Entity, conversation::Entity> {
+    message_log::Entity::find()
+        .find_also_related(conversation::Entity)
+        .filter(message_log::Column::TenantId.eq(tenant_id))
+        .filter(Expr::cust(UNANSWERED))
+        .order_by_asc(message_log::Column::Id)
 }
 
 /// An inbound message to persist (dedup by the unique index).
@@ -665,44 +682,74 @@ pub const INTERRUPTED: &str =
 /// outbound rows: those SENDING become UNKNOWN (never sent again); those
 /// QUEUED certainly did not go out and are returned, oldest first, to be
 /// sent now. Returns (rows marked UNKNOWN, rows to send).
+///
+/// Every bot start runs this (10,000 in a row when a process boots): one
+/// read through the outbox index, and a write only where a crash left a
+/// send unfinished, so a clean start takes no write lock per bot.
 pub async fn interrupted_sends(
     db: &DatabaseConnection,
     tenant_id: TenantId,
 ) -> Result<(u64, Vec<Queued>), DbErr> {
-    let unknown = message_log::Entity::update_many()
-        .col_expr(
-            message_log::Column::Status,
-            MessageStatus::Unknown.to_value().into(),
-        )
-        .col_expr(message_log::Column::Error, Expr::value(INTERRUPTED))
-        .filter(message_log::Column::TenantId.eq(tenant_id))
-        .filter(message_log::Column::Direction.eq(Direction::Out))
-        .filter(message_log::Column::Status.eq(MessageStatus::Sending))
-        .exec(db)
+    let (sending, queued): (Vec<_>, Vec<_>) = outbox(db, tenant_id)
         .await?
-        .rows_affected;
-    Ok((unknown, queued(db, tenant_id).await?))
+        .into_iter()
+        .partition(|(status, _)| *status == MessageStatus::Sending);
+    let ids: Vec<i64> = sending.iter().map(|(_, row)| row.id).collect();
+    let mut unknown = 0;
+    for chunk in ids.chunks(IN_LIST_CHUNK) {
+        unknown += message_log::Entity::update_many()
+            .col_expr(
+                message_log::Column::Status,
+                MessageStatus::Unknown.to_value().into(),
+            )
+            .col_expr(message_log::Column::Error, Expr::value(INTERRUPTED))
+            .filter(message_log::Column::Id.is_in(chunk.iter().copied()))
+            .filter(message_log::Column::Status.eq(MessageStatus::Sending))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok((unknown, queued.into_iter().map(|(_, row)| row).collect()))
 }
 
 /// The tenant's outbound rows waiting to be sent (QUEUED), oldest first.
 pub async fn queued(db: &DatabaseConnection, tenant_id: TenantId) -> Result<Vec<Queued>, DbErr> {
-    Ok(message_log::Entity::find()
+    Ok(outbox(db, tenant_id)
+        .await?
+        .into_iter()
+        .filter(|(status, _)| *status == MessageStatus::Queued)
+        .map(|(_, row)| row)
+        .collect())
+}
+
+/// The tenant's outbound rows QUEUED or SENDING (few: those in flight),
+/// oldest first.
+async fn outbox(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+) -> Result<Vec<(MessageStatus, Queued)>, DbErr> {
+    Ok(outbox_rows(tenant_id)
+        .into_tuple::<(i64, String, String, MessageStatus)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, chat_id, text, status)| (status, Queued { id, chat_id, text }))
+        .collect())
+}
+
+/// The query of [`outbox`]: id, chat, text and status.
+pub fn outbox_rows(tenant_id: TenantId) -> sea_orm::Select<message_log::Entity> {
+    message_log::Entity::find()
         .select_only()
         .columns([
             message_log::Column::Id,
             message_log::Column::ChatId,
             message_log::Column::Text,
+            message_log::Column::Status,
         ])
         .filter(message_log::Column::TenantId.eq(tenant_id))
-        .filter(message_log::Column::Direction.eq(Direction::Out))
-        .filter(message_log::Column::Status.eq(MessageStatus::Queued))
+        .filter(Expr::cust(IN_OUTBOX))
         .order_by_asc(message_log::Column::Id)
-        .into_tuple::<(i64, String, String)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|(id, chat_id, text)| Queued { id, chat_id, text })
-        .collect())
 }
 
 /// An outbound row stored QUEUED: it goes out when its chat's turn comes.

@@ -174,6 +174,63 @@ impl TestApp {
 }
 
 /// The status and the JSON body of a response (`Null` when the body is empty).
+/// The query plan of `query`, one line per step, as production would run
+/// it. On PostgreSQL that is the generic plan of a prepared statement (the
+/// one sqlx's cached statements settle on after a few runs, blind to the
+/// bound values), with scans off: tiny tables are scanned whatever the
+/// indexes.
+pub async fn query_plan(app: &TestApp, query: sea_orm::Statement) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, TransactionTrait};
+
+    let backend = app.db().get_database_backend();
+    let mut values = query.values.map(|v| v.0).unwrap_or_default();
+    let txn = app.db().begin().await.unwrap();
+    let (explain, text_column, probe) = match backend {
+        DatabaseBackend::Postgres => {
+            let probe = format!("plan_probe_{}", Uuid::new_v4().simple());
+            for setup in [
+                "SET LOCAL enable_seqscan = off".to_owned(),
+                "SET LOCAL plan_cache_mode = force_generic_plan".to_owned(),
+                format!("PREPARE {probe} AS {}", query.sql),
+            ] {
+                txn.execute_unprepared(&setup).await.unwrap();
+            }
+            // EXPLAIN takes no bound values: the arguments go in as literals.
+            use sea_orm::sea_query::{PostgresQueryBuilder, QueryBuilder};
+            let args: Vec<String> = std::mem::take(&mut values)
+                .iter()
+                .map(|value| PostgresQueryBuilder.value_to_string(value))
+                .collect();
+            let explain = match args.is_empty() {
+                true => format!("EXPLAIN EXECUTE {probe}"),
+                false => format!("EXPLAIN EXECUTE {probe}({})", args.join(", ")),
+            };
+            (explain, 0, Some(probe))
+        }
+        _ => (format!("EXPLAIN QUERY PLAN {}", query.sql), 3, None),
+    };
+    let plan: Vec<String> = txn
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            backend, explain, values,
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            row.try_get_by_index::<String>(text_column)
+                .unwrap_or_default()
+        })
+        .collect();
+    if let Some(probe) = probe {
+        // Prepared statements outlive transactions.
+        txn.execute_unprepared(&format!("DEALLOCATE {probe}"))
+            .await
+            .unwrap();
+    }
+    txn.rollback().await.unwrap();
+    plan
+}
+
 pub async fn json_of(response: Response) -> (StatusCode, Value) {
     let status = response.status();
     let text = response.text().await.expect("reading the body");

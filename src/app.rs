@@ -188,6 +188,11 @@ impl App {
             settings: Arc::new(settings),
         };
         tasks.spawn(maintenance(state.clone(), shutdown.clone()));
+        tasks.spawn(crate::services::api_keys::recheck_cached_keys(
+            state.db.clone(),
+            state.api_keys.clone(),
+            shutdown.clone(),
+        ));
         webhooks::delivery::spawn(
             webhooks::delivery::Deliverer::new(
                 state.db.clone(),

@@ -5,9 +5,13 @@
 //! stored (SHA-256 of the whole key, never the key: the secret has 256 bits
 //! of entropy, so a fast unsalted hash is as strong as a slow one and lets
 //! a key be found by an index lookup; a stolen table cannot be replayed),
-//! and the short cache of verified keys (`KeyCache`): a busy integration
-//! costs no query per request, and a revocation is seen within
-//! `CACHE_TTL` (1 s) on every replica, at once on this one.
+//! and the cache of verified keys (`KeyCache`): a busy integration costs
+//! no query per request, and a revocation is seen within `CACHE_TTL` (1 s)
+//! on every replica, at once on this one. A cached key is trusted for
+//! `CACHE_TTL` after it was verified or after a check of ALL cached keys
+//! against the database (`recheck`, every `RECHECK_EVERY`) found it
+//! still good, whichever is later: one query per 1,000 keys each half
+//! second, not a lookup per key each second.
 //! `last_used_at` is written at most once per `LAST_USED_PRECISION` per key,
 //! on a cache miss: never a statement per request.
 //! Must not: know HTTP (the `ApiKey` extractor in `web::auth` does), or
@@ -15,14 +19,15 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use entity::api_key;
 use mini_moka::sync::Cache;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -43,6 +48,11 @@ const SHOWN_CHARS: usize = 6;
 /// How long a verified key is trusted without asking the database: the
 /// longest a revocation on another replica takes to bite.
 pub const CACHE_TTL: Duration = Duration::from_secs(1);
+/// How often every cached key is checked against the database: twice per
+/// `CACHE_TTL`, so a check that takes a while still lands in time.
+pub const RECHECK_EVERY: Duration = Duration::from_millis(500);
+/// A key not used for this long leaves the cache.
+const CACHE_IDLE: Duration = Duration::from_secs(600);
 /// Verified keys kept at most (one per active integration).
 const CACHE_CAPACITY: u64 = 100_000;
 /// `last_used_at` is at most this stale.
@@ -273,32 +283,53 @@ pub enum Refusal {
     Expired,
 }
 
-/// Verified keys by the hash of the key, for `CACHE_TTL`, and each key's
-/// requests this minute.
+/// Verified keys by the hash of the key (with when they were verified),
+/// when the last check of all of them started, and each key's requests
+/// this minute.
 #[derive(Clone)]
-pub struct KeyCache(Cache<String, Arc<VerifiedKey>>, Arc<KeyRates>);
+pub struct KeyCache {
+    keys: Cache<String, (Arc<VerifiedKey>, Instant)>,
+    checked: Arc<std::sync::Mutex<Option<Instant>>>,
+    rates: Arc<KeyRates>,
+}
 
 impl Default for KeyCache {
     fn default() -> Self {
-        Self(
-            Cache::builder()
+        Self {
+            keys: Cache::builder()
                 .max_capacity(CACHE_CAPACITY)
-                .time_to_live(CACHE_TTL)
+                .time_to_idle(CACHE_IDLE)
                 .build(),
-            Arc::default(),
-        )
+            checked: Arc::default(),
+            rates: Arc::default(),
+        }
     }
+}
+
+/// Whether a cached key may be used without asking the database at `now`:
+/// it was verified, or found good by a check of all keys that started
+/// after it was cached, less than `CACHE_TTL` ago.
+fn trusted(verified_at: Instant, checked: Option<Instant>, now: Instant) -> bool {
+    let latest = checked.map_or(verified_at, |checked| checked.max(verified_at));
+    now.saturating_duration_since(latest) <= CACHE_TTL
 }
 
 impl KeyCache {
     fn forget(&self, hash: &str) {
-        self.0.invalidate(&hash.to_owned());
+        self.keys.invalidate(&hash.to_owned());
+    }
+
+    /// The key cached under `hash`, if it may be used without a query.
+    fn get(&self, hash: &String) -> Option<Arc<VerifiedKey>> {
+        let (key, verified_at) = self.keys.get(hash)?;
+        let checked = *self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        trusted(verified_at, checked, Instant::now()).then_some(key)
     }
 
     /// Counts one request of `key` against its plan's rate; `Err(wait)`
     /// when it used up this minute's.
     pub fn count_request(&self, key: &VerifiedKey) -> Result<(), Duration> {
-        self.1.check(key.id, key.requests_per_minute)
+        self.rates.check(key.id, key.requests_per_minute)
     }
 }
 
@@ -330,12 +361,14 @@ pub async fn verify(
     }
     let hash = crypto::sha256_hex(presented);
     let now = Utc::now();
-    if let Some(found) = cache.0.get(&hash) {
+    if let Some(found) = cache.get(&hash) {
         if found.expires_at.is_some_and(|at| at <= now) {
             return Ok(Err(Refusal::Expired));
         }
         return Ok(Ok(found));
     }
+    // Before the read: a revocation committed during it counts from here.
+    let verified_at = Instant::now();
     let Some(row) = api_key::Entity::find()
         .filter(api_key::Column::SecretHash.eq(&hash))
         .one(db)
@@ -365,10 +398,7 @@ pub async fn verify(
             .await?;
     }
     let plan = super::plans::of_tenant(db, row.tenant_id.into()).await?;
-    let requests_per_minute = u32::try_from(plan.api_requests_per_minute)
-        .ok()
-        .and_then(NonZeroU32::new)
-        .unwrap_or(NonZeroU32::MIN);
+    let requests_per_minute = super::plans::api_rate(plan.api_requests_per_minute);
     let verified = Arc::new(VerifiedKey {
         id: row.id.into(),
         tenant: row.tenant_id.into(),
@@ -377,13 +407,106 @@ pub async fn verify(
         expires_at: row.expires_at,
         requests_per_minute,
     });
-    cache.0.insert(hash, verified.clone());
+    cache.keys.insert(hash, (verified.clone(), verified_at));
     Ok(Ok(verified))
+}
+
+/// Checks every cached key against the database, one query per
+/// `IN_LIST_CHUNK` keys and one for their tenants' plans: keys revoked,
+/// expired or deleted meanwhile, and keys whose plan's rate changed, leave
+/// the cache (their next request is verified again); the others are
+/// trusted for another `CACHE_TTL` from when the check started. (A key
+/// whose lookup began before the check and ended after it took its list is
+/// trusted from the check's start unchecked: at most one lookup's duration
+/// more than `CACHE_TTL` after it was verified.)
+pub async fn recheck(db: &DatabaseConnection, cache: &KeyCache) -> Result<(), DbErr> {
+    let started = Instant::now();
+    let now = Utc::now();
+    let cached: Vec<(String, Arc<VerifiedKey>)> = cache
+        .keys
+        .iter()
+        .map(|entry| (entry.key().clone(), entry.value().0.clone()))
+        .collect();
+    let mut good = std::collections::HashSet::new();
+    let mut rates = std::collections::HashMap::new();
+    for chunk in cached.chunks(crate::db::IN_LIST_CHUNK) {
+        let still_good: Vec<uuid::Uuid> = api_key::Entity::find()
+            .select_only()
+            .column(api_key::Column::Id)
+            .filter(api_key::Column::Id.is_in(chunk.iter().map(|(_, key)| key.id.as_uuid())))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .filter(
+                sea_orm::Condition::any()
+                    .add(api_key::Column::ExpiresAt.is_null())
+                    .add(api_key::Column::ExpiresAt.gt(now)),
+            )
+            .into_tuple()
+            .all(db)
+            .await?;
+        good.extend(still_good);
+        let tenants: std::collections::BTreeSet<TenantId> =
+            chunk.iter().map(|(_, key)| key.tenant).collect();
+        rates.extend(super::plans::api_rates(db, &tenants).await?);
+    }
+    for (hash, key) in &cached {
+        let rate_kept = rates.get(&key.tenant) == Some(&key.requests_per_minute);
+        if !(good.contains(&key.id.as_uuid()) && rate_kept) {
+            cache.keys.invalidate(hash);
+        }
+    }
+    *cache.checked.lock().unwrap_or_else(|e| e.into_inner()) = Some(started);
+    Ok(())
+}
+
+/// Runs [`recheck`] every `RECHECK_EVERY` until `shutdown`. While it
+/// fails, cached keys fall back to being verified once per `CACHE_TTL`
+/// each.
+pub async fn recheck_cached_keys(
+    db: DatabaseConnection,
+    cache: KeyCache,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut tick = tokio::time::interval(RECHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(err) = recheck(&db, &cache).await {
+            tracing::warn!(error = %err, "checking the cached API keys failed");
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cached_key_is_trusted_for_the_ttl_after_its_verification_or_a_later_check() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let ttl = u64::try_from(CACHE_TTL.as_millis()).unwrap();
+        // (verified at, last check started at, now) → trusted
+        for (verified, checked, now, trusted_then) in [
+            (0, None, 0, true),
+            (0, None, ttl, true),
+            (0, None, ttl + 1, false),
+            // A check after the verification extends the trust…
+            (0, Some(ttl - 100), ttl + 500, true),
+            (0, Some(ttl - 100), 2 * ttl, false),
+            // …one before it does not shorten it.
+            (500, Some(0), ttl + 400, true),
+            (500, Some(0), ttl + 600, false),
+        ] {
+            assert_eq!(
+                trusted(at(verified), checked.map(at), at(now)),
+                trusted_then,
+                "verified {verified} ms, checked {checked:?} ms, now {now} ms"
+            );
+        }
+    }
 
     #[test]
     fn a_new_key_needs_a_name_known_scopes_and_a_future_expiry() {

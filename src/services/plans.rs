@@ -43,6 +43,32 @@ impl From<plan::Model> for Plan {
     }
 }
 
+/// API requests a minute as the key limiter counts them (at least one).
+pub fn api_rate(requests_per_minute: i32) -> std::num::NonZeroU32 {
+    u32::try_from(requests_per_minute)
+        .ok()
+        .and_then(std::num::NonZeroU32::new)
+        .unwrap_or(std::num::NonZeroU32::MIN)
+}
+
+/// The API rate of each of `tenants`' plans (tenants that are gone, or
+/// whose plan is, are left out).
+pub async fn api_rates(
+    db: &impl ConnectionTrait,
+    tenants: &std::collections::BTreeSet<TenantId>,
+) -> Result<std::collections::HashMap<TenantId, std::num::NonZeroU32>, sea_orm::DbErr> {
+    Ok(tenant::Entity::find()
+        .filter(tenant::Column::Id.is_in(tenants.iter().copied()))
+        .find_also_related(plan::Entity)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(tenant, plan)| {
+            Some((tenant.id.into(), api_rate(plan?.api_requests_per_minute)))
+        })
+        .collect())
+}
+
 /// Every plan, in their order.
 pub async fn list(db: &DatabaseConnection) -> Result<Vec<Plan>, AppError> {
     Ok(plan::Entity::find()

@@ -866,3 +866,51 @@ async fn a_key_reads_and_replaces_the_knowledge_under_the_portals_rules() {
         "{audit}"
     );
 }
+
+/// Another replica's revocation reaches this one only through the database:
+/// a key in constant use here, so always in this replica's cache, stops
+/// working within the cache's TTL (1 s) of it, as it did when every cached
+/// key was looked up again each second.
+#[tokio::test]
+async fn a_key_in_use_revoked_by_another_replica_stops_within_the_cache_ttl() {
+    use entity::api_key;
+    use flowhq::services::api_keys::CACHE_TTL;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use std::time::{Duration, Instant};
+
+    let app = spawn_app().await;
+    let id = app.new_tenant(1).await;
+    let key = key_for(&app, id, &["usage:read"]).await;
+    let usage = "/api/v1/usage";
+    // In use for three times the TTL: served all along (at a pace well
+    // inside the STARTER plan's 60 requests a minute).
+    let until = Instant::now() + 3 * CACHE_TTL;
+    while Instant::now() < until {
+        let (status, body, _) = v1(&app, &key, Method::GET, usage, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Revoked as another process would: in the database only.
+    api_key::Entity::update_many()
+        .col_expr(api_key::Column::RevokedAt, Expr::value(chrono::Utc::now()))
+        .filter(api_key::Column::TenantId.eq(id))
+        .exec(app.db())
+        .await
+        .unwrap();
+    let revoked = Instant::now();
+    loop {
+        let (status, body, _) = v1(&app, &key, Method::GET, usage, None, None).await;
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(body["error"], "api_key_revoked", "{body}");
+            break;
+        }
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(
+            revoked.elapsed() <= CACHE_TTL + Duration::from_secs(1),
+            "still accepted {:?} after the revocation",
+            revoked.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, query_plan, spawn_app};
+use crate::helpers::{TestApp, spawn_app};
 
 async fn add(app: &TestApp, tenant: Uuid, chat: &str, name: Option<&str>, preview: &str) {
     let now = Utc::now();
@@ -179,11 +179,7 @@ async fn a_search_uses_the_trigram_index_instead_of_scanning() {
         DatabaseBackend::Postgres => "idx_conversation_search",
         _ => "conversation_search VIRTUAL TABLE INDEX",
     };
-    let plan = query_plan(&app, select).await;
-    assert!(
-        plan.iter().any(|line| line.contains(index)),
-        "{index} not in the plan: {plan:#?}"
-    );
+    crate::helpers::assert_plan_reads(&app, select, index).await;
 }
 
 #[tokio::test]
@@ -208,10 +204,6 @@ async fn the_needs_a_person_and_with_a_person_lists_read_their_partial_indexes()
         let select = matching(backend, tenant.into(), &query)
             .order_by_desc(conversation::Column::LastMessageAt)
             .build(backend);
-        let plan = query_plan(&app, select).await;
-        assert!(
-            plan.iter().any(|line| line.contains(index)),
-            "{index} not in the plan: {plan:#?}"
-        );
+        crate::helpers::assert_plan_reads(&app, select, index).await;
     }
 }

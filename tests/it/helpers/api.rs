@@ -173,13 +173,21 @@ impl TestApp {
     }
 }
 
-/// The status and the JSON body of a response (`Null` when the body is empty).
+/// Asserts that the plan of `query` (see [`query_plan`]) reads `index`.
+pub async fn assert_plan_reads(app: &TestApp, query: sea_orm::Statement, index: &str) {
+    let plan = query_plan(app, query).await;
+    assert!(
+        plan.iter().any(|line| line.contains(index)),
+        "{index} not in the plan: {plan:#?}"
+    );
+}
+
 /// The query plan of `query`, one line per step, as production would run
 /// it. On PostgreSQL that is the generic plan of a prepared statement (the
 /// one sqlx's cached statements settle on after a few runs, blind to the
 /// bound values), with scans off: tiny tables are scanned whatever the
 /// indexes.
-pub async fn query_plan(app: &TestApp, query: sea_orm::Statement) -> Vec<String> {
+async fn query_plan(app: &TestApp, query: sea_orm::Statement) -> Vec<String> {
     use sea_orm::{ConnectionTrait, DatabaseBackend, TransactionTrait};
 
     let backend = app.db().get_database_backend();
@@ -231,6 +239,7 @@ pub async fn query_plan(app: &TestApp, query: sea_orm::Statement) -> Vec<String>
     plan
 }
 
+/// The status and the JSON body of a response (`Null` when the body is empty).
 pub async fn json_of(response: Response) -> (StatusCode, Value) {
     let status = response.status();
     let text = response.text().await.expect("reading the body");

@@ -494,25 +494,19 @@ async fn a_purge_goes_through_a_history_many_chunks_long_and_stops_at_the_cutoff
     assert_eq!(count("DELIVERED").await, RECENT as u64, "recent ones stay");
 }
 
-#[tokio::test]
-async fn an_outcome_that_comes_after_another_claim_took_the_event_is_not_recorded() {
-    use entity::{webhook_attempt, webhook_event};
-    use flowhq::services::webhooks::delivery::{self, Deliverer, DeliveryStats};
-    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
-
-    // The app's own worker looks only when woken: nothing here wakes it.
-    let app = spawn_app_with(|s| {
-        s.webhooks.poll_interval = Duration::from_secs(3600);
-    })
-    .await;
-    let server = receiver(200).await;
-    let tenant = app.new_tenant(1).await;
-    let (wid, _) = endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
+/// A test event queued for endpoint `wid`, due now.
+async fn pending_event(
+    app: &TestApp,
+    tenant: Uuid,
+    wid: &str,
+    event_id: &str,
+) -> entity::webhook_event::Model {
+    use sea_orm::{ActiveModelTrait, Set};
     let now = chrono::Utc::now();
-    let event = webhook_event::ActiveModel {
+    entity::webhook_event::ActiveModel {
         tenant_id: Set(tenant),
         endpoint_id: Set(wid.parse().unwrap()),
-        event_id: Set("msg_takeover".into()),
+        event_id: Set(event_id.to_owned()),
         event_type: Set("webhook.test".into()),
         payload: Set("{}".into()),
         created_at: Set(now),
@@ -523,7 +517,34 @@ async fn an_outcome_that_comes_after_another_claim_took_the_event_is_not_recorde
     }
     .insert(app.db())
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// A delivery worker of the app's settings, driven by the test.
+fn deliverer(app: &TestApp) -> flowhq::services::webhooks::delivery::Deliverer {
+    flowhq::services::webhooks::delivery::Deliverer::new(
+        app.db().clone(),
+        app.state.master_key.clone(),
+        app.state.settings.webhooks.clone(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_outcome_that_comes_after_another_claim_took_the_event_is_not_recorded() {
+    use entity::{webhook_attempt, webhook_event};
+    use flowhq::services::webhooks::delivery::{self, DeliveryStats};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+    // The app's own worker looks only when woken: nothing here wakes it.
+    let app = spawn_app_with(|s| {
+        s.webhooks.poll_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let server = receiver(200).await;
+    let tenant = app.new_tenant(1).await;
+    let (wid, _) = endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
+    let event = pending_event(&app, tenant, &wid, "msg_takeover").await;
 
     // A slow first delivery: its lease runs out and a second claim takes
     // the event.
@@ -536,12 +557,7 @@ async fn an_outcome_that_comes_after_another_claim_took_the_event_is_not_recorde
         .await
         .unwrap();
     assert_eq!(second.len(), 1, "the expired lease is taken over");
-    let deliverer = Deliverer::new(
-        app.db().clone(),
-        app.state.master_key.clone(),
-        app.state.settings.webhooks.clone(),
-    )
-    .unwrap();
+    let deliverer = deliverer(&app);
     let stats = DeliveryStats::default();
 
     // The first delivery's outcome arrives late: not recorded.
@@ -573,6 +589,84 @@ async fn an_outcome_that_comes_after_another_claim_took_the_event_is_not_recorde
     assert_eq!(attempts().await, 1);
     // At least once: both deliveries went out.
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+/// Deleting an endpoint while a delivery records its outcome. The delete
+/// locks the endpoint, then (its cascade) the endpoint's events; the record
+/// once locked the event, then the endpoint (the attempt's foreign key),
+/// and PostgreSQL broke that deadlock by failing one side: when it failed
+/// the delete, the owner got a 500. A third transaction lines the two up
+/// here: it holds the event's row while the record and then the delete
+/// start, and lets go. Which side PostgreSQL fails could be a race, so
+/// four rounds; before the fix the first round's delete answered 500 in
+/// each of three runs.
+#[tokio::test]
+async fn deleting_an_endpoint_while_a_delivery_records_its_outcome_fails_neither() {
+    use entity::{webhook_attempt, webhook_event};
+    use flowhq::services::webhooks::delivery::{self, DeliveryStats};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+
+    // The app's own worker looks only when woken: nothing here wakes it.
+    let app = spawn_app_with(|s| {
+        s.webhooks.poll_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let server = receiver(200).await;
+    let tenant = app.new_tenant(1).await;
+    let deliverer = deliverer(&app);
+    let stats = DeliveryStats::default();
+    for round in 0..4 {
+        let (wid, _) = endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
+        let endpoint_id: Uuid = wid.parse().unwrap();
+        let event = pending_event(&app, tenant, &wid, &format!("msg_deleted_{round}")).await;
+        let claimed = delivery::claim(app.db(), 1, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+
+        let holder = app.db().begin().await.unwrap();
+        webhook_event::Entity::update_many()
+            .col_expr(
+                webhook_event::Column::Attempts,
+                Expr::col(webhook_event::Column::Attempts),
+            )
+            .filter(webhook_event::Column::Id.eq(event.id))
+            .exec(&holder)
+            .await
+            .unwrap();
+        let path = format!("{}/{wid}", hooks(tenant));
+        let ((), (status, body), ()) = tokio::join!(
+            deliverer.deliver(claimed[0].clone(), &stats),
+            async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                app.api_call(Method::DELETE, &path, None).await
+            },
+            async {
+                tokio::time::sleep(Duration::from_millis(600)).await;
+                holder.commit().await.unwrap();
+            },
+        );
+        assert_eq!(status, StatusCode::NO_CONTENT, "round {round}: {body}");
+        let (status, _) = app.api_get(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let events = webhook_event::Entity::find()
+            .filter(webhook_event::Column::EndpointId.eq(endpoint_id))
+            .count(app.db())
+            .await
+            .unwrap();
+        let attempts = webhook_attempt::Entity::find()
+            .filter(webhook_attempt::Column::EndpointId.eq(endpoint_id))
+            .count(app.db())
+            .await
+            .unwrap();
+        assert_eq!(
+            (events, attempts),
+            (0, 0),
+            "the endpoint's events and attempts go with it"
+        );
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), 4);
 }
 
 #[tokio::test]

@@ -536,6 +536,17 @@ impl Deliverer {
         let now = Utc::now();
         let attempt = event.attempts + 1;
         let txn = crate::db::begin_write(&self.db).await?;
+        // The endpoint first, then the event: the order in which deleting
+        // the endpoint takes them (its cascade), so the two wait for each
+        // other instead of deadlocking (PostgreSQL would fail one of them:
+        // a delete answered 500). SQLite has one writer and no row locks.
+        let _: Option<uuid::Uuid> = webhook_endpoint::Entity::find_by_id(event.endpoint_id)
+            .select_only()
+            .column(webhook_endpoint::Column::Id)
+            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+            .into_tuple()
+            .one(&txn)
+            .await?;
         let mut update = webhook_event::Entity::update_many()
             .col_expr(webhook_event::Column::Attempts, Expr::value(attempt))
             .col_expr(

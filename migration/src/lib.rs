@@ -25,6 +25,7 @@ mod m20261205_000016_inbox_finish;
 mod m20261205_000017_usage_notices;
 mod m20261205_000018_ai_replies;
 mod m20261206_000019_lighter_conversation_writes;
+mod statements;
 
 pub struct Migrator;
 

@@ -15,6 +15,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
+use crate::statements::run_each;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -54,29 +56,19 @@ const POSTGRES_UP: &[&str] = &[
 
 const POSTGRES_DOWN: &[&str] = &["DROP INDEX idx_conversation_search"];
 
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    for statement in statements {
-        manager
-            .get_connection()
-            .execute_unprepared(statement)
-            .await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         match manager.get_database_backend() {
-            DatabaseBackend::Postgres => run(manager, POSTGRES_UP).await,
-            _ => run(manager, SQLITE_UP).await,
+            DatabaseBackend::Postgres => run_each(manager, POSTGRES_UP).await,
+            _ => run_each(manager, SQLITE_UP).await,
         }
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         match manager.get_database_backend() {
-            DatabaseBackend::Postgres => run(manager, POSTGRES_DOWN).await,
-            _ => run(manager, SQLITE_DOWN).await,
+            DatabaseBackend::Postgres => run_each(manager, POSTGRES_DOWN).await,
+            _ => run_each(manager, SQLITE_DOWN).await,
         }
     }
 }

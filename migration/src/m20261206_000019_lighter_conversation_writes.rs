@@ -12,6 +12,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
+use crate::statements::run_script;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -55,39 +57,19 @@ const SQLITE_DOWN: &[&str] = &[
      VALUES (new.id, new.chat_id, new.contact_name, new.preview); END",
 ];
 
-/// PostgreSQL runs a migration in a transaction; SQLite's does not, and
-/// there, sent one by one, the CREATE TRIGGER right after its DROP failed
-/// with "trigger conversation_search_update already exists" (a pooled
-/// connection with an older view of the schema is suspected, not proven).
-/// Sent as one script it runs on one connection; not as one transaction,
-/// so the up script can run again after failing halfway (IF [NOT] EXISTS).
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    let connection = manager.get_connection();
-    if manager.get_database_backend() == DatabaseBackend::Sqlite {
-        connection
-            .execute_unprepared(&statements.join(";\n"))
-            .await?;
-        return Ok(());
-    }
-    for statement in statements {
-        connection.execute_unprepared(statement).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         match manager.get_database_backend() {
-            DatabaseBackend::Sqlite => run(manager, &[UP, SQLITE_UP].concat()).await,
-            _ => run(manager, UP).await,
+            DatabaseBackend::Sqlite => run_script(manager, &[UP, SQLITE_UP].concat()).await,
+            _ => run_script(manager, UP).await,
         }
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         match manager.get_database_backend() {
-            DatabaseBackend::Sqlite => run(manager, &[SQLITE_DOWN, DOWN].concat()).await,
-            _ => run(manager, DOWN).await,
+            DatabaseBackend::Sqlite => run_script(manager, &[SQLITE_DOWN, DOWN].concat()).await,
+            _ => run_script(manager, DOWN).await,
         }
     }
 }

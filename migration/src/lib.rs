@@ -25,6 +25,7 @@ mod m20261205_000016_inbox_finish;
 mod m20261205_000017_usage_notices;
 mod m20261205_000018_ai_replies;
 mod m20261206_000019_lighter_conversation_writes;
+mod m20261207_000020_sent_wa_ids_only;
 mod statements;
 
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000017_usage_notices::Migration),
             Box::new(m20261205_000018_ai_replies::Migration),
             Box::new(m20261206_000019_lighter_conversation_writes::Migration),
+            Box::new(m20261207_000020_sent_wa_ids_only::Migration),
         ]
     }
 }

@@ -833,13 +833,18 @@ fn message_log_insert() -> sea_orm::sea_query::InsertStatement {
 }
 
 /// A message logged again (same tenant, direction and WhatsApp id) is
-/// left as it was: the unique index is the durable dedup.
+/// left as it was: the unique index is the durable dedup. It holds only
+/// rows with an id (migration 20), and both databases match a partial
+/// unique index only when the target names its condition.
 pub(super) fn seen_before() -> OnConflict {
     OnConflict::columns([
         message_log::Column::TenantId,
         message_log::Column::Direction,
         message_log::Column::WaMessageId,
     ])
+    .target_and_where(sea_orm::sea_query::ExprTrait::is_not_null(Expr::col(
+        message_log::Column::WaMessageId,
+    )))
     .do_nothing()
     .to_owned()
 }

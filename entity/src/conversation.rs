@@ -19,8 +19,11 @@ pub struct Model {
     pub last_in_at: Option<DateTimeUtc>,
     pub last_out_at: Option<DateTimeUtc>,
     pub last_message_at: DateTimeUtc,
-    /// The start of the customer's last message.
+    /// The start of the last message, the customer's or one to them.
     pub preview: String,
+    /// The start of the customer's last message: what the inbox search
+    /// reads beside the number and the name.
+    pub last_in_text: Option<String>,
     pub unread: i32,
     /// The inbound `message_log` row that opened the conversation.
     pub first_message_id: Option<i64>,

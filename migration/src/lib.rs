@@ -26,6 +26,7 @@ mod m20261205_000017_usage_notices;
 mod m20261205_000018_ai_replies;
 mod m20261206_000019_lighter_conversation_writes;
 mod m20261207_000020_sent_wa_ids_only;
+mod m20261207_000021_search_the_customers_words;
 mod statements;
 
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000018_ai_replies::Migration),
             Box::new(m20261206_000019_lighter_conversation_writes::Migration),
             Box::new(m20261207_000020_sent_wa_ids_only::Migration),
+            Box::new(m20261207_000021_search_the_customers_words::Migration),
         ]
     }
 }

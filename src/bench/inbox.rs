@@ -132,6 +132,8 @@ async fn seed(
                 last_out_at: Set(Some(last)),
                 last_message_at: Set(last),
                 preview: Set(text(u64::from(c) * per_chat + per_chat - 1)),
+                // The customer's last: messages alternate, in first.
+                last_in_text: Set(Some(text(u64::from(c) * per_chat + (per_chat - 1) / 2 * 2))),
                 unread: Set(i32::from(needs)),
                 first_message_id: Set(None),
                 mode: Set(if human {

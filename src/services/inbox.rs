@@ -50,7 +50,8 @@ pub enum InboxFilter {
     Human,
 }
 
-/// A list request: filter, search (number, name or the last message) and
+/// A list request: filter, search (number, name or the customer's last
+/// message) and
 /// the cursor of the page before.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -59,7 +60,7 @@ pub struct InboxQuery {
     #[serde(default)]
     #[param(inline)]
     pub filter: InboxFilter,
-    /// Search the number, the name and the last message.
+    /// Search the number, the name and the customer's last message.
     #[serde(default)]
     pub q: Option<String>,
     /// `next_cursor` of the page before.
@@ -606,8 +607,9 @@ async fn switch(
     Ok(ConversationItem::from(row))
 }
 
-/// Conversations whose number, contact name or last message holds `q`
-/// (case-insensitively), through the trigram index of migration 16: FTS5
+/// Conversations whose number, contact name or customer's last message
+/// holds `q` (case-insensitively), through the trigram index of migrations
+/// 16 and 21: FTS5
 /// on SQLite (for 3 characters or more: a trigram needs 3), `pg_trgm` on
 /// PostgreSQL. Shorter searches scan, as they match nearly everything.
 ///
@@ -619,7 +621,8 @@ async fn switch(
 /// this way). The cost is now the number of matches, as on SQLite.
 pub fn search(backend: sea_orm::DatabaseBackend, tenant: TenantId, q: &str) -> Condition {
     let pattern = format!("%{}%", like_escaped(&q.to_lowercase()));
-    const PG_TEXT: &str = "lower(chat_id || ' ' || coalesce(contact_name, '') || ' ' || preview)";
+    const PG_TEXT: &str =
+        "lower(chat_id || ' ' || coalesce(contact_name, '') || ' ' || coalesce(last_in_text, ''))";
     match backend {
         sea_orm::DatabaseBackend::Postgres if q.chars().count() >= 3 => {
             Condition::all().add(Expr::cust_with_values(
@@ -647,7 +650,7 @@ pub fn search(backend: sea_orm::DatabaseBackend, tenant: TenantId, q: &str) -> C
             Condition::any()
                 .add(lower(conversation::Column::ChatId))
                 .add(lower(conversation::Column::ContactName))
-                .add(lower(conversation::Column::Preview))
+                .add(lower(conversation::Column::LastInText))
         }
     }
 }

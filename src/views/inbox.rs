@@ -57,7 +57,7 @@ pub fn list(view: &ListView<'_>) -> Markup {
         }
         form.search method="get" action=(urls.list()) role="search" {
             input type="hidden" name="filter" value=(filter_name);
-            label for="q" { "Search by number, name or text" }
+            label for="q" { "Search by number, name or what the customer wrote" }
             input #q type="search" name="q" value=(view.q);
             button.btn type="submit" { "Search" }
         }

@@ -129,6 +129,9 @@ async fn the_log_writer_keeps_one_conversation_per_chat_with_its_counts_and_time
         a.preview,
         flowhq::services::runtime::conversation_batch::preview(&last_reply)
     );
+    // The inbox searches what the customer wrote, not the bot's answer.
+    assert_eq!(a.last_in_text.as_deref(), Some("opening hours? please"));
+    assert_eq!(b.last_in_text.as_deref(), Some("prices?"));
     assert_eq!(a.mode, ConversationMode::Bot);
     assert!(a.last_in_at.unwrap() >= a.first_seen_at);
     assert!(a.last_out_at.unwrap() >= a.last_in_at.unwrap());

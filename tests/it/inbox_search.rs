@@ -1,4 +1,5 @@
-//! Inbox search by number, name or text through the trigram index
+//! Inbox search by number, name or the customer's words through the
+//! trigram index
 //! (FTS5 on SQLite, pg_trgm on PostgreSQL), kept current by the database
 //! itself as conversations are written and changed.
 
@@ -15,7 +16,8 @@ use uuid::Uuid;
 
 use crate::helpers::{TestApp, spawn_app};
 
-async fn add(app: &TestApp, tenant: Uuid, chat: &str, name: Option<&str>, preview: &str) {
+/// A conversation whose customer last wrote `said`.
+async fn add(app: &TestApp, tenant: Uuid, chat: &str, name: Option<&str>, said: &str) {
     let now = Utc::now();
     conversation::Entity::insert(conversation::ActiveModel {
         tenant_id: Set(tenant),
@@ -23,7 +25,8 @@ async fn add(app: &TestApp, tenant: Uuid, chat: &str, name: Option<&str>, previe
         contact_name: Set(name.map(str::to_owned)),
         first_seen_at: Set(now),
         last_message_at: Set(now),
-        preview: Set(preview.to_owned()),
+        preview: Set(said.to_owned()),
+        last_in_text: Set(Some(said.to_owned())),
         unread: Set(0),
         mode: Set(ConversationMode::Bot),
         needs_human: Set(false),
@@ -111,10 +114,29 @@ async fn search_finds_a_number_a_name_or_words_and_follows_changes() {
     );
     assert!(found(&app, tenant, "50%").await.is_empty(), "no wildcards");
 
-    // A new last message and a new name are found at once; the old ones not.
+    // A reply changes the preview, not what is searched: the customer's
+    // words are.
     conversation::Entity::update_many()
         .col_expr(
             conversation::Column::Preview,
+            Expr::value("our opening hours are 9 to 5"),
+        )
+        .filter(conversation::Column::ChatId.eq("+4917611112222"))
+        .exec(app.db())
+        .await
+        .unwrap();
+    assert_eq!(
+        found(&app, tenant, "opening hours").await,
+        vec!["+4917633334444".to_owned()],
+        "the bot's words are not searched"
+    );
+    assert_eq!(found(&app, tenant, "gift card").await, ana());
+
+    // A new customer message and a new name are found at once; the old
+    // ones not.
+    conversation::Entity::update_many()
+        .col_expr(
+            conversation::Column::LastInText,
             Expr::value("see you tomorrow"),
         )
         .col_expr(
@@ -129,6 +151,69 @@ async fn search_finds_a_number_a_name_or_words_and_follows_changes() {
     assert_eq!(found(&app, tenant, "schmidt").await, ana());
     assert!(found(&app, tenant, "gift").await.is_empty());
     assert!(found(&app, tenant, "müller").await.is_empty());
+}
+
+/// Migration 21 moved the search from the last message to the customer's
+/// last message: conversations written before it take that text from the
+/// message log, and the migration rolls back and forward.
+#[tokio::test]
+async fn conversations_from_before_the_search_change_are_found_by_the_customers_words() {
+    use entity::enums::{Direction, MessageKind, MessageStatus};
+    use entity::message_log;
+    use migration::{Migrator, MigratorTrait};
+
+    let app = spawn_app().await;
+    let tenant = app.new_tenant(1).await;
+    let chat = "+4917655556666";
+    add(&app, tenant, chat, None, "placeholder").await;
+    let now = Utc::now();
+    let said = [
+        (Direction::In, "is the terrace open?", 0),
+        (Direction::In, "table for four tonight", 1),
+        (Direction::Out, "See you at eight!", 2),
+    ];
+    for (n, (direction, text, seconds)) in said.into_iter().enumerate() {
+        message_log::Entity::insert(message_log::ActiveModel {
+            tenant_id: Set(tenant),
+            direction: Set(direction),
+            chat_id: Set(chat.to_owned()),
+            sender: Set(chat.to_owned()),
+            recipient: Set("bot".to_owned()),
+            text: Set(text.to_owned()),
+            wa_message_id: Set(Some(format!("before-{n}"))),
+            status: Set(MessageStatus::Answered),
+            created_at: Set(now + chrono::Duration::seconds(seconds)),
+            kind: Set(MessageKind::Text),
+            ..Default::default()
+        })
+        .exec_without_returning(app.db())
+        .await
+        .unwrap();
+    }
+    conversation::Entity::update_many()
+        .col_expr(conversation::Column::LastInAt, Expr::value(now))
+        .filter(conversation::Column::ChatId.eq(chat))
+        .exec(app.db())
+        .await
+        .unwrap();
+
+    Migrator::down(app.db(), Some(1)).await.unwrap();
+    Migrator::up(app.db(), None).await.unwrap();
+    assert_eq!(
+        found(&app, tenant, "four tonight").await,
+        vec![chat.to_owned()],
+        "the customer's latest message"
+    );
+    assert!(
+        found(&app, tenant, "terrace").await.is_empty(),
+        "an older one"
+    );
+    assert!(
+        found(&app, tenant, "at eight").await.is_empty(),
+        "the reply"
+    );
+    assert!(found(&app, tenant, "placeholder").await.is_empty());
+    assert_eq!(found(&app, tenant, "55556").await, vec![chat.to_owned()]);
 }
 
 #[tokio::test]
@@ -146,11 +231,12 @@ async fn a_search_uses_the_trigram_index_instead_of_scanning() {
             chat_id: Set(format!("+49151{n:08}")),
             first_seen_at: Set(now),
             last_message_at: Set(now - chrono::Duration::minutes(n)),
-            preview: Set(if n == 9_900 {
+            preview: Set(format!("see you at {n}")),
+            last_in_text: Set(Some(if n == 9_900 {
                 "Do you sell gift cards?".to_owned()
             } else {
                 format!("see you at {n}")
-            }),
+            })),
             unread: Set(0),
             mode: Set(ConversationMode::Bot),
             needs_human: Set(false),

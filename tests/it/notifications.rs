@@ -91,6 +91,7 @@ async fn waiting_chat(app: &TestApp, tenant: Uuid) -> i64 {
         last_out_at: Set(Some(start + chrono::Duration::minutes(5))),
         last_message_at: Set(start + chrono::Duration::minutes(5)),
         preview: Set("I want to talk to a human".to_owned()),
+        last_in_text: Set(Some("I want to talk to a human".to_owned())),
         unread: Set(1),
         first_message_id: Set(None),
         mode: Set(ConversationMode::Human),

@@ -64,6 +64,9 @@ pub struct Activity {
     /// The newest message either way, with its preview.
     pub last_at: DateTime<Utc>,
     pub preview: String,
+    /// The preview of the customer's newest message in the batch (at
+    /// `last_in_at`): the text the inbox search reads.
+    pub last_in_text: Option<String>,
     pub contact_name: Option<String>,
 }
 
@@ -71,13 +74,15 @@ impl Activity {
     /// A customer's message, stored as log row `id`.
     pub fn inbound(arrival: &Arrival<'_>) -> Self {
         let (text, contact_name, at) = (arrival.text, arrival.contact_name, arrival.at);
+        let preview = preview(&crate::domain::media::summary(arrival.kind, text));
         Self {
             first_in: Some((at, arrival.id)),
             unread: 1,
             last_in_at: Some(at),
             last_out_at: None,
             last_at: at,
-            preview: preview(&crate::domain::media::summary(arrival.kind, text)),
+            last_in_text: Some(preview.clone()),
+            preview,
             contact_name: contact_name.map(str::to_owned),
         }
     }
@@ -91,6 +96,7 @@ impl Activity {
             last_out_at: Some(at),
             last_at: at,
             preview: preview(text),
+            last_in_text: None,
             contact_name: None,
         }
     }
@@ -102,6 +108,9 @@ impl Activity {
             (a, b) => a.or(b),
         };
         self.unread = self.unread.saturating_add(other.unread);
+        if other.last_in_at.is_some() && other.last_in_at >= self.last_in_at {
+            self.last_in_text = other.last_in_text;
+        }
         self.last_in_at = self.last_in_at.max(other.last_in_at);
         self.last_out_at = self.last_out_at.max(other.last_out_at);
         if other.last_at >= self.last_at {
@@ -211,6 +220,7 @@ pub async fn record(
             conversation::Column::LastOutAt,
             conversation::Column::LastMessageAt,
             conversation::Column::Preview,
+            conversation::Column::LastInText,
             conversation::Column::Unread,
             conversation::Column::FirstMessageId,
             conversation::Column::Mode,
@@ -227,6 +237,7 @@ pub async fn record(
                     activity.last_out_at.into(),
                     activity.last_at.into(),
                     activity.preview.clone().into(),
+                    activity.last_in_text.clone().into(),
                     activity.unread.into(),
                     activity.first_in.map(|(_, id)| id).into(),
                     ConversationMode::Bot.to_value().into(),
@@ -256,6 +267,17 @@ pub async fn record(
                             Expr::cust(
                                 "CASE WHEN excluded.last_message_at >= conversation.last_message_at \
                                  THEN excluded.preview ELSE conversation.preview END",
+                            ),
+                        ),
+                        // Only a newer customer message moves it: a reply
+                        // leaves the search index as it was.
+                        (
+                            conversation::Column::LastInText,
+                            Expr::cust(
+                                "CASE WHEN excluded.last_in_at IS NOT NULL AND \
+                                 (conversation.last_in_at IS NULL \
+                                 OR excluded.last_in_at >= conversation.last_in_at) \
+                                 THEN excluded.last_in_text ELSE conversation.last_in_text END",
                             ),
                         ),
                         (
@@ -389,6 +411,11 @@ mod tests {
             assert_eq!(a.last_out_at, Some(at(10)));
             assert_eq!(a.last_at, at(20));
             assert_eq!(a.preview, "second", "the newest either way");
+            assert_eq!(
+                a.last_in_text.as_deref(),
+                Some("second"),
+                "the customer's newest"
+            );
             assert_eq!(a.contact_name.as_deref(), Some("Ana"));
             let (_, out) = folded.iter().find(|(k, _)| k.1.ends_with('3')).unwrap();
             assert_eq!(
@@ -397,6 +424,7 @@ mod tests {
                 "the business wrote first"
             );
             assert_eq!(out.preview, "your order shipped");
+            assert_eq!(out.last_in_text, None, "a reply is not searched");
         }
     }
 }

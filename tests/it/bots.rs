@@ -1242,12 +1242,13 @@ async fn a_row_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_sto
 /// a process boots.
 #[tokio::test]
 async fn a_bot_start_reads_what_a_crash_left_through_the_partial_indexes() {
-    use flowhq::services::runtime::log_batch::{outbox_rows, unanswered_rows};
+    use flowhq::services::runtime::log_batch::{outbox_rows, recovery_probe, unanswered_rows};
     use sea_orm::QueryTrait;
 
     let app = spawn_app().await;
     let tenant = app.new_tenant(1).await;
     let backend = app.db().get_database_backend();
+    let probe = || backend.build(&recovery_probe(tenant.into()));
     for (query, index) in [
         (
             outbox_rows(tenant.into()).build(backend),
@@ -1257,7 +1258,64 @@ async fn a_bot_start_reads_what_a_crash_left_through_the_partial_indexes() {
             unanswered_rows(tenant.into()).build(backend),
             "idx_message_log_unanswered",
         ),
+        // The one read of a clean start goes through both.
+        (probe(), "idx_message_log_outbox"),
+        (probe(), "idx_message_log_unanswered"),
     ] {
         crate::helpers::assert_plan_reads(&app, query, index).await;
     }
+}
+
+/// A clean start reads once: the probe says whether a crash left a reply
+/// in the outbox or a message unanswered, for this tenant only.
+#[tokio::test]
+async fn the_recovery_probe_finds_an_unanswered_message_or_an_unfinished_send_of_its_tenant() {
+    use flowhq::services::runtime::log_batch::anything_to_recover;
+
+    let app = spawn_app().await;
+    let (tenant, other) = (app.new_tenant(1).await, app.new_tenant(2).await);
+    let probe = |tenant: Uuid| {
+        let db = app.db().clone();
+        async move { anything_to_recover(&db, tenant.into()).await.unwrap() }
+    };
+    let log = |tenant: Uuid, direction: Direction, status: MessageStatus| {
+        let db = app.db().clone();
+        async move {
+            message_log::ActiveModel {
+                tenant_id: Set(tenant),
+                direction: Set(direction),
+                chat_id: Set("+4917600000031".into()),
+                sender: Set("+4917600000031".into()),
+                recipient: Set("bot".into()),
+                text: Set("hello".into()),
+                status: Set(status),
+                created_at: Set(Utc::now()),
+                ..Default::default()
+            }
+            .insert(&db)
+            .await
+            .unwrap()
+        }
+    };
+    assert!(!probe(tenant).await, "nothing yet");
+    // Finished work leaves nothing to recover.
+    log(tenant, Direction::In, MessageStatus::Answered).await;
+    log(tenant, Direction::Out, MessageStatus::Sent).await;
+    assert!(!probe(tenant).await);
+    let unanswered = log(tenant, Direction::In, MessageStatus::Received).await;
+    assert!(probe(tenant).await, "a message never answered");
+    assert!(!probe(other).await, "another tenant's stays out");
+    message_log::Entity::delete_by_id(unanswered.id)
+        .exec(app.db())
+        .await
+        .unwrap();
+    for status in [MessageStatus::Sending, MessageStatus::Queued] {
+        let send = log(tenant, Direction::Out, status).await;
+        assert!(probe(tenant).await, "a reply {status:?}");
+        message_log::Entity::delete_by_id(send.id)
+            .exec(app.db())
+            .await
+            .unwrap();
+    }
+    assert!(!probe(tenant).await);
 }

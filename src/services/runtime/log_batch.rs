@@ -113,6 +113,41 @@ const UNANSWERED: &str = "message_log.status = 'RECEIVED' AND message_log.direct
 const IN_OUTBOX: &str =
     "message_log.status IN ('QUEUED', 'SENDING') AND message_log.direction = 'OUT'";
 
+/// Whether a crash (or a stop past the drain bound) left anything for a
+/// bot start to recover: a reply QUEUED or SENDING, or a message never
+/// answered. ONE read through both partial indexes, so a clean start (by
+/// far the most common, 10,000 in a row when a process boots) reads once
+/// instead of running both recovery queries.
+pub async fn anything_to_recover(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+) -> Result<bool, DbErr> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(backend.build(&recovery_probe(tenant_id)))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the recovery probe answered no row".into()))?;
+    row.try_get("", "found")
+}
+
+/// The query of [`anything_to_recover`].
+pub fn recovery_probe(tenant_id: TenantId) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::ExprTrait;
+    let any = |condition: &'static str| {
+        Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(message_log::Entity)
+                .and_where(message_log::Column::TenantId.eq(tenant_id))
+                .and_where(Expr::cust(condition))
+                .to_owned(),
+        )
+    };
+    Query::select()
+        .expr_as(any(IN_OUTBOX).or(any(UNANSWERED)), "found")
+        .to_owned()
+}
+
 /// The tenant's inbound messages stored but never answered, with their
 /// conversations. In id order, which the partial index holds (its key is
 /// the tenant, then the row id): ordered by time, SQLite's planner walks

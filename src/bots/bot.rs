@@ -373,24 +373,13 @@ async fn on_event(
             // part SENDING becomes UNKNOWN; QUEUED ones go out), then
             // messages persisted but never answered.
             let gate = deps.start_gate.acquire().await;
-            let left = Box::pin(runtime::log_batch::anything_to_recover(&deps.db, tenant))
+            let runtime::log_batch::Leftovers {
+                unknown,
+                queued,
+                unanswered: pending,
+            } = Box::pin(runtime::log_batch::leftovers(&deps.db, tenant))
                 .await
-                .map_err(|err| Exit::Crashed(format!("cannot look for interrupted work: {err}")))?;
-            let ((unknown, queued), pending) = if left {
-                let sends = Box::pin(runtime::log_batch::interrupted_sends(&deps.db, tenant))
-                    .await
-                    .map_err(|err| {
-                        Exit::Crashed(format!("cannot read interrupted sends: {err}"))
-                    })?;
-                let pending = Box::pin(runtime::log_batch::unanswered(&deps.db, tenant))
-                    .await
-                    .map_err(|err| {
-                        Exit::Crashed(format!("cannot read unanswered messages: {err}"))
-                    })?;
-                (sends, pending)
-            } else {
-                ((0, Vec::new()), Vec::new())
-            };
+                .map_err(|err| Exit::Crashed(format!("cannot read what a crash left: {err}")))?;
             drop(gate);
             recovery.done = true;
             if unknown > 0 {

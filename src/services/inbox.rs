@@ -51,8 +51,7 @@ pub enum InboxFilter {
 }
 
 /// A list request: filter, search (number, name or the customer's last
-/// message) and
-/// the cursor of the page before.
+/// message) and the cursor of the page before.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct InboxQuery {
@@ -609,9 +608,9 @@ async fn switch(
 
 /// Conversations whose number, contact name or customer's last message
 /// holds `q` (case-insensitively), through the trigram index of migrations
-/// 16 and 21: FTS5
-/// on SQLite (for 3 characters or more: a trigram needs 3), `pg_trgm` on
-/// PostgreSQL. Shorter searches scan, as they match nearly everything.
+/// 16 and 21: FTS5 on SQLite (for 3 characters or more: a trigram needs
+/// 3), `pg_trgm` on PostgreSQL. Shorter searches scan, as they match
+/// nearly everything.
 ///
 /// On PostgreSQL the matches are collected first (`ARRAY(…)`, run once),
 /// then sorted: left to itself, the planner walks the tenant's activity

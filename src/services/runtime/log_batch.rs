@@ -130,6 +130,31 @@ pub async fn anything_to_recover(
     row.try_get("", "found")
 }
 
+/// What a crash (or a stop past the drain bound) left for a bot start:
+/// replies it marked UNKNOWN (counted), replies QUEUED to send now, and
+/// messages never answered, each oldest first.
+#[derive(Debug, Default)]
+pub struct Leftovers {
+    pub unknown: u64,
+    pub queued: Vec<Queued>,
+    pub unanswered: Vec<Unanswered>,
+}
+
+/// Reads (and marks, see [`interrupted_sends`]) what a crash left for a
+/// bot start: one probe, and the two recovery reads only when it finds
+/// something.
+pub async fn leftovers(db: &DatabaseConnection, tenant_id: TenantId) -> Result<Leftovers, DbErr> {
+    if !anything_to_recover(db, tenant_id).await? {
+        return Ok(Leftovers::default());
+    }
+    let (unknown, queued) = interrupted_sends(db, tenant_id).await?;
+    Ok(Leftovers {
+        unknown,
+        queued,
+        unanswered: unanswered(db, tenant_id).await?,
+    })
+}
+
 /// The query of [`anything_to_recover`].
 pub fn recovery_probe(tenant_id: TenantId) -> sea_orm::sea_query::SelectStatement {
     use sea_orm::sea_query::ExprTrait;
@@ -718,9 +743,9 @@ pub const INTERRUPTED: &str =
 /// QUEUED certainly did not go out and are returned, oldest first, to be
 /// sent now. Returns (rows marked UNKNOWN, rows to send).
 ///
-/// Every bot start runs this (10,000 in a row when a process boots): one
-/// read through the outbox index, and a write only where a crash left a
-/// send unfinished, so a clean start takes no write lock per bot.
+/// A bot start runs this when [`anything_to_recover`] found something:
+/// one read through the outbox index, and a write only where a crash left
+/// a send unfinished.
 pub async fn interrupted_sends(
     db: &DatabaseConnection,
     tenant_id: TenantId,

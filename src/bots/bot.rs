@@ -154,7 +154,7 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Exit {
     let gate = deps.start_gate.acquire().await;
-    let config = match Box::pin(runtime::worker::load_bot_config(&deps.db, tenant)).await {
+    let config = match Box::pin(deps.start_reads.config(tenant)).await {
         Ok(config) => Arc::new(config),
         Err(err) => return Exit::Crashed(format!("cannot read the tenant's settings: {err}")),
     };
@@ -372,15 +372,13 @@ async fn on_event(
             // What a crash or the drain bound interrupted: sends first (a
             // part SENDING becomes UNKNOWN; QUEUED ones go out), then
             // messages persisted but never answered.
-            let gate = deps.start_gate.acquire().await;
             let runtime::log_batch::Leftovers {
                 unknown,
                 queued,
                 unanswered: pending,
-            } = Box::pin(runtime::log_batch::leftovers(&deps.db, tenant))
+            } = Box::pin(deps.start_reads.leftovers(tenant))
                 .await
                 .map_err(|err| Exit::Crashed(format!("cannot read what a crash left: {err}")))?;
-            drop(gate);
             recovery.done = true;
             if unknown > 0 {
                 tracing::warn!(%tenant, count = unknown, "replies interrupted while sending: marked UNKNOWN, not sent again");

@@ -1242,13 +1242,13 @@ async fn a_row_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_sto
 /// a process boots.
 #[tokio::test]
 async fn a_bot_start_reads_what_a_crash_left_through_the_partial_indexes() {
-    use flowhq::services::runtime::log_batch::{outbox_rows, recovery_probe, unanswered_rows};
+    use flowhq::services::runtime::log_batch::{leftovers_probe, outbox_rows, unanswered_rows};
     use sea_orm::QueryTrait;
 
     let app = spawn_app().await;
-    let tenant = app.new_tenant(1).await;
+    let (tenant, other) = (app.new_tenant(1).await, app.new_tenant(2).await);
     let backend = app.db().get_database_backend();
-    let probe = || backend.build(&recovery_probe(tenant.into()));
+    let probe = || backend.build(&leftovers_probe(&[tenant.into(), other.into()]));
     for (query, index) in [
         (
             outbox_rows(tenant.into()).build(backend),
@@ -1258,7 +1258,7 @@ async fn a_bot_start_reads_what_a_crash_left_through_the_partial_indexes() {
             unanswered_rows(tenant.into()).build(backend),
             "idx_message_log_unanswered",
         ),
-        // The one read of a clean start goes through both.
+        // The one read of the bots starting together goes through both.
         (probe(), "idx_message_log_outbox"),
         (probe(), "idx_message_log_unanswered"),
     ] {
@@ -1266,17 +1266,25 @@ async fn a_bot_start_reads_what_a_crash_left_through_the_partial_indexes() {
     }
 }
 
-/// A clean start reads once: the probe says whether a crash left a reply
-/// in the outbox or a message unanswered, for this tenant only.
+/// A clean start reads nothing of its own: one probe, for every bot
+/// starting together, says which of their tenants a crash left a reply in
+/// the outbox or a message unanswered, each tenant for itself only.
 #[tokio::test]
 async fn the_recovery_probe_finds_an_unanswered_message_or_an_unfinished_send_of_its_tenant() {
-    use flowhq::services::runtime::log_batch::anything_to_recover;
+    use flowhq::services::runtime::log_batch::with_leftovers;
 
     let app = spawn_app().await;
     let (tenant, other) = (app.new_tenant(1).await, app.new_tenant(2).await);
+    // Asked for both at once, as the bots starting together ask.
     let probe = |tenant: Uuid| {
         let db = app.db().clone();
-        async move { anything_to_recover(&db, tenant.into()).await.unwrap() }
+        async move {
+            let found = with_leftovers(&db, &[tenant.into(), other.into()])
+                .await
+                .unwrap();
+            assert!(!found.contains(&other.into()), "another tenant's stays out");
+            found.contains(&tenant.into())
+        }
     };
     let log = |tenant: Uuid, direction: Direction, status: MessageStatus| {
         let db = app.db().clone();
@@ -1304,7 +1312,6 @@ async fn the_recovery_probe_finds_an_unanswered_message_or_an_unfinished_send_of
     assert!(!probe(tenant).await);
     let unanswered = log(tenant, Direction::In, MessageStatus::Received).await;
     assert!(probe(tenant).await, "a message never answered");
-    assert!(!probe(other).await, "another tenant's stays out");
     message_log::Entity::delete_by_id(unanswered.id)
         .exec(app.db())
         .await

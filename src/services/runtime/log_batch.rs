@@ -113,21 +113,23 @@ const UNANSWERED: &str = "message_log.status = 'RECEIVED' AND message_log.direct
 const IN_OUTBOX: &str =
     "message_log.status IN ('QUEUED', 'SENDING') AND message_log.direction = 'OUT'";
 
-/// Whether a crash (or a stop past the drain bound) left anything for a
-/// bot start to recover: a reply QUEUED or SENDING, or a message never
-/// answered. ONE read through both partial indexes, so a clean start (by
-/// far the most common, 10,000 in a row when a process boots) reads once
-/// instead of running both recovery queries.
-pub async fn anything_to_recover(
-    db: &DatabaseConnection,
-    tenant_id: TenantId,
-) -> Result<bool, DbErr> {
+/// Which of `tenants` (at most `IN_LIST_CHUNK`) a crash (or a stop past
+/// the drain bound) left anything to recover for: a reply QUEUED or
+/// SENDING, or a message never answered. ONE read through both partial
+/// indexes for every bot starting at that moment
+/// ([`super::start::StartReads`]), so a clean start (by far the most
+/// common, 10,000 in a row when a process boots) runs neither recovery
+/// query.
+pub async fn with_leftovers(
+    db: &impl ConnectionTrait,
+    tenants: &[TenantId],
+) -> Result<std::collections::HashSet<TenantId>, DbErr> {
     let backend = db.get_database_backend();
-    let row = db
-        .query_one_raw(backend.build(&recovery_probe(tenant_id)))
+    db.query_all_raw(backend.build(&leftovers_probe(tenants)))
         .await?
-        .ok_or_else(|| DbErr::RecordNotFound("the recovery probe answered no row".into()))?;
-    row.try_get("", "found")
+        .into_iter()
+        .map(|row| row.try_get::<TenantId>("", "id"))
+        .collect()
 }
 
 /// What a crash (or a stop past the drain bound) left for a bot start:
@@ -141,12 +143,8 @@ pub struct Leftovers {
 }
 
 /// Reads (and marks, see [`interrupted_sends`]) what a crash left for a
-/// bot start: one probe, and the two recovery reads only when it finds
-/// something.
+/// bot start, once [`with_leftovers`] found that it left something.
 pub async fn leftovers(db: &DatabaseConnection, tenant_id: TenantId) -> Result<Leftovers, DbErr> {
-    if !anything_to_recover(db, tenant_id).await? {
-        return Ok(Leftovers::default());
-    }
     let (unknown, queued) = interrupted_sends(db, tenant_id).await?;
     Ok(Leftovers {
         unknown,
@@ -155,21 +153,28 @@ pub async fn leftovers(db: &DatabaseConnection, tenant_id: TenantId) -> Result<L
     })
 }
 
-/// The query of [`anything_to_recover`].
-pub fn recovery_probe(tenant_id: TenantId) -> sea_orm::sea_query::SelectStatement {
+/// The query of [`with_leftovers`]: the tenants, each looked up in both
+/// partial indexes.
+pub fn leftovers_probe(tenants: &[TenantId]) -> sea_orm::sea_query::SelectStatement {
     use sea_orm::sea_query::ExprTrait;
     let any = |condition: &'static str| {
         Expr::exists(
             Query::select()
                 .expr(Expr::val(1))
                 .from(message_log::Entity)
-                .and_where(message_log::Column::TenantId.eq(tenant_id))
+                .and_where(
+                    Expr::col((message_log::Entity, message_log::Column::TenantId))
+                        .equals((tenant::Entity, tenant::Column::Id)),
+                )
                 .and_where(Expr::cust(condition))
                 .to_owned(),
         )
     };
     Query::select()
-        .expr_as(any(IN_OUTBOX).or(any(UNANSWERED)), "found")
+        .column((tenant::Entity, tenant::Column::Id))
+        .from(tenant::Entity)
+        .and_where(tenant::Column::Id.is_in(tenants.iter().copied()))
+        .and_where(any(IN_OUTBOX).or(any(UNANSWERED)))
         .to_owned()
 }
 
@@ -743,7 +748,7 @@ pub const INTERRUPTED: &str =
 /// QUEUED certainly did not go out and are returned, oldest first, to be
 /// sent now. Returns (rows marked UNKNOWN, rows to send).
 ///
-/// A bot start runs this when [`anything_to_recover`] found something:
+/// A bot start runs this when [`with_leftovers`] found something:
 /// one read through the outbox index, and a write only where a crash left
 /// a send unfinished.
 pub async fn interrupted_sends(

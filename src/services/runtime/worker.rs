@@ -94,11 +94,13 @@ pub async fn load_bot_config(
     db: &impl ConnectionTrait,
     tenant_id: TenantId,
 ) -> Result<BotConfig, AppError> {
-    // ONE query: every bot start runs this, 10,000 times in a row when a
-    // process boots.
-    let row = start_row(db, tenant_id)
-        .await?
-        .ok_or_else(tenant_not_found)?;
+    let row = start_rows(db, &[tenant_id]).await?.remove(&tenant_id);
+    bot_config(tenant_id, row)
+}
+
+/// A tenant's `BotConfig` from its [`StartRow`] (`None`: no such tenant).
+pub fn bot_config(tenant_id: TenantId, row: Option<StartRow>) -> Result<BotConfig, AppError> {
+    let row = row.ok_or_else(tenant_not_found)?;
     let broken = |what: &str, err: String| {
         AppError::internal(anyhow::anyhow!(
             "tenant {tenant_id}: stored {what} is invalid: {err}"
@@ -145,9 +147,10 @@ pub async fn load_bot_config(
 }
 
 /// What a bot reads to start, from its tenant's settings, status, link,
-/// plan and knowledge.
-#[derive(Debug, sea_orm::FromQueryResult)]
-struct StartRow {
+/// plan and knowledge ([`bot_config`] makes it a `BotConfig`).
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct StartRow {
+    tenant_id: TenantId,
     template_type: TemplateType,
     business_name: String,
     language: String,
@@ -170,16 +173,21 @@ struct StartRow {
     knowledge: Option<serde_json::Value>,
 }
 
-async fn start_row(
+/// The [`StartRow`]s of `tenants` (at most `IN_LIST_CHUNK`), in ONE query:
+/// a bot start reads its own through [`super::start::StartReads`], which
+/// asks for every bot starting at that moment at once.
+pub async fn start_rows(
     db: &impl ConnectionTrait,
-    tenant_id: TenantId,
-) -> Result<Option<StartRow>, DbErr> {
+    tenants: &[TenantId],
+) -> Result<std::collections::HashMap<TenantId, StartRow>, DbErr> {
     use entity::{plan, tenant_config, tenant_knowledge};
     use sea_orm::{JoinType, RelationTrait};
     type Config = tenant_config::Column;
-    tenant_config::Entity::find_by_id(tenant_id)
+    let rows = tenant_config::Entity::find()
+        .filter(Config::TenantId.is_in(tenants.iter().copied()))
         .select_only()
         .columns([
+            Config::TenantId,
             Config::TemplateType,
             Config::BusinessName,
             Config::Language,
@@ -224,8 +232,9 @@ async fn start_row(
                 .into(),
         )
         .into_model::<StartRow>()
-        .one(db)
-        .await
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|row| (row.tenant_id, row)).collect())
 }
 
 /// What a tenant's worker row asks of its bot; the runtime converges on it.

@@ -530,6 +530,82 @@ fn deliverer(app: &TestApp) -> flowhq::services::webhooks::delivery::Deliverer {
     .unwrap()
 }
 
+/// Two batches of one tenant written side by side (PostgreSQL's writer
+/// commits several at once): the first is held up after it began, the
+/// second starts meanwhile. The delivery worker takes an endpoint's oldest
+/// visible event, so the events must be queued in the order the batches
+/// commit, with the messages' ids in that order too: the receiver then
+/// sees the tenant's messages in order.
+#[tokio::test]
+async fn a_tenants_batches_written_side_by_side_queue_their_events_in_order() {
+    use flowhq::services::runtime::log_batch::{InboundRow, LogBatch, flush_log_batch};
+    use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, TransactionTrait};
+
+    let app = spawn_app_with(|s| {
+        s.webhooks.poll_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let server = receiver(200).await;
+    let tenant = app.new_tenant(1).await;
+    endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
+    let batch = |chat: &str, id: &str| LogBatch {
+        inbound: vec![InboundRow {
+            tenant_id: tenant.into(),
+            wa_message_id: id.to_owned(),
+            chat_id: chat.to_owned(),
+            to: "bot".into(),
+            text: format!("message {id}"),
+            kind: entity::enums::MessageKind::Text,
+            contact_name: None,
+            created_at: chrono::Utc::now(),
+        }],
+        ..Default::default()
+    };
+    let (held_chat, other_chat) = ("+4917600000081", "+4917600000082");
+    flush_log_batch(app.db(), &batch(held_chat, "order-0"))
+        .await
+        .unwrap();
+    // Holds the held chat's conversation row: the first batch waits there,
+    // after it began (on SQLite, before: one writer at a time).
+    let holder = app.db().begin().await.unwrap();
+    holder
+        .execute_unprepared(&format!(
+            "UPDATE conversation SET unread = unread WHERE chat_id = '{held_chat}'"
+        ))
+        .await
+        .unwrap();
+    let first = tokio::spawn({
+        let (db, batch) = (app.db().clone(), batch(held_chat, "order-1"));
+        async move { flush_log_batch(&db, &batch).await.map(drop) }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = tokio::spawn({
+        let (db, batch) = (app.db().clone(), batch(other_chat, "order-2"));
+        async move { flush_log_batch(&db, &batch).await.map(drop) }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder.commit().await.unwrap();
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+
+    let queued: Vec<i64> = entity::webhook_event::Entity::find()
+        .order_by_asc(entity::webhook_event::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let payload: Value = serde_json::from_str(&row.payload).unwrap();
+            payload["data"]["message_id"].as_i64().unwrap()
+        })
+        .collect();
+    assert_eq!(queued.len(), 3, "{queued:?}");
+    assert!(
+        queued.windows(2).all(|w| w[0] < w[1]),
+        "the events, in the order they are delivered, name messages {queued:?}"
+    );
+}
+
 #[tokio::test]
 async fn an_outcome_that_comes_after_another_claim_took_the_event_is_not_recorded() {
     use entity::{webhook_attempt, webhook_event};

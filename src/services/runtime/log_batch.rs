@@ -411,6 +411,10 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
         unanswered,
     } = batch;
     let txn = crate::db::begin_write(db).await?;
+    // Which tenants' endpoints want which events: asked first, as their
+    // batches are ordered before anything is written (`lock_order`).
+    let wanted = webhooks::events::wanted(&txn, &batch.tenants()).await?;
+    webhooks::events::lock_order(&txn, wanted.keys().copied()).await?;
     mark_workers(&txn, marks).await?;
     // Inserted in one key order in every batch: batches committed side by
     // side (PostgreSQL) then wait for each other on a repeated message
@@ -509,7 +513,6 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
     super::unanswered::record(&txn, unanswered).await?;
     // Webhook events, in this transaction: one statement for the batch,
     // built only for the tenants and types some endpoint wants.
-    let wanted = webhooks::events::wanted(&txn, &batch.tenants()).await?;
     let webhook_events = if wanted.is_empty() {
         0
     } else {

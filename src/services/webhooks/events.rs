@@ -380,6 +380,50 @@ pub async fn wanted(
     Ok(wanted)
 }
 
+/// Orders one tenant's events across transactions committed side by side
+/// (PostgreSQL; a no-op on SQLite, whose one writer commits in turn): the
+/// caller's transaction waits here until every other one that took the
+/// lock of one of `tenants` has committed, and holds it until it commits
+/// itself. The log writer takes it FIRST in each batch for the tenants with
+/// an endpoint: without it, a batch that got lower message and event ids
+/// but committed later had its events delivered after those of a batch
+/// that started after it (the delivery worker takes an endpoint's oldest
+/// event that is visible), and receivers saw message ids go backwards.
+/// Taken in one key order and before any row is written, so batches wait
+/// for each other and never deadlock.
+pub async fn lock_order(
+    conn: &impl ConnectionTrait,
+    tenants: impl IntoIterator<Item = TenantId>,
+) -> Result<(), DbErr> {
+    if conn.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    // The tenant's UUID's first 8 bytes (random in a v4): a collision only
+    // makes two tenants' batches wait for each other.
+    let mut keys: Vec<i64> = tenants
+        .into_iter()
+        .map(|tenant| {
+            let bytes = tenant.as_uuid().into_bytes();
+            i64::from_be_bytes([
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+            ])
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for chunk in keys.chunks(crate::db::IN_LIST_CHUNK) {
+        let values: Vec<String> = chunk.iter().map(|key| format!("({key})")).collect();
+        // VALUES is scanned in the order written: the locks are taken in
+        // key order.
+        let sql = format!(
+            "SELECT count(pg_advisory_xact_lock(k)) AS locked FROM (VALUES {}) AS v(k)",
+            values.join(", ")
+        );
+        conn.execute_unprepared(&sql).await?;
+    }
+    Ok(())
+}
+
 /// Values per event in `record`'s statement.
 const VALUES_PER_EVENT: usize = 7;
 /// Events per statement: well under SQLite's 32,766 bound values.

@@ -606,6 +606,51 @@ async fn a_tenants_batches_written_side_by_side_queue_their_events_in_order() {
     );
 }
 
+/// The owner writing from the phone hands the chat to a person: endpoints
+/// hear of it as of any other switch.
+#[tokio::test]
+async fn the_owner_writing_from_the_phone_tells_endpoints_the_chat_went_to_a_person() {
+    use flowhq::services::runtime::phone::PhoneMessage;
+
+    let app = spawn_app().await;
+    let server = receiver(204).await;
+    let tenant = approved_tenant(&app, 1).await;
+    endpoint(&app, tenant, &server.uri(), &["conversation.mode_changed"]).await;
+    start_and_link(&app, tenant).await;
+    customer_writes(&app, tenant, CUSTOMER, "hello", "phone-in-1").await;
+    eventually("the conversation", || async {
+        let (_, body) = app
+            .api_get(&format!("/api/admin/tenants/{tenant}/conversations"))
+            .await;
+        body["items"][0]["id"].as_i64()
+    })
+    .await;
+    app.state
+        .sandbox
+        .phone_writes(
+            tenant.into(),
+            PhoneMessage {
+                id: "phone-out-1".to_owned(),
+                chat: CUSTOMER.to_owned(),
+                text: "Hi, it's Maria.".to_owned(),
+                kind: entity::enums::MessageKind::Text,
+                at: chrono::Utc::now(),
+            },
+        )
+        .unwrap();
+    let switched = eventually("the switch delivered", || async {
+        received(&server)
+            .await
+            .into_iter()
+            .find(|(_, body)| body["type"] == "conversation.mode_changed")
+    })
+    .await;
+    let data = &switched.1["data"];
+    assert_eq!(data["mode"], "HUMAN", "{data}");
+    assert_eq!(data["reason"], "owner_phone", "{data}");
+    assert_eq!(data["actor"], "Phone", "{data}");
+}
+
 #[tokio::test]
 async fn an_outcome_that_comes_after_another_claim_took_the_event_is_not_recorded() {
     use entity::{webhook_attempt, webhook_event};

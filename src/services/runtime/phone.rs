@@ -40,7 +40,8 @@ pub struct PhoneMessage {
     pub at: DateTime<Utc>,
 }
 
-/// Logs `message` and hands its chat to a person, in one transaction.
+/// Logs `message` and hands its chat to a person, in one transaction with
+/// the switch's webhook events.
 /// `Ok(false)`: nothing to do (the bot sent it, or it was logged before).
 pub async fn record(
     db: &DatabaseConnection,
@@ -99,6 +100,11 @@ pub async fn record(
         if let Some(change) = HandoffChange::between(tenant, &state, decision.state, switched, now)
         {
             handoff::apply(&txn, &change).await?;
+            crate::services::webhooks::events::record(
+                &txn,
+                &crate::services::webhooks::events::of_handoff(&change),
+            )
+            .await?;
         }
     }
     txn.commit().await?;

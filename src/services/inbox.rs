@@ -485,6 +485,7 @@ pub async fn reply(
         now,
     );
     let txn = crate::db::begin_write(db).await?;
+    super::webhooks::events::take_turn(&txn, &[tenant]).await?;
     let from = super::runtime::worker::business_number(&txn, tenant).await?;
     let inserted = message_log::Entity::insert(message_log::ActiveModel {
         tenant_id: sea_orm::Set(tenant.into()),
@@ -572,6 +573,7 @@ async fn switch(
 ) -> Result<ConversationItem, AppError> {
     let now = Utc::now();
     let txn = crate::db::begin_write(db).await?;
+    super::webhooks::events::take_turn(&txn, &[tenant]).await?;
     let row = find(&txn, tenant, id).await?;
     let state = ConversationState::of(&row);
     let decision = decide(state.handoff, event, now, chrono::Duration::MAX);

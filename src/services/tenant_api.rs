@@ -140,6 +140,7 @@ pub async fn send(
         return Err(quota_exceeded());
     }
     let txn = crate::db::begin_write(db).await?;
+    super::webhooks::events::take_turn(&txn, &[tenant]).await?;
     let from = super::runtime::worker::business_number(&txn, tenant).await?;
     let inserted = message_log::Entity::insert(message_log::ActiveModel {
         tenant_id: Set(tenant.into()),

@@ -606,6 +606,78 @@ async fn a_tenants_batches_written_side_by_side_queue_their_events_in_order() {
     );
 }
 
+/// A use case that records events (here a take-over) takes its turn behind
+/// a transaction of the same business already recording theirs, as a log
+/// writer batch does: otherwise its events could commit first with higher
+/// ids while the other's lower ones are not visible yet, and the delivery
+/// worker would send them out of order.
+#[tokio::test]
+async fn a_take_over_waits_for_the_business_s_transaction_in_flight_to_queue_its_events() {
+    use flowhq::services::runtime::log_batch::{InboundRow, LogBatch, flush_log_batch};
+    use flowhq::services::webhooks::events::take_turn;
+
+    let app = spawn_app_with(|s| {
+        s.webhooks.poll_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let server = receiver(200).await;
+    let tenant = app.new_tenant(1).await;
+    let other = app.new_tenant(2).await;
+    endpoint(&app, tenant, &server.uri(), &["conversation.mode_changed"]).await;
+    endpoint(&app, other, &server.uri(), &["conversation.mode_changed"]).await;
+    for id in [tenant, other] {
+        let batch = LogBatch {
+            inbound: vec![InboundRow {
+                tenant_id: id.into(),
+                wa_message_id: format!("turn-{id}"),
+                chat_id: CUSTOMER.to_owned(),
+                to: "bot".into(),
+                text: "hello".into(),
+                kind: entity::enums::MessageKind::Text,
+                contact_name: None,
+                created_at: chrono::Utc::now(),
+            }],
+            ..Default::default()
+        };
+        flush_log_batch(app.db(), &batch).await.unwrap();
+    }
+    let take_over = |id: Uuid| {
+        let app = &app;
+        async move {
+            let (_, list) = app
+                .api_get(&format!("/api/admin/tenants/{id}/conversations"))
+                .await;
+            let conversation = list["items"][0]["id"].as_i64().unwrap();
+            app.api_post(
+                &format!("/api/admin/tenants/{id}/conversations/{conversation}/take-over"),
+                &json!({}),
+            )
+            .await
+        }
+    };
+
+    // Another business's turn does not hold this one up (PostgreSQL; on
+    // SQLite every write waits for the one writer anyway).
+    let holder = flowhq::db::begin_write(app.db()).await.unwrap();
+    take_turn(&holder, &[tenant.into()]).await.unwrap();
+    if app.db().get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        let (status, body) = take_over(other).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let waiting = take_over(tenant);
+    tokio::pin!(waiting);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut waiting)
+            .await
+            .is_err(),
+        "the take-over did not wait for the transaction holding its business's turn"
+    );
+    holder.commit().await.unwrap();
+    let (status, body) = waiting.await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["mode"], "HUMAN", "{body}");
+}
+
 /// The owner writing from the phone hands the chat to a person: endpoints
 /// hear of it as of any other switch.
 #[tokio::test]

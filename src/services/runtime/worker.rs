@@ -466,6 +466,7 @@ async fn current_status(
 pub async fn record_stopped(db: &DatabaseConnection, tenant_id: TenantId) -> Result<(), DbErr> {
     let now = Utc::now();
     let txn = crate::db::begin_write(db).await?;
+    webhooks::events::take_turn(&txn, &[tenant_id]).await?;
     let changed = worker_process::Entity::update_many()
         .col_expr(
             worker_process::Column::Status,
@@ -501,6 +502,7 @@ pub async fn record_restarting(
 ) -> Result<(), DbErr> {
     let now = Utc::now();
     let txn = crate::db::begin_write(db).await?;
+    webhooks::events::take_turn(&txn, &[tenant_id]).await?;
     let before = current_status(&txn, tenant_id).await?;
     worker_process::Entity::update_many()
         .col_expr(
@@ -587,6 +589,7 @@ pub async fn record_failed(
     logged_out: bool,
 ) -> Result<(), AppError> {
     let txn = crate::db::begin_write(db).await?;
+    webhooks::events::take_turn(&txn, &[tenant_id]).await?;
     let Some(tenant) = tenant::Entity::find_by_id(tenant_id).one(&txn).await? else {
         // Deleted meanwhile: nothing to record.
         return Ok(());
@@ -697,6 +700,8 @@ async fn stop_all(
         .into_tuple()
         .all(&txn)
         .await?;
+    // Read without locking anything: the turn is still taken first.
+    webhooks::events::take_turn(&txn, &tenants).await?;
     let result = worker_process::Entity::update_many()
         .col_expr(
             worker_process::Column::Status,

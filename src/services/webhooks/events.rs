@@ -380,6 +380,21 @@ pub async fn wanted(
     Ok(wanted)
 }
 
+/// Takes the event-order lock (`lock_order`) of those of `tenants` that
+/// have an endpoint, for a use case that records events: called FIRST in
+/// its transaction, before it writes or locks any row, as the log writer
+/// does. Its events are then queued after those of every transaction of
+/// the same business in flight, and before those of the ones that start
+/// later. A no-op on SQLite, and one probe on PostgreSQL when no endpoint
+/// exists.
+pub async fn take_turn(conn: &impl ConnectionTrait, tenants: &[TenantId]) -> Result<(), DbErr> {
+    if conn.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    let wanted = wanted(conn, tenants).await?;
+    lock_order(conn, wanted.into_keys()).await
+}
+
 /// Orders one tenant's events across transactions committed side by side
 /// (PostgreSQL; a no-op on SQLite, whose one writer commits in turn): the
 /// caller's transaction waits here until every other one that took the
@@ -389,8 +404,9 @@ pub async fn wanted(
 /// but committed later had its events delivered after those of a batch
 /// that started after it (the delivery worker takes an endpoint's oldest
 /// event that is visible), and receivers saw message ids go backwards.
-/// Taken in one key order and before any row is written, so batches wait
-/// for each other and never deadlock.
+/// Use cases that record events take it too (`take_turn`). Taken in one
+/// key order and before any row is written, so batches wait for each other
+/// and never deadlock.
 pub async fn lock_order(
     conn: &impl ConnectionTrait,
     tenants: impl IntoIterator<Item = TenantId>,

@@ -584,6 +584,7 @@ pub async fn resend(
     event: i64,
 ) -> Result<Queued, AppError> {
     let txn = crate::db::begin_write(db).await?;
+    events::take_turn(&txn, &[tenant]).await?;
     find(&txn, tenant, id).await?;
     let original = webhook_event::Entity::find_by_id(event)
         .filter(webhook_event::Column::EndpointId.eq(id.as_uuid()))
@@ -627,6 +628,7 @@ pub async fn send_test(
     id: WebhookId,
 ) -> Result<Queued, AppError> {
     let txn = crate::db::begin_write(db).await?;
+    events::take_turn(&txn, &[tenant]).await?;
     find(&txn, tenant, id).await?;
     let event_id = events::new_event_id();
     let body = events::envelope_json(

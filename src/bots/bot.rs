@@ -1005,7 +1005,9 @@ async fn chat_limit(shared: &ChatShared, chat: &str) {
     }
 }
 
-/// Sends stored outbound rows of one chat in order. Each is committed
+/// Sends stored outbound rows of one chat in order, each after the chat's
+/// rate limit (and the first after the tenant's, unless `first_sending`:
+/// the bot's answer waited for both before it stored it). Each is committed
 /// SENDING before its transport call (`first_sending`: the first one is
 /// already), together with the previous one's outcome. A failure fails the
 /// rest (and `answering`, the inbound row they answer); a transport that
@@ -1021,9 +1023,13 @@ async fn send_parts(
     let mut outcome: Option<StatusUpdate> = None;
     for (k, (id, text)) in parts.iter().enumerate() {
         if k > 0 || !first_sending {
-            if k > 0 {
-                chat_limit(shared, chat).await;
+            if k == 0 {
+                // Written by a person or sent through the API (or left
+                // queued by a crash): held to the tenant's limit as the
+                // bot's own answers are, which wait for it in `answer`.
+                shared.tenant_limit.until_ready().await;
             }
+            chat_limit(shared, chat).await;
             let mut step: Vec<StatusUpdate> = outcome.take().into_iter().collect();
             step.push(StatusUpdate::new(
                 shared.tenant,

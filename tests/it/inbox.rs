@@ -7,8 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::bots::{customer_writes, linked_tenant};
-use crate::helpers::{TestApp, eventually, spawn_app};
+use crate::bots::{customer_writes, linked_tenant, outbox};
+use crate::helpers::{TestApp, eventually, spawn_app, spawn_app_with};
 
 const CUSTOMER: &str = "+4917600000042";
 
@@ -254,4 +254,75 @@ async fn another_tenant_s_conversation_is_not_found_on_any_inbox_route() {
     let (status, body) = app.api_get(&base(unknown)).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["error"], "tenant_not_found");
+}
+
+/// People's replies go out under the same limits as the bot's answers: one
+/// reply per 400 ms (no burst) per chat, or per tenant across its chats.
+async fn replies_spaced_by(limit: fn(&mut flowhq::config::Settings), chats: &[&str]) {
+    let app = spawn_app_with(limit).await;
+    let id = linked_tenant(&app, 1).await;
+    let mut ids = Vec::new();
+    for (k, chat) in chats.iter().enumerate() {
+        customer_writes(&app, id, chat, "hello", &format!("spaced-{k}")).await;
+        let cid = eventually("the conversation", || async {
+            conversations(&app, id, "")
+                .await
+                .iter()
+                .find(|c| c["chat"] == *chat)
+                .map(|c| c["id"].clone())
+        })
+        .await;
+        messages_when(&app, id, &cid, "the greeting answered", |m| settled(m, 1)).await;
+        ids.push(cid);
+    }
+    for k in 0..4 {
+        let cid = &ids[k % ids.len()];
+        let (status, body) = app
+            .api_post(
+                &format!("{}/{cid}/messages", base(id)),
+                &json!({ "text": format!("reply {k}") }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    let sent = eventually("the four replies sent", || async {
+        let sent = outbox(&app, id).await;
+        (sent.len() == chats.len() + 4).then_some(sent)
+    })
+    .await;
+    let mut times: Vec<chrono::DateTime<chrono::Utc>> = sent
+        .iter()
+        .map(|m| m["sent_at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    times.sort();
+    // The greetings and the replies, in the order they went out: each
+    // waited for the one before in its chat (or tenant).
+    for pair in times.windows(2) {
+        let gap = (pair[1] - pair[0]).num_milliseconds();
+        assert!(gap >= 350, "sent {gap} ms apart: {sent:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_person_s_replies_keep_to_the_chat_s_rate_limit() {
+    replies_spaced_by(
+        |s| {
+            s.bots.chat_rate_per_minute = std::num::NonZeroU32::new(150).unwrap();
+            s.bots.chat_burst = std::num::NonZeroU32::new(1).unwrap();
+        },
+        &[CUSTOMER],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn people_s_replies_in_several_chats_keep_to_the_tenant_s_rate_limit() {
+    replies_spaced_by(
+        |s| {
+            s.bots.tenant_rate_per_minute = std::num::NonZeroU32::new(150).unwrap();
+            s.bots.tenant_burst = std::num::NonZeroU32::new(1).unwrap();
+        },
+        &[CUSTOMER, "+4917600000043"],
+    )
+    .await;
 }

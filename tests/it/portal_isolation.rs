@@ -619,3 +619,96 @@ async fn a_portal_session_gets_no_console_inbox_not_even_of_its_own_tenant() {
     let page = owner.page(&format!("/portal/inbox/{cid}")).await;
     assert!(page.contains(A_MESSAGE), "{page}");
 }
+
+/// The inbox's pages and JSON twins: B's session, naming A's conversation,
+/// reads nothing of it (404) and cannot reply in it, take it over or hand
+/// it back; B's own inbox lists nothing of A's, whatever B searches.
+#[tokio::test]
+async fn an_owner_reaches_none_of_another_tenants_conversations() {
+    let (app, fake) = spawn_app_with_google().await;
+    let a = owner_a(&app, &fake).await;
+    let qr = qr_of(&a).await;
+    link_and_chat(&app, &a).await;
+    let (_, a_list) = json_of(a.browser.get("/api/portal/conversations").await).await;
+    let cid = a_list["items"][0]["id"].as_i64().expect("A's conversation");
+    let thread_path = format!("/api/portal/conversations/{cid}/messages");
+    let (_, a_before) = json_of(a.browser.get(&thread_path).await).await;
+    let b = google_browser(&app, &fake, B_EMAIL).await;
+    let secrets = secrets(&a, &qr);
+
+    let mut reads: Vec<(String, StatusCode)> = [
+        format!("/portal/inbox/{cid}"),
+        format!("/api/portal/conversations/{cid}"),
+        format!("/api/portal/conversations/{cid}/messages"),
+    ]
+    .into_iter()
+    .map(|path| (path, StatusCode::NOT_FOUND))
+    .collect();
+    // Parts of A's customer's number and words (the page repeats B's own
+    // search, so the whole number would be found in it).
+    for search in ["", "?q=7622222", "?q=opening", "?filter=bot"] {
+        reads.push((format!("/portal/inbox{search}"), StatusCode::OK));
+        reads.push((format!("/api/portal/conversations{search}"), StatusCode::OK));
+    }
+    for (path, expected) in &reads {
+        let response = b.get(path).await;
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert_eq!(status, *expected, "GET {path} as B: {body}");
+        for (secret, what) in &secrets {
+            assert!(
+                !body.contains(secret.as_str()),
+                "GET {path} as B shows {what}: {body}"
+            );
+        }
+    }
+    let (_, b_list) = json_of(b.get("/api/portal/conversations").await).await;
+    assert_eq!(b_list["items"], json!([]), "{b_list}");
+
+    for path in [
+        format!("/api/portal/conversations/{cid}/messages"),
+        format!("/api/portal/conversations/{cid}/take-over"),
+        format!("/api/portal/conversations/{cid}/hand-back"),
+    ] {
+        let (status, body) = json_of(
+            b.portal_json(Method::POST, &path, &json!({ "text": "hijacked" }))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "POST {path} as B: {body}");
+    }
+    let csrf = crate::helpers::csrf_of(&b.page("/portal/settings").await);
+    for action in ["reply", "take-over", "hand-back"] {
+        let path = format!("/portal/inbox/{cid}/{action}");
+        let response = b
+            .post_form(
+                &path,
+                &[
+                    ("csrf_token".to_owned(), csrf.clone()),
+                    ("text".to_owned(), "hijacked".to_owned()),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "POST {path} as B");
+    }
+
+    // A's conversation is as it was: nothing sent, still with the bot.
+    let (_, a_after) = json_of(a.browser.get(&thread_path).await).await;
+    assert_eq!(a_after, a_before);
+    assert!(!a_after.to_string().contains("hijacked"), "{a_after}");
+    let (_, a_conversation) = json_of(
+        a.browser
+            .get(&format!("/api/portal/conversations/{cid}"))
+            .await,
+    )
+    .await;
+    assert_eq!(a_conversation["mode"], "BOT", "{a_conversation}");
+    let hijacks = message_log::Entity::find()
+        .filter(message_log::Column::Text.eq("hijacked"))
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(hijacks, 0);
+}

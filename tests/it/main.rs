@@ -45,6 +45,7 @@ mod tenant_api_webhooks;
 mod transport_pages;
 mod usage_notices;
 mod use_cases;
+mod webhook_targets;
 mod webhooks;
 #[cfg(feature = "whatsapp-web")]
 mod whatsapp_web;

@@ -18,7 +18,7 @@ use crate::helpers::{TestApp, eventually, json_of, spawn_app, spawn_app_with};
 
 const CUSTOMER: &str = "+4917600000077";
 
-fn hooks(id: Uuid) -> String {
+pub(crate) fn hooks(id: Uuid) -> String {
     format!("/api/admin/tenants/{id}/webhooks")
 }
 
@@ -69,7 +69,7 @@ pub(crate) fn verify(secret: &str, request: &Request) {
         .unwrap_or_else(|err| panic!("the Standard Webhooks verifier refused it: {err:?}"));
 }
 
-async fn attempts(app: &TestApp, tenant: Uuid, wid: &str) -> Vec<Value> {
+pub(crate) async fn attempts(app: &TestApp, tenant: Uuid, wid: &str) -> Vec<Value> {
     let (status, body) = app
         .api_get(&format!("{}/{wid}/attempts", hooks(tenant)))
         .await;
@@ -495,7 +495,7 @@ async fn a_purge_goes_through_a_history_many_chunks_long_and_stops_at_the_cutoff
 }
 
 /// A test event queued for endpoint `wid`, due now.
-async fn pending_event(
+pub(crate) async fn pending_event(
     app: &TestApp,
     tenant: Uuid,
     wid: &str,
@@ -521,7 +521,7 @@ async fn pending_event(
 }
 
 /// A delivery worker of the app's settings, driven by the test.
-fn deliverer(app: &TestApp) -> flowhq::services::webhooks::delivery::Deliverer {
+pub(crate) fn deliverer(app: &TestApp) -> flowhq::services::webhooks::delivery::Deliverer {
     flowhq::services::webhooks::delivery::Deliverer::new(
         app.db().clone(),
         app.state.master_key.clone(),

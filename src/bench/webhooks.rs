@@ -290,7 +290,7 @@ async fn sustained(
     for k in 0..total {
         tokio::time::sleep_until(begin + interval * k).await;
         let tenant = served.tenants[k as usize % served.tenants.len()];
-        spawn_write(&mut set, served, tenant, format!("sustained-{k:09}"));
+        spawn_write(&mut set, served, tenant, "sustained", u64::from(k));
     }
     let fed = begin.elapsed();
     while let Some(done) = set.join_next().await {
@@ -342,9 +342,6 @@ async fn catch_up(
     receiver.up.store(false, Ordering::Relaxed);
     let began = Instant::now();
     let mut set = tokio::task::JoinSet::new();
-    // (Ids zero-padded: a business's rows of one log batch get their ids in
-    // WhatsApp-id order, the writer's deadlock-free insert order, while
-    // their events follow their arrival; so ids sort as they are sent.)
     // Every business at once, each one's messages one after another (the
     // next written once the last is stored): a business's messages then
     // have an order of their own, which its endpoint must keep (messages
@@ -355,7 +352,7 @@ async fn catch_up(
         set.spawn(async move {
             let mut k = first as u64;
             while k < total {
-                write(&state, tenant, format!("backlog-{k:09}")).await?;
+                write(&state, tenant, "backlog", k).await?;
                 k += step;
             }
             anyhow::Ok(())
@@ -381,7 +378,7 @@ async fn catch_up(
         tokio::select! {
             () = tokio::time::sleep_until(next) => {
                 let tenant = served.tenants[made as usize % served.tenants.len()];
-                spawn_write(&mut set, served, tenant, format!("live-{made:09}"));
+                spawn_write(&mut set, served, tenant, "live", made);
                 made += 1;
             }
             Some(done) = set.join_next(), if !set.is_empty() => done??,
@@ -425,15 +422,20 @@ fn spawn_write(
     set: &mut tokio::task::JoinSet<anyhow::Result<()>>,
     served: &Served,
     tenant: TenantId,
-    id: String,
+    run: &'static str,
+    k: u64,
 ) {
     let state = served.state.clone();
-    set.spawn(async move { write(&state, tenant, id).await });
+    set.spawn(async move { write(&state, tenant, run, k).await });
 }
 
-/// A customer of `tenant` writes `id` to its bot, through the sandbox
-/// service (stored, then handed to the running bot); returns once stored.
-async fn write(state: &AppState, tenant: TenantId, id: String) -> anyhow::Result<()> {
+/// A customer of `tenant` writes message `k` of `run` to its bot, through
+/// the sandbox service (stored, then handed to the running bot); returns
+/// once stored. Its WhatsApp id is zero-padded: a business's rows of one
+/// log batch get their ids in WhatsApp-id order (the writer's
+/// deadlock-free insert order), so they sort as they were sent.
+async fn write(state: &AppState, tenant: TenantId, run: &str, k: u64) -> anyhow::Result<()> {
+    let id = format!("{run}-{k:09}");
     let draft = CustomerDraft {
         from: "+4917000000001".to_owned(),
         text: format!("order status {id}"),

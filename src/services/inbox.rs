@@ -484,8 +484,7 @@ pub async fn reply(
             .map(|reason| (reason, Some(person.name.clone()))),
         now,
     );
-    let txn = crate::db::begin_write(db).await?;
-    super::webhooks::events::take_turn(&txn, &[tenant]).await?;
+    let txn = super::webhooks::events::begin_in_turn(db, tenant).await?;
     let from = super::runtime::worker::business_number(&txn, tenant).await?;
     let inserted = message_log::Entity::insert(message_log::ActiveModel {
         tenant_id: sea_orm::Set(tenant.into()),
@@ -572,8 +571,7 @@ async fn switch(
     event: Event,
 ) -> Result<ConversationItem, AppError> {
     let now = Utc::now();
-    let txn = crate::db::begin_write(db).await?;
-    super::webhooks::events::take_turn(&txn, &[tenant]).await?;
+    let txn = super::webhooks::events::begin_in_turn(db, tenant).await?;
     let row = find(&txn, tenant, id).await?;
     let state = ConversationState::of(&row);
     let decision = decide(state.handoff, event, now, chrono::Duration::MAX);

@@ -139,8 +139,7 @@ pub async fn send(
     if usage::quota_reached(db, tenant).await? {
         return Err(quota_exceeded());
     }
-    let txn = crate::db::begin_write(db).await?;
-    super::webhooks::events::take_turn(&txn, &[tenant]).await?;
+    let txn = super::webhooks::events::begin_in_turn(db, tenant).await?;
     let from = super::runtime::worker::business_number(&txn, tenant).await?;
     let inserted = message_log::Entity::insert(message_log::ActiveModel {
         tenant_id: Set(tenant.into()),

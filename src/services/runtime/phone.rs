@@ -48,8 +48,7 @@ pub async fn record(
     tenant: TenantId,
     message: &PhoneMessage,
 ) -> Result<bool, DbErr> {
-    let txn = crate::db::begin_write(db).await?;
-    crate::services::webhooks::events::take_turn(&txn, &[tenant]).await?;
+    let txn = crate::services::webhooks::events::begin_in_turn(db, tenant).await?;
     let known = message_log::Entity::find()
         .filter(message_log::Column::TenantId.eq(tenant))
         .filter(message_log::Column::Direction.eq(Direction::Out))

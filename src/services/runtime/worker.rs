@@ -465,8 +465,7 @@ async fn current_status(
 /// calls this for bots already stopped, which changes and tells nothing.
 pub async fn record_stopped(db: &DatabaseConnection, tenant_id: TenantId) -> Result<(), DbErr> {
     let now = Utc::now();
-    let txn = crate::db::begin_write(db).await?;
-    webhooks::events::take_turn(&txn, &[tenant_id]).await?;
+    let txn = webhooks::events::begin_in_turn(db, tenant_id).await?;
     let changed = worker_process::Entity::update_many()
         .col_expr(
             worker_process::Column::Status,
@@ -501,8 +500,7 @@ pub async fn record_restarting(
     restart_count: u32,
 ) -> Result<(), DbErr> {
     let now = Utc::now();
-    let txn = crate::db::begin_write(db).await?;
-    webhooks::events::take_turn(&txn, &[tenant_id]).await?;
+    let txn = webhooks::events::begin_in_turn(db, tenant_id).await?;
     let before = current_status(&txn, tenant_id).await?;
     worker_process::Entity::update_many()
         .col_expr(
@@ -588,8 +586,7 @@ pub async fn record_failed(
     error: &str,
     logged_out: bool,
 ) -> Result<(), AppError> {
-    let txn = crate::db::begin_write(db).await?;
-    webhooks::events::take_turn(&txn, &[tenant_id]).await?;
+    let txn = webhooks::events::begin_in_turn(db, tenant_id).await?;
     let Some(tenant) = tenant::Entity::find_by_id(tenant_id).one(&txn).await? else {
         // Deleted meanwhile: nothing to record.
         return Ok(());

@@ -395,6 +395,17 @@ pub async fn take_turn(conn: &impl ConnectionTrait, tenants: &[TenantId]) -> Res
     lock_order(conn, wanted.into_keys()).await
 }
 
+/// A write transaction of a use case that records events of `tenant`,
+/// with its turn (`take_turn`) taken before anything else.
+pub async fn begin_in_turn(
+    db: &sea_orm::DatabaseConnection,
+    tenant: TenantId,
+) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    take_turn(&txn, &[tenant]).await?;
+    Ok(txn)
+}
+
 /// Orders one tenant's events across transactions committed side by side
 /// (PostgreSQL; a no-op on SQLite, whose one writer commits in turn): the
 /// caller's transaction waits here until every other one that took the

@@ -583,8 +583,7 @@ pub async fn resend(
     id: WebhookId,
     event: i64,
 ) -> Result<Queued, AppError> {
-    let txn = crate::db::begin_write(db).await?;
-    events::take_turn(&txn, &[tenant]).await?;
+    let txn = events::begin_in_turn(db, tenant).await?;
     find(&txn, tenant, id).await?;
     let original = webhook_event::Entity::find_by_id(event)
         .filter(webhook_event::Column::EndpointId.eq(id.as_uuid()))
@@ -627,8 +626,7 @@ pub async fn send_test(
     tenant: TenantId,
     id: WebhookId,
 ) -> Result<Queued, AppError> {
-    let txn = crate::db::begin_write(db).await?;
-    events::take_turn(&txn, &[tenant]).await?;
+    let txn = events::begin_in_turn(db, tenant).await?;
     find(&txn, tenant, id).await?;
     let event_id = events::new_event_id();
     let body = events::envelope_json(

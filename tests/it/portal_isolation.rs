@@ -632,7 +632,17 @@ async fn an_owner_reaches_none_of_another_tenants_conversations() {
     let (_, a_list) = json_of(a.browser.get("/api/portal/conversations").await).await;
     let cid = a_list["items"][0]["id"].as_i64().expect("A's conversation");
     let thread_path = format!("/api/portal/conversations/{cid}/messages");
-    let (_, a_before) = json_of(a.browser.get(&thread_path).await).await;
+    // Every part of the bot's answer sent: the thread no longer changes.
+    let a_before = eventually("A's thread settled", || async {
+        let (_, thread) = json_of(a.browser.get(&thread_path).await).await;
+        let settled = thread["items"].as_array().is_some_and(|items| {
+            items
+                .iter()
+                .all(|m| m["status"] != "SENDING" && m["status"] != "QUEUED")
+        });
+        settled.then_some(thread)
+    })
+    .await;
     let b = google_browser(&app, &fake, B_EMAIL).await;
     let secrets = secrets(&a, &qr);
 

@@ -21,6 +21,9 @@ pub struct Model {
     pub failing_since: Option<DateTimeUtc>,
     pub flagged_at: Option<DateTimeUtc>,
     pub disabled_reason: Option<String>,
+    /// Every PENDING event of this endpoint has a larger id: where the
+    /// delivery worker's claim starts reading the queue.
+    pub queue_floor: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

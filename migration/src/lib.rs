@@ -27,6 +27,7 @@ mod m20261205_000018_ai_replies;
 mod m20261206_000019_lighter_conversation_writes;
 mod m20261207_000020_sent_wa_ids_only;
 mod m20261207_000021_search_the_customers_words;
+mod m20261207_000022_webhook_queue_floor;
 mod statements;
 
 pub struct Migrator;
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000019_lighter_conversation_writes::Migration),
             Box::new(m20261207_000020_sent_wa_ids_only::Migration),
             Box::new(m20261207_000021_search_the_customers_words::Migration),
+            Box::new(m20261207_000022_webhook_queue_floor::Migration),
         ]
     }
 }

@@ -197,7 +197,15 @@ async fn conversations_from_before_the_search_change_are_found_by_the_customers_
         .await
         .unwrap();
 
-    Migrator::down(app.db(), Some(1)).await.unwrap();
+    // Undo the migration under test and the ones after it.
+    let after = Migrator::migrations()
+        .iter()
+        .rev()
+        .position(|m| m.name() == "m20261207_000021_search_the_customers_words")
+        .unwrap();
+    Migrator::down(app.db(), Some(u32::try_from(after + 1).unwrap()))
+        .await
+        .unwrap();
     Migrator::up(app.db(), None).await.unwrap();
     assert_eq!(
         found(&app, tenant, "four tonight").await,

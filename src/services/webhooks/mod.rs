@@ -322,6 +322,7 @@ pub async fn create(
         failing_since: Set(None),
         flagged_at: Set(None),
         disabled_reason: Set(None),
+        queue_floor: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
     }

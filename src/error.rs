@@ -38,6 +38,8 @@ pub enum ErrorCode {
     InvitationRevoked,
     /// Team: the email belongs to a user of another tenant.
     EmailInOtherTeam,
+    /// Team: the plan's number of team members is reached.
+    TeamFull,
     MethodNotAllowed,
     Conflict,
     PhoneNumberTaken,
@@ -90,6 +92,7 @@ impl ErrorCode {
             Self::InvitationUsed => "invitation_used",
             Self::InvitationRevoked => "invitation_revoked",
             Self::EmailInOtherTeam => "email_in_other_team",
+            Self::TeamFull => "team_full",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
             Self::PhoneNumberTaken => "phone_number_taken",
@@ -150,7 +153,8 @@ impl ErrorCode {
             | Self::IllegalTransition
             | Self::BotNotRunning
             | Self::OutsideWindow
-            | Self::EmailInOtherTeam => StatusCode::CONFLICT,
+            | Self::EmailInOtherTeam
+            | Self::TeamFull => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::RateLimited | Self::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,

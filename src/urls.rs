@@ -65,6 +65,7 @@ pub enum AdminUrl {
     TenantApi(TenantId),
     Tokens,
     TokenRevoke(Uuid),
+    Plans,
 }
 
 impl fmt::Display for AdminUrl {
@@ -118,8 +119,15 @@ impl fmt::Display for AdminUrl {
             Self::TenantApi(id) => write!(f, "/api/admin/tenants/{id}"),
             Self::Tokens => f.write_str("/admin/tokens"),
             Self::TokenRevoke(id) => write!(f, "/admin/tokens/{id}/revoke"),
+            Self::Plans => f.write_str("/admin/plans"),
         }
     }
+}
+
+/// One plan's form in the console (`code` is capital letters, digits
+/// and `_`, nothing to escape).
+pub fn admin_plan(code: &str) -> String {
+    format!("{}/{code}", AdminUrl::Plans)
 }
 
 /// The tenant owner's pages and sign-in.

@@ -15,7 +15,8 @@ use entity::enums::UserRole;
 use entity::{team_invite, tenant, user, web_session};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -101,6 +102,9 @@ impl From<team_invite::Model> for Invitation {
 pub struct Team {
     pub members: Vec<Member>,
     pub invitations: Vec<Invitation>,
+    /// The plan's team size, the owner included (`None`: unlimited).
+    /// Members and pending invitations hold seats.
+    pub seats: Option<i32>,
 }
 
 /// A new invitation and its link, which is shown this once.
@@ -144,9 +148,11 @@ pub async fn team(db: &DatabaseConnection, tenant_id: TenantId) -> Result<Team, 
         .into_iter()
         .map(Invitation::from)
         .collect();
+    let seats = super::plans::of_tenant(db, tenant_id).await?.team_members;
     Ok(Team {
         members,
         invitations,
+        seats,
     })
 }
 
@@ -190,6 +196,7 @@ pub async fn invite(
         }
         None => {}
     }
+    check_team_size(&txn, owner.tenant_id, Seats::Invitation(email)).await?;
     let now = Utc::now();
     team_invite::Entity::update_many()
         .col_expr(team_invite::Column::RevokedAt, Expr::value(now))
@@ -345,6 +352,7 @@ pub(super) async fn join_by_invitation(
     else {
         return Ok(None);
     };
+    check_team_size(&txn, invitation.tenant_id.into(), Seats::Member).await?;
     let now = Utc::now();
     let user_id = Uuid::new_v4();
     // Single use: only the request that flips `used_at` joins.
@@ -382,6 +390,68 @@ pub(super) async fn join_by_invitation(
     .await?;
     txn.commit().await?;
     Ok(Some(joined))
+}
+
+/// What asks for a seat on the team.
+#[derive(Debug, Clone, Copy)]
+enum Seats<'a> {
+    /// A new invitation of this address (it replaces a pending one of the
+    /// same address, whose seat it takes over).
+    Invitation(&'a InviteEmail),
+    /// An invitee joining (their invitation held the seat).
+    Member,
+}
+
+/// Refuses one more person when the tenant's plan's team size (the owner
+/// included) is reached: members and pending invitations hold seats, so an
+/// owner cannot hand out more links than the plan has room for; a joining
+/// invitee is checked against members only (the plan may have shrunk
+/// since). The tenant's row is locked first, so two owners' tabs cannot
+/// both take the last seat (SQLite's write transaction already excludes
+/// that).
+async fn check_team_size(
+    txn: &sea_orm::DatabaseTransaction,
+    tenant: TenantId,
+    seats: Seats<'_>,
+) -> Result<(), AppError> {
+    tenant::Entity::find_by_id(tenant.as_uuid())
+        .lock_exclusive()
+        .one(txn)
+        .await?;
+    let plan = super::plans::of_tenant(txn, tenant).await?;
+    let Some(limit) = plan.team_members else {
+        return Ok(());
+    };
+    let members = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant))
+        .count(txn)
+        .await?;
+    let taken = match seats {
+        Seats::Member => members,
+        Seats::Invitation(email) => {
+            let others_invited = pending()
+                .filter(team_invite::Column::TenantId.eq(tenant))
+                .filter(team_invite::Column::Email.ne(email.as_str()))
+                .count(txn)
+                .await?;
+            members + others_invited
+        }
+    };
+    if taken < u64::try_from(limit).unwrap_or(0) {
+        return Ok(());
+    }
+    let message = match seats {
+        Seats::Invitation(_) => format!(
+            "Your {} plan allows {limit} people on the team, the owner and pending invitations included. \
+             Remove someone or withdraw an invitation first, or ask the Flow HQ team for a bigger plan.",
+            plan.name
+        ),
+        Seats::Member => format!(
+            "This team is full: its {} plan allows {limit} people. Ask the owner to make room, then sign in again.",
+            plan.name
+        ),
+    };
+    Err(AppError::new(ErrorCode::TeamFull, message))
 }
 
 fn invitation_not_found() -> AppError {

@@ -51,6 +51,7 @@ pub enum Section {
     SetupRequests,
     Audit,
     Tokens,
+    Plans,
 }
 
 /// What every admin page knows about its viewer.
@@ -81,6 +82,7 @@ pub fn admin_page_with_scripts(
             AdminUrl::SetupRequests,
             "Setup requests",
         ),
+        (Section::Plans, AdminUrl::Plans, "Plans"),
         (Section::Audit, AdminUrl::Audit, "Audit"),
         (Section::Tokens, AdminUrl::Tokens, "API tokens"),
     ];

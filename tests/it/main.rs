@@ -32,6 +32,7 @@ mod knowledge;
 mod media_messages;
 mod migrations;
 mod notifications;
+mod plans;
 mod portal_isolation;
 mod portal_pages;
 mod portal_sign_in;

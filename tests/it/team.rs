@@ -58,7 +58,7 @@ async fn invite(owner: &Browser, email: &str) -> (Uuid, String) {
     (id_of(&body["invitation"]), link.path().to_owned())
 }
 
-async fn audit_count(app: &TestApp, event: &str) -> u64 {
+pub(crate) async fn audit_count(app: &TestApp, event: &str) -> u64 {
     audit_log::Entity::find()
         .filter(audit_log::Column::EventType.eq(event))
         .count(app.db())
@@ -115,6 +115,13 @@ async fn live_tenant(app: &TestApp, owner: &Browser) -> Uuid {
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     id
+}
+
+/// Moves the owner's tenant to the Professional plan (10 people): room
+/// for more than one teammate (Starter has the owner and one more).
+async fn room_for_more(app: &TestApp, owner: &Browser) {
+    app.set_plan(id_of(&me(owner).await["tenant"]), "PROFESSIONAL")
+        .await;
 }
 
 /// An owner, and a teammate invited by them and signed in through Google.
@@ -483,6 +490,7 @@ async fn invitations_expire_work_once_and_can_be_revoked() {
     let (app, fake) = spawn_app_with_google().await;
     let owner = google_browser(&app, &fake, OWNER).await;
     let owner_tenant = id_of(&me(&owner).await["tenant"]);
+    room_for_more(&app, &owner).await;
 
     // Expired: the link says so, and signing in does not join the team.
     let (expired, link) = invite(&owner, "late@staff.example").await;
@@ -563,6 +571,7 @@ async fn another_tenant_s_owner_neither_sees_nor_changes_the_team() {
     let (owner, staff) = owner_and_staff(&app, &fake).await;
     let staff_id = id_of(&me(&staff).await["user"]);
     let owner_id = id_of(&me(&owner).await["user"]);
+    room_for_more(&app, &owner).await;
     let (pending, _) = invite(&owner, "next@staff.example").await;
 
     let intruder = google_browser(&app, &fake, "ivan@intruder.example").await;

@@ -444,7 +444,7 @@ async fn sends_are_refused_without_a_running_bot_to_a_bad_number_and_at_the_mont
 }
 
 /// Sets the month's bot replies so that `messages` are used.
-async fn set_month_messages(app: &TestApp, id: Uuid, messages: i64) {
+pub(crate) async fn set_month_messages(app: &TestApp, id: Uuid, messages: i64) {
     use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
     let month = flowhq::services::usage::month_key(chrono::Utc::now());
     let row = entity::usage_month::Entity::find_by_id((id, month.clone()))
@@ -913,4 +913,169 @@ async fn a_key_in_use_revoked_by_another_replica_stops_within_the_cache_ttl() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The conversation routes with a key of the tenant's own: the bot's
+/// status, conversations and a thread a page at a time (the pages cover
+/// every row once, a page never exceeds its limit), and take-over /
+/// hand-back, which silence the bot and bring it back.
+#[tokio::test]
+async fn a_key_pages_the_conversations_takes_a_chat_over_hands_it_back_and_reads_the_status() {
+    const OTHER: &str = "+4917600000078";
+    let app = spawn_app().await;
+    let id = linked_tenant(&app, 1).await;
+    let key = key_for(&app, id, &["conversations:read", "conversations:write"]).await;
+    let get = |path: String| {
+        let (app, key) = (&app, &key);
+        async move {
+            let (status, body, _) = v1(app, key, Method::GET, &path, None, None).await;
+            assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+            body
+        }
+    };
+
+    let status = get("/api/v1/status".into()).await;
+    assert_eq!(
+        (
+            status["tenant_status"].as_str(),
+            status["bot_running"].as_bool(),
+            status["transport"].as_str(),
+            status["link"].as_str(),
+        ),
+        (Some("ACTIVE"), Some(true), Some("sandbox"), Some("linked")),
+        "{status}"
+    );
+
+    for (n, text) in ["hello", "opening hours?", "prices?"].iter().enumerate() {
+        customer_writes(&app, id, CUSTOMER, text, &format!("api-page-{n}")).await;
+    }
+    customer_writes(&app, id, OTHER, "hello", "api-page-other").await;
+    let first_page = eventually("both chats listed", || async {
+        let page = get("/api/v1/conversations".into()).await;
+        (page["items"].as_array().map(Vec::len) == Some(2)).then_some(page)
+    })
+    .await;
+    let cid = first_page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["chat"] == CUSTOMER)
+        .unwrap()["id"]
+        .clone();
+
+    // Conversations one at a time: each once, then no cursor.
+    let mut chats = Vec::new();
+    let mut path = "/api/v1/conversations?limit=1".to_owned();
+    loop {
+        let page = get(path.clone()).await;
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{page}");
+        chats.push(items[0]["chat"].as_str().unwrap().to_owned());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/conversations?limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    chats.sort();
+    assert_eq!(chats, [CUSTOMER, OTHER]);
+
+    // The thread two at a time, once the bot answered all three.
+    let thread = format!("/api/v1/conversations/{cid}/messages");
+    let all = eventually("three questions answered", || async {
+        let items = get(format!("{thread}?limit=100")).await["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        crate::inbox::settled(&items, 3).then_some(items)
+    })
+    .await;
+    let mut paged = Vec::new();
+    let mut path = format!("{thread}?limit=2");
+    loop {
+        let page = get(path.clone()).await;
+        let items = page["items"].as_array().unwrap();
+        assert!((1..=2).contains(&items.len()), "{page}");
+        paged.extend(items.iter().map(|m| m["id"].as_i64().unwrap()));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("{thread}?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    paged.sort_unstable();
+    let mut ids: Vec<i64> = all.iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(paged, ids, "the pages hold every message once");
+    let (status, body, _) = v1(
+        &app,
+        &key,
+        Method::GET,
+        &format!("{thread}?cursor=not-a-cursor"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Take over: the bot stays silent in the chat; hand back: it answers.
+    let (status, item, _) = v1(
+        &app,
+        &key,
+        Method::POST,
+        &format!("/api/v1/conversations/{cid}/take-over"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{item}");
+    assert_eq!(
+        (item["mode"].as_str(), item["mode_reason"].as_str()),
+        (Some("HUMAN"), Some("taken_over")),
+        "{item}"
+    );
+    customer_writes(&app, id, CUSTOMER, "anyone there?", "api-page-3").await;
+    let items = eventually("the message left for a person", || async {
+        let items = get(format!("{thread}?limit=100")).await["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        items
+            .iter()
+            .any(|m| m["status"] == "SKIPPED")
+            .then_some(items)
+    })
+    .await;
+    assert_eq!(items.len(), all.len() + 1, "the bot answered a taken chat");
+    let (status, item, _) = v1(
+        &app,
+        &key,
+        Method::POST,
+        &format!("/api/v1/conversations/{cid}/hand-back"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{item}");
+    assert_eq!(item["mode"], "BOT", "{item}");
+    customer_writes(&app, id, CUSTOMER, "opening hours?", "api-page-4").await;
+    eventually("the bot answering again", || async {
+        let items = get(format!("{thread}?limit=100")).await["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        (crate::inbox::settled(&items, 5) && items.last()?["author"] == "bot").then_some(())
+    })
+    .await;
+
+    // A key that may only read cannot switch.
+    let reader = key_for(&app, id, &["conversations:read"]).await;
+    let (status, body, _) = v1(
+        &app,
+        &reader,
+        Method::POST,
+        &format!("/api/v1/conversations/{cid}/take-over"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 }

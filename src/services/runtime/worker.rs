@@ -328,6 +328,30 @@ pub async fn record_change(
     Ok(())
 }
 
+/// Records a config change for every tenant on plan `code` (its limits
+/// changed), in one statement inside the caller's transaction.
+pub async fn record_change_on_plan(conn: &impl ConnectionTrait, code: &str) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Query;
+    worker_process::Entity::update_many()
+        .col_expr(
+            worker_process::Column::IntentVersion,
+            Expr::col(worker_process::Column::IntentVersion).add(1),
+        )
+        .col_expr(worker_process::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(
+            worker_process::Column::TenantId.in_subquery(
+                Query::select()
+                    .column(tenant::Column::Id)
+                    .from(tenant::Entity)
+                    .and_where(tenant::Column::Plan.eq(code))
+                    .to_owned(),
+            ),
+        )
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// The audit event of a bot command; one row per command, with the
 /// tenant's move along the lifecycle when there was one.
 fn command_event(command: BotCommand) -> &'static str {

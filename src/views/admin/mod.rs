@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod inbox;
 pub mod knowledge;
 pub mod login;
+pub mod plans;
 pub mod setup_requests;
 pub mod tenants;
 pub mod tokens;

@@ -46,6 +46,13 @@ pub fn page(chrome: &PortalChrome<'_>, page: &TeamPage<'_>) -> Markup {
                     "Teammates work the inbox: they read and answer your customers, take a chat over and hand it back. "
                     "They cannot change the connection, the settings or the team."
                 }
+                @if let Some(seats) = page.team.seats {
+                    p #team-seats {
+                        "Your plan has room for " strong { (seats) } " people, you included; "
+                        (page.team.members.len() + page.team.invitations.len())
+                        " taken by members and pending invitations."
+                    }
+                }
                 form.stack method="post" action=(PortalUrl::TeamInvite) {
                     (components::csrf_input(chrome.csrf_token))
                     (Field {

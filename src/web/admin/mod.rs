@@ -74,6 +74,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/admin/setup-requests").get(setup_requests::list))
     .service(web::resource("/admin/setup-requests/{id}/approve").post(setup_requests::approve))
     .service(web::resource("/admin/setup-requests/{id}/reject").post(setup_requests::reject))
+    .service(
+        web::resource("/admin/plans")
+            .get(plans::list)
+            .post(plans::create),
+    )
+    .service(web::resource("/admin/plans/{code}").post(plans::update))
     .service(web::resource("/admin/audit").get(audit::list))
     .service(
         web::resource("/admin/tokens")

@@ -1,17 +1,132 @@
-//! The tenant page's "Plan and usage" forms: move a tenant to another plan,
-//! set its monthly AI token budget. Each calls one service function and
-//! comes back to the tenant page with a flash (a refused value says why).
+//! Plans in the console: `/admin/plans` lists them, each with its form
+//! (`POST /admin/plans/{code}`), and adds one (`POST /admin/plans`); and the
+//! tenant page's "Plan and usage" forms: move a tenant to another plan, set
+//! its monthly AI token budget. Each form calls one service function and
+//! comes back with a flash (a refused value says why).
 
 use actix_web::{HttpResponse, web};
 
-use super::flash_redirect;
+use actix_web::http::StatusCode;
+
+use super::{chrome, flash_redirect, html};
 use crate::domain::ids::TenantId;
-use crate::error::{AppError, ErrorCode};
-use crate::services::plans::{self, AiBudget};
+use crate::error::{AppError, ErrorCode, FieldErrors};
+use crate::services::plans::{self, AiBudget, PlanInput};
 use crate::services::sessions::Flash;
 use crate::state::AppState;
 use crate::urls::AdminUrl;
+use crate::views::admin::plans::{PlansPage, page};
+use crate::views::layout::Section;
 use crate::web::auth::{AdminSession, AnyForm, CsrfForm};
+
+pub async fn list(
+    state: web::Data<AppState>,
+    session: AdminSession,
+) -> Result<HttpResponse, AppError> {
+    let plans = plans::list_with_tenants(&state.db).await?;
+    Ok(html(
+        StatusCode::OK,
+        page(
+            &chrome(&session, Section::Plans),
+            &PlansPage { plans: &plans },
+        ),
+    ))
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    CsrfForm(form): CsrfForm<AnyForm>,
+) -> Result<HttpResponse, AppError> {
+    let done = match plan_input(&form) {
+        Ok(input) => plans::create(&state.db, &session.actor(), &input).await,
+        Err(fields) => Err(AppError::validation(fields)),
+    };
+    let flash = match done {
+        Ok(plan) => Flash::success(format!("Plan {} added.", plan.name)),
+        Err(err)
+            if matches!(
+                err.code(),
+                ErrorCode::ValidationFailed | ErrorCode::Conflict
+            ) =>
+        {
+            refused(&err)
+        }
+        Err(err) => return Err(err),
+    };
+    flash_redirect(&state, &session, flash, AdminUrl::Plans).await
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    code: web::Path<String>,
+    CsrfForm(form): CsrfForm<AnyForm>,
+) -> Result<HttpResponse, AppError> {
+    let done = match plan_input(&form) {
+        Ok(input) => {
+            plans::update(
+                &state.db,
+                state.bots.as_ref(),
+                &session.actor(),
+                &code,
+                &input,
+            )
+            .await
+        }
+        Err(fields) => Err(AppError::validation(fields)),
+    };
+    let flash = match done {
+        Ok(plan) => Flash::success(format!("Plan {} saved.", plan.name)),
+        Err(err) if err.code() == ErrorCode::ValidationFailed => refused(&err),
+        Err(err) => return Err(err),
+    };
+    flash_redirect(&state, &session, flash, AdminUrl::Plans).await
+}
+
+/// The plan form's fields; an empty limit is unlimited.
+fn plan_input(form: &AnyForm) -> Result<PlanInput, FieldErrors> {
+    let mut fields = FieldErrors::new();
+    let text = |name: &str| form.get(name).map(|v| v.trim()).unwrap_or_default();
+    let mut number = |name: &str| -> Option<i64> {
+        match text(name).replace([',', '_', ' '], "") {
+            raw if raw.is_empty() => None,
+            raw => raw.parse().map_or_else(
+                |_| {
+                    fields.insert(name.to_owned(), "must be a whole number".to_owned());
+                    None
+                },
+                Some,
+            ),
+        }
+    };
+    let monthly_messages = number("monthly_messages");
+    let monthly_ai_tokens = number("monthly_ai_tokens");
+    let rate = number("api_requests_per_minute");
+    let team_members = number("team_members");
+    let mut small = |name: &str, value: Option<i64>| {
+        value.and_then(|n| {
+            i32::try_from(n)
+                .map_err(|_| fields.insert(name.to_owned(), "is too large".to_owned()))
+                .ok()
+        })
+    };
+    let api_requests_per_minute = small("api_requests_per_minute", rate).unwrap_or(0);
+    let team_members = small("team_members", team_members);
+    if !fields.is_empty() {
+        return Err(fields);
+    }
+    Ok(PlanInput {
+        code: Some(text("code"))
+            .filter(|code| !code.is_empty())
+            .map(str::to_owned),
+        name: text("name").to_owned(),
+        monthly_messages,
+        monthly_ai_tokens,
+        api_requests_per_minute,
+        team_members,
+    })
+}
 
 pub async fn set_plan(
     state: web::Data<AppState>,

@@ -1,7 +1,8 @@
 //! Plans and usage as JSON: `GET /api/portal/usage` (the owner's tenant),
 //! `GET /api/admin/tenants/{id}/usage`, `GET /api/admin/usage` (every
-//! tenant this month), `GET /api/admin/plans` and `PUT
-//! /api/admin/tenants/{id}/plan` `{plan}` (an admin moves a tenant; audit
+//! tenant this month), `GET /api/admin/plans`, `POST /api/admin/plans`
+//! (a new plan, 201), `PUT /api/admin/plans/{code}` (its name and limits;
+//! the code stays), `PUT /api/admin/tenants/{id}/plan` `{plan}` (an admin moves a tenant; audit
 //! row), `PUT /api/admin/tenants/{id}/ai-budget` `{monthly_tokens}` (the
 //! tenant's AI tokens a month; `null`: its plan's). The usage shape is the same as `/api/v1/usage`'s.
 
@@ -11,7 +12,7 @@ use super::portal::no_store;
 use super::resource;
 use crate::domain::ids::TenantId;
 use crate::error::AppError;
-use crate::services::plans::{self, AiBudget, ChangePlan};
+use crate::services::plans::{self, AiBudget, ChangePlan, PlanInput};
 use crate::services::usage;
 use crate::state::AppState;
 use crate::web::auth::{ApiAdmin, OwnerSession};
@@ -19,7 +20,12 @@ use crate::web::auth::{ApiAdmin, OwnerSession};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/portal/usage").route(web::get().to(portal_usage)))
         .service(resource("/admin/usage").route(web::get().to(admin_all)))
-        .service(resource("/admin/plans").route(web::get().to(admin_plans)))
+        .service(
+            resource("/admin/plans")
+                .route(web::get().to(admin_plans))
+                .route(web::post().to(admin_create_plan)),
+        )
+        .service(resource("/admin/plans/{code}").route(web::put().to(admin_update_plan)))
         .service(resource("/admin/tenants/{id}/usage").route(web::get().to(admin_usage)))
         .service(resource("/admin/tenants/{id}/plan").route(web::put().to(admin_change_plan)))
         .service(resource("/admin/tenants/{id}/ai-budget").route(web::put().to(admin_ai_budget)));
@@ -49,6 +55,25 @@ async fn admin_plans(
     Ok(json(
         serde_json::json!({ "items": plans::list(&state.db).await? }),
     ))
+}
+
+async fn admin_create_plan(
+    admin: ApiAdmin,
+    state: web::Data<AppState>,
+    body: web::Json<PlanInput>,
+) -> Result<HttpResponse, AppError> {
+    let plan = plans::create(&state.db, &admin.actor(), &body).await?;
+    Ok(HttpResponse::Created().insert_header(no_store()).json(plan))
+}
+
+async fn admin_update_plan(
+    admin: ApiAdmin,
+    state: web::Data<AppState>,
+    code: web::Path<String>,
+    body: web::Json<PlanInput>,
+) -> Result<HttpResponse, AppError> {
+    let plan = plans::update(&state.db, state.bots.as_ref(), &admin.actor(), &code, &body).await?;
+    Ok(json(plan))
 }
 
 async fn admin_usage(

@@ -64,7 +64,10 @@ pub async fn invite(
         Err(err)
             if matches!(
                 err.code(),
-                ErrorCode::ValidationFailed | ErrorCode::Conflict | ErrorCode::EmailInOtherTeam
+                ErrorCode::ValidationFailed
+                    | ErrorCode::Conflict
+                    | ErrorCode::EmailInOtherTeam
+                    | ErrorCode::TeamFull
             ) =>
         {
             (err.code().status(), None, Some(err))

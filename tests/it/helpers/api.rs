@@ -66,6 +66,18 @@ impl TestApp {
         body
     }
 
+    /// Moves tenant `id` to plan `code` as an admin; panics unless 200.
+    pub async fn set_plan(&self, id: Uuid, code: &str) {
+        let (status, body) = self
+            .api_call(
+                Method::PUT,
+                &format!("/api/admin/tenants/{id}/plan"),
+                Some(&serde_json::json!({ "plan": code })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "moving {id} to {code}: {body}");
+    }
+
     /// Creates `tenant_draft(n)` through the API; its id.
     pub async fn new_tenant(&self, n: u32) -> Uuid {
         id_of(&self.create_tenant(&tenant_draft(n)).await)

@@ -338,6 +338,12 @@ async fn maintenance(state: AppState, shutdown: CancellationToken) {
             Ok(n) => tracing::debug!(n, "unfinished Google sign-ins removed"),
             Err(err) => tracing::warn!(error = %err, "sweeping sign-ins failed"),
         }
+        let now = chrono::Utc::now();
+        match crate::services::inbox::return_idle_chats(&state.db, state.bots.as_ref(), now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(n, "idle chats handed back to their bots"),
+            Err(err) => tracing::warn!(error = %err, "handing idle chats back failed"),
+        }
         state.login_limiter.sweep();
         state.sign_in_starts.sweep();
         state.new_link_codes.sweep();

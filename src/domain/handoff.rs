@@ -115,6 +115,8 @@ pub enum Event {
     BotFailed,
     TakeOver,
     HandBack,
+    /// The clock: the idle sweep looks at a chat nobody wrote in.
+    Idle,
 }
 
 /// What `decide` concluded.
@@ -142,15 +144,16 @@ pub fn decide(state: HandoffState, event: Event, now: DateTime<Utc>, idle: Durat
             switched = Some(reason);
         }
     };
+    // A person's silence since they last wrote (or since the chat went to
+    // them) hands it back before anything else.
+    let quiet_since = state.last_human_at.max(state.mode_since);
+    let idle_over = state.mode == Human && quiet_since.is_some_and(|since| now - since >= idle);
     let bot_answers = match event {
         Event::Customer {
             asks_for_person,
             text,
         } => {
-            // A person's silence since they last wrote (or since the chat
-            // went to them) hands it back before anything else.
-            let quiet_since = state.last_human_at.max(state.mode_since);
-            if state.mode == Human && quiet_since.is_some_and(|since| now - since >= idle) {
+            if idle_over {
                 switch(&mut next, Bot, Reason::IdleTimeout);
                 next.needs_human = false;
             }
@@ -195,6 +198,13 @@ pub fn decide(state: HandoffState, event: Event, now: DateTime<Utc>, idle: Durat
         Event::HandBack => {
             switch(&mut next, Bot, Reason::HandedBack);
             next.needs_human = false;
+            false
+        }
+        Event::Idle => {
+            if idle_over {
+                switch(&mut next, Bot, Reason::IdleTimeout);
+                next.needs_human = false;
+            }
             false
         }
     };
@@ -388,6 +398,45 @@ mod tests {
                 20,
                 Bot,
                 false,
+                None,
+                false,
+            ),
+            // The idle sweep: back to the bot once the person's silence
+            // reaches the timeout, not a minute before; a chat with the
+            // bot stays as it is.
+            (
+                state(Human, true, 0, Some(10)),
+                Event::Idle,
+                10 + 720,
+                Bot,
+                false,
+                Some(Reason::IdleTimeout),
+                false,
+            ),
+            (
+                state(Human, true, 0, Some(10)),
+                Event::Idle,
+                10 + 719,
+                Human,
+                true,
+                None,
+                false,
+            ),
+            (
+                state(Human, false, 100, None),
+                Event::Idle,
+                100 + 720,
+                Bot,
+                false,
+                Some(Reason::IdleTimeout),
+                false,
+            ),
+            (
+                state(Bot, true, 0, None),
+                Event::Idle,
+                10_000,
+                Bot,
+                true,
                 None,
                 false,
             ),

@@ -26,7 +26,7 @@ use super::audit::Actor;
 use super::control::BotControl;
 use super::runtime::conversation_batch::{ConversationState, preview};
 use super::runtime::handoff::{self, HandoffChange};
-use crate::domain::handoff::{Event, Reason, decide};
+use crate::domain::handoff::{Event, HandoffState, Reason, decide};
 use crate::domain::ids::{ConversationId, TenantId};
 use crate::error::{AppError, ErrorCode, FieldErrors};
 
@@ -604,6 +604,110 @@ async fn switch(
     txn.commit().await?;
     bots.changed(tenant);
     Ok(ConversationItem::from(row))
+}
+
+/// Hands every HUMAN conversation whose person has been quiet for its
+/// tenant's `human_idle_timeout` back to the bot, at `now`: the inbox and
+/// the thread show the switch when it is due, and webhook endpoints hear of
+/// it then, not at the customer's next message (which also hands it back,
+/// in `decide`, should the sweep not have run yet). The maintenance timer
+/// runs it every minute. Each tenant's switches are one transaction in its
+/// turn, like "Hand back"; answers how many went back.
+pub async fn return_idle_chats(
+    db: &DatabaseConnection,
+    bots: &dyn BotControl,
+    now: DateTime<Utc>,
+) -> Result<u64, AppError> {
+    use std::collections::BTreeMap;
+    type Quiet = (
+        i64,
+        uuid::Uuid,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+    );
+    // Every HUMAN conversation (the partial index on HUMAN ones) and when
+    // a person last wrote there.
+    let human: Vec<Quiet> = conversation::Entity::find()
+        .select_only()
+        .column(conversation::Column::Id)
+        .column(conversation::Column::TenantId)
+        .column(conversation::Column::ModeSince)
+        .column(conversation::Column::LastHumanAt)
+        .filter(conversation::Column::Mode.eq(ConversationMode::Human))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut by_tenant: BTreeMap<TenantId, Vec<Quiet>> = BTreeMap::new();
+    for row in human {
+        by_tenant.entry(row.1.into()).or_default().push(row);
+    }
+    let mut returned = 0;
+    for (tenant, rows) in by_tenant {
+        let idle = human_idle_timeout(db, tenant).await?;
+        let ids: Vec<i64> = rows
+            .into_iter()
+            .filter(|&(_, _, mode_since, last_human_at)| {
+                let quiet = HandoffState {
+                    mode: ConversationMode::Human,
+                    needs_human: false,
+                    mode_since,
+                    last_human_at,
+                };
+                decide(quiet, Event::Idle, now, idle).switched.is_some()
+            })
+            .map(|row| row.0)
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let txn = super::webhooks::events::begin_in_turn(db, tenant).await?;
+        let mut changed = 0;
+        // Read again in the tenant's turn: a person may have written meanwhile.
+        for chunk in ids.chunks(crate::db::IN_LIST_CHUNK) {
+            let rows = conversation::Entity::find()
+                .filter(conversation::Column::TenantId.eq(tenant))
+                .filter(conversation::Column::Id.is_in(chunk.iter().copied()))
+                .all(&txn)
+                .await?;
+            for row in rows {
+                let state = ConversationState::of(&row);
+                let decision = decide(state.handoff, Event::Idle, now, idle);
+                let switched = decision.switched.map(|reason| (reason, None));
+                if let Some(change) =
+                    HandoffChange::between(tenant, &state, decision.state, switched, now)
+                {
+                    handoff::apply(&txn, &change).await?;
+                    super::webhooks::events::record(
+                        &txn,
+                        &super::webhooks::events::of_handoff(&change),
+                    )
+                    .await?;
+                    changed += 1;
+                }
+            }
+        }
+        txn.commit().await?;
+        if changed > 0 {
+            bots.changed(tenant);
+            returned += changed;
+        }
+    }
+    Ok(returned)
+}
+
+/// The tenant's `human_idle_timeout` (at least a minute), as its bot reads it.
+async fn human_idle_timeout(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+) -> Result<chrono::Duration, AppError> {
+    let minutes: Option<i32> = tenant_config::Entity::find_by_id(tenant)
+        .select_only()
+        .column(tenant_config::Column::HumanIdleTimeoutMinutes)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let minutes = minutes.unwrap_or(crate::domain::handoff::DEFAULT_HUMAN_IDLE_MINUTES);
+    Ok(chrono::Duration::minutes(i64::from(Ord::max(minutes, 1))))
 }
 
 /// Conversations whose number, contact name or customer's last message

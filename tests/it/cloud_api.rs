@@ -695,8 +695,77 @@ async fn a_closed_24_hour_window_fails_the_reply_without_retrying() {
     assert_eq!(outbound.len(), 1);
     assert_eq!(outbound[0].status, MessageStatus::Failed);
     assert_eq!(sent_bodies(&graph).await.len(), 1, "retried");
-    // The bot itself carries on.
+    // The bot itself carries on; the customer got no answer, so the chat
+    // goes to a person and waits for one.
     assert_eq!(app.tenant_status(id).await, TenantStatus::Active);
+    let conversation = eventually("the chat handed to a person", || async {
+        let row = conversation_row(&app, id).await;
+        (row.mode == entity::enums::ConversationMode::Human).then_some(row)
+    })
+    .await;
+    assert_eq!(conversation.mode_reason.as_deref(), Some("bot_failed"));
+    assert!(conversation.needs_human);
+}
+
+/// WhatsApp takes free-form messages only within 24 hours of the
+/// customer's last one: later, a person's reply and an API send are
+/// refused up front (409 `outside_window`), not sent to fail at Meta.
+#[tokio::test]
+async fn a_person_s_reply_and_an_api_send_after_the_24_hour_window_are_refused_up_front() {
+    use sea_orm::sea_query::Expr;
+    let (app, graph, id) = answering_cloud_tenant("W").await;
+    customer_says(&app, id, "wamid.IN-W1", "hello").await;
+    let cid = conversation_row(&app, id).await.id;
+    let key = crate::tenant_api::key_for(&app, id, &["messages:send"]).await;
+    let reply = format!("/api/admin/tenants/{id}/conversations/{cid}/messages");
+    let send = json!({ "to": format!("+{CUSTOMER}"), "text": "Your order has shipped." });
+    let last_in = |hours: i64| {
+        let app = &app;
+        async move {
+            entity::conversation::Entity::update_many()
+                .col_expr(
+                    entity::conversation::Column::LastInAt,
+                    Expr::value(chrono::Utc::now() - chrono::Duration::hours(hours)),
+                )
+                .filter(entity::conversation::Column::Id.eq(cid))
+                .exec(app.db())
+                .await
+                .unwrap();
+        }
+    };
+
+    // A person's reply and an API send, answered (status, error code).
+    let both = || async {
+        let (person, body) = app
+            .api_post(&reply, &json!({ "text": "Sorry for the wait!" }))
+            .await;
+        let person_error = body["error"].as_str().map(str::to_owned);
+        let (api, body, _) = crate::tenant_api::v1(
+            &app,
+            &key,
+            Method::POST,
+            "/api/v1/messages",
+            Some(&send),
+            None,
+        )
+        .await;
+        let api_error = body["error"].as_str().map(str::to_owned);
+        [(person, person_error), (api, api_error)]
+    };
+    last_in(25).await;
+    let sent_before = sent_bodies(&graph).await.len();
+    let refused = (StatusCode::CONFLICT, Some("outside_window".to_owned()));
+    assert_eq!(both().await, [refused.clone(), refused]);
+    assert_eq!(sent_bodies(&graph).await.len(), sent_before, "sent anyway");
+
+    // Within the window both go out.
+    last_in(23).await;
+    let accepted = (StatusCode::ACCEPTED, None);
+    assert_eq!(both().await, [accepted.clone(), accepted]);
+    eventually("both sent", || async {
+        (sent_bodies(&graph).await.len() == sent_before + 2).then_some(())
+    })
+    .await;
 }
 
 async fn worker(app: &TestApp, id: Uuid) -> worker_process::Model {

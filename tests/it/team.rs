@@ -361,6 +361,27 @@ fn registered_portal_paths() -> BTreeSet<String> {
     found
 }
 
+/// The unread count is the tenant's people's: the owner opening the
+/// thread has read it.
+#[tokio::test]
+async fn the_owner_opening_a_thread_reads_it() {
+    let (app, fake) = spawn_app_with_google().await;
+    let owner = google_browser(&app, &fake, OWNER).await;
+    live_tenant(&app, &owner).await;
+    let first = || async {
+        let (status, list) = json_of(owner.get("/api/portal/conversations").await).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list["items"][0].clone()
+    };
+    let cid = eventually("the customer's message unread", || async {
+        let item = first().await;
+        (item["unread"] == 1).then(|| item["id"].clone())
+    })
+    .await;
+    owner.page(&format!("/portal/inbox/{cid}")).await;
+    assert_eq!(first().await["unread"], 0);
+}
+
 #[tokio::test]
 async fn every_portal_route_is_classified_as_staff_or_owner_only() {
     let registered = registered_portal_paths();

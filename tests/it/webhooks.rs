@@ -887,6 +887,77 @@ async fn the_claim_starts_below_the_oldest_pending_event_and_never_skips_one() {
     assert_eq!(floor().await, resent - 1);
 }
 
+/// Several delivery workers share the queue (on PostgreSQL `FOR UPDATE
+/// SKIP LOCKED`, and each claim raises the endpoints' floors under their
+/// row locks): three workers and three endpoints with 40 events each
+/// deliver every event exactly once, each endpoint's in the order queued,
+/// and none of them waits on another for good.
+#[tokio::test]
+async fn three_workers_deliver_every_event_once_and_each_endpoint_s_in_order() {
+    use flowhq::services::webhooks::delivery::{self, DeliveryStats};
+
+    // The app's own worker looks only when woken: nothing here wakes it.
+    let app = spawn_app_with(|s| {
+        s.webhooks.poll_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let server = receiver(200).await;
+    let tenant = app.new_tenant(1).await;
+    const PER_ENDPOINT: usize = 40;
+    let mut endpoints = Vec::new();
+    for n in 0..3 {
+        let url = format!("{}/endpoint-{n}", server.uri());
+        endpoints.push(endpoint(&app, tenant, &url, &["message.received"]).await.0);
+    }
+    // Interleaved, as a business's events are.
+    for k in 0..PER_ENDPOINT {
+        for (n, wid) in endpoints.iter().enumerate() {
+            pending_event(&app, tenant, wid, &format!("msg_{n}_{k:02}")).await;
+        }
+    }
+    let total = endpoints.len() * PER_ENDPOINT;
+    let workers = (0..3).map(|_| {
+        let db = app.db().clone();
+        let deliverer = deliverer(&app);
+        let server = &server;
+        async move {
+            let stats = DeliveryStats::default();
+            loop {
+                let claimed = delivery::claim(&db, 8, Duration::from_secs(60))
+                    .await
+                    .unwrap();
+                for event in claimed {
+                    deliverer.deliver(event, &stats).await;
+                }
+                if server.received_requests().await.unwrap().len() >= total {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    });
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        futures_util::future::join_all(workers),
+    )
+    .await
+    .expect("the workers did not finish");
+
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), total, "an event sent twice or lost");
+    for n in 0..endpoints.len() {
+        let ids: Vec<String> = requests
+            .iter()
+            .filter(|r| r.url.path() == format!("/endpoint-{n}"))
+            .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
+            .collect();
+        let expected: Vec<String> = (0..PER_ENDPOINT)
+            .map(|k| format!("msg_{n}_{k:02}"))
+            .collect();
+        assert_eq!(ids, expected, "endpoint {n}");
+    }
+}
+
 /// Deleting an endpoint while a delivery records its outcome. The delete
 /// locks the endpoint, then (its cascade) the endpoint's events; the record
 /// once locked the event, then the endpoint (the attempt's foreign key),

@@ -210,7 +210,14 @@ async fn run(
 ) {
     let max = usize::try_from(deliverer.settings.max_in_flight.get()).unwrap_or(32);
     let mut in_flight: JoinSet<()> = JoinSet::new();
+    let mut floors_raised: Option<Instant> = None;
     loop {
+        if floors_raised.is_none_or(|at| at.elapsed() >= RAISE_FLOORS_EVERY) {
+            floors_raised = Some(Instant::now());
+            if let Err(err) = raise_floors(&deliverer.db).await {
+                tracing::warn!(error = %err, "raising the webhook queue floors failed");
+            }
+        }
         let free = max.saturating_sub(in_flight.len());
         if free > 0 && !shutdown.is_cancelled() {
             match claim(&deliverer.db, free, deliverer.lease()).await {
@@ -272,8 +279,6 @@ pub async fn claim(
     let backend = db.get_database_backend();
     let sql = claim_sql(backend);
     let txn = crate::db::begin_write(db).await?;
-    txn.execute_raw(Statement::from_string(backend, raise_floors_sql(backend)))
-        .await?;
     let ids: Vec<i64> = txn
         .query_all_raw(Statement::from_sql_and_values(
             backend,
@@ -309,22 +314,39 @@ pub async fn claim(
     Ok(rows.into_iter().map(|row| Claimed { row }).collect())
 }
 
+/// How often the worker raises the endpoints' `queue_floor`s.
+const RAISE_FLOORS_EVERY: Duration = Duration::from_secs(1);
+
 /// Moves each enabled endpoint's `queue_floor` up to just below its
-/// oldest PENDING event, found from the floor on (where it is already).
+/// oldest PENDING event, found from the floor on (where it is already);
+/// answers how many moved.
 ///
 /// Without it a claim read the queue index from the endpoint's first event
 /// on. On PostgreSQL a delivered event's PENDING entry stays in that index
 /// until VACUUM removes it, so with autovacuum off or behind every claim
 /// walked every event the endpoint ever had delivered (84 ms a claim after
-/// 35,000). Now it walks those delivered since the last claim.
+/// 35,000). The worker raises the floors once a second
+/// (`RAISE_FLOORS_EVERY`), not at every claim, which would double a
+/// claim's reads: a claim then walks at most a second's deliveries.
 ///
 /// Safe because an endpoint's events become PENDING only as new rows, in
 /// id order (`events::take_turn`), and leave PENDING for good: the oldest
 /// PENDING event this statement sees stays the oldest. Only a floor that
-/// moves is written, so an idle endpoint's row is not. Runs in the claim's
-/// transaction; workers racing on one endpoint wait for each other's row
-/// lock and then keep the higher floor.
-pub fn raise_floors_sql(backend: DatabaseBackend) -> &'static str {
+/// moves is written, so an idle endpoint's row is not. Workers racing on
+/// one endpoint wait for each other's row lock and then keep the higher
+/// floor.
+pub async fn raise_floors(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let txn = crate::db::begin_write(db).await?;
+    let raised = txn
+        .execute_raw(Statement::from_string(backend, raise_floors_sql(backend)))
+        .await?
+        .rows_affected();
+    txn.commit().await?;
+    Ok(raised)
+}
+
+fn raise_floors_sql(backend: DatabaseBackend) -> &'static str {
     if backend == DatabaseBackend::Postgres {
         "UPDATE webhook_endpoint e SET queue_floor = f.first - 1 \
          FROM (SELECT e2.id, head.id AS first FROM webhook_endpoint e2 \
@@ -349,10 +371,10 @@ pub fn raise_floors_sql(backend: DatabaseBackend) -> &'static str {
 /// PENDING events are read from `idx_webhook_event_queue` (status,
 /// endpoint, id) from its `queue_floor` on, and nothing else: the cost
 /// follows the endpoints and the heads, never the events an endpoint had
-/// or is owed. Each backend gets
-/// the form its planner runs that way: PostgreSQL a LATERAL join (a
-/// correlated `IN` would be a filter over the whole table there), SQLite,
-/// which has no LATERAL, a correlated `IN` it answers with rowid lookups.
+/// or is owed. Each backend gets the form its planner runs that way:
+/// PostgreSQL a LATERAL join (a correlated `IN` would be a filter over the
+/// whole table there), SQLite, which has no LATERAL, a correlated `IN` it
+/// answers with rowid lookups.
 /// PostgreSQL re-evaluates only the locked table's conditions on a row
 /// another worker changed meanwhile (one that just recorded its delivery,
 /// say), and the heads' PENDING is not among them: `claim` checks the

@@ -1,7 +1,9 @@
 //! The tenant owner's whole story, end to end, as one test: Google sign-in
 //! (fake provider) → setup request in the portal → an admin approves → the
 //! bot starts → the QR code shows in the portal → a (sandbox) scan → ACTIVE
-//! → a customer writes → the bot's reply shows in the portal's logs.
+//! → a customer writes → the bot's reply shows in the portal's logs → the
+//! owner makes an API key on the portal page, sends a message with the
+//! README's own curl commands, reads it back and sees the usage rise.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -167,4 +169,147 @@ async fn an_owner_signs_in_asks_for_a_bot_gets_approved_links_whatsapp_and_sees_
         "the reply {first_line:?} on {page}"
     );
     assert!(page.contains(CUSTOMER), "{page}");
+
+    // 7. An API key from the portal page, used as the README shows (with
+    // curl: without it this step skips, unless FLOWHQ_CURL_TESTS=required,
+    // as in CI).
+    let curl = tokio::task::spawn_blocking(|| {
+        std::process::Command::new("curl").arg("--version").output()
+    })
+    .await
+    .unwrap();
+    if let Err(err) = curl {
+        assert_ne!(
+            std::env::var("FLOWHQ_CURL_TESTS").as_deref(),
+            Ok("required"),
+            "curl is required here: {err}"
+        );
+        eprintln!("skipping the README's curl commands: {err} (apt-get install curl)");
+        return;
+    }
+    let page = owner.page("/portal/api-keys").await;
+    let created = owner
+        .post_form(
+            "/portal/api-keys/create",
+            &[
+                ("csrf_token", crate::helpers::csrf_of(&page).as_str()),
+                ("name", "Shop"),
+                ("scope_messages_send", "on"),
+                ("scope_usage_read", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let created = created.text().await.unwrap();
+    let key = created
+        .split("<code id=\"api-key\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    let readme = readme_api_commands(&app.url(""), &key);
+    let usage = |out: &str| -> i64 {
+        let usage: Value = serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        usage["this_month"]["api_sends"].as_i64().unwrap()
+    };
+    let before = usage(&sh(&readme.usage).await);
+    let sent: Value = serde_json::from_str(&sh(&readme.send).await).unwrap();
+    assert_eq!(sent["status"], "QUEUED", "{sent}");
+    let id = sent["id"].as_i64().unwrap();
+    let read_back = eventually("the API's message sent", || async {
+        let message: Value = serde_json::from_str(&sh(&readme.read(id)).await).unwrap();
+        (message["status"] == "SENT").then_some(message)
+    })
+    .await;
+    assert_eq!(read_back["text"], "Your order has shipped.", "{read_back}");
+    assert_eq!(
+        usage(&sh(&readme.usage).await),
+        before + 1,
+        "the usage rose"
+    );
+    let (_, outbox) = app
+        .api_get(&format!("/api/admin/tenants/{tenant}/sandbox/outbox"))
+        .await;
+    assert!(
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["text"] == "Your order has shipped."),
+        "{outbox}"
+    );
+}
+
+/// The README's tenant API commands (its `sh` block that starts with
+/// `KEY=`), for this server and key.
+struct ReadmeCommands {
+    send: String,
+    read_template: String,
+    usage: String,
+}
+
+impl ReadmeCommands {
+    /// The read-back command for message `id` (the README's shows 17).
+    fn read(&self, id: i64) -> String {
+        self.read_template
+            .replace("/messages/17", &format!("/messages/{id}"))
+    }
+}
+
+fn readme_api_commands(base: &str, key: &str) -> ReadmeCommands {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("```sh\n")
+        .find(|block| block.starts_with("KEY=fhq_live_"))
+        .and_then(|block| block.split("```").next())
+        .expect("the README's tenant API example");
+    let script = block
+        .replace("http://127.0.0.1:8080", base.trim_end_matches('/'))
+        .replace("$KEY", key);
+    // Commands, with their continuation lines joined; comments dropped.
+    let mut commands = Vec::new();
+    let mut current = String::new();
+    for line in script.lines() {
+        let line = line.split(" #").next().unwrap_or_default().trim_end();
+        if line.starts_with('#') || line.starts_with("KEY=") || line.is_empty() {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(start) => current.push_str(start),
+            None => {
+                current.push_str(line);
+                commands.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    let find = |what: &str| {
+        commands
+            .iter()
+            .find(|c| c.contains(what))
+            .unwrap_or_else(|| panic!("no command with {what} in {commands:#?}"))
+            .clone()
+    };
+    ReadmeCommands {
+        send: find("-X POST"),
+        read_template: find("/api/v1/messages/17"),
+        usage: find("/api/v1/usage"),
+    }
+}
+
+/// Runs `command` with `sh` (off the runtime, which serves the app); its
+/// standard output (it must succeed).
+async fn sh(command: &str) -> String {
+    let mut child = std::process::Command::new("sh");
+    child.arg("-c").arg(command);
+    let out = tokio::task::spawn_blocking(move || child.output())
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("running {command}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }

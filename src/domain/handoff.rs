@@ -17,6 +17,11 @@ use entity::enums::ConversationMode;
 /// this long without a person's message.
 pub const DEFAULT_HUMAN_IDLE_MINUTES: i32 = 720;
 
+/// A tenant's `human_idle_timeout_minutes` as a duration: at least a minute.
+pub fn idle_timeout(minutes: i32) -> Duration {
+    Duration::minutes(i64::from(minutes.max(1)))
+}
+
 /// Why a conversation switched mode (stored by name with the switch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {

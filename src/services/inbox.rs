@@ -706,8 +706,9 @@ async fn human_idle_timeout(
         .into_tuple()
         .one(db)
         .await?;
-    let minutes = minutes.unwrap_or(crate::domain::handoff::DEFAULT_HUMAN_IDLE_MINUTES);
-    Ok(chrono::Duration::minutes(i64::from(Ord::max(minutes, 1))))
+    Ok(crate::domain::handoff::idle_timeout(minutes.unwrap_or(
+        crate::domain::handoff::DEFAULT_HUMAN_IDLE_MINUTES,
+    )))
 }
 
 /// Conversations whose number, contact name or customer's last message

@@ -142,6 +142,19 @@ pub struct PlanInput {
 pub const MAX_API_REQUESTS_PER_MINUTE: i32 = 100_000;
 
 impl PlanInput {
+    /// The plan's row with these values (name trimmed).
+    fn row(&self, code: String, position: i32) -> plan::ActiveModel {
+        plan::ActiveModel {
+            code: Set(code),
+            name: Set(self.name.trim().to_owned()),
+            monthly_messages: Set(self.monthly_messages),
+            monthly_ai_tokens: Set(self.monthly_ai_tokens),
+            api_requests_per_minute: Set(self.api_requests_per_minute),
+            team_members: Set(self.team_members),
+            position: Set(position),
+        }
+    }
+
     /// Every field's problem, by field name (empty when all is well).
     pub fn problems(&self) -> FieldErrors {
         let mut fields = FieldErrors::new();
@@ -229,17 +242,10 @@ pub async fn create(
         .into_tuple()
         .one(&txn)
         .await?;
-    let row = plan::ActiveModel {
-        code: Set(code),
-        name: Set(input.name.trim().to_owned()),
-        monthly_messages: Set(input.monthly_messages),
-        monthly_ai_tokens: Set(input.monthly_ai_tokens),
-        api_requests_per_minute: Set(input.api_requests_per_minute),
-        team_members: Set(input.team_members),
-        position: Set(last.flatten().unwrap_or(0) + 1),
-    }
-    .insert(&txn)
-    .await?;
+    let row = input
+        .row(code, last.flatten().unwrap_or(0) + 1)
+        .insert(&txn)
+        .await?;
     let created = Plan::from(row);
     audit::record(
         &txn,
@@ -285,19 +291,7 @@ pub async fn update(
         .ok_or_else(|| plan_not_found(&code))?;
     let position = before.position;
     let before = Plan::from(before);
-    let after = Plan::from(
-        plan::ActiveModel {
-            code: Set(code.clone()),
-            name: Set(input.name.trim().to_owned()),
-            monthly_messages: Set(input.monthly_messages),
-            monthly_ai_tokens: Set(input.monthly_ai_tokens),
-            api_requests_per_minute: Set(input.api_requests_per_minute),
-            team_members: Set(input.team_members),
-            position: Set(position),
-        }
-        .update(&txn)
-        .await?,
-    );
+    let after = Plan::from(input.row(code.clone(), position).update(&txn).await?);
     if after == before {
         txn.commit().await?;
         return Ok(after);

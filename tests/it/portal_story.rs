@@ -187,26 +187,15 @@ async fn an_owner_signs_in_asks_for_a_bot_gets_approved_links_whatsapp_and_sees_
         eprintln!("skipping the README's curl commands: {err} (apt-get install curl)");
         return;
     }
-    let page = owner.page("/portal/api-keys").await;
-    let created = owner
-        .post_form(
-            "/portal/api-keys/create",
-            &[
-                ("csrf_token", crate::helpers::csrf_of(&page).as_str()),
-                ("name", "Shop"),
-                ("scope_messages_send", "on"),
-                ("scope_usage_read", "on"),
-            ],
-        )
-        .await;
-    assert_eq!(created.status(), StatusCode::OK);
-    let created = created.text().await.unwrap();
-    let key = created
-        .split("<code id=\"api-key\">")
-        .nth(1)
-        .and_then(|rest| rest.split('<').next())
-        .unwrap()
-        .to_owned();
+    let key = crate::tenant_api::key_made_on_the_portal_page(
+        &owner,
+        &[
+            ("name", "Shop"),
+            ("scope_messages_send", "on"),
+            ("scope_usage_read", "on"),
+        ],
+    )
+    .await;
     let readme = readme_api_commands(&app.url(""), &key);
     let usage = |out: &str| -> i64 {
         let usage: Value = serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"));
@@ -227,16 +216,12 @@ async fn an_owner_signs_in_asks_for_a_bot_gets_approved_links_whatsapp_and_sees_
         before + 1,
         "the usage rose"
     );
-    let (_, outbox) = app
-        .api_get(&format!("/api/admin/tenants/{tenant}/sandbox/outbox"))
-        .await;
+    let outbox = crate::bots::outbox(&app, tenant).await;
     assert!(
         outbox
-            .as_array()
-            .unwrap()
             .iter()
             .any(|m| m["text"] == "Your order has shipped."),
-        "{outbox}"
+        "{outbox:?}"
     );
 }
 

@@ -666,6 +666,27 @@ async fn a_key_of_another_tenant_reads_and_sends_nothing_of_this_one() {
     );
 }
 
+/// Submits the portal's "Create key" form with `fields` (CSRF token
+/// added); the new key as the answer page shows it, this once.
+pub(crate) async fn key_made_on_the_portal_page(
+    browser: &crate::helpers::Browser,
+    fields: &[(&str, &str)],
+) -> String {
+    let page = browser.page("/portal/api-keys").await;
+    let csrf = crate::helpers::csrf_of(&page);
+    let mut form = vec![("csrf_token", csrf.as_str())];
+    form.extend_from_slice(fields);
+    let created = browser.post_form("/portal/api-keys/create", &form).await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let created = created.text().await.unwrap();
+    created
+        .split("<code id=\"api-key\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| panic!("no key on {created}"))
+        .to_owned()
+}
+
 #[tokio::test]
 async fn an_owner_creates_a_key_on_the_portal_page_uses_it_and_sees_usage_with_its_chart() {
     let app = spawn_app().await;
@@ -688,26 +709,16 @@ async fn an_owner_creates_a_key_on_the_portal_page_uses_it_and_sees_usage_with_i
     let refused = refused.text().await.unwrap();
     assert!(refused.contains("choose at least one scope") && refused.contains("Bakery shop"));
 
-    let created = browser
-        .post_form(
-            "/portal/api-keys/create",
-            &[
-                ("csrf_token", csrf.as_str()),
-                ("name", "Bakery shop"),
-                ("scope_usage_read", "on"),
-                ("scope_conversations_read", "on"),
-                ("expires_in_days", "30"),
-            ],
-        )
-        .await;
-    assert_eq!(created.status(), StatusCode::OK);
-    let created = created.text().await.unwrap();
-    let key = created
-        .split("<code id=\"api-key\">")
-        .nth(1)
-        .and_then(|rest| rest.split('<').next())
-        .unwrap()
-        .to_owned();
+    let key = key_made_on_the_portal_page(
+        &browser,
+        &[
+            ("name", "Bakery shop"),
+            ("scope_usage_read", "on"),
+            ("scope_conversations_read", "on"),
+            ("expires_in_days", "30"),
+        ],
+    )
+    .await;
     assert!(key.starts_with("fhq_live_"), "{key}");
     // Shown once: the list has its prefix only.
     let listed = browser.page("/portal/api-keys").await;

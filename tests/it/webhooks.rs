@@ -421,11 +421,7 @@ async fn a_purge_goes_through_a_history_many_chunks_long_and_stops_at_the_cutoff
     use entity::webhook_event;
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
-    // The app's own worker looks only when woken: nothing here wakes it.
-    let app = spawn_app_with(|s| {
-        s.webhooks.poll_interval = Duration::from_secs(3600);
-    })
-    .await;
+    let app = app_with_a_sleeping_worker().await;
     let tenant = approved_tenant(&app, 1).await;
     let (wid, _) = endpoint(
         &app,
@@ -494,6 +490,15 @@ async fn a_purge_goes_through_a_history_many_chunks_long_and_stops_at_the_cutoff
     assert_eq!(count("DELIVERED").await, RECENT as u64, "recent ones stay");
 }
 
+/// An app whose own delivery worker looks only when woken (hourly
+/// otherwise): the test drives claims and deliveries itself.
+pub(crate) async fn app_with_a_sleeping_worker() -> TestApp {
+    spawn_app_with(|s| {
+        s.webhooks.poll_interval = Duration::from_secs(3600);
+    })
+    .await
+}
+
 /// A test event queued for endpoint `wid`, due now.
 pub(crate) async fn pending_event(
     app: &TestApp,
@@ -541,10 +546,7 @@ async fn a_tenants_batches_written_side_by_side_queue_their_events_in_order() {
     use flowhq::services::runtime::log_batch::{InboundRow, LogBatch, flush_log_batch};
     use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, TransactionTrait};
 
-    let app = spawn_app_with(|s| {
-        s.webhooks.poll_interval = Duration::from_secs(3600);
-    })
-    .await;
+    let app = app_with_a_sleeping_worker().await;
     let server = receiver(200).await;
     let tenant = app.new_tenant(1).await;
     endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
@@ -616,10 +618,7 @@ async fn a_take_over_waits_for_the_business_s_transaction_in_flight_to_queue_its
     use flowhq::services::runtime::log_batch::{InboundRow, LogBatch, flush_log_batch};
     use flowhq::services::webhooks::events::take_turn;
 
-    let app = spawn_app_with(|s| {
-        s.webhooks.poll_interval = Duration::from_secs(3600);
-    })
-    .await;
+    let app = app_with_a_sleeping_worker().await;
     let server = receiver(200).await;
     let tenant = app.new_tenant(1).await;
     let other = app.new_tenant(2).await;
@@ -729,11 +728,7 @@ async fn an_outcome_that_comes_after_another_claim_took_the_event_is_not_recorde
     use flowhq::services::webhooks::delivery::{self, DeliveryStats};
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-    // The app's own worker looks only when woken: nothing here wakes it.
-    let app = spawn_app_with(|s| {
-        s.webhooks.poll_interval = Duration::from_secs(3600);
-    })
-    .await;
+    let app = app_with_a_sleeping_worker().await;
     let server = receiver(200).await;
     let tenant = app.new_tenant(1).await;
     let (wid, _) = endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
@@ -796,11 +791,7 @@ async fn the_claim_starts_below_the_oldest_pending_event_and_never_skips_one() {
     use sea_orm::sea_query::Expr;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-    // The app's own worker looks only when woken: nothing here wakes it.
-    let app = spawn_app_with(|s| {
-        s.webhooks.poll_interval = Duration::from_secs(3600);
-    })
-    .await;
+    let app = app_with_a_sleeping_worker().await;
     let server = receiver(200).await;
     let tenant = app.new_tenant(1).await;
     let (wid, _) = endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
@@ -899,11 +890,7 @@ async fn the_claim_starts_below_the_oldest_pending_event_and_never_skips_one() {
 async fn three_workers_deliver_every_event_once_and_each_endpoint_s_in_order() {
     use flowhq::services::webhooks::delivery::{self, DeliveryStats};
 
-    // The app's own worker looks only when woken: nothing here wakes it.
-    let app = spawn_app_with(|s| {
-        s.webhooks.poll_interval = Duration::from_secs(3600);
-    })
-    .await;
+    let app = app_with_a_sleeping_worker().await;
     let server = receiver(200).await;
     let tenant = app.new_tenant(1).await;
     const PER_ENDPOINT: usize = 40;
@@ -977,11 +964,7 @@ async fn deleting_an_endpoint_while_a_delivery_records_its_outcome_fails_neither
     use sea_orm::sea_query::Expr;
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 
-    // The app's own worker looks only when woken: nothing here wakes it.
-    let app = spawn_app_with(|s| {
-        s.webhooks.poll_interval = Duration::from_secs(3600);
-    })
-    .await;
+    let app = app_with_a_sleeping_worker().await;
     let server = receiver(200).await;
     let tenant = app.new_tenant(1).await;
     let deliverer = deliverer(&app);
@@ -1160,10 +1143,7 @@ async fn the_claim_skips_the_index_entries_delivered_events_leave_on_postgres() 
     use flowhq::services::webhooks::delivery;
     use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
-    let app = spawn_app_with(|s| {
-        s.webhooks.poll_interval = Duration::from_secs(3600);
-    })
-    .await;
+    let app = app_with_a_sleeping_worker().await;
     let backend = app.db().get_database_backend();
     if backend != DatabaseBackend::Postgres {
         eprintln!("PostgreSQL only: run with TEST_DATABASE_URL");

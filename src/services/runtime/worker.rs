@@ -134,10 +134,7 @@ pub fn bot_config(tenant_id: TenantId, row: Option<StartRow>) -> Result<BotConfi
         chat_rate_limit_per_minute: row
             .chat_rate_limit_per_minute
             .and_then(|v| u32::try_from(v).ok()),
-        human_idle_timeout: chrono::Duration::minutes(i64::from(Ord::max(
-            row.human_idle_timeout_minutes,
-            1,
-        ))),
+        human_idle_timeout: crate::domain::handoff::idle_timeout(row.human_idle_timeout_minutes),
         linked_phone,
         pairing_phone: row.pairing_phone,
         knowledge: std::sync::Arc::new(knowledge),
@@ -302,6 +299,17 @@ pub enum Change {
     Restart,
 }
 
+/// The update that tells a worker row's bot its intent changed: a new
+/// intent version (the bot reloads when it sees one).
+fn intent_bump() -> sea_orm::UpdateMany<worker_process::Entity> {
+    worker_process::Entity::update_many()
+        .col_expr(
+            worker_process::Column::IntentVersion,
+            Expr::col(worker_process::Column::IntentVersion).add(1),
+        )
+        .col_expr(worker_process::Column::UpdatedAt, Expr::value(Utc::now()))
+}
+
 /// Records `change` on the tenant's worker row, inside the caller's
 /// transaction.
 pub async fn record_change(
@@ -309,12 +317,7 @@ pub async fn record_change(
     tenant: TenantId,
     change: Change,
 ) -> Result<(), DbErr> {
-    let mut update = worker_process::Entity::update_many()
-        .col_expr(
-            worker_process::Column::IntentVersion,
-            Expr::col(worker_process::Column::IntentVersion).add(1),
-        )
-        .col_expr(worker_process::Column::UpdatedAt, Expr::value(Utc::now()));
+    let mut update = intent_bump();
     if change == Change::Restart {
         update = update.col_expr(
             worker_process::Column::RestartGeneration,
@@ -332,12 +335,7 @@ pub async fn record_change(
 /// changed), in one statement inside the caller's transaction.
 pub async fn record_change_on_plan(conn: &impl ConnectionTrait, code: &str) -> Result<(), DbErr> {
     use sea_orm::sea_query::Query;
-    worker_process::Entity::update_many()
-        .col_expr(
-            worker_process::Column::IntentVersion,
-            Expr::col(worker_process::Column::IntentVersion).add(1),
-        )
-        .col_expr(worker_process::Column::UpdatedAt, Expr::value(Utc::now()))
+    intent_bump()
         .filter(
             worker_process::Column::TenantId.in_subquery(
                 Query::select()

@@ -89,16 +89,10 @@ fn plan_input(form: &AnyForm) -> Result<PlanInput, FieldErrors> {
     let mut fields = FieldErrors::new();
     let text = |name: &str| form.get(name).map(|v| v.trim()).unwrap_or_default();
     let mut number = |name: &str| -> Option<i64> {
-        match text(name).replace([',', '_', ' '], "") {
-            raw if raw.is_empty() => None,
-            raw => raw.parse().map_or_else(
-                |_| {
-                    fields.insert(name.to_owned(), "must be a whole number".to_owned());
-                    None
-                },
-                Some,
-            ),
-        }
+        optional_number(text(name)).unwrap_or_else(|()| {
+            fields.insert(name.to_owned(), "must be a whole number".to_owned());
+            None
+        })
     };
     let monthly_messages = number("monthly_messages");
     let monthly_ai_tokens = number("monthly_ai_tokens");
@@ -156,17 +150,11 @@ pub async fn set_ai_budget(
         .get("monthly_tokens")
         .map(|v| v.trim())
         .unwrap_or_default();
-    let monthly_tokens = match raw {
-        "" => None,
-        raw => match raw.replace([',', '_', ' '], "").parse::<i64>() {
-            Ok(tokens) => Some(tokens),
-            Err(_) => {
-                let flash = Flash::error(
-                    "AI tokens a month must be a whole number, or empty for the plan's budget.",
-                );
-                return flash_redirect(&state, &session, flash, AdminUrl::Tenant(id)).await;
-            }
-        },
+    let Ok(monthly_tokens) = optional_number(raw) else {
+        let flash = Flash::error(
+            "AI tokens a month must be a whole number, or empty for the plan's budget.",
+        );
+        return flash_redirect(&state, &session, flash, AdminUrl::Tenant(id)).await;
     };
     let done = plans::set_ai_budget(
         &state.db,
@@ -187,6 +175,15 @@ pub async fn set_ai_budget(
         Err(err) => return Err(err),
     };
     flash_redirect(&state, &session, flash, AdminUrl::Tenant(id)).await
+}
+
+/// A form's whole number as typed ("3,000" and "3 000" too); `None` when
+/// left empty (unlimited, or the plan's); `Err` when it is not a number.
+fn optional_number(raw: &str) -> Result<Option<i64>, ()> {
+    match raw.trim().replace([',', '_', ' '], "") {
+        digits if digits.is_empty() => Ok(None),
+        digits => digits.parse().map(Some).map_err(|_| ()),
+    }
 }
 
 /// A refused value, in the flash: the field's message.

@@ -368,6 +368,24 @@ async fn bench(base: Settings, args: &BenchArgs, url: &str) -> anyhow::Result<()
             throughput.batches, throughput.ops_per_batch
         ),
     );
+    let busy: u64 = throughput.phases.iter().sum();
+    figure(
+        "  writer busy in that run (all its connections)",
+        format!(
+            "{:.0} % of {:.2} s",
+            busy as f64 / 1e4 / throughput.seconds,
+            throughput.seconds
+        ),
+    );
+    for (phase, micros) in crate::services::runtime::log_batch::PHASES
+        .iter()
+        .zip(throughput.phases)
+    {
+        figure(
+            &format!("    {phase}"),
+            format!("{:.0} %", micros as f64 * 100.0 / busy.max(1) as f64),
+        );
+    }
     figure(
         &format!(
             "raw batched insert rate ({} connection{})",
@@ -647,6 +665,10 @@ struct Throughput {
     /// operations (rows and status updates).
     batches: u64,
     ops_per_batch: f64,
+    /// The run's length, and the writer's time in each phase of its
+    /// batches during it (summed over its connections).
+    seconds: f64,
+    phases: crate::services::runtime::log_batch::PhaseMicros,
 }
 
 /// Waits until `answered_target` messages are ANSWERED (their replies
@@ -691,6 +713,7 @@ async fn drive(
         stats.batches.load(Ordering::Relaxed),
     );
     let m = u64::from(args.messages);
+    let phases0 = stats.phase_totals();
     let begin = Instant::now();
     // Feed from a few tasks so the feeder is not the bottleneck.
     let feeders = 4u32;
@@ -729,7 +752,10 @@ async fn drive(
         + (stats.outbound.load(Ordering::Relaxed) - out0);
     let updates = stats.status_updates.load(Ordering::Relaxed) - st0;
     let batches = stats.batches.load(Ordering::Relaxed) - batches0;
+    let phases1 = stats.phase_totals();
     Ok(Throughput {
+        seconds: elapsed,
+        phases: std::array::from_fn(|i| phases1[i] - phases0[i]),
         messages_per_s: m as f64 / elapsed,
         rows_per_s: rows as f64 / elapsed,
         batches,

@@ -135,6 +135,9 @@ pub struct WriterStats {
     /// How long batches took to write and commit, by powers of two of
     /// microseconds (bucket `i` holds [2^i, 2^(i+1)) µs).
     pub commit_micros: [AtomicU64; COMMIT_BUCKETS],
+    /// Microseconds committed batches spent in each step of the write
+    /// (`log_batch::PHASES`).
+    pub phase_micros: [AtomicU64; runtime::log_batch::PHASES.len()],
 }
 
 /// Buckets of `WriterStats::commit_micros`: up to 2^32 µs (over an hour).
@@ -147,6 +150,11 @@ impl WriterStats {
             .unwrap_or(0)
             .min(COMMIT_BUCKETS - 1);
         self.commit_micros[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The microseconds spent in each phase so far (to diff two moments).
+    pub fn phase_totals(&self) -> runtime::log_batch::PhaseMicros {
+        std::array::from_fn(|i| self.phase_micros[i].load(Ordering::Relaxed))
     }
 
     /// The commit-time buckets now (to diff two moments).
@@ -588,6 +596,9 @@ async fn write(db: &DatabaseConnection, mut ops: Vec<Op>, committed: &Committed,
             return;
         }
     };
+    for (total, micros) in stats.phase_micros.iter().zip(flushed.phases) {
+        total.fetch_add(micros, Ordering::Relaxed);
+    }
     let count = |status| rows.updates.iter().filter(|u| u.status == status).count() as u64;
     let new = flushed.inbound.iter().filter(|id| id.is_some()).count();
     stats.inbound.fetch_add(new as u64, Ordering::Relaxed);

@@ -385,6 +385,47 @@ impl LogBatch {
     }
 }
 
+/// The steps of [`flush_log_batch`], in the order they run: where a
+/// batch's time goes (the benchmark prints each one's share).
+pub const PHASES: [&str; 11] = [
+    "webhook wants and lock order, bot marks",
+    "inbound insert",
+    "conversation upsert (and its search index)",
+    "handoffs",
+    "outbound insert",
+    "WhatsApp ids of sent replies",
+    "status marks (ANSWERED, FAILED …)",
+    "delivery reports, unanswered questions",
+    "webhook events",
+    "usage counters and AI records",
+    "commit",
+];
+
+/// Microseconds a batch spent in each of [`PHASES`].
+pub type PhaseMicros = [u64; PHASES.len()];
+
+/// Times the steps of one batch, one lap per phase.
+struct Laps {
+    last: std::time::Instant,
+    micros: PhaseMicros,
+}
+
+impl Laps {
+    fn start() -> Self {
+        Self {
+            last: std::time::Instant::now(),
+            micros: [0; PHASES.len()],
+        }
+    }
+
+    /// Ends phase `phase` now.
+    fn lap(&mut self, phase: usize) {
+        let now = std::time::Instant::now();
+        self.micros[phase] += u64::try_from((now - self.last).as_micros()).unwrap_or(u64::MAX);
+        self.last = now;
+    }
+}
+
 /// What a committed batch stored.
 #[derive(Debug, Default)]
 pub struct Flushed {
@@ -397,6 +438,8 @@ pub struct Flushed {
     pub webhook_events: u64,
     /// The batch's tenants' messages this month, after it.
     pub usage: Vec<(TenantId, i64)>,
+    /// Where its time went.
+    pub phases: PhaseMicros,
 }
 
 /// Writes one batch in ONE transaction.
@@ -410,12 +453,14 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
         handoffs,
         unanswered,
     } = batch;
+    let mut laps = Laps::start();
     let txn = crate::db::begin_write(db).await?;
     // Which tenants' endpoints want which events: asked first, as their
     // batches are ordered before anything is written (`lock_order`).
     let wanted = webhooks::events::wanted(&txn, &batch.tenants()).await?;
     webhooks::events::lock_order(&txn, wanted.keys().copied()).await?;
     mark_workers(&txn, marks).await?;
+    laps.lap(0);
     // Inserted in one key order in every batch: batches committed side by
     // side (PostgreSQL) then wait for each other on a repeated message
     // instead of deadlocking. Stable, so a repeat inside the batch stays
@@ -432,6 +477,7 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
             ids[i] = id;
         }
     }
+    laps.lap(1);
     let arrivals: Vec<Arrival> = inbound
         .iter()
         .zip(&ids)
@@ -458,9 +504,11 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
         &conversation_batch::fold(&arrivals, outbound_activity),
     )
     .await?;
+    laps.lap(2);
     for change in handoffs {
         super::handoff::apply(&txn, change).await?;
     }
+    laps.lap(3);
     let stored: Vec<Option<Stored>> = inbound
         .iter()
         .zip(ids)
@@ -479,6 +527,7 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
     for rows in outbound.chunks(ROWS_PER_STATEMENT) {
         outbound_ids.extend(insert_outbound(&txn, rows).await?);
     }
+    laps.lap(4);
     // Usually all ANSWERED or SENT without error: one statement each, and
     // one more for the WhatsApp ids of what was sent.
     let (with_ids, updates): (Vec<&StatusUpdate>, Vec<&StatusUpdate>) = updates
@@ -487,6 +536,7 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
     for chunk in with_ids.chunks(ROWS_PER_STATEMENT) {
         record_wa_ids(&txn, chunk).await?;
     }
+    laps.lap(5);
     let mut groups: Vec<(MessageStatus, &Option<String>, Vec<i64>)> = Vec::new();
     for update in updates {
         match groups
@@ -507,10 +557,12 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
                 .await?;
         }
     }
+    laps.lap(6);
     // Only reports that moved a row are told: a late "delivered" after
     // "read" must not tell receivers the message went back.
     let moved = record_deliveries(&txn, deliveries).await?;
     super::unanswered::record(&txn, unanswered).await?;
+    laps.lap(7);
     // Webhook events, in this transaction: one statement for the batch,
     // built only for the tenants and types some endpoint wants.
     let webhook_events = if wanted.is_empty() {
@@ -532,6 +584,7 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
         );
         webhooks::events::record(&txn, &events).await?
     };
+    laps.lap(8);
     // The month's and the day's counters: one upsert per table for the
     // batch, whatever its number of tenants and messages.
     let mut counts: std::collections::BTreeMap<TenantId, crate::services::usage::Counts> =
@@ -557,12 +610,15 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
     )
     .await?;
     let usage = crate::services::usage::add(&txn, Utc::now(), &counts).await?;
+    laps.lap(9);
     txn.commit().await?;
+    laps.lap(10);
     Ok(Flushed {
         inbound: stored,
         outbound: outbound_ids,
         webhook_events,
         usage,
+        phases: laps.micros,
     })
 }
 

@@ -15,9 +15,14 @@
 // they already see is noise. One notification per chat (its tag), however
 // many inbox tabs are open.
 //
-// Quiet pages send nothing but the stream (and one catch-up read each time
-// it opens, every 5 minutes). Without EventSource it polls every 10 s
-// while visible.
+// Quiet pages send nothing but the stream, after one read of the chats
+// needing a person as the page loads. The stream's URL carries the mark
+// the server took before it rendered the page (and each event its own
+// mark, which the browser sends back as Last-Event-ID when it reopens a
+// dropped stream): the server tells the stream at once when something
+// changed after it, so nothing is missed between the render and the
+// stream, and nothing is read again for nothing. Without EventSource it
+// polls every 10 s while visible.
 (function () {
   "use strict";
   var root = document.getElementById("inbox-live");
@@ -172,12 +177,8 @@
       refresh();
       readNeeds();
     });
-    // What changed between the page's render (or the last stream) and
-    // this stream's start was told to nobody: catch up once per open.
     events.addEventListener("open", function () {
       document.documentElement.setAttribute("data-live-stream", "open");
-      refresh();
-      readNeeds();
     });
     return;
   }

@@ -27,6 +27,8 @@ pub struct ListView<'a> {
     pub zone: Zone,
     pub now: DateTime<Utc>,
     pub urls: InboxUrls,
+    /// The live mark taken before the page was read (`Live::mark`).
+    pub since: &'a str,
 }
 
 const FILTERS: [(InboxFilter, &str, &str); 4] = [
@@ -44,7 +46,7 @@ pub fn list(view: &ListView<'_>) -> Markup {
         .find(|(f, _, _)| *f == view.filter)
         .map_or("all", |(_, name, _)| *name);
     html! {
-        div.page-header { h1 { "Inbox" } (live_header(urls)) }
+        div.page-header { h1 { "Inbox" } (live_header(urls, view.since)) }
         nav.filters aria-label="Filter conversations" {
             @for (filter, name, label) in FILTERS {
                 @let href = format!("{}?{}", urls.list(), query_string(&[("filter", name), ("q", view.q)]));
@@ -89,14 +91,15 @@ pub fn list(view: &ListView<'_>) -> Markup {
 /// need a person (also in the tab's title), and the opt-in to browser
 /// notifications. Hidden until the script shows them: without it the
 /// "Needs a person" filter is the way to find them.
-fn live_header(urls: InboxUrls) -> Markup {
+fn live_header(urls: InboxUrls, since: &str) -> Markup {
     let needs = format!(
         "{}?{}",
         urls.list(),
         query_string(&[("filter", "needs_human")])
     );
     html! {
-        div.inbox-live #inbox-live data-inbox-events=(urls.events())
+        div.inbox-live #inbox-live
+            data-inbox-events=(format!("{}?{}", urls.events(), query_string(&[("since", since)])))
             data-inbox-needs=(urls.needs_human_json()) data-inbox-list=(urls.list()) {
             a.badge.badge-needs-human #needs-human-count href=(needs) hidden {}
             " "
@@ -167,8 +170,14 @@ pub fn thread_title(thread: &Thread) -> &str {
 }
 
 /// A thread page's content (the caller's shell goes around it); its forms
-/// carry `csrf_token`.
-pub fn thread(urls: InboxUrls, csrf_token: &str, thread: &Thread, zone: Zone) -> Markup {
+/// carry `csrf_token`; `since` is the live mark taken before it was read.
+pub fn thread(
+    urls: InboxUrls,
+    csrf_token: &str,
+    thread: &Thread,
+    zone: Zone,
+    since: &str,
+) -> Markup {
     let conversation = &thread.conversation;
     let who = thread_title(thread);
     let id = conversation.id;
@@ -177,7 +186,7 @@ pub fn thread(urls: InboxUrls, csrf_token: &str, thread: &Thread, zone: Zone) ->
         div.page-header {
             h1 { (who) }
             @if conversation.contact_name.is_some() { p.muted { (conversation.chat) } }
-            (live_header(urls))
+            (live_header(urls, since))
         }
         div #thread-state data-live="thread-state" {
             p.mode {

@@ -80,7 +80,7 @@ async fn an_admin_works_a_tenants_chat_from_the_console_inbox_as_the_admin() {
     assert!(list.contains(&format!("href=\"{thread}\"")), "{list}");
     assert!(
         list.contains(&format!(
-            "data-inbox-events=\"/api/admin/tenants/{id}/events\""
+            "data-inbox-events=\"/api/admin/tenants/{id}/events?since="
         )),
         "{list}"
     );
@@ -239,6 +239,82 @@ async fn the_console_inbox_s_script_reads_the_admin_json_and_events_on_the_sessi
         stranger.get(&base(id)).await.status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// The event stream URL a page names (with the mark taken as it rendered).
+fn events_url_of(page: &str) -> String {
+    let start = page
+        .find("data-inbox-events=\"")
+        .expect("no event stream on the page")
+        + 19;
+    let end = start + page[start..].find('"').unwrap();
+    page[start..end].to_owned()
+}
+
+/// The first chunk of the stream at `url`: its opening, and a `changed`
+/// event in it when the server says the page is behind.
+async fn stream_opening(admin: &Browser, url: &str, last_event_id: Option<&str>) -> String {
+    let mut request = admin.client.get(admin.url(url));
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id);
+    }
+    let mut response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{url}");
+    let opening = response
+        .chunk()
+        .await
+        .unwrap()
+        .expect("the stream's opening");
+    String::from_utf8_lossy(&opening).into_owned()
+}
+
+/// A page's stream tells it at once only of what changed after the page
+/// was read, and a stream the browser reopens (with the last event's id)
+/// only of what changed since that event: a quiet page never reads itself
+/// again for nothing, and misses nothing between its render and its
+/// stream.
+#[tokio::test]
+async fn a_stream_catches_up_at_once_only_on_what_changed_after_its_page() {
+    let (app, id) = spawn_app_linked().await;
+    customer_writes(&app, id, CUSTOMER, "hello", "sc-1").await;
+    let cid = conversation_when(&app, id, "the chat", |_| true).await["id"].clone();
+    messages_when(&app, id, &cid, "answered", |m| settled(m, 1)).await;
+    // The writer tells the stream right after its commit, which the
+    // reads above may see a moment before.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let admin = app.signed_in_browser().await;
+    let url = events_url_of(&admin.page(&inbox_of(id)).await);
+
+    let quiet = stream_opening(&admin, &url, None).await;
+    assert!(quiet.contains(": connected"), "{quiet}");
+    assert!(
+        !quiet.contains("event: changed"),
+        "nothing changed: {quiet}"
+    );
+
+    // A message arrives while no stream is open (between the render and
+    // the stream, or while a dropped stream reconnects).
+    customer_writes(&app, id, CUSTOMER, "still there?", "sc-2").await;
+    messages_when(&app, id, &cid, "answered", |m| settled(m, 2)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let behind = stream_opening(&admin, &url, None).await;
+    assert!(behind.contains("event: changed"), "{behind}");
+    let event_id = behind
+        .lines()
+        .find_map(|line| line.strip_prefix("id: "))
+        .expect("the event's id")
+        .to_owned();
+
+    // Reopened with that event's id (as the browser does): up to date.
+    let reopened = stream_opening(&admin, &url, Some(&event_id)).await;
+    assert!(
+        !reopened.contains("event: changed"),
+        "caught up already: {reopened}"
+    );
+    // An id of another process (before a restart) says nothing of what
+    // happened since: the page reads again.
+    let restarted = stream_opening(&admin, &url, Some("0123456789ab.99")).await;
+    assert!(restarted.contains("event: changed"), "{restarted}");
 }
 
 async fn spawn_app_linked() -> (TestApp, Uuid) {

@@ -523,6 +523,18 @@ async fn an_owner_works_a_chat_in_the_inbox_live_from_arrival_to_hand_back() {
             "document.documentElement.getAttribute('data-live-stream') === 'open'",
         )
         .await;
+    // A quiet page reads nothing but its stream: the chats needing a
+    // person once as it loads, and the page itself never again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        chromium
+            .js("return [performance.getEntriesByType('resource')
+                    .filter(e => e.initiatorType === 'fetch').length,
+                  document.documentElement.hasAttribute('data-refreshed')];")
+            .await,
+        serde_json::json!([1, false]),
+        "a quiet inbox read more than the chats needing a person"
+    );
     chromium.mark_page().await;
     customer_writes(&app, id, customer, "Do you have gift cards?", "ib-1").await;
     chromium

@@ -48,6 +48,7 @@ pub fn thread_page(
     tenant: &InboxTenant<'_>,
     thread: &Thread,
     zone: Zone,
+    since: &str,
 ) -> Markup {
     layout::admin_page_with_scripts(
         &format!("{} · {}", inbox::thread_title(thread), tenant.name),
@@ -55,7 +56,7 @@ pub fn thread_page(
         &crate::views::assets::inbox_scripts(),
         html! {
             (tenant_line(tenant))
-            (inbox::thread(InboxUrls::Admin(tenant.id), chrome.csrf_token, thread, zone))
+            (inbox::thread(InboxUrls::Admin(tenant.id), chrome.csrf_token, thread, zone, since))
         },
     )
 }

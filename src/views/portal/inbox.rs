@@ -18,11 +18,11 @@ pub fn list_page(chrome: &PortalChrome<'_>, view: &ListView<'_>) -> Markup {
     )
 }
 
-pub fn thread_page(chrome: &PortalChrome<'_>, thread: &Thread, zone: Zone) -> Markup {
+pub fn thread_page(chrome: &PortalChrome<'_>, thread: &Thread, zone: Zone, since: &str) -> Markup {
     layout::portal_page_with_scripts(
         inbox::thread_title(thread),
         chrome,
         &crate::views::assets::inbox_scripts(),
-        inbox::thread(InboxUrls::Portal, chrome.csrf_token, thread, zone),
+        inbox::thread(InboxUrls::Portal, chrome.csrf_token, thread, zone, since),
     )
 }

@@ -33,6 +33,8 @@ pub async fn list(
     query: web::Query<InboxQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
+    // Before the reads: a change after them reaches the page's stream.
+    let since = state.live.mark();
     // The tenant first: an unknown one is a 404, not an empty inbox.
     let (detail, page) = tokio::try_join!(
         tenants::get(&state.db, id),
@@ -45,6 +47,7 @@ pub async fn list(
         q: query.q.as_deref().unwrap_or_default(),
         zone: Zone::named(&detail.config.timezone),
         now: Utc::now(),
+        since: &since,
     };
     let tenant = InboxTenant {
         id,
@@ -62,6 +65,7 @@ pub async fn thread(
     path: web::Path<(TenantId, ConversationId)>,
 ) -> Result<HttpResponse, AppError> {
     let (id, cid) = path.into_inner();
+    let since = state.live.mark();
     let (detail, mut thread) = tokio::try_join!(
         tenants::get(&state.db, id),
         inbox::open(&state.db, state.bots.as_ref(), id, cid, Reader::Admin),
@@ -80,6 +84,7 @@ pub async fn thread(
             &tenant,
             &thread,
             Zone::named(&detail.config.timezone),
+            &since,
         ),
     ))
 }

@@ -5,7 +5,7 @@
 //! admin GETs also take the console's session cookie (the inbox page's
 //! script reads them); the admin writes take only `Authorization`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
@@ -82,23 +82,46 @@ fn json(body: impl serde::Serialize) -> HttpResponse {
 // ---- portal ----
 
 /// How often a quiet stream sends a comment, so proxies keep it open and a
-/// dead client is noticed.
+/// dead client is noticed (and the session checked again).
 const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(20);
-/// A stream ends after this long; the browser opens a new one at once, on
-/// a session checked again.
-const STREAM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// `?since=`: the mark (`Live::mark`) the page took before it read what it
+/// shows.
+#[derive(Debug, Deserialize)]
+struct SinceQuery {
+    since: Option<String>,
+}
+
+/// Where the stream's watcher left off: the last event it received (the
+/// browser sends `Last-Event-ID` when it reopens a stream), else the mark
+/// of its page.
+fn left_off(req: &HttpRequest, query: SinceQuery) -> Option<String> {
+    req.headers()
+        .get("Last-Event-ID")
+        .and_then(|id| id.to_str().ok())
+        .map(str::to_owned)
+        .or(query.since)
+}
 
 /// `GET /api/portal/events`: Server-Sent Events, one `changed` event
 /// whenever something of the session's tenant was committed (messages in
-/// and out, statuses, handoffs). Events carry no data: the page reads
-/// again what it shows. The stream ends as soon as its session does: it
-/// checks when the tenant's sessions change (a teammate removed) and at
-/// every keep-alive.
+/// and out, statuses, handoffs), and one at once when it changed after
+/// where the watcher left off (`?since=` or `Last-Event-ID`). Events carry
+/// no data: the page reads again what it shows. The stream lasts until
+/// its session ends: it checks when the tenant's sessions change (a
+/// teammate removed) and at every keep-alive.
 async fn portal_events(
     state: web::Data<AppState>,
     PortalPoll(session): PortalPoll,
+    req: HttpRequest,
+    query: web::Query<SinceQuery>,
 ) -> HttpResponse {
-    event_stream(&state, session.tenant_id(), session.session.id.clone())
+    event_stream(
+        &state,
+        session.tenant_id(),
+        session.session.id.clone(),
+        left_off(&req, query.into_inner()),
+    )
 }
 
 /// `GET /api/admin/tenants/{id}/events`: the same stream of one tenant for
@@ -109,48 +132,70 @@ async fn admin_events(
     state: web::Data<AppState>,
     AdminPoll(session): AdminPoll,
     id: web::Path<TenantId>,
+    req: HttpRequest,
+    query: web::Query<SinceQuery>,
 ) -> Result<HttpResponse, AppError> {
     let tenant = admin_tenant(&state, *id).await?;
-    Ok(event_stream(&state, tenant, session.session.id.clone()))
+    Ok(event_stream(
+        &state,
+        tenant,
+        session.session.id.clone(),
+        left_off(&req, query.into_inner()),
+    ))
 }
 
-/// The event stream of `tenant` for the page of session `session_id`.
+/// The event stream of `tenant` for the page of session `session_id`,
+/// whose watcher left off at `since` (a `Live::mark`). Each `changed`
+/// event carries the mark it was sent at as its id, so a stream the
+/// browser reopens catches up only when something changed in between.
 /// Hand-written rather than actix-web-lab's `sse`: one event type and a
 /// keep-alive are a dozen lines over actix's own streaming body, not worth
 /// a dependency in a 90-minute CI budget.
-fn event_stream(state: &AppState, tenant: TenantId, session_id: String) -> HttpResponse {
+fn event_stream(
+    state: &AppState,
+    tenant: TenantId,
+    session_id: String,
+    since: Option<String>,
+) -> HttpResponse {
     use tokio::sync::broadcast::error::RecvError;
+    // Subscribed before the check: a change in between is told twice at
+    // worst, never missed.
     let events = state.live.subscribe(tenant);
-    let opening = web::Bytes::from_static(b"retry: 3000\n: connected\n\n");
-    let ends = tokio::time::Instant::now() + STREAM_LIFETIME;
+    let live = state.live.clone();
+    let changed = |live: &crate::live::Live| {
+        web::Bytes::from(format!(
+            "id: {}\nevent: changed\ndata: {{}}\n\n",
+            live.mark()
+        ))
+    };
+    let mut opening = b"retry: 3000\n: connected\n\n".to_vec();
+    if since.is_some_and(|mark| live.changed_since(tenant, &mark)) {
+        opening.extend_from_slice(&changed(&live));
+    }
     let watch = (state.db.clone(), session_id);
     let stream = futures_util::stream::unfold(
-        (events, Some(opening), watch),
-        move |(mut events, opening, watch)| async move {
-            if let Some(opening) = opening {
-                return Some((Ok::<_, actix_web::Error>(opening), (events, None, watch)));
-            }
-            loop {
-                let wait =
-                    KEEP_ALIVE.min(ends.saturating_duration_since(tokio::time::Instant::now()));
-                let chunk: &'static [u8] = match tokio::time::timeout(wait, events.recv()).await {
-                    Ok(Ok(Change::Data) | Err(RecvError::Lagged(_))) => {
-                        b"event: changed\ndata: {}\n\n"
-                    }
-                    Ok(Ok(Change::SessionsEnded)) => {
-                        if session_over(&watch).await {
-                            return None;
+        (events, Some(web::Bytes::from(opening)), watch),
+        move |(mut events, opening, watch)| {
+            let live = live.clone();
+            async move {
+                if let Some(opening) = opening {
+                    return Some((Ok::<_, actix_web::Error>(opening), (events, None, watch)));
+                }
+                loop {
+                    let chunk = match tokio::time::timeout(KEEP_ALIVE, events.recv()).await {
+                        Ok(Ok(Change::Data) | Err(RecvError::Lagged(_))) => changed(&live),
+                        Ok(Ok(Change::SessionsEnded)) => {
+                            if session_over(&watch).await {
+                                return None;
+                            }
+                            continue;
                         }
-                        continue;
-                    }
-                    Ok(Err(RecvError::Closed)) => return None,
-                    // Past its lifetime the browser reconnects (and the
-                    // session is checked again).
-                    Err(_) if tokio::time::Instant::now() >= ends => return None,
-                    Err(_) if session_over(&watch).await => return None,
-                    Err(_) => b": keep-alive\n\n",
-                };
-                return Some((Ok(web::Bytes::from_static(chunk)), (events, None, watch)));
+                        Ok(Err(RecvError::Closed)) => return None,
+                        Err(_) if session_over(&watch).await => return None,
+                        Err(_) => web::Bytes::from_static(b": keep-alive\n\n"),
+                    };
+                    return Some((Ok(chunk), (events, None, watch)));
+                }
             }
         },
     );

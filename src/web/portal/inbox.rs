@@ -28,6 +28,8 @@ pub async fn list(
     query: web::Query<InboxQuery>,
 ) -> Result<HttpResponse, AppError> {
     let tenant = session.tenant_id();
+    // Before the reads: a change after them reaches the page's stream.
+    let since = state.live.mark();
     let (page, settings) = tokio::try_join!(
         inbox::list(&state.db, tenant, &query),
         portal::settings(&state.db, tenant),
@@ -39,6 +41,7 @@ pub async fn list(
         q: query.q.as_deref().unwrap_or_default(),
         zone: Zone::named(&settings.timezone),
         now: Utc::now(),
+        since: &since,
     };
     Ok(html(
         StatusCode::OK,
@@ -52,6 +55,7 @@ pub async fn thread(
     cid: web::Path<ConversationId>,
 ) -> Result<HttpResponse, AppError> {
     let tenant = session.tenant_id();
+    let since = state.live.mark();
     let (mut thread, settings) = tokio::try_join!(
         inbox::open(
             &state.db,
@@ -71,6 +75,7 @@ pub async fn thread(
             &chrome(&session, PortalSection::Inbox),
             &thread,
             Zone::named(&settings.timezone),
+            &since,
         ),
     ))
 }

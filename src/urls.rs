@@ -63,6 +63,12 @@ pub enum AdminUrl {
     /// The root of the tenant's JSON twin under `/api/admin` (the Bot
     /// page's script appends `/knowledge`, `/try`, …).
     TenantApi(TenantId),
+    /// The tenant's webhook endpoints, one endpoint's page, its buttons
+    /// and "Send again" (the portal's pages, per tenant).
+    TenantWebhooks(TenantId),
+    TenantWebhook(TenantId, WebhookId),
+    TenantWebhookAction(TenantId, WebhookId, &'static str),
+    TenantWebhookResend(TenantId, WebhookId, i64),
     Tokens,
     TokenRevoke(Uuid),
     Plans,
@@ -117,6 +123,17 @@ impl fmt::Display for AdminUrl {
             Self::TenantLiveEvents(id) => write!(f, "/api/admin/tenants/{id}/events"),
             Self::TenantKnowledge(id) => write!(f, "/admin/tenants/{id}/bot"),
             Self::TenantApi(id) => write!(f, "/api/admin/tenants/{id}"),
+            Self::TenantWebhooks(id) => write!(f, "/admin/tenants/{id}/webhooks"),
+            Self::TenantWebhook(id, wid) => write!(f, "/admin/tenants/{id}/webhooks/{wid}"),
+            Self::TenantWebhookAction(id, wid, action) => {
+                write!(f, "/admin/tenants/{id}/webhooks/{wid}/{action}")
+            }
+            Self::TenantWebhookResend(id, wid, event) => {
+                write!(
+                    f,
+                    "/admin/tenants/{id}/webhooks/{wid}/events/{event}/resend"
+                )
+            }
             Self::Tokens => f.write_str("/admin/tokens"),
             Self::TokenRevoke(id) => write!(f, "/admin/tokens/{id}/revoke"),
             Self::Plans => f.write_str("/admin/plans"),
@@ -258,6 +275,49 @@ impl From<PortalUrl> for String {
 impl From<AdminUrl> for String {
     fn from(url: AdminUrl) -> Self {
         url.to_string()
+    }
+}
+
+/// Where the webhook pages' links and forms go: the portal (the session's
+/// tenant) or the admin console's view of one tenant, so one markup serves
+/// both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookUrls {
+    Portal,
+    Admin(TenantId),
+}
+
+impl WebhookUrls {
+    /// The endpoints and the form for a new one.
+    pub fn list(self) -> String {
+        match self {
+            Self::Portal => PortalUrl::Webhooks.to_string(),
+            Self::Admin(id) => AdminUrl::TenantWebhooks(id).to_string(),
+        }
+    }
+
+    /// One endpoint's page.
+    pub fn endpoint(self, wid: WebhookId) -> String {
+        match self {
+            Self::Portal => PortalUrl::Webhook(wid).to_string(),
+            Self::Admin(id) => AdminUrl::TenantWebhook(id, wid).to_string(),
+        }
+    }
+
+    /// A button of the endpoint's page: `toggle`, `rotate`, `test`, `delete`.
+    pub fn action(self, wid: WebhookId, action: &'static str) -> String {
+        match self {
+            Self::Portal => PortalUrl::WebhookAction(wid, action).to_string(),
+            Self::Admin(id) => AdminUrl::TenantWebhookAction(id, wid, action).to_string(),
+        }
+    }
+
+    /// "Send again" for one event of the endpoint.
+    pub fn resend(self, wid: WebhookId, event: i64) -> String {
+        match self {
+            Self::Portal => PortalUrl::WebhookResend(wid, event).to_string(),
+            Self::Admin(id) => AdminUrl::TenantWebhookResend(id, wid, event).to_string(),
+        }
     }
 }
 

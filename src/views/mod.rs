@@ -11,3 +11,4 @@ pub mod knowledge;
 pub mod layout;
 pub mod portal;
 pub mod transport;
+pub mod webhooks;

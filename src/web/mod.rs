@@ -12,6 +12,7 @@ mod health;
 mod home;
 mod portal;
 mod static_files;
+mod webhook_forms;
 mod webhooks;
 
 use actix_web::web;

@@ -1518,3 +1518,143 @@ async fn the_owner_adds_an_endpoint_reads_its_delivery_log_and_sends_an_event_ag
     })
     .await;
 }
+
+/// The `href`s on `page` that start with `prefix`, in page order.
+fn links_under(page: &str, prefix: &str) -> Vec<String> {
+    page.match_indices(&format!("href=\"{prefix}"))
+        .chain(page.match_indices(&format!("action=\"{prefix}")))
+        .map(|(at, found)| {
+            let start = at + found.find('"').unwrap() + 1;
+            let end = start + page[start..].find('"').unwrap();
+            page[start..end].to_owned()
+        })
+        .collect()
+}
+
+/// An admin works a tenant's endpoints from the console, as the owner does
+/// on the portal: add one (the secret shown once), send a test event, read
+/// the attempt in the delivery log, send it again, disable it, delete it;
+/// every form needs the console's token, and another tenant's endpoint
+/// under this tenant's id is a 404.
+#[tokio::test]
+async fn an_admin_works_a_tenants_endpoints_and_delivery_log_from_the_console() {
+    use crate::helpers::{csrf_of, flash_of, location};
+    let app = spawn_app().await;
+    let tenant = approved_tenant(&app, 81).await;
+    let other = approved_tenant(&app, 82).await;
+    let (others_endpoint, _) = endpoint(
+        &app,
+        other,
+        "https://example.com/hook",
+        &["message.received"],
+    )
+    .await;
+    // 400: never retried, so a second request can only be "Send again".
+    let server = receiver(400).await;
+    let admin = app.signed_in_browser().await;
+    let list_url = format!("/admin/tenants/{tenant}/webhooks");
+
+    let tenant_page = admin.page(&format!("/admin/tenants/{tenant}")).await;
+    assert!(
+        tenant_page.contains(&format!("href=\"{list_url}\"")),
+        "no link to the webhooks"
+    );
+    let list = admin.page(&list_url).await;
+    assert!(list.contains("Add an endpoint"), "{list}");
+    let form = [
+        ("csrf_token", csrf_of(&list)),
+        ("url", format!("{}/console", server.uri())),
+        ("event:message.received", "on".to_owned()),
+    ];
+    let forged = admin
+        .post_form(&list_url, &[("csrf_token", "forged"), ("url", &form[1].1)])
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let made = admin.post_form(&list_url, &form).await;
+    assert_eq!(made.status(), StatusCode::OK);
+    let made = made.text().await.unwrap();
+    assert!(
+        made.contains("webhook-secret") && made.contains("whsec_"),
+        "{made}"
+    );
+    let again = admin.page(&list_url).await;
+    assert!(!again.contains("whsec_"), "the secret was shown twice");
+    let endpoint_url = links_under(&again, &format!("{list_url}/"))
+        .into_iter()
+        .next()
+        .expect("the endpoint's link");
+    let wid = endpoint_url.rsplit('/').next().unwrap().to_owned();
+    let (_, listed) = app.api_get(&hooks(tenant)).await;
+    assert_eq!(listed["items"][0]["id"], wid.as_str(), "{listed}");
+
+    // A test event: its failed attempt shows in the log.
+    let page = admin.page(&endpoint_url).await;
+    let token = csrf_of(&page);
+    let sent = admin
+        .post_form(&format!("{endpoint_url}/test"), &[("csrf_token", &token)])
+        .await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&sent), endpoint_url);
+    let page = eventually("the attempt in the delivery log", || async {
+        let page = admin.page(&endpoint_url).await;
+        (page.contains("webhook.test") && page.contains("400") && page.contains("FAILED"))
+            .then_some(page)
+    })
+    .await;
+    let resend = links_under(&page, &format!("{endpoint_url}/events/"))
+        .into_iter()
+        .find(|action| action.ends_with("/resend"))
+        .expect("a Send again button");
+    let again = admin.post_form(&resend, &[("csrf_token", &token)]).await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    let page = admin.page(&endpoint_url).await;
+    assert_eq!(
+        flash_of(&page),
+        Some(("success".to_owned(), "Queued to be sent again.".to_owned()))
+    );
+    let requests = eventually("the event sent again", || async {
+        let got = received(&server).await;
+        (got.len() >= 2).then_some(got)
+    })
+    .await;
+    assert_eq!(
+        requests[0].0.headers["webhook-id"], requests[1].0.headers["webhook-id"],
+        "the same event, sent again"
+    );
+
+    // Disabled, then deleted, from the console.
+    let off = admin
+        .post_form(&format!("{endpoint_url}/toggle"), &[("csrf_token", &token)])
+        .await;
+    assert_eq!(off.status(), StatusCode::SEE_OTHER);
+    let (_, shown) = app.api_get(&format!("{}/{wid}", hooks(tenant))).await;
+    assert_eq!(shown["enabled"], false, "{shown}");
+    let gone = admin
+        .post_form(&format!("{endpoint_url}/delete"), &[("csrf_token", &token)])
+        .await;
+    assert_eq!(location(&gone), list_url);
+    let (_, listed) = app.api_get(&hooks(tenant)).await;
+    assert_eq!(listed["items"], json!([]), "{listed}");
+
+    // Another tenant's endpoint under this tenant's id, and an unknown
+    // tenant: 404, and the other endpoint is untouched.
+    let theirs = format!("{list_url}/{others_endpoint}");
+    assert_eq!(admin.get(&theirs).await.status(), StatusCode::NOT_FOUND);
+    for action in ["toggle", "test", "rotate", "delete"] {
+        let response = admin
+            .post_form(&format!("{theirs}/{action}"), &[("csrf_token", &token)])
+            .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{action}");
+    }
+    // Signed out, the console's pages lead to its sign-in.
+    let stranger = app.browser().get(&list_url).await;
+    assert_eq!(stranger.status(), StatusCode::SEE_OTHER);
+    assert!(location(&stranger).starts_with("/admin/login"));
+    let unknown = format!("/admin/tenants/{}/webhooks", Uuid::new_v4());
+    assert_eq!(admin.get(&unknown).await.status(), StatusCode::NOT_FOUND);
+    let (status, still) = app
+        .api_get(&format!("{}/{others_endpoint}", hooks(other)))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(still["enabled"], true, "{still}");
+}

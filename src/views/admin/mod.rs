@@ -10,3 +10,4 @@ pub mod plans;
 pub mod setup_requests;
 pub mod tenants;
 pub mod tokens;
+pub mod webhooks;

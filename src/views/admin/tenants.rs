@@ -437,6 +437,8 @@ pub fn detail(chrome: &AdminChrome<'_>, page: &DetailPage<'_>) -> Markup {
                     a.button.secondary #tenant-inbox href=(AdminUrl::TenantInbox(tenant.id)) { "Inbox" }
                     a.button.secondary #tenant-knowledge href=(AdminUrl::TenantKnowledge(tenant.id))
                         title="Facts, services, FAQ, answers; try the bot" { "What the bot knows" }
+                    a.button.secondary #tenant-webhooks href=(AdminUrl::TenantWebhooks(tenant.id))
+                        title="Endpoints, delivery log, send again" { "Webhooks" }
                     @if actions.contains(&LifecycleAction::Pause) {
                         (components::action_button(
                             &AdminUrl::TenantAction(tenant.id, "pause").to_string(),

@@ -16,6 +16,7 @@ mod setup_requests;
 mod tenants;
 mod tokens;
 mod transport;
+mod webhooks;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
@@ -60,6 +61,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/admin/tenants/{id}/inbox/{cid}/reply").post(inbox::reply))
     .service(web::resource("/admin/tenants/{id}/inbox/{cid}/take-over").post(inbox::take_over))
     .service(web::resource("/admin/tenants/{id}/inbox/{cid}/hand-back").post(inbox::hand_back))
+    .service(
+        web::resource("/admin/tenants/{id}/webhooks")
+            .get(webhooks::list)
+            .post(webhooks::create),
+    )
+    .service(web::resource("/admin/tenants/{id}/webhooks/{wid}").get(webhooks::show))
+    .service(web::resource("/admin/tenants/{id}/webhooks/{wid}/toggle").post(webhooks::toggle))
+    .service(web::resource("/admin/tenants/{id}/webhooks/{wid}/rotate").post(webhooks::rotate))
+    .service(web::resource("/admin/tenants/{id}/webhooks/{wid}/test").post(webhooks::test))
+    .service(web::resource("/admin/tenants/{id}/webhooks/{wid}/delete").post(webhooks::delete))
+    .service(
+        web::resource("/admin/tenants/{id}/webhooks/{wid}/events/{event}/resend")
+            .post(webhooks::resend),
+    )
     .service(web::resource("/admin/tenants/{id}/sandbox/scan").post(bots::scan))
     .service(web::resource("/admin/tenants/{id}/sandbox/inbound").post(bots::inbound))
     .service(web::resource("/admin/tenants/{id}/transport").post(transport::set))

@@ -426,8 +426,15 @@ async fn pages_run_without_a_content_security_policy_violation() {
         "/admin/setup-requests",
         "/admin/audit",
         "/admin/tokens",
+        "/admin/plans",
     ] {
         visit(&chromium, path, "document.body").await;
+    }
+    for path in [
+        format!("/admin/tenants/{id}/webhooks"),
+        format!("/admin/tenants/{id}/webhooks/{endpoint}"),
+    ] {
+        visit(&chromium, &path, "document.body").await;
     }
     visit(&chromium, &format!("/admin/tenants/{waiting}"), QR_SHOWN).await;
     visit(&chromium, &format!("/admin/tenants/{id}/bot"), BOT_READY).await;

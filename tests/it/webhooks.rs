@@ -989,7 +989,7 @@ async fn deleting_an_endpoint_while_a_delivery_records_its_outcome_fails_neither
             .await
             .unwrap();
         let path = format!("{}/{wid}", hooks(tenant));
-        let ((), (status, body), ()) = tokio::join!(
+        let (_, (status, body), ()) = tokio::join!(
             deliverer.deliver(claimed[0].clone(), &stats),
             async {
                 tokio::time::sleep(Duration::from_millis(300)).await;
@@ -1657,4 +1657,134 @@ async fn an_admin_works_a_tenants_endpoints_and_delivery_log_from_the_console() 
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(still["enabled"], true, "{still}");
+}
+
+/// A delivery that went through claims its endpoint's next due event in
+/// the transaction that records it (one query of that endpoint's queue)
+/// and sends it: a backlog drains at the receiver's pace, without a claim
+/// over every endpoint between two deliveries. In order; it stops at an
+/// event that must wait for a retry, leaves other endpoints' events to the
+/// worker's claim, and gives its slot back after a run of 50 with nothing
+/// left claimed.
+#[tokio::test]
+async fn on_postgres_a_delivery_that_went_through_sends_its_endpoints_next_event_itself() {
+    use entity::webhook_event;
+    use flowhq::services::webhooks::delivery::{self, DeliveryStats};
+    use sea_orm::EntityTrait;
+    use wiremock::matchers::header;
+
+    let app = app_with_a_sleeping_worker().await;
+    // PostgreSQL only: on SQLite each delivery leaves the next event to
+    // the worker's claim (see `delivery::IN_TURN`).
+    let in_turn = app.db().get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("webhook-id", "msg_a3"))
+        .respond_with(ResponseTemplate::new(503))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let tenant = app.new_tenant(1).await;
+    let (a, _) = endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
+    let (b, _) = endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
+    let mut a_events = Vec::new();
+    for n in 1..=4 {
+        a_events.push(pending_event(&app, tenant, &a, &format!("msg_a{n}")).await);
+    }
+    let b1 = pending_event(&app, tenant, &b, "msg_b1").await;
+    let lease = Duration::from_secs(60);
+    let first = delivery::claim_next(app.db(), a.parse().unwrap(), lease)
+        .await
+        .unwrap()
+        .expect("A's oldest");
+    assert_eq!(first.row.id, a_events[0].id);
+    assert!(
+        delivery::claim_next(app.db(), a.parse().unwrap(), lease)
+            .await
+            .unwrap()
+            .is_none(),
+        "A's next while its head is in flight (concurrency 1)"
+    );
+
+    let stats = DeliveryStats::default();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    deliverer(&app)
+        .deliver_in_turn(first, &stats, &shutdown)
+        .await;
+    let ids: Vec<String> = received(&server)
+        .await
+        .iter()
+        .map(|(r, _)| r.headers["webhook-id"].to_str().unwrap().to_owned())
+        .collect();
+    if !in_turn {
+        assert_eq!(ids, ["msg_a1"], "SQLite: one delivery per claim");
+        return;
+    }
+    assert_eq!(
+        ids,
+        ["msg_a1", "msg_a2", "msg_a3"],
+        "in order, up to the failure"
+    );
+    let db = app.db().clone();
+    let row = |id| {
+        let db = db.clone();
+        async move {
+            webhook_event::Entity::find_by_id(id)
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let a3 = row(a_events[2].id).await;
+    assert_eq!((a3.status.as_str(), a3.attempts), ("PENDING", 1));
+    assert!(
+        a3.next_attempt_at > chrono::Utc::now(),
+        "a3 waits for its retry"
+    );
+    let a4 = row(a_events[3].id).await;
+    assert_eq!(
+        (a4.status.as_str(), a4.attempts),
+        ("PENDING", 0),
+        "a4 waits behind a3"
+    );
+    let b1 = row(b1.id).await;
+    assert_eq!(
+        (b1.status.as_str(), b1.attempts, b1.lease_until),
+        ("PENDING", 0, None)
+    );
+
+    // A long backlog: 50 in a row, then the slot goes back to the claim
+    // with no 51st claimed.
+    let (c, _) = endpoint(&app, tenant, &server.uri(), &["message.received"]).await;
+    let mut c_events = Vec::new();
+    for n in 0..52 {
+        c_events.push(pending_event(&app, tenant, &c, &format!("msg_c{n:02}")).await);
+    }
+    let head = delivery::claim_next(app.db(), c.parse().unwrap(), lease)
+        .await
+        .unwrap()
+        .unwrap();
+    deliverer(&app)
+        .deliver_in_turn(head, &stats, &shutdown)
+        .await;
+    let mut states = Vec::new();
+    for event in &c_events {
+        let r = row(event.id).await;
+        states.push((r.status, r.lease_until.is_some()));
+    }
+    assert!(
+        states[..50].iter().all(|(s, _)| s == "DELIVERED"),
+        "{states:?}"
+    );
+    assert_eq!(
+        states[50..],
+        [("PENDING".to_owned(), false), ("PENDING".to_owned(), false)],
+        "the rest left to the worker's claim"
+    );
 }

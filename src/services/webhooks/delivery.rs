@@ -80,6 +80,9 @@ pub struct Deliverer {
     client: reqwest::Client,
     policy: TargetPolicy,
     settings: Arc<WebhooksSettings>,
+    /// Deliveries a slot makes in a row for one endpoint
+    /// ([`Self::deliver_in_turn`]).
+    in_turn: usize,
 }
 
 /// Counters (the benchmark reads them).
@@ -99,7 +102,13 @@ impl Deliverer {
             allow_private: settings.allow_private_targets,
         };
         let client = delivery_client(policy, settings.timeout)?;
+        let in_turn = if db.get_database_backend() == DatabaseBackend::Postgres {
+            IN_TURN
+        } else {
+            1
+        };
         Ok(Self {
+            in_turn,
             db,
             key,
             client,
@@ -225,8 +234,9 @@ async fn run(
                     for event in claimed {
                         let deliverer = deliverer.clone();
                         let stats = stats.clone();
+                        let shutdown = shutdown.clone();
                         in_flight.spawn(async move {
-                            deliverer.deliver(event, &stats).await;
+                            deliverer.deliver_in_turn(event, &stats, &shutdown).await;
                         });
                     }
                 }
@@ -274,26 +284,65 @@ pub async fn claim(
     limit: usize,
     lease: Duration,
 ) -> Result<Vec<Claimed>, DbErr> {
+    claim_from(db, limit, lease, None).await
+}
+
+/// Claims the next due event of ONE endpoint (the claim's query for that
+/// endpoint alone: its `concurrency` oldest PENDING events, through the
+/// same index). A delivery that went through does this in the transaction
+/// that records it ([`Deliverer::deliver_in_turn`]), instead of waiting
+/// for a claim over every endpoint to find the few whose delivery just
+/// ended.
+pub async fn claim_next(
+    db: &DatabaseConnection,
+    endpoint: uuid::Uuid,
+    lease: Duration,
+) -> Result<Option<Claimed>, DbErr> {
+    claim_from(db, 1, lease, Some(endpoint))
+        .await
+        .map(|mut claimed| claimed.pop())
+}
+
+async fn claim_from(
+    db: &DatabaseConnection,
+    limit: usize,
+    lease: Duration,
+    endpoint: Option<uuid::Uuid>,
+) -> Result<Vec<Claimed>, DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    let claimed = claim_in(&txn, limit, lease, endpoint).await?;
+    txn.commit().await?;
+    Ok(claimed)
+}
+
+/// The claim, in the caller's transaction.
+async fn claim_in(
+    txn: &impl ConnectionTrait,
+    limit: usize,
+    lease: Duration,
+    endpoint: Option<uuid::Uuid>,
+) -> Result<Vec<Claimed>, DbErr> {
     let now = Utc::now();
     let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
-    let backend = db.get_database_backend();
-    let sql = claim_sql(backend);
-    let txn = crate::db::begin_write(db).await?;
+    let backend = txn.get_database_backend();
+    let mut values = vec![
+        Value::from(now),
+        Value::from(i64::try_from(limit).unwrap_or(i64::MAX)),
+    ];
+    let sql = match endpoint {
+        Some(endpoint) => {
+            values.push(Value::from(endpoint));
+            claim_sql_for(backend, true)
+        }
+        None => claim_sql(backend),
+    };
     let ids: Vec<i64> = txn
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [
-                Value::from(now),
-                Value::from(i64::try_from(limit).unwrap_or(i64::MAX)),
-            ],
-        ))
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?
         .into_iter()
         .map(|row| row.try_get::<i64>("", "id"))
         .collect::<Result<_, _>>()?;
     if ids.is_empty() {
-        txn.commit().await?;
         return Ok(Vec::new());
     }
     // Still PENDING, as the rows are now that they are locked (a statement
@@ -302,14 +351,13 @@ pub async fn claim(
         .col_expr(webhook_event::Column::LeaseUntil, Expr::value(until))
         .filter(webhook_event::Column::Id.is_in(ids.iter().copied()))
         .filter(webhook_event::Column::Status.eq(PENDING))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     let mut rows = webhook_event::Entity::find()
         .filter(webhook_event::Column::Id.is_in(ids.iter().copied()))
         .filter(webhook_event::Column::Status.eq(PENDING))
-        .all(&txn)
+        .all(txn)
         .await?;
-    txn.commit().await?;
     rows.sort_by_key(|row| row.id);
     Ok(rows.into_iter().map(|row| Claimed { row }).collect())
 }
@@ -383,6 +431,12 @@ fn raise_floors_sql(backend: DatabaseBackend) -> &'static str {
 /// nearly empty) start from every PENDING event, a second per claim in the
 /// bench's catch-up.
 pub fn claim_sql(backend: DatabaseBackend) -> String {
+    claim_sql_for(backend, false)
+}
+
+/// [`claim_sql`], or with `one_endpoint` the same for the endpoint bound
+/// third.
+fn claim_sql_for(backend: DatabaseBackend, one_endpoint: bool) -> String {
     const DUE: &str = "w.next_attempt_at <= {now} \
          AND (w.lease_until IS NULL OR w.lease_until < {now})";
     if backend == DatabaseBackend::Postgres {
@@ -394,8 +448,9 @@ pub fn claim_sql(backend: DatabaseBackend) -> String {
                  AND h.id > e.queue_floor \
                ORDER BY h.id LIMIT e.concurrency) heads \
              JOIN webhook_event w ON w.id = heads.id \
-             WHERE e.enabled AND {} \
+             WHERE e.enabled {} AND {} \
              ORDER BY w.id LIMIT $2 FOR UPDATE OF w SKIP LOCKED",
+            if one_endpoint { "AND e.id = $3" } else { "" },
             DUE.replace("{now}", "$1")
         )
     } else {
@@ -406,7 +461,7 @@ pub fn claim_sql(backend: DatabaseBackend) -> String {
             "WITH candidates AS ( \
                SELECT w.id, w.endpoint_id, e.concurrency \
                FROM webhook_endpoint e, webhook_event w \
-               WHERE e.enabled AND w.id IN ( \
+               WHERE e.enabled {one} AND w.id IN ( \
                  SELECT h.id FROM webhook_event h \
                  WHERE h.status = 'PENDING' AND h.endpoint_id = e.id \
                    AND h.id > e.queue_floor \
@@ -423,6 +478,7 @@ pub fn claim_sql(backend: DatabaseBackend) -> String {
              ORDER BY w.id LIMIT ?2",
             DUE.replace("{now}", "?1"),
             max = super::CONCURRENCY.end(),
+            one = if one_endpoint { "AND e.id = ?3" } else { "" },
         )
     }
 }
@@ -461,9 +517,54 @@ pub fn retry_delay(delays: &[Duration], attempt: usize) -> Option<Duration> {
     Some(base.mul_f64(jitter))
 }
 
+/// Deliveries one slot of the worker makes in a row for one endpoint
+/// ([`Deliverer::deliver_in_turn`]) before it goes back to the claim over
+/// every endpoint, so a long backlog does not keep a slot from the others.
+///
+/// PostgreSQL only. There the claim over every endpoint is what a backlog
+/// waits for (a probe of each endpoint's queue, 17–26 ms over 100
+/// endpoints, finding the few whose delivery just ended), and taking the
+/// next event in the recording transaction drained the bench's 2-minute
+/// backlog at 727/s against 452/s. On SQLite, whose one writer serializes
+/// every claim and record anyway, the same drained at 373–473/s against
+/// 422–665/s, so it delivers one event per claim there.
+const IN_TURN: usize = 50;
+
 impl Deliverer {
-    /// Sends one claimed event and records the outcome.
-    pub async fn deliver(&self, claimed: Claimed, stats: &DeliveryStats) {
+    /// Sends `claimed`, then, while each goes through, its endpoint's next
+    /// due events (up to [`IN_TURN`] in all, on PostgreSQL), each claimed in the
+    /// transaction that records the one before: a backlog drains at the
+    /// pace of the receiver, with no more transactions than one claim and
+    /// one record per delivery.
+    pub async fn deliver_in_turn(
+        &self,
+        claimed: Claimed,
+        stats: &DeliveryStats,
+        shutdown: &CancellationToken,
+    ) {
+        let mut next = Some(claimed);
+        let mut sent = 0;
+        while let Some(claimed) = next.take() {
+            sent += 1;
+            let more = sent < self.in_turn && !shutdown.is_cancelled();
+            next = self.deliver_then(claimed, stats, more).await.1;
+        }
+    }
+
+    /// Sends one claimed event and records the outcome; answers whether it
+    /// went through and that was recorded.
+    pub async fn deliver(&self, claimed: Claimed, stats: &DeliveryStats) -> bool {
+        self.deliver_then(claimed, stats, false).await.0
+    }
+
+    /// [`Self::deliver`]; with `claim_next`, once it went through, also
+    /// claims the endpoint's next due event in the recording transaction.
+    async fn deliver_then(
+        &self,
+        claimed: Claimed,
+        stats: &DeliveryStats,
+        claim_next: bool,
+    ) -> (bool, Option<Claimed>) {
         let event = claimed.row;
         let outcome = match webhook_endpoint::Entity::find_by_id(event.endpoint_id)
             .one(&self.db)
@@ -471,10 +572,10 @@ impl Deliverer {
         {
             Ok(Some(endpoint)) => self.send(&endpoint, &event).await,
             // Deleted meanwhile: its events went with it.
-            Ok(None) => return,
+            Ok(None) => return (false, None),
             Err(err) => {
                 tracing::warn!(error = %err, "reading a webhook endpoint failed; retried after the lease");
-                return;
+                return (false, None);
             }
         };
         if outcome.succeeded() {
@@ -491,8 +592,9 @@ impl Deliverer {
         // lease lasts (a record after it is refused, see `record`).
         let mut waits = RECORD_RETRIES.iter();
         loop {
-            let Err(err) = self.record(&event, &outcome).await else {
-                break;
+            let err = match self.record(&event, &outcome, claim_next).await {
+                Ok(next) => return (outcome.succeeded(), next),
+                Err(err) => err,
             };
             let within_lease = |wait: &&Duration| {
                 let after = Utc::now() + chrono::Duration::from_std(**wait).unwrap_or_default();
@@ -500,7 +602,7 @@ impl Deliverer {
             };
             let Some(wait) = waits.next().filter(within_lease) else {
                 tracing::warn!(error = %err, event = event.id, "recording a webhook attempt failed; sent again after the lease");
-                break;
+                return (false, None);
             };
             tracing::debug!(error = %err, event = event.id, "recording a webhook attempt failed; trying again");
             tokio::time::sleep(*wait).await;
@@ -594,8 +696,14 @@ impl Deliverer {
     }
 
     /// The attempt's row, the event's new state and the endpoint's health,
-    /// in one transaction.
-    async fn record(&self, event: &webhook_event::Model, outcome: &Outcome) -> Result<(), DbErr> {
+    /// in one transaction; with `claim_next`, when the event went through,
+    /// the endpoint's next due event is claimed in it too.
+    async fn record(
+        &self,
+        event: &webhook_event::Model,
+        outcome: &Outcome,
+        claim_next: bool,
+    ) -> Result<Option<Claimed>, DbErr> {
         let now = Utc::now();
         let attempt = event.attempts + 1;
         let txn = crate::db::begin_write(&self.db).await?;
@@ -650,7 +758,8 @@ impl Deliverer {
                 event = event.id,
                 "a webhook outcome came after its lease was taken over; not recorded"
             );
-            return txn.commit().await;
+            txn.commit().await?;
+            return Ok(None);
         }
         webhook_attempt::ActiveModel {
             tenant_id: Set(event.tenant_id),
@@ -676,6 +785,11 @@ impl Deliverer {
                 .filter(webhook_endpoint::Column::FailingSince.is_not_null())
                 .exec(&txn)
                 .await?;
+            if claim_next {
+                let next = claim_in(&txn, 1, self.lease(), Some(event.endpoint_id)).await?;
+                txn.commit().await?;
+                return Ok(next.into_iter().next());
+            }
         } else {
             let mut health = webhook_endpoint::Entity::update_many().col_expr(
                 webhook_endpoint::Column::FailingSince,
@@ -693,7 +807,8 @@ impl Deliverer {
                 .await?;
             self.disable_if_failing_too_long(&txn, event, now).await?;
         }
-        txn.commit().await
+        txn.commit().await?;
+        Ok(None)
     }
 
     /// An endpoint whose every attempt failed for `disable_after` is

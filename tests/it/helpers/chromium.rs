@@ -158,8 +158,23 @@ impl Chromium {
         }
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let driver = command.spawn().expect("starting chromedriver");
-        let driver_port = wait_for_port(&log_path).await;
+        // With port 0 chromedriver probes for a free port itself and then
+        // binds it; another test's listener can take it in between
+        // ("bind() failed: Address already in use … Exiting"): it is
+        // started again then.
+        let mut attempts = 0;
+        let (driver, driver_port) = loop {
+            attempts += 1;
+            let mut driver = command.spawn().expect("starting chromedriver");
+            match wait_for_port(&log_path, &mut driver).await {
+                Some(port) => break (driver, port),
+                None if attempts < 3 => continue,
+                None => {
+                    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+                    panic!("chromedriver exited {attempts} times without listening:\n{text}");
+                }
+            }
+        };
 
         let profile = dir.path().join("profile");
         let mut chrome = json!({
@@ -429,8 +444,9 @@ fn truthy(value: &Value) -> bool {
     }
 }
 
-/// The port chromedriver prints once it listens.
-async fn wait_for_port(log: &Path) -> u16 {
+/// The port chromedriver prints once it listens; `None` when it exited
+/// before (its port was taken).
+async fn wait_for_port(log: &Path, driver: &mut Child) -> Option<u16> {
     const STARTED: &str = "was started successfully on port ";
     let deadline = Instant::now() + DEADLINE;
     loop {
@@ -441,8 +457,11 @@ async fn wait_for_port(log: &Path) -> u16 {
                 .take_while(char::is_ascii_digit)
                 .collect();
             if let Ok(port) = digits.parse() {
-                return port;
+                return Some(port);
             }
+        }
+        if matches!(driver.try_wait(), Ok(Some(_))) {
+            return None;
         }
         assert!(
             Instant::now() < deadline,

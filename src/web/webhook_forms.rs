@@ -208,7 +208,39 @@ pub async fn toggle_webhook(
     }))
 }
 
-/// The flashes of the endpoint page's other buttons.
-pub const WEBHOOK_TEST_QUEUED: &str = "Test event queued: it shows in the log below once sent.";
-pub const WEBHOOK_DELETED: &str = "Endpoint deleted, with its waiting events and its log.";
-pub const WEBHOOK_RESEND_QUEUED: &str = "Queued to be sent again.";
+/// "Send a test event": queued, worded for the flash.
+pub async fn test_webhook(
+    state: &AppState,
+    tenant: TenantId,
+    wid: WebhookId,
+) -> Result<Flash, AppError> {
+    webhooks::send_test(&state.db, &state.webhooks, tenant, wid).await?;
+    Ok(Flash::success(
+        "Test event queued: it shows in the log below once sent.",
+    ))
+}
+
+/// "Delete": the endpoint goes, with its waiting events and its log.
+pub async fn delete_webhook(
+    state: &AppState,
+    actor: &Actor,
+    tenant: TenantId,
+    wid: WebhookId,
+) -> Result<Flash, AppError> {
+    webhooks::delete(&state.db, actor, tenant, wid).await?;
+    Ok(Flash::success(
+        "Endpoint deleted, with its waiting events and its log.",
+    ))
+}
+
+/// "Send again" for one event of the endpoint.
+pub async fn resend_webhook_event(
+    state: &AppState,
+    actor: &Actor,
+    tenant: TenantId,
+    wid: WebhookId,
+    event: i64,
+) -> Result<Flash, AppError> {
+    webhooks::resend(&state.db, &state.webhooks, actor, tenant, wid, event).await?;
+    Ok(Flash::success("Queued to be sent again."))
+}

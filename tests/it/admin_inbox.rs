@@ -9,7 +9,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::bots::{customer_writes, linked_tenant, outbox};
-use crate::helpers::{Browser, TestApp, csrf_of, eventually, flash_of, location};
+use crate::helpers::{Browser, TestApp, attribute_values, csrf_of, eventually, flash_of, location};
 use crate::inbox::{base, messages_when, settled};
 
 const CUSTOMER: &str = "+4917600000052";
@@ -243,12 +243,10 @@ async fn the_console_inbox_s_script_reads_the_admin_json_and_events_on_the_sessi
 
 /// The event stream URL a page names (with the mark taken as it rendered).
 fn events_url_of(page: &str) -> String {
-    let start = page
-        .find("data-inbox-events=\"")
+    attribute_values(page, "div", "data-inbox-events")
+        .into_iter()
+        .next()
         .expect("no event stream on the page")
-        + 19;
-    let end = start + page[start..].find('"').unwrap();
-    page[start..end].to_owned()
 }
 
 /// The first chunk of the stream at `url`: its opening, and a `changed`

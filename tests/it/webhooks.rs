@@ -1521,13 +1521,11 @@ async fn the_owner_adds_an_endpoint_reads_its_delivery_log_and_sends_an_event_ag
 
 /// The `href`s on `page` that start with `prefix`, in page order.
 fn links_under(page: &str, prefix: &str) -> Vec<String> {
-    page.match_indices(&format!("href=\"{prefix}"))
-        .chain(page.match_indices(&format!("action=\"{prefix}")))
-        .map(|(at, found)| {
-            let start = at + found.find('"').unwrap() + 1;
-            let end = start + page[start..].find('"').unwrap();
-            page[start..end].to_owned()
-        })
+    use crate::helpers::attribute_values;
+    attribute_values(page, "a", "href")
+        .into_iter()
+        .chain(attribute_values(page, "form", "action"))
+        .filter(|url| url.starts_with(prefix))
         .collect()
 }
 

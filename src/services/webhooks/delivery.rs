@@ -289,10 +289,10 @@ pub async fn claim(
 
 /// Claims the next due event of ONE endpoint (the claim's query for that
 /// endpoint alone: its `concurrency` oldest PENDING events, through the
-/// same index). A delivery that went through does this in the transaction
-/// that records it ([`Deliverer::deliver_in_turn`]), instead of waiting
-/// for a claim over every endpoint to find the few whose delivery just
-/// ended.
+/// same index), in a transaction of its own. The worker makes the same
+/// claim inside the transaction that records a delivery that went through
+/// ([`Deliverer::deliver_in_turn`]); this standalone form is for tests and
+/// tools.
 pub async fn claim_next(
     db: &DatabaseConnection,
     endpoint: uuid::Uuid,
@@ -775,6 +775,7 @@ impl Deliverer {
         }
         .insert(&txn)
         .await?;
+        let mut next = None;
         if outcome.succeeded() {
             webhook_endpoint::Entity::update_many()
                 .col_expr(
@@ -786,9 +787,9 @@ impl Deliverer {
                 .exec(&txn)
                 .await?;
             if claim_next {
-                let next = claim_in(&txn, 1, self.lease(), Some(event.endpoint_id)).await?;
-                txn.commit().await?;
-                return Ok(next.into_iter().next());
+                next = claim_in(&txn, 1, self.lease(), Some(event.endpoint_id))
+                    .await?
+                    .pop();
             }
         } else {
             let mut health = webhook_endpoint::Entity::update_many().col_expr(
@@ -808,7 +809,7 @@ impl Deliverer {
             self.disable_if_failing_too_long(&txn, event, now).await?;
         }
         txn.commit().await?;
-        Ok(None)
+        Ok(next)
     }
 
     /// An endpoint whose every attempt failed for `disable_after` is

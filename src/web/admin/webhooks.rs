@@ -10,8 +10,7 @@ use actix_web::{HttpResponse, web};
 use super::{chrome, flash_redirect, html};
 use crate::domain::ids::{TenantId, WebhookId};
 use crate::error::AppError;
-use crate::services::sessions::Flash;
-use crate::services::{tenants, webhooks};
+use crate::services::tenants;
 use crate::state::AppState;
 use crate::urls::AdminUrl;
 use crate::views::admin::webhooks as view;
@@ -51,8 +50,8 @@ pub async fn list(
     id: web::Path<TenantId>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let detail = tenants::get(&state.db, id).await?;
-    let list = forms::webhook_list(&state, id).await?;
+    let (detail, list) =
+        tokio::try_join!(tenants::get(&state.db, id), forms::webhook_list(&state, id),)?;
     Ok(list_page(&session, id, &detail.tenant.name, &list))
 }
 
@@ -111,8 +110,7 @@ pub async fn test(
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let (id, wid) = path.into_inner();
-    webhooks::send_test(&state.db, &state.webhooks, id, wid).await?;
-    let flash = Flash::success(forms::WEBHOOK_TEST_QUEUED);
+    let flash = forms::test_webhook(&state, id, wid).await?;
     flash_redirect(&state, &session, flash, AdminUrl::TenantWebhook(id, wid)).await
 }
 
@@ -123,8 +121,7 @@ pub async fn delete(
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let (id, wid) = path.into_inner();
-    webhooks::delete(&state.db, &session.actor(), id, wid).await?;
-    let flash = Flash::success(forms::WEBHOOK_DELETED);
+    let flash = forms::delete_webhook(&state, &session.actor(), id, wid).await?;
     flash_redirect(&state, &session, flash, AdminUrl::TenantWebhooks(id)).await
 }
 
@@ -135,7 +132,6 @@ pub async fn resend(
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let (id, wid, event) = path.into_inner();
-    webhooks::resend(&state.db, &state.webhooks, &session.actor(), id, wid, event).await?;
-    let flash = Flash::success(forms::WEBHOOK_RESEND_QUEUED);
+    let flash = forms::resend_webhook_event(&state, &session.actor(), id, wid, event).await?;
     flash_redirect(&state, &session, flash, AdminUrl::TenantWebhook(id, wid)).await
 }

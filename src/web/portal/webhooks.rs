@@ -11,8 +11,6 @@ use actix_web::{HttpResponse, web};
 use super::{chrome, flash_redirect, html};
 use crate::domain::ids::WebhookId;
 use crate::error::AppError;
-use crate::services::sessions::Flash;
-use crate::services::webhooks;
 use crate::state::AppState;
 use crate::urls::PortalUrl;
 use crate::views::layout::PortalSection;
@@ -84,8 +82,7 @@ pub async fn test(
     wid: web::Path<WebhookId>,
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
-    webhooks::send_test(&state.db, &state.webhooks, session.tenant_id(), *wid).await?;
-    let flash = Flash::success(forms::WEBHOOK_TEST_QUEUED);
+    let flash = forms::test_webhook(&state, session.tenant_id(), *wid).await?;
     flash_redirect(&state, &session, flash, PortalUrl::Webhook(*wid)).await
 }
 
@@ -95,8 +92,7 @@ pub async fn delete(
     wid: web::Path<WebhookId>,
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
-    webhooks::delete(&state.db, &session.actor(), session.tenant_id(), *wid).await?;
-    let flash = Flash::success(forms::WEBHOOK_DELETED);
+    let flash = forms::delete_webhook(&state, &session.actor(), session.tenant_id(), *wid).await?;
     flash_redirect(&state, &session, flash, PortalUrl::Webhooks).await
 }
 
@@ -107,15 +103,8 @@ pub async fn resend(
     _form: CsrfForm<AnyForm>,
 ) -> Result<HttpResponse, AppError> {
     let (wid, event) = path.into_inner();
-    webhooks::resend(
-        &state.db,
-        &state.webhooks,
-        &session.actor(),
-        session.tenant_id(),
-        wid,
-        event,
-    )
-    .await?;
-    let flash = Flash::success(forms::WEBHOOK_RESEND_QUEUED);
+    let flash =
+        forms::resend_webhook_event(&state, &session.actor(), session.tenant_id(), wid, event)
+            .await?;
     flash_redirect(&state, &session, flash, PortalUrl::Webhook(wid)).await
 }

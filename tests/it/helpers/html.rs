@@ -74,6 +74,13 @@ fn control<'a>(html: &'a str, name: &str) -> Option<(&'static str, usize, &'a st
         .min_by_key(|(_, at, _)| *at)
 }
 
+/// The decoded `attribute` of every `<{tag} …>` that has it, in page order.
+pub fn attribute_values(html: &str, tag: &str, attribute: &str) -> Vec<String> {
+    start_tags(html, tag)
+        .filter_map(|(_, found)| attr(found, attribute))
+        .collect()
+}
+
 /// The `value` of the input named `name`.
 pub fn input_value(html: &str, name: &str) -> Option<String> {
     start_tags(html, "input")

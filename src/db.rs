@@ -2,8 +2,11 @@
 //! PostgreSQL, with the pool sized from settings, and applying migrations.
 //! Errors here are start-up errors: each says plainly what to fix.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
@@ -13,6 +16,7 @@ use sea_orm::{
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use secrecy::ExposeSecret;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{DatabaseKind, DatabaseSettings};
 
@@ -194,12 +198,21 @@ async fn connect_pool_with(
             .pragma("wal_autocheckpoint", autocheckpoint_pages.to_string())
     });
 
-    Database::connect(options)
+    let db = Database::connect(options)
         .await
         .map_err(|source| DbSetupError::Connect {
             url: settings.redacted_url(),
             source,
-        })
+        })?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        let file = db
+            .get_sqlite_connection_pool()
+            .connect_options()
+            .get_filename()
+            .to_path_buf();
+        register_write_gate(file, busy_timeout);
+    }
+    Ok(db)
 }
 
 /// Applies every pending migration; returns how many ran.
@@ -294,10 +307,132 @@ fn directory_of(path: &Path) -> Option<&Path> {
 /// it takes the write lock up front (waiting up to `busy_timeout`), instead
 /// of reading first and failing at once with SQLITE_BUSY when another
 /// connection committed in between. PostgreSQL ignores the option.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
+///
+/// On SQLite it first waits for its turn at the file's [`write_gate`]:
+/// a connection that finds SQLite's write lock taken polls for it, asleep
+/// up to 100 ms between tries (the `busy_timeout` handler), so under steady
+/// writes from several tasks (the message log writer, webhook deliveries,
+/// use cases) the lock sat free while its waiters slept. Writers queue in
+/// the process instead, first come first served, and each begins as the
+/// one before ends.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, sea_orm::DbErr> {
+    let turn = match write_gate(db) {
+        Some(gate) => Some(gate.turn().await?),
+        None => None,
+    };
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    Ok(WriteTransaction { txn, _turn: turn })
+}
+
+/// The queue of the writers of one SQLite file in this process, and how
+/// long one waits in it (the file's `busy_timeout`, as SQLite would).
+#[derive(Clone)]
+struct WriteGate {
+    queue: Arc<Semaphore>,
+    wait: Duration,
+}
+
+impl WriteGate {
+    async fn turn(self) -> Result<OwnedSemaphorePermit, sea_orm::DbErr> {
+        match tokio::time::timeout(self.wait, self.queue.acquire_owned()).await {
+            Ok(Ok(turn)) => Ok(turn),
+            Ok(Err(closed)) => Err(sea_orm::DbErr::Custom(closed.to_string())),
+            Err(_) => Err(sea_orm::DbErr::Custom(format!(
+                "database is locked: another write of this process held it for {} s",
+                self.wait.as_secs_f64()
+            ))),
+        }
+    }
+}
+
+/// One queue per SQLite file (keyed by its path), made when a pool of it
+/// connects: one in production, one per test database in the test binary.
+static WRITE_GATES: LazyLock<Mutex<HashMap<PathBuf, WriteGate>>> = LazyLock::new(Mutex::default);
+
+fn write_gates() -> std::sync::MutexGuard<'static, HashMap<PathBuf, WriteGate>> {
+    WRITE_GATES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Makes `file`'s queue (or keeps it), waiting at most `wait` in it.
+fn register_write_gate(file: PathBuf, wait: Duration) {
+    write_gates()
+        .entry(file)
+        .and_modify(|gate| gate.wait = wait)
+        .or_insert_with(|| WriteGate {
+            queue: Arc::new(Semaphore::new(1)),
+            wait,
+        });
+}
+
+/// `db`'s file's queue of writers; `None` on PostgreSQL, whose writers
+/// wait for row locks, not for the database.
+fn write_gate(db: &DatabaseConnection) -> Option<WriteGate> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return None;
+    }
+    let file = db
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_path_buf();
+    let mut gates = write_gates();
+    let gate = gates.entry(file).or_insert_with(|| WriteGate {
+        queue: Arc::new(Semaphore::new(1)),
+        wait: Duration::from_secs(5),
+    });
+    Some(gate.clone())
+}
+
+/// A transaction begun by [`begin_write`]: used as any connection, ended
+/// by `commit` (or `rollback`, or drop, which rolls back); its SQLite
+/// writer's turn ends with it.
+pub struct WriteTransaction {
+    txn: DatabaseTransaction,
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl WriteTransaction {
+    pub async fn commit(self) -> Result<(), sea_orm::DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sea_orm::DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTransaction {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<sea_orm::ExecResult, sea_orm::DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, sea_orm::DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(
+        &self,
+        stmt: Statement,
+    ) -> Result<Option<sea_orm::QueryResult>, sea_orm::DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(
+        &self,
+        stmt: Statement,
+    ) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
 }

@@ -383,6 +383,10 @@ async fn catch_up(
     let limit = Duration::from_secs(1800);
     let mut made = 0u64;
     let mut check = tokio::time::interval(Duration::from_millis(20));
+    // Whether the drain keeps its pace as the backlog shrinks: what came
+    // in each 10 s, and what was left.
+    let mut progress = tokio::time::interval_at(up_at + PROGRESS_EVERY, PROGRESS_EVERY);
+    let mut received_before = receiver.lock().received;
     let drain = loop {
         let next = up_at + interval * u32::try_from(made).unwrap_or(u32::MAX);
         tokio::select! {
@@ -397,6 +401,17 @@ async fn catch_up(
                 if receiver.lock().received - received0 >= total + stored {
                     break up_at.elapsed();
                 }
+            }
+            _ = progress.tick() => {
+                let received = receiver.lock().received;
+                let left = (total + made).saturating_sub(received - received0);
+                println!(
+                    "    after {:>4.0} s: {:.0} deliveries/s in the last {} s, {left} events left",
+                    up_at.elapsed().as_secs_f64(),
+                    (received - received_before) as f64 / PROGRESS_EVERY.as_secs_f64(),
+                    PROGRESS_EVERY.as_secs()
+                );
+                received_before = received;
             }
         }
         if up_at.elapsed() > limit {
@@ -426,6 +441,9 @@ async fn catch_up(
         failed_rows,
     })
 }
+
+/// How often the catch-up prints its pace.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// `write` in a task of `set`.
 fn spawn_write(

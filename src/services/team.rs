@@ -410,7 +410,7 @@ enum Seats<'a> {
 /// both take the last seat (SQLite's write transaction already excludes
 /// that).
 async fn check_team_size(
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &crate::db::WriteTransaction,
     tenant: TenantId,
     seats: Seats<'_>,
 ) -> Result<(), AppError> {

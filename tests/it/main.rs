@@ -39,6 +39,7 @@ mod portal_sign_in;
 mod portal_story;
 mod slow_clients;
 mod sqlite_live;
+mod sqlite_writers;
 mod team;
 mod tenant_api;
 mod tenant_api_docs;

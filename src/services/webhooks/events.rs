@@ -400,7 +400,7 @@ pub async fn take_turn(conn: &impl ConnectionTrait, tenants: &[TenantId]) -> Res
 pub async fn begin_in_turn(
     db: &sea_orm::DatabaseConnection,
     tenant: TenantId,
-) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+) -> Result<crate::db::WriteTransaction, DbErr> {
     let txn = crate::db::begin_write(db).await?;
     take_turn(&txn, &[tenant]).await?;
     Ok(txn)

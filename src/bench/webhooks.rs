@@ -53,6 +53,10 @@ pub struct WebhookArgs {
     /// drains them while that rate goes on.
     #[arg(long, default_value_t = 600)]
     pub webhook_outage_seconds: u32,
+    /// Deliveries in flight at once (`webhooks.max_in_flight`); the
+    /// product's default when not given.
+    #[arg(long)]
+    pub webhook_max_in_flight: Option<std::num::NonZeroU32>,
 }
 
 /// The bench's retry schedule (production: 5 s, 5 min, 30 min, … over a
@@ -97,6 +101,9 @@ pub(super) async fn run(
         settings.webhooks.allow_private_targets = true;
         settings.webhooks.retry_delays = retry_delays();
         settings.webhooks.poll_interval = POLL_INTERVAL;
+        if let Some(max) = args.webhook_max_in_flight {
+            settings.webhooks.max_in_flight = max;
+        }
     })
     .await?;
     let result = measure(&served, listener, receiver_address, args).await;
@@ -167,6 +174,11 @@ async fn runs(
     let catch_up = catch_up(served, receiver, endpoints, args).await?;
 
     println!();
+    figure(
+        "  deliveries in flight at once (webhooks.max_in_flight)",
+        args.webhook_max_in_flight
+            .map_or_else(|| "the default".to_owned(), |n| n.to_string()),
+    );
     figure(
         "  retry waits (bench setting) / due retries polled every",
         format!(

@@ -204,12 +204,7 @@ async fn connect_pool_with(
             url: settings.redacted_url(),
             source,
         })?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        let file = db
-            .get_sqlite_connection_pool()
-            .connect_options()
-            .get_filename()
-            .to_path_buf();
+    if let Some(file) = sqlite_file(&db) {
         register_write_gate(file, busy_timeout);
     }
     Ok(db)
@@ -338,6 +333,13 @@ struct WriteGate {
 }
 
 impl WriteGate {
+    fn new(wait: Duration) -> Self {
+        Self {
+            queue: Arc::new(Semaphore::new(1)),
+            wait,
+        }
+    }
+
     async fn turn(self) -> Result<OwnedSemaphorePermit, sea_orm::DbErr> {
         match tokio::time::timeout(self.wait, self.queue.acquire_owned()).await {
             Ok(Ok(turn)) => Ok(turn),
@@ -365,29 +367,29 @@ fn register_write_gate(file: PathBuf, wait: Duration) {
     write_gates()
         .entry(file)
         .and_modify(|gate| gate.wait = wait)
-        .or_insert_with(|| WriteGate {
-            queue: Arc::new(Semaphore::new(1)),
-            wait,
-        });
+        .or_insert_with(|| WriteGate::new(wait));
+}
+
+/// The file a SQLite pool opens, as its options name it (the key of its
+/// writers' queue); `None` on PostgreSQL.
+fn sqlite_file(db: &DatabaseConnection) -> Option<PathBuf> {
+    (db.get_database_backend() == DbBackend::Sqlite).then(|| {
+        db.get_sqlite_connection_pool()
+            .connect_options()
+            .get_filename()
+            .to_path_buf()
+    })
 }
 
 /// `db`'s file's queue of writers; `None` on PostgreSQL, whose writers
 /// wait for row locks, not for the database.
 fn write_gate(db: &DatabaseConnection) -> Option<WriteGate> {
-    if db.get_database_backend() != DbBackend::Sqlite {
-        return None;
-    }
-    let file = db
-        .get_sqlite_connection_pool()
-        .connect_options()
-        .get_filename()
-        .to_path_buf();
-    let mut gates = write_gates();
-    let gate = gates.entry(file).or_insert_with(|| WriteGate {
-        queue: Arc::new(Semaphore::new(1)),
-        wait: Duration::from_secs(5),
-    });
-    Some(gate.clone())
+    let file = sqlite_file(db)?;
+    let gate = write_gates()
+        .entry(file)
+        .or_insert_with(|| WriteGate::new(Duration::from_secs(5)))
+        .clone();
+    Some(gate)
 }
 
 /// A transaction begun by [`begin_write`]: used as any connection, ended

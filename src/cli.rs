@@ -317,7 +317,7 @@ async fn create_admin(
     let admin = admins::create(db, username, &password.value)
         .await
         .map_err(cli_error)?;
-    audit::record(
+    audit::record_alone(
         db,
         &Actor::System,
         None,
@@ -339,7 +339,7 @@ async fn reset_password(
     let admin = admins::reset_password(db, username, &password.value)
         .await
         .map_err(cli_error)?;
-    audit::record(
+    audit::record_alone(
         db,
         &Actor::System,
         None,

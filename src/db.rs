@@ -324,6 +324,25 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, se
     Ok(WriteTransaction { txn, _turn: turn })
 }
 
+/// Runs `write`, statements on `db` outside any transaction (each commits
+/// on its own), in its turn at the file's [`write_gate`] on SQLite, as
+/// [`begin_write`]'s transactions take theirs. Without a turn such a
+/// statement polls SQLite's write lock while the queued transactions hand
+/// it from one to the next with no gap its poll finds: during a webhook
+/// catch-up a heartbeat waited 1.8 s for it, and one waiting past
+/// `busy_timeout` fails as locked. `write` must not itself wait for a turn
+/// (`begin_write`): the gate has one.
+pub async fn write_alone<T, E: From<sea_orm::DbErr>>(
+    db: &DatabaseConnection,
+    write: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let _turn = match write_gate(db) {
+        Some(gate) => Some(gate.turn().await?),
+        None => None,
+    };
+    write.await
+}
+
 /// The queue of the writers of one SQLite file in this process, and how
 /// long one waits in it (the file's `busy_timeout`, as SQLite would).
 #[derive(Clone)]

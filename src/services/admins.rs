@@ -131,15 +131,18 @@ pub async fn create(
         .await
         .map_err(AppError::internal)?;
     let now = Utc::now();
-    let row = admin_account::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        username: Set(username.to_owned()),
-        password_hash: Set(hash),
-        created_at: Set(now),
-        updated_at: Set(now),
-        last_login_at: Set(None),
-    }
-    .insert(db)
+    let row = crate::db::write_alone(
+        db,
+        admin_account::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            username: Set(username.to_owned()),
+            password_hash: Set(hash),
+            created_at: Set(now),
+            updated_at: Set(now),
+            last_login_at: Set(None),
+        }
+        .insert(db),
+    )
     .await?;
     Ok(row.into())
 }
@@ -163,11 +166,14 @@ pub async fn reset_password(
     let mut active = row.into_active_model();
     active.password_hash = Set(hash);
     active.updated_at = Set(Utc::now());
-    let row = active.update(db).await?;
-    entity::web_session::Entity::delete_many()
-        .filter(entity::web_session::Column::AdminId.eq(row.id))
-        .exec(db)
-        .await?;
+    let row = crate::db::write_alone(db, active.update(db)).await?;
+    crate::db::write_alone(
+        db,
+        entity::web_session::Entity::delete_many()
+            .filter(entity::web_session::Column::AdminId.eq(row.id))
+            .exec(db),
+    )
+    .await?;
     Ok(row.into())
 }
 
@@ -215,7 +221,9 @@ pub async fn authenticate(
     }
     let mut active = row.into_active_model();
     active.last_login_at = Set(Some(Utc::now()));
-    Ok(Some(active.update(db).await?.into()))
+    Ok(Some(
+        crate::db::write_alone(db, active.update(db)).await?.into(),
+    ))
 }
 
 /// Creates a token; the secret is returned once and never stored.
@@ -232,20 +240,23 @@ pub async fn create_token(
         ));
     }
     let secret = format!("{TOKEN_PREFIX}{}", crypto::random_token(32));
-    let row = admin_api_token::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        admin_id: Set(admin.id),
-        name: Set(name.to_owned()),
-        token_hash: Set(crypto::sha256_hex(&secret)),
-        prefix: Set(secret.chars().take(10).collect()),
-        created_at: Set(Utc::now()),
-        last_used_at: Set(None),
-        revoked_at: Set(None),
-    }
-    .insert(db)
+    let row = crate::db::write_alone(
+        db,
+        admin_api_token::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            admin_id: Set(admin.id),
+            name: Set(name.to_owned()),
+            token_hash: Set(crypto::sha256_hex(&secret)),
+            prefix: Set(secret.chars().take(10).collect()),
+            created_at: Set(Utc::now()),
+            last_used_at: Set(None),
+            revoked_at: Set(None),
+        }
+        .insert(db),
+    )
     .await?;
     let token = ApiToken::from(row);
-    audit::record(
+    audit::record_alone(
         db,
         &Actor::Admin(admin.username.clone()),
         None,
@@ -280,8 +291,8 @@ pub async fn revoke_token(
     }
     let mut active = row.into_active_model();
     active.revoked_at = Set(Some(Utc::now()));
-    let token = ApiToken::from(active.update(db).await?);
-    audit::record(
+    let token = ApiToken::from(crate::db::write_alone(db, active.update(db)).await?);
+    audit::record_alone(
         db,
         &Actor::Admin(actor.username.clone()),
         None,
@@ -311,6 +322,6 @@ pub async fn authenticate_token(
     };
     let mut active = token.into_active_model();
     active.last_used_at = Set(Some(Utc::now()));
-    active.update(db).await?;
+    crate::db::write_alone(db, active.update(db)).await?;
     Ok(Some(admin.into()))
 }

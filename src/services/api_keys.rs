@@ -391,11 +391,14 @@ pub async fn verify(
         .last_used_at
         .is_none_or(|at| now - at >= LAST_USED_PRECISION)
     {
-        api_key::Entity::update_many()
-            .col_expr(api_key::Column::LastUsedAt, Expr::value(now))
-            .filter(api_key::Column::Id.eq(row.id))
-            .exec(db)
-            .await?;
+        crate::db::write_alone(
+            db,
+            api_key::Entity::update_many()
+                .col_expr(api_key::Column::LastUsedAt, Expr::value(now))
+                .filter(api_key::Column::Id.eq(row.id))
+                .exec(db),
+        )
+        .await?;
     }
     let plan = super::plans::of_tenant(db, row.tenant_id.into()).await?;
     let requests_per_minute = super::plans::api_rate(plan.api_requests_per_minute);

@@ -78,6 +78,18 @@ pub async fn record(
     Ok(())
 }
 
+/// [`record`] on its own, not as part of a use case's transaction: in its
+/// turn at the database's write queue (`db::write_alone`).
+pub async fn record_alone(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    tenant_id: Option<TenantId>,
+    event_type: &str,
+    payload: Value,
+) -> Result<(), AppError> {
+    crate::db::write_alone(db, record(db, actor, tenant_id, event_type, payload)).await
+}
+
 /// Newest first, optionally for one tenant.
 pub async fn list(
     db: &DatabaseConnection,

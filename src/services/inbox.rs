@@ -422,12 +422,15 @@ pub async fn open(
 ) -> Result<Thread, AppError> {
     let mut row = find(db, tenant, id).await?;
     if reader == Reader::TenantPerson && row.unread != 0 {
-        conversation::Entity::update_many()
-            .col_expr(conversation::Column::Unread, Expr::value(0))
-            .filter(conversation::Column::Id.eq(row.id))
-            .filter(conversation::Column::TenantId.eq(tenant))
-            .exec(db)
-            .await?;
+        crate::db::write_alone(
+            db,
+            conversation::Entity::update_many()
+                .col_expr(conversation::Column::Unread, Expr::value(0))
+                .filter(conversation::Column::Id.eq(row.id))
+                .filter(conversation::Column::TenantId.eq(tenant))
+                .exec(db),
+        )
+        .await?;
         row.unread = 0;
     }
     let messages = messages(db, tenant, id, None, None).await?;

@@ -405,11 +405,14 @@ pub async fn dismiss_unanswered(
     tenant: TenantId,
     id: i64,
 ) -> Result<(), AppError> {
-    let done = unanswered_question::Entity::delete_many()
-        .filter(unanswered_question::Column::TenantId.eq(tenant))
-        .filter(unanswered_question::Column::Id.eq(id))
-        .exec(db)
-        .await?;
+    let done = crate::db::write_alone(
+        db,
+        unanswered_question::Entity::delete_many()
+            .filter(unanswered_question::Column::TenantId.eq(tenant))
+            .filter(unanswered_question::Column::Id.eq(id))
+            .exec(db),
+    )
+    .await?;
     if done.rows_affected == 0 {
         return Err(AppError::not_found(
             ErrorCode::NotFound,

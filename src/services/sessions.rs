@@ -122,18 +122,21 @@ pub async fn create(
         Subject::Admin(id) => (SessionKind::Admin, Some(id), None),
         Subject::User(id) => (SessionKind::Portal, None, Some(id)),
     };
-    let row = web_session::ActiveModel {
-        id: Set(crypto::sha256_hex(&cookie)),
-        kind: Set(kind),
-        admin_id: Set(admin_id),
-        user_id: Set(user_id),
-        csrf_token: Set(crypto::random_token(32)),
-        flash: Set(None),
-        created_at: Set(now),
-        last_seen_at: Set(now),
-        expires_at: Set(expires_at),
-    }
-    .insert(db)
+    let row = crate::db::write_alone(
+        db,
+        web_session::ActiveModel {
+            id: Set(crypto::sha256_hex(&cookie)),
+            kind: Set(kind),
+            admin_id: Set(admin_id),
+            user_id: Set(user_id),
+            csrf_token: Set(crypto::random_token(32)),
+            flash: Set(None),
+            created_at: Set(now),
+            last_seen_at: Set(now),
+            expires_at: Set(expires_at),
+        }
+        .insert(db),
+    )
     .await?;
     Ok((cookie, to_session(row, subject, None)))
 }
@@ -170,7 +173,7 @@ pub async fn load(
         _ => return Ok(None),
     };
     if row.expires_at <= now || row.last_seen_at + idle <= now {
-        web_session::Entity::delete_by_id(id).exec(db).await?;
+        crate::db::write_alone(db, web_session::Entity::delete_by_id(id).exec(db)).await?;
         return Ok(None);
     }
 
@@ -180,15 +183,18 @@ pub async fn load(
     let flash = row.flash.as_deref().map(Flash::decode);
     if flash.is_some() || now - row.last_seen_at >= TOUCH_EVERY {
         // update_many: a sign-out deleting the row meanwhile is no error.
-        web_session::Entity::update_many()
-            .col_expr(
-                web_session::Column::Flash,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(web_session::Column::LastSeenAt, Expr::value(now))
-            .filter(web_session::Column::Id.eq(row.id.clone()))
-            .exec(db)
-            .await?;
+        crate::db::write_alone(
+            db,
+            web_session::Entity::update_many()
+                .col_expr(
+                    web_session::Column::Flash,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(web_session::Column::LastSeenAt, Expr::value(now))
+                .filter(web_session::Column::Id.eq(row.id.clone()))
+                .exec(db),
+        )
+        .await?;
     }
     Ok(Some(to_session(row, subject, flash)))
 }
@@ -199,11 +205,14 @@ pub async fn set_flash(
     session_id: &str,
     flash: Flash,
 ) -> Result<(), AppError> {
-    web_session::Entity::update_many()
-        .col_expr(web_session::Column::Flash, flash.encode().into())
-        .filter(web_session::Column::Id.eq(session_id))
-        .exec(db)
-        .await?;
+    crate::db::write_alone(
+        db,
+        web_session::Entity::update_many()
+            .col_expr(web_session::Column::Flash, flash.encode().into())
+            .filter(web_session::Column::Id.eq(session_id))
+            .exec(db),
+    )
+    .await?;
     Ok(())
 }
 
@@ -220,18 +229,23 @@ pub async fn still_open(db: &DatabaseConnection, id: &str) -> Result<bool, AppEr
 }
 
 pub async fn destroy(db: &DatabaseConnection, cookie: &str) -> Result<(), AppError> {
-    web_session::Entity::delete_by_id(crypto::sha256_hex(cookie))
-        .exec(db)
-        .await?;
+    crate::db::write_alone(
+        db,
+        web_session::Entity::delete_by_id(crypto::sha256_hex(cookie)).exec(db),
+    )
+    .await?;
     Ok(())
 }
 
 /// Deletes sessions past their absolute expiry; returns how many.
 pub async fn sweep_expired(db: &DatabaseConnection) -> Result<u64, AppError> {
-    let result = web_session::Entity::delete_many()
-        .filter(web_session::Column::ExpiresAt.lte(Utc::now()))
-        .exec(db)
-        .await?;
+    let result = crate::db::write_alone(
+        db,
+        web_session::Entity::delete_many()
+            .filter(web_session::Column::ExpiresAt.lte(Utc::now()))
+            .exec(db),
+    )
+    .await?;
     Ok(result.rows_affected)
 }
 

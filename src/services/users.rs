@@ -85,15 +85,18 @@ pub async fn begin_login(
 ) -> Result<(), AppError> {
     let now = Utc::now();
     let expires_at = now + chrono::Duration::from_std(lifetime).map_err(AppError::internal)?;
-    oauth_login::ActiveModel {
-        id: Set(crypto::sha256_hex(state)),
-        browser_hash: Set(crypto::sha256_hex(browser_cookie)),
-        pkce_verifier: Set(pkce_verifier.to_owned()),
-        next_path: Set(next_path.map(str::to_owned)),
-        created_at: Set(now),
-        expires_at: Set(expires_at),
-    }
-    .insert(db)
+    crate::db::write_alone(
+        db,
+        oauth_login::ActiveModel {
+            id: Set(crypto::sha256_hex(state)),
+            browser_hash: Set(crypto::sha256_hex(browser_cookie)),
+            pkce_verifier: Set(pkce_verifier.to_owned()),
+            next_path: Set(next_path.map(str::to_owned)),
+            created_at: Set(now),
+            expires_at: Set(expires_at),
+        }
+        .insert(db),
+    )
     .await?;
     Ok(())
 }
@@ -120,7 +123,8 @@ pub async fn take_login(
         return Ok(None);
     }
     // Deleting decides who wins when the same callback arrives twice.
-    let deleted = oauth_login::Entity::delete_by_id(id).exec(db).await?;
+    let deleted =
+        crate::db::write_alone(db, oauth_login::Entity::delete_by_id(id).exec(db)).await?;
     if deleted.rows_affected != 1 || row.expires_at <= Utc::now() {
         return Ok(None);
     }
@@ -132,10 +136,13 @@ pub async fn take_login(
 
 /// Deletes sign-ins nobody finished; returns how many.
 pub async fn sweep_expired_logins(db: &DatabaseConnection) -> Result<u64, AppError> {
-    let result = oauth_login::Entity::delete_many()
-        .filter(oauth_login::Column::ExpiresAt.lte(Utc::now()))
-        .exec(db)
-        .await?;
+    let result = crate::db::write_alone(
+        db,
+        oauth_login::Entity::delete_many()
+            .filter(oauth_login::Column::ExpiresAt.lte(Utc::now()))
+            .exec(db),
+    )
+    .await?;
     Ok(result.rows_affected)
 }
 
@@ -219,7 +226,7 @@ async fn find_and_touch(
         update = update.col_expr(user::Column::Email, Expr::value(email.to_owned()));
         found.email = email.to_owned();
     }
-    update.exec(db).await?;
+    crate::db::write_alone(db, update.exec(db)).await?;
     Ok(Some(found.into()))
 }
 

@@ -104,3 +104,43 @@ async fn a_writer_kept_waiting_past_the_busy_timeout_is_told_the_database_is_loc
         .await
         .unwrap();
 }
+
+/// A statement outside a transaction (the heartbeat here) takes its turn
+/// in the queue as well. Polling SQLite's lock instead, it found no gap
+/// between the queued transactions, each handing the lock to the next, and
+/// gave up as locked after the busy timeout.
+#[tokio::test]
+async fn a_statement_outside_a_transaction_waits_in_the_queue_not_on_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = pool(dir.path(), "a.db", Duration::from_secs(2)).await;
+    flowhq::db::migrate(&db).await.unwrap();
+    sql(&db, "CREATE TABLE churn (k INTEGER NOT NULL)").await;
+
+    // Three writers back to back for 6 s, each holding the lock 20 ms.
+    let until = tokio::time::Instant::now() + Duration::from_secs(6);
+    let mut churn = Vec::new();
+    for k in 0..3 {
+        let db = db.clone();
+        churn.push(tokio::spawn(async move {
+            while tokio::time::Instant::now() < until {
+                let txn = flowhq::db::begin_write(&db).await.unwrap();
+                sql(&txn, &format!("INSERT INTO churn (k) VALUES ({k})")).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                txn.commit().await.unwrap();
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..3 {
+        flowhq::services::runtime::worker::heartbeat(&db, "node-a", &[], chrono::Utc::now())
+            .await
+            .expect("the heartbeat waits for its turn, not for the lock");
+    }
+    assert!(
+        churn.iter().all(|writer| !writer.is_finished()),
+        "the writers were still going while the heartbeat was written"
+    );
+    for writer in churn {
+        writer.await.unwrap();
+    }
+}

@@ -414,7 +414,6 @@ pub async fn budget_left(
     budget: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<Budget, DbErr> {
-    use sea_orm::TransactionTrait;
     let Some(budget) = budget else {
         return Ok(Budget::Left);
     };
@@ -425,7 +424,7 @@ pub async fn budget_left(
     let month = usage::month_key(now);
     use entity::tenant_config::{Column, Entity};
     // The claim and the owners' email notice commit together.
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let claimed = Entity::update_many()
         .col_expr(Column::AiBudgetNoticedMonth, Expr::value(month.clone()))
         .filter(Column::TenantId.eq(tenant))

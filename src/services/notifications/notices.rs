@@ -206,15 +206,18 @@ pub(super) async fn claim(db: &DatabaseConnection, now: DateTime<Utc>) -> Result
         .await?;
     let mut claimed = Vec::new();
     for row in due {
-        let won = notice::Entity::update_many()
-            .col_expr(notice::Column::NextAttemptAt, Expr::value(now + CLAIM))
-            .col_expr(notice::Column::Attempts, Expr::value(row.attempts + 1))
-            .filter(notice::Column::Id.eq(row.id))
-            .filter(notice::Column::Attempts.eq(row.attempts))
-            .filter(notice::Column::SentAt.is_null())
-            .exec(db)
-            .await?
-            .rows_affected
+        let won = crate::db::write_alone(
+            db,
+            notice::Entity::update_many()
+                .col_expr(notice::Column::NextAttemptAt, Expr::value(now + CLAIM))
+                .col_expr(notice::Column::Attempts, Expr::value(row.attempts + 1))
+                .filter(notice::Column::Id.eq(row.id))
+                .filter(notice::Column::Attempts.eq(row.attempts))
+                .filter(notice::Column::SentAt.is_null())
+                .exec(db),
+        )
+        .await?
+        .rows_affected
             == 1;
         if won {
             claimed.push(Due {
@@ -247,15 +250,18 @@ pub(super) async fn sent(
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    notice::Entity::update_many()
-        .col_expr(notice::Column::SentAt, Expr::value(now))
-        .col_expr(
-            notice::Column::LastError,
-            Expr::value(Option::<String>::None),
-        )
-        .filter(notice::Column::Id.eq(id))
-        .exec(db)
-        .await?;
+    crate::db::write_alone(
+        db,
+        notice::Entity::update_many()
+            .col_expr(notice::Column::SentAt, Expr::value(now))
+            .col_expr(
+                notice::Column::LastError,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(notice::Column::Id.eq(id))
+            .exec(db),
+    )
+    .await?;
     Ok(())
 }
 
@@ -271,12 +277,15 @@ pub(super) async fn failed(
     let next = retry_after(due.attempts)
         .and_then(|wait| chrono::Duration::from_std(wait).ok())
         .map_or(now, |wait| now + wait);
-    notice::Entity::update_many()
-        .col_expr(notice::Column::NextAttemptAt, Expr::value(next))
-        .col_expr(notice::Column::LastError, Expr::value(error.to_owned()))
-        .filter(notice::Column::Id.eq(due.id))
-        .exec(db)
-        .await?;
+    crate::db::write_alone(
+        db,
+        notice::Entity::update_many()
+            .col_expr(notice::Column::NextAttemptAt, Expr::value(next))
+            .col_expr(notice::Column::LastError, Expr::value(error.to_owned()))
+            .filter(notice::Column::Id.eq(due.id))
+            .exec(db),
+    )
+    .await?;
     Ok(())
 }
 

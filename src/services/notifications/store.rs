@@ -68,18 +68,21 @@ pub(super) async fn claim(
     now: DateTime<Utc>,
     interval: Duration,
 ) -> Result<Option<Claim>, DbErr> {
-    let claimed = conversation::Entity::update_many()
-        .col_expr(conversation::Column::NotifiedAt, Expr::value(now))
-        .filter(conversation::Column::Id.eq(conversation_id))
-        .filter(conversation::Column::TenantId.eq(tenant))
-        .filter(conversation::Column::NeedsHuman.eq(true))
-        .filter(
-            Condition::any()
-                .add(conversation::Column::NotifiedAt.is_null())
-                .add(conversation::Column::NotifiedAt.lt(due_before(now, interval))),
-        )
-        .exec(db)
-        .await?;
+    let claimed = crate::db::write_alone(
+        db,
+        conversation::Entity::update_many()
+            .col_expr(conversation::Column::NotifiedAt, Expr::value(now))
+            .filter(conversation::Column::Id.eq(conversation_id))
+            .filter(conversation::Column::TenantId.eq(tenant))
+            .filter(conversation::Column::NeedsHuman.eq(true))
+            .filter(
+                Condition::any()
+                    .add(conversation::Column::NotifiedAt.is_null())
+                    .add(conversation::Column::NotifiedAt.lt(due_before(now, interval))),
+            )
+            .exec(db),
+    )
+    .await?;
     Ok((claimed.rows_affected == 1).then_some(Claim(now)))
 }
 
@@ -91,16 +94,19 @@ pub(super) async fn release(
     conversation_id: i64,
     claim: Claim,
 ) -> Result<bool, DbErr> {
-    let released = conversation::Entity::update_many()
-        .col_expr(
-            conversation::Column::NotifiedAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .filter(conversation::Column::Id.eq(conversation_id))
-        .filter(conversation::Column::TenantId.eq(tenant))
-        .filter(conversation::Column::NotifiedAt.eq(claim.0))
-        .exec(db)
-        .await?;
+    let released = crate::db::write_alone(
+        db,
+        conversation::Entity::update_many()
+            .col_expr(
+                conversation::Column::NotifiedAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(conversation::Column::Id.eq(conversation_id))
+            .filter(conversation::Column::TenantId.eq(tenant))
+            .filter(conversation::Column::NotifiedAt.eq(claim.0))
+            .exec(db),
+    )
+    .await?;
     Ok(released.rows_affected == 1)
 }
 

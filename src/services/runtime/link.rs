@@ -59,10 +59,9 @@ pub async fn record_offline(
     tenant_id: TenantId,
     reason: &str,
 ) -> Result<(), DbErr> {
-    session_update(SessionState::Disconnected, Some(reason), Utc::now())
-        .filter(whatsapp_session::Column::TenantId.eq(tenant_id))
-        .exec(db)
-        .await?;
+    let update = session_update(SessionState::Disconnected, Some(reason), Utc::now())
+        .filter(whatsapp_session::Column::TenantId.eq(tenant_id));
+    crate::db::write_alone(db, update.exec(db)).await?;
     Ok(())
 }
 
@@ -86,7 +85,7 @@ pub async fn record_link_code(
         LinkCode::Qr(qr) => (Some(qr.to_owned()), None),
         LinkCode::Pairing(code) => (None, Some(code.to_owned())),
     };
-    whatsapp_session::Entity::update_many()
+    let update = whatsapp_session::Entity::update_many()
         .col_expr(
             whatsapp_session::Column::State,
             SessionState::QrReady.to_value().into(),
@@ -102,9 +101,8 @@ pub async fn record_link_code(
             Expr::value(expires_at),
         )
         .col_expr(whatsapp_session::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(whatsapp_session::Column::TenantId.eq(tenant_id))
-        .exec(db)
-        .await?;
+        .filter(whatsapp_session::Column::TenantId.eq(tenant_id));
+    crate::db::write_alone(db, update.exec(db)).await?;
     Ok(())
 }
 

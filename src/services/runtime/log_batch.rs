@@ -821,15 +821,15 @@ pub async fn interrupted_sends(
     let ids: Vec<i64> = sending.iter().map(|(_, row)| row.id).collect();
     let mut unknown = 0;
     for chunk in ids.chunks(IN_LIST_CHUNK) {
-        unknown += message_log::Entity::update_many()
+        let mark = message_log::Entity::update_many()
             .col_expr(
                 message_log::Column::Status,
                 MessageStatus::Unknown.to_value().into(),
             )
             .col_expr(message_log::Column::Error, Expr::value(INTERRUPTED))
             .filter(message_log::Column::Id.is_in(chunk.iter().copied()))
-            .filter(message_log::Column::Status.eq(MessageStatus::Sending))
-            .exec(db)
+            .filter(message_log::Column::Status.eq(MessageStatus::Sending));
+        unknown += crate::db::write_alone(db, mark.exec(db))
             .await?
             .rows_affected;
     }

@@ -767,7 +767,9 @@ pub async fn heartbeat(
     if !stuck.is_empty() {
         update = update.filter(worker_process::Column::TenantId.is_not_in(stuck.iter().copied()));
     }
-    tick.recorded += update.exec(db).await?.rows_affected;
+    tick.recorded += crate::db::write_alone(db, update.exec(db))
+        .await?
+        .rows_affected;
     tick.statements += 1;
     Ok(tick)
 }

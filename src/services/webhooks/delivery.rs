@@ -196,14 +196,17 @@ pub async fn purge_finished(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> R
         let Some(&(last, _)) = rows[..old].last() else {
             return Ok(deleted);
         };
-        deleted += webhook_event::Entity::delete_many()
-            .filter(webhook_event::Column::Id.gt(after))
-            .filter(webhook_event::Column::Id.lte(last))
-            .filter(webhook_event::Column::CreatedAt.lt(cutoff))
-            .filter(webhook_event::Column::Status.ne(PENDING))
-            .exec(db)
-            .await?
-            .rows_affected;
+        deleted += crate::db::write_alone(
+            db,
+            webhook_event::Entity::delete_many()
+                .filter(webhook_event::Column::Id.gt(after))
+                .filter(webhook_event::Column::Id.lte(last))
+                .filter(webhook_event::Column::CreatedAt.lt(cutoff))
+                .filter(webhook_event::Column::Status.ne(PENDING))
+                .exec(db),
+        )
+        .await?
+        .rows_affected;
         if old < rows.len() {
             return Ok(deleted);
         }

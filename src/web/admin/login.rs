@@ -123,7 +123,7 @@ pub async fn submit(
         Ok(pause) => tokio::time::sleep(pause).await,
     }
     let Some(admin) = admins::authenticate(&state.db, &username, &form.password).await? else {
-        audit::record(
+        audit::record_alone(
             &state.db,
             &Actor::Admin(username.clone()),
             None,
@@ -161,7 +161,7 @@ pub async fn submit(
         state.settings.admin.session_absolute_timeout,
     )
     .await?;
-    audit::record(
+    audit::record_alone(
         &state.db,
         &Actor::Admin(admin.username.clone()),
         None,

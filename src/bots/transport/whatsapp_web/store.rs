@@ -52,7 +52,7 @@ use entity::{wa_device, wa_key};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use whatsapp_rust::bytes::Bytes;
 use whatsapp_rust::wacore::appstate::hash::HashState;
@@ -195,13 +195,16 @@ pub async fn seal_unsealed_rows(
         .await?;
     for row in devices {
         let data = key.seal(&row.data, &device_place(row.tenant_id.into()))?;
-        wa_device::Entity::update_many()
-            .col_expr(wa_device::Column::Data, Expr::value(data))
-            .col_expr(wa_device::Column::Sealed, Expr::value(true))
-            .filter(wa_device::Column::TenantId.eq(row.tenant_id))
-            .filter(wa_device::Column::Sealed.eq(false))
-            .exec(db)
-            .await?;
+        crate::db::write_alone(
+            db,
+            wa_device::Entity::update_many()
+                .col_expr(wa_device::Column::Data, Expr::value(data))
+                .col_expr(wa_device::Column::Sealed, Expr::value(true))
+                .filter(wa_device::Column::TenantId.eq(row.tenant_id))
+                .filter(wa_device::Column::Sealed.eq(false))
+                .exec(db),
+        )
+        .await?;
         sealed += 1;
     }
     Ok(sealed)
@@ -346,12 +349,19 @@ impl SeaOrmStore {
         Ok(())
     }
 
-    /// `upsert_on` in one transaction when it takes several statements.
+    /// Runs `delete` on its own, in its turn at the database's write queue
+    /// (`db::write_alone`); answers how many rows it removed.
+    async fn delete_rows(&self, delete: sea_orm::DeleteMany<wa_key::Entity>) -> Result<u64> {
+        crate::db::write_alone(&self.db, delete.exec(&self.db))
+            .await
+            .map(|done| done.rows_affected)
+            .map_err(db_err)
+    }
+
+    /// `upsert_on` in one write transaction (its turn at SQLite's write
+    /// queue, and one commit however many statements it takes).
     async fn upsert(&self, rows: Vec<Row<'_>>) -> Result<()> {
-        if rows.len() <= INSERT_CHUNK {
-            return self.upsert_on(&self.db, rows).await;
-        }
-        let txn = self.db.begin().await.map_err(db_err)?;
+        let txn = crate::db::begin_write(&self.db).await.map_err(db_err)?;
         self.upsert_on(&txn, rows).await?;
         txn.commit().await.map_err(db_err)
     }
@@ -373,25 +383,22 @@ impl SeaOrmStore {
     }
 
     async fn delete(&self, kind: &'static str, key: [&str; 3]) -> Result<()> {
-        self.delete_kind(kind)
-            .filter(wa_key::Column::Key1.eq(key[0]))
-            .filter(wa_key::Column::Key2.eq(key[1]))
-            .filter(wa_key::Column::Key3.eq(key[2]))
-            .exec(&self.db)
-            .await
-            .map_err(db_err)?;
+        self.delete_rows(
+            self.delete_kind(kind)
+                .filter(wa_key::Column::Key1.eq(key[0]))
+                .filter(wa_key::Column::Key2.eq(key[1]))
+                .filter(wa_key::Column::Key3.eq(key[2])),
+        )
+        .await?;
         Ok(())
     }
 
     /// Deletes rows of a kind with `n1` below `cutoff`; how many.
     async fn delete_older(&self, kind: &'static str, cutoff: i64) -> Result<u32> {
-        let result = self
-            .delete_kind(kind)
-            .filter(wa_key::Column::N1.lt(cutoff))
-            .exec(&self.db)
-            .await
-            .map_err(db_err)?;
-        Ok(u32::try_from(result.rows_affected).unwrap_or(u32::MAX))
+        let removed = self
+            .delete_rows(self.delete_kind(kind).filter(wa_key::Column::N1.lt(cutoff)))
+            .await?;
+        Ok(u32::try_from(removed).unwrap_or(u32::MAX))
     }
 }
 
@@ -528,14 +535,17 @@ impl SignalStore for SeaOrmStore {
             return Ok(());
         }
         // UPDATE, never an upsert: a key consumed meanwhile stays deleted.
-        wa_key::Entity::update_many()
-            .col_expr(wa_key::Column::N2, Expr::value(1i64))
-            .filter(wa_key::Column::TenantId.eq(self.tenant))
-            .filter(wa_key::Column::Kind.eq(PREKEY))
-            .filter(wa_key::Column::N1.is_in(ids.iter().map(|id| i64::from(*id))))
-            .exec(&self.db)
-            .await
-            .map_err(db_err)?;
+        crate::db::write_alone(
+            &self.db,
+            wa_key::Entity::update_many()
+                .col_expr(wa_key::Column::N2, Expr::value(1i64))
+                .filter(wa_key::Column::TenantId.eq(self.tenant))
+                .filter(wa_key::Column::Kind.eq(PREKEY))
+                .filter(wa_key::Column::N1.is_in(ids.iter().map(|id| i64::from(*id))))
+                .exec(&self.db),
+        )
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
@@ -620,7 +630,7 @@ impl AppSyncStore for SeaOrmStore {
 
     async fn set_sync_key(&self, key_id: &[u8], key: AppStateSyncKey) -> Result<()> {
         // `n1` orders writes, for `get_latest_sync_key_id`.
-        let txn = self.db.begin().await.map_err(db_err)?;
+        let txn = crate::db::begin_write(&self.db).await.map_err(db_err)?;
         let last: Option<Option<i64>> = self
             .kind(SYNC_KEY)
             .select_only()
@@ -705,22 +715,22 @@ impl AppSyncStore for SeaOrmStore {
 
     async fn delete_mutation_macs(&self, name: &str, index_macs: &[Vec<u8>]) -> Result<()> {
         for chunk in index_macs.chunks(INSERT_CHUNK) {
-            self.delete_kind(MUTATION_MAC)
-                .filter(wa_key::Column::Key1.eq(name))
-                .filter(wa_key::Column::Key2.is_in(chunk.iter().map(hex::encode)))
-                .exec(&self.db)
-                .await
-                .map_err(db_err)?;
+            self.delete_rows(
+                self.delete_kind(MUTATION_MAC)
+                    .filter(wa_key::Column::Key1.eq(name))
+                    .filter(wa_key::Column::Key2.is_in(chunk.iter().map(hex::encode))),
+            )
+            .await?;
         }
         Ok(())
     }
 
     async fn clear_mutation_macs(&self, name: &str) -> Result<()> {
-        self.delete_kind(MUTATION_MAC)
-            .filter(wa_key::Column::Key1.eq(name))
-            .exec(&self.db)
-            .await
-            .map_err(db_err)?;
+        self.delete_rows(
+            self.delete_kind(MUTATION_MAC)
+                .filter(wa_key::Column::Key1.eq(name)),
+        )
+        .await?;
         Ok(())
     }
 
@@ -766,30 +776,28 @@ impl ProtocolStore for SeaOrmStore {
     }
 
     async fn clear_sender_key_devices(&self, group_jid: &str) -> Result<()> {
-        self.delete_kind(SENDER_KEY_DEVICE)
-            .filter(wa_key::Column::Key1.eq(group_jid))
-            .exec(&self.db)
-            .await
-            .map_err(db_err)?;
+        self.delete_rows(
+            self.delete_kind(SENDER_KEY_DEVICE)
+                .filter(wa_key::Column::Key1.eq(group_jid)),
+        )
+        .await?;
         Ok(())
     }
 
     async fn delete_sender_key_device_rows(&self, device_jids: &[&str]) -> Result<()> {
         for chunk in device_jids.chunks(INSERT_CHUNK) {
-            self.delete_kind(SENDER_KEY_DEVICE)
-                .filter(wa_key::Column::Key2.is_in(chunk.iter().copied()))
-                .exec(&self.db)
-                .await
-                .map_err(db_err)?;
+            self.delete_rows(
+                self.delete_kind(SENDER_KEY_DEVICE)
+                    .filter(wa_key::Column::Key2.is_in(chunk.iter().copied())),
+            )
+            .await?;
         }
         Ok(())
     }
 
     async fn clear_all_sender_key_devices(&self) -> Result<()> {
-        self.delete_kind(SENDER_KEY_DEVICE)
-            .exec(&self.db)
-            .await
-            .map_err(db_err)?;
+        self.delete_rows(self.delete_kind(SENDER_KEY_DEVICE))
+            .await?;
         Ok(())
     }
 
@@ -823,7 +831,7 @@ impl ProtocolStore for SeaOrmStore {
     async fn put_lid_mappings(&self, entries: &[LidPnMappingEntry]) -> Result<()> {
         // A LID maps to one phone: its old row goes (the phone is part of
         // the key, so an upsert alone would keep both).
-        let txn = self.db.begin().await.map_err(db_err)?;
+        let txn = crate::db::begin_write(&self.db).await.map_err(db_err)?;
         for chunk in entries.chunks(INSERT_CHUNK) {
             self.delete_kind(LID_MAPPING)
                 .filter(wa_key::Column::Key1.is_in(chunk.iter().map(|e| e.lid.as_str())))
@@ -950,7 +958,7 @@ impl ProtocolStore for SeaOrmStore {
         // A row goes only when both its received token and its sender
         // bucket are stale (see the trait). Decided here rather than in SQL:
         // "empty blob" reads differently on SQLite and PostgreSQL.
-        let txn = self.db.begin().await.map_err(db_err)?;
+        let txn = crate::db::begin_write(&self.db).await.map_err(db_err)?;
         let rows = self.kind(TC_TOKEN).all(&txn).await.map_err(db_err)?;
         let stale: Vec<String> = self
             .all_opened(rows)?
@@ -988,7 +996,7 @@ impl ProtocolStore for SeaOrmStore {
     }
 
     async fn take_sent_message(&self, chat_jid: &str, message_id: &str) -> Result<Option<Vec<u8>>> {
-        let txn = self.db.begin().await.map_err(db_err)?;
+        let txn = crate::db::begin_write(&self.db).await.map_err(db_err)?;
         let row = self
             .kind(SENT_MESSAGE)
             .filter(wa_key::Column::Key1.eq(chat_jid))
@@ -1057,7 +1065,7 @@ impl MsgSecretStore for SeaOrmStore {
         // Merged with what is stored (later deadline and parent time win),
         // row by row: bots skip history sync, so batches stay small.
         let stored = entries.len();
-        let txn = self.db.begin().await.map_err(db_err)?;
+        let txn = crate::db::begin_write(&self.db).await.map_err(db_err)?;
         for entry in &entries {
             let existing = self
                 .kind(MSG_SECRET)
@@ -1116,14 +1124,14 @@ impl MsgSecretStore for SeaOrmStore {
 
     async fn delete_expired_msg_secrets(&self, cutoff_timestamp: i64) -> Result<u32> {
         // 0 means "never expires".
-        let result = self
-            .delete_kind(MSG_SECRET)
-            .filter(wa_key::Column::N1.ne(0))
-            .filter(wa_key::Column::N1.lte(cutoff_timestamp))
-            .exec(&self.db)
-            .await
-            .map_err(db_err)?;
-        Ok(u32::try_from(result.rows_affected).unwrap_or(u32::MAX))
+        let removed = self
+            .delete_rows(
+                self.delete_kind(MSG_SECRET)
+                    .filter(wa_key::Column::N1.ne(0))
+                    .filter(wa_key::Column::N1.lte(cutoff_timestamp)),
+            )
+            .await?;
+        Ok(u32::try_from(removed).unwrap_or(u32::MAX))
     }
 }
 
@@ -1137,19 +1145,22 @@ impl DeviceStore for SeaOrmStore {
             updated_at: Set(Utc::now()),
             sealed: Set(true),
         };
-        wa_device::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(wa_device::Column::TenantId)
-                    .update_columns([
-                        wa_device::Column::Data,
-                        wa_device::Column::UpdatedAt,
-                        wa_device::Column::Sealed,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.db)
-            .await
-            .map_err(db_err)?;
+        crate::db::write_alone(
+            &self.db,
+            wa_device::Entity::insert(row)
+                .on_conflict(
+                    OnConflict::column(wa_device::Column::TenantId)
+                        .update_columns([
+                            wa_device::Column::Data,
+                            wa_device::Column::UpdatedAt,
+                            wa_device::Column::Sealed,
+                        ])
+                        .to_owned(),
+                )
+                .exec_without_returning(&self.db),
+        )
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 

@@ -166,14 +166,15 @@ pub async fn reset_password(
     let mut active = row.into_active_model();
     active.password_hash = Set(hash);
     active.updated_at = Set(Utc::now());
-    let row = crate::db::write_alone(db, active.update(db)).await?;
-    crate::db::write_alone(
-        db,
-        entity::web_session::Entity::delete_many()
-            .filter(entity::web_session::Column::AdminId.eq(row.id))
-            .exec(db),
-    )
-    .await?;
+    // Both or neither: a new password with the old sessions still open
+    // would leave whoever knew the old one signed in.
+    let txn = crate::db::begin_write(db).await?;
+    let row = active.update(&txn).await?;
+    entity::web_session::Entity::delete_many()
+        .filter(entity::web_session::Column::AdminId.eq(row.id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
     Ok(row.into())
 }
 

@@ -494,7 +494,9 @@ pub async fn try_reply(
                 },
             )
             .await;
-            crate::services::ai::count_tokens(db, tenant, &step.record).await?;
+            let txn = crate::db::begin_write(db).await?;
+            crate::services::ai::count_tokens(&txn, tenant, &step.record).await?;
+            txn.commit().await?;
             answer = step.answer.clone();
             ai_step = Some(step);
         }

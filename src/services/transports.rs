@@ -282,7 +282,9 @@ pub async fn forget_web_keys_unless_current(
         .await?
         .map(|config| config.transport);
     if kind != Some(TransportKind::WhatsappWeb) {
-        forget_web_keys(db, tenant_id).await?;
+        let txn = crate::db::begin_write(db).await?;
+        forget_web_keys(&txn, tenant_id).await?;
+        txn.commit().await?;
     }
     Ok(())
 }

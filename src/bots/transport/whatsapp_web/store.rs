@@ -358,9 +358,18 @@ impl SeaOrmStore {
             .map_err(db_err)
     }
 
-    /// `upsert_on` in one write transaction (its turn at SQLite's write
-    /// queue, and one commit however many statements it takes).
+    /// `upsert_on` in its turn at the database's write queue: one statement
+    /// on its own, several in one transaction.
     async fn upsert(&self, rows: Vec<Row<'_>>) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if rows.len() <= INSERT_CHUNK {
+            let one = async { Ok::<_, DbErr>(self.upsert_on(&self.db, rows).await) };
+            return crate::db::write_alone(&self.db, one)
+                .await
+                .map_err(db_err)?;
+        }
         let txn = crate::db::begin_write(&self.db).await.map_err(db_err)?;
         self.upsert_on(&txn, rows).await?;
         txn.commit().await.map_err(db_err)

@@ -7,6 +7,14 @@
 //! store the reply (first part SENDING, the rest QUEUED) and mark IN
 //! answered, in one commit → send → SENT with WhatsApp's id.
 //!
+//! The common case takes one commit instead of two (`answer_at_once`): a
+//! text the rules answer, in a conversation whose hands do not change,
+//! with the limits free and no typing delay, is answered from the
+//! conversation as the chat's worker last saw it, and the message goes in
+//! ANSWERED together with its reply; that commit checks the conversation
+//! is still as seen, else only the message goes in and it is answered as
+//! above.
+//!
 //! WhatsApp sends cannot be exactly-once, so the trade-off is explicit: a
 //! part is durably SENDING before the transport is called, and a crash
 //! during the call leaves it SENDING, which the next start turns into
@@ -43,7 +51,7 @@ use crate::services::runtime::handoff::HandoffChange;
 use crate::services::runtime::unanswered::UnansweredAsk;
 use crate::services::runtime::{
     self,
-    log_batch::{InboundRow, OutboundRow, Queued, StatusUpdate, Stored},
+    log_batch::{AtOnce, InboundRow, OutboundRow, Queued, StatusUpdate, Stored},
     worker::BotConfig,
 };
 
@@ -581,6 +589,7 @@ async fn chat_worker(shared: Arc<ChatShared>, chat: String, queue: mpsc::Receive
     let mut queue = ChatQueue {
         queue,
         backlog: VecDeque::new(),
+        known: None,
     };
     loop {
         if let Some(job) = queue.backlog.pop_front() {
@@ -616,6 +625,8 @@ async fn chat_worker(shared: Arc<ChatShared>, chat: String, queue: mpsc::Receive
 struct ChatQueue {
     queue: mpsc::Receiver<ChatJob>,
     backlog: VecDeque<ChatJob>,
+    /// The chat's conversation as this worker last saw it.
+    known: Option<ConversationState>,
 }
 
 async fn answer_logged(shared: &ChatShared, chat: &str, job: ChatJob, queue: &mut ChatQueue) {
@@ -642,19 +653,36 @@ async fn answer(
     queue: &mut ChatQueue,
 ) -> Result<(), String> {
     let deps = &shared.deps;
+    let known = queue.known.take();
+    // Tried at once and found stale: the limits were taken for it.
+    let mut limits_taken = false;
+    let stored = match job.stored {
+        Some(stored) => stored,
+        None => match answer_at_once(shared, chat, &job, known).await? {
+            AtOnceTry::Done(now_known) => {
+                queue.known = now_known;
+                return Ok(());
+            }
+            AtOnceTry::Stale(stored) => {
+                limits_taken = true;
+                stored
+            }
+            AtOnceTry::NotTried => match deps.writer.persist(inbound_row(shared, &job)).await {
+                Ok(Some(stored)) => stored,
+                // Stored before: answered (or being answered) already.
+                Ok(None) => return Ok(()),
+                Err(err) => return Err(err.to_string()),
+            },
+        },
+    };
     let Stored {
         id,
         first_contact,
         conversation,
-    } = match job.stored {
-        Some(stored) => stored,
-        None => match deps.writer.persist(inbound_row(shared, &job)).await {
-            Ok(Some(stored)) => stored,
-            // Stored before: answered (or being answered) already.
-            Ok(None) => return Ok(()),
-            Err(err) => return Err(err.to_string()),
-        },
-    };
+    } = stored;
+    // What the next message of this chat is worked out from (the commit
+    // of an answer at once checks it is still true).
+    queue.known = conversation;
     let config = shared.config.borrow().clone();
     if !config.auto_reply || config.status == TenantStatus::Paused {
         return deps
@@ -666,23 +694,15 @@ async fn answer(
 
     // The plan's messages are used up: logged and in the inbox, where
     // people can still answer; the bot stays silent until next month.
-    if let Some(limit) = config.monthly_messages {
-        let used = deps
+    if quota_reached(shared, &config).await? {
+        return deps
             .writer
-            .usage()
-            .get(&deps.db, shared.tenant)
+            .status(
+                StatusUpdate::new(shared.tenant, id, MessageStatus::Skipped)
+                    .with_error(QUOTA_REACHED),
+            )
             .await
-            .map_err(|e| e.to_string())?;
-        if used >= limit {
-            return deps
-                .writer
-                .status(
-                    StatusUpdate::new(shared.tenant, id, MessageStatus::Skipped)
-                        .with_error(QUOTA_REACHED),
-                )
-                .await
-                .map_err(|e| e.to_string());
-        }
+            .map_err(|e| e.to_string());
     }
 
     // Who answers in this chat: the bot, or (silently logged) a person.
@@ -736,7 +756,9 @@ async fn answer(
         return Ok(());
     }
 
-    shared.tenant_limit.until_ready().await;
+    if !limits_taken {
+        shared.tenant_limit.until_ready().await;
+    }
     let now = Utc::now();
     let ctx = config.reply_context(
         first_contact,
@@ -845,28 +867,10 @@ async fn answer(
         // "Typing…": a person would not answer instantly.
         tokio::time::sleep(Duration::from_millis(config.response_delay_ms)).await;
     }
-    chat_limit(shared, chat).await;
-    let from = business_number(shared);
-    let now = Utc::now();
-    let rows: Vec<OutboundRow> = parts
-        .iter()
-        .enumerate()
-        .map(|(i, text)| OutboundRow {
-            tenant_id: shared.tenant,
-            wa_message_id: None,
-            chat_id: chat.to_owned(),
-            from: from.clone(),
-            text: text.clone(),
-            status: if i == 0 {
-                MessageStatus::Sending
-            } else {
-                MessageStatus::Queued
-            },
-            error: None,
-            created_at: now,
-            ai: if i == 0 { ai_record.take() } else { None },
-        })
-        .collect();
+    if !limits_taken {
+        chat_limit(shared, chat).await;
+    }
+    let rows = reply_rows(shared, chat, &parts, ai_record);
     // INVARIANT: the first part is durably SENDING (and the message
     // ANSWERED, so recovery does not answer it again) before the transport
     // is called.
@@ -884,6 +888,142 @@ async fn answer(
         conversation: conversation.filter(|_| needs_person.is_none()),
     };
     send_parts(shared, chat, parts, Some(answering), true).await
+}
+
+/// A reply's rows: the first part SENDING (it is sent right after the
+/// commit), the rest QUEUED behind it.
+fn reply_rows(
+    shared: &ChatShared,
+    chat: &str,
+    parts: &[String],
+    mut ai: Option<ai::AiRecord>,
+) -> Vec<OutboundRow> {
+    let from = business_number(shared);
+    let now = Utc::now();
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| OutboundRow {
+            tenant_id: shared.tenant,
+            wa_message_id: None,
+            chat_id: chat.to_owned(),
+            from: from.clone(),
+            text: text.clone(),
+            status: if i == 0 {
+                MessageStatus::Sending
+            } else {
+                MessageStatus::Queued
+            },
+            error: None,
+            created_at: now,
+            ai: ai.take(),
+        })
+        .collect()
+}
+
+/// How a try to store a message and its answer in one commit ended.
+enum AtOnceTry {
+    /// Answered and sent, or a repeat of a stored message: done. The
+    /// conversation as it is now, for the chat's next message.
+    Done(Option<ConversationState>),
+    /// Stored without its answer: the conversation was not as this chat's
+    /// worker saw it. Answered the usual way, from what the commit read;
+    /// the rate limits were taken already.
+    Stale(Stored),
+    /// Not tried: the message needs more than the rules and the
+    /// conversation as known (store it first).
+    NotTried,
+}
+
+/// The common case in ONE commit instead of two: a text the rules
+/// answer, in a conversation the bot has (or of a new customer), that
+/// changes no hands, with no typing delay and no wait for a rate limit.
+/// The answer is worked out from `known`, the conversation as this chat's
+/// worker last saw it (`None`: taken for a new customer), and stored with
+/// the message; that commit first checks the conversation is still so
+/// (`AnsweredAtOnce`), so nothing is answered from a state that is no
+/// longer true. Everything else stores the message first, as before.
+async fn answer_at_once(
+    shared: &ChatShared,
+    chat: &str,
+    job: &InboundMessage,
+    known: Option<ConversationState>,
+) -> Result<AtOnceTry, String> {
+    let deps = &shared.deps;
+    let config = shared.config.borrow().clone();
+    if job.kind != MessageKind::Text
+        || !config.auto_reply
+        || config.status == TenantStatus::Paused
+        || config.response_delay_ms > 0
+        || detect_intent(&job.text, config.language) == Intent::Human
+    {
+        return Ok(AtOnceTry::NotTried);
+    }
+    if quota_reached(shared, &config).await? {
+        return Ok(AtOnceTry::NotTried);
+    }
+    let now = Utc::now();
+    if let Some(state) = known {
+        let customer = Event::Customer {
+            asks_for_person: false,
+            text: true,
+        };
+        let decision = decide(state.handoff, customer, now, config.human_idle_timeout);
+        if !decision.bot_answers || decision.switched.is_some() || decision.state != state.handoff {
+            return Ok(AtOnceTry::NotTried);
+        }
+    }
+    let ctx = config.reply_context(
+        known.is_none(),
+        deps.notifier.delivers(),
+        known.is_none_or(|c| out_of_hours_note_due(&c, now)),
+    );
+    let answer = reply(&ctx, &job.text, now);
+    if answer.out_of_hours_note || ai::wanted(deps.ai.as_ref(), &config, &answer).is_some() {
+        return Ok(AtOnceTry::NotTried);
+    }
+    // Taken without waiting: a wait would hold the message unstored.
+    if shared.tenant_limit.check().is_err() || !chat_ready(shared, chat) {
+        return Ok(AtOnceTry::NotTried);
+    }
+    let unanswered = answer
+        .fell_through()
+        .then(|| UnansweredAsk::new(shared.tenant, &job.text, now))
+        .flatten();
+    let rows = reply_rows(shared, chat, &answer.parts, None);
+    let outcome = deps
+        .writer
+        .persist_answered(inbound_row(shared, job), known, rows, unanswered)
+        .await
+        .map_err(|e| e.to_string())?;
+    match outcome {
+        AtOnce::Duplicate => Ok(AtOnceTry::Done(known)),
+        AtOnce::Stale(stored) => Ok(AtOnceTry::Stale(stored)),
+        AtOnce::Answered { stored, ids } => {
+            let parts = ids.into_iter().zip(answer.parts).collect();
+            let answering = Answering {
+                id: stored.id,
+                conversation: stored.conversation,
+            };
+            send_parts(shared, chat, parts, Some(answering), true).await?;
+            Ok(AtOnceTry::Done(stored.conversation))
+        }
+    }
+}
+
+/// The plan's messages this month are used up.
+async fn quota_reached(shared: &ChatShared, config: &BotConfig) -> Result<bool, String> {
+    let Some(limit) = config.monthly_messages else {
+        return Ok(false);
+    };
+    let deps = &shared.deps;
+    let used = deps
+        .writer
+        .usage()
+        .get(&deps.db, shared.tenant)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(used >= limit)
 }
 
 /// Messages of a burst answered together with the first.
@@ -989,6 +1129,18 @@ fn chat_needs_person(shared: &ChatShared, conversation: i64) {
 struct Answering {
     id: i64,
     conversation: Option<ConversationState>,
+}
+
+/// Takes the chat's rate limit if it is free now.
+fn chat_ready(shared: &ChatShared, chat: &str) -> bool {
+    match &shared.own_chat_limit {
+        Some(limiter) => limiter.check_key(&chat.to_owned()).is_ok(),
+        None => shared
+            .deps
+            .chat_limiter
+            .check_key(&(shared.tenant, chat.to_owned()))
+            .is_ok(),
+    }
 }
 
 /// Waits for the chat's rate limit (the tenant's own, or the platform's).

@@ -3,7 +3,9 @@
 //!
 //! Bots hand it operations over a bounded channel (back-pressure, never an
 //! unbounded queue): inbound rows to persist (the bot waits for the answer:
-//! new id, or duplicate), outbound rows to store before they are sent (the
+//! new id, or duplicate), or to persist with the answer worked out before
+//! (stored only if the conversation is still as the bot saw it: see
+//! `log_batch::AnsweredAtOnce`), outbound rows to store before they are sent (the
 //! bot waits for their ids), status updates (waited for when the next step
 //! must not happen before they are durable: a SENDING mark before the
 //! transport call; fire and forget otherwise).
@@ -45,8 +47,10 @@ use crate::services::runtime::handoff::HandoffChange;
 use crate::services::runtime::unanswered::UnansweredAsk;
 use crate::services::runtime::{
     self,
+    conversation_batch::ConversationState,
     log_batch::{
-        DeliveryUpdate, InboundRow, LogBatch, OutboundRow, StatusUpdate, Stored, WorkerMarks,
+        AnsweredAtOnce, AtOnce, DeliveryUpdate, InboundRow, LogBatch, OutboundRow, StatusUpdate,
+        Stored, WorkerMarks,
     },
 };
 use crate::services::usage::MessagesThisMonth;
@@ -92,6 +96,15 @@ enum Op {
         updates: Vec<StatusUpdate>,
         reply: Option<oneshot::Sender<Result<(), String>>>,
     },
+    /// A customer's message with the answer the bot worked out before it
+    /// was stored (`AnsweredAtOnce`).
+    Answer {
+        row: InboundRow,
+        expected: Option<ConversationState>,
+        rows: Vec<OutboundRow>,
+        unanswered: Option<UnansweredAsk>,
+        reply: oneshot::Sender<Result<AtOnce, String>>,
+    },
     Delivery {
         update: DeliveryUpdate,
         reply: oneshot::Sender<Result<(), String>>,
@@ -123,6 +136,10 @@ pub struct WriterStats {
     pub answered: AtomicU64,
     /// Outbound rows marked SENT (with WhatsApp's id).
     pub sent: AtomicU64,
+    /// Messages stored ANSWERED with their reply in one commit…
+    pub answered_at_once: AtomicU64,
+    /// …and those whose conversation had changed, stored without it.
+    pub stale_at_once: AtomicU64,
     pub batches: AtomicU64,
     /// Batch attempts that failed and were tried again.
     pub retries: AtomicU64,
@@ -286,6 +303,29 @@ impl LogWriter {
         self.ask(|reply| Op::Persist { row, reply }).await
     }
 
+    /// Stores a customer's message together with the answer the bot
+    /// worked out from `expected`, its conversation as last seen (`None`:
+    /// none yet), in one commit, if the conversation is still as expected
+    /// (see `AnsweredAtOnce`).
+    pub async fn persist_answered(
+        &self,
+        mut row: InboundRow,
+        expected: Option<ConversationState>,
+        mut rows: Vec<OutboundRow>,
+        mut unanswered: Option<UnansweredAsk>,
+    ) -> Result<AtOnce, LogError> {
+        row.make_storable();
+        storable_answer(&mut rows, &mut unanswered);
+        self.ask(|reply| Op::Answer {
+            row,
+            expected,
+            rows,
+            unanswered,
+            reply,
+        })
+        .await
+    }
+
     /// Sends an operation that answers once its batch is committed, and
     /// waits for that answer.
     async fn ask<T>(
@@ -342,14 +382,8 @@ impl LogWriter {
         handoff: Option<HandoffChange>,
         mut unanswered: Option<UnansweredAsk>,
     ) -> Result<Vec<i64>, LogError> {
-        for row in &mut rows {
-            crate::text::storable(&mut row.text);
-        }
+        storable_answer(&mut rows, &mut unanswered);
         updates.iter_mut().for_each(StatusUpdate::make_storable);
-        if let Some(ask) = &mut unanswered {
-            crate::text::storable(&mut ask.key);
-            crate::text::storable(&mut ask.text);
-        }
         self.ask(|reply| Op::Queue {
             rows,
             updates,
@@ -395,6 +429,17 @@ impl LogWriter {
             crate::text::storable(error);
         }
         self.ask(|reply| Op::Delivery { update, reply }).await
+    }
+}
+
+/// An answer's texts as every database can store them (`text::storable`).
+fn storable_answer(rows: &mut [OutboundRow], unanswered: &mut Option<UnansweredAsk>) {
+    for row in rows {
+        crate::text::storable(&mut row.text);
+    }
+    if let Some(ask) = unanswered {
+        crate::text::storable(&mut ask.key);
+        crate::text::storable(&mut ask.text);
     }
 }
 
@@ -602,15 +647,18 @@ async fn write(db: &DatabaseConnection, mut ops: Vec<Op>, committed: &Committed,
     let count = |status| rows.updates.iter().filter(|u| u.status == status).count() as u64;
     let new = flushed.inbound.iter().filter(|id| id.is_some()).count();
     stats.inbound.fetch_add(new as u64, Ordering::Relaxed);
-    stats
-        .outbound
-        .fetch_add(rows.outbound.len() as u64, Ordering::Relaxed);
+    let outbound_stored = flushed.outbound.iter().flatten().count() as u64;
+    stats.outbound.fetch_add(outbound_stored, Ordering::Relaxed);
     stats.status_updates.fetch_add(
         (rows.updates.len() + rows.deliveries.len()) as u64,
         Ordering::Relaxed,
     );
+    let answered_at_once = flushed.answered_at_once.iter().filter(|&&a| a).count() as u64;
+    stats
+        .answered_at_once
+        .fetch_add(answered_at_once, Ordering::Relaxed);
     stats.answered.fetch_add(
-        count(entity::enums::MessageStatus::Answered),
+        count(entity::enums::MessageStatus::Answered) + answered_at_once,
         Ordering::Relaxed,
     );
     stats
@@ -628,13 +676,26 @@ async fn write(db: &DatabaseConnection, mut ops: Vec<Op>, committed: &Committed,
     // The ids come back in the order the operations put their rows in.
     let mut inbound = flushed.inbound.into_iter();
     let mut outbound = flushed.outbound.into_iter();
+    let mut at_once = flushed.answered_at_once.into_iter();
     for op in ops {
         match op {
             Op::Persist { reply, .. } => {
                 let _ = reply.send(Ok(inbound.next().flatten()));
             }
             Op::Queue { rows, reply, .. } => {
-                let _ = reply.send(Ok(outbound.by_ref().take(rows.len()).collect()));
+                let _ = reply.send(Ok(outbound.by_ref().take(rows.len()).flatten().collect()));
+            }
+            Op::Answer { rows, reply, .. } => {
+                let ids: Vec<i64> = outbound.by_ref().take(rows.len()).flatten().collect();
+                let outcome = match (inbound.next().flatten(), at_once.next()) {
+                    (None, _) => AtOnce::Duplicate,
+                    (Some(stored), Some(true)) => AtOnce::Answered { stored, ids },
+                    (Some(stored), _) => {
+                        stats.stale_at_once.fetch_add(1, Ordering::Relaxed);
+                        AtOnce::Stale(stored)
+                    }
+                };
+                let _ = reply.send(Ok(outcome));
             }
             Op::Status { reply, .. } => {
                 if let Some(reply) = reply {
@@ -672,6 +733,27 @@ fn assemble(ops: &[Op], node: &str) -> LogBatch {
                 rows.outbound.extend(outbound.iter().cloned());
                 rows.updates.extend(updates.iter().cloned());
             }
+            Op::Answer {
+                row,
+                expected,
+                rows: outbound,
+                unanswered,
+                ..
+            } => {
+                let first = rows.outbound.len();
+                rows.outbound.extend(outbound.iter().cloned());
+                let unanswered = unanswered.as_ref().map(|ask| {
+                    rows.unanswered.push(ask.clone());
+                    rows.unanswered.len() - 1
+                });
+                rows.answered_at_once.push(AnsweredAtOnce {
+                    inbound: rows.inbound.len(),
+                    expected: *expected,
+                    outbound: first..rows.outbound.len(),
+                    unanswered,
+                });
+                rows.inbound.push(row.clone());
+            }
             Op::Status { updates, .. } => rows.updates.extend(updates.iter().cloned()),
             Op::Delivery { update, .. } => rows.deliveries.push(update.clone()),
             Op::Mark { tenant, online, .. } => {
@@ -690,7 +772,7 @@ impl Op {
     /// The tenant whose rows the operation writes.
     fn tenant(&self) -> Option<TenantId> {
         match self {
-            Op::Persist { row, .. } => Some(row.tenant_id),
+            Op::Persist { row, .. } | Op::Answer { row, .. } => Some(row.tenant_id),
             Op::Queue {
                 rows,
                 updates,
@@ -717,6 +799,9 @@ impl Op {
                 let _ = reply.send(Err(err));
             }
             Op::Queue { reply, .. } => {
+                let _ = reply.send(Err(err));
+            }
+            Op::Answer { reply, .. } => {
                 let _ = reply.send(Err(err));
             }
             Op::Status { reply, .. } => {

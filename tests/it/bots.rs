@@ -1019,6 +1019,152 @@ async fn concurrent_log_batches_store_each_inbound_message_once() {
     }
 }
 
+/// An answer offered with its message goes in only while the message's
+/// conversation is as the bot saw it (none yet, for a new customer; its
+/// stored state, once there is one). Otherwise only the message goes in,
+/// RECEIVED, without the answer's rows or its unanswered question; a
+/// repeat of a stored message stores nothing at all.
+#[tokio::test]
+async fn an_answer_stored_with_its_message_goes_in_only_while_the_conversation_is_as_expected() {
+    use entity::conversation;
+    use entity::enums::{ConversationMode, MessageKind};
+    use flowhq::services::runtime::log_batch::{
+        AnsweredAtOnce, InboundRow, LogBatch, OutboundRow, flush_log_batch,
+    };
+    use flowhq::services::runtime::unanswered::UnansweredAsk;
+
+    let (_database, _, db, tenant) = database_with_tenant(42).await;
+    let chat = "+491700000042";
+    let offered = |wa: &str, expected| {
+        let now = Utc::now();
+        LogBatch {
+            inbound: vec![InboundRow {
+                tenant_id: tenant.into(),
+                wa_message_id: wa.to_owned(),
+                chat_id: chat.to_owned(),
+                to: "bot".to_owned(),
+                text: format!("question {wa}"),
+                kind: MessageKind::Text,
+                contact_name: None,
+                created_at: now,
+            }],
+            outbound: vec![OutboundRow {
+                tenant_id: tenant.into(),
+                wa_message_id: None,
+                chat_id: chat.to_owned(),
+                from: "bot".to_owned(),
+                text: format!("answer to {wa}"),
+                status: MessageStatus::Sending,
+                error: None,
+                created_at: now,
+                ai: None,
+            }],
+            unanswered: UnansweredAsk::new(tenant.into(), &format!("question {wa}"), now)
+                .into_iter()
+                .collect(),
+            answered_at_once: vec![AnsweredAtOnce {
+                inbound: 0,
+                expected,
+                outbound: 0..1,
+                unanswered: Some(0),
+            }],
+            ..LogBatch::default()
+        }
+    };
+
+    // A new customer: no conversation yet, as the bot took it.
+    let first = flush_log_batch(&db, &offered("wa-1", None)).await.unwrap();
+    assert_eq!(first.answered_at_once, [true]);
+    let stored = first.inbound[0].expect("stored");
+    assert!(stored.first_contact);
+    let state = stored.conversation.expect("its conversation");
+    assert!(first.outbound[0].is_some());
+    // "None yet" again: there is one now.
+    let stale = flush_log_batch(&db, &offered("wa-2", None)).await.unwrap();
+    assert_eq!(stale.answered_at_once, [false]);
+    let stale_stored = stale.inbound[0].expect("the message is stored anyway");
+    assert_eq!(stale_stored.conversation, Some(state), "as it is now");
+    assert!(!stale_stored.first_contact);
+    assert_eq!(stale.outbound, [None]);
+    // As it is: answered.
+    let known = flush_log_batch(&db, &offered("wa-3", Some(state)))
+        .await
+        .unwrap();
+    assert_eq!(known.answered_at_once, [true]);
+    // A repeat of a stored message: nothing.
+    let repeat = flush_log_batch(&db, &offered("wa-3", Some(state)))
+        .await
+        .unwrap();
+    assert_eq!(repeat.inbound, [None]);
+    assert_eq!(repeat.answered_at_once, [false]);
+    assert_eq!(repeat.outbound, [None]);
+    // A person took the chat meanwhile: the bot's view is old.
+    conversation::Entity::update_many()
+        .col_expr(
+            conversation::Column::Mode,
+            sea_orm::sea_query::Expr::value(ConversationMode::Human),
+        )
+        .filter(conversation::Column::Id.eq(state.id))
+        .exec(&db)
+        .await
+        .unwrap();
+    let taken = flush_log_batch(&db, &offered("wa-4", Some(state)))
+        .await
+        .unwrap();
+    assert_eq!(taken.answered_at_once, [false]);
+    let taken_stored = taken.inbound[0].expect("stored");
+    assert_eq!(
+        taken_stored.conversation.map(|c| c.handoff.mode),
+        Some(ConversationMode::Human)
+    );
+
+    let rows: Vec<(Direction, String, MessageStatus)> = message_log::Entity::find()
+        .filter(message_log::Column::TenantId.eq(tenant))
+        .order_by_asc(message_log::Column::Id)
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.direction, m.text, m.status))
+        .collect();
+    let row = |d, t: &str, s| (d, t.to_owned(), s);
+    assert_eq!(
+        rows,
+        [
+            row(Direction::In, "question wa-1", MessageStatus::Answered),
+            row(Direction::Out, "answer to wa-1", MessageStatus::Sending),
+            row(Direction::In, "question wa-2", MessageStatus::Received),
+            row(Direction::In, "question wa-3", MessageStatus::Answered),
+            row(Direction::Out, "answer to wa-3", MessageStatus::Sending),
+            row(Direction::In, "question wa-4", MessageStatus::Received),
+        ]
+    );
+    let mut asked: Vec<(String, i32)> = entity::unanswered_question::Entity::find()
+        .filter(entity::unanswered_question::Column::TenantId.eq(tenant))
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|q| (q.sample, q.count))
+        .collect();
+    asked.sort();
+    assert_eq!(
+        asked,
+        [
+            ("question wa-1".to_owned(), 1),
+            ("question wa-3".to_owned(), 1)
+        ],
+        "only the questions answered are recorded"
+    );
+    let c = conversation::Entity::find_by_id(state.id)
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.unread, 4, "every message counts, answered or not");
+    assert_eq!(c.preview, "question wa-4");
+}
+
 /// A batch larger than one INSERT statement: every inbound row gets its own
 /// id back in the caller's order, and a message repeated across the two
 /// statements (inserted in key order) is stored once.

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use entity::conversation;
 use entity::enums::{ConversationMode, MessageKind};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseBackend, DbErr};
+use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseBackend, DbErr, QueryResult};
 
 use super::log_batch::ROWS_PER_STATEMENT;
 use crate::domain::handoff::HandoffState;
@@ -308,27 +308,72 @@ pub async fn record(
                 conversation::Column::OutOfHoursNoticeAt,
             ]));
         for row in conn.query_all_raw(backend.build(&insert)).await? {
-            let tenant: TenantId = row.try_get("", "tenant_id")?;
-            let chat: String = row.try_get("", "chat_id")?;
-            let mode: String = row.try_get("", "mode")?;
+            let (key, conversation) = keyed_state(&row)?;
             let recorded = Recorded {
                 first_message_id: row.try_get("", "first_message_id")?,
-                conversation: ConversationState {
-                    id: row.try_get("", "id")?,
-                    handoff: HandoffState {
-                        mode: ConversationMode::try_from_value(&mode)?,
-                        needs_human: row.try_get("", "needs_human")?,
-                        mode_since: row.try_get("", "mode_since")?,
-                        last_human_at: row.try_get("", "last_human_at")?,
-                    },
-                    text_only_notice_at: row.try_get("", "text_only_notice_at")?,
-                    out_of_hours_notice_at: row.try_get("", "out_of_hours_notice_at")?,
-                },
+                conversation,
             };
-            opened.insert((tenant, chat), recorded);
+            opened.insert(key, recorded);
         }
     }
     Ok(opened)
+}
+
+/// The columns of [`ConversationState`] and its key, as `keyed_state`
+/// reads them.
+const STATE_COLUMNS: &str = "id, tenant_id, chat_id, mode, needs_human, mode_since, \
+     last_human_at, text_only_notice_at, out_of_hours_notice_at";
+
+fn keyed_state(row: &QueryResult) -> Result<(ConversationKey, ConversationState), DbErr> {
+    let tenant: TenantId = row.try_get("", "tenant_id")?;
+    let chat: String = row.try_get("", "chat_id")?;
+    let mode: String = row.try_get("", "mode")?;
+    let state = ConversationState {
+        id: row.try_get("", "id")?,
+        handoff: HandoffState {
+            mode: ConversationMode::try_from_value(&mode)?,
+            needs_human: row.try_get("", "needs_human")?,
+            mode_since: row.try_get("", "mode_since")?,
+            last_human_at: row.try_get("", "last_human_at")?,
+        },
+        text_only_notice_at: row.try_get("", "text_only_notice_at")?,
+        out_of_hours_notice_at: row.try_get("", "out_of_hours_notice_at")?,
+    };
+    Ok(((tenant, chat), state))
+}
+
+/// The conversations of `keys` as they are stored now (absent: none
+/// yet), read by their unique key in one statement per chunk.
+pub async fn states(
+    conn: &impl ConnectionTrait,
+    keys: &[(TenantId, &str)],
+) -> Result<HashMap<ConversationKey, ConversationState>, DbErr> {
+    let backend = conn.get_database_backend();
+    let mut states = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        let mut values = Vec::with_capacity(chunk.len() * 2);
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (tenant, chat) in chunk {
+            let n = values.len();
+            rows.push(match backend {
+                DatabaseBackend::Postgres => format!("(${}, ${})", n + 1, n + 2),
+                _ => "(?, ?)".to_owned(),
+            });
+            values.push(sea_orm::Value::from(*tenant));
+            values.push(sea_orm::Value::from((*chat).to_owned()));
+        }
+        let sql = format!(
+            "SELECT {STATE_COLUMNS} FROM conversation \
+             WHERE (tenant_id, chat_id) IN (VALUES {})",
+            rows.join(", ")
+        );
+        let statement = sea_orm::Statement::from_sql_and_values(backend, sql, values);
+        for row in conn.query_all_raw(statement).await? {
+            let (key, state) = keyed_state(&row)?;
+            states.insert(key, state);
+        }
+    }
+    Ok(states)
 }
 
 #[cfg(test)]

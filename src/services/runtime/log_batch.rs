@@ -364,6 +364,41 @@ pub struct LogBatch {
     pub handoffs: Vec<HandoffChange>,
     /// Questions the bot answered with its help menu.
     pub unanswered: Vec<super::unanswered::UnansweredAsk>,
+    /// Answers stored with the message they answer (see [`AnsweredAtOnce`]).
+    pub answered_at_once: Vec<AnsweredAtOnce>,
+}
+
+/// An answer stored in the same commit as the customer's message it
+/// answers. The bot worked it out from the conversation as it last saw
+/// it (`expected`; `None`: no conversation yet), before the message was
+/// stored. The batch reads the conversation first, and only while it is
+/// still as expected does the message go in ANSWERED together with its
+/// reply rows and its unanswered question. Otherwise (a person took the
+/// chat meanwhile, the bot's view was old) the message goes in RECEIVED as
+/// any other, the rows are dropped, and the bot answers it again from what
+/// the batch read: one commit per message instead of two, never an answer
+/// worked out from a state that is no longer true.
+#[derive(Debug, Clone)]
+pub struct AnsweredAtOnce {
+    /// The message: an index into the batch's `inbound`.
+    pub inbound: usize,
+    pub expected: Option<ConversationState>,
+    /// Its reply: indexes into the batch's `outbound`.
+    pub outbound: std::ops::Range<usize>,
+    /// An index into the batch's `unanswered`.
+    pub unanswered: Option<usize>,
+}
+
+/// What became of an answer offered with its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AtOnce {
+    /// Both stored: the reply rows' ids, in order (the first SENDING).
+    Answered { stored: Stored, ids: Vec<i64> },
+    /// The conversation was not as the bot saw it: only the message was
+    /// stored (RECEIVED), with the conversation as it is.
+    Stale(Stored),
+    /// The message was stored before: nothing was.
+    Duplicate,
 }
 
 impl LogBatch {
@@ -432,8 +467,11 @@ pub struct Flushed {
     /// For each inbound row in order: what was stored, or `None` when it
     /// was a duplicate (already stored, or repeated within the batch).
     pub inbound: Vec<Option<Stored>>,
-    /// The ids of the outbound rows, in order.
-    pub outbound: Vec<i64>,
+    /// The ids of the outbound rows, in order (`None`: dropped with an
+    /// answer that was not stored, see [`AnsweredAtOnce`]).
+    pub outbound: Vec<Option<i64>>,
+    /// For each of the batch's `answered_at_once`: stored with its message.
+    pub answered_at_once: Vec<bool>,
     /// Webhook deliveries queued with the batch (the worker is woken).
     pub webhook_events: u64,
     /// The batch's tenants' messages this month, after it.
@@ -452,6 +490,7 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
         marks,
         handoffs,
         unanswered,
+        answered_at_once,
     } = batch;
     let mut laps = Laps::start();
     let txn = crate::db::begin_write(db).await?;
@@ -460,6 +499,14 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
     let wanted = webhooks::events::wanted(&txn, &batch.tenants()).await?;
     webhooks::events::lock_order(&txn, wanted.keys().copied()).await?;
     mark_workers(&txn, marks).await?;
+    // Answers worked out before their message was stored: still true?
+    let as_expected = still_as_expected(&txn, inbound, answered_at_once).await?;
+    let mut statuses = vec![MessageStatus::Received; inbound.len()];
+    for (answer, &ok) in answered_at_once.iter().zip(&as_expected) {
+        if ok {
+            statuses[answer.inbound] = MessageStatus::Answered;
+        }
+    }
     laps.lap(0);
     // Inserted in one key order in every batch: batches committed side by
     // side (PostgreSQL) then wait for each other on a repeated message
@@ -472,12 +519,41 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
     });
     let mut ids = vec![None; inbound.len()];
     for chunk in order.chunks(ROWS_PER_STATEMENT) {
-        let rows: Vec<&InboundRow> = chunk.iter().map(|&i| &inbound[i]).collect();
+        let rows: Vec<(&InboundRow, MessageStatus)> =
+            chunk.iter().map(|&i| (&inbound[i], statuses[i])).collect();
         for (&i, id) in chunk.iter().zip(insert_inbound(&txn, &rows).await?) {
             ids[i] = id;
         }
     }
     laps.lap(1);
+    // An answer goes in only with its message (not with a repeat of one
+    // stored before).
+    let stored_at_once: Vec<bool> = answered_at_once
+        .iter()
+        .zip(&as_expected)
+        .map(|(answer, &ok)| ok && ids[answer.inbound].is_some())
+        .collect();
+    let mut keep_outbound = vec![true; outbound.len()];
+    let mut keep_unanswered = vec![true; unanswered.len()];
+    for (answer, &stored) in answered_at_once.iter().zip(&stored_at_once) {
+        if !stored {
+            keep_outbound[answer.outbound.clone()].fill(false);
+            if let Some(i) = answer.unanswered {
+                keep_unanswered[i] = false;
+            }
+        }
+    }
+    let outbound: Vec<&OutboundRow> = outbound
+        .iter()
+        .zip(&keep_outbound)
+        .filter_map(|(row, &keep)| keep.then_some(row))
+        .collect();
+    let unanswered: Vec<super::unanswered::UnansweredAsk> = unanswered
+        .iter()
+        .zip(&keep_unanswered)
+        .filter(|&(_, &keep)| keep)
+        .map(|(ask, _)| ask.clone())
+        .collect();
     let arrivals: Vec<Arrival> = inbound
         .iter()
         .zip(&ids)
@@ -527,6 +603,11 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
     for rows in outbound.chunks(ROWS_PER_STATEMENT) {
         outbound_ids.extend(insert_outbound(&txn, rows).await?);
     }
+    let mut kept_ids = outbound_ids.iter().copied();
+    let all_outbound_ids: Vec<Option<i64>> = keep_outbound
+        .iter()
+        .map(|&keep| if keep { kept_ids.next() } else { None })
+        .collect();
     laps.lap(4);
     // Usually all ANSWERED or SENT without error: one statement each, and
     // one more for the WhatsApp ids of what was sent.
@@ -561,7 +642,7 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
     // Only reports that moved a row are told: a late "delivered" after
     // "read" must not tell receivers the message went back.
     let moved = record_deliveries(&txn, deliveries).await?;
-    super::unanswered::record(&txn, unanswered).await?;
+    super::unanswered::record(&txn, &unanswered).await?;
     laps.lap(7);
     // Webhook events, in this transaction: one statement for the batch,
     // built only for the tenants and types some endpoint wants.
@@ -594,7 +675,7 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
             counts.entry(row.tenant_id).or_default().inbound += 1;
         }
     }
-    for row in outbound {
+    for row in &outbound {
         let counts = counts.entry(row.tenant_id).or_default();
         counts.bot_replies += 1;
         if let Some(ai) = &row.ai {
@@ -615,7 +696,8 @@ pub async fn flush_log_batch(db: &DatabaseConnection, batch: &LogBatch) -> Resul
     laps.lap(10);
     Ok(Flushed {
         inbound: stored,
-        outbound: outbound_ids,
+        outbound: all_outbound_ids,
+        answered_at_once: stored_at_once,
         webhook_events,
         usage,
         phases: laps.micros,
@@ -716,7 +798,7 @@ fn webhook_events(
 /// taken in the order they come back.
 async fn insert_outbound(
     conn: &impl ConnectionTrait,
-    rows: &[OutboundRow],
+    rows: &[&OutboundRow],
 ) -> Result<Vec<i64>, DbErr> {
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -973,9 +1055,36 @@ pub(super) fn seen_before() -> OnConflict {
     .to_owned()
 }
 
+/// For each answer offered with its message: is the message's
+/// conversation still as the bot saw it when it worked out the answer?
+async fn still_as_expected(
+    conn: &impl ConnectionTrait,
+    inbound: &[InboundRow],
+    answers: &[AnsweredAtOnce],
+) -> Result<Vec<bool>, DbErr> {
+    if answers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<(TenantId, &str)> = answers
+        .iter()
+        .map(|answer| {
+            let row = &inbound[answer.inbound];
+            (row.tenant_id, row.chat_id.as_str())
+        })
+        .collect();
+    let now = conversation_batch::states(conn, &keys).await?;
+    Ok(answers
+        .iter()
+        .zip(keys)
+        .map(|(answer, (tenant, chat))| {
+            now.get(&(tenant, chat.to_owned())) == answer.expected.as_ref()
+        })
+        .collect())
+}
+
 async fn insert_inbound(
     conn: &impl ConnectionTrait,
-    rows: &[&InboundRow],
+    rows: &[(&InboundRow, MessageStatus)],
 ) -> Result<Vec<Option<i64>>, DbErr> {
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -984,7 +1093,7 @@ async fn insert_inbound(
     let mut first: std::collections::HashMap<(TenantId, &str), usize> =
         std::collections::HashMap::new();
     let mut insert = message_log_insert();
-    for (i, row) in rows.iter().enumerate() {
+    for (i, &(row, status)) in rows.iter().enumerate() {
         if first.contains_key(&(row.tenant_id, row.wa_message_id.as_str())) {
             continue;
         }
@@ -998,7 +1107,7 @@ async fn insert_inbound(
                 row.to.clone().into(),
                 row.text.clone().into(),
                 row.wa_message_id.clone().into(),
-                MessageStatus::Received.to_value().into(),
+                status.to_value().into(),
                 None::<String>.into(),
                 row.created_at.into(),
                 row.kind.to_value().into(),

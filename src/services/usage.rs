@@ -382,6 +382,16 @@ impl MessagesThisMonth {
         Ok(used)
     }
 
+    /// The tenant's messages this month if the book has them: no query,
+    /// for a caller that must not wait for one.
+    pub fn known(&self, tenant: TenantId) -> Option<i64> {
+        let month = month_key(Utc::now());
+        self.0
+            .get(&tenant)
+            .filter(|entry| entry.0 == month)
+            .map(|entry| entry.1)
+    }
+
     /// A deleted tenant's entry.
     pub fn forget(&self, tenant: TenantId) {
         self.0.remove(&tenant);

@@ -654,25 +654,33 @@ async fn answer(
 ) -> Result<(), String> {
     let deps = &shared.deps;
     let known = queue.known.take();
-    // Tried at once and found stale: the limits were taken for it.
-    let mut limits_taken = false;
+    // The rate limits a try at once took already (a token is not taken twice).
+    let (mut tenant_limit_taken, mut chat_limit_taken) = (false, false);
     let stored = match job.stored {
-        Some(stored) => stored,
+        Some(stored) => Some(stored),
         None => match answer_at_once(shared, chat, &job, known).await? {
             AtOnceTry::Done(now_known) => {
                 queue.known = now_known;
                 return Ok(());
             }
             AtOnceTry::Stale(stored) => {
-                limits_taken = true;
-                stored
+                (tenant_limit_taken, chat_limit_taken) = (true, true);
+                Some(stored)
             }
-            AtOnceTry::NotTried => match deps.writer.persist(inbound_row(shared, &job)).await {
-                Ok(Some(stored)) => stored,
-                // Stored before: answered (or being answered) already.
-                Ok(None) => return Ok(()),
-                Err(err) => return Err(err.to_string()),
-            },
+            AtOnceTry::ChatLimitBusy => {
+                tenant_limit_taken = true;
+                None
+            }
+            AtOnceTry::NotTried => None,
+        },
+    };
+    let stored = match stored {
+        Some(stored) => stored,
+        None => match deps.writer.persist(inbound_row(shared, &job)).await {
+            Ok(Some(stored)) => stored,
+            // Stored before: answered (or being answered) already.
+            Ok(None) => return Ok(()),
+            Err(err) => return Err(err.to_string()),
         },
     };
     let Stored {
@@ -764,7 +772,7 @@ async fn answer(
         return Ok(());
     }
 
-    if !limits_taken {
+    if !tenant_limit_taken {
         shared.tenant_limit.until_ready().await;
     }
     let now = Utc::now();
@@ -875,7 +883,7 @@ async fn answer(
         // "Typing…": a person would not answer instantly.
         tokio::time::sleep(Duration::from_millis(config.response_delay_ms)).await;
     }
-    if !limits_taken {
+    if !chat_limit_taken {
         chat_limit(shared, chat).await;
     }
     let rows = reply_rows(shared, chat, &parts, ai_record);
@@ -941,6 +949,9 @@ enum AtOnceTry {
     /// Not tried: the message needs more than the rules and the
     /// conversation as known (store it first).
     NotTried,
+    /// Not tried: the chat's rate limit is busy (store it first, then
+    /// wait); the tenant's was taken already.
+    ChatLimitBusy,
 }
 
 /// The common case in ONE commit instead of two: a text the rules
@@ -1000,8 +1011,11 @@ async fn answer_at_once(
         return Ok(AtOnceTry::NotTried);
     }
     // Taken without waiting: a wait would hold the message unstored.
-    if shared.tenant_limit.check().is_err() || !chat_ready(shared, chat) {
+    if shared.tenant_limit.check().is_err() {
         return Ok(AtOnceTry::NotTried);
+    }
+    if !chat_ready(shared, chat) {
+        return Ok(AtOnceTry::ChatLimitBusy);
     }
     let unanswered = answer
         .fell_through()

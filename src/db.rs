@@ -41,6 +41,24 @@ pub enum DbSetupError {
 /// limit (longer lists are sent in chunks of this size).
 pub const IN_LIST_CHUNK: usize = 1000;
 
+/// The placeholders of a `VALUES` list of `rows` rows of `width` values
+/// each, numbered in order on PostgreSQL: `($1, $2), ($3, $4)`, or
+/// `(?, ?), (?, ?)` on SQLite. The values are bound row after row.
+pub fn values_placeholders(backend: sea_orm::DatabaseBackend, rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let row: Vec<String> = (1..=width)
+                .map(|k| match backend {
+                    sea_orm::DatabaseBackend::Postgres => format!("${}", row * width + k),
+                    _ => "?".to_owned(),
+                })
+                .collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Connects (creating the SQLite file and its directory when missing).
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbSetupError> {
     connect_pool(settings, settings.max_connections, settings.min_connections).await
@@ -455,5 +473,21 @@ impl ConnectionTrait for WriteTransaction {
         stmt: Statement,
     ) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
         self.txn.query_all_raw(stmt).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_placeholders_number_every_value_row_after_row_on_postgres_only() {
+        use sea_orm::DatabaseBackend::{Postgres, Sqlite};
+        assert_eq!(
+            values_placeholders(Postgres, 2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(values_placeholders(Sqlite, 2, 2), "(?, ?), (?, ?)");
+        assert_eq!(values_placeholders(Sqlite, 0, 2), "");
     }
 }

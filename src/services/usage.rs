@@ -372,13 +372,12 @@ impl MessagesThisMonth {
     /// The tenant's messages this month, from the book or (once) the
     /// database.
     pub async fn get(&self, db: &DatabaseConnection, tenant: TenantId) -> Result<i64, DbErr> {
-        let now = Utc::now();
-        let month = month_key(now);
-        if let Some(found) = self.0.get(&tenant).filter(|entry| entry.0 == month) {
-            return Ok(found.1);
+        if let Some(used) = self.known(tenant) {
+            return Ok(used);
         }
+        let now = Utc::now();
         let used = this_month(db, tenant, now).await?.messages();
-        self.0.insert(tenant, (month, used));
+        self.0.insert(tenant, (month_key(now), used));
         Ok(used)
     }
 

@@ -352,20 +352,14 @@ pub async fn states(
     let mut states = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(ROWS_PER_STATEMENT) {
         let mut values = Vec::with_capacity(chunk.len() * 2);
-        let mut rows = Vec::with_capacity(chunk.len());
         for (tenant, chat) in chunk {
-            let n = values.len();
-            rows.push(match backend {
-                DatabaseBackend::Postgres => format!("(${}, ${})", n + 1, n + 2),
-                _ => "(?, ?)".to_owned(),
-            });
             values.push(sea_orm::Value::from(*tenant));
             values.push(sea_orm::Value::from((*chat).to_owned()));
         }
         let sql = format!(
             "SELECT {STATE_COLUMNS} FROM conversation \
              WHERE (tenant_id, chat_id) IN (VALUES {})",
-            rows.join(", ")
+            crate::db::values_placeholders(backend, chunk.len(), 2)
         );
         let statement = sea_orm::Statement::from_sql_and_values(backend, sql, values);
         for row in conn.query_all_raw(statement).await? {

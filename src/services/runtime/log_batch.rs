@@ -853,15 +853,7 @@ async fn record_wa_ids(
     }
     let backend = conn.get_database_backend();
     let mut values = Vec::with_capacity(updates.len() * 4);
-    let mut rows = Vec::with_capacity(updates.len());
     for update in updates {
-        let n = values.len();
-        rows.push(match backend {
-            sea_orm::DatabaseBackend::Postgres => {
-                format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4)
-            }
-            _ => "(?, ?, ?, ?)".to_owned(),
-        });
         values.push(sea_orm::Value::from(update.id));
         values.push(sea_orm::Value::from(update.status.to_value()));
         values.push(sea_orm::Value::from(update.wa_message_id.clone()));
@@ -871,7 +863,7 @@ async fn record_wa_ids(
         "WITH v (id, status, wa_message_id, error) AS (VALUES {}) \
          UPDATE message_log SET status = v.status, wa_message_id = v.wa_message_id, \
          error = v.error FROM v WHERE message_log.id = v.id",
-        rows.join(", ")
+        crate::db::values_placeholders(backend, updates.len(), 4)
     );
     conn.execute_raw(sea_orm::Statement::from_sql_and_values(
         backend, sql, values,

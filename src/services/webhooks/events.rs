@@ -472,19 +472,8 @@ async fn record_chunk(conn: &impl ConnectionTrait, events: &[NewEvent]) -> Resul
         return Ok(0);
     }
     let backend = conn.get_database_backend();
-    let postgres = backend == sea_orm::DatabaseBackend::Postgres;
     let mut values = Vec::with_capacity(events.len() * VALUES_PER_EVENT);
-    let mut rows = Vec::with_capacity(events.len());
     for (ordinal, event) in events.iter().enumerate() {
-        let n = values.len();
-        rows.push(if postgres {
-            let p: Vec<String> = (1..=VALUES_PER_EVENT)
-                .map(|k| format!("${}", n + k))
-                .collect();
-            format!("({})", p.join(", "))
-        } else {
-            "(?, ?, ?, ?, ?, ?, ?)".to_owned()
-        });
         values.push(Value::from(event.tenant_id.as_uuid()));
         values.push(Value::from(event.event_type.bit()));
         values.push(Value::from(event.id.clone()));
@@ -503,7 +492,7 @@ async fn record_chunk(conn: &impl ConnectionTrait, events: &[NewEvent]) -> Resul
          JOIN webhook_endpoint e ON e.tenant_id = v.column1 AND e.enabled \
          AND (e.event_mask & v.column2) <> 0 \
          ORDER BY v.column7, e.id",
-        rows.join(", ")
+        crate::db::values_placeholders(backend, events.len(), VALUES_PER_EVENT)
     );
     let result = conn
         .execute_raw(Statement::from_sql_and_values(backend, sql, values))
